@@ -1,0 +1,56 @@
+/**
+ * Every error code the kernel, the transport and the operator API can produce, in one table.
+ * Feed versions have their own lowercase codes (e.g. "handle_taken"); kernel codes are E_*.
+ * docs/PROTOCOL.md documents each one; test/kernel/errors.test.ts fails when one is undocumented.
+ */
+export const ERRORS = {
+  // --- commands (over the socket) ---
+  E_BAD_FRAME: 'frame is not a msgpack map',
+  E_BAD_COMMAND: 'command needs a numeric id and a string type',
+  E_TOO_BIG: 'frame exceeds the payload limit',
+  E_UNKNOWN_COMMAND: 'this version does not handle that command type',
+  E_HANDLER_THREW: 'the feed handler threw; the state is unchanged',
+  E_HANDLER_CONTRACT: 'the feed handler returned something outside its contract; the state is unchanged',
+  E_HANDLER_TIMEOUT: 'the feed handler ran past its time limit; the state is unchanged',
+  E_QUEUE_FULL: 'too many commands are waiting (an upgrade is in progress); try again',
+  E_GAP: 'the events since that sequence number are no longer kept; reload the timeline',
+  E_SHUTTING_DOWN: 'the server is shutting down',
+  // --- releases and upgrades (operator API) ---
+  E_UNAUTHORIZED: 'missing or wrong operator token',
+  E_BAD_REQUEST: 'the operator request is malformed',
+  E_BUSY: 'another upgrade is in progress',
+  E_RELEASE_HASH: 'the release content does not match its hash',
+  E_RELEASE_LOAD: 'the release bundle failed to load',
+  E_RELEASE_EXPORTS: 'the release does not export a valid feed version and migrations',
+  E_CHAIN: 'the migration chain is invalid or does not lead from the running version to the target',
+  E_SAME_VERSION: 'that version is already running',
+  E_MIGRATION_THREW: 'a migration threw',
+  E_MIGRATION_TIMEOUT: 'a migration ran past its time limit',
+  E_MIGRATION_CONTRACT: 'a migration returned something outside its contract',
+  E_VALIDATE: "the target version's validate() rejected the migrated state",
+  E_INVARIANT: 'an entity count changed without being declared dropped',
+  E_NO_DOWN: 'a migration on the way back has no down: it is irreversible',
+  E_NO_PREVIOUS: 'there is no previous version to roll back to',
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** An error that carries a code from the table. Thrown inside the kernel, sent to clients as data. */
+export class MoltError extends Error {
+  readonly code: ErrorCode;
+  readonly detail: Record<string, unknown> | undefined;
+  constructor(code: ErrorCode, message?: string, detail?: Record<string, unknown>) {
+    super(message ?? ERRORS[code]);
+    this.name = 'MoltError';
+    this.code = code;
+    this.detail = detail;
+  }
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+/** Raise a coded error, immer-style. */
+export function die(code: ErrorCode, message?: string, detail?: Record<string, unknown>): never {
+  throw new MoltError(code, message, detail);
+}

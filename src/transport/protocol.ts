@@ -1,0 +1,99 @@
+/**
+ * The whole wire protocol between a client and molt, in one file. docs/PROTOCOL.md explains it.
+ * Frames are msgpack maps over one WebSocket at /ws. Types only plus the protocol version; the browser
+ * client imports this file too, so it must stay free of Node imports.
+ */
+
+/** Bumped on any incompatible change to the frames below. */
+export const PROTOCOL_VERSION = 1;
+
+// ---------------------------------------------------------------- client -> server
+
+/** A command: `id` is chosen by the client and echoed in the reply; `type` names the command. Types
+ *  starting with `$` are the kernel's own (below); the rest go to the running feed version. */
+export interface CommandFrame {
+  id: number;
+  type: string;
+  [field: string]: unknown;
+}
+
+/** Kernel commands, valid whatever feed version runs. */
+export interface SinceCommand extends CommandFrame {
+  type: '$since';
+  /** The last event sequence number the client saw. Reply: {events: EventFrame[]} or error E_GAP. */
+  seq: number;
+}
+export interface PingCommand extends CommandFrame {
+  type: '$ping';
+}
+
+// ---------------------------------------------------------------- server -> client
+
+/** First frame on every connection, and what a client needs to render. */
+export interface HelloFrame {
+  t: 'hello';
+  protocol: number;
+  /** This connection's id, as the server names it in logs. */
+  conn: string;
+  version: number;
+  release: string;
+  /** The sequence number of the newest event; the next event has seq + 1. */
+  seq: number;
+  /** Command types the running version accepts. */
+  commands: string[];
+  /** URL of the running version's browser view module, or null if it ships none. */
+  view: string | null;
+}
+
+export interface ErrorBody {
+  code: string;
+  message: string;
+}
+
+export type ReplyFrame =
+  | { t: 'reply'; id: number; ok: true; data: unknown }
+  | { t: 'reply'; id: number; ok: false; error: ErrorBody };
+
+/** A numbered feed event. Sequence numbers are gapless per process, across upgrades. */
+export interface EventFrame {
+  t: 'event';
+  seq: number;
+  /** The feed version that produced the event (shapes differ between versions). */
+  version: number;
+  event: { type: string; [field: string]: unknown };
+}
+
+/** Upgrade progress, sent to every client while the operator pushes or rolls back. */
+export interface UpgradeFrame {
+  t: 'upgrade';
+  /** One id per upgrade attempt; every phase of one attempt carries it. */
+  upgrade: string;
+  phase: UpgradePhase;
+  direction: 'up' | 'down';
+  dryRun: boolean;
+  from: { version: number; release: string };
+  to: { version: number; release: string };
+  /** Milliseconds spent in this phase (absent on 'begin'). */
+  ms?: number;
+  /** Phase details: counts, dropped, sample before/after, the refusal. */
+  detail?: Record<string, unknown>;
+  /** On 'committed': what a client needs to switch, as in HelloFrame. */
+  hello?: HelloFrame;
+}
+
+export type UpgradePhase =
+  | 'begin' // accepted by the kernel, nothing done yet
+  | 'load' // release evaluated, exports and chain checked
+  | 'migrate' // migrations ran on the live state (detail: counts, dropped, sample)
+  | 'validate' // target validate() and the invariants passed
+  | 'committed' // code and state swapped; detail.pauseMs
+  | 'dry-run' // everything up to the point of no return passed; nothing changed
+  | 'refused'; // something failed before the point of no return; nothing changed (detail.error)
+
+/** A frame-level error with no command to answer (e.g. undecodable frame). */
+export interface ErrorFrame {
+  t: 'error';
+  error: ErrorBody;
+}
+
+export type ServerFrame = HelloFrame | ReplyFrame | EventFrame | UpgradeFrame | ErrorFrame;
