@@ -1,0 +1,143 @@
+/**
+ * The upgrade panel: every open page shows an upgrade as it happens, phase by phase, with timings,
+ * the entity counts, what was dropped, the pause, one sample entity before and after migration, and
+ * on refusal why nothing changed. Renders an UpgradeModel (upgrade-model.ts); holds no state itself.
+ */
+import { headline, STEPS, type UpgradeModel } from './upgrade-model.ts';
+import { h } from './view-kit.ts';
+
+const STEP_LABEL: Record<string, string> = {
+  begin: 'Accepted',
+  load: 'Load release',
+  migrate: 'Migrate live state',
+  validate: 'Validate',
+  committed: 'Swap code and state',
+  'dry-run': 'Stop before the point of no return',
+};
+
+type StepState = 'done' | 'active' | 'pending' | 'failed' | 'skipped';
+
+export function renderUpgrade(m: UpgradeModel, onClose: () => void): HTMLElement {
+  const seen = new Map(m.phases.map((p) => [p.phase, p]));
+  const steps = m.dryRun ? [...STEPS.slice(0, -1), 'dry-run' as const] : STEPS;
+  let failedMarked = false;
+  const items = steps.map((phase) => {
+    const entry = seen.get(phase);
+    let state: StepState;
+    if (entry) state = 'done';
+    else if (m.outcome === 'refused' && !failedMarked) {
+      state = 'failed';
+      failedMarked = true;
+    } else if (m.outcome === 'running' && !failedMarked) {
+      state = 'active';
+      failedMarked = true;
+    } else state = m.outcome === 'refused' ? 'skipped' : 'pending';
+    return h(
+      'li.step',
+      { 'data-phase': phase, 'data-state': state },
+      h('span.bullet', { 'aria-hidden': 'true' }, state === 'done' ? '✓' : state === 'failed' ? '✕' : ''),
+      h('span.step-name', {}, STEP_LABEL[phase] ?? phase),
+      h('span.ms', {}, entry?.ms != null ? fmtMs(entry.ms) : state === 'active' ? '…' : ''),
+    );
+  });
+
+  const facts: HTMLElement[] = [];
+  const counts = countsRows(m.counts);
+  if (counts) facts.push(fact('Entities', counts));
+  if (m.dropped !== null || m.phases.some((p) => p.phase === 'migrate')) {
+    const dropped = Object.entries(m.dropped ?? {}).filter(([, n]) => n > 0);
+    facts.push(fact('Dropped', dropped.length ? dropped.map(([k, n]) => `${n} ${k}`).join(', ') : 'nothing'));
+  }
+  if (m.pauseMs !== null) facts.push(fact('Commands paused', fmtMs(m.pauseMs)));
+  if (m.outcome !== 'running') facts.push(fact('Total', fmtMs(m.totalMs)));
+
+  const sample = m.sample
+    ? h(
+        'div.sample',
+        {},
+        sampleBox(`Before · v${m.from.version}`, m.sample.before),
+        h('span.sample-arrow', { 'aria-hidden': 'true' }, '→'),
+        sampleBox(`After · v${m.to.version}`, m.sample.after),
+      )
+    : null;
+
+  const refusal =
+    m.error !== null
+      ? h('div.refusal', { role: 'alert' }, h('code', {}, m.error.code), h('p', {}, m.error.message), h('p.refusal-note', {}, `The feed keeps running v${m.from.version}; nothing changed.`))
+      : null;
+
+  return h(
+    'section.upgrade-panel',
+    { 'data-outcome': m.outcome, 'data-upgrade': m.id, 'aria-live': 'polite', 'aria-label': 'Upgrade' },
+    h(
+      'header.upgrade-head',
+      {},
+      h('span.upgrade-icon', { 'aria-hidden': 'true' }, m.outcome === 'refused' ? '!' : m.direction === 'down' ? '↓' : '↑'),
+      h('div.upgrade-title', {}, h('strong', {}, headline(m)), h('small', {}, `release ${short(m.from.release)} → ${short(m.to.release)}`)),
+      h('button.icon-btn', { type: 'button', 'aria-label': 'Close the upgrade panel', title: 'Close', onclick: onClose }, '×'),
+    ),
+    h('ol.steps', {}, ...items),
+    refusal,
+    facts.length ? h('dl.facts', {}, ...facts) : null,
+    sample,
+  );
+}
+
+function fact(label: string, value: string | Node): HTMLElement {
+  return h('div.fact', {}, h('dt', {}, label), h('dd', {}, value));
+}
+
+/** counts as {before:{kind:n}, after:{kind:n}} or a flat {kind:n}; anything else as JSON. */
+function countsRows(counts: unknown): string | null {
+  if (typeof counts !== 'object' || counts === null) return null;
+  const c = counts as Record<string, unknown>;
+  if (isNums(c.before) || isNums(c.after)) {
+    const before = (c.before ?? {}) as Record<string, number>;
+    const after = (c.after ?? {}) as Record<string, number>;
+    const kinds = [...new Set([...Object.keys(before), ...Object.keys(after)])];
+    return kinds
+      .map((k) => (k in before && k in after ? (before[k] === after[k] ? `${after[k]} ${k}` : `${k} ${before[k]} → ${after[k]}`) : k in after ? `+${after[k]} ${k}` : `${k} ${before[k]} → gone`))
+      .join(', ');
+  }
+  if (isNums(c)) return Object.entries(c).map(([k, n]) => `${n} ${k}`).join(', ');
+  return JSON.stringify(c);
+}
+
+function isNums(x: unknown): x is Record<string, number> {
+  return typeof x === 'object' && x !== null && Object.values(x).every((v) => typeof v === 'number');
+}
+
+function sampleBox(title: string, value: unknown): HTMLElement {
+  let caption = title;
+  let data = value;
+  if (typeof value === 'object' && value !== null && 'data' in value && 'kind' in value) {
+    const s = value as { kind: unknown; id: unknown; data: unknown };
+    caption = `${title} · ${String(s.kind)} ${String(s.id)}`;
+    data = s.data;
+  }
+  return h('figure.sample-box', {}, h('figcaption', {}, caption), h('pre', {}, clip(json(data))));
+}
+
+function json(x: unknown): string {
+  if (x === null || x === undefined) return '(none)';
+  try {
+    return JSON.stringify(x, null, 2);
+  } catch {
+    return String(x);
+  }
+}
+
+function clip(s: string, max = 1500): string {
+  return s.length > max ? s.slice(0, max) + '\n…' : s;
+}
+
+export function fmtMs(ms: number): string {
+  if (ms < 1) return `${ms.toFixed(2)} ms`;
+  if (ms < 10) return `${ms.toFixed(1)} ms`;
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  return `${(ms / 1000).toFixed(2)} s`;
+}
+
+export function short(release: string): string {
+  return release ? release.slice(0, 7) : '—';
+}
