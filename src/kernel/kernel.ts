@@ -1,0 +1,585 @@
+/**
+ * The kernel: the part of molt that is never reloaded.
+ *
+ *   socket ─frame─▶ transport ─command─▶ Kernel.dispatch ──(while upgrading: wait in the queue)
+ *                                             │
+ *                          sandbox.run(feed.handle(state, command, ctx))     ◀── feed vN, swapped
+ *                                             │ {state, reply, events, bind} | {error}
+ *                          cell = {…cell, state}              (one assignment; old state untouched)
+ *                                             │
+ *                          effects: bind the connection, number the events, deliver them
+ *
+ *   operator ─release─▶ Kernel.upgrade
+ *       prepare: load ─ check exports and chain ─ migrate the frozen live state ─ freeze ─ validate
+ *                ─ invariants (census vs declared drops)          everything that can fail is here
+ *       ── point of no return ──
+ *       commit:  cell = next  (one synchronous step) ─ announce to every connection ─ drain the queue
+ *
+ * One cell holds {version, release, state}: the code and the state it runs on change together or not
+ * at all. A refused upgrade leaves the very same cell object in place.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Caller, Command, Context, FeedEvent, Migration, UserId } from '../contract.ts';
+import type { ErrorBody, EventFrame, HelloFrame, ServerFrame, UpgradeFrame } from '../transport/protocol.ts';
+import { PROTOCOL_VERSION } from '../transport/protocol.ts';
+import { plan } from './chain.ts';
+import { ERRORS, MoltError, die, type ErrorCode } from './errors.ts';
+import { checkCensus, checkMigrationResult, checkOutcome, checkProblems, show } from './guard.ts';
+import { resolveLimits, type Limits } from './limits.ts';
+import { freezePlain } from './plain.ts';
+import { loadRelease, type LoadedRelease, type ReleaseSource } from './release.ts';
+import { TimeoutError, describeThrown } from './sandbox.ts';
+
+export type Result = { ok: true; data: unknown } | { ok: false; error: ErrorBody };
+
+/** A client connection as the kernel sees it. The transport owns the socket and gives `send`. */
+export interface Connection {
+  readonly id: string;
+  readonly user: UserId | null;
+}
+
+/** What the kernel needs from its host. Everything is optional; tests pass a fixed clock. */
+export interface KernelOptions {
+  limits?: Partial<Limits>;
+  /** Wall clock in ms. */
+  clock?: () => number;
+  /** Start from this state instead of feed.init() (it is validated first). */
+  initialState?: unknown;
+  /** A pino-like logger; the kernel logs upgrade phases, never tokens or post text. */
+  log?: Logger;
+  /** Hooks for metrics. */
+  observe?: Observer;
+}
+
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface Observer {
+  command?(type: string, outcome: 'ok' | 'refused' | 'error', ms: number): void;
+  upgrade?(report: UpgradeReport): void;
+}
+
+export interface UpgradeReport {
+  upgrade: string;
+  kind: 'push' | 'rollback';
+  dryRun: boolean;
+  result: 'committed' | 'dry-run' | 'refused';
+  from: { version: number; release: string };
+  to: { version: number; release: string };
+  /** Migration steps taken, e.g. [{step: "1->2", describe: "likes become reactions"}]. */
+  steps: { step: string; describe: string }[];
+  census: { before: Record<string, number>; after: Record<string, number> | null };
+  /** Entities that went through the migration (sum of the census before). */
+  migrated: number;
+  /** Casualties per kind, as the migrations declared them. */
+  dropped: Record<string, number>;
+  /** Milliseconds the kernel did not serve commands (they waited in the queue). */
+  pauseMs: number;
+  phases: { load?: number; migrate?: number; validate?: number; commit?: number };
+  /** One entity before and after the migration. */
+  sample: { kind: string; id: string; before: unknown; after: unknown } | null;
+  /** Commands that waited in the queue during the upgrade. */
+  queued: number;
+  error?: { code: string; message: string };
+}
+
+export interface HistoryEntry {
+  upgrade: string;
+  at: string;
+  kind: 'boot' | 'push' | 'rollback';
+  dryRun: boolean;
+  result: 'committed' | 'dry-run' | 'refused';
+  from: number | null;
+  to: number;
+  release: string;
+  pauseMs: number;
+  error?: string;
+}
+
+export interface Status {
+  version: number;
+  release: string;
+  uptimeMs: number;
+  census: Record<string, number>;
+  connections: number;
+  online: number;
+  seq: number;
+  upgrading: boolean;
+  queued: number;
+  releases: { version: number; release: string }[];
+  history: HistoryEntry[];
+}
+
+interface Cell {
+  readonly release: LoadedRelease;
+  readonly state: unknown;
+}
+
+interface Conn extends Connection {
+  user: UserId | null;
+  readonly send: (frame: ServerFrame) => void;
+}
+
+interface Waiting {
+  conn: Conn | null;
+  command: Command;
+  resolve: (r: Result) => void;
+  /** Set for a system command (presence) that had to wait: the user it concerns. */
+  system?: UserId;
+}
+
+interface StoredEvent {
+  frame: EventFrame;
+  to: readonly UserId[] | undefined;
+}
+
+const SYSTEM_PRESENCE = 'presence';
+
+function fail(code: ErrorCode, message?: string): Result {
+  return { ok: false, error: { code, message: message ?? ERRORS[code] } };
+}
+
+export class Kernel {
+  #cell: Cell;
+  /** Installed releases, oldest first; the last one runs. Rollback pops. Sources only: old code is
+   *  re-evaluated when needed, so nothing keeps a stale sandbox alive. */
+  #stack: { version: number; hash: string; source: ReleaseSource }[] = [];
+  readonly #limits: Limits;
+  readonly #clock: () => number;
+  readonly #log: Logger | undefined;
+  readonly #observe: Observer;
+  readonly #started: number;
+  readonly #conns = new Map<string, Conn>();
+  readonly #userConns = new Map<UserId, Set<string>>();
+  #online: readonly UserId[] = Object.freeze([]);
+  #nextConn = 1;
+  #seq = 0;
+  readonly #backlog: StoredEvent[] = [];
+  #upgrading = false;
+  #queue: Waiting[] = [];
+  readonly #history: HistoryEntry[] = [];
+
+  constructor(boot: ReleaseSource, options: KernelOptions = {}) {
+    this.#limits = resolveLimits(options.limits);
+    this.#clock = options.clock ?? Date.now;
+    this.#log = options.log;
+    this.#observe = options.observe ?? {};
+    this.#started = this.#clock();
+    const release = loadRelease(boot, this.#limits.loadTimeoutMs);
+    const t = this.#limits.migrationTimeoutMs;
+    const state =
+      options.initialState !== undefined ? options.initialState : this.#callRelease(release, 'E_RELEASE_LOAD', 'init()', () => release.feed.init(), t);
+    freezePlain(state, `feed v${release.version} initial state`);
+    const problems = checkProblems(this.#callRelease(release, 'E_VALIDATE', 'validate()', () => release.feed.validate(state), t), release.version);
+    if (problems.length > 0) die('E_VALIDATE', `boot state is invalid for v${release.version}: ${problems.slice(0, this.#limits.problemsShown).join('; ')}`);
+    this.#cell = { release, state };
+    this.#stack.push({ version: release.version, hash: release.hash, source: release.source });
+    this.#record({ upgrade: randomUUID(), at: new Date(this.#started).toISOString(), kind: 'boot', dryRun: false, result: 'committed', from: null, to: release.version, release: release.hash, pauseMs: 0 });
+    this.#log?.info({ version: release.version, release: release.hash }, 'booted');
+  }
+
+  // ------------------------------------------------------------------ reading
+
+  get version(): number {
+    return this.#cell.release.version;
+  }
+  get release(): string {
+    return this.#cell.release.hash;
+  }
+  /** The live state: deeply frozen plain data. */
+  get state(): unknown {
+    return this.#cell.state;
+  }
+  get upgrading(): boolean {
+    return this.#upgrading;
+  }
+  /** Command types clients may send to the running version. */
+  get commands(): readonly string[] {
+    return this.#cell.release.feed.commands;
+  }
+  get connections(): number {
+    return this.#conns.size;
+  }
+
+  /** Browser view code of an installed release, by hash (for /views/<hash>.js). */
+  view(hash: string): string | null {
+    return this.#stack.find((s) => s.hash === hash)?.source.view ?? null;
+  }
+
+  hello(conn: string): HelloFrame {
+    const { release } = this.#cell;
+    return {
+      t: 'hello',
+      protocol: PROTOCOL_VERSION,
+      conn,
+      version: release.version,
+      release: release.hash,
+      seq: this.#seq,
+      commands: [...release.feed.commands],
+      view: release.source.view ? `/views/${release.hash}.js` : null,
+    };
+  }
+
+  status(): Status {
+    const { release, state } = this.#cell;
+    return {
+      version: release.version,
+      release: release.hash,
+      uptimeMs: this.#clock() - this.#started,
+      census: this.#census(release, state),
+      connections: this.#conns.size,
+      online: this.#online.length,
+      seq: this.#seq,
+      upgrading: this.#upgrading,
+      queued: this.#queue.length,
+      releases: this.#stack.map((s) => ({ version: s.version, release: s.hash })),
+      history: [...this.#history],
+    };
+  }
+
+  // ------------------------------------------------------------------ connections
+
+  /** Register a connection; `send` receives every frame for it, starting with hello. */
+  connect(send: (frame: ServerFrame) => void): Connection {
+    const conn: Conn = { id: `c${this.#nextConn++}`, user: null, send };
+    this.#conns.set(conn.id, conn);
+    send(this.hello(conn.id));
+    return conn;
+  }
+
+  disconnect(connection: Connection): void {
+    const conn = this.#conns.get(connection.id);
+    if (!conn) return;
+    this.#conns.delete(conn.id);
+    this.#bind(conn, null);
+  }
+
+  // ------------------------------------------------------------------ commands
+
+  /**
+   * The one entry point for commands. Replies in order per connection. While an upgrade runs, commands
+   * wait and are served by whichever version is running when it ends: none lost, none run twice.
+   */
+  dispatch(connection: Connection | null, command: unknown): Promise<Result> {
+    const conn = connection ? (this.#conns.get(connection.id) ?? null) : null;
+    if (typeof command !== 'object' || command === null || typeof (command as Command).type !== 'string')
+      return Promise.resolve(fail('E_BAD_COMMAND', `command must be a map with a string type; got ${show(command)}`));
+    const cmd = command as Command;
+    if (this.#upgrading || this.#queue.length > 0) {
+      if (this.#queue.length >= this.#limits.maxQueuedCommands) return Promise.resolve(fail('E_QUEUE_FULL'));
+      return new Promise((resolve) => this.#queue.push({ conn, command: cmd, resolve }));
+    }
+    return Promise.resolve(this.#serve(conn, cmd));
+  }
+
+  #serve(conn: Conn | null, command: Command): Result {
+    switch (command.type) {
+      case '$ping':
+        return { ok: true, data: { version: this.version, release: this.release, seq: this.#seq } };
+      case '$since':
+        return this.#since(conn, command['seq']);
+    }
+    const { release } = this.#cell;
+    if (!release.feed.commands.includes(command.type))
+      return fail('E_UNKNOWN_COMMAND', `feed v${release.version} does not handle '${command.type.slice(0, 40)}'; it handles ${release.feed.commands.join(', ')}`);
+    return this.#run(conn, command, { conn: conn?.id ?? null, user: conn?.user ?? null, system: false });
+  }
+
+  /** Run one command through the feed handler and apply its outcome. Synchronous: nothing interleaves. */
+  #run(conn: Conn | null, command: Command, caller: Caller): Result {
+    const t0 = performance.now();
+    const { release, state } = this.#cell;
+    const ctx: Context = { now: this.#clock(), token: () => randomBytes(16).toString('base64url'), caller, online: this.#online };
+    let outcome;
+    try {
+      const out = release.sandbox.run(() => release.feed.handle(state, command, ctx), this.#limits.handlerTimeoutMs);
+      outcome = checkOutcome(out, release.version, command.type);
+      if ('state' in outcome && outcome.state !== state) freezePlain(outcome.state, `feed v${release.version} handle('${command.type}')`);
+    } catch (err) {
+      const r =
+        err instanceof MoltError
+          ? fail(err.code === 'E_VALIDATE' ? 'E_HANDLER_CONTRACT' : err.code, err.message)
+          : err instanceof TimeoutError
+            ? fail('E_HANDLER_TIMEOUT', `feed v${release.version} handle('${command.type}') ${err.message}; the state is unchanged`)
+            : fail('E_HANDLER_THREW', `feed v${release.version} handle('${command.type}') ${describeThrown(err)}; the state is unchanged`);
+      this.#log?.warn({ version: release.version, command: command.type, code: r.ok ? undefined : r.error.code }, 'command failed');
+      this.#observe.command?.(command.type, 'error', performance.now() - t0);
+      return r;
+    }
+    if ('error' in outcome) {
+      this.#observe.command?.(command.type, 'refused', performance.now() - t0);
+      return { ok: false, error: { code: outcome.error.code, message: outcome.error.message } };
+    }
+    // Commit this command: one assignment. The old state object is untouched (frozen).
+    if (outcome.state !== state) this.#cell = { release, state: outcome.state };
+    // Effects, in order: events first (they describe what the reply's caller caused), then the binding.
+    if (outcome.events) for (const ev of outcome.events) this.#emit(ev, release.version);
+    // A connection that closed while its command waited is not bound again.
+    if (conn && outcome.bind !== undefined && this.#conns.has(conn.id)) this.#bind(conn, outcome.bind);
+    this.#observe.command?.(command.type, 'ok', performance.now() - t0);
+    return { ok: true, data: outcome.reply ?? null };
+  }
+
+  #since(conn: Conn | null, seq: unknown): Result {
+    if (!Number.isSafeInteger(seq) || (seq as number) < 0 || (seq as number) > this.#seq)
+      return fail('E_BAD_COMMAND', `$since needs seq, an integer from 0 to ${this.#seq}`);
+    const oldest = this.#backlog[0]?.frame.seq ?? this.#seq + 1;
+    if ((seq as number) + 1 < oldest) return fail('E_GAP', `events after ${seq as number} are gone (oldest kept: ${oldest}); reload the timeline`);
+    const user = conn?.user ?? null;
+    const events = this.#backlog
+      .filter((e) => e.frame.seq > (seq as number) && (!e.to || (user !== null && e.to.includes(user))))
+      .map((e) => e.frame);
+    return { ok: true, data: { events, seq: this.#seq } };
+  }
+
+  #emit(event: FeedEvent, version: number): void {
+    const { to, ...rest } = event;
+    const frame: EventFrame = { t: 'event', seq: ++this.#seq, version, event: rest };
+    this.#backlog.push({ frame, to });
+    if (this.#backlog.length > this.#limits.eventBacklog) this.#backlog.shift();
+    for (const conn of this.#conns.values()) {
+      if (to && (conn.user === null || !to.includes(conn.user))) continue;
+      conn.send(frame);
+    }
+  }
+
+  #broadcast(frame: ServerFrame): void {
+    for (const conn of this.#conns.values()) conn.send(frame);
+  }
+
+  /** Bind a connection to a user (or unbind); presence changes go through the feed as system commands. */
+  #bind(conn: Conn, user: UserId | null): void {
+    const before = conn.user;
+    if (before === user) return;
+    conn.user = user;
+    if (before !== null) {
+      const set = this.#userConns.get(before);
+      set?.delete(conn.id);
+      if (set && set.size === 0) {
+        this.#userConns.delete(before);
+        this.#presence(before, false);
+      }
+    }
+    if (user !== null) {
+      const set = this.#userConns.get(user) ?? new Set();
+      set.add(conn.id);
+      this.#userConns.set(user, set);
+      if (set.size === 1) this.#presence(user, true);
+    }
+  }
+
+  #presence(user: UserId, online: boolean): void {
+    this.#online = Object.freeze([...this.#userConns.keys()]);
+    const command: Command = { type: SYSTEM_PRESENCE, online };
+    // Mid-upgrade the feed hears of it after the commit, in order with the commands that waited.
+    if (this.#upgrading) this.#queue.push({ conn: null, command, resolve: () => {}, system: user });
+    else this.#systemRun(user, command);
+  }
+
+  #systemRun(user: UserId, command: Command): Result {
+    const r = this.#run(null, command, { conn: null, user, system: true });
+    if (!r.ok) this.#log?.warn({ version: this.version, command: command.type, code: r.error.code }, 'system command refused');
+    return r;
+  }
+
+  #drain(): void {
+    // Commands that waited are served in arrival order by whatever version now runs.
+    while (this.#queue.length > 0 && !this.#upgrading) {
+      const batch = this.#queue;
+      this.#queue = [];
+      for (const w of batch) {
+        if (this.#upgrading) {
+          this.#queue.push(w);
+          continue;
+        }
+        w.resolve(w.system !== undefined ? this.#systemRun(w.system, w.command) : this.#serve(w.conn, w.command));
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ upgrades
+
+  /** Push a release: migrate up (or down, if it is older) to its version. */
+  upgrade(source: ReleaseSource, options: { dryRun?: boolean } = {}): Promise<UpgradeReport> {
+    return this.#change('push', () => loadRelease(source, this.#limits.loadTimeoutMs), options.dryRun ?? false);
+  }
+
+  /** Go back to the release that ran before the current one. */
+  rollback(options: { dryRun?: boolean } = {}): Promise<UpgradeReport> {
+    return this.#change(
+      'rollback',
+      () => {
+        const previous = this.#stack[this.#stack.length - 2];
+        if (!previous) die('E_NO_PREVIOUS', `version ${this.version} is the first release since boot; there is nothing to roll back to`);
+        return loadRelease(previous.source, this.#limits.loadTimeoutMs);
+      },
+      options.dryRun ?? false,
+    );
+  }
+
+  async #change(kind: 'push' | 'rollback', load: () => LoadedRelease, dryRun: boolean): Promise<UpgradeReport> {
+    if (this.#upgrading) die('E_BUSY', 'another upgrade is in progress; try again when it ends');
+    this.#upgrading = true;
+    const started = performance.now();
+    const current = this.#cell;
+    const id = randomUUID();
+    const from = { version: current.release.version, release: current.release.hash };
+    const report: UpgradeReport = {
+      upgrade: id, kind, dryRun, result: 'refused', from, to: from, steps: [],
+      census: { before: {}, after: null }, migrated: 0, dropped: {}, pauseMs: 0, phases: {}, sample: null, queued: 0,
+    };
+    const log = (phase: string, extra: object = {}) =>
+      this.#log?.info({ upgrade: id, kind, dryRun, phase, from: from.version, to: report.to.version, release: report.to.release, ...extra }, `upgrade ${phase}`);
+    const announce = (phase: UpgradeFrame['phase'], ms?: number, detail?: Record<string, unknown>, hello?: HelloFrame) =>
+      this.#broadcast({ t: 'upgrade', upgrade: id, phase, direction: report.to.version < from.version ? 'down' : 'up', dryRun, from, to: report.to, ...(ms === undefined ? {} : { ms }), ...(detail ? { detail } : {}), ...(hello ? { hello } : {}) });
+    const lap = (() => { let t = performance.now(); return () => { const now = performance.now(); const ms = round(now - t); t = now; return ms; }; })();
+    const limits = this.#limits;
+
+    try {
+      log('begin');
+      announce('begin');
+      await tick(); // let commands already on the wire arrive: they wait in the queue from here on
+
+      // ---- prepare: load, exports, chain, plan ----
+      const target = load();
+      report.to = { version: target.version, release: target.hash };
+      if (target.hash === from.release) die('E_SAME_VERSION', `release ${target.hash.slice(0, 12)} (v${target.version}) is already running`);
+      const up = target.version >= from.version;
+      // The higher version's release knows the steps between the two shapes.
+      const owner = up ? target : current.release;
+      const steps = plan(owner.migrations, from.version, target.version);
+      report.steps = steps.map((s) => ({ step: s.label, describe: typeof s.migration.describe === 'string' ? s.migration.describe : '' }));
+      report.phases.load = lap();
+      log('load', { ms: report.phases.load, steps: report.steps.map((s) => s.step) });
+      announce('load', report.phases.load, { steps: report.steps });
+      await tick();
+
+      // ---- prepare: migrate the frozen live state ----
+      report.census.before = this.#census(current.release, current.state);
+      report.migrated = Object.values(report.census.before).reduce((a, b) => a + b, 0);
+      const sampleBefore = this.#callRelease(current.release, 'E_MIGRATION_THREW', 'sample()', () => current.release.feed.sample(current.state), limits.migrationTimeoutMs);
+      let state = current.state;
+      const migrationCtx = Object.freeze({ now: this.#clock() });
+      for (const step of steps) {
+        const fn = step.migration[step.direction] as Migration['up'];
+        const where = `migration ${step.label} (${step.direction})`;
+        let out: unknown;
+        try {
+          const input = state;
+          out = owner.sandbox.run(() => fn.call(step.migration, input, migrationCtx), limits.migrationTimeoutMs);
+        } catch (err) {
+          if (err instanceof TimeoutError) die('E_MIGRATION_TIMEOUT', `${where} ${err.message}; nothing changed`);
+          die('E_MIGRATION_THREW', `${where} ${describeThrown(err)}; nothing changed`);
+        }
+        const result = checkMigrationResult(out, step.label);
+        for (const [k, n] of Object.entries(result.dropped ?? {})) report.dropped[k] = (report.dropped[k] ?? 0) + n;
+        state = result.state;
+      }
+      freezePlain(state, `state after ${steps.map((s) => s.label).join(', ') || 'no migration'}`);
+      if (sampleBefore && typeof sampleBefore === 'object') {
+        const sb = sampleBefore as { kind: string; id: string; data: unknown };
+        const migrated = state;
+        const after = this.#callRelease(target, 'E_VALIDATE', 'sample()', () => target.feed.sample(migrated, sb.id), limits.migrationTimeoutMs) as { data?: unknown } | null;
+        report.sample = { kind: String(sb.kind), id: String(sb.id), before: sb.data, after: after?.data ?? null };
+      }
+      report.phases.migrate = lap();
+      log('migrate', { ms: report.phases.migrate, dropped: report.dropped });
+      announce('migrate', report.phases.migrate, { census: report.census.before, dropped: report.dropped, sample: report.sample, steps: report.steps });
+      await tick();
+
+      // ---- prepare: validate and check invariants ----
+      const migrated = state;
+      const problems = checkProblems(this.#callRelease(target, 'E_VALIDATE', 'validate()', () => target.feed.validate(migrated), limits.migrationTimeoutMs), target.version);
+      if (problems.length > 0)
+        die('E_VALIDATE', `feed v${target.version} validate() rejected the migrated state (${problems.length} problem${problems.length === 1 ? '' : 's'}): ${problems.slice(0, limits.problemsShown).join('; ')}`);
+      report.census.after = this.#census(target, migrated);
+      checkInvariants(report.census.before, report.census.after, report.dropped);
+      report.phases.validate = lap();
+      log('validate', { ms: report.phases.validate, census: report.census.after });
+      announce('validate', report.phases.validate, { census: report.census.after });
+
+      if (dryRun) {
+        report.result = 'dry-run';
+        report.pauseMs = round(performance.now() - started);
+        log('dry-run', { pauseMs: report.pauseMs });
+        announce('dry-run', 0, { report });
+        return report;
+      }
+
+      // ======== point of no return: nothing below can fail ========
+      this.#cell = { release: target, state: migrated };
+      if (kind === 'rollback') this.#stack.pop();
+      else this.#stack.push({ version: target.version, hash: target.hash, source: target.source });
+      report.phases.commit = lap();
+      report.result = 'committed';
+      report.pauseMs = round(performance.now() - started);
+      log('committed', { pauseMs: report.pauseMs, phases: report.phases });
+      this.#upgrading = false; // hello must describe the new cell; the queue drains below
+      for (const conn of this.#conns.values())
+        conn.send({ t: 'upgrade', upgrade: id, phase: 'committed', direction: up ? 'up' : 'down', dryRun, from, to: report.to, ms: report.phases.commit, detail: { report, pauseMs: report.pauseMs }, hello: this.hello(conn.id) });
+      return report;
+    } catch (err) {
+      const e = err instanceof MoltError ? err : new MoltError('E_RELEASE_LOAD', describeThrown(err));
+      report.result = 'refused';
+      report.error = { code: e.code, message: e.message };
+      report.pauseMs = round(performance.now() - started);
+      this.#log?.warn({ upgrade: id, kind, dryRun, phase: 'refused', from: from.version, to: report.to.version, code: e.code, pauseMs: report.pauseMs }, 'upgrade refused');
+      announce('refused', undefined, { error: report.error });
+      return report;
+    } finally {
+      report.queued = this.#queue.length;
+      this.#record({ upgrade: id, at: new Date(this.#clock()).toISOString(), kind, dryRun, result: report.result, from: from.version, to: report.to.version, release: report.to.release, pauseMs: report.pauseMs, ...(report.error ? { error: `${report.error.code}: ${report.error.message}` } : {}) });
+      this.#upgrading = false;
+      this.#observe.upgrade?.(report);
+      this.#drain();
+    }
+  }
+
+  /** Call into release code outside a command (init, validate, census, sample), bounded in time. */
+  #callRelease<T>(release: LoadedRelease, code: ErrorCode, what: string, fn: () => T, ms: number): T {
+    try {
+      return release.sandbox.run(fn, ms);
+    } catch (err) {
+      if (err instanceof MoltError) throw err;
+      if (err instanceof TimeoutError) die(code === 'E_MIGRATION_THREW' ? 'E_MIGRATION_TIMEOUT' : code, `feed v${release.version} ${what} ${err.message}`);
+      die(code, `feed v${release.version} ${what} ${describeThrown(err)}`);
+    }
+  }
+
+  #census(release: LoadedRelease, state: unknown): Record<string, number> {
+    const out = this.#callRelease(release, 'E_VALIDATE', 'census()', () => release.feed.census(state), this.#limits.migrationTimeoutMs);
+    return checkCensus(out, release.version);
+  }
+
+  #record(entry: HistoryEntry): void {
+    this.#history.push(entry);
+    if (this.#history.length > this.#limits.historySize) this.#history.shift();
+  }
+
+  /** Refuse new work and answer what waits with E_SHUTTING_DOWN. */
+  close(): void {
+    for (const w of this.#queue) w.resolve(fail('E_SHUTTING_DOWN'));
+    this.#queue = [];
+  }
+}
+
+/** Kinds counted before and after must differ by exactly what was declared dropped. */
+function checkInvariants(before: Record<string, number>, after: Record<string, number>, dropped: Record<string, number>): void {
+  for (const kind of Object.keys(before)) {
+    if (!(kind in after)) continue; // the kind changed shape (likes -> reactions): not comparable
+    const declared = dropped[kind] ?? 0;
+    if (after[kind] !== before[kind]! - declared)
+      die('E_INVARIANT', `${kind}: ${before[kind]} before, ${after[kind]} after, but the migration declared ${declared} dropped`);
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
+function tick(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

@@ -1,0 +1,37 @@
+import { die } from './errors.ts';
+
+/** Every bound the kernel enforces, with its default. Impossible values throw at start. */
+export interface Limits {
+  /** Longest one command may run in the feed handler (ms). */
+  handlerTimeoutMs: number;
+  /** Longest evaluating a release's top level may take (ms). */
+  loadTimeoutMs: number;
+  /** Longest one migration step, validate() or census() may run over the whole state (ms). */
+  migrationTimeoutMs: number;
+  /** Commands that may wait while an upgrade runs, across all connections. */
+  maxQueuedCommands: number;
+  /** Events kept for clients catching up with $since. */
+  eventBacklog: number;
+  /** Upgrade attempts kept in the history that status shows. */
+  historySize: number;
+  /** Problems from validate() quoted in a refusal. */
+  problemsShown: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  handlerTimeoutMs: 250,
+  loadTimeoutMs: 2_000,
+  migrationTimeoutMs: 30_000,
+  maxQueuedCommands: 10_000,
+  eventBacklog: 2_000,
+  historySize: 100,
+  problemsShown: 5,
+});
+
+export function resolveLimits(partial: Partial<Limits> = {}): Limits {
+  const limits = { ...DEFAULT_LIMITS, ...partial };
+  for (const [name, value] of Object.entries(limits))
+    if (!Number.isSafeInteger(value) || value < 1)
+      die('E_BAD_REQUEST', `limit ${name} = ${String(value)}; expected a positive integer`);
+  return limits;
+}

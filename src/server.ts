@@ -1,0 +1,96 @@
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import pino, { type Logger } from 'pino';
+import { Kernel, type KernelOptions } from './kernel/kernel.ts';
+import type { Limits } from './kernel/limits.ts';
+import { buildRelease } from './release/build.ts';
+import { createPublicHttp, type StaticFiles } from './transport/http.ts';
+import { createMetrics } from './transport/metrics.ts';
+import { createOperatorApi } from './transport/operator.ts';
+import { DEFAULT_TOKEN_FILE, ensureTokenFile } from './transport/token.ts';
+import { attachWebSocket, type WsOptions } from './transport/ws.ts';
+import { buildClient } from '../client/build.ts';
+
+/**
+ * Wiring: build the boot release, start the kernel, put the transports around it. This is the
+ * imperative shell; the kernel and the feed know nothing of ports, files or processes.
+ */
+export interface ServerOptions {
+  /** Public HTTP + WebSocket port; 0 picks a free one. Default 8080. */
+  port?: number;
+  host?: string;
+  /** Operator API port; 0 picks a free one. Default 8081. */
+  operatorPort?: number;
+  /** Operator API address. Default 127.0.0.1: never expose it without a reason. */
+  operatorHost?: string;
+  /** Operator token. Default: $MOLT_TOKEN, else the token file (created at first start). */
+  token?: string;
+  /** Where the token lives. Default .molt/operator-token under the working directory. */
+  tokenFile?: string;
+  /** Version number or version folder to boot. Default 1. */
+  boot?: string | number;
+  logLevel?: pino.Level | 'silent';
+  limits?: Partial<Limits>;
+  ws?: Partial<WsOptions>;
+  kernel?: Pick<KernelOptions, 'clock' | 'initialState'>;
+}
+
+export interface RunningServer {
+  url: string;
+  wsUrl: string;
+  operatorUrl: string;
+  token: string;
+  tokenFile: string | null;
+  kernel: Kernel;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
+  const log = pino({ level: options.logLevel ?? 'info', base: { service: 'molt' } });
+  let tokenFile: string | null = null;
+  let token = options.token ?? process.env['MOLT_TOKEN'];
+  if (!token) {
+    tokenFile = path.resolve(options.tokenFile ?? DEFAULT_TOKEN_FILE);
+    token = ensureTokenFile(tokenFile);
+  }
+  if (token.length < 16) throw new Error('the operator token must be at least 16 characters');
+
+  const [boot, files] = await Promise.all([buildRelease(options.boot ?? 1), buildClient() as Promise<StaticFiles>]);
+  const metrics = createMetrics();
+  const kernel = new Kernel(
+    { code: boot.code, view: boot.view, hash: boot.hash },
+    { ...options.kernel, ...(options.limits ? { limits: options.limits } : {}), log: log.child({ part: 'kernel' }), observe: metrics.observer },
+  );
+  metrics.bind(kernel);
+
+  const httpLog = options.logLevel === 'silent' ? undefined : log.child({ part: 'http' });
+  const app = createPublicHttp(kernel, files, metrics.registry, httpLog);
+  const ws = attachWebSocket(kernel, { ...options.ws, log: log.child({ part: 'ws' }) });
+  app.server.on('upgrade', (req, socket, head) => {
+    if (new URL(req.url ?? '/', 'http://x').pathname === '/ws') ws.handleUpgrade(req, socket, head);
+    else socket.destroy();
+  });
+  const operator = createOperatorApi(kernel, token, options.logLevel === 'silent' ? undefined : log.child({ part: 'operator' }));
+
+  await app.listen({ port: options.port ?? 8080, host: options.host ?? '0.0.0.0' });
+  await operator.listen({ port: options.operatorPort ?? 8081, host: options.operatorHost ?? '127.0.0.1' });
+  const pub = app.server.address() as AddressInfo;
+  const op = operator.server.address() as AddressInfo;
+  const hostName = (h: string) => (h === '0.0.0.0' || h === '::' ? 'localhost' : h.includes(':') ? `[${h}]` : h);
+
+  return {
+    url: `http://${hostName(pub.address)}:${pub.port}`,
+    wsUrl: `ws://${hostName(pub.address)}:${pub.port}/ws`,
+    operatorUrl: `http://${hostName(op.address)}:${op.port}`,
+    token,
+    tokenFile,
+    kernel,
+    log,
+    async close() {
+      kernel.close();
+      await ws.close();
+      await Promise.all([app.close(), operator.close()]);
+    },
+  };
+}

@@ -1,0 +1,198 @@
+import { createHash } from 'node:crypto';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { pack } from 'msgpackr';
+import { describe, expect, it } from 'vitest';
+import { Kernel } from '../../src/kernel/kernel.ts';
+import type { ServerFrame, UpgradeFrame } from '../../src/transport/protocol.ts';
+import { UP_1_2, UP_2_3, tiny } from '../support/tiny.ts';
+
+const digest = (state: unknown) => createHash('sha256').update(pack(state)).digest('hex');
+
+async function started(count = 3) {
+  const kernel = new Kernel(tiny(), { limits: { migrationTimeoutMs: 200 } });
+  const frames: ServerFrame[] = [];
+  const conn = kernel.connect((f) => frames.push(f));
+  for (let i = 0; i < count; i++) await kernel.dispatch(conn, { type: 'inc' });
+  return { kernel, conn, frames };
+}
+const phases = (frames: ServerFrame[]) => frames.filter((f): f is UpgradeFrame => f.t === 'upgrade').map((f) => f.phase);
+
+describe('upgrade', () => {
+  it('migrates the live state, swaps the code and reports every phase', async () => {
+    const { kernel, conn, frames } = await started();
+    const v2 = tiny({ version: 2 });
+    const report = await kernel.upgrade(v2);
+    expect(report).toMatchObject({
+      kind: 'push', result: 'committed', dryRun: false,
+      from: { version: 1 }, to: { version: 2 },
+      steps: [{ step: '1->2', describe: 'count becomes total' }],
+      census: { before: { things: 3 }, after: { things: 3 } }, migrated: 3, dropped: {},
+      sample: { kind: 'counter', id: 'the', before: { count: 3 }, after: { total: 3 } },
+    });
+    expect(report.pauseMs).toBeGreaterThanOrEqual(0);
+    expect(Object.keys(report.phases)).toEqual(['load', 'migrate', 'validate', 'commit']);
+    expect(kernel.version).toBe(2);
+    expect(kernel.state).toEqual({ total: 3 });
+    expect(phases(frames)).toEqual(['begin', 'load', 'migrate', 'validate', 'committed']);
+    const committed = frames.find((f): f is UpgradeFrame => f.t === 'upgrade' && f.phase === 'committed')!;
+    expect(committed.hello).toMatchObject({ version: 2, release: kernel.release });
+    expect(await kernel.dispatch(conn, { type: 'inc' })).toEqual({ ok: true, data: { value: 4 } });
+  });
+
+  it('skips versions by running each step of the chain in order', async () => {
+    const { kernel } = await started(2);
+    const report = await kernel.upgrade(tiny({ version: 3 }));
+    expect(report.result).toBe('committed');
+    expect(report.steps.map((s) => s.step)).toEqual(['1->2', '2->3']);
+    expect(kernel.state).toEqual({ total: 2, notes: [] });
+  });
+
+  it('dry run goes up to the point of no return and changes nothing', async () => {
+    const { kernel, frames } = await started();
+    const state = kernel.state;
+    const report = await kernel.upgrade(tiny({ version: 2 }), { dryRun: true });
+    expect(report).toMatchObject({ result: 'dry-run', census: { after: { things: 3 } } });
+    expect(kernel.state).toBe(state);
+    expect(kernel.version).toBe(1);
+    expect(phases(frames)).toEqual(['begin', 'load', 'migrate', 'validate', 'dry-run']);
+  });
+
+  it('rolls back through down, reporting what down dropped, and refuses past the first release', async () => {
+    const { kernel } = await started();
+    const boot = kernel.release;
+    await kernel.upgrade(tiny({ version: 2 }));
+    await kernel.upgrade(tiny({ version: 3 }));
+    const back = await kernel.rollback();
+    expect(back).toMatchObject({ kind: 'rollback', result: 'committed', from: { version: 3 }, to: { version: 2 }, steps: [{ step: '3->2' }], dropped: { notes: 0 } });
+    expect(kernel.state).toEqual({ total: 3 });
+    await kernel.rollback();
+    expect(kernel.version).toBe(1);
+    expect(kernel.release).toBe(boot);
+    expect(kernel.state).toEqual({ count: 3 });
+    const none = await kernel.rollback();
+    expect(none).toMatchObject({ result: 'refused', error: { code: 'E_NO_PREVIOUS' } });
+  });
+
+  it('refuses a rollback through a migration without down: mistakes cost', async () => {
+    const { kernel } = await started();
+    const oneWay = `{ from: 1, to: 2, describe: 'one way', up: (s) => ({ state: { total: s.count } }) }`;
+    await kernel.upgrade(tiny({ version: 2, migrations: oneWay }));
+    const state = kernel.state;
+    const r = await kernel.rollback();
+    expect(r).toMatchObject({ result: 'refused', error: { code: 'E_NO_DOWN' } });
+    expect(r.error!.message).toMatch(/Migration 1->2 has no down: version 2 cannot go back to 1/);
+    expect(kernel.state).toBe(state);
+    expect(kernel.version).toBe(2);
+  });
+
+  it('refuses pushing the release that already runs', async () => {
+    const { kernel } = await started();
+    expect(await kernel.upgrade(tiny())).toMatchObject({ result: 'refused', error: { code: 'E_SAME_VERSION' } });
+  });
+
+  it('refuses a release whose hash does not match its content', async () => {
+    const { kernel } = await started();
+    const r = await kernel.upgrade({ ...tiny({ version: 2 }), hash: 'f'.repeat(64) });
+    expect(r).toMatchObject({ result: 'refused', error: { code: 'E_RELEASE_HASH' } });
+  });
+
+  it('refuses a second upgrade while one runs', async () => {
+    const { kernel } = await started();
+    const first = kernel.upgrade(tiny({ version: 2 }));
+    await expect(kernel.upgrade(tiny({ version: 3 }))).rejects.toMatchObject({ code: 'E_BUSY' });
+    expect((await first).result).toBe('committed');
+  });
+
+  it('makes commands that arrive during an upgrade wait, then serves them once each, in order, by the new version', async () => {
+    const { kernel, conn } = await started(1);
+    const pending = kernel.upgrade(tiny({ version: 2 }));
+    const replies = [1, 2, 3].map(() => kernel.dispatch(conn, { type: 'inc' }));
+    expect(kernel.status().queued).toBe(3);
+    const report = await pending;
+    expect(report.result).toBe('committed');
+    expect(await Promise.all(replies)).toEqual([2, 3, 4].map((value) => ({ ok: true, data: { value } })));
+    expect(kernel.state).toEqual({ total: 4 });
+  });
+
+  it('answers waiting commands of the old format with a clear error when the new version drops them', async () => {
+    const { kernel, conn } = await started(1);
+    const pending = kernel.upgrade(tiny({ version: 2, commands: ['whoami'] }));
+    const waiting = kernel.dispatch(conn, { type: 'inc' });
+    await pending;
+    expect(await waiting).toMatchObject({ ok: false, error: { code: 'E_UNKNOWN_COMMAND', message: expect.stringMatching(/feed v2 does not handle 'inc'/) } });
+  });
+
+  it('keeps upgrade history for status', async () => {
+    const { kernel } = await started();
+    await kernel.upgrade(tiny({ version: 2 }), { dryRun: true });
+    await kernel.upgrade(tiny({ version: 2 }));
+    await kernel.upgrade(tiny({ version: 3, migrations: `${UP_1_2}, { from: 2, to: 3, describe: 'x', up: () => { throw new Error('no') } }` }));
+    const s = kernel.status();
+    expect(s.history.map((h) => `${h.kind}:${h.result}:${h.to}`)).toEqual(['boot:committed:1', 'push:dry-run:2', 'push:committed:2', 'push:refused:3']);
+    expect(s.history[3]!.error).toMatch(/^E_MIGRATION_THREW: migration 2->3 \(up\) Error: no/);
+    expect(s.releases.map((r) => r.version)).toEqual([1, 2]);
+  });
+});
+
+describe('a broken release is refused and the running system is untouched', () => {
+  const broken: [string, () => ReturnType<typeof tiny>, string, RegExp][] = [
+    ['the bundle fails to load', () => ({ code: 'this is not javascript', view: null }), 'E_RELEASE_LOAD', /failed to load: SyntaxError/],
+    ['its top level throws', () => tiny({ version: 2, prelude: `throw new Error('bad top level')` }), 'E_RELEASE_LOAD', /Error: bad top level/],
+    ['it imports something other than immer', () => tiny({ version: 2, prelude: `require('fs')` }), 'E_RELEASE_LOAD', /may import only immer/],
+    ['exports are missing', () => tiny({ version: 2, omit: ['validate'] }), 'E_RELEASE_EXPORTS', /feed v2 exports validate = undefined; expected a function/],
+    ['the chain has a gap', () => tiny({ version: 3, migrations: UP_2_3 }), 'E_CHAIN', /No migration from 1 to 2: cannot go from version 1 to 3/],
+    ['the chain skips a step', () => tiny({ version: 3, migrations: `${UP_1_2}, { from: 3, to: 4, up: (s) => ({ state: s }) }` }), 'E_CHAIN', /gap: expected a step from 2 to 3 but got 3->4/],
+    ['up throws', () => tiny({ version: 2, migrations: `{ from: 1, to: 2, up: () => { throw new TypeError('halfway') } }` }), 'E_MIGRATION_THREW', /migration 1->2 \(up\) TypeError: halfway; nothing changed/],
+    ['up runs forever', () => tiny({ version: 2, migrations: `{ from: 1, to: 2, up: () => { for (;;) {} } }` }), 'E_MIGRATION_TIMEOUT', /migration 1->2 \(up\) ran for more than 200 ms/],
+    ['up mutates the live state', () => tiny({ version: 2, migrations: `{ from: 1, to: 2, up: (s) => { s.count = 0; return { state: { total: 0 } } } }` }), 'E_MIGRATION_THREW', /read.only|Cannot assign/],
+    ['up returns the wrong shape', () => tiny({ version: 2, migrations: `{ from: 1, to: 2, up: (s) => ({ total: s.count }) }` }), 'E_MIGRATION_CONTRACT', /migration 1->2 returned \{total: 3\}; expected \{state, dropped\?\}/],
+    ['validate rejects the migrated state', () => tiny({ version: 2, migrations: `{ from: 1, to: 2, up: (s) => ({ state: { total: 'three' } }) }` }), 'E_VALIDATE', /validate\(\) rejected the migrated state \(1 problem\): total must be a number/],
+    ['the state holds something that is not plain data', () => tiny({ version: 2, migrations: `{ from: 1, to: 2, up: (s) => ({ state: { total: 3, when: new Map() } }) }` }), 'E_VALIDATE', /state holds a Map/],
+    ['an entity count changes without a declared casualty', () => tiny({ version: 2, migrations: `{ from: 1, to: 2, up: (s) => ({ state: { total: s.count - 1 } }) }` }), 'E_INVARIANT', /things: 3 before, 2 after, but the migration declared 0 dropped/],
+    ['validate itself throws', () => tiny({ version: 2, validate: `() => { throw new Error('validator broke') }` }), 'E_VALIDATE', /validate\(\) Error: validator broke/],
+  ];
+
+  it.each(broken)('when %s', async (_what, make, code, message) => {
+    const { kernel, conn, frames } = await started();
+    const cell = { state: kernel.state, version: kernel.version, release: kernel.release, hash: digest(kernel.state) };
+    const report = await kernel.upgrade(make());
+    expect(report.result).toBe('refused');
+    expect(report.error?.code).toBe(code);
+    expect(report.error?.message).toMatch(message);
+    // Untouched: the same state object, same version and hash, the client still served.
+    expect(kernel.state).toBe(cell.state);
+    expect(digest(kernel.state)).toBe(cell.hash);
+    expect(kernel.version).toBe(cell.version);
+    expect(kernel.release).toBe(cell.release);
+    expect(phases(frames).at(-1)).toBe('refused');
+    expect(await kernel.dispatch(conn, { type: 'inc' })).toEqual({ ok: true, data: { value: 4 } });
+  });
+});
+
+describe('old code is collectable', () => {
+  it('keeps the heap flat over 1,000 push/rollback cycles', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const kernel = new Kernel(tiny());
+    const conn = kernel.connect(() => {});
+    await kernel.dispatch(conn, { type: 'inc' });
+    const filler = `// ${'x'.repeat(14 * 1024)}`;
+    const cycle = async (i: number) => {
+      // Each push is a release never seen before: new code, new hash.
+      const up = await kernel.upgrade(tiny({ version: 2, prelude: `${filler}\nconst CYCLE = ${i};` }));
+      const down = await kernel.rollback();
+      if (up.result !== 'committed' || down.result !== 'committed') throw new Error(`cycle ${i}: ${up.error?.message ?? down.error?.message}`);
+    };
+    for (let i = 0; i < 100; i++) await cycle(i);
+    gc(); gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 100; i < 1100; i++) await cycle(i);
+    gc(); gc();
+    const grown = process.memoryUsage().heapUsed - before;
+    expect(kernel.state).toEqual({ count: 1 });
+    expect(kernel.status().history.length).toBeLessThanOrEqual(100);
+    // Keeping each release would hold over 14 MB of source alone, twice that with its compiled code.
+    expect(grown).toBeLessThan(6 * 1024 * 1024);
+  }, 120_000);
+});
