@@ -244,7 +244,9 @@ export class App {
   }
 
   private async leave(): Promise<void> {
-    await this.wire.request('leave');
+    // Sending the token revokes it, so the session cannot be resumed from this browser's storage.
+    const token = localStorage.getItem(TOKEN_KEY);
+    await this.wire.request('leave', token ? { token } : {});
     localStorage.removeItem(TOKEN_KEY);
     this.setMe(null);
   }

@@ -16,9 +16,15 @@ export interface DraftState {
   readonly problem: string | null;
 }
 
-/** Length as the server counts it: UTF-16 code units, like String.prototype.length. */
+/** Length as the feed counts it: Unicode code points of the trimmed text (src/feed/v1/text.ts). */
+export function textLength(text: string): number {
+  let n = 0;
+  for (const _ of text.trim()) n++;
+  return n;
+}
+
 export function draftState(text: string, max: number = MAX_POST): DraftState {
-  const length = text.length;
+  const length = textLength(text);
   const remaining = max - length;
   if (text.trim() === '') {
     return { length, remaining, tone: 'empty', canPost: false, problem: 'Write something first.' };

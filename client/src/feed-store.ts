@@ -73,6 +73,14 @@ export class FeedStore {
         const id = postId(event);
         return id === null ? [] : this.remove(id);
       }
+      case 'replied': {
+        // {post, replies}: the parent's live reply count, after a reply was posted or deleted.
+        const id = postId(event);
+        const post = id === null ? undefined : this.posts.get(id);
+        if (!post || typeof event.replies !== 'number' || post.replies === event.replies) return [];
+        this.posts.set(post.id, { ...post, replies: event.replies });
+        return [{ kind: 'update', id: post.id }];
+      }
       default: {
         const id = postId(event);
         const post = id === null ? undefined : this.posts.get(id);
@@ -93,19 +101,12 @@ export class FeedStore {
       this.timeline.unshift(post.id);
       return [{ kind: 'insert', id: post.id, parent: null }];
     }
-    const changes: Change[] = [];
+    // A reply shows in its parent's thread when that is open; the parent's count comes with `replied`.
     const thread = this.threads.get(parent);
-    if (thread) {
-      this.posts.set(post.id, post);
-      thread.push(post.id);
-      changes.push({ kind: 'insert', id: post.id, parent });
-    }
-    const p = this.posts.get(parent);
-    if (p) {
-      this.posts.set(parent, { ...p, replies: p.replies + 1 });
-      changes.push({ kind: 'update', id: parent });
-    }
-    return changes;
+    if (!thread) return [];
+    this.posts.set(post.id, post);
+    thread.push(post.id);
+    return [{ kind: 'insert', id: post.id, parent }];
   }
 
   private remove(id: string): Change[] {
@@ -115,17 +116,11 @@ export class FeedStore {
     this.posts.delete(id);
     this.timeline = this.timeline.filter((x) => x !== id);
     this.threads.delete(id);
-    const changes: Change[] = [{ kind: 'remove', id, parent }];
     if (parent !== null) {
       const thread = this.threads.get(parent);
       if (thread) this.threads.set(parent, thread.filter((x) => x !== id));
-      const p = this.posts.get(parent);
-      if (p) {
-        this.posts.set(parent, { ...p, replies: Math.max(0, p.replies - 1) });
-        changes.push({ kind: 'update', id: parent });
-      }
     }
-    return changes;
+    return [{ kind: 'remove', id, parent }];
   }
 }
 

@@ -10,8 +10,9 @@ export interface PostV2 extends BasePost {
   readonly mine: readonly string[];
 }
 
-/** What the picker offers. ❤️ first: it is what a v1 like became. */
-export const PICKER = ['❤️', '😂', '🎉', '👍', '🔥', '😮', '😢', '🙏'] as const;
+/** What the picker offers: v2's EMOJI (src/feed/v2/state.ts; test/client/views.test.ts keeps them
+ *  equal), copied so the view bundle carries no feed code. ❤️ first: it is what a v1 like became. */
+export const PICKER = ['❤️', '😂', '🎉', '😮', '😢', '👍'] as const;
 
 function toggle(post: PostV2, emoji: string, api: ViewApi): void {
   const on = post.mine.includes(emoji);
@@ -98,13 +99,13 @@ export const css = `
 .chip[aria-pressed="true"] { background: var(--accent-soft); border-color: var(--accent); color: var(--accent-ink); }
 .chip.add { color: var(--ink-3); border-style: dashed; padding: 0 9px; }
 .chip.add .plus { font-weight: 700; margin-left: -3px; }
-.picker { position: absolute; z-index: 5; left: 0; top: calc(100% + 6px); display: grid; grid-template-columns: repeat(8, 36px);
+.picker { position: absolute; z-index: 5; left: 0; top: calc(100% + 6px); display: grid; grid-template-columns: repeat(6, 38px);
   gap: 2px; padding: 6px; background: var(--surface); border: 1px solid var(--line); border-radius: 14px;
   box-shadow: 0 10px 30px rgb(20 20 40 / .16); }
 .picker[hidden] { display: none; }
-.pick { width: 36px; height: 36px; border: 0; border-radius: 10px; background: none; font-size: 20px; cursor: pointer; }
+.pick { width: 38px; height: 38px; border: 0; border-radius: 10px; background: none; font-size: 20px; cursor: pointer; }
 .pick:hover, .pick:focus-visible { background: var(--accent-soft); }
-@media (max-width: 420px) { .picker { grid-template-columns: repeat(4, 40px); } .pick { width: 40px; height: 40px; } }
+@media (max-width: 420px) { .picker { grid-template-columns: repeat(3, 42px); } .pick { width: 42px; height: 42px; } }
 `;
 
 const view: FeedView<PostV2> = {

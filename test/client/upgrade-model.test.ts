@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import type { UpgradeFrame } from '../../src/transport/protocol.ts';
+import { foldUpgrade, headline, type UpgradeModel } from '../../client/src/upgrade-model.ts';
+
+const frame = (phase: UpgradeFrame['phase'], extra: Partial<UpgradeFrame> = {}): UpgradeFrame => ({
+  t: 'upgrade',
+  upgrade: 'up1',
+  phase,
+  direction: 'up',
+  dryRun: false,
+  from: { version: 1, release: 'aaaa' },
+  to: { version: 2, release: 'bbbb' },
+  ...extra,
+});
+
+const fold = (frames: UpgradeFrame[]): UpgradeModel => frames.reduce<UpgradeModel | null>(foldUpgrade, null)!;
+
+describe('foldUpgrade', () => {
+  it('collects phases, timings, counts, the sample and the pause of a committed upgrade', () => {
+    const m = fold([
+      frame('begin'),
+      frame('load', { ms: 3 }),
+      frame('migrate', { ms: 5, detail: { counts: { before: { posts: 2 }, after: { posts: 2 } }, dropped: {}, sample: { before: { likes: 1 }, after: { reactions: { '❤️': 1 } } } } }),
+      frame('validate', { ms: 1 }),
+      frame('committed', { ms: 0.5, detail: { pauseMs: 7 } }),
+    ]);
+    expect(m.phases.map((p) => p.phase)).toEqual(['begin', 'load', 'migrate', 'validate', 'committed']);
+    expect(m).toMatchObject({ outcome: 'committed', totalMs: 9.5, pauseMs: 7, dropped: {}, error: null });
+    expect(m.sample).toEqual({ before: { likes: 1 }, after: { reactions: { '❤️': 1 } } });
+    expect(headline(m)).toBe('Upgraded v1 → v2');
+  });
+
+  it('keeps the reason of a refusal', () => {
+    const m = fold([frame('begin'), frame('refused', { ms: 2, detail: { error: { code: 'E_RELEASE_LOAD', message: 'boom' } } })]);
+    expect(m).toMatchObject({ outcome: 'refused', error: { code: 'E_RELEASE_LOAD', message: 'boom' } });
+    expect(headline(m)).toBe('Upgrade v1 → v2 refused: nothing changed');
+  });
+
+  it('starts over when frames of another attempt arrive', () => {
+    const first = fold([frame('begin'), frame('committed')]);
+    const second = foldUpgrade(first, frame('begin', { upgrade: 'up2', direction: 'down', from: { version: 2, release: 'bbbb' }, to: { version: 1, release: 'aaaa' } }));
+    expect(second).toMatchObject({ id: 'up2', outcome: 'running', phases: [{ phase: 'begin' }] });
+    expect(headline(second)).toBe('Rolling back v2 → v1…');
+  });
+
+  it('calls a dry run a dry run', () => {
+    const m = fold([frame('begin', { dryRun: true }), frame('dry-run', { dryRun: true, ms: 4 })]);
+    expect(headline(m)).toBe('Dry run v1 → v2 passed: nothing changed');
+  });
+});
