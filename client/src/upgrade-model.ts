@@ -25,10 +25,15 @@ export interface UpgradeModel {
   readonly pauseMs: number | null;
   /** Why it was refused. */
   readonly error: { code: string; message: string } | null;
-  /** The migrate phase's details, when it ran. */
-  readonly counts: unknown;
+  /** Migration steps, e.g. [{step: "1->2", describe: "likes become ❤️ reactions"}]. */
+  readonly steps: readonly { step: string; describe: string }[];
+  /** Entity counts per kind before the migration and after validation. */
+  readonly census: { before: Record<string, number> | null; after: Record<string, number> | null };
   readonly dropped: Readonly<Record<string, number>> | null;
-  readonly sample: { before: unknown; after: unknown } | null;
+  /** One entity before and after the migration, looked up by the same id. */
+  readonly sample: { kind: string; id: string; before: unknown; after: unknown } | null;
+  /** Commands that waited in the queue while the kernel was paused. */
+  readonly queued: number | null;
 }
 
 /** The phases a successful attempt goes through, in order, for the panel's steps. */
@@ -56,9 +61,11 @@ export function foldUpgrade(model: UpgradeModel | null, frame: UpgradeFrame): Up
           totalMs: 0,
           pauseMs: null,
           error: null,
-          counts: null,
+          steps: [],
+          census: { before: null, after: null },
           dropped: null,
           sample: null,
+          queued: null,
         };
   const detail = (frame.detail ?? {}) as Record<string, unknown>;
   const entry: PhaseEntry = { phase: frame.phase, ms: typeof frame.ms === 'number' ? frame.ms : null, detail };
@@ -68,11 +75,25 @@ export function foldUpgrade(model: UpgradeModel | null, frame: UpgradeFrame): Up
     totalMs: base.totalMs + (entry.ms ?? 0),
     outcome: TERMINAL[frame.phase] ?? base.outcome,
   };
-  if (typeof detail.pauseMs === 'number') next.pauseMs = detail.pauseMs;
-  if (detail.counts !== undefined) next.counts = detail.counts;
-  if (isRecord(detail.dropped)) next.dropped = detail.dropped as Record<string, number>;
-  if (isRecord(detail.sample)) next.sample = { before: detail.sample.before ?? null, after: detail.sample.after ?? null };
-  if (frame.phase === 'refused') next.error = errorOf(detail.error);
+  // Phases carry what they learned (load: steps; migrate: census before, dropped, sample; validate:
+  // census after); committed and dry-run carry the whole report, which fills in anything missed.
+  const report = isRecord(detail.report) ? detail.report : {};
+  const steps = detail.steps ?? report.steps;
+  if (Array.isArray(steps)) next.steps = steps.filter(isRecord).map((x) => ({ step: String(x.step ?? ''), describe: String(x.describe ?? '') }));
+  const census = isRecord(report.census) ? report.census : {};
+  const before = frame.phase === 'migrate' ? detail.census : census.before;
+  const after = frame.phase === 'validate' ? detail.census : census.after;
+  next.census = { before: isNums(before) ? before : base.census.before, after: isNums(after) ? after : base.census.after };
+  const dropped = detail.dropped ?? report.dropped;
+  if (isNums(dropped)) next.dropped = dropped;
+  const sample = detail.sample ?? report.sample;
+  if (isRecord(sample)) {
+    next.sample = { kind: String(sample.kind ?? 'entity'), id: String(sample.id ?? ''), before: sample.before ?? null, after: sample.after ?? null };
+  }
+  const pause = detail.pauseMs ?? report.pauseMs;
+  if (typeof pause === 'number') next.pauseMs = pause;
+  if (typeof report.queued === 'number') next.queued = report.queued;
+  if (frame.phase === 'refused') next.error = errorOf(detail.error ?? report.error);
   return next;
 }
 
@@ -82,6 +103,10 @@ function errorOf(raw: unknown): { code: string; message: string } {
   }
   if (typeof raw === 'string') return { code: 'E_UNKNOWN', message: raw };
   return { code: 'E_UNKNOWN', message: 'the upgrade was refused' };
+}
+
+function isNums(x: unknown): x is Record<string, number> {
+  return isRecord(x) && Object.values(x).every((v) => typeof v === 'number');
 }
 
 function isRecord(x: unknown): x is Record<string, unknown> {

@@ -36,25 +36,26 @@ export function renderUpgrade(m: UpgradeModel, onClose: () => void): HTMLElement
       'li.step',
       { 'data-phase': phase, 'data-state': state },
       h('span.bullet', { 'aria-hidden': 'true' }, state === 'done' ? '✓' : state === 'failed' ? '✕' : ''),
-      h('span.step-name', {}, STEP_LABEL[phase] ?? phase),
+      h('span.step-name', {}, STEP_LABEL[phase] ?? phase, phase === 'migrate' && m.steps.length ? h('small.step-note', {}, m.steps.map((x) => (x.describe ? `${x.step}: ${x.describe}` : x.step)).join(' · ')) : null),
       h('span.ms', {}, entry?.ms != null ? fmtMs(entry.ms) : state === 'active' ? '…' : ''),
     );
   });
 
   const facts: HTMLElement[] = [];
-  const counts = countsRows(m.counts);
+  const counts = countsRow(m.census.before, m.census.after);
   if (counts) facts.push(fact('Entities', counts));
   if (m.dropped !== null || m.phases.some((p) => p.phase === 'migrate')) {
     const dropped = Object.entries(m.dropped ?? {}).filter(([, n]) => n > 0);
     facts.push(fact('Dropped', dropped.length ? dropped.map(([k, n]) => `${n} ${k}`).join(', ') : 'nothing'));
   }
-  if (m.pauseMs !== null) facts.push(fact('Commands paused', fmtMs(m.pauseMs)));
+  if (m.pauseMs !== null) facts.push(fact('Commands paused', fmtMs(m.pauseMs) + (m.queued ? ` · ${m.queued} waited` : '')));
   if (m.outcome !== 'running') facts.push(fact('Total', fmtMs(m.totalMs)));
 
   const sample = m.sample
     ? h(
         'div.sample',
         {},
+        h('p.sample-title', {}, `Sample ${m.sample.kind} ${m.sample.id}, before and after migration`),
         sampleBox(`Before · v${m.from.version}`, m.sample.before),
         h('span.sample-arrow', { 'aria-hidden': 'true' }, '→'),
         sampleBox(`After · v${m.to.version}`, m.sample.after),
@@ -87,35 +88,23 @@ function fact(label: string, value: string | Node): HTMLElement {
   return h('div.fact', {}, h('dt', {}, label), h('dd', {}, value));
 }
 
-/** counts as {before:{kind:n}, after:{kind:n}} or a flat {kind:n}; anything else as JSON. */
-function countsRows(counts: unknown): string | null {
-  if (typeof counts !== 'object' || counts === null) return null;
-  const c = counts as Record<string, unknown>;
-  if (isNums(c.before) || isNums(c.after)) {
-    const before = (c.before ?? {}) as Record<string, number>;
-    const after = (c.after ?? {}) as Record<string, number>;
-    const kinds = [...new Set([...Object.keys(before), ...Object.keys(after)])];
-    return kinds
-      .map((k) => (k in before && k in after ? (before[k] === after[k] ? `${after[k]} ${k}` : `${k} ${before[k]} → ${after[k]}`) : k in after ? `+${after[k]} ${k}` : `${k} ${before[k]} → gone`))
-      .join(', ');
-  }
-  if (isNums(c)) return Object.entries(c).map(([k, n]) => `${n} ${k}`).join(', ');
-  return JSON.stringify(c);
-}
-
-function isNums(x: unknown): x is Record<string, number> {
-  return typeof x === 'object' && x !== null && Object.values(x).every((v) => typeof v === 'number');
+/** "3 users, 12 posts, likes 5 → gone, +5 reactions": what the migration did to each kind. */
+function countsRow(before: Record<string, number> | null, after: Record<string, number> | null): string | null {
+  if (!before && !after) return null;
+  const b = before ?? {};
+  const a = after ?? b;
+  const kinds = [...new Set([...Object.keys(b), ...Object.keys(a)])];
+  return kinds
+    .map((k) => {
+      if (!(k in a)) return `${k} ${b[k]} → gone`;
+      if (!(k in b)) return `+${a[k]} ${k}`;
+      return b[k] === a[k] ? `${a[k]} ${k}` : `${k} ${b[k]} → ${a[k]}`;
+    })
+    .join(', ');
 }
 
 function sampleBox(title: string, value: unknown): HTMLElement {
-  let caption = title;
-  let data = value;
-  if (typeof value === 'object' && value !== null && 'data' in value && 'kind' in value) {
-    const s = value as { kind: unknown; id: unknown; data: unknown };
-    caption = `${title} · ${String(s.kind)} ${String(s.id)}`;
-    data = s.data;
-  }
-  return h('figure.sample-box', {}, h('figcaption', {}, caption), h('pre', {}, clip(json(data))));
+  return h('figure.sample-box', {}, h('figcaption', {}, title), h('pre', {}, clip(json(value))));
 }
 
 function json(x: unknown): string {

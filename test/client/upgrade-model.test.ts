@@ -19,15 +19,23 @@ describe('foldUpgrade', () => {
   it('collects phases, timings, counts, the sample and the pause of a committed upgrade', () => {
     const m = fold([
       frame('begin'),
-      frame('load', { ms: 3 }),
-      frame('migrate', { ms: 5, detail: { counts: { before: { posts: 2 }, after: { posts: 2 } }, dropped: {}, sample: { before: { likes: 1 }, after: { reactions: { '❤️': 1 } } } } }),
-      frame('validate', { ms: 1 }),
+      frame('load', { ms: 3, detail: { steps: [{ step: '1->2', describe: 'likes become reactions' }] } }),
+      frame('migrate', { ms: 5, detail: { census: { posts: 2, likes: 1 }, dropped: {}, sample: { kind: 'post', id: 'p1', before: { likes: 1 }, after: { reactions: { '❤️': 1 } } } } }),
+      frame('validate', { ms: 1, detail: { census: { posts: 2, reactions: 1 } } }),
       frame('committed', { ms: 0.5, detail: { pauseMs: 7 } }),
     ]);
     expect(m.phases.map((p) => p.phase)).toEqual(['begin', 'load', 'migrate', 'validate', 'committed']);
     expect(m).toMatchObject({ outcome: 'committed', totalMs: 9.5, pauseMs: 7, dropped: {}, error: null });
-    expect(m.sample).toEqual({ before: { likes: 1 }, after: { reactions: { '❤️': 1 } } });
+    expect(m.sample).toEqual({ kind: 'post', id: 'p1', before: { likes: 1 }, after: { reactions: { '❤️': 1 } } });
+    expect(m.census).toEqual({ before: { posts: 2, likes: 1 }, after: { posts: 2, reactions: 1 } });
+    expect(m.steps).toEqual([{ step: '1->2', describe: 'likes become reactions' }]);
     expect(headline(m)).toBe('Upgraded v1 → v2');
+  });
+
+  it('fills in what it missed from the report a committed frame carries', () => {
+    const report = { census: { before: { posts: 1 }, after: { posts: 1 } }, dropped: { reactions: 2 }, pauseMs: 3, queued: 4, steps: [], sample: null };
+    const m = fold([frame('committed', { ms: 1, detail: { report, pauseMs: 3 } })]);
+    expect(m).toMatchObject({ outcome: 'committed', census: report.census, dropped: { reactions: 2 }, pauseMs: 3, queued: 4 });
   });
 
   it('keeps the reason of a refusal', () => {
