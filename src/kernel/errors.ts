@@ -7,7 +7,6 @@ export const ERRORS = {
   // --- commands (over the socket) ---
   E_BAD_FRAME: 'frame is not a msgpack map',
   E_BAD_COMMAND: 'command needs a numeric id and a string type',
-  E_TOO_BIG: 'frame exceeds the payload limit',
   E_UNKNOWN_COMMAND: 'this version does not handle that command type',
   E_HANDLER_THREW: 'the feed handler threw; the state is unchanged',
   E_HANDLER_CONTRACT: 'the feed handler returned something outside its contract; the state is unchanged',

@@ -44,8 +44,10 @@ export async function buildRelease(target: string | number, root = ROOT): Promis
   const migrations = existsSync(own) ? own : path.join(root, 'migrations/index.ts');
   const entry = [
     `import * as feed from ${JSON.stringify(path.join(dir, 'index.ts'))};`,
-    `import { migrations } from ${JSON.stringify(migrations)};`,
-    `export { feed, migrations };`,
+    `import { migrations as all } from ${JSON.stringify(migrations)};`,
+    // A release carries the steps that lead to it, not those past it (the kernel checks that).
+    `export const migrations = all.filter((m) => m.to <= feed.version);`,
+    `export { feed };`,
   ].join('\n');
   let server: esbuild.BuildResult<{ write: false; metafile: true }>;
   try {

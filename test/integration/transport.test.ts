@@ -1,0 +1,95 @@
+import WebSocket from 'ws';
+import { Packr } from 'msgpackr';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type RunningServer } from '../../src/server.ts';
+import { TestClient } from '../support/client.ts';
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+
+describe('transport: bad input gets a clear error and loses nothing', () => {
+  let server: RunningServer;
+  let client: TestClient;
+
+  beforeAll(async () => {
+    server = await startServer({ port: 0, operatorPort: 0, token: 'transport-test-token-0123', logLevel: 'silent', ws: { maxPayload: 4096 } });
+    client = await TestClient.open(server.wsUrl);
+    await client.ok('join', { handle: 'tester' });
+    await client.ok('post', { text: 'before the garbage' });
+  });
+  afterAll(async () => {
+    client.close();
+    await server.close();
+  });
+
+  it('answers an undecodable binary frame with E_BAD_FRAME and keeps the socket open', async () => {
+    const n = client.frames.length;
+    client.socket.send(Buffer.from([0xc1, 0xff, 0x00]));
+    const f = await client.waitFor((f) => f.t === 'error' && client.frames.indexOf(f) >= n);
+    expect(f).toMatchObject({ t: 'error', error: { code: 'E_BAD_FRAME' } });
+    expect(client.closed).toBeNull();
+    expect((await client.ok('timeline')).posts[0].text).toBe('before the garbage');
+  });
+
+  it('answers a text frame with E_BAD_FRAME', async () => {
+    const n = client.frames.length;
+    client.socket.send('{"id":1,"type":"post"}');
+    const f = await client.waitFor((f) => f.t === 'error' && client.frames.indexOf(f) >= n);
+    expect(f).toMatchObject({ error: { code: 'E_BAD_FRAME', message: expect.stringContaining('binary msgpack') } });
+  });
+
+  it('answers a command without a numeric id or string type with E_BAD_COMMAND', async () => {
+    const n = client.frames.length;
+    client.socket.send(packr.pack({ type: 'post', text: 'no id' }));
+    client.socket.send(packr.pack([1, 2, 3]));
+    client.socket.send(packr.pack({ id: 77, type: 12 }));
+    const reply = await client.waitFor((f) => f.t === 'reply' && f.id === 77);
+    expect(reply).toMatchObject({ ok: false, error: { code: 'E_BAD_COMMAND' } });
+    expect(client.frames.slice(n).filter((f) => f.t === 'error')).toHaveLength(2);
+  });
+
+  it('does not let a __proto__ key reach the feed as a prototype', async () => {
+    const raw = Buffer.concat([Buffer.from([0x83]), packr.pack('id'), packr.pack(90), packr.pack('type'), packr.pack('post'), packr.pack('__proto__'), packr.pack({ text: 'sneaky' })]);
+    client.socket.send(raw);
+    const reply = await client.waitFor((f) => f.t === 'reply' && f.id === 90);
+    expect(reply).toMatchObject({ ok: false });
+    expect((await client.ok('timeline')).posts.map((p: { text: string }) => p.text)).not.toContain('sneaky');
+  });
+
+  it('closes a connection that sends a frame over the payload limit with 1009, and others are unaffected', async () => {
+    const other = await TestClient.open(server.wsUrl);
+    other.socket.send(packr.pack({ id: 1, type: 'post', text: 'x'.repeat(10_000) }));
+    await new Promise<void>((resolve) => other.socket.once('close', () => resolve()));
+    expect(other.closed?.code).toBe(1009);
+    expect(client.closed).toBeNull();
+    expect((await client.ok('timeline')).posts.length).toBeGreaterThan(0);
+  });
+
+  it('refuses a post over 500 characters with the feed\'s own code, and the state is unchanged', async () => {
+    const before = server.kernel.state;
+    const r = await client.send('post', { text: 'y'.repeat(501) });
+    expect(r).toMatchObject({ ok: false, error: { code: 'too_long' } });
+    expect(server.kernel.state).toBe(before);
+  });
+
+  it('refuses WebSocket upgrades on other paths', async () => {
+    const ws = new WebSocket(server.wsUrl.replace('/ws', '/elsewhere'));
+    const err = await new Promise((resolve) => ws.once('error', resolve));
+    expect(String(err)).toMatch(/socket hang up|Unexpected server response/);
+  });
+
+  it('serves health, metrics, the client and the running view', async () => {
+    const health = await (await fetch(`${server.url}/health`)).json();
+    expect(health).toMatchObject({ ok: true, version: server.kernel.version, release: server.kernel.release });
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/molt_commands_total\{type="post",outcome="ok"\} \d+/);
+    expect(metrics).toMatch(/molt_feed_version 1/);
+    const page = await fetch(`${server.url}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/<html/i);
+    const hello = client.frames.find((f) => f.t === 'hello') as { view: string };
+    const view = await fetch(`${server.url}${hello.view}`);
+    expect(view.status).toBe(200);
+    expect(view.headers.get('content-type')).toMatch(/javascript/);
+    expect((await fetch(`${server.url}/views/${'0'.repeat(64)}.js`)).status).toBe(404);
+  });
+});

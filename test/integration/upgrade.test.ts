@@ -1,0 +1,134 @@
+import { createHash } from 'node:crypto';
+import { pack } from 'msgpackr';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type RunningServer } from '../../src/server.ts';
+import type { UpgradeFrame } from '../../src/transport/protocol.ts';
+import { TestClient, allPosts, molt } from '../support/client.ts';
+
+const TOKEN = 'integration-test-token-0123456789';
+const digest = (state: unknown) => createHash('sha256').update(pack(state)).digest('hex');
+
+describe('a live upgrade on a real server, driven by the CLI', () => {
+  let server: RunningServer;
+  let cli: (args: string[]) => ReturnType<typeof molt>;
+  const clients: TestClient[] = [];
+
+  beforeAll(async () => {
+    server = await startServer({ port: 0, operatorPort: 0, token: TOKEN, logLevel: 'silent' });
+    cli = (args) => molt([...args, '--url', server.operatorUrl, '--token', TOKEN]);
+    for (const handle of ['ada', 'bob', 'cyd']) {
+      const c = await TestClient.open(server.wsUrl);
+      await c.ok('join', { handle });
+      clients.push(c);
+    }
+  });
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await server?.close();
+  });
+
+  it('pushes v2 while clients post: every client stays connected, sees the upgrade, and every post lands once', async () => {
+    const [ada, bob, cy] = clients as [TestClient, TestClient, TestClient];
+    const first = await ada.ok('post', { text: 'hello from v1' });
+    await bob.ok('like', { post: first.post.id });
+    await cy.ok('like', { post: first.post.id });
+
+    // Everyone keeps posting while the operator pushes.
+    let pushing = true;
+    const sent: Promise<{ ok: boolean; data?: any }>[] = [];
+    const texts: string[] = [];
+    const posters = clients.map(async (c, i) => {
+      for (let n = 0; pushing || n < 5; n++) {
+        const text = `c${i}-${n}`;
+        texts.push(text);
+        sent.push(c.send('post', { text }));
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    });
+    const push = await cli(['push', '2', '--json']);
+    pushing = false;
+    await Promise.all(posters);
+    const replies = await Promise.all(sent);
+
+    expect(push.stderr).toBe('');
+    expect(push.code).toBe(0);
+    const report = JSON.parse(push.stdout);
+    expect(report).toMatchObject({ result: 'committed', from: { version: 1 }, to: { version: 2, release: server.kernel.release } });
+    expect(report.dropped).toEqual({});
+    expect(report.census.after.posts).toBe(report.census.before.posts);
+
+    // Every post sent before, during and after the push was applied exactly once.
+    expect(replies.every((r) => r.ok)).toBe(true);
+    const timeline = await allPosts(ada);
+    const seen = timeline.map((p) => p.text);
+    for (const text of texts) expect(seen.filter((t) => t === text)).toHaveLength(1);
+
+    // Every client is still connected and saw the phases, then a hello for v2.
+    for (const c of clients) {
+      expect(c.closed).toBeNull();
+      const upgrade = c.frames.filter((f): f is UpgradeFrame => f.t === 'upgrade' && f.upgrade === report.upgrade).map((f) => f.phase);
+      expect(upgrade).toEqual(['begin', 'load', 'migrate', 'validate', 'committed']);
+      const committed = c.frames.find((f): f is UpgradeFrame => f.t === 'upgrade' && f.phase === 'committed')!;
+      expect(committed.hello).toMatchObject({ version: 2, commands: expect.arrayContaining(['react', 'unreact']) });
+    }
+
+    // The migrated state: the two likes are now ❤️ reactions.
+    const post = timeline.find((p) => p.id === first.post.id);
+    expect(post.reactions).toEqual({ '❤️': 2 });
+    expect(post).not.toHaveProperty('likes');
+    await ada.ok('react', { post: first.post.id, emoji: '🎉' });
+    const status = await cli(['status', '--json']);
+    expect(JSON.parse(status.stdout)).toMatchObject({ version: 2, connections: 3, online: 3 });
+  }, 60_000);
+
+  it('refuses each broken release with a clear error, keeps the state identical and keeps serving', async () => {
+    const [ada] = clients as [TestClient];
+    for (const [folder, code] of [
+      ['examples/broken-throws', 'E_MIGRATION_THREW'],
+      ['examples/broken-invalid', 'E_VALIDATE'],
+      ['examples/broken-loses-posts', 'E_INVARIANT'],
+    ] as const) {
+      // These folders are version 2: go back to 1 first so that each is a real 1 -> 2 upgrade.
+      if (server.kernel.version === 2) expect((await cli(['rollback'])).code).toBe(0);
+      const before = { state: server.kernel.state, hash: digest(server.kernel.state), release: server.kernel.release };
+      const r = await cli(['push', folder]);
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      expect(r.stdout).toContain(`REFUSED: nothing was changed, still v1`);
+      expect(r.stdout).toContain(code);
+      expect(server.kernel.state).toBe(before.state);
+      expect(digest(server.kernel.state)).toBe(before.hash);
+      expect(server.kernel.release).toBe(before.release);
+      expect((await ada.ok('post', { text: `still here after ${folder}` })).post.text).toBe(`still here after ${folder}`);
+    }
+    for (const c of clients) expect(c.closed).toBeNull();
+  }, 60_000);
+
+  it('rolls back to v1 and the reactions become likes again, with the casualties reported', async () => {
+    const [ada] = clients as [TestClient];
+    if (server.kernel.version === 1) expect((await cli(['push', '2'])).code).toBe(0);
+    const target = (await allPosts(ada)).find((p) => p.text === 'hello from v1');
+    await ada.ok('react', { post: target.id, emoji: '😂' });
+    const r = await cli(['rollback', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report).toMatchObject({ kind: 'rollback', result: 'committed', from: { version: 2 }, to: { version: 1 } });
+    expect(report.dropped.reactions).toBeGreaterThan(0);
+    const post = (await allPosts(ada)).find((p) => p.id === target.id);
+    expect(post.likes).toBe(3); // bob ❤️, cy ❤️, ada (🎉 and 😂 fold into one like)
+    expect(post).not.toHaveProperty('reactions');
+    for (const c of clients) expect(c.closed).toBeNull();
+  }, 60_000);
+
+  it('refuses the operator API without the right token, and nothing runs', async () => {
+    const release = server.kernel.release;
+    for (const auth of [undefined, 'Bearer wrong', `Bearer ${TOKEN}x`, TOKEN]) {
+      const res = await fetch(`${server.operatorUrl}/rollback`, { method: 'POST', headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) }, body: '{}' });
+      expect(res.status).toBe(401);
+      expect(await res.json()).toEqual({ error: { code: 'E_UNAUTHORIZED', message: 'missing or wrong operator token' } });
+    }
+    expect(server.kernel.release).toBe(release);
+    const r = await molt(['status', '--url', server.operatorUrl, '--token', 'nope-nope-nope-nope']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/refused the token \(401\)/);
+  });
+});
