@@ -11,7 +11,6 @@ import type { Migration } from '../src/contract.ts';
 import type { State as V1, Post as V1Post } from '../src/feed/v1/state.ts';
 import type { State as V2, Post as V2Post } from '../src/feed/v2/state.ts';
 
-const HEART = '❤️';
 /** v2's emoji order, ❤️ first: the order in which down() collects reactors into likes. */
 const ORDER = ['❤️', '😂', '🎉', '😮', '😢', '👍'];
 
@@ -32,7 +31,8 @@ function up(state: V1): { state: V2 } {
               at: post.at,
               replyTo: post.replyTo,
               replies: post.replies,
-              reactions: post.likes.length === 0 ? {} : { [HEART]: post.likes },
+              // a literal key, not [HEART]: V8 builds literal-keyed objects on its fast path
+              reactions: post.likes.length === 0 ? {} : { '❤️': post.likes },
             };
     }
     posts[c] = out;

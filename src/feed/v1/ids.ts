@@ -27,7 +27,7 @@ export function postSlot(id: unknown): number {
 
 // Digits after the one-letter prefix in `radix` (lowercase), no leading zero, n >= 1: slot n - 1.
 function parseSlot(id: string, radix: number): number {
-  if (id.length < 2 || id.length > 11 || id.charCodeAt(1) === 48 /* 0 */) return -1;
+  if (id.length < 2 || id.length > 17 || id.charCodeAt(1) === 48 /* 0 */) return -1;
   let n = 0;
   for (let i = 1; i < id.length; i++) {
     const c = id.charCodeAt(i);
@@ -35,5 +35,6 @@ function parseSlot(id: string, radix: number): number {
     if (digit >= radix) return -1;
     n = n * radix + digit;
   }
-  return n - 1;
+  // past 2^53 the digits no longer spell one number exactly
+  return n <= Number.MAX_SAFE_INTEGER ? n - 1 : -1;
 }
