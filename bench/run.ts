@@ -1,0 +1,120 @@
+/**
+ * `npm run bench`: speed and memory of the kernel, as ratios measured in one run (these 2-core
+ * machines are noisy; a ratio against a floor measured alongside is what means something). Prints JSON.
+ *
+ *   command_cost       one like/unlike/post through kernel.dispatch at 1k and at 1M posts: ratio ~1 means
+ *                      a command costs the same however big the feed is.
+ *   kernel_overhead    kernel.dispatch vs calling feed.handle directly (the floor): the price of the
+ *                      sandbox, the time limit, the outcome checks and the freeze.
+ *   upgrade_1m         push v2 and roll back on 1M posts: pause and phases, vs a plain loop that rebuilds
+ *                      every post (the floor for any whole-state migration).
+ *   release_churn      heap growth over push/rollback cycles (old code must be freed).
+ */
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { Kernel } from '../src/kernel/kernel.ts';
+import { buildRelease } from '../src/release/build.ts';
+import * as v1 from '../src/feed/v1/index.ts';
+import { buildV1 } from '../test/feed/build.ts';
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const round = (n: number, d = 3) => Math.round(n * 10 ** d) / 10 ** d;
+
+const [r1, r2] = await Promise.all([buildRelease(1), buildRelease(2)]);
+const release1 = { code: r1.code, view: r1.view };
+const release2 = { code: r2.code, view: r2.view };
+
+async function commandCost(posts: number) {
+  const state = buildV1(posts);
+  const kernel = new Kernel(release1, { initialState: state });
+  const conn = kernel.connect(() => {});
+  const joined = await kernel.dispatch(conn, { type: 'join', handle: 'bencher' });
+  if (!joined.ok) throw new Error(JSON.stringify(joined));
+  const target = (kernel.state as typeof state).posts.at(-1)!.at(-1)!.id;
+  const times: Record<'like' | 'post' | 'direct', number[]> = { like: [], post: [], direct: [] };
+  for (let i = 0; i < 3000; i++) {
+    const t = performance.now();
+    const r = await kernel.dispatch(conn, { type: i % 2 ? 'unlike' : 'like', post: target });
+    times.like.push(performance.now() - t);
+    if (!r.ok) throw new Error(JSON.stringify(r));
+  }
+  for (let i = 0; i < 1000; i++) {
+    const t = performance.now();
+    await kernel.dispatch(conn, { type: 'post', text: `bench post ${i}` });
+    times.post.push(performance.now() - t);
+  }
+  // The floor: the same handler called directly, no kernel around it.
+  const ctx = { now: 1, token: () => 't', caller: { conn: 'c1', user: (joined.data as { user: { id: string } }).user.id, system: false }, online: [] };
+  let s = kernel.state as typeof state;
+  for (let i = 0; i < 3000; i++) {
+    const t = performance.now();
+    const out = v1.handle(s, { type: i % 2 ? 'unlike' : 'like', post: target }, ctx);
+    times.direct.push(performance.now() - t);
+    if ('state' in out) s = out.state;
+  }
+  return { kernel, us: { like: median(times.like) * 1000, post: median(times.post) * 1000, direct: median(times.direct) * 1000 } };
+}
+
+const small = await commandCost(1_000);
+const large = await commandCost(1_000_000);
+
+// Upgrade on 1M posts, and the floor: one plain loop rebuilding every post object.
+const big = large.kernel;
+const floorStart = performance.now();
+let rebuilt = 0;
+for (const chunk of (big.state as ReturnType<typeof buildV1>).posts) {
+  const next = chunk.map((p) => (p === null ? null : { ...p, reactions: p.likes.length ? { '❤️': p.likes } : {} }));
+  rebuilt += next.length;
+}
+const floorMs = performance.now() - floorStart;
+const up = await big.upgrade(release2);
+const down = await big.rollback();
+if (up.result !== 'committed' || down.result !== 'committed') throw new Error(`upgrade failed: ${up.error?.message ?? down.error?.message}`);
+big.close();
+
+// Release churn: heap after each round of push/rollback cycles on a small feed, every push a release
+// never seen before. Flat rounds mean old code is freed; the first rounds warm up.
+const churn = small.kernel;
+const heapMb = () => {
+  gc();
+  gc();
+  return Math.round(process.memoryUsage().heapUsed / 1e5) / 10;
+};
+const rounds: number[] = [];
+const perRound = 100;
+for (let round = 0; round < 6; round++) {
+  for (let i = 0; i < perRound; i++) {
+    const u = await churn.upgrade({ ...release2, code: `${release2.code}\n// ${round}-${i}` });
+    const d = await churn.rollback();
+    if (u.result !== 'committed' || d.result !== 'committed') throw new Error('churn upgrade failed');
+  }
+  rounds.push(heapMb());
+}
+const out = {
+  machine: { node: process.version, cpus: (await import('node:os')).cpus().length },
+  command_cost: {
+    like_us: { at_1k: round(small.us.like), at_1m: round(large.us.like) },
+    post_us: { at_1k: round(small.us.post), at_1m: round(large.us.post) },
+    ratio_like_1m_vs_1k: round(large.us.like / small.us.like, 2),
+    ratio_post_1m_vs_1k: round(large.us.post / small.us.post, 2),
+  },
+  kernel_overhead: {
+    direct_handler_like_us_at_1m: round(large.us.direct),
+    kernel_like_us_at_1m: round(large.us.like),
+    ratio_kernel_vs_direct: round(large.us.like / large.us.direct, 2),
+  },
+  upgrade_1m: {
+    posts: rebuilt,
+    floor_plain_loop_ms: round(floorMs, 1),
+    push: { pause_ms: up.pauseMs, phases: up.phases, ratio_migrate_vs_floor: round((up.phases.migrate ?? 0) / floorMs, 2) },
+    rollback: { pause_ms: down.pauseMs, phases: down.phases, dropped: down.dropped },
+  },
+  release_churn: {
+    cycles: rounds.length * perRound,
+    heap_mb_after_each_100: rounds,
+    growth_mb_last_4_rounds: round(rounds.at(-1)! - rounds[1]!, 1),
+  },
+};
+process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
