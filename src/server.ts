@@ -30,6 +30,8 @@ export interface ServerOptions {
   /** Version number or version folder to boot. Default 1. */
   boot?: string | number;
   logLevel?: pino.Level | 'silent';
+  /** Where log lines go (default stdout): tests read them. */
+  logStream?: pino.DestinationStream;
   limits?: Partial<Limits>;
   ws?: Partial<WsOptions>;
   kernel?: Pick<KernelOptions, 'clock' | 'initialState'>;
@@ -47,7 +49,7 @@ export interface RunningServer {
 }
 
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
-  const log = pino({ level: options.logLevel ?? 'info', base: { service: 'molt' } });
+  const log = pino({ level: options.logLevel ?? 'info', base: { service: 'molt' } }, options.logStream ?? pino.destination(1));
   let tokenFile: string | null = null;
   let token = options.token ?? process.env['MOLT_TOKEN'];
   if (!token) {
@@ -64,14 +66,15 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   );
   metrics.bind(kernel);
 
-  const httpLog = options.logLevel === 'silent' ? undefined : log.child({ part: 'http' });
+  const quiet = options.logLevel === 'silent';
+  const httpLog = quiet ? undefined : log.child({ part: 'http' });
   const app = createPublicHttp(kernel, files, metrics.registry, httpLog);
   const ws = attachWebSocket(kernel, { ...options.ws, log: log.child({ part: 'ws' }) });
   app.server.on('upgrade', (req, socket, head) => {
     if (new URL(req.url ?? '/', 'http://x').pathname === '/ws') ws.handleUpgrade(req, socket, head);
     else socket.destroy();
   });
-  const operator = createOperatorApi(kernel, token, options.logLevel === 'silent' ? undefined : log.child({ part: 'operator' }));
+  const operator = createOperatorApi(kernel, token, quiet ? undefined : log.child({ part: 'operator' }));
 
   await app.listen({ port: options.port ?? 8080, host: options.host ?? '0.0.0.0' });
   await operator.listen({ port: options.operatorPort ?? 8081, host: options.operatorHost ?? '127.0.0.1' });

@@ -14,7 +14,8 @@ describe('a live upgrade on a real server, driven by the CLI', () => {
   const clients: TestClient[] = [];
 
   beforeAll(async () => {
-    server = await startServer({ port: 0, operatorPort: 0, token: TOKEN, logLevel: 'silent' });
+    // A short migration limit so the looping release is stopped quickly.
+    server = await startServer({ port: 0, operatorPort: 0, token: TOKEN, logLevel: 'silent', limits: { migrationTimeoutMs: 1500 } });
     cli = (args) => molt([...args, '--url', server.operatorUrl, '--token', TOKEN]);
     for (const handle of ['ada', 'bob', 'cyd']) {
       const c = await TestClient.open(server.wsUrl);
@@ -87,6 +88,7 @@ describe('a live upgrade on a real server, driven by the CLI', () => {
       ['examples/broken-throws', 'E_MIGRATION_THREW'],
       ['examples/broken-invalid', 'E_VALIDATE'],
       ['examples/broken-loses-posts', 'E_INVARIANT'],
+      ['examples/broken-loops', 'E_MIGRATION_TIMEOUT'],
     ] as const) {
       // These folders are version 2: go back to 1 first so that each is a real 1 -> 2 upgrade.
       if (server.kernel.version === 2) expect((await cli(['rollback'])).code).toBe(0);
@@ -118,6 +120,20 @@ describe('a live upgrade on a real server, driven by the CLI', () => {
     expect(post).not.toHaveProperty('reactions');
     for (const c of clients) expect(c.closed).toBeNull();
   }, 60_000);
+
+  it('answers a bad CLI command with a clear message and exit status 2, changing nothing', async () => {
+    const release = server.kernel.release;
+    const missing = await cli(['push', '99']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/no version folder at src\/feed\/v99/);
+    const unknown = await cli(['frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown command 'frobnicate'/);
+    const noServer = await molt(['status', '--url', 'http://127.0.0.1:9', '--token', TOKEN]);
+    expect(noServer.code).toBe(2);
+    expect(noServer.stderr).toMatch(/cannot reach the operator API at http:\/\/127.0.0.1:9/);
+    expect(server.kernel.release).toBe(release);
+  });
 
   it('refuses the operator API without the right token, and nothing runs', async () => {
     const release = server.kernel.release;
