@@ -21,6 +21,8 @@ import { Wire, type WireState } from './wire.ts';
 
 const TOKEN_KEY = 'molt.token';
 const PAGE = 20;
+/** How long a finished upgrade's details stay open before the panel folds to its headline. */
+const PANEL_OPEN_MS = 15_000;
 
 interface Entry {
   readonly li: HTMLElement;
@@ -41,6 +43,8 @@ export class App {
   private online = new Map<string, User>();
   private upgrade: UpgradeModel | null = null;
   private panelClosed = false;
+  private panelCollapsed = false;
+  private collapseTimer: ReturnType<typeof setTimeout> | null = null;
   private wireState: WireState = { kind: 'connecting', attempt: 0 };
   /** While the page swaps views or refills the timeline, live events wait here. */
   private held: EventFrame[] | null = null;
@@ -147,8 +151,22 @@ export class App {
   }
 
   private async onUpgrade(frame: UpgradeFrame): Promise<void> {
-    if (this.upgrade?.id !== frame.upgrade) this.panelClosed = false;
+    if (this.upgrade?.id !== frame.upgrade) {
+      this.panelClosed = false;
+      this.panelCollapsed = false;
+      if (this.collapseTimer) clearTimeout(this.collapseTimer);
+    }
     this.upgrade = foldUpgrade(this.upgrade, frame);
+    if (this.upgrade.outcome !== 'running') {
+      // Leave the story up long enough to read, then fold it to its headline.
+      const id = frame.upgrade;
+      if (this.collapseTimer) clearTimeout(this.collapseTimer);
+      this.collapseTimer = setTimeout(() => {
+        if (this.upgrade?.id !== id) return;
+        this.panelCollapsed = true;
+        this.renderUpgrade();
+      }, PANEL_OPEN_MS);
+    }
     this.renderUpgrade();
     this.renderStatus();
     if (frame.phase === 'committed' && frame.hello) {
@@ -585,9 +603,17 @@ export class App {
     }
     slot.hidden = false;
     slot.replaceChildren(
-      renderUpgrade(this.upgrade, () => {
-        this.panelClosed = true;
-        this.renderUpgrade();
+      renderUpgrade(this.upgrade, {
+        collapsed: this.panelCollapsed,
+        toggle: () => {
+          if (this.collapseTimer) clearTimeout(this.collapseTimer);
+          this.panelCollapsed = !this.panelCollapsed;
+          this.renderUpgrade();
+        },
+        close: () => {
+          this.panelClosed = true;
+          this.renderUpgrade();
+        },
       }),
     );
   }

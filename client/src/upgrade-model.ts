@@ -71,6 +71,10 @@ export function foldUpgrade(model: UpgradeModel | null, frame: UpgradeFrame): Up
   const entry: PhaseEntry = { phase: frame.phase, ms: typeof frame.ms === 'number' ? frame.ms : null, detail };
   const next: { -readonly [K in keyof UpgradeModel]: UpgradeModel[K] } = {
     ...base,
+    // 'begin' names the target as the running release (it is not loaded yet); later frames know it.
+    from: frame.from,
+    to: frame.to,
+    direction: frame.direction,
     phases: [...base.phases.filter((p) => p.phase !== frame.phase), entry],
     totalMs: base.totalMs + (entry.ms ?? 0),
     outcome: TERMINAL[frame.phase] ?? base.outcome,

@@ -17,7 +17,13 @@ const STEP_LABEL: Record<string, string> = {
 
 type StepState = 'done' | 'active' | 'pending' | 'failed' | 'skipped';
 
-export function renderUpgrade(m: UpgradeModel, onClose: () => void): HTMLElement {
+export interface PanelControls {
+  readonly collapsed: boolean;
+  toggle(): void;
+  close(): void;
+}
+
+export function renderUpgrade(m: UpgradeModel, ui: PanelControls): HTMLElement {
   const seen = new Map(m.phases.map((p) => [p.phase, p]));
   const steps = m.dryRun ? [...STEPS.slice(0, -1), 'dry-run' as const] : STEPS;
   let failedMarked = false;
@@ -42,8 +48,6 @@ export function renderUpgrade(m: UpgradeModel, onClose: () => void): HTMLElement
   });
 
   const facts: HTMLElement[] = [];
-  const counts = countsRow(m.census.before, m.census.after);
-  if (counts) facts.push(fact('Entities', counts));
   if (m.dropped !== null || m.phases.some((p) => p.phase === 'migrate')) {
     const dropped = Object.entries(m.dropped ?? {}).filter(([, n]) => n > 0);
     facts.push(fact('Dropped', dropped.length ? dropped.map(([k, n]) => `${n} ${k}`).join(', ') : 'nothing'));
@@ -69,18 +73,28 @@ export function renderUpgrade(m: UpgradeModel, onClose: () => void): HTMLElement
 
   return h(
     'section.upgrade-panel',
-    { 'data-outcome': m.outcome, 'data-upgrade': m.id, 'aria-live': 'polite', 'aria-label': 'Upgrade' },
+    { 'data-outcome': m.outcome, 'data-upgrade': m.id, 'aria-live': 'polite', 'aria-label': 'Upgrade', class: ui.collapsed ? 'collapsed' : null },
     h(
       'header.upgrade-head',
       {},
       h('span.upgrade-icon', { 'aria-hidden': 'true' }, m.outcome === 'refused' ? '!' : m.direction === 'down' ? '↓' : '↑'),
-      h('div.upgrade-title', {}, h('strong', {}, headline(m)), h('small', {}, `release ${short(m.from.release)} → ${short(m.to.release)}`)),
-      h('button.icon-btn', { type: 'button', 'aria-label': 'Close the upgrade panel', title: 'Close', onclick: onClose }, '×'),
+      h(
+        'button.upgrade-title',
+        { type: 'button', 'aria-expanded': ui.collapsed ? 'false' : 'true', title: ui.collapsed ? 'Show the details' : 'Hide the details', onclick: ui.toggle },
+        h('strong', {}, headline(m)),
+        h('small', {}, `release ${short(m.from.release)} → ${short(m.to.release)}${m.outcome === 'running' ? '' : ` · ${fmtMs(m.totalMs)}`}`),
+      ),
+      h('button.icon-btn', { type: 'button', 'aria-label': 'Close the upgrade panel', title: 'Close', onclick: ui.close }, '×'),
     ),
-    h('ol.steps', {}, ...items),
-    refusal,
-    facts.length ? h('dl.facts', {}, ...facts) : null,
-    sample,
+    h(
+      'div.upgrade-body',
+      { hidden: ui.collapsed },
+      h('ol.steps', {}, ...items),
+      refusal,
+      censusTable(m.census.before, m.census.after),
+      facts.length ? h('dl.facts', {}, ...facts) : null,
+      sample,
+    ),
   );
 }
 
@@ -88,19 +102,25 @@ function fact(label: string, value: string | Node): HTMLElement {
   return h('div.fact', {}, h('dt', {}, label), h('dd', {}, value));
 }
 
-/** "3 users, 12 posts, likes 5 → gone, +5 reactions": what the migration did to each kind. */
-function countsRow(before: Record<string, number> | null, after: Record<string, number> | null): string | null {
+/** Entities per kind before the migration and after validation: what the upgrade did to the data. */
+function censusTable(before: Record<string, number> | null, after: Record<string, number> | null): HTMLElement | null {
   if (!before && !after) return null;
   const b = before ?? {};
-  const a = after ?? b;
+  const a = after ?? {};
   const kinds = [...new Set([...Object.keys(b), ...Object.keys(a)])];
-  return kinds
-    .map((k) => {
-      if (!(k in a)) return `${k} ${b[k]} → gone`;
-      if (!(k in b)) return `+${a[k]} ${k}`;
-      return b[k] === a[k] ? `${a[k]} ${k}` : `${k} ${b[k]} → ${a[k]}`;
-    })
-    .join(', ');
+  const cell = (x: Record<string, number>, k: string, known: boolean) => (k in x ? String(x[k]) : known ? '—' : '…');
+  return h(
+    'table.census',
+    {},
+    h('thead', {}, h('tr', {}, h('th', {}, 'Entities'), h('th', {}, 'before'), h('th', {}, 'after'))),
+    h(
+      'tbody',
+      {},
+      ...kinds.map((k) =>
+        h('tr', { class: (b[k] ?? null) !== (a[k] ?? null) && after ? 'changed' : null }, h('th', {}, k), h('td', {}, cell(b, k, before !== null)), h('td', {}, cell(a, k, after !== null))),
+      ),
+    ),
+  );
 }
 
 function sampleBox(title: string, value: unknown): HTMLElement {

@@ -87,7 +87,7 @@ export function reduce(post: PostV2, event: ViewEvent, me: UserId | null): PostV
 }
 
 export const css = `
-.reactions { display: flex; flex-wrap: wrap; align-items: center; gap: 6px; position: relative; margin-right: auto; }
+.reactions { display: flex; flex-wrap: wrap; align-items: center; gap: 6px; position: relative; margin-right: 6px; }
 .chip { display: inline-flex; align-items: center; gap: 5px; height: 30px; padding: 0 10px; border-radius: 999px;
   border: 1px solid var(--line); background: var(--surface); color: var(--ink-2); font: inherit; font-size: 14px;
   cursor: pointer; transition: background .12s, border-color .12s, transform .12s; }
