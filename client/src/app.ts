@@ -44,6 +44,7 @@ export class App {
   private upgrade: UpgradeModel | null = null;
   private panelClosed = false;
   private panelCollapsed = false;
+  private panelShown: string | null = null;
   private collapseTimer: ReturnType<typeof setTimeout> | null = null;
   private wireState: WireState = { kind: 'connecting', attempt: 0 };
   /** While the page swaps views or refills the timeline, live events wait here. */
@@ -605,6 +606,7 @@ export class App {
     slot.replaceChildren(
       renderUpgrade(this.upgrade, {
         collapsed: this.panelCollapsed,
+        fresh: this.panelShown !== this.upgrade.id,
         toggle: () => {
           if (this.collapseTimer) clearTimeout(this.collapseTimer);
           this.panelCollapsed = !this.panelCollapsed;
@@ -616,6 +618,7 @@ export class App {
         },
       }),
     );
+    this.panelShown = this.upgrade.id;
   }
 
   private toast(message: string): void {

@@ -119,16 +119,16 @@ function isRecord(x: unknown): x is Record<string, unknown> {
 
 /** The one-line headline for the panel. */
 export function headline(m: UpgradeModel): string {
-  const arrow = `v${m.from.version} → v${m.to.version}`;
-  const verb = m.direction === 'down' ? 'Rolling back' : 'Upgrading';
+  const to = `v${m.to.version}`;
+  const down = m.direction === 'down';
   switch (m.outcome) {
     case 'running':
-      return `${verb} ${arrow}${m.dryRun ? ' (dry run)' : ''}…`;
+      return `${m.dryRun ? 'Dry run: ' : ''}${down ? 'Rolling back' : 'Upgrading'} to ${to}…`;
     case 'committed':
-      return `${m.direction === 'down' ? 'Rolled back' : 'Upgraded'} ${arrow}`;
+      return `${down ? 'Rolled back' : 'Upgraded'} to ${to}`;
     case 'dry-run':
-      return `Dry run ${arrow} passed: nothing changed`;
+      return `Dry run to ${to} passed`;
     case 'refused':
-      return `${m.direction === 'down' ? 'Rollback' : 'Upgrade'} ${arrow} refused: nothing changed`;
+      return `${down ? 'Rollback' : 'Upgrade'} to ${to} refused`;
   }
 }

@@ -19,6 +19,8 @@ type StepState = 'done' | 'active' | 'pending' | 'failed' | 'skipped';
 
 export interface PanelControls {
   readonly collapsed: boolean;
+  /** First render of this attempt: animate in (re-renders for later phases must not). */
+  readonly fresh: boolean;
   toggle(): void;
   close(): void;
 }
@@ -68,12 +70,12 @@ export function renderUpgrade(m: UpgradeModel, ui: PanelControls): HTMLElement {
 
   const refusal =
     m.error !== null
-      ? h('div.refusal', { role: 'alert' }, h('code', {}, m.error.code), h('p', {}, m.error.message), h('p.refusal-note', {}, `The feed keeps running v${m.from.version}; nothing changed.`))
+      ? h('div.refusal', { role: 'alert' }, h('code', {}, m.error.code), h('p', {}, m.error.message), h('p.refusal-note', {}, `Nothing changed: the feed keeps running v${m.from.version}.`))
       : null;
 
   return h(
     'section.upgrade-panel',
-    { 'data-outcome': m.outcome, 'data-upgrade': m.id, 'aria-live': 'polite', 'aria-label': 'Upgrade', class: ui.collapsed ? 'collapsed' : null },
+    { 'data-outcome': m.outcome, 'data-upgrade': m.id, 'aria-live': 'polite', 'aria-label': 'Upgrade', class: [ui.collapsed ? 'collapsed' : '', ui.fresh ? 'fresh' : ''].join(' ').trim() || null },
     h(
       'header.upgrade-head',
       {},
@@ -82,7 +84,7 @@ export function renderUpgrade(m: UpgradeModel, ui: PanelControls): HTMLElement {
         'button.upgrade-title',
         { type: 'button', 'aria-expanded': ui.collapsed ? 'false' : 'true', title: ui.collapsed ? 'Show the details' : 'Hide the details', onclick: ui.toggle },
         h('strong', {}, headline(m)),
-        h('small', {}, `release ${short(m.from.release)} → ${short(m.to.release)}${m.outcome === 'running' ? '' : ` · ${fmtMs(m.totalMs)}`}`),
+        h('small', {}, `v${m.from.version} → v${m.to.version} · ${short(m.from.release)} → ${short(m.to.release)}${m.outcome === 'running' ? '' : ` · ${fmtMs(m.totalMs)}`}`),
       ),
       h('button.icon-btn', { type: 'button', 'aria-label': 'Close the upgrade panel', title: 'Close', onclick: ui.close }, '×'),
     ),

@@ -29,7 +29,7 @@ describe('foldUpgrade', () => {
     expect(m.sample).toEqual({ kind: 'post', id: 'p1', before: { likes: 1 }, after: { reactions: { '❤️': 1 } } });
     expect(m.census).toEqual({ before: { posts: 2, likes: 1 }, after: { posts: 2, reactions: 1 } });
     expect(m.steps).toEqual([{ step: '1->2', describe: 'likes become reactions' }]);
-    expect(headline(m)).toBe('Upgraded v1 → v2');
+    expect(headline(m)).toBe('Upgraded to v2');
   });
 
   it('fills in what it missed from the report a committed frame carries', () => {
@@ -41,18 +41,18 @@ describe('foldUpgrade', () => {
   it('keeps the reason of a refusal', () => {
     const m = fold([frame('begin'), frame('refused', { ms: 2, detail: { error: { code: 'E_RELEASE_LOAD', message: 'boom' } } })]);
     expect(m).toMatchObject({ outcome: 'refused', error: { code: 'E_RELEASE_LOAD', message: 'boom' } });
-    expect(headline(m)).toBe('Upgrade v1 → v2 refused: nothing changed');
+    expect(headline(m)).toBe('Upgrade to v2 refused');
   });
 
   it('starts over when frames of another attempt arrive', () => {
     const first = fold([frame('begin'), frame('committed')]);
     const second = foldUpgrade(first, frame('begin', { upgrade: 'up2', direction: 'down', from: { version: 2, release: 'bbbb' }, to: { version: 1, release: 'aaaa' } }));
     expect(second).toMatchObject({ id: 'up2', outcome: 'running', phases: [{ phase: 'begin' }] });
-    expect(headline(second)).toBe('Rolling back v2 → v1…');
+    expect(headline(second)).toBe('Rolling back to v1…');
   });
 
   it('calls a dry run a dry run', () => {
     const m = fold([frame('begin', { dryRun: true }), frame('dry-run', { dryRun: true, ms: 4 })]);
-    expect(headline(m)).toBe('Dry run v1 → v2 passed: nothing changed');
+    expect(headline(m)).toBe('Dry run to v2 passed');
   });
 });

@@ -108,7 +108,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the browser client', () => {
     await post(b, 'Hello from Alice').locator('.act.like').click();
     await expect.poll(() => post(a, 'Hello from Alice').locator('.act.like .count').textContent()).toBe('1');
     await expect.poll(() => a.locator('#online .person').count()).toBe(2);
-    await a.screenshot({ path: path.join(SHOTS, '1-feed.png') });
+    await a.screenshot({ animations: 'disabled', path: path.join(SHOTS, '1-feed.png') });
   }, T);
 
   it('says inline why a post or a handle is refused', async () => {
@@ -126,7 +126,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the browser client', () => {
     await phone.locator('input[name=handle]').fill('Alice');
     await phone.locator('form.join button[type=submit]').click();
     await expect.poll(() => phone.locator('form.join .inline-error').textContent()).toBe('That handle is taken.');
-    await phone.screenshot({ path: path.join(SHOTS, '2-handle-taken-phone.png') });
+    await phone.screenshot({ animations: 'disabled', path: path.join(SHOTS, '2-handle-taken-phone.png') });
     await c.close();
   }, T);
 
@@ -150,7 +150,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the browser client', () => {
     await a.locator('.upgrade-panel[data-outcome="committed"]').waitFor({ timeout: 30_000 });
     await b.locator('.upgrade-panel .step[data-phase="migrate"][data-state="done"]').waitFor();
     await expect.poll(() => b.locator('.upgrade-panel').getAttribute('data-outcome')).toBe('running');
-    await b.screenshot({ path: path.join(SHOTS, '3-upgrade-in-progress.png') });
+    await b.screenshot({ animations: 'disabled', path: path.join(SHOTS, '3-upgrade-in-progress.png') });
     const held = holdB;
     holdB = null;
     for (const send of held) send();
@@ -173,7 +173,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the browser client', () => {
     expect(await a.locator('.upgrade-panel .sample-box').count()).toBe(2);
     expect(await draft.inputValue()).toBe('A half-written thought that must survive the upgrade');
     expect(await a.evaluate(() => document.activeElement?.getAttribute('name'))).toBe('draft');
-    await a.screenshot({ path: path.join(SHOTS, '4-after-upgrade.png') });
+    await a.screenshot({ animations: 'disabled', path: path.join(SHOTS, '4-after-upgrade.png') });
   }, T);
 
   it('shows a reaction made in one page in the other', async () => {
@@ -188,7 +188,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the browser client', () => {
     await post(a, 'Bob here').locator('.chip.add').click();
     await post(a, 'Bob here').locator('.picker .pick[data-emoji="❤️"]').click();
     await expect.poll(() => post(b, 'Bob here').locator('.chip[data-emoji="❤️"] .count').textContent()).toBe('1');
-    await a.screenshot({ path: path.join(SHOTS, '4b-reactions.png') });
+    await a.screenshot({ animations: 'disabled', path: path.join(SHOTS, '4b-reactions.png') });
   }, T);
 
   it('goes back to the likes UI on `molt rollback`', async () => {
@@ -217,12 +217,12 @@ describe.skipIf(!existsSync(CHROMIUM))('the browser client', () => {
     }
     expect(await a.locator('.upgrade-panel .refusal code').textContent()).toMatch(/^E_/);
     expect(await a.locator('#timeline').innerText()).toBe(feedBefore);
-    await a.screenshot({ path: path.join(SHOTS, '5-refused.png') });
+    await a.screenshot({ animations: 'disabled', path: path.join(SHOTS, '5-refused.png') });
   }, T);
 
   it('is usable at phone width', async () => {
     await b.setViewportSize({ width: 375, height: 812 });
-    await b.screenshot({ path: path.join(SHOTS, '6-phone-refused.png') });
+    await b.screenshot({ animations: 'disabled', path: path.join(SHOTS, '6-phone-refused.png') });
     // The details fold away on their own after a while; a tap on the headline does it now.
     await b.locator('.upgrade-panel .upgrade-title').click();
     await b.locator('.upgrade-panel.collapsed').waitFor();
@@ -231,7 +231,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the browser client', () => {
     await b.locator('.extras form.composer button[type=submit]').click();
     await post(b, 'Replying from a phone').waitFor();
     await expect.poll(() => post(a, 'Bob here').locator('.act.thread').textContent()).toBe('1 reply');
-    await b.screenshot({ path: path.join(SHOTS, '7-phone-feed.png') });
+    await b.screenshot({ animations: 'disabled', path: path.join(SHOTS, '7-phone-feed.png') });
   }, T);
 });
 
