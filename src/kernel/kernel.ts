@@ -272,7 +272,17 @@ export class Kernel {
       if (this.#queue.length >= this.#limits.maxQueuedCommands) return Promise.resolve(fail('E_QUEUE_FULL'));
       return new Promise((resolve) => this.#queue.push({ conn, command: cmd, resolve }));
     }
-    return Promise.resolve(this.#serve(conn, cmd));
+    return Promise.resolve(this.#guarded(conn, cmd));
+  }
+
+  /** #serve, with a last line of defence: nothing a command does may escape as an exception. */
+  #guarded(conn: Conn | null, command: Command): Result {
+    try {
+      return this.#serve(conn, command);
+    } catch (err) {
+      this.#log?.error({ command: command.type, err: describeThrown(err) }, 'command escaped its checks');
+      return fail('E_HANDLER_THREW', `internal error while serving '${command.type.slice(0, 40)}': ${describeThrown(err)}`);
+    }
   }
 
   #serve(conn: Conn | null, command: Command): Result {
@@ -297,7 +307,13 @@ export class Kernel {
     try {
       const out = release.sandbox.run(() => release.feed.handle(state, command, ctx), this.#limits.handlerTimeoutMs);
       outcome = checkOutcome(out, release.version, command.type);
-      if ('state' in outcome && outcome.state !== state) freezePlain(outcome.state, `feed v${release.version} handle('${command.type}')`);
+      if ('state' in outcome) {
+        const where = `feed v${release.version} handle('${command.type}')`;
+        if (outcome.state !== state) freezePlain(outcome.state, where);
+        // What goes on the wire must encode: checked here, before anything is committed.
+        if (outcome.reply !== undefined) freezePlain(outcome.reply, where, 'reply');
+        if (outcome.events) freezePlain(outcome.events, where, 'events');
+      }
     } catch (err) {
       const r =
         err instanceof MoltError
@@ -395,7 +411,7 @@ export class Kernel {
           this.#queue.push(w);
           continue;
         }
-        w.resolve(w.system !== undefined ? this.#systemRun(w.system, w.command) : this.#serve(w.conn, w.command));
+        w.resolve(w.system !== undefined ? this.#systemRun(w.system, w.command) : this.#guarded(w.conn, w.command));
       }
     }
   }

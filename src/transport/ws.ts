@@ -30,7 +30,14 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
         socket.close(1008, 'too slow: too many frames waiting');
         return;
       }
-      socket.send(encode(frame));
+      let bytes: Buffer;
+      try {
+        bytes = encode(frame);
+      } catch (err) {
+        opts.log?.warn({ frame: frame.t, err: String(err) }, 'frame did not encode');
+        return;
+      }
+      socket.send(bytes);
     };
     const conn = kernel.connect(send);
     socket.on('message', (data: RawData, isBinary: boolean) => {

@@ -160,3 +160,23 @@ describe('kernel dispatch', () => {
     expect(kernel.status().connections).toBe(0);
   });
 });
+
+describe('kernel dispatch: what goes on the wire', () => {
+  it.each([
+    ['a reply holding a function', `({ state: s, reply: { f: () => 1 } })`, /reply holds a function/],
+    ['an event holding a class instance', `({ state: s, events: [{ type: 'x', when: new (class Moment {})() }] })`, /events holds a Moment/],
+    ['a reply holding NaN', `({ state: s, reply: { n: 0 / 0 } })`, /reply holds the number NaN/],
+  ])('refuses %s before committing anything', async (_what, expr, message) => {
+    const { kernel, conn, frames } = setup({ handle: `(s, c) => ${expr}` });
+    const before = kernel.state;
+    const r = await kernel.dispatch(conn, { type: 'inc' });
+    expect(r).toMatchObject({ ok: false, error: { code: 'E_HANDLER_CONTRACT', message: expect.stringMatching(message) } });
+    expect(kernel.state).toBe(before);
+    expect(frames.filter((f) => f.t === 'event')).toEqual([]);
+  });
+
+  it('lets a reply carry undefined fields, which msgpack sends', async () => {
+    const { kernel, conn } = setup({ handle: `(s, c) => ({ state: s, reply: { next: undefined, n: 1 } })` });
+    expect(await kernel.dispatch(conn, { type: 'inc' })).toEqual({ ok: true, data: { next: undefined, n: 1 } });
+  });
+});
