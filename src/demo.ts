@@ -1,0 +1,296 @@
+/**
+ * `npm run demo`: a molt server with a handful of simulated people on it, so there is something to
+ * watch when you push a new version. Each bot is a real WebSocket client on loopback speaking the wire
+ * protocol (msgpack frames, src/transport/protocol.ts): it joins, posts, replies and likes or reacts
+ * at a human pace, and switches from likes to reactions when the running version's hello says so.
+ */
+import { pathToFileURL } from 'node:url';
+import { Packr, Unpackr } from 'msgpackr';
+import WebSocket from 'ws';
+import { startServer, type RunningServer } from './server.ts';
+import type { HelloFrame, ServerFrame } from './transport/protocol.ts';
+
+const HANDLES = ['ada', 'grace', 'linus', 'margaret', 'ken', 'barbara'];
+
+const POSTS = [
+  'Shipped a fix before lunch. The feed did not even blink.',
+  'Anyone else think hot code reload is the most underrated idea in computing?',
+  'Reading about Erlang release handling again. 1990s tech, still ahead of us.',
+  'Hermit crabs move into a bigger shell when they outgrow theirs. Relatable.',
+  'Coffee number three. The state is in memory and so am I.',
+  'Today I learned a snake sheds its skin in one piece, eyes included.',
+  'Small steps, each one reversible. That is the whole trick.',
+  'If your migration has no down, you do not have a rollback: you have hope.',
+  'Who else keeps a draft open for hours and never posts it?',
+  'Pair programming with a rubber duck. The duck is winning.',
+  'New week, new version. Let us see what changes under our feet.',
+  'The best deploy is the one nobody notices.',
+  'Hot take: every feed should show you its own upgrade.',
+  'Lobsters molt for their whole life. No retirement plan, just a new shell.',
+];
+
+const REPLIES = [
+  'Agreed!',
+  'Ha, same here.',
+  'This is the way.',
+  'Hard disagree, but I respect it.',
+  'Tell me more?',
+  'Bookmarking this one.',
+  'Exactly what I was thinking this morning.',
+  'Underrated post.',
+  'The duck always wins.',
+];
+
+/** What the bots react with on a version that has reactions (v2's set); ❤️ always works. */
+const EMOJI = ['❤️', '😂', '🎉', '😮', '👍'];
+
+export interface DemoOptions {
+  port?: number;
+  operatorPort?: number;
+  bots?: number;
+  /** Mean milliseconds between one bot's actions. With 5 bots, 2500 is about 2 actions a second. */
+  pace?: number;
+  logLevel?: 'silent' | 'warn' | 'info';
+  /** Told when the bots see the running version change. */
+  onVersion?(version: number, commands: readonly string[]): void;
+}
+
+export interface Demo {
+  server: RunningServer;
+  bots: Bot[];
+  close(): Promise<void>;
+}
+
+export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
+  const server = await startServer({
+    port: options.port ?? 8080,
+    operatorPort: options.operatorPort ?? 8081,
+    logLevel: options.logLevel ?? 'warn',
+  });
+  const bots = HANDLES.slice(0, options.bots ?? 5).map((handle, i) => new Bot(server.wsUrl, handle, options.pace ?? 2500, i === 0 ? options.onVersion : undefined));
+  for (const bot of bots) bot.start();
+  return {
+    server,
+    bots,
+    async close() {
+      for (const bot of bots) bot.stop();
+      await server.close();
+    },
+  };
+}
+
+const packr = new Packr({ useRecords: false });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+
+type Reply = { ok: true; data: any } | { ok: false; error: { code: string; message: string } };
+
+/** One simulated person: a socket, a session token, and a loop of actions. */
+export class Bot {
+  private ws: WebSocket | null = null;
+  private nextId = 1;
+  private readonly pending = new Map<number, (r: Reply) => void>();
+  private token: string | null = null;
+  private hello: HelloFrame | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  /** Posts seen recently (newest last), to reply to and react to. */
+  private readonly recent: string[] = [];
+  /** Actions done, per kind (for the demo's own test). */
+  readonly done = { post: 0, reply: 0, like: 0, react: 0 };
+
+  constructor(
+    private readonly url: string,
+    readonly handle: string,
+    private readonly pace: number,
+    private readonly onVersion?: (version: number, commands: readonly string[]) => void,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.ws?.close();
+  }
+
+  get version(): number | null {
+    return this.hello?.version ?? null;
+  }
+
+  private connect(): void {
+    const ws = new WebSocket(this.url);
+    this.ws = ws;
+    ws.on('message', (data: Buffer) => {
+      let frame: ServerFrame;
+      try {
+        frame = unpackr.unpack(data) as ServerFrame;
+      } catch {
+        return;
+      }
+      this.onFrame(frame);
+    });
+    ws.on('close', () => {
+      for (const resolve of this.pending.values()) resolve({ ok: false, error: { code: 'E_OFFLINE', message: 'closed' } });
+      this.pending.clear();
+      if (this.timer) clearTimeout(this.timer);
+      if (!this.stopped) setTimeout(() => this.connect(), 1000 + Math.random() * 1000);
+    });
+    ws.on('error', () => {});
+  }
+
+  private onFrame(frame: ServerFrame): void {
+    switch (frame.t) {
+      case 'hello':
+        void this.begin(frame);
+        return;
+      case 'upgrade':
+        if (frame.phase === 'committed' && frame.hello) this.setHello(frame.hello);
+        return;
+      case 'reply': {
+        const resolve = this.pending.get(frame.id);
+        this.pending.delete(frame.id);
+        resolve?.(frame.ok ? { ok: true, data: frame.data } : { ok: false, error: frame.error });
+        return;
+      }
+      case 'event': {
+        const e = frame.event;
+        const post = e.post as { id?: string } | undefined;
+        if (e.type === 'post' && typeof post?.id === 'string') this.remember(post.id);
+        if (e.type === 'delete' && typeof e.post === 'string') this.forget(e.post);
+        return;
+      }
+    }
+  }
+
+  private setHello(hello: HelloFrame): void {
+    const changed = this.hello?.release !== hello.release;
+    this.hello = hello;
+    if (changed) this.onVersion?.(hello.version, hello.commands);
+  }
+
+  private async begin(hello: HelloFrame): Promise<void> {
+    this.setHello(hello);
+    if (this.token) {
+      const r = await this.send('resume', { token: this.token });
+      if (!r.ok) this.token = null;
+    }
+    if (!this.token) {
+      // A handle already taken (another demo, an earlier bot) gets a number.
+      for (let n = 0; n < 20 && !this.token; n++) {
+        const r = await this.send('join', { handle: n === 0 ? this.handle : `${this.handle}${n + 1}` });
+        if (r.ok) this.token = r.data.token;
+        else if (r.error.code !== 'handle_taken') break;
+      }
+    }
+    const t = await this.send('timeline', { limit: 20 });
+    if (t.ok) for (const p of [...t.data.posts].reverse()) this.remember(p.id);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    // Exponential gaps: people act in bursts and lulls, not on a metronome.
+    const gap = Math.min(this.pace * 4, -Math.log(1 - Math.random()) * this.pace) + 300;
+    this.timer = setTimeout(() => void this.act().finally(() => this.schedule()), gap);
+  }
+
+  private async act(): Promise<void> {
+    if (!this.token || !this.hello) return;
+    const roll = Math.random();
+    const target = this.recent[Math.floor(Math.random() * Math.min(this.recent.length, 12)) + Math.max(0, this.recent.length - 12)];
+    if (roll < 0.3 || target === undefined) {
+      const r = await this.send('post', { text: pick(POSTS) });
+      if (r.ok) this.done.post++;
+    } else if (roll < 0.45) {
+      const r = await this.send('post', { text: pick(REPLIES), replyTo: target });
+      if (r.ok) this.done.reply++;
+    } else if (this.hello.commands.includes('react')) {
+      const emoji = Math.random() < 0.4 ? '❤️' : pick(EMOJI);
+      const r = await this.send('react', { post: target, emoji });
+      if (r.ok) this.done.react++;
+      else if (r.error.code === 'bad_emoji') await this.send('react', { post: target, emoji: '❤️' });
+    } else if (this.hello.commands.includes('like')) {
+      const r = await this.send(Math.random() < 0.85 ? 'like' : 'unlike', { post: target });
+      if (r.ok) this.done.like++;
+    }
+  }
+
+  private remember(id: string): void {
+    this.forget(id);
+    this.recent.push(id);
+    if (this.recent.length > 50) this.recent.shift();
+  }
+
+  private forget(id: string): void {
+    const at = this.recent.indexOf(id);
+    if (at >= 0) this.recent.splice(at, 1);
+  }
+
+  private send(type: string, fields: Record<string, unknown>): Promise<Reply> {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return Promise.resolve({ ok: false, error: { code: 'E_OFFLINE', message: 'not connected' } });
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.pending.set(id, resolve);
+      ws.send(packr.pack({ ...fields, id, type }));
+    });
+  }
+}
+
+function pick<T>(list: readonly T[]): T {
+  return list[Math.floor(Math.random() * list.length)]!;
+}
+
+async function main(): Promise<void> {
+  const env = process.env;
+  const demo = await startDemo({
+    port: Number(env['PORT'] ?? 8080),
+    operatorPort: Number(env['OPERATOR_PORT'] ?? 8081),
+    onVersion: (version, commands) =>
+      console.log(`  · the bots see feed v${version}: ${commands.includes('react') ? 'they react with emoji now' : 'they like posts'}`),
+  });
+  const { server } = demo;
+  const b = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
+  // The CLI's default operator URL is port 8081; say so when the demo runs elsewhere.
+  const url = server.operatorUrl.endsWith(':8081') ? '' : ` --url ${server.operatorUrl}`;
+  console.log(
+    [
+      '',
+      `  ${b('molt demo')}: ${demo.bots.length} simulated people are posting on feed v${server.kernel.version}.`,
+      '',
+      `  Open        ${b(server.url)}   (open it in two windows to see both follow along)`,
+      `  Operator    ${server.operatorUrl}${server.tokenFile ? `, token in ${server.tokenFile}` : ''}`,
+      '',
+      '  Then, in another terminal in this folder, try:',
+      `    ${b(`npx molt push 2${url}`)}`,
+      '        likes become emoji reactions, live, in every open page, without a reload',
+      `    ${b(`npx molt rollback${url}`)}`,
+      '        back to v1: reactions fold back into likes (the panel shows what was dropped)',
+      `    ${b(`npx molt push examples/broken-throws${url}`)}`,
+      '        a release whose migration throws halfway: refused, and nothing changes',
+      `    ${b(`npx molt status${url}`)}`,
+      '        version, entities, clients, upgrade history',
+      '',
+      '  Ctrl-C stops the demo (the feed lives in memory and goes with it).',
+      '',
+    ].join('\n'),
+  );
+  let closing = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (closing) process.exit(1);
+      closing = true;
+      void demo.close().then(() => process.exit(0));
+    });
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err: unknown) => {
+    console.error(`molt demo: ${(err as Error)?.message ?? err}`);
+    process.exit(1);
+  });
+}
