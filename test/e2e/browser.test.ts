@@ -142,7 +142,14 @@ describe.skipIf(!existsSync(CHROMIUM))('the browser client', () => {
     const before = navigations;
     const draft = a.locator('textarea[name=draft]');
     await draft.fill('A half-written thought that must survive the upgrade');
-    await draft.focus();
+    // A short window scrolled to the middle of the feed: the post at the top must stay put.
+    await a.setViewportSize({ width: 1180, height: 520 });
+    await a.evaluate(() => window.scrollTo(0, 330));
+    await draft.focus({ preventScroll: true } as never);
+    const anchorTop = () => post(a, 'Bob here').evaluate((el) => Math.round(el.getBoundingClientRect().top));
+    const topBefore = await anchorTop();
+    const scrolledBefore = await a.evaluate(() => window.scrollY);
+    expect(scrolledBefore).toBeGreaterThan(0);
 
     holdB = [];
     const push = molt(server, 'push', '2');
@@ -173,6 +180,9 @@ describe.skipIf(!existsSync(CHROMIUM))('the browser client', () => {
     expect(await a.locator('.upgrade-panel .sample-box').count()).toBe(2);
     expect(await draft.inputValue()).toBe('A half-written thought that must survive the upgrade');
     expect(await a.evaluate(() => document.activeElement?.getAttribute('name'))).toBe('draft');
+    expect(Math.abs((await anchorTop()) - topBefore)).toBeLessThanOrEqual(1);
+    await a.setViewportSize({ width: 1180, height: 860 });
+    await a.evaluate(() => window.scrollTo(0, 0));
     await a.screenshot({ animations: 'disabled', path: path.join(SHOTS, '4-after-upgrade.png') });
   }, T);
 
