@@ -8,7 +8,8 @@
  *                      sandbox, the time limit, the outcome checks and the freeze.
  *   upgrade_1m         push v2 and roll back on 1M posts: pause and phases, vs a plain loop that rebuilds
  *                      every post (the floor for any whole-state migration).
- *   release_churn      heap growth over push/rollback cycles (old code must be freed).
+ *   release_churn      heap after each round of push/rollback cycles (old code must be freed).
+ *   ws_roundtrip       posts over real sockets on loopback vs a bare ws server answering each frame.
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -16,6 +17,7 @@ import { Kernel } from '../src/kernel/kernel.ts';
 import { buildRelease } from '../src/release/build.ts';
 import * as v1 from '../src/feed/v1/index.ts';
 import { buildV1 } from '../test/feed/build.ts';
+import { wsBench } from './ws.ts';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -92,6 +94,8 @@ for (let round = 0; round < 6; round++) {
   }
   rounds.push(heapMb());
 }
+const ws = await wsBench();
+
 const out = {
   machine: { node: process.version, cpus: (await import('node:os')).cpus().length },
   command_cost: {
@@ -116,5 +120,6 @@ const out = {
     heap_mb_after_each_100: rounds,
     growth_mb_last_4_rounds: round(rounds.at(-1)! - rounds[1]!, 1),
   },
+  ws_roundtrip: ws,
 };
 process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
