@@ -1,7 +1,8 @@
 /**
  * End to end over loopback: N real WebSocket clients each send M posts, one at a time, through a real
- * molt server; the floor is a bare ws server that decodes each msgpack frame and answers it at once
- * (the transport alone, no kernel, no feed). Bounded in count; loopback only.
+ * molt server, which answers each and broadcasts it to every client. The floor is a bare ws server that
+ * does the same fan-out with no kernel and no feed: it decodes each frame, sends an event frame to every
+ * client and a reply to the sender. Bounded in count; loopback only.
  */
 import type { AddressInfo } from 'node:net';
 import { Packr } from 'msgpackr';
@@ -55,8 +56,11 @@ async function drive(url: string, clients: number, perClient: number, setup?: (s
 export async function wsBench(clients = 20, perClient = 250) {
   // Floor: the transport alone.
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  let seq = 0;
   wss.on('connection', (ws) => ws.on('message', (data: Buffer) => {
-    const m = packr.unpack(data) as { id: number };
+    const m = packr.unpack(data) as { id: number; text: string };
+    const event = packr.pack({ t: 'event', seq: ++seq, version: 1, event: { type: 'post', post: { text: m.text } } });
+    for (const client of wss.clients) client.send(event);
     ws.send(packr.pack({ t: 'reply', id: m.id, ok: true, data: null }));
   }));
   await new Promise((r) => wss.once('listening', r));
