@@ -14,6 +14,28 @@ export interface PostV2 extends BasePost {
  *  equal), copied so the view bundle carries no feed code. ❤️ first: it is what a v1 like became. */
 export const PICKER = ['❤️', '😂', '🎉', '😮', '😢', '👍'] as const;
 
+/** The post whose picker is open. Module state, so a card re-rendered by someone else's reaction
+ *  (the feed is live) keeps its picker open under the person's finger. */
+let openFor: string | null = null;
+let listening = false;
+
+function closePickers(): void {
+  openFor = null;
+  for (const p of document.querySelectorAll<HTMLElement>('.picker')) p.hidden = true;
+}
+
+/** A click outside any reactions row, or Escape, closes the picker. Installed once per module. */
+function listen(): void {
+  if (listening) return;
+  listening = true;
+  document.addEventListener('click', (ev) => {
+    if (openFor !== null && !(ev.target instanceof Element && ev.target.closest('.reactions'))) closePickers();
+  });
+  document.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape' && openFor !== null) closePickers();
+  });
+}
+
 function toggle(post: PostV2, emoji: string, api: ViewApi): void {
   const on = post.mine.includes(emoji);
   void api.command(on ? 'unreact' : 'react', { post: post.id, emoji });
@@ -38,9 +60,10 @@ export function reactions(post: PostV2, api: ViewApi): HTMLElement {
         h('span.count', {}, String(n)),
       );
     });
+  listen();
   const picker = h(
     'div.picker',
-    { role: 'menu', hidden: true },
+    { role: 'menu', hidden: openFor !== post.id },
     ...PICKER.map((emoji) =>
       h(
         'button.pick',
@@ -50,7 +73,7 @@ export function reactions(post: PostV2, api: ViewApi): HTMLElement {
           'data-emoji': emoji,
           'aria-label': `React ${emoji}`,
           onclick: () => {
-            picker.hidden = true;
+            closePickers();
             if (!post.mine.includes(emoji)) void api.command('react', { post: post.id, emoji });
           },
         },
@@ -65,9 +88,13 @@ export function reactions(post: PostV2, api: ViewApi): HTMLElement {
       title: 'Add a reaction',
       'aria-label': 'Add a reaction',
       'aria-haspopup': 'menu',
+      'aria-expanded': openFor === post.id ? 'true' : 'false',
       disabled: api.me === null,
       onclick: () => {
-        picker.hidden = !picker.hidden;
+        const open = openFor !== post.id;
+        closePickers();
+        openFor = open ? post.id : null;
+        picker.hidden = !open;
       },
     },
     h('span.emoji', { 'aria-hidden': 'true' }, '☺'),
