@@ -55,7 +55,7 @@ export function renderUpgrade(m: UpgradeModel, ui: PanelControls): HTMLElement {
     facts.push(fact('Dropped', dropped.length ? dropped.map(([k, n]) => `${n} ${k}`).join(', ') : 'nothing'));
   }
   if (m.pauseMs !== null) facts.push(fact('Commands paused', fmtMs(m.pauseMs) + (m.queued ? ` · ${m.queued} waited` : '')));
-  if (m.outcome !== 'running') facts.push(fact('Total', fmtMs(m.totalMs)));
+  if (m.outcome !== 'running') facts.push(fact('Phases, summed', fmtMs(m.totalMs)));
 
   const sample = m.sample
     ? h(
