@@ -7,7 +7,7 @@
  *   kernel: swaps the state cell, answers the caller, runs the effects (events to sockets, bind session)
  *
  * A feed version is pure: no I/O, no timers, no Date, no Math.random. Time, ids and the caller come in
- * through `Context`. The kernel evaluates release code in a separate V8 context without `require`,
+ * through `Context`. The kernel compiles release code with every host global shadowed: no `require`,
  * `process`, timers or `Date`, so this is enforced, not just asked for.
  */
 
