@@ -28,7 +28,7 @@ import { checkCensus, checkMigrationResult, checkOutcome, checkProblems, show } 
 import { resolveLimits, type Limits } from './limits.ts';
 import { freezePlain } from './plain.ts';
 import { loadRelease, type LoadedRelease, type ReleaseSource } from './release.ts';
-import { TimeoutError, describeThrown } from './sandbox.ts';
+import { TimeoutError, describeThrown, runBounded } from './sandbox.ts';
 
 export type Result = { ok: true; data: unknown } | { ok: false; error: ErrorBody };
 
@@ -127,8 +127,22 @@ interface Waiting {
   conn: Conn | null;
   command: Command;
   resolve: (r: Result) => void;
-  /** Set for a system command (presence) that had to wait: the user it concerns. */
+  /** Set for a system command (presence): the user it concerns. */
   system?: UserId;
+}
+
+/** A command served inside a batch, with the effects still to run. */
+interface Done {
+  w: Waiting;
+  result: Result;
+  version: number;
+  ms: number;
+  /** The feed refused it (its own error code), as opposed to a failure. */
+  refused?: boolean;
+  events?: readonly FeedEvent[];
+  bind?: { before: UserId | null; after: UserId | null };
+  /** For kernel commands: the result, computed when the effects before it have run. */
+  late?: () => Result;
 }
 
 interface StoredEvent {
@@ -153,7 +167,9 @@ export class Kernel {
   readonly #observe: Observer;
   readonly #started: number;
   readonly #conns = new Map<string, Conn>();
-  readonly #userConns = new Map<UserId, Set<string>>();
+  /** Open connections per signed-in user. */
+  readonly #userConns = new Map<UserId, number>();
+  #scheduled = false;
   #online: readonly UserId[] = Object.freeze([]);
   #nextConn = 1;
   #seq = 0;
@@ -254,59 +270,105 @@ export class Kernel {
     const conn = this.#conns.get(connection.id);
     if (!conn) return;
     this.#conns.delete(conn.id);
-    this.#bind(conn, null);
+    const before = conn.user;
+    conn.user = null;
+    this.#rebind(before, null);
+    this.#schedule();
   }
 
   // ------------------------------------------------------------------ commands
 
   /**
-   * The one entry point for commands. Replies in order per connection. While an upgrade runs, commands
-   * wait and are served by whichever version is running when it ends: none lost, none run twice.
+   * The one entry point for commands. Replies in order per connection. Commands that arrive in the same
+   * tick are served as one batch under one watchdog (starting V8's watchdog costs ~50 us, more than a
+   * command). While an upgrade runs, commands wait and are served by whichever version is running when
+   * it ends: none lost, none run twice.
    */
   dispatch(connection: Connection | null, command: unknown): Promise<Result> {
     const conn = connection ? (this.#conns.get(connection.id) ?? null) : null;
     if (typeof command !== 'object' || command === null || typeof (command as Command).type !== 'string')
       return Promise.resolve(fail('E_BAD_COMMAND', `command must be a map with a string type; got ${show(command)}`));
-    const cmd = command as Command;
-    if (this.#upgrading || this.#queue.length > 0) {
-      if (this.#queue.length >= this.#limits.maxQueuedCommands) return Promise.resolve(fail('E_QUEUE_FULL'));
-      return new Promise((resolve) => this.#queue.push({ conn, command: cmd, resolve }));
-    }
-    return Promise.resolve(this.#guarded(conn, cmd));
+    if (this.#queue.length >= this.#limits.maxQueuedCommands) return Promise.resolve(fail('E_QUEUE_FULL'));
+    return new Promise((resolve) => {
+      this.#queue.push({ conn, command: command as Command, resolve });
+      this.#schedule();
+    });
   }
 
-  /** #serve, with a last line of defence: nothing a command does may escape as an exception. */
-  #guarded(conn: Conn | null, command: Command): Result {
+  #schedule(): void {
+    if (this.#scheduled || this.#upgrading || this.#queue.length === 0) return;
+    this.#scheduled = true;
+    queueMicrotask(() => {
+      this.#scheduled = false;
+      this.#drain();
+    });
+  }
+
+  /** Serve everything waiting, in arrival order, by whatever version runs now. */
+  #drain(): void {
+    while (this.#queue.length > 0 && !this.#upgrading) {
+      const batch = this.#queue;
+      this.#queue = [];
+      for (let next = 0; next < batch.length; ) next = this.#batch(batch, next);
+    }
+  }
+
+  /**
+   * Serve batch[from..] under one watchdog until the batch ends or half the time limit is used, so that
+   * each command has at least half of it. Inside: only handler calls, checks and state swaps, each of
+   * which either completes or is discarded. Outside, after: the effects (events, bindings, replies).
+   * A handler that runs past the limit is terminated; its command gets E_HANDLER_TIMEOUT, the commands
+   * before it keep their results, the ones after it are served next. Returns the next index to serve.
+   */
+  #batch(batch: Waiting[], from: number): number {
+    const done: Done[] = [];
+    let i = from;
+    const limit = this.#limits.handlerTimeoutMs;
+    const stopTaking = performance.now() + limit / 2;
     try {
-      return this.#serve(conn, command);
+      runBounded(() => {
+        for (; i < batch.length; i++) {
+          if (i > from && performance.now() > stopTaking) break;
+          done.push(this.#step(batch[i]!));
+        }
+      }, limit);
     } catch (err) {
-      this.#log?.error({ command: command.type, err: describeThrown(err) }, 'command escaped its checks');
-      return fail('E_HANDLER_THREW', `internal error while serving '${command.type.slice(0, 40)}': ${describeThrown(err)}`);
+      const w = batch[i]!;
+      const { release } = this.#cell;
+      const type = w.command.type.slice(0, 40);
+      done.push({
+        w,
+        version: release.version,
+        ms: limit,
+        result:
+          err instanceof TimeoutError
+            ? fail('E_HANDLER_TIMEOUT', `feed v${release.version} handle('${type}') ${err.message}; the state is unchanged`)
+            : fail('E_HANDLER_THREW', `internal error while serving '${type}': ${describeThrown(err)}`),
+      });
+      i++;
     }
+    for (const d of done) this.#apply(d);
+    return i;
   }
 
-  #serve(conn: Conn | null, command: Command): Result {
-    switch (command.type) {
-      case '$ping':
-        return { ok: true, data: { version: this.version, release: this.release, seq: this.#seq } };
-      case '$since':
-        return this.#since(conn, command['seq']);
-    }
-    const { release } = this.#cell;
-    if (!release.feed.commands.includes(command.type))
-      return fail('E_UNKNOWN_COMMAND', `feed v${release.version} does not handle '${command.type.slice(0, 40)}'; it handles ${release.feed.commands.join(', ')}`);
-    return this.#run(conn, command, { conn: conn?.id ?? null, user: conn?.user ?? null, system: false });
-  }
-
-  /** Run one command through the feed handler and apply its outcome. Synchronous: nothing interleaves. */
-  #run(conn: Conn | null, command: Command, caller: Caller): Result {
+  /** One command: run the handler, check what it returned, swap the state. No effects here. */
+  #step(w: Waiting): Done {
     const t0 = performance.now();
+    const { conn, command } = w;
     const { release, state } = this.#cell;
+    const done = (result: Result, extra: Partial<Done> = {}): Done => ({ w, result, version: release.version, ms: performance.now() - t0, ...extra });
+    if (w.system === undefined) {
+      // Kernel commands read the event log, which the batch's effects extend: answer them in order there.
+      if (command.type === '$ping') return done({ ok: true, data: null }, { late: () => ({ ok: true, data: { version: release.version, release: release.hash, seq: this.#seq } }) });
+      if (command.type === '$since') return done({ ok: true, data: null }, { late: () => this.#since(conn, command['seq']) });
+      if (!release.feed.commands.includes(command.type))
+        return done(fail('E_UNKNOWN_COMMAND', `feed v${release.version} does not handle '${command.type.slice(0, 40)}'; it handles ${release.feed.commands.join(', ')}`));
+    }
+    const caller: Caller = w.system !== undefined ? { conn: null, user: w.system, system: true } : { conn: conn?.id ?? null, user: conn?.user ?? null, system: false };
     const ctx: Context = { now: this.#clock(), token: () => randomBytes(16).toString('base64url'), caller, online: this.#online };
     let outcome;
     try {
-      const out = release.sandbox.run(() => release.feed.handle(state, command, ctx), this.#limits.handlerTimeoutMs);
-      outcome = checkOutcome(out, release.version, command.type);
+      outcome = checkOutcome(release.feed.handle(state, command, ctx), release.version, command.type);
       if ('state' in outcome) {
         const where = `feed v${release.version} handle('${command.type}')`;
         if (outcome.state !== state) freezePlain(outcome.state, where);
@@ -315,28 +377,38 @@ export class Kernel {
         if (outcome.events) freezePlain(outcome.events, where, 'events');
       }
     } catch (err) {
-      const r =
+      return done(
         err instanceof MoltError
           ? fail(err.code === 'E_VALIDATE' ? 'E_HANDLER_CONTRACT' : err.code, err.message)
-          : err instanceof TimeoutError
-            ? fail('E_HANDLER_TIMEOUT', `feed v${release.version} handle('${command.type}') ${err.message}; the state is unchanged`)
-            : fail('E_HANDLER_THREW', `feed v${release.version} handle('${command.type}') ${describeThrown(err)}; the state is unchanged`);
-      this.#log?.warn({ version: release.version, command: command.type, code: r.ok ? undefined : r.error.code }, 'command failed');
-      this.#observe.command?.(command.type, 'error', performance.now() - t0);
-      return r;
+          : fail('E_HANDLER_THREW', `feed v${release.version} handle('${command.type}') ${describeThrown(err)}; the state is unchanged`),
+      );
     }
-    if ('error' in outcome) {
-      this.#observe.command?.(command.type, 'refused', performance.now() - t0);
-      return { ok: false, error: { code: outcome.error.code, message: outcome.error.message } };
-    }
+    if ('error' in outcome) return done({ ok: false, error: { code: outcome.error.code, message: outcome.error.message } }, { refused: true });
     // Commit this command: one assignment. The old state object is untouched (frozen).
     if (outcome.state !== state) this.#cell = { release, state: outcome.state };
-    // Effects, in order: events first (they describe what the reply's caller caused), then the binding.
-    if (outcome.events) for (const ev of outcome.events) this.#emit(ev, release.version);
+    // The binding takes effect now for the connection's next command; the bookkeeping waits for #apply.
     // A connection that closed while its command waited is not bound again.
-    if (conn && outcome.bind !== undefined && this.#conns.has(conn.id)) this.#bind(conn, outcome.bind);
-    this.#observe.command?.(command.type, 'ok', performance.now() - t0);
-    return { ok: true, data: outcome.reply ?? null };
+    let bind: Done['bind'];
+    if (conn && outcome.bind !== undefined && this.#conns.has(conn.id) && conn.user !== outcome.bind) {
+      bind = { before: conn.user, after: outcome.bind };
+      conn.user = outcome.bind;
+    }
+    return done({ ok: true, data: outcome.reply ?? null }, { ...(outcome.events ? { events: outcome.events } : {}), ...(bind ? { bind } : {}) });
+  }
+
+  /** Effects of one served command, in order: its events, its binding, its reply. */
+  #apply(d: Done): void {
+    if (d.events) for (const ev of d.events) this.#emit(ev, d.version);
+    if (d.bind) this.#rebind(d.bind.before, d.bind.after);
+    if (d.late) d.result = d.late();
+    const type = d.w.command.type;
+    if (!d.result.ok) {
+      const code = d.result.error.code;
+      if (d.w.system !== undefined) this.#log?.warn({ version: d.version, command: type, code }, 'system command refused');
+      else if (!d.refused) this.#log?.warn({ version: d.version, command: type, code }, 'command failed');
+    }
+    this.#observe.command?.(type, d.result.ok ? 'ok' : d.refused ? 'refused' : 'error', d.ms);
+    d.w.resolve(d.result);
   }
 
   #since(conn: Conn | null, seq: unknown): Result {
@@ -366,54 +438,29 @@ export class Kernel {
     for (const conn of this.#conns.values()) conn.send(frame);
   }
 
-  /** Bind a connection to a user (or unbind); presence changes go through the feed as system commands. */
-  #bind(conn: Conn, user: UserId | null): void {
-    const before = conn.user;
-    if (before === user) return;
-    conn.user = user;
+  /**
+   * A connection moved from user `before` to `after`. When a user's first connection binds or the last
+   * one goes, the feed hears of it as a system command, queued behind what is already waiting.
+   */
+  #rebind(before: UserId | null, after: UserId | null): void {
+    const changed: [UserId, boolean][] = [];
     if (before !== null) {
-      const set = this.#userConns.get(before);
-      set?.delete(conn.id);
-      if (set && set.size === 0) {
+      const n = (this.#userConns.get(before) ?? 0) - 1;
+      if (n > 0) this.#userConns.set(before, n);
+      else {
         this.#userConns.delete(before);
-        this.#presence(before, false);
+        changed.push([before, false]);
       }
     }
-    if (user !== null) {
-      const set = this.#userConns.get(user) ?? new Set();
-      set.add(conn.id);
-      this.#userConns.set(user, set);
-      if (set.size === 1) this.#presence(user, true);
+    if (after !== null) {
+      const n = (this.#userConns.get(after) ?? 0) + 1;
+      this.#userConns.set(after, n);
+      if (n === 1) changed.push([after, true]);
     }
-  }
-
-  #presence(user: UserId, online: boolean): void {
+    if (changed.length === 0) return;
     this.#online = Object.freeze([...this.#userConns.keys()]);
-    const command: Command = { type: SYSTEM_PRESENCE, online };
-    // Mid-upgrade the feed hears of it after the commit, in order with the commands that waited.
-    if (this.#upgrading) this.#queue.push({ conn: null, command, resolve: () => {}, system: user });
-    else this.#systemRun(user, command);
-  }
-
-  #systemRun(user: UserId, command: Command): Result {
-    const r = this.#run(null, command, { conn: null, user, system: true });
-    if (!r.ok) this.#log?.warn({ version: this.version, command: command.type, code: r.error.code }, 'system command refused');
-    return r;
-  }
-
-  #drain(): void {
-    // Commands that waited are served in arrival order by whatever version now runs.
-    while (this.#queue.length > 0 && !this.#upgrading) {
-      const batch = this.#queue;
-      this.#queue = [];
-      for (const w of batch) {
-        if (this.#upgrading) {
-          this.#queue.push(w);
-          continue;
-        }
-        w.resolve(w.system !== undefined ? this.#systemRun(w.system, w.command) : this.#guarded(w.conn, w.command));
-      }
-    }
+    for (const [user, online] of changed)
+      this.#queue.push({ conn: null, command: { type: SYSTEM_PRESENCE, online }, resolve: () => {}, system: user });
   }
 
   // ------------------------------------------------------------------ upgrades

@@ -180,3 +180,28 @@ describe('kernel dispatch: what goes on the wire', () => {
     expect(await kernel.dispatch(conn, { type: 'inc' })).toEqual({ ok: true, data: { next: undefined, n: 1 } });
   });
 });
+
+describe('kernel dispatch: commands that arrive together', () => {
+  it('serves a burst in order, and a looping command in its middle costs only itself', async () => {
+    const { kernel, conn, frames } = setup({ handle: `(s, c, ctx) => { if (c.type === 'boom') for (;;) {} return handle(s, c, ctx) }` }, { handlerTimeoutMs: 40 });
+    const burst = ['inc', 'inc', 'boom', 'inc', 'whoami'].map((type) => kernel.dispatch(conn, { type }));
+    const replies = await Promise.all(burst);
+    expect(replies.map((r) => (r.ok ? 'ok' : r.error.code))).toEqual(['ok', 'ok', 'E_HANDLER_TIMEOUT', 'ok', 'ok']);
+    expect(replies[3]).toEqual({ ok: true, data: { value: 3 } });
+    expect(kernel.state).toEqual({ count: 3 });
+    expect(frames.filter((f) => f.t === 'event').map((f) => (f as { seq: number }).seq)).toEqual([1, 2, 3]);
+  });
+
+  it('lets a join and the next command in the same burst see the new binding', async () => {
+    const { kernel, conn } = setup();
+    const [login, who] = await Promise.all([kernel.dispatch(conn, { type: 'login', user: 'u9' }), kernel.dispatch(conn, { type: 'whoami' })]);
+    expect(login.ok).toBe(true);
+    expect(who).toMatchObject({ ok: true, data: { caller: { user: 'u9' } } });
+  });
+
+  it('answers $since after the events of the commands sent before it', async () => {
+    const { kernel, conn } = setup();
+    const [, , since] = await Promise.all([kernel.dispatch(conn, { type: 'inc' }), kernel.dispatch(conn, { type: 'inc' }), kernel.dispatch(conn, { type: '$since', seq: 0 })]);
+    expect(since).toMatchObject({ ok: true, data: { seq: 2, events: [{ seq: 1 }, { seq: 2 }] } });
+  });
+});
