@@ -298,7 +298,9 @@ export class Kernel {
   #schedule(): void {
     if (this.#scheduled || this.#upgrading || this.#queue.length === 0) return;
     this.#scheduled = true;
-    queueMicrotask(() => {
+    // setImmediate, not a microtask: it runs after every socket read of this turn of the event loop,
+    // so commands from many connections share one batch.
+    setImmediate(() => {
       this.#scheduled = false;
       this.#drain();
     });
