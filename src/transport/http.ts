@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Kernel } from '../kernel/kernel.ts';
 
@@ -9,7 +9,7 @@ export type StaticFiles = Map<string, { type: string; body: Buffer | string }>;
  * WebSocket at /ws is attached to the same server by src/server.ts.
  */
 export function createPublicHttp(kernel: Kernel, files: StaticFiles, metrics: Registry, log?: FastifyBaseLogger): FastifyInstance {
-  const app: FastifyInstance = log ? Fastify({ loggerInstance: log, disableRequestLogging: true }) : Fastify({ logger: false });
+  const app: FastifyInstance = log ? Fastify({ loggerInstance: log, logController: new LogController({ disableRequestLogging: true }) }) : Fastify({ logger: false });
 
   for (const [url, file] of files) {
     app.get(url, async (_req, reply) => reply.type(file.type).header('cache-control', 'no-cache').send(file.body));

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { MoltError } from '../kernel/errors.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 
@@ -13,7 +13,7 @@ import type { Kernel } from '../kernel/kernel.ts';
  */
 export function createOperatorApi(kernel: Kernel, token: string, log?: FastifyBaseLogger): FastifyInstance {
   const bodyLimit = 32 * 1024 * 1024;
-  const app: FastifyInstance = log ? Fastify({ loggerInstance: log, bodyLimit, disableRequestLogging: true }) : Fastify({ logger: false, bodyLimit });
+  const app: FastifyInstance = log ? Fastify({ loggerInstance: log, bodyLimit, logController: new LogController({ disableRequestLogging: true }) }) : Fastify({ logger: false, bodyLimit });
   const expected = createHash('sha256').update(token).digest();
 
   app.addHook('onRequest', async (req, reply) => {
