@@ -1,7 +1,8 @@
 /**
- * 1 -> 2: likes become ❤️ reactions. Plain loops over the post chunks, no immer (a whole-state pass
- * through produce costs seconds at 1M posts); users, indexes, roots and each post's replies list are
- * reused as they are. The kernel deep-freezes the result.
+ * 1 -> 2: likes become ❤️ reactions. Plain loops over the posts vector (vecMap), no immer (a
+ * whole-state pass through produce costs seconds at 1M posts); users, indexes, roots, each post's
+ * replies list and every leaf of deleted posts only are reused as they are. The kernel deep-freezes
+ * the result.
  *
  *   up    post.likes [a, b]   -> post.reactions {'❤️': [a, b]}   (no likes -> {})
  *   down  post.reactions      -> post.likes = everyone who reacted with anything, once each
@@ -10,33 +11,27 @@
 import type { Migration } from '../src/contract.ts';
 import type { State as V1, Post as V1Post } from '../src/feed/v1/state.ts';
 import type { State as V2, Post as V2Post } from '../src/feed/v2/state.ts';
+import { vecMap } from '../src/feed/v1/vec.ts';
 
 /** v2's emoji order, ❤️ first: the order in which down() collects reactors into likes. */
 const ORDER = ['❤️', '😂', '🎉', '😮', '😢', '👍'];
 
 function up(state: V1): { state: V2 } {
-  const posts: (V2Post | null)[][] = new Array(state.posts.length);
-  for (let c = 0; c < state.posts.length; c++) {
-    const chunk = state.posts[c]!;
-    const out: (V2Post | null)[] = new Array(chunk.length);
-    for (let i = 0; i < chunk.length; i++) {
-      const post = chunk[i]!;
-      out[i] =
-        post === null
-          ? null
-          : {
-              id: post.id,
-              author: post.author,
-              text: post.text,
-              at: post.at,
-              replyTo: post.replyTo,
-              replies: post.replies,
-              // a literal key, not [HEART]: V8 builds literal-keyed objects on its fast path
-              reactions: post.likes.length === 0 ? {} : { '❤️': post.likes },
-            };
-    }
-    posts[c] = out;
-  }
+  // every live post changes; a leaf of deleted posts only is reused as it is
+  const posts = vecMap(state.posts, (post): V2Post | null =>
+    post === null
+      ? null
+      : {
+          id: post.id,
+          author: post.author,
+          text: post.text,
+          at: post.at,
+          replyTo: post.replyTo,
+          replies: post.replies,
+          // a literal key, not [HEART]: V8 builds literal-keyed objects on its fast path
+          reactions: post.likes.length === 0 ? {} : { '❤️': post.likes },
+        },
+  );
   const { users, handles, sessions, roots, count } = state;
   return {
     state: { users, handles, sessions, posts, roots, count: { users: count.users, posts: count.posts, reactions: count.likes } },
@@ -46,31 +41,21 @@ function up(state: V1): { state: V2 } {
 function down(state: V2): { state: V1; dropped: { reactions: number } } {
   let reactions = 0;
   let likes = 0;
-  const posts: (V1Post | null)[][] = new Array(state.posts.length);
-  for (let c = 0; c < state.posts.length; c++) {
-    const chunk = state.posts[c]!;
-    const out: (V1Post | null)[] = new Array(chunk.length);
-    for (let i = 0; i < chunk.length; i++) {
-      const post = chunk[i]!;
-      if (post === null) {
-        out[i] = null;
-        continue;
-      }
-      const liked = likers(post.reactions as Record<string, readonly string[]>);
-      reactions += liked.total;
-      likes += liked.users.length;
-      out[i] = {
-        id: post.id,
-        author: post.author,
-        text: post.text,
-        at: post.at,
-        replyTo: post.replyTo,
-        replies: post.replies,
-        likes: liked.users,
-      };
-    }
-    posts[c] = out;
-  }
+  const posts = vecMap(state.posts, (post): V1Post | null => {
+    if (post === null) return null;
+    const liked = likers(post.reactions as Record<string, readonly string[]>);
+    reactions += liked.total;
+    likes += liked.users.length;
+    return {
+      id: post.id,
+      author: post.author,
+      text: post.text,
+      at: post.at,
+      replyTo: post.replyTo,
+      replies: post.replies,
+      likes: liked.users,
+    };
+  });
   const { users, handles, sessions, roots, count } = state;
   return {
     state: { users, handles, sessions, posts, roots, count: { users: count.users, posts: count.posts, likes } },

@@ -3,6 +3,7 @@ import type { Migration } from '../../src/contract.ts';
 import type { State as V1 } from '../../src/feed/v1/state.ts';
 import type { State as V2 } from '../../src/feed/v2/state.ts';
 import { v1ToV2 } from '../../migrations/001-v1-to-v2.ts';
+import { vecGet, vecLength, vecWith } from '../../src/feed/v1/vec.ts';
 
 const GHOST = 'u999999999';
 
@@ -12,18 +13,15 @@ const invalid: Migration<V1, V2> = {
   describe: 'likes become ❤️ reactions (broken: adds a reaction by a user who does not exist)',
   up(state, ctx) {
     const { state: next } = v1ToV2.up(state, ctx);
-    // up() built fresh chunk arrays and post objects: safe to change them before the kernel freezes them
-    for (const chunk of next.posts) {
-      for (let i = 0; i < chunk.length; i++) {
-        const post = chunk[i];
-        if (post == null) continue;
-        chunk[i] = { ...post, reactions: { ...post.reactions, '👍': [GHOST] } };
-        next.count.reactions += 1;
-        return { state: next };
-      }
+    // the oldest live post gets a 👍 from nobody; vecWith copies one path, the input stays untouched
+    for (let i = 0; i < vecLength(next.posts); i++) {
+      const post = vecGet(next.posts, i);
+      if (post == null) continue;
+      const posts = vecWith(next.posts, i, { ...post, reactions: { ...post.reactions, '👍': [GHOST] } });
+      return { state: { ...next, posts, count: { ...next.count, reactions: next.count.reactions + 1 } } };
     }
-    next.count.reactions += 1; // no posts: a counter that counts a reaction nobody made
-    return { state: next };
+    // no posts: a counter that counts a reaction nobody made
+    return { state: { ...next, count: { ...next.count, reactions: next.count.reactions + 1 } } };
   },
 };
 

@@ -1,23 +1,23 @@
 /**
  * Build big valid v1 states fast, with plain loops (no immer), then freeze once: for the scale test
  * and migration timings. Every 10th post is a reply to the top-level post before it, every 97th
- * is deleted, and post n is liked by (n mod 4) users.
+ * is deleted, and post n is liked by (n mod 4) users. User n's session token is `session-<n - 1>`.
  */
 import { freeze } from 'immer';
-import { toChunks } from '../../src/feed/v1/chunks.ts';
 import { postId, userId } from '../../src/feed/v1/ids.ts';
-import { emptyShards, shardSet } from '../../src/feed/v1/shards.ts';
 import type { Post, State, User } from '../../src/feed/v1/state.ts';
+import { toTrie } from '../../src/feed/v1/trie.ts';
+import { toVec } from '../../src/feed/v1/vec.ts';
 
 export function buildV1(postCount: number, userCount = 1000): State {
   const users: User[] = [];
-  const handles = emptyShards();
-  const sessions = emptyShards();
+  const handles: [string, string][] = [];
+  const sessions: [string, string][] = [];
   for (let i = 0; i < userCount; i++) {
     const id = userId(i);
     users.push({ id, handle: `user_${i}`, joined: 1_600_000_000_000 + i });
-    shardSet(handles, `user_${i}`, id);
-    shardSet(sessions, `session-${i}`, id);
+    handles.push([`user_${i}`, id]);
+    sessions.push([`session-${i}`, id]);
   }
   const posts: (Post | null)[] = [];
   const roots: number[] = [];
@@ -60,11 +60,11 @@ export function buildV1(postCount: number, userCount = 1000): State {
     likes += post.likes.length;
   }
   const state: State = {
-    users: toChunks(users),
-    handles,
-    sessions,
-    posts: toChunks(posts),
-    roots: toChunks(roots),
+    users: toVec(users),
+    handles: toTrie(handles),
+    sessions: toTrie(sessions),
+    posts: toVec(posts),
+    roots: toVec(roots),
     count: { users: userCount, posts: live, likes },
   };
   return freeze(state, true);

@@ -3,7 +3,17 @@ import { freeze } from 'immer';
 import * as v1 from '../../src/feed/v1/index.ts';
 import type { State } from '../../src/feed/v1/index.ts';
 import fixture from '../fixtures/v1.state.json' with { type: 'json' };
+import { trieSet } from '../../src/feed/v1/trie.ts';
+import { vecGet } from '../../src/feed/v1/vec.ts';
 import { Driver, ctx, isRefusal } from './helpers.ts';
+
+/** Move the first bucket of a trie's root one slot to the right (into an empty slot). */
+function moveBucket(trie: { root: unknown[] }): void {
+  const root = trie.root;
+  const at = root.findIndex((slot, i) => Array.isArray(slot) && typeof slot[0] === 'string' && root[(i + 1) % 32] === null);
+  root[(at + 1) % 32] = root[at];
+  root[at] = null;
+}
 
 function feed() {
   const d = new Driver<State>(v1);
@@ -177,21 +187,26 @@ describe('feed v1: validate', () => {
   });
 
   it.each([
-    ['a post by a user who does not exist', (s: any) => (s.posts[0][0].author = 'u77'), /post p1: author u77/],
-    ['an empty text', (s: any) => (s.posts[0][0].text = ''), /post p1: text is empty/],
-    ['a text over 500 characters', (s: any) => (s.posts[0][0].text = 'z'.repeat(501)), /post p1: text is over 500/],
-    ['a user liking twice', (s: any) => s.posts[0][0].likes.push(s.posts[0][0].likes[0]), /post p1: liked twice by u3/],
-    ['a like by an unknown user', (s: any) => s.posts[0][1].likes.push('u9'), /post p2: liked by unknown user u9/],
-    ['a handle missing from the index', (s: any) => (s.users[0][0].handle = 'alicia'), /user u1: handle alicia not indexed/],
-    ['an index entry for the wrong user', (s: any) => (s.handles.find((h: any) => '#carol' in h)['#carol'] = 'u1'), /handles: carol -> u1/],
+    ['a post by a user who does not exist', (s: any) => (s.posts.root[0].author = 'u77'), /post p1: author u77/],
+    ['an empty text', (s: any) => (s.posts.root[0].text = ''), /post p1: text is empty/],
+    ['a text over 500 characters', (s: any) => (s.posts.root[0].text = 'z'.repeat(501)), /post p1: text is over 500/],
+    ['a user liking twice', (s: any) => s.posts.root[0].likes.push(s.posts.root[0].likes[0]), /post p1: liked twice by u3/],
+    ['a like by an unknown user', (s: any) => s.posts.root[1].likes.push('u9'), /post p2: liked by unknown user u9/],
+    ['a handle missing from the index', (s: any) => (s.users.root[0].handle = 'alicia'), /user u1: handle alicia not indexed/],
+    ['an index entry for the wrong user', (s: any) => trieSet(s.handles, 'carol', 'u1'), /user u3: handle carol not indexed to it/],
+    ['an index entry for no user', (s: any) => trieSet(s.handles, 'mallory', 'u1'), /handles: 5 keys for 4 users/],
     ['a wrong post counter', (s: any) => (s.count.posts += 1), /count: posts is 7, counted 6/],
     ['a wrong like counter', (s: any) => (s.count.likes = 0), /count: likes is 0, counted 4/],
-    ['a Map in the state', (s: any) => (s.posts[0][0].likes = new Map()), /post p1: likes is not a list/],
-    ['an undefined field', (s: any) => (s.posts[0][0].extra = undefined), /post p1: not a plain post/],
-    ['a Date as a user', (s: any) => (s.users[0][0] = new Date(0)), /user u1: not a plain/],
-    ['a reply missing from its parent', (s: any) => s.posts[0][0].replies.pop(), /live replies to live posts/],
-    ['a session of an unknown user', (s: any) => (s.sessions[0]['#t'] = 'u50'), /sessions: a token/],
-    ['a top-level post missing from roots', (s: any) => s.roots[0].pop(), /roots: lists 2 live top-level posts, there are 3/],
+    ['a Map in the state', (s: any) => (s.posts.root[0].likes = new Map()), /post p1: likes is not a list/],
+    ['an undefined field', (s: any) => (s.posts.root[0].extra = undefined), /post p1: not a plain post/],
+    ['a Date as a user', (s: any) => (s.users.root[0] = new Date(0)), /user u1: not a plain/],
+    ['a reply missing from its parent', (s: any) => s.posts.root[0].replies.pop(), /live replies to live posts/],
+    ['a session of an unknown user', (s: any) => trieSet(s.sessions, 't', 'u50'), /sessions: a token/],
+    ['a posts vector whose size is off', (s: any) => (s.posts.size += 1), /posts: root has 8 entries, expected 9/],
+    ['a users vector that is a plain list', (s: any) => (s.users = s.users.root), /users: not a \{size, shift, root\} vector/],
+    ['a handle stored where its hash does not lead', (s: any) => moveBucket(s.handles), /handles: root\[\d+\]: a key is not where its hash puts it/],
+    ['a session index whose size is off', (s: any) => (s.sessions.size += 1), /sessions: size is 4, holds 3 keys/],
+    ['a top-level post missing from roots', (s: any) => (s.roots.root.pop(), (s.roots.size -= 1)), /roots: lists 2 live top-level posts, there are 3/],
   ])('reports %s', (_what, edit, problem) => {
     const problems = broken(edit);
     expect(problems.some((p) => problem.test(p)), problems.join('\n')).toBe(true);
@@ -199,7 +214,7 @@ describe('feed v1: validate', () => {
 
   it('caps the problem list and says how many more there are', () => {
     const problems = broken((s) => {
-      for (let i = 0; i < 300; i++) s.sessions[0][`#x${i}`] = 'u999';
+      for (let i = 0; i < 300; i++) trieSet(s.sessions, `x${i}`, 'u999');
     });
     expect(problems).toHaveLength(101);
     expect(problems[100]).toBe('... and 200 more problems');
@@ -213,7 +228,7 @@ describe('feed v1: census and sample', () => {
 
   it('samples the newest live post as stored, or the one asked for', () => {
     const state = fixture as unknown as State;
-    expect(v1.sample(state)).toEqual({ kind: 'post', id: 'p8', data: state.posts[0]![7] });
+    expect(v1.sample(state)).toEqual({ kind: 'post', id: 'p8', data: vecGet(state.posts, 7) });
     expect(v1.sample(state, 'p2')?.data).toMatchObject({ text: 'Welcome aboard 👋' });
     expect(v1.sample(state, 'p4')).toBeNull();
     expect(v1.sample(state, 'nonsense')).toBeNull();

@@ -97,11 +97,11 @@ describe('feed v2: validate, census, sample', () => {
   });
 
   it.each([
-    ['an unknown emoji', (s: any) => (s.posts[0][0].reactions['🍕'] = ['u1']), /post p1: reactions has unknown emoji 🍕/],
-    ['an empty emoji list', (s: any) => (s.posts[0][4].reactions['👍'] = []), /post p5: reactions 👍 is not a non-empty list/],
-    ['a reaction by an unknown user', (s: any) => s.posts[0][3].reactions['❤️'].push('u42'), /post p4: reacted ❤️ by unknown user u42/],
-    ['the same user twice on one emoji', (s: any) => s.posts[0][3].reactions['❤️'].push('u1'), /post p4: reacted ❤️ twice by u1/],
-    ['likes left over from v1', (s: any) => (s.posts[0][4] = { ...s.posts[0][4], likes: [] }), /post p5: not a plain post/],
+    ['an unknown emoji', (s: any) => (s.posts.root[0].reactions['🍕'] = ['u1']), /post p1: reactions has unknown emoji 🍕/],
+    ['an empty emoji list', (s: any) => (s.posts.root[4].reactions['👍'] = []), /post p5: reactions 👍 is not a non-empty list/],
+    ['a reaction by an unknown user', (s: any) => s.posts.root[3].reactions['❤️'].push('u42'), /post p4: reacted ❤️ by unknown user u42/],
+    ['the same user twice on one emoji', (s: any) => s.posts.root[3].reactions['❤️'].push('u1'), /post p4: reacted ❤️ twice by u1/],
+    ['likes left over from v1', (s: any) => (s.posts.root[4] = { ...s.posts.root[4], likes: [] }), /post p5: not a plain post/],
     ['a wrong reaction counter', (s: any) => (s.count.reactions = 6), /count: reactions is 6, counted 7/],
   ])('reports %s', (_what, edit, problem) => {
     const problems = broken(edit);

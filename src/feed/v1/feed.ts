@@ -7,19 +7,20 @@ import type { Command, Context, Outcome, Sample } from '../../contract.ts';
 import { refuse } from './errors.ts';
 import type { PostKind } from './kind.ts';
 import { findPost, newestPost } from './posts.ts';
-import { emptyShards } from './shards.ts';
 import type { Core, PostBase } from './state.ts';
+import { emptyTrie } from './trie.ts';
 import type { Handler } from './update.ts';
 import { validateCore } from './validate.ts';
+import { emptyVec } from './vec.ts';
 
 export function createFeed<P extends PostBase, S extends Core<P>>(kind: PostKind<P>, handlers: Record<string, Handler<S>>) {
   function init(): S {
     const state: Core<P> = {
-      users: [],
-      handles: emptyShards(),
-      sessions: emptyShards(),
-      posts: [],
-      roots: [],
+      users: emptyVec(),
+      handles: emptyTrie(),
+      sessions: emptyTrie(),
+      posts: emptyVec(),
+      roots: emptyVec(),
       count: { users: 0, posts: 0, [kind.counter]: 0 },
     };
     return freeze(state as S, true);

@@ -1,5 +1,5 @@
 /**
- * Ids are derived from a per-state sequence, so an id finds its chunk slot without an index:
+ * Ids are derived from a per-state sequence, so an id finds its slot in the vector without an index:
  * user n is "u<n>" (decimal, from 1), post n is "p<n in base 36>" (from 1). Slot = n - 1.
  * Parsing is strict (canonical spelling only), so each entity has exactly one id.
  */
@@ -15,12 +15,12 @@ export function postId(slot: number): PostId {
   return `p${(slot + 1).toString(36)}`;
 }
 
-/** The chunk slot of a user id, or -1 when `id` is not a canonical user id. Allocates nothing. */
+/** The slot of a user id, or -1 when `id` is not a canonical user id. Allocates nothing. */
 export function userSlot(id: unknown): number {
   return typeof id === 'string' && id.charCodeAt(0) === 117 /* u */ ? parseSlot(id, 10) : -1;
 }
 
-/** The chunk slot of a post id, or -1 when `id` is not a canonical post id. Allocates nothing. */
+/** The slot of a post id, or -1 when `id` is not a canonical post id. Allocates nothing. */
 export function postSlot(id: unknown): number {
   return typeof id === 'string' && id.charCodeAt(0) === 112 /* p */ ? parseSlot(id, 36) : -1;
 }

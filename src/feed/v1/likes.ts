@@ -1,6 +1,5 @@
 /** v1's own post field: `likes`, the ids of the users who like a post. like / unlike are idempotent. */
 import type { Command, Context, Outcome, UserId } from '../../contract.ts';
-import { chunkGet } from './chunks.ts';
 import { refuse } from './errors.ts';
 import { postSlot } from './ids.ts';
 import type { PostKind } from './kind.ts';
@@ -9,6 +8,7 @@ import type { Post, State } from './state.ts';
 import { update } from './update.ts';
 import { duplicate } from './validate.ts';
 import { findUser } from './users.ts';
+import { vecSet } from './vec.ts';
 
 export const likesKind: PostKind<Post> = {
   counter: 'likes',
@@ -38,17 +38,15 @@ function setLike(on: boolean) {
     if (post.likes.includes(me.id) === on) {
       return { state, reply: { post: post.id, likes: post.likes.length, liked: on } };
     }
+    const likes = on ? [...post.likes, me.id] : post.likes.filter((id) => id !== me.id);
     const next = update(state, (draft) => {
-      const likes = chunkGet(draft.posts, postSlot(post.id))!.likes;
-      if (on) likes.push(me.id);
-      else likes.splice(likes.indexOf(me.id), 1);
+      vecSet(draft.posts, postSlot(post.id), { ...post, likes });
       draft.count.likes += on ? 1 : -1;
     });
-    const likes = post.likes.length + (on ? 1 : -1);
     return {
       state: next,
-      reply: { post: post.id, likes, liked: on },
-      events: [{ type: 'like', post: post.id, likes, by: me.id satisfies UserId, on }],
+      reply: { post: post.id, likes: likes.length, liked: on },
+      events: [{ type: 'like', post: post.id, likes: likes.length, by: me.id satisfies UserId, on }],
     };
   };
 }

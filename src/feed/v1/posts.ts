@@ -3,7 +3,6 @@
  * version's own post fields (v1 likes, v2 reactions) come from its PostKind.
  */
 import type { Command, Context, FeedEvent, Outcome, UserId } from '../../contract.ts';
-import { chunkGet, chunkLength, chunkPush, chunkSet } from './chunks.ts';
 import { refuse } from './errors.ts';
 import { postId, postSlot, type PostId } from './ids.ts';
 import type { PostKind } from './kind.ts';
@@ -12,6 +11,7 @@ import type { Core, PostBase } from './state.ts';
 import { textProblem } from './text.ts';
 import { update } from './update.ts';
 import { findUser, type UserView } from './users.ts';
+import { vecGet, vecLength, vecPush, vecSet } from './vec.ts';
 
 export interface PostViewBase {
   id: PostId;
@@ -25,14 +25,14 @@ export interface PostViewBase {
 
 /** The live post with this id, or undefined (unknown id, wrong type, or deleted). */
 export function findPost<P extends PostBase>(state: Core<P>, id: unknown): P | undefined {
-  const post = chunkGet(state.posts, postSlot(id));
+  const post = vecGet(state.posts, postSlot(id));
   return post === null || post === undefined || post.id !== id ? undefined : post;
 }
 
 /** The newest live post, or undefined when there is none. Skips tombstones backwards. */
 export function newestPost<P extends PostBase>(state: Core<P>): P | undefined {
-  for (let i = chunkLength(state.posts) - 1; i >= 0; i--) {
-    const post = chunkGet(state.posts, i);
+  for (let i = vecLength(state.posts) - 1; i >= 0; i--) {
+    const post = vecGet(state.posts, i);
     if (post) return post;
   }
   return undefined;
@@ -66,7 +66,7 @@ export function postHandlers<P extends PostBase>(kind: PostKind<P>) {
       parent = findPost(state, replyTo);
       if (parent === undefined) return refuse('no_such_post');
     }
-    const slot = chunkLength(state.posts);
+    const slot = vecLength(state.posts);
     const id = postId(slot);
     const created = {
       id,
@@ -78,9 +78,9 @@ export function postHandlers<P extends PostBase>(kind: PostKind<P>) {
       ...kind.fresh(),
     } as PostBase as P;
     const next = update(state, (draft) => {
-      chunkPush(draft.posts, created);
-      if (parent === undefined) chunkPush(draft.roots, slot);
-      else chunkGet(draft.posts, postSlot(parent.id))!.replies.push(id);
+      vecPush(draft.posts, created);
+      if (parent === undefined) vecPush(draft.roots, slot);
+      else vecSet(draft.posts, postSlot(parent.id), { ...parent, replies: [...parent.replies, id] });
       draft.count.posts += 1;
     });
     const shown = view(next, created, me.id);
@@ -98,13 +98,11 @@ export function postHandlers<P extends PostBase>(kind: PostKind<P>) {
     if (target.author !== me.id) return refuse('not_yours');
     const parent = target.replyTo === null ? undefined : findPost(state, target.replyTo);
     const next = update(state, (draft) => {
-      chunkSet(draft.posts, postSlot(target.id), null);
+      vecSet(draft.posts, postSlot(target.id), null);
       draft.count.posts -= 1;
       draft.count[kind.counter] = draft.count[kind.counter]! - kind.weight(target);
-      if (parent !== undefined) {
-        const replies = chunkGet(draft.posts, postSlot(parent.id))!.replies;
-        const at = replies.indexOf(target.id);
-        if (at >= 0) replies.splice(at, 1);
+      if (parent !== undefined && parent.replies.includes(target.id)) {
+        vecSet(draft.posts, postSlot(parent.id), { ...parent, replies: parent.replies.filter((id) => id !== target.id) });
       }
     });
     const events: FeedEvent[] = [{ type: 'delete', post: target.id }];
@@ -123,7 +121,7 @@ export function postHandlers<P extends PostBase>(kind: PostKind<P>) {
     if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > TIMELINE_MAX) {
       return refuse('bad_limit');
     }
-    const total = chunkLength(state.roots);
+    const total = vecLength(state.roots);
     let end = total;
     if (command.before !== undefined && command.before !== null) {
       end = parseCursor(command.before, total);
@@ -133,7 +131,7 @@ export function postHandlers<P extends PostBase>(kind: PostKind<P>) {
     let i = end;
     while (i > 0 && posts.length < limit) {
       i -= 1;
-      const post = chunkGet(state.posts, chunkGet(state.roots, i)!);
+      const post = vecGet(state.posts, vecGet(state.roots, i)!);
       if (post) posts.push(view(state, post, ctx.caller.user));
     }
     return { state, reply: { posts, next: i > 0 ? String(i) : null } };

@@ -2,19 +2,23 @@
  * The shape of a feed state. Only plain objects, arrays, strings, finite numbers, booleans and null:
  * the state crosses V8 realms and is encoded with msgpack.
  *
- *   users     User[][]           chunks of 1024 by user slot ("u1" is slot 0); users are never removed
- *   handles   Shards             lowercase handle -> user id
- *   sessions  Shards             session token -> user id
- *   posts     (Post | null)[][]  chunks of 1024 by post slot ("p1" is slot 0); null = deleted
- *   roots     number[][]         chunks of post slots of top-level posts, oldest first (timeline pages)
+ *   users     Vec<User>          by user slot ("u1" is slot 0); users are never removed
+ *   handles   Trie               lowercase handle -> user id
+ *   sessions  Trie               session token -> user id
+ *   posts     Vec<Post | null>   by post slot ("p1" is slot 0); null = deleted
+ *   roots     Vec<number>        post slots of top-level posts, oldest first (timeline pages)
  *   count     running counters   checked by validate(), returned by census()
+ *
+ * Vec (vec.ts) is a persistent vector of branching 32 and Trie (trie.ts) a persistent hash trie of
+ * 32-way nodes: one command changes one path of small nodes (at most 32 references each), so its cost
+ * grows with the log of the feed's size (4 levels at 1M posts), never with the size itself.
  *
  * Core and PostBase are what every version shares; a version adds its own fields to posts (v1: likes).
  */
 import type { UserId } from '../../contract.ts';
-import type { Chunks } from './chunks.ts';
 import type { PostId } from './ids.ts';
-import type { Shards } from './shards.ts';
+import type { Trie } from './trie.ts';
+import type { Vec } from './vec.ts';
 
 export interface User {
   id: UserId;
@@ -41,11 +45,11 @@ export interface Counts {
 }
 
 export interface Core<P extends PostBase = PostBase> {
-  users: Chunks<User>;
-  handles: Shards;
-  sessions: Shards;
-  posts: Chunks<P | null>;
-  roots: Chunks<number>;
+  users: Vec<User>;
+  handles: Trie;
+  sessions: Trie;
+  posts: Vec<P | null>;
+  roots: Vec<number>;
   count: Counts;
 }
 

@@ -1,12 +1,12 @@
 /** Who is who: join, resume, leave, online, and the kernel's presence notices. Shared by every version. */
 import type { Command, Context, Outcome, UserId } from '../../contract.ts';
-import { chunkGet, chunkPush, chunkLength } from './chunks.ts';
 import { refuse } from './errors.ts';
 import { userId, userSlot } from './ids.ts';
 import { HANDLE } from './limits.ts';
-import { shardDelete, shardGet, shardSet } from './shards.ts';
 import type { Core, User } from './state.ts';
+import { trieDelete, trieGet, trieSet } from './trie.ts';
 import { update } from './update.ts';
+import { vecGet, vecLength, vecPush } from './vec.ts';
 
 export interface UserView {
   id: UserId;
@@ -14,7 +14,7 @@ export interface UserView {
 }
 
 export function findUser(state: Core<any>, id: unknown): User | undefined {
-  const user = chunkGet(state.users, userSlot(id));
+  const user = vecGet(state.users, userSlot(id));
   return user !== undefined && user.id === id ? user : undefined;
 }
 
@@ -27,14 +27,14 @@ export function join<S extends Core<any>>(state: S, command: Command, ctx: Conte
   const handle = command.handle;
   if (typeof handle !== 'string' || !HANDLE.test(handle)) return refuse('bad_handle');
   const key = handle.toLowerCase();
-  if (shardGet(state.handles, key) !== undefined) return refuse('handle_taken');
-  const id = userId(chunkLength(state.users));
+  if (trieGet(state.handles, key) !== undefined) return refuse('handle_taken');
+  const id = userId(vecLength(state.users));
   const token = ctx.token();
   const user: User = { id, handle, joined: ctx.now };
   const next = update(state, (draft) => {
-    chunkPush(draft.users, user);
-    shardSet(draft.handles, key, id);
-    shardSet(draft.sessions, token, id);
+    vecPush(draft.users, user);
+    trieSet(draft.handles, key, id);
+    trieSet(draft.sessions, token, id);
     draft.count.users += 1;
   });
   const view = userView(user);
@@ -45,7 +45,7 @@ export function join<S extends Core<any>>(state: S, command: Command, ctx: Conte
 export function resume<S extends Core<any>>(state: S, command: Command): Outcome<S> {
   const token = command.token;
   if (typeof token !== 'string') return refuse('bad_request');
-  const user = findUser(state, shardGet(state.sessions, token));
+  const user = findUser(state, trieGet(state.sessions, token));
   if (user === undefined) return refuse('bad_session');
   return { state, reply: { user: userView(user) }, bind: user.id };
 }
@@ -59,9 +59,9 @@ export function leave<S extends Core<any>>(state: S, command: Command, ctx: Cont
   if (token !== undefined && typeof token !== 'string') return refuse('bad_request');
   const me = ctx.caller.user;
   let next = state;
-  if (typeof token === 'string' && me !== null && shardGet(state.sessions, token) === me) {
+  if (typeof token === 'string' && me !== null && trieGet(state.sessions, token) === me) {
     next = update(state, (draft) => {
-      shardDelete(draft.sessions, token);
+      trieDelete(draft.sessions, token);
     });
   }
   return { state: next, reply: {}, bind: null };

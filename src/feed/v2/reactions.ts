@@ -3,13 +3,13 @@
  * idempotent; a v1 client's like / unlike (still in flight during an upgrade) are ❤️ react / unreact.
  */
 import type { Command, Context, Outcome, UserId } from '../../contract.ts';
-import { chunkGet } from '../v1/chunks.ts';
 import { postSlot } from '../v1/ids.ts';
 import type { PostKind } from '../v1/kind.ts';
 import { findPost } from '../v1/posts.ts';
 import { update } from '../v1/update.ts';
 import { findUser } from '../v1/users.ts';
 import { duplicate, isPlainObject } from '../v1/validate.ts';
+import { vecSet } from '../v1/vec.ts';
 import { refuse } from './errors.ts';
 import { EMOJI, type Emoji, type Post, type State } from './state.ts';
 
@@ -79,17 +79,11 @@ function setReaction(on: boolean, fixed?: Emoji) {
     if ((post.reactions[emoji]?.includes(me.id) ?? false) === on) {
       return { state, reply: replyFor(post, me.id, fixed) };
     }
+    const changed: Post = { ...post, reactions: toggled(post.reactions, emoji, me.id, on) };
     const next = update(state, (draft) => {
-      const reactions = chunkGet(draft.posts, postSlot(post.id))!.reactions;
-      if (on) (reactions[emoji] ??= []).push(me.id);
-      else {
-        const by = reactions[emoji]!;
-        by.splice(by.indexOf(me.id), 1);
-        if (by.length === 0) delete reactions[emoji];
-      }
+      vecSet(draft.posts, postSlot(post.id), changed);
       draft.count.reactions += on ? 1 : -1;
     });
-    const changed = findPost(next, post.id)!;
     const counts = reactionCounts(changed);
     return {
       state: next,
@@ -97,6 +91,20 @@ function setReaction(on: boolean, fixed?: Emoji) {
       events: [{ type: 'react', post: post.id, reactions: counts, by: me.id, emoji, on }],
     };
   };
+}
+
+/** A copy of `reactions` with `user` added to (or removed from) `emoji`; an emoji left with nobody goes.
+ *  Keys keep their order; a new emoji comes last. */
+function toggled(reactions: Post['reactions'], emoji: Emoji, user: UserId, on: boolean): Post['reactions'] {
+  const out: Post['reactions'] = {};
+  for (const key in reactions) {
+    const by = reactions[key as Emoji]!;
+    if (key !== emoji) out[key as Emoji] = by;
+    else if (on) out[emoji] = [...by, user];
+    else if (by.length > 1) out[emoji] = by.filter((id) => id !== user);
+  }
+  if (on && reactions[emoji] === undefined) out[emoji] = [user];
+  return out;
 }
 
 /** The reply to react/unreact; like/unlike (a v1 client) also get v1's {likes, liked}. */
