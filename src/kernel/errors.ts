@@ -17,6 +17,8 @@ export const ERRORS = {
   // --- releases and upgrades (operator API) ---
   E_UNAUTHORIZED: 'missing or wrong operator token',
   E_BAD_REQUEST: 'the operator request is malformed',
+  E_NOT_FOUND: 'no such resource (e.g. the view of a release that is not installed)',
+  E_INTERNAL: 'an unexpected error in the server itself',
   E_BUSY: 'another upgrade is in progress',
   E_RELEASE_HASH: 'the release content does not match its hash',
   E_RELEASE_LOAD: 'the release bundle failed to load',

@@ -135,6 +135,21 @@ describe('a live upgrade on a real server, driven by the CLI', () => {
     expect(server.kernel.release).toBe(release);
   });
 
+  it('answers a malformed operator request with 400 and a code, changing nothing', async () => {
+    const release = server.kernel.release;
+    const post = (body: string) =>
+      fetch(`${server.operatorUrl}/upgrade`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body });
+    const empty = await post('{}');
+    expect(empty.status).toBe(400);
+    expect(await empty.json()).toMatchObject({ error: { code: 'E_BAD_REQUEST', message: expect.stringContaining('needs {release') } });
+    const garbage = await post('{"release": ');
+    expect(garbage.status).toBe(400);
+    expect((await garbage.json()).error.code).toBe('E_BAD_REQUEST');
+    const notCode = await post(JSON.stringify({ release: { code: 42, view: null } }));
+    expect(notCode.status).toBe(400);
+    expect(server.kernel.release).toBe(release);
+  });
+
   it('refuses the operator API without the right token, and nothing runs', async () => {
     const release = server.kernel.release;
     for (const auth of [undefined, 'Bearer wrong', `Bearer ${TOKEN}x`, TOKEN]) {
