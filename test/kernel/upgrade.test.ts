@@ -74,6 +74,24 @@ describe('upgrade', () => {
     expect(none).toMatchObject({ result: 'refused', error: { code: 'E_NO_PREVIOUS' } });
   });
 
+  it('pushing an older version migrates down with the running release\'s own down steps', async () => {
+    const { kernel } = await started();
+    await kernel.upgrade(tiny({ version: 3 }));
+    const r = await kernel.upgrade(tiny({ version: 1 }));
+    expect(r).toMatchObject({ kind: 'push', result: 'committed', steps: [{ step: '3->2' }, { step: '2->1' }], dropped: { notes: 0 } });
+    expect(kernel.state).toEqual({ count: 3 });
+    expect(kernel.status().releases.map((x) => x.version)).toEqual([1, 3, 1]);
+  });
+
+  it('pushes new code for the same version with no migration, still validated', async () => {
+    const { kernel } = await started();
+    const state = kernel.state;
+    const r = await kernel.upgrade(tiny({ prelude: '// a hotfix' }));
+    expect(r).toMatchObject({ result: 'committed', from: { version: 1 }, to: { version: 1 }, steps: [] });
+    expect(r.to.release).not.toBe(r.from.release);
+    expect(kernel.state).toEqual(state);
+  });
+
   it('refuses a rollback through a migration without down: mistakes cost', async () => {
     const { kernel } = await started();
     const oneWay = `{ from: 1, to: 2, describe: 'one way', up: (s) => ({ state: { total: s.count } }) }`;
