@@ -170,6 +170,7 @@ export class Kernel {
   /** Open connections per signed-in user. */
   readonly #userConns = new Map<UserId, number>();
   #scheduled = false;
+  #closed = false;
   #online: readonly UserId[] = Object.freeze([]);
   #nextConn = 1;
   #seq = 0;
@@ -288,6 +289,7 @@ export class Kernel {
     const conn = connection ? (this.#conns.get(connection.id) ?? null) : null;
     if (typeof command !== 'object' || command === null || typeof (command as Command).type !== 'string')
       return Promise.resolve(fail('E_BAD_COMMAND', `command must be a map with a string type; got ${show(command)}`));
+    if (this.#closed) return Promise.resolve(fail('E_SHUTTING_DOWN'));
     if (this.#queue.length >= this.#limits.maxQueuedCommands) return Promise.resolve(fail('E_QUEUE_FULL'));
     return new Promise((resolve) => {
       this.#queue.push({ conn, command: command as Command, resolve });
@@ -498,8 +500,8 @@ export class Kernel {
     };
     const log = (phase: string, extra: object = {}) =>
       this.#log?.info({ upgrade: id, kind, dryRun, phase, from: from.version, to: report.to.version, release: report.to.release, ...extra }, `upgrade ${phase}`);
-    const announce = (phase: UpgradeFrame['phase'], ms?: number, detail?: Record<string, unknown>, hello?: HelloFrame) =>
-      this.#broadcast({ t: 'upgrade', upgrade: id, phase, direction: report.to.version < from.version ? 'down' : 'up', dryRun, from, to: report.to, ...(ms === undefined ? {} : { ms }), ...(detail ? { detail } : {}), ...(hello ? { hello } : {}) });
+    const announce = (phase: UpgradeFrame['phase'], ms?: number, detail?: Record<string, unknown>) =>
+      this.#broadcast({ t: 'upgrade', upgrade: id, phase, direction: report.to.version < from.version ? 'down' : 'up', dryRun, from, to: report.to, ...(ms === undefined ? {} : { ms }), ...(detail ? { detail } : {}) });
     const lap = (() => { let t = performance.now(); return () => { const now = performance.now(); const ms = round(now - t); t = now; return ms; }; })();
     const limits = this.#limits;
 
@@ -626,6 +628,7 @@ export class Kernel {
 
   /** Refuse new work and answer what waits with E_SHUTTING_DOWN. */
   close(): void {
+    this.#closed = true;
     for (const w of this.#queue) w.resolve(fail('E_SHUTTING_DOWN'));
     this.#queue = [];
   }

@@ -205,3 +205,14 @@ describe('kernel dispatch: commands that arrive together', () => {
     expect(since).toMatchObject({ ok: true, data: { seq: 2, events: [{ seq: 1 }, { seq: 2 }] } });
   });
 });
+
+describe('kernel close', () => {
+  it('answers what waits, and anything after, with E_SHUTTING_DOWN', async () => {
+    const { kernel, conn } = setup();
+    const waiting = kernel.dispatch(conn, { type: 'inc' });
+    kernel.close();
+    expect(await waiting).toMatchObject({ ok: false, error: { code: 'E_SHUTTING_DOWN' } });
+    expect(await kernel.dispatch(conn, { type: 'inc' })).toMatchObject({ ok: false, error: { code: 'E_SHUTTING_DOWN' } });
+    expect(kernel.state).toEqual({ count: 0 });
+  });
+});
