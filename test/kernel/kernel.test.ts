@@ -216,3 +216,17 @@ describe('kernel close', () => {
     expect(kernel.state).toEqual({ count: 0 });
   });
 });
+
+describe('kernel dispatch: a handler stopped inside immer', () => {
+  it('leaves immer working for the next commands', async () => {
+    const { kernel, conn } = setup(
+      { handle: `(s, c, ctx) => c.type === 'boom' ? { state: produce(s, (d) => { d.count = 5; for (;;) {} }) } : handle(s, c, ctx)` },
+      { handlerTimeoutMs: 40 },
+    );
+    expect(await kernel.dispatch(conn, { type: 'boom' })).toMatchObject({ ok: false, error: { code: 'E_HANDLER_TIMEOUT' } });
+    expect(kernel.state).toEqual({ count: 0 });
+    for (let i = 1; i <= 3; i++) expect(await kernel.dispatch(conn, { type: 'inc' })).toEqual({ ok: true, data: { value: i } });
+    expect(Object.isFrozen(kernel.state)).toBe(true);
+    expect(kernel.state).toEqual({ count: 3 });
+  });
+});
