@@ -14,20 +14,28 @@ import type { ServerFrame } from './protocol.ts';
 export interface WsOptions {
   maxPayload: number;
   maxBufferedBytes: number;
+  /** How long a client closed for being too slow has to read the close frame before it is cut off. */
+  closeGraceMs: number;
   log?: { warn(obj: object, msg?: string): void };
 }
 
-export const DEFAULT_WS: WsOptions = { maxPayload: 64 * 1024, maxBufferedBytes: 8 * 1024 * 1024 };
+export const DEFAULT_WS: WsOptions = { maxPayload: 64 * 1024, maxBufferedBytes: 8 * 1024 * 1024, closeGraceMs: 2_000 };
 
 export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}) {
   const opts = { ...DEFAULT_WS, ...options };
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload, perMessageDeflate: false });
 
   wss.on('connection', (socket: WebSocket) => {
+    let dropped = false;
     const send = (frame: ServerFrame) => {
-      if (socket.readyState !== socket.OPEN) return;
+      if (dropped || socket.readyState !== socket.OPEN) return;
       if (socket.bufferedAmount > opts.maxBufferedBytes) {
+        // A client that stopped reading: stop feeding it now, say why behind what it has not read,
+        // and cut it off if it does not read that either.
+        dropped = true;
+        kernel.disconnect(conn);
         socket.close(1008, 'too slow: too many frames waiting');
+        setTimeout(() => socket.terminate(), opts.closeGraceMs).unref();
         return;
       }
       let bytes: Buffer;
@@ -76,7 +84,11 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
       wss.handleUpgrade(req, sock, head, (ws) => wss.emit('connection', ws, req));
     },
     close(): Promise<void> {
-      for (const client of wss.clients) client.close(1001, 'server shutting down');
+      for (const client of wss.clients) {
+        client.close(1001, 'server shutting down');
+        // A client that does not answer the close handshake is not waited for.
+        setTimeout(() => client.terminate(), opts.closeGraceMs).unref();
+      }
       return new Promise((resolve) => wss.close(() => resolve()));
     },
   };
