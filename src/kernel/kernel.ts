@@ -11,7 +11,7 @@
  *
  *   operator ─release─▶ Kernel.upgrade
  *       prepare: load ─ check exports and chain ─ migrate the frozen live state ─ freeze ─ validate
- *                ─ invariants (census vs declared drops)          everything that can fail is here
+ *                ─ invariants (census vs declared drops)          everything that can fail: upgrade.ts
  *       ── point of no return ──
  *       commit:  cell = next  (one synchronous step) ─ announce to every connection ─ drain the queue
  *
@@ -19,16 +19,16 @@
  * at all. A refused upgrade leaves the very same cell object in place.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { Caller, Command, Context, FeedEvent, Migration, UserId } from '../contract.ts';
+import type { Caller, Command, Context, FeedEvent, UserId } from '../contract.ts';
 import type { ErrorBody, EventFrame, HelloFrame, ServerFrame, UpgradeFrame } from '../transport/protocol.ts';
 import { PROTOCOL_VERSION } from '../transport/protocol.ts';
-import { plan } from './chain.ts';
 import { ERRORS, MoltError, die, type ErrorCode } from './errors.ts';
-import { checkCensus, checkMigrationResult, checkOutcome, checkProblems, show } from './guard.ts';
+import { checkOutcome, checkProblems, show } from './guard.ts';
 import { resolveLimits, type Limits } from './limits.ts';
 import { freezePlain } from './plain.ts';
 import { loadRelease, type LoadedRelease, type ReleaseSource } from './release.ts';
 import { TimeoutError, describeThrown, runBounded } from './sandbox.ts';
+import { callRelease, census, migrate, plan, verify } from './upgrade.ts';
 
 export type Result = { ok: true; data: unknown } | { ok: false; error: ErrorBody };
 
@@ -188,9 +188,9 @@ export class Kernel {
     const release = loadRelease(boot, this.#limits.loadTimeoutMs);
     const t = this.#limits.migrationTimeoutMs;
     const state =
-      options.initialState !== undefined ? options.initialState : this.#callRelease(release, 'E_RELEASE_LOAD', 'init()', () => release.feed.init(), t);
+      options.initialState !== undefined ? options.initialState : callRelease(release, 'E_RELEASE_LOAD', 'init()', () => release.feed.init(), t);
     freezePlain(state, `feed v${release.version} initial state`);
-    const problems = checkProblems(this.#callRelease(release, 'E_VALIDATE', 'validate()', () => release.feed.validate(state), t), release.version);
+    const problems = checkProblems(callRelease(release, 'E_VALIDATE', 'validate()', () => release.feed.validate(state), t), release.version);
     if (problems.length > 0) die('E_VALIDATE', `boot state is invalid for v${release.version}: ${problems.slice(0, this.#limits.problemsShown).join('; ')}`);
     this.#cell = { release, state };
     this.#stack.push({ version: release.version, hash: release.hash, source: release.source });
@@ -246,7 +246,7 @@ export class Kernel {
       version: release.version,
       release: release.hash,
       uptimeMs: this.#clock() - this.#started,
-      census: this.#census(release, state),
+      census: census(release, state, this.#limits.migrationTimeoutMs),
       connections: this.#conns.size,
       online: this.#online.length,
       seq: this.#seq,
@@ -513,57 +513,26 @@ export class Kernel {
       // ---- prepare: load, exports, chain, plan ----
       const target = load();
       report.to = { version: target.version, release: target.hash };
-      if (target.hash === from.release) die('E_SAME_VERSION', `release ${target.hash.slice(0, 12)} (v${target.version}) is already running`);
-      const up = target.version >= from.version;
-      // The higher version's release knows the steps between the two shapes.
-      const owner = up ? target : current.release;
-      const steps = plan(owner.migrations, from.version, target.version);
-      report.steps = steps.map((s) => ({ step: s.label, describe: typeof s.migration.describe === 'string' ? s.migration.describe : '' }));
+      const p = plan(current.release, target);
+      report.steps = p.steps.map((s) => ({ step: s.label, describe: typeof s.migration.describe === 'string' ? s.migration.describe : '' }));
       report.phases.load = lap();
       log('load', { ms: report.phases.load, steps: report.steps.map((s) => s.step) });
       announce('load', report.phases.load, { steps: report.steps });
       await tick();
 
       // ---- prepare: migrate the frozen live state ----
-      report.census.before = this.#census(current.release, current.state);
+      report.census.before = census(current.release, current.state, limits.migrationTimeoutMs);
       report.migrated = Object.values(report.census.before).reduce((a, b) => a + b, 0);
-      const sampleBefore = this.#callRelease(current.release, 'E_MIGRATION_THREW', 'sample()', () => current.release.feed.sample(current.state), limits.migrationTimeoutMs);
-      let state = current.state;
-      const migrationCtx = Object.freeze({ now: this.#clock() });
-      for (const step of steps) {
-        const fn = step.migration[step.direction] as Migration['up'];
-        const where = `migration ${step.label} (${step.direction})`;
-        let out: unknown;
-        try {
-          const input = state;
-          out = owner.sandbox.run(() => fn.call(step.migration, input, migrationCtx), limits.migrationTimeoutMs);
-        } catch (err) {
-          if (err instanceof TimeoutError) die('E_MIGRATION_TIMEOUT', `${where} ${err.message}; nothing changed`);
-          die('E_MIGRATION_THREW', `${where} ${describeThrown(err)}; nothing changed`);
-        }
-        const result = checkMigrationResult(out, step.label);
-        for (const [k, n] of Object.entries(result.dropped ?? {})) report.dropped[k] = (report.dropped[k] ?? 0) + n;
-        state = result.state;
-      }
-      freezePlain(state, `state after ${steps.map((s) => s.label).join(', ') || 'no migration'}`);
-      if (sampleBefore && typeof sampleBefore === 'object') {
-        const sb = sampleBefore as { kind: string; id: string; data: unknown };
-        const migrated = state;
-        const after = this.#callRelease(target, 'E_VALIDATE', 'sample()', () => target.feed.sample(migrated, sb.id), limits.migrationTimeoutMs) as { data?: unknown } | null;
-        report.sample = { kind: String(sb.kind), id: String(sb.id), before: sb.data, after: after?.data ?? null };
-      }
+      const migrated = migrate(current.release, current.state, target, p, this.#clock(), limits.migrationTimeoutMs);
+      report.dropped = migrated.dropped;
+      report.sample = migrated.sample;
       report.phases.migrate = lap();
       log('migrate', { ms: report.phases.migrate, dropped: report.dropped });
       announce('migrate', report.phases.migrate, { census: report.census.before, dropped: report.dropped, sample: report.sample, steps: report.steps });
       await tick();
 
       // ---- prepare: validate and check invariants ----
-      const migrated = state;
-      const problems = checkProblems(this.#callRelease(target, 'E_VALIDATE', 'validate()', () => target.feed.validate(migrated), limits.migrationTimeoutMs), target.version);
-      if (problems.length > 0)
-        die('E_VALIDATE', `feed v${target.version} validate() rejected the migrated state (${problems.length} problem${problems.length === 1 ? '' : 's'}): ${problems.slice(0, limits.problemsShown).join('; ')}`);
-      report.census.after = this.#census(target, migrated);
-      checkInvariants(report.census.before, report.census.after, report.dropped);
+      report.census.after = verify(target, migrated.state, report.census.before, report.dropped, limits.migrationTimeoutMs, limits.problemsShown);
       report.phases.validate = lap();
       log('validate', { ms: report.phases.validate, census: report.census.after });
       announce('validate', report.phases.validate, { census: report.census.after });
@@ -577,7 +546,7 @@ export class Kernel {
       }
 
       // ======== point of no return: nothing below can fail ========
-      this.#cell = { release: target, state: migrated };
+      this.#cell = { release: target, state: migrated.state };
       if (kind === 'rollback') this.#stack.pop();
       else this.#stack.push({ version: target.version, hash: target.hash, source: target.source });
       report.phases.commit = lap();
@@ -586,7 +555,7 @@ export class Kernel {
       log('committed', { pauseMs: report.pauseMs, phases: report.phases });
       this.#upgrading = false; // hello must describe the new cell; the queue drains below
       for (const conn of this.#conns.values())
-        conn.send({ t: 'upgrade', upgrade: id, phase: 'committed', direction: up ? 'up' : 'down', dryRun, from, to: report.to, ms: report.phases.commit, detail: { report, pauseMs: report.pauseMs }, hello: this.hello(conn.id) });
+        conn.send({ t: 'upgrade', upgrade: id, phase: 'committed', direction: p.direction, dryRun, from, to: report.to, ms: report.phases.commit, detail: { report, pauseMs: report.pauseMs }, hello: this.hello(conn.id) });
       return report;
     } catch (err) {
       const e = err instanceof MoltError ? err : new MoltError('E_RELEASE_LOAD', describeThrown(err));
@@ -605,22 +574,6 @@ export class Kernel {
     }
   }
 
-  /** Call into release code outside a command (init, validate, census, sample), bounded in time. */
-  #callRelease<T>(release: LoadedRelease, code: ErrorCode, what: string, fn: () => T, ms: number): T {
-    try {
-      return release.sandbox.run(fn, ms);
-    } catch (err) {
-      if (err instanceof MoltError) throw err;
-      if (err instanceof TimeoutError) die(code === 'E_MIGRATION_THREW' ? 'E_MIGRATION_TIMEOUT' : code, `feed v${release.version} ${what} ${err.message}`);
-      die(code, `feed v${release.version} ${what} ${describeThrown(err)}`);
-    }
-  }
-
-  #census(release: LoadedRelease, state: unknown): Record<string, number> {
-    const out = this.#callRelease(release, 'E_VALIDATE', 'census()', () => release.feed.census(state), this.#limits.migrationTimeoutMs);
-    return checkCensus(out, release.version);
-  }
-
   #record(entry: HistoryEntry): void {
     this.#history.push(entry);
     if (this.#history.length > this.#limits.historySize) this.#history.shift();
@@ -631,16 +584,6 @@ export class Kernel {
     this.#closed = true;
     for (const w of this.#queue) w.resolve(fail('E_SHUTTING_DOWN'));
     this.#queue = [];
-  }
-}
-
-/** Kinds counted before and after must differ by exactly what was declared dropped. */
-function checkInvariants(before: Record<string, number>, after: Record<string, number>, dropped: Record<string, number>): void {
-  for (const kind of Object.keys(before)) {
-    if (!(kind in after)) continue; // the kind changed shape (likes -> reactions): not comparable
-    const declared = dropped[kind] ?? 0;
-    if (after[kind] !== before[kind]! - declared)
-      die('E_INVARIANT', `${kind}: ${before[kind]} before, ${after[kind]} after, but the migration declared ${declared} dropped`);
   }
 }
 
