@@ -3,8 +3,8 @@
  * and roots are persistent vectors and the handle and session indexes persistent hash tries, so a like,
  * a post or a join copies one path of nodes of at most 32 references per structure (depth 2 at 1k,
  * 4 or 5 at 1M), never a chunk that grows with the feed. The median of each kind of command at 1M must
- * be within 2x of the median at 1k. Also times validate() and migration 1->2 both ways at 1M posts
- * (plain loops, no immer).
+ * be within 2x of the median at 1k. Also runs validate() and migration 1->2 both ways at 1M posts
+ * (plain loops, no immer) and prints their times; `npm run bench` measures those against a floor.
  */
 import { describe, expect, it } from 'vitest';
 import type { Command } from '../../src/contract.ts';
@@ -88,8 +88,7 @@ describe('scale', () => {
       // within 2x of the cost at 1k; a floor of 10 µs keeps timer noise on a tiny median from failing it
       expect(atBig.median[k], k).toBeLessThan(2 * Math.max(atSmall.median[k], 0.01));
     }
-    expect(validateMs).toBeLessThan(4000);
-    expect(upMs).toBeLessThan(1500);
-    expect(downMs).toBeLessThan(1500);
+    // validate() and migration times are printed above and measured by `npm run bench` against a
+    // plain-loop floor; absolute times are not asserted here, where other test files share the cores.
   });
 });
