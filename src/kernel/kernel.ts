@@ -139,8 +139,10 @@ interface Done {
   ms: number;
   /** The feed refused it (its own error code), as opposed to a failure. */
   refused?: boolean;
+  /** The state after this command, when it changed it. */
+  state?: unknown;
   events?: readonly FeedEvent[];
-  bind?: { before: UserId | null; after: UserId | null };
+  bind?: { conn: Conn; before: UserId | null; after: UserId | null };
   /** For kernel commands: the result, computed when the effects before it have run. */
   late?: () => Result;
 }
@@ -304,7 +306,13 @@ export class Kernel {
     // so commands from many connections share one batch.
     setImmediate(() => {
       this.#scheduled = false;
-      this.#drain();
+      try {
+        this.#drain();
+      } catch (err) {
+        // Nothing should reach here; if something does, keep serving rather than die.
+        this.#log?.error({ err: describeThrown(err) }, 'drain failed');
+        this.#schedule();
+      }
     });
   }
 
@@ -319,47 +327,76 @@ export class Kernel {
 
   /**
    * Serve batch[from..] under one watchdog until the batch ends or half the time limit is used, so that
-   * each command has at least half of it. Inside: only handler calls, checks and state swaps, each of
-   * which either completes or is discarded. Outside, after: the effects (events, bindings, replies).
-   * A handler that runs past the limit is terminated; its command gets E_HANDLER_TIMEOUT, the commands
-   * before it keep their results, the ones after it are served next. Returns the next index to serve.
+   * each command has at least half of it.
+   *
+   * Inside the watchdog nothing of the kernel changes: each step computes its outcome from the state
+   * the previous step produced, and a step counts only once it is in `done`. The watchdog may terminate
+   * anything at any moment (even after the last step, when the deadline passed during it), so
+   * everything that changes the kernel happens after: commit the state of the last completed step,
+   * then the effects (events, bindings, replies) in order. A handler that runs past the limit is
+   * terminated; its command gets E_HANDLER_TIMEOUT, the commands before it keep their results, the ones
+   * after it are served next. Returns the next index to serve.
    */
   #batch(batch: Waiting[], from: number): number {
+    const { release, state: start } = this.#cell;
     const done: Done[] = [];
-    let i = from;
     const limit = this.#limits.handlerTimeoutMs;
     const stopTaking = performance.now() + limit / 2;
+    let failure: unknown = null;
     try {
       runBounded(() => {
-        for (; i < batch.length; i++) {
+        let state = start;
+        const users = new Map<Conn, UserId | null>(); // bindings made earlier in this batch
+        for (let i = from; i < batch.length; i++) {
           if (i > from && performance.now() > stopTaking) break;
-          done.push(this.#step(batch[i]!));
+          const d = this.#step(batch[i]!, release, state, users);
+          done.push(d);
+          if (d.state !== undefined) state = d.state;
+          if (d.bind) users.set(d.bind.conn, d.bind.after);
         }
       }, limit);
     } catch (err) {
-      const w = batch[i]!;
-      const { release } = this.#cell;
+      failure = err;
+    }
+    let next = from + done.length;
+    if (failure !== null && next < batch.length) {
+      // The step that was running when the watchdog fired (or something threw): only it fails.
+      const w = batch[next]!;
       const type = w.command.type.slice(0, 40);
       done.push({
         w,
         version: release.version,
         ms: limit,
         result:
-          err instanceof TimeoutError
-            ? fail('E_HANDLER_TIMEOUT', `feed v${release.version} handle('${type}') ${err.message}; the state is unchanged`)
-            : fail('E_HANDLER_THREW', `internal error while serving '${type}': ${describeThrown(err)}`),
+          failure instanceof TimeoutError
+            ? fail('E_HANDLER_TIMEOUT', `feed v${release.version} handle('${type}') ${failure.message}; the state is unchanged`)
+            : fail('E_HANDLER_THREW', `internal error while serving '${type}': ${describeThrown(failure)}`),
       });
-      i++;
+      next++;
     }
-    for (const d of done) this.#apply(d);
-    return i;
+    // Commit: one assignment, the state of the last step that changed it. Old states are untouched.
+    for (let k = done.length - 1; k >= 0; k--) {
+      const committed = done[k]!.state;
+      if (committed !== undefined) {
+        this.#cell = { release, state: committed };
+        break;
+      }
+    }
+    for (const d of done) {
+      try {
+        this.#apply(d);
+      } catch (err) {
+        // One broken effect (a socket, an observer) must not cost the other replies.
+        this.#log?.error({ command: d.w.command.type, err: describeThrown(err) }, 'effect failed');
+      }
+    }
+    return next;
   }
 
-  /** One command: run the handler, check what it returned, swap the state. No effects here. */
-  #step(w: Waiting): Done {
+  /** One command against `state`: run the handler and check what it returned. Changes nothing. */
+  #step(w: Waiting, release: LoadedRelease, state: unknown, users: ReadonlyMap<Conn, UserId | null>): Done {
     const t0 = performance.now();
     const { conn, command } = w;
-    const { release, state } = this.#cell;
     const done = (result: Result, extra: Partial<Done> = {}): Done => ({ w, result, version: release.version, ms: performance.now() - t0, ...extra });
     if (w.system === undefined) {
       // Kernel commands read the event log, which the batch's effects extend: answer them in order there.
@@ -368,7 +405,8 @@ export class Kernel {
       if (!release.feed.commands.includes(command.type))
         return done(fail('E_UNKNOWN_COMMAND', `feed v${release.version} does not handle '${command.type.slice(0, 40)}'; it handles ${release.feed.commands.join(', ')}`));
     }
-    const caller: Caller = w.system !== undefined ? { conn: null, user: w.system, system: true } : { conn: conn?.id ?? null, user: conn?.user ?? null, system: false };
+    const user = conn ? (users.has(conn) ? users.get(conn)! : conn.user) : null;
+    const caller: Caller = w.system !== undefined ? { conn: null, user: w.system, system: true } : { conn: conn?.id ?? null, user, system: false };
     const ctx: Context = { now: this.#clock(), token: () => randomBytes(16).toString('base64url'), caller, online: this.#online };
     let outcome;
     try {
@@ -388,22 +426,21 @@ export class Kernel {
       );
     }
     if ('error' in outcome) return done({ ok: false, error: { code: outcome.error.code, message: outcome.error.message } }, { refused: true });
-    // Commit this command: one assignment. The old state object is untouched (frozen).
-    if (outcome.state !== state) this.#cell = { release, state: outcome.state };
-    // The binding takes effect now for the connection's next command; the bookkeeping waits for #apply.
-    // A connection that closed while its command waited is not bound again.
-    let bind: Done['bind'];
-    if (conn && outcome.bind !== undefined && this.#conns.has(conn.id) && conn.user !== outcome.bind) {
-      bind = { before: conn.user, after: outcome.bind };
-      conn.user = outcome.bind;
-    }
-    return done({ ok: true, data: outcome.reply ?? null }, { ...(outcome.events ? { events: outcome.events } : {}), ...(bind ? { bind } : {}) });
+    const bind = conn && outcome.bind !== undefined && outcome.bind !== user ? { conn, before: user, after: outcome.bind } : undefined;
+    return done(
+      { ok: true, data: outcome.reply ?? null },
+      { ...(outcome.state !== state ? { state: outcome.state } : {}), ...(outcome.events ? { events: outcome.events } : {}), ...(bind ? { bind } : {}) },
+    );
   }
 
   /** Effects of one served command, in order: its events, its binding, its reply. */
   #apply(d: Done): void {
     if (d.events) for (const ev of d.events) this.#emit(ev, d.version);
-    if (d.bind) this.#rebind(d.bind.before, d.bind.after);
+    // A connection that closed while its command waited is not bound again.
+    if (d.bind && this.#conns.has(d.bind.conn.id)) {
+      d.bind.conn.user = d.bind.after;
+      this.#rebind(d.bind.before, d.bind.after);
+    }
     if (d.late) d.result = d.late();
     const type = d.w.command.type;
     if (!d.result.ok) {
