@@ -3,7 +3,6 @@
  * pages follow without reloading (drafts kept), reactions across pages, rollback, a refused release,
  * reconnect with catch-up, inline errors and phone width. Screenshots go to test-artifacts/.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,28 +10,15 @@ import { Unpackr } from 'msgpackr';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server.ts';
+import { molt } from '../support/client.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SHOTS = path.join(ROOT, 'test-artifacts');
 const T = 60_000;
 
-interface Cli {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function molt(server: RunningServer, ...args: string[]): Promise<Cli> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', ...args, '--url', server.operatorUrl, '--token', server.token, '--json'],
-      { cwd: ROOT, timeout: 30_000 },
-      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+/** The operator CLI against this suite's server, as JSON. */
+const operate = (server: RunningServer, ...args: string[]) => molt([...args, '--url', server.operatorUrl, '--token', server.token, '--json']);
 
 const post = (page: Page, text: string) => page.locator('article.post', { hasText: text });
 
@@ -152,7 +138,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the browser client', () => {
     expect(scrolledBefore).toBeGreaterThan(0);
 
     holdB = [];
-    const push = molt(server, 'push', '2');
+    const push = operate(server, 'push', '2');
     // Page A runs free: it commits and switches. Page B is held after migrate: mid-upgrade.
     await a.locator('.upgrade-panel[data-outcome="committed"]').waitFor({ timeout: 30_000 });
     await b.locator('.upgrade-panel .step[data-phase="migrate"][data-state="done"]').waitFor();
@@ -202,7 +188,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the browser client', () => {
   }, T);
 
   it('goes back to the likes UI on `molt rollback`', async () => {
-    const result = await molt(server, 'rollback');
+    const result = await operate(server, 'rollback');
     expect(result.code, result.stderr).toBe(0);
     for (const p of [a, b]) {
       await expect.poll(() => p.locator('.status .version').textContent()).toBe('v1');
@@ -219,7 +205,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the browser client', () => {
 
   it('shows why a broken release is refused and leaves the feed as it was', async () => {
     const feedBefore = await a.locator('#timeline').innerText();
-    const result = await molt(server, 'push', 'examples/broken-throws');
+    const result = await operate(server, 'push', 'examples/broken-throws');
     expect(result.code, result.stdout + result.stderr).toBe(1);
     for (const p of [a, b]) {
       await p.locator('.upgrade-panel[data-outcome="refused"]').waitFor({ timeout: 10_000 });

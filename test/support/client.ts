@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Packr } from 'msgpackr';
 import WebSocket from 'ws';
 import type { ErrorBody, ServerFrame } from '../../src/transport/protocol.ts';
@@ -75,10 +76,12 @@ export class TestClient {
   }
 }
 
-/** Run the operator CLI as a user would, in a child process. */
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Run the operator CLI as a user would, from the project folder, in a child process. */
 export function molt(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/molt.js', ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['bin/molt.js', ...args], { cwd: ROOT, env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
