@@ -91,6 +91,8 @@ export interface FeedVersion<S = unknown> {
   census(state: S): Readonly<Record<string, number>>;
   /** Pick a representative entity (newest post) or look up the entity with `id`; null when none. */
   sample(state: S, id?: string): Sample | null;
+  /** Where the state's entities live, kind by kind (v1 and v2 predate it: src/feed/lib/shapes.ts). */
+  readonly shape?: Shape<S>;
 }
 
 /** What a migration step reports besides the new state. */
@@ -105,14 +107,110 @@ export interface MigrationContext {
   readonly now: number;
 }
 
+/** What `each` gets with one entity: the time, and a way to declare what migrating it lost. */
+export interface EntityContext extends MigrationContext {
+  /** Migrating this entity lost `n` entities of `kind` (e.g. three reactions folded into one like). */
+  drop(kind: string, n: number): void;
+}
+
+/** What `finish` gets: the time, and the drops the entities' migrations declared, per kind. */
+export interface FinishContext extends MigrationContext {
+  readonly dropped: Readonly<Record<string, number>>;
+}
+
+/**
+ * A collection of entities inside a state, as the migration runner and the checks see it: where it
+ * lives, how to read it in slices, and what changed between two values of it, found by comparing node
+ * identity (structural sharing makes that O(changes)). Implemented by src/feed/lib/collections.ts
+ * (`vec`, `trie`); a version's `shape` names its collections. Release code: bounded like the rest.
+ */
+export interface Collection<S = any> {
+  /** The layout ("vec", "trie"), for messages. */
+  readonly layout: string;
+  /** Whether the entries' order is meaningful (a vector: the timeline's order, slots as ids). */
+  readonly ordered: boolean;
+  /** The value a deleted entity leaves behind in place (vectors of posts keep `null`), if any. */
+  readonly tombstone?: null;
+  /** The collection inside `state`. */
+  get(state: S): unknown;
+  /** How many entries (tombstones included). O(1). */
+  size(collection: unknown): number;
+  /** Up to `max` entries from `cursor` (null: the start), in a stable order; `next` is null at the end. */
+  read(collection: unknown, cursor: unknown, max: number): { readonly entries: readonly (readonly [Key, unknown])[]; readonly next: unknown };
+  /** The entity under `key`, or undefined when there is none. */
+  lookup(collection: unknown, key: Key): unknown;
+  /** Keys whose entities differ between two values of this collection (added and removed included). */
+  changed(before: unknown, after: unknown): Key[];
+  /** `base` (null: empty) with these entries set; an entity `undefined` removes its key. Path copies. */
+  with(base: unknown, entries: readonly (readonly [Key, unknown])[]): unknown;
+  /** The entity's name for messages ("post p1f"). */
+  name(key: Key, entity: unknown): string;
+}
+
+export type Key = string | number;
+
+/** A version's collections, by kind: `{users: vec(s => s.users), posts: vec(...), sessions: trie(...)}`. */
+export type Shape<S = any> = { readonly [kind: string]: Collection<S> };
+
+/**
+ * What one direction of a step changes, per kind. The kernel compares the state before and after
+ * entity by entity and refuses the first difference that is not declared here.
+ */
+export interface KindChange {
+  /** The kind goes by another name after the step (a collection or a census kind: likes -> reactions). */
+  readonly rename?: string;
+  /** Fields every entity gains. */
+  readonly add?: readonly string[];
+  /** Fields every entity loses. */
+  readonly remove?: readonly string[];
+  /** Fields whose values the step rewrites. */
+  readonly change?: readonly string[];
+  /** Entities of this kind may be dropped (each counted in `dropped`; the operator confirms the count). */
+  readonly drops?: boolean;
+  /** Entities of this kind may be created (a kind that exists only after the step is created anyway). */
+  readonly creates?: boolean;
+  /** The entries of this ordered collection may change order. */
+  readonly reorders?: boolean;
+  /** The kind ceases to exist: every entity is dropped and counted. */
+  readonly removed?: boolean;
+}
+
+export type Changes = { readonly [kind: string]: KindChange };
+
+/**
+ * One direction of a step (up or down), in one of two forms:
+ *
+ *  - entity by entity (online): `each` maps one entity of a collection at a time, purely; the kernel
+ *    runs it in slices beside the live state while the feed keeps serving, and again on the entities
+ *    that commands change meanwhile; `finish` then builds the rest of the state (counters, untouched
+ *    collections) from the old state and the mapped collections, and must be cheap: no walk over all
+ *    entities. Cut-over pauses only for the last changes.
+ *  - whole state: `whole(state)` returns the new state at once. Fine for small or irregular steps; the
+ *    kernel runs it during the cut-over, so the feed pauses for as long as it takes (the report says so).
+ */
+export interface Direction<A = any, B = any> {
+  /** One plain sentence for the people watching: what changes for them ("Likes become emoji reactions"). */
+  readonly describe: string;
+  /** Every change this direction makes, per kind. Undeclared differences refuse the upgrade. */
+  readonly changes?: Changes;
+  readonly each?: { readonly [kind: string]: (entity: any, ctx: EntityContext) => unknown };
+  finish?(state: A, mapped: { readonly [kind: string]: any }, ctx: FinishContext): MigrationResult<B>;
+  whole?(state: A, ctx: MigrationContext): MigrationResult<B>;
+}
+
+/** The older form of a direction: a whole-state function (run as `whole`, with nothing declared). */
+export type WholeFn<A = any, B = any> = (state: A, ctx: MigrationContext) => MigrationResult<B>;
+
 /** One step in migrations/: pure, from -> to = from + 1. `down` absent means irreversible. */
 export interface Migration<A = any, B = any> {
   readonly from: number;
   readonly to: number;
-  /** One line for the operator: what changes in the state's shape. */
-  readonly describe: string;
-  up(state: A, ctx: MigrationContext): MigrationResult<B>;
-  down?(state: B, ctx: MigrationContext): MigrationResult<A>;
+  /** One line for the operator: what changes in the state's shape (each direction's `describe` wins). */
+  readonly describe?: string;
+  /** Where each side's entities live; defaults to the two versions' own `shape` exports. */
+  readonly shapes?: { readonly from: Shape<A>; readonly to: Shape<B> };
+  readonly up: Direction<A, B> | WholeFn<A, B>;
+  readonly down?: Direction<B, A> | WholeFn<B, A>;
 }
 
 /** What a release bundle evaluates to. Built by src/release/build.ts from a version folder. */

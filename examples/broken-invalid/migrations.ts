@@ -1,4 +1,5 @@
 /** Broken on purpose: migration 1 -> 2 produces reactions by a user who does not exist. */
+import { runDirection } from '../../src/feed/lib/run.ts';
 import type { Migration } from '../../src/contract.ts';
 import type { State as V1 } from '../../src/feed/v1/state.ts';
 import type { State as V2 } from '../../src/feed/v2/state.ts';
@@ -12,7 +13,7 @@ const invalid: Migration<V1, V2> = {
   to: 2,
   describe: 'likes become ❤️ reactions (broken: adds a reaction by a user who does not exist)',
   up(state, ctx) {
-    const { state: next } = v1ToV2.up(state, ctx);
+    const next = runDirection(v1ToV2, 'up', state, ctx).state as V2;
     // the oldest live post gets a 👍 from nobody; vecWith copies one path, the input stays untouched
     for (let i = 0; i < vecLength(next.posts); i++) {
       const post = vecGet(next.posts, i);

@@ -3,6 +3,7 @@
  * (counters adjusted, reply lists fixed), so only the kernel's census check can notice: posts went
  * down by one and nothing was declared dropped.
  */
+import { runDirection } from '../../src/feed/lib/run.ts';
 import type { Migration } from '../../src/contract.ts';
 import type { State as V1 } from '../../src/feed/v1/state.ts';
 import type { State as V2 } from '../../src/feed/v2/state.ts';
@@ -14,7 +15,7 @@ const losesPosts: Migration<V1, V2> = {
   to: 2,
   describe: 'likes become ❤️ reactions (broken: quietly loses the newest post)',
   up(state, ctx) {
-    const { state: next } = v1ToV2.up(state, ctx);
+    const next = runDirection(v1ToV2, 'up', state, ctx).state as V2;
     // plain path copies (vecWith): the input and everything shared with it stay untouched
     for (let i = vecLength(next.posts) - 1; i >= 0; i--) {
       const post = vecGet(next.posts, i);

@@ -1,4 +1,5 @@
 /** Broken on purpose: migration 1 -> 2 throws halfway through the posts. */
+import { runDirection } from '../../src/feed/lib/run.ts';
 import type { Migration } from '../../src/contract.ts';
 import type { State as V1 } from '../../src/feed/v1/state.ts';
 import type { State as V2 } from '../../src/feed/v2/state.ts';
@@ -16,7 +17,7 @@ const throwsHalfway: Migration<V1, V2> = {
       if (post !== null && seen++ === half) throw new Error(`broken-throws: gave up at post ${post.id}, halfway through`);
     });
     if (seen <= half) throw new Error('broken-throws: gave up halfway through no posts at all');
-    return v1ToV2.up(state, ctx);
+    return runDirection(v1ToV2, 'up', state, ctx);
   },
 };
 

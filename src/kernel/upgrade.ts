@@ -7,11 +7,11 @@
  *   migrate   run each step on the frozen live state; check {state, dropped}; freeze the result
  *   verify    the target's validate(); the census invariants (after = before - dropped)
  */
-import type { Migration } from '../contract.ts';
 import { plan as planSteps, type Step } from './chain.ts';
 import { MoltError, die, type ErrorCode } from './errors.ts';
 import { checkCensus, checkMigrationResult, checkProblems } from './guard.ts';
 import { freezePlain } from './plain.ts';
+import { Runner, directionOf } from './migrate/runner.ts';
 import type { LoadedRelease } from './release.ts';
 import { TimeoutError, describeThrown } from './sandbox.ts';
 
@@ -57,17 +57,25 @@ export function migrate(current: LoadedRelease, state: unknown, target: LoadedRe
   const dropped: Record<string, number> = {};
   let next = state;
   for (const step of p.steps) {
-    const fn = step.migration[step.direction] as Migration['up'];
     const where = `migration ${step.label} (${step.direction})`;
     const input = next;
-    let out: unknown;
+    let run: { out: unknown; dropped: Record<string, number> };
     try {
-      out = p.owner.sandbox.run(() => fn.call(step.migration, input, ctx), ms);
+      run = p.owner.sandbox.run(() => {
+        const d = directionOf(step.migration, step.direction);
+        const shapes = step.migration.shapes;
+        const [source, target] = step.direction === 'up' ? [shapes?.from, shapes?.to] : [shapes?.to, shapes?.from];
+        const runner = new Runner(d, source, target, input, ctx, step.label);
+        if (runner.online) while (runner.slice(4096) > 0);
+        return runner.result(now);
+      }, ms);
     } catch (err) {
+      if (err instanceof MoltError) throw err;
       if (err instanceof TimeoutError) die('E_MIGRATION_TIMEOUT', `${where} ${err.message}; nothing changed`);
       die('E_MIGRATION_THREW', `${where} ${describeThrown(err)}; nothing changed`);
     }
-    const result = checkMigrationResult(out, step.label);
+    const result = checkMigrationResult(run.out, step.label);
+    for (const [kind, n] of Object.entries(run.dropped)) dropped[kind] = (dropped[kind] ?? 0) + n;
     for (const [kind, n] of Object.entries(result.dropped ?? {})) dropped[kind] = (dropped[kind] ?? 0) + n;
     next = result.state;
   }

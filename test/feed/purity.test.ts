@@ -52,7 +52,7 @@ const MIGRATIONS = path.join(ROOT, 'migrations');
 const EXAMPLES = path.join(ROOT, 'examples');
 
 const groups: [string, string[], string[]][] = [
-  ['src/feed/v*/', readdirSync(FEED).filter((d) => /^v\d+$/.test(d)).flatMap((d) => files(path.join(FEED, d))), [FEED]],
+  ['src/feed/v*/ and lib/', readdirSync(FEED).filter((d) => /^(v\d+|lib)$/.test(d)).flatMap((d) => files(path.join(FEED, d))), [FEED]],
   ['migrations/', files(MIGRATIONS), [FEED, MIGRATIONS]],
   ['examples/', files(EXAMPLES), [FEED, MIGRATIONS, EXAMPLES]],
 ];

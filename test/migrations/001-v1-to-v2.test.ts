@@ -2,6 +2,7 @@
  * Migration 1 -> 2 on the frozen fixtures of both versions, every path: up, down, and both round trips.
  * The fixtures are never regenerated: they are what v1 and v2 states really looked like.
  */
+import { runDirection } from '../../src/feed/lib/run.ts';
 import { describe, expect, it } from 'vitest';
 import { freeze } from 'immer';
 import { v1ToV2 } from '../../migrations/001-v1-to-v2.ts';
@@ -19,14 +20,14 @@ const v2Fixture = (): v2.State => freeze(structuredClone(v2Json) as unknown as v
 describe('migration 1 -> 2', () => {
   it('is one reversible step from 1 to 2 with a one-line description', () => {
     expect(v1ToV2).toMatchObject({ from: 1, to: 2, describe: expect.stringMatching(/^[^\n]+$/) });
-    expect(typeof v1ToV2.down).toBe('function');
+    expect(typeof v1ToV2.down).toBe('object');
   });
 
   it('turns the v1 fixture into a valid v2 state with every user and post, likes as ❤️, nothing dropped', () => {
     const before = v1Fixture();
-    const { state, dropped } = v1ToV2.up(before, mctx);
+    const { state, dropped } = runDirection(v1ToV2, 'up', before, mctx);
     expect(v2.validate(state)).toEqual([]);
-    expect(dropped).toBeUndefined();
+    expect(dropped).toEqual({});
     const census = v1.census(before);
     expect(v2.census(state)).toEqual({ users: census.users, posts: census.posts, reactions: census.likes });
     // the same posts, as a v2 client sees them
@@ -38,7 +39,7 @@ describe('migration 1 -> 2', () => {
   });
 
   it('lets v2 users keep working on the migrated state: like is ❤️, sessions still resume', () => {
-    const d = new Driver<v2.State>(v2, freeze(v1ToV2.up(v1Fixture(), mctx).state, true));
+    const d = new Driver<v2.State>(v2, freeze(runDirection(v1ToV2, 'up', v1Fixture(), mctx).state, true));
     expect(d.ok(null, { type: 'resume', token: 'fixture-token-1' }).user).toEqual({ id: 'u1', handle: 'alice' });
     const thread = d.ok('u1', { type: 'thread', post: 'p1' });
     expect(thread.post).toMatchObject({ reactions: { '❤️': 2 }, mine: [], replies: 2 });
@@ -48,7 +49,7 @@ describe('migration 1 -> 2', () => {
 
   it('turns the v2 fixture into a valid v1 state, declaring the reactions it cannot keep', () => {
     const before = v2Fixture();
-    const { state, dropped } = v1ToV2.down!(before, mctx);
+    const { state, dropped } = runDirection(v1ToV2, 'down', before, mctx);
     expect(v1.validate(state)).toEqual([]);
     const census = v2.census(before);
     const after = v1.census(state);
@@ -63,10 +64,10 @@ describe('migration 1 -> 2', () => {
 
   it('gives back exactly the v1 fixture after up then down', () => {
     const original = v1Fixture();
-    const up = v1ToV2.up(original, mctx);
-    const back = v1ToV2.down!(freeze(up.state, true), mctx);
+    const up = runDirection(v1ToV2, 'up', original, mctx);
+    const back = runDirection(v1ToV2, 'down', freeze(up.state, true), mctx);
     expect(back.state).toEqual(original);
-    expect(back.dropped).toEqual({ reactions: 0 });
+    expect(back.dropped).toEqual({});
   });
 
   it('gives back exactly a v2 state with only ❤️ reactions after down then up', () => {
@@ -76,15 +77,15 @@ describe('migration 1 -> 2', () => {
     d.ok('u3', { type: 'unreact', post: 'p1', emoji: '🎉' });
     d.ok('u1', { type: 'unreact', post: 'p2', emoji: '😂' });
     const hearts = d.state;
-    const down = v1ToV2.down!(hearts, mctx);
-    expect(down.dropped).toEqual({ reactions: 0 });
-    expect(v1ToV2.up(freeze(down.state, true), mctx).state).toEqual(hearts);
+    const down = runDirection(v1ToV2, 'down', hearts, mctx);
+    expect(down.dropped).toEqual({});
+    expect(runDirection(v1ToV2, 'up', freeze(down.state, true), mctx).state).toEqual(hearts);
   });
 
   it('does not give back a v2 state with other emoji after down then up (they are declared dropped)', () => {
     const original = v2Fixture();
-    const down = v1ToV2.down!(original, mctx);
-    const again = v1ToV2.up(freeze(down.state, true), mctx).state;
+    const down = runDirection(v1ToV2, 'down', original, mctx);
+    const again = runDirection(v1ToV2, 'up', freeze(down.state, true), mctx).state;
     expect(again).not.toEqual(original);
     expect(v2.census(original).reactions! - v2.census(again).reactions!).toBe(down.dropped!.reactions);
   });

@@ -2,6 +2,7 @@
  * The deliberately broken releases in examples/ are broken in exactly the advertised way (so the
  * kernel's tests and the demo exercise the failure they mean to). broken-loops is not run: it never ends.
  */
+import { runDirection } from '../../src/feed/lib/run.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { freeze } from 'immer';
@@ -36,19 +37,19 @@ describe('examples/broken-*', () => {
   });
 
   it('broken-throws throws halfway through the posts', () => {
-    expect(() => throws[0]!.up(fixture(), mctx)).toThrow(/halfway/);
-    expect(() => throws[0]!.up(v1.init(), mctx)).toThrow(/halfway/);
+    expect(() => runDirection(throws[0]!, 'up', fixture(), mctx)).toThrow(/halfway/);
+    expect(() => runDirection(throws[0]!, 'up', v1.init(), mctx)).toThrow(/halfway/);
   });
 
   it("broken-invalid produces a state v2's validate() rejects", () => {
-    const problems = v2.validate(invalid[0]!.up(fixture(), mctx).state);
+    const problems = v2.validate(runDirection(invalid[0]!, 'up', fixture(), mctx).state);
     expect(problems.join('\n')).toMatch(/by unknown user u999999999/);
-    expect(v2.validate(invalid[0]!.up(v1.init(), mctx).state).join('\n')).toMatch(/count: reactions/);
+    expect(v2.validate(runDirection(invalid[0]!, 'up', v1.init(), mctx).state).join('\n')).toMatch(/count: reactions/);
   });
 
   it('broken-loses-posts produces a valid state with one post fewer and declares nothing dropped', () => {
     const before = fixture();
-    const { state, dropped } = losesPosts[0]!.up(before, mctx);
+    const { state, dropped } = runDirection(losesPosts[0]!, 'up', before, mctx);
     expect(v2.validate(state)).toEqual([]);
     expect(dropped).toBeUndefined();
     expect(v2.census(state).posts).toBe(v1.census(before).posts! - 1);

@@ -1,4 +1,5 @@
 /** migrations/index.ts lists every step file in migrations/, in order, as a gapless chain from 1. */
+import { direction } from '../../src/feed/lib/run.ts';
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { migrations } from '../../migrations/index.ts';
@@ -24,8 +25,11 @@ describe('migrations/index.ts', () => {
     migrations.forEach((m, i) => {
       expect(m.from, `migration ${i}`).toBe(i + 1);
       expect(m.to, `migration ${i}`).toBe(m.from + 1);
-      expect(m.describe.trim().length).toBeGreaterThan(0);
-      expect(typeof m.up).toBe('function');
+      for (const dir of ['up', 'down'] as const) {
+        const d = direction(m, dir);
+        if (dir === 'up') expect(d, 'every step has up').toBeDefined();
+        if (d) expect(d.describe.trim().length, `${m.from}->${m.to} ${dir} says what it does`).toBeGreaterThan(0);
+      }
     });
   });
 });

@@ -1,0 +1,222 @@
+/**
+ * The migration runner: one direction of one step, run in slices over a frozen state, resumable, and
+ * able to catch up with a newer state by re-migrating only what changed since the one it read.
+ *
+ *   entity form   each[kind] maps the entities of shape[kind] slice by slice; `finish` builds the
+ *                 rest. catchUp(live) asks each collection what changed since the state it read
+ *                 (node identity, O(changes)), maps just those entities, and runs `finish` again.
+ *   whole form    whole(state) at once: nothing to slice, nothing to catch up (the kernel runs it
+ *                 during the cut-over, on the final state).
+ *
+ * Everything here calls release code (each, finish, the collections). The caller runs every method
+ * under the sandbox's time limit and checks what comes out (guard.ts); this file only keeps the books:
+ * cursors, mapped collections, the drops each entity declared (kept per entity, so an entity migrated
+ * again replaces its count rather than adding to it) and which entities the migration rewrote.
+ */
+import type { Collection, Direction, EntityContext, Key, Migration, MigrationContext, Shape, WholeFn } from '../../contract.ts';
+import { die } from '../errors.ts';
+
+export interface KindProgress {
+  done: number;
+  total: number;
+}
+
+interface KindRun {
+  readonly kind: string;
+  readonly source: Collection;
+  readonly into: Collection;
+  /** Every entry moves (the target layout differs), not only the rewritten ones. */
+  readonly every: boolean;
+  readonly map: (entity: unknown, ctx: EntityContext) => unknown;
+  /** The source collection the mapped one was built from (advances with each catch-up). */
+  base: unknown;
+  mapped: unknown;
+  cursor: unknown;
+  done: number;
+  total: number;
+  /** Drops declared per entity key (only keys that declared some). */
+  readonly drops: Map<Key, Record<string, number>>;
+  /** Keys the migration rewrote, most recent last (bounded). */
+  readonly rewritten: Key[];
+}
+
+/** One direction of a step in its object form (a bare function is the older whole-state form). */
+export function directionOf(step: Migration, dir: 'up' | 'down'): Direction {
+  const d = step[dir] as Direction | WholeFn | undefined;
+  if (typeof d === 'function') return { describe: typeof step.describe === 'string' ? step.describe : '', whole: d };
+  if (typeof d !== 'object' || d === null) die('E_MIGRATION_CONTRACT', `migration ${step.from}->${step.to} has no ${dir}`);
+  return d;
+}
+
+/** How many rewritten keys per kind are kept to show people what changed. */
+export const REWRITTEN_KEPT = 200;
+
+export class Runner {
+  readonly online: boolean;
+  readonly #direction: Direction;
+  readonly #label: string;
+  readonly #kinds: KindRun[] = [];
+  #state: unknown;
+  #now: number;
+  #rounds = 0;
+
+  /**
+   * @param source  the shape of the state it reads; target the shape of the state it builds
+   * @param state   the frozen state to migrate (a snapshot of the live one)
+   */
+  constructor(direction: Direction, source: Shape | undefined, target: Shape | undefined, state: unknown, ctx: MigrationContext, label: string) {
+    this.#direction = direction;
+    this.#label = label;
+    this.#state = state;
+    this.#now = ctx.now;
+    if (typeof direction.whole === 'function') {
+      this.online = false;
+      return;
+    }
+    if (typeof direction.finish !== 'function' || typeof direction.each !== 'object' || direction.each === null)
+      die('E_MIGRATION_CONTRACT', `migration ${label} needs whole(state) or each: {kind: fn} with finish(state, mapped)`);
+    if (!source || !target) die('E_MIGRATION_CONTRACT', `migration ${label} maps entities but neither the step nor the versions declare shapes`);
+    this.online = true;
+    for (const kind of Object.keys(direction.each)) {
+      const map = direction.each[kind];
+      const from = source[kind];
+      if (typeof map !== 'function') die('E_MIGRATION_CONTRACT', `migration ${label}: each.${kind} is not a function`);
+      if (!from) die('E_MIGRATION_CONTRACT', `migration ${label} maps ${kind}, which the shape it reads does not name (it names ${Object.keys(source).join(', ')})`);
+      const renamed = direction.changes?.[kind]?.rename;
+      const into = target[renamed ?? kind] ?? from;
+      const value = from.get(state);
+      this.#kinds.push({
+        kind, source: from, into, every: into.layout !== from.layout, map,
+        base: value, mapped: into.layout === from.layout ? value : null, cursor: null,
+        done: 0, total: from.size(value), drops: new Map(), rewritten: [],
+      });
+    }
+  }
+
+  /** Entities per kind: how far the first pass is. */
+  progress(): Record<string, KindProgress> {
+    const out: Record<string, KindProgress> = {};
+    for (const k of this.#kinds) out[k.kind] = { done: k.done, total: k.total };
+    return out;
+  }
+
+  get rounds(): number {
+    return this.#rounds;
+  }
+
+  /** Whether the first pass over every collection is done. */
+  get mapped(): boolean {
+    return this.#kinds.every((k) => k.cursor === undefined);
+  }
+
+  /**
+   * Map up to `max` entities of the first collection not yet done. Returns how many it mapped (0 when
+   * the first pass is complete).
+   */
+  slice(max: number): number {
+    const k = this.#kinds.find((x) => x.cursor !== undefined);
+    if (!k) return 0;
+    const { entries, next } = k.source.read(k.base, k.cursor, max);
+    const out: [Key, unknown][] = [];
+    for (const [key, entity] of entries) {
+      const mapped = this.#mapOne(k, key, entity);
+      if (k.every || mapped !== entity) out.push([key, mapped]);
+    }
+    if (out.length > 0) k.mapped = k.into.with(k.mapped, out);
+    k.done += entries.length;
+    k.cursor = next === null ? undefined : next;
+    if (k.cursor === undefined) k.done = k.total;
+    return Math.max(entries.length, 1);
+  }
+
+  #mapOne(k: KindRun, key: Key, entity: unknown): unknown {
+    k.drops.delete(key);
+    if ('tombstone' in k.source && entity === k.source.tombstone) return entity;
+    let drops: Record<string, number> | null = null;
+    const ctx: EntityContext = {
+      now: this.#now,
+      drop: (kind: unknown, n: unknown) => {
+        if (typeof kind !== 'string' || !Number.isSafeInteger(n) || (n as number) < 0)
+          die('E_MIGRATION_CONTRACT', `migration ${this.#label}: ctx.drop(${String(kind).slice(0, 40)}, ${String(n)}) needs a kind and a count >= 0`);
+        drops ??= {};
+        drops[kind] = (drops[kind] ?? 0) + (n as number);
+      },
+    };
+    const mapped = k.map(entity, ctx);
+    if (drops !== null) k.drops.set(key, drops);
+    if (mapped !== entity) {
+      k.rewritten.push(key);
+      if (k.rewritten.length > 2 * REWRITTEN_KEPT) k.rewritten.splice(0, k.rewritten.length - REWRITTEN_KEPT);
+    }
+    return mapped;
+  }
+
+  /**
+   * The live state moved on: re-migrate the entities that differ from the ones the runner read, by
+   * node identity, and read from `live` from now on. Only after the first pass. Returns how many.
+   */
+  catchUp(live: unknown): number {
+    if (!this.online || live === this.#state) {
+      this.#state = live;
+      return 0;
+    }
+    let n = 0;
+    for (const k of this.#kinds) {
+      const value = k.source.get(live);
+      const keys = k.source.changed(k.base, value);
+      if (keys.length > 0) {
+        const out: [Key, unknown][] = [];
+        for (const key of keys) {
+          const entity = k.source.lookup(value, key);
+          out.push([key, entity === undefined ? undefined : this.#mapOne(k, key, entity)]);
+          if (entity === undefined) k.drops.delete(key);
+        }
+        k.mapped = k.into.with(k.mapped, out);
+        n += keys.length;
+      }
+      k.base = value;
+      k.total = k.source.size(value);
+      k.done = k.total;
+    }
+    this.#state = live;
+    this.#rounds++;
+    return n;
+  }
+
+  /** The state it reads now (the snapshot, or the last state it caught up with). */
+  get state(): unknown {
+    return this.#state;
+  }
+
+  /** Build the new state: what finish (entity form) or whole (whole form) returned, unchecked, and the
+   *  drops the entities declared, summed per kind. */
+  result(now: number): { out: unknown; dropped: Record<string, number> } {
+    this.#now = now;
+    const dropped: Record<string, number> = {};
+    let out: unknown;
+    if (!this.online) {
+      out = this.#direction.whole!(this.#state, { now });
+    } else {
+      for (const k of this.#kinds) for (const d of k.drops.values()) for (const kind in d) dropped[kind] = (dropped[kind] ?? 0) + d[kind]!;
+      const mapped: Record<string, unknown> = {};
+      for (const k of this.#kinds) mapped[k.kind] = k.mapped;
+      out = this.#direction.finish!(this.#state, Object.freeze(mapped), Object.freeze({ now, dropped: Object.freeze({ ...dropped }) }));
+    }
+    return { out, dropped };
+  }
+
+  /** Ids of entities the migration rewrote, newest last, per kind (at most REWRITTEN_KEPT each). */
+  rewritten(): Record<string, string[]> {
+    const out: Record<string, string[]> = {};
+    for (const k of this.#kinds) {
+      const keys = [...new Set(k.rewritten)].slice(-REWRITTEN_KEPT);
+      const ids: string[] = [];
+      for (const key of keys) {
+        const entity = k.into.lookup(k.mapped, key) as { id?: unknown } | null | undefined;
+        ids.push(typeof entity?.id === 'string' ? entity.id : String(key));
+      }
+      out[k.kind] = ids;
+    }
+    return out;
+  }
+}
