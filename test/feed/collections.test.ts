@@ -11,8 +11,8 @@ import { fromVec, toVec, vecProblem, vecPush, vecSet, type Vec } from '../../src
 const numbers = (n: number) => Array.from({ length: n }, (_, i) => ({ n: i }));
 const posts = vec((s: { v: Vec<unknown> }) => s.v, { tombstone: null });
 
-function readAll(c: typeof posts, value: unknown, max: number): [unknown, unknown][] {
-  const out: [unknown, unknown][] = [];
+function readAll(c: typeof posts, value: unknown, max: number): (readonly [unknown, unknown])[] {
+  const out: (readonly [unknown, unknown])[] = [];
   let cursor: unknown = null;
   do {
     const { entries, next } = c.read(value, cursor, max);

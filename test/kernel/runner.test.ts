@@ -58,7 +58,7 @@ describe('migration runner', () => {
     expect(r.rounds).toBe(2);
     const caught = finish(r);
     expect(caught).toEqual(runDirection(v1ToV2, 'up', d.state, { now }));
-    expect(v2.validate(freeze(caught.state, true))).toEqual([]);
+    expect(v2.validate(freeze(caught.state as v2.State, true))).toEqual([]);
     expect(r.catchUp(d.state)).toBe(0);
   });
 
@@ -74,7 +74,7 @@ describe('migration runner', () => {
     const caught = finish(r);
     expect(caught).toEqual(runDirection(v1ToV2, 'down', d.state, { now }));
     expect(caught.dropped['reactions']).toBeGreaterThan(first['reactions'] ?? 0);
-    expect(v1.validate(freeze(caught.state, true))).toEqual([]);
+    expect(v1.validate(freeze(caught.state as v1.State, true))).toEqual([]);
   });
 
   it('names the entities it rewrote, newest last, bounded', () => {
