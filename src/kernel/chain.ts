@@ -49,7 +49,7 @@ export function plan(migrations: readonly Migration[], from: number, to: number)
     for (let v = from; v > to; v--) {
       const m = byFrom.get(v - 1);
       if (!m) die('E_CHAIN', `No migration between ${v - 1} and ${v}: cannot go from version ${from} to ${to}`);
-      if (typeof m.down !== 'function')
+      if (m.down === undefined || m.down === null)
         die('E_NO_DOWN', `Migration ${v - 1}->${v} has no down: version ${from} cannot go back to ${to}. Mistakes cost: push a new version that repairs forward instead.`);
       steps.push({ migration: m, direction: 'down', label: `${v}->${v - 1}` });
     }

@@ -43,10 +43,20 @@ export function checkExports(exports: unknown): { feed: FeedVersion; migrations:
     die('E_RELEASE_EXPORTS', `feed v${version} exports commands = ${show(commands)}; expected an array of command names (not starting with $)`);
   if (!Array.isArray(migrations)) die('E_RELEASE_EXPORTS', `release exports migrations = ${show(migrations)}; expected an array`);
   migrations.forEach((m, i) => {
-    if (!isRecord(m) || !Number.isSafeInteger(m['from']) || !Number.isSafeInteger(m['to']) || typeof m['up'] !== 'function')
-      die('E_RELEASE_EXPORTS', `migrations[${i}] is ${show(m)}; expected {from, to, describe, up, down?}`);
-    if (m['down'] !== undefined && typeof m['down'] !== 'function')
-      die('E_RELEASE_EXPORTS', `migration ${m['from']}->${m['to']} has down = ${show(m['down'])}; expected a function or nothing`);
+    if (!isRecord(m) || !Number.isSafeInteger(m['from']) || !Number.isSafeInteger(m['to']) || m['up'] === undefined)
+      die('E_RELEASE_EXPORTS', `migrations[${i}] is ${show(m)}; expected {from, to, up, down?}`);
+    for (const dir of ['up', 'down'] as const) {
+      const d = m[dir];
+      if (d === undefined && dir === 'down') continue;
+      const where = `migration ${m['from']}->${m['to']} ${dir}`;
+      if (typeof d === 'function') continue;
+      if (!isRecord(d)) die('E_RELEASE_EXPORTS', `${where} is ${show(d)}; expected a function, {describe, whole} or {describe, changes, each, finish}`);
+      if (typeof d['describe'] !== 'string') die('E_RELEASE_EXPORTS', `${where} has describe = ${show(d['describe'])}; expected one sentence`);
+      const whole = typeof d['whole'] === 'function';
+      const each = isRecord(d['each']) && Object.values(d['each']).every((f) => typeof f === 'function') && typeof d['finish'] === 'function';
+      if (whole === each) die('E_RELEASE_EXPORTS', `${where} needs either whole(state) or each: {kind: fn} with finish(state, mapped)`);
+      if (d['changes'] !== undefined && !isRecord(d['changes'])) die('E_RELEASE_EXPORTS', `${where} has changes = ${show(d['changes'])}; expected {kind: {add, remove, change, rename, drops, ...}}`);
+    }
   });
   return { feed: feed as unknown as FeedVersion, migrations: migrations as Migration[] };
 }
