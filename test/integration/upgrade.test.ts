@@ -59,7 +59,7 @@ describe('a live upgrade on a real server, driven by the CLI', () => {
     expect(report.census.after.posts).toBe(report.census.before.posts);
 
     // Every post sent before, during and after the push was applied exactly once.
-    expect(replies.every((r) => r.ok)).toBe(true);
+    expect(replies.filter((r) => !r.ok)).toEqual([]);
     const timeline = await allPosts(ada);
     const seen = timeline.map((p) => p.text);
     for (const text of texts) expect(seen.filter((t) => t === text)).toHaveLength(1);
