@@ -1,4 +1,5 @@
-import type { Accepted, FeedVersion, Migration, MigrationResult, Outcome, Refusal } from '../contract.ts';
+import { types } from 'node:util';
+import type { Accepted, FeedEvent, FeedVersion, Migration, MigrationResult, Outcome } from '../contract.ts';
 import { die } from './errors.ts';
 
 /**
@@ -7,18 +8,32 @@ import { die } from './errors.ts';
  * call and what came back, and the kernel keeps its old state.
  */
 
-/** A short, safe rendering of any value for an error message. */
+/**
+ * A short, safe rendering of any value for an error message. It reads through property descriptors, so
+ * a getter in something release code returned is shown, never run.
+ */
 export function show(value: unknown, depth = 0): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   if (typeof value === 'function') return 'a function';
   if (typeof value !== 'object') return String(value);
-  if (typeof (value as { then?: unknown }).then === 'function') return 'a Promise';
-  if (Array.isArray(value)) return depth > 0 ? `[…${value.length}]` : `[${value.slice(0, 3).map((v) => show(v, 1)).join(', ')}${value.length > 3 ? ', …' : ''}]`;
+  if (types.isProxy(value)) return 'a Proxy';
+  if (types.isPromise(value)) return 'a Promise';
+  const field = (key: string | number): string => {
+    const d = Object.getOwnPropertyDescriptor(value, key);
+    return d === undefined ? 'undefined' : 'value' in d ? show(d.value, depth + 1) : 'a getter';
+  };
+  if (Array.isArray(value)) {
+    if (depth > 0) return `[…${value.length}]`;
+    const n = Math.min(3, value.length);
+    const items: string[] = [];
+    for (let i = 0; i < n; i++) items.push(field(i));
+    return `[${items.join(', ')}${value.length > 3 ? ', …' : ''}]`;
+  }
   const keys = Object.keys(value);
   if (depth > 0) return `{${keys.slice(0, 4).join(', ')}${keys.length > 4 ? ', …' : ''}}`;
-  return `{${keys.slice(0, 5).map((k) => `${k}: ${show((value as Record<string, unknown>)[k], 1)}`).join(', ')}${keys.length > 5 ? ', …' : ''}}`;
+  return `{${keys.slice(0, 5).map((k) => `${k}: ${field(k)}`).join(', ')}${keys.length > 5 ? ', …' : ''}}`;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -61,33 +76,60 @@ export function checkExports(exports: unknown): { feed: FeedVersion; migrations:
   return { feed: feed as unknown as FeedVersion, migrations: migrations as Migration[] };
 }
 
-/** Check what handle() returned against the Outcome union. */
+/**
+ * The own fields of a record returned by release code, read once as data: a getter or setter here is a
+ * contract violation (it would run again whenever the kernel looked). Null when `value` is not a plain
+ * record or has accessors.
+ */
+function dataFields(value: unknown): Record<string, unknown> | null {
+  if (!isRecord(value) || types.isProxy(value)) return null;
+  const out: Record<string, unknown> = {};
+  for (const key in value) {
+    const d = Object.getOwnPropertyDescriptor(value, key);
+    if (d === undefined || !('value' in d)) return null;
+    out[key] = d.value;
+  }
+  return out;
+}
+
+/**
+ * Check what handle() returned against the Outcome union, and return it as a fresh record read once:
+ * {state, reply?, events?, bind?} or {error: {code, message}}. The values inside are checked by the
+ * caller (plain.ts). The message is built only when something is wrong.
+ */
 export function checkOutcome(out: unknown, version: number, type: string): Outcome<unknown> {
-  const where = `feed v${version} handle('${type}') returned ${show(out)}`;
+  const bad = (problem: string): never =>
+    die('E_HANDLER_CONTRACT', `feed v${version} handle('${type.slice(0, 40)}') returned ${show(out)}; ${problem}`);
   const expected = 'expected {state, reply?, events?, bind?} or {error: {code, message}}';
-  if (!isRecord(out) || typeof out['then'] === 'function') die('E_HANDLER_CONTRACT', `${where}; ${expected}`);
-  if ('error' in out) {
-    const e = out['error'];
-    if (!isRecord(e) || typeof e['code'] !== 'string' || typeof e['message'] !== 'string')
-      die('E_HANDLER_CONTRACT', `${where}; a refusal needs error: {code: string, message: string}`);
-    return out as unknown as Refusal;
+  const o = dataFields(out);
+  if (o === null) bad(`${expected}, as a plain object of data`);
+  if (typeof o!['then'] === 'function') bad('a Promise: handlers are synchronous');
+  if ('error' in o!) {
+    const e = dataFields(o!['error']);
+    if (e === null || typeof e['code'] !== 'string' || typeof e['message'] !== 'string') bad('a refusal needs error: {code: string, message: string}');
+    return { error: { code: (e!['code'] as string).slice(0, 200), message: (e!['message'] as string).slice(0, 2000) } };
   }
-  if (!('state' in out)) die('E_HANDLER_CONTRACT', `${where}; ${expected}`);
-  if (typeof out['state'] !== 'object' || out['state'] === null)
-    die('E_HANDLER_CONTRACT', `${where}; state must be an object`);
-  const events = out['events'];
-  if (events !== undefined) {
-    if (!Array.isArray(events)) die('E_HANDLER_CONTRACT', `${where}; events must be an array`);
-    for (const ev of events)
-      if (!isRecord(ev) || typeof ev['type'] !== 'string')
-        die('E_HANDLER_CONTRACT', `${where}; every event needs a string type, got ${show(ev)}`);
-      else if (ev['to'] !== undefined && !(Array.isArray(ev['to']) && ev['to'].every((u) => typeof u === 'string')))
-        die('E_HANDLER_CONTRACT', `${where}; event.to must be an array of user ids`);
+  if (!('state' in o!)) bad(expected);
+  const { state, reply, events, bind } = o as Record<string, unknown>;
+  if (typeof state !== 'object' || state === null) bad('state must be an object');
+  if (events !== undefined && !Array.isArray(events)) bad('events must be an array');
+  if (bind !== undefined && bind !== null && typeof bind !== 'string') bad('bind must be a user id or null');
+  const accepted: { state: unknown; reply?: unknown; events?: readonly FeedEvent[]; bind?: string | null } = { state };
+  if (reply !== undefined) accepted.reply = reply;
+  if (events !== undefined) accepted.events = events as FeedEvent[];
+  if (bind !== undefined) accepted.bind = bind as string | null;
+  return accepted as Accepted<unknown>;
+}
+
+/** After plain.ts checked them: every event has a string type and `to`, if any, lists user ids. */
+export function checkEvents(events: readonly unknown[], version: number, type: string): void {
+  for (const ev of events) {
+    const e = ev as Record<string, unknown>;
+    if (!isRecord(ev) || typeof e['type'] !== 'string')
+      die('E_HANDLER_CONTRACT', `feed v${version} handle('${type.slice(0, 40)}') returned an event ${show(ev)}; every event needs a string type`);
+    if (e['to'] !== undefined && !(Array.isArray(e['to']) && e['to'].every((u) => typeof u === 'string')))
+      die('E_HANDLER_CONTRACT', `feed v${version} handle('${type.slice(0, 40)}') returned an event to ${show(e['to'])}; event.to must be an array of user ids`);
   }
-  const bind = out['bind'];
-  if (bind !== undefined && bind !== null && typeof bind !== 'string')
-    die('E_HANDLER_CONTRACT', `${where}; bind must be a user id or null`);
-  return out as unknown as Accepted<unknown>;
 }
 
 /** Check what a migration step returned: {state, dropped?}. */

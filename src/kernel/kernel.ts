@@ -23,9 +23,9 @@ import type { Caller, Command, Context, FeedEvent, UserId } from '../contract.ts
 import type { ErrorBody, EventFrame, HelloFrame, ServerFrame, UpgradeFrame } from '../transport/protocol.ts';
 import { PROTOCOL_VERSION } from '../transport/protocol.ts';
 import { ERRORS, MoltError, die, type ErrorCode } from './errors.ts';
-import { checkOutcome, checkProblems, show } from './guard.ts';
+import { checkEvents, checkOutcome, checkProblems, show } from './guard.ts';
 import { resolveLimits, type Limits } from './limits.ts';
-import { freezePlain } from './plain.ts';
+import { checkPlain, checkSent, estimateBytes } from './plain.ts';
 import { loadRelease, type LoadedRelease, type ReleaseSource } from './release.ts';
 import { TimeoutError, describeThrown, runBounded } from './sandbox.ts';
 import { callRelease, census, migrate, plan, verify } from './upgrade.ts';
@@ -150,6 +150,7 @@ interface Done {
 interface StoredEvent {
   frame: EventFrame;
   to: readonly UserId[] | undefined;
+  bytes: number;
 }
 
 const SYSTEM_PRESENCE = 'presence';
@@ -180,6 +181,9 @@ export class Kernel {
   #upgrading = false;
   #queue: Waiting[] = [];
   readonly #history: HistoryEntry[] = [];
+  /** States (and their top-level values) that were live and have been replaced: see #checkLineage. */
+  readonly #retired = new WeakSet<object>();
+  #backlogBytes = 0;
 
   constructor(boot: ReleaseSource, options: KernelOptions = {}) {
     this.#limits = resolveLimits(options.limits);
@@ -191,7 +195,7 @@ export class Kernel {
     const t = this.#limits.migrationTimeoutMs;
     const state =
       options.initialState !== undefined ? options.initialState : callRelease(release, 'E_RELEASE_LOAD', 'init()', () => release.feed.init(), t);
-    freezePlain(state, `feed v${release.version} initial state`);
+    checkPlain(state, null, `feed v${release.version} initial state`, 'state');
     const problems = checkProblems(callRelease(release, 'E_VALIDATE', 'validate()', () => release.feed.validate(state), t), release.version);
     if (problems.length > 0) die('E_VALIDATE', `boot state is invalid for v${release.version}: ${problems.slice(0, this.#limits.problemsShown).join('; ')}`);
     this.#cell = { release, state };
@@ -412,25 +416,60 @@ export class Kernel {
     try {
       outcome = checkOutcome(release.feed.handle(state, command, ctx), release.version, command.type);
       if ('state' in outcome) {
-        const where = `feed v${release.version} handle('${command.type}')`;
-        if (outcome.state !== state) freezePlain(outcome.state, where);
-        // What goes on the wire must encode: checked here, before anything is committed.
-        if (outcome.reply !== undefined) freezePlain(outcome.reply, where, 'reply');
-        if (outcome.events) freezePlain(outcome.events, where, 'events');
+        const where = `feed v${release.version} handle('${command.type.slice(0, 40)}')`;
+        const limits = this.#limits;
+        // What goes on the wire must encode and be bounded: checked here, before anything is committed.
+        if (outcome.reply !== undefined) checkSent(outcome.reply, where, 'reply', limits.maxReplyBytes);
+        if (outcome.events) {
+          for (const ev of outcome.events) checkSent(ev, where, 'event', limits.maxEventBytes);
+          checkEvents(outcome.events, release.version, command.type);
+        }
+        if (outcome.state !== state) {
+          checkPlain(outcome.state, state, where, 'state', limits.maxGrowthBytes);
+          this.#checkLineage(outcome.state, state, where);
+        }
       }
     } catch (err) {
       return done(
         err instanceof MoltError
           ? fail(err.code === 'E_VALIDATE' ? 'E_HANDLER_CONTRACT' : err.code, err.message)
-          : fail('E_HANDLER_THREW', `feed v${release.version} handle('${command.type}') ${describeThrown(err)}; the state is unchanged`),
+          : fail('E_HANDLER_THREW', `feed v${release.version} handle('${command.type.slice(0, 40)}') ${describeThrown(err)}; the state is unchanged`),
       );
     }
     if ('error' in outcome) return done({ ok: false, error: { code: outcome.error.code, message: outcome.error.message } }, { refused: true });
+    if (outcome.state !== state) this.#retire(state, outcome.state);
     const bind = conn && outcome.bind !== undefined && outcome.bind !== user ? { conn, before: user, after: outcome.bind } : undefined;
     return done(
       { ok: true, data: outcome.reply ?? null },
       { ...(outcome.state !== state ? { state: outcome.state } : {}), ...(outcome.events ? { events: outcome.events } : {}), ...(bind ? { bind } : {}) },
     );
+  }
+
+  /**
+   * Lineage: a handler's new state must descend from the one it was given, not be a state (or a
+   * top-level part of one) that was live before and has been replaced since: a handler that memoized
+   * an old state would otherwise erase everything written after it. The kernel retires each replaced
+   * root and each replaced top-level value, so the check is O(top-level keys).
+   */
+  #checkLineage(next: unknown, prev: unknown, where: string): void {
+    const stale = (value: unknown) => typeof value === 'object' && value !== null && this.#retired.has(value);
+    if (stale(next)) die('E_LINEAGE', `${where} returned a state that was replaced earlier: it must build on the state it is given`);
+    if (typeof next !== 'object' || next === null || typeof prev !== 'object' || prev === null) return;
+    for (const key of Object.keys(next)) {
+      const value = (next as Record<string, unknown>)[key];
+      if (value !== (prev as Record<string, unknown>)[key] && stale(value))
+        die('E_LINEAGE', `${where} returned a state whose ${key.slice(0, 40)} was replaced earlier: it must build on the state it is given`);
+    }
+  }
+
+  #retire(prev: unknown, next: unknown): void {
+    if (typeof prev !== 'object' || prev === null) return;
+    this.#retired.add(prev);
+    if (typeof next !== 'object' || next === null) return;
+    for (const key of Object.keys(prev)) {
+      const value = (prev as Record<string, unknown>)[key];
+      if (typeof value === 'object' && value !== null && value !== (next as Record<string, unknown>)[key]) this.#retired.add(value);
+    }
   }
 
   /** Effects of one served command, in order: its events, its binding, its reply. */
@@ -467,8 +506,12 @@ export class Kernel {
   #emit(event: FeedEvent, version: number): void {
     const { to, ...rest } = event;
     const frame: EventFrame = { t: 'event', seq: ++this.#seq, version, event: rest };
-    this.#backlog.push({ frame, to });
-    if (this.#backlog.length > this.#limits.eventBacklog) this.#backlog.shift();
+    const bytes = estimateBytes(rest);
+    this.#backlog.push({ frame, to, bytes });
+    this.#backlogBytes += bytes;
+    // bounded in count and in bytes: the oldest go first (a client behind them gets E_GAP)
+    while (this.#backlog.length > this.#limits.eventBacklog || (this.#backlogBytes > this.#limits.backlogBytes && this.#backlog.length > 1))
+      this.#backlogBytes -= this.#backlog.shift()!.bytes;
     for (const conn of this.#conns.values()) {
       if (to && (conn.user === null || !to.includes(conn.user))) continue;
       conn.send(frame);

@@ -16,6 +16,14 @@ export interface Limits {
   historySize: number;
   /** Problems from validate() quoted in a refusal. */
   problemsShown: number;
+  /** Largest reply one command may get (estimated msgpack bytes). */
+  maxReplyBytes: number;
+  /** Largest single event. */
+  maxEventBytes: number;
+  /** Most new data one command may add to the state. */
+  maxGrowthBytes: number;
+  /** Bytes of events kept for $since (besides the count, eventBacklog): the oldest go first. */
+  backlogBytes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -26,6 +34,10 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   eventBacklog: 2_000,
   historySize: 100,
   problemsShown: 5,
+  maxReplyBytes: 4 * 1024 * 1024,
+  maxEventBytes: 256 * 1024,
+  maxGrowthBytes: 4 * 1024 * 1024,
+  backlogBytes: 32 * 1024 * 1024,
 });
 
 export function resolveLimits(partial: Partial<Limits> = {}): Limits {

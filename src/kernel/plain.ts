@@ -1,36 +1,190 @@
+import { types } from 'node:util';
 import { die } from './errors.ts';
 
 /**
- * The state cell holds plain data only: objects, arrays, strings, finite numbers, booleans and null.
- * That keeps it encodable (msgpack), comparable across V8 realms, and safe to freeze. This walk checks
- * that and deep-freezes in one pass. Already-frozen objects are skipped: they are subtrees shared with
- * the previous state (immer and careful migrations reuse them), which were checked when they entered.
+ * The state cell holds plain data only: plain objects and arrays, strings, finite numbers (never -0),
+ * booleans and null. Replies and events are the same, plus undefined (msgpack's nil). That keeps the
+ * state encodable, comparable and safe to freeze, and it means nothing stored can run code when read:
+ * no Proxy, no getter or setter, no symbol or non-enumerable key, no named property on an array, no
+ * hole. Release code's `Proxy` is a stand-in that throws, so a Proxy can only be a leaked immer draft.
+ *
+ * Frozen is not plain: feed code freezes what it writes, so this walk checks every node it has not
+ * seen, however frozen. "Seen" is decided against the state the handler was given: the walk goes
+ * through `next` and `prev` side by side, key by key, and stops wherever the two hold the very same
+ * object, so a command that copied one path costs one path. A subtree that moved (a vector's old root
+ * under its new one) is recognised too; anything else that moved is walked again, which is correct,
+ * only slower.
+ *
+ * The walk also estimates the bytes of what it checked (strings, numbers, keys, as msgpack would
+ * spend them), so the kernel can bound replies, events and the state's growth per command.
  */
-export function freezePlain(root: unknown, where: string, what: 'state' | 'reply' | 'events' = 'state'): void {
-  // Replies and events are sent, not stored: msgpack carries undefined, so they may hold it.
-  const allowUndefined = what !== 'state';
-  const stack: unknown[] = [root];
+
+export type PlainWhat = 'state' | 'reply' | 'event';
+
+/** A rough msgpack size: string bytes (UTF-16 length, a lower bound for UTF-8) plus a few per value. */
+const SIZE = { value: 1, number: 9, container: 3, key: 1 } as const;
+
+export interface PlainResult {
+  /** Estimated bytes of the nodes that were new. */
+  bytes: number;
+  /** Nodes checked (new ones). */
+  nodes: number;
+}
+
+/**
+ * Check and deep-freeze everything in `next` that is not shared with `prev` (null: everything).
+ * Throws E_VALIDATE naming the path and what was found there. `maxBytes` stops the walk early once
+ * the new content is larger (E_TOO_LARGE).
+ */
+export function checkPlain(next: unknown, prev: unknown, where: string, what: PlainWhat, maxBytes = Infinity): PlainResult {
+  const walk = new PlainWalk(next, prev, where, what, maxBytes);
+  walk.run(Infinity);
+  return { bytes: walk.bytes, nodes: walk.nodes };
+}
+
+/** The estimated bytes of a value already checked (events in the backlog). */
+export function estimateBytes(value: unknown): number {
+  const stack: unknown[] = [value];
+  let bytes = 0;
   while (stack.length > 0) {
-    const value = stack.pop();
-    if (value === null || typeof value === 'string' || typeof value === 'boolean') continue;
-    if (typeof value === 'number') {
-      if (!Number.isFinite(value)) die('E_VALIDATE', `${where}: ${what} holds the number ${value}; only finite numbers are plain data`);
-      continue;
+    const v = stack.pop();
+    if (typeof v === 'string') bytes += v.length + SIZE.value;
+    else if (typeof v === 'number') bytes += SIZE.number;
+    else if (typeof v === 'object' && v !== null) {
+      bytes += SIZE.container;
+      if (Array.isArray(v)) for (const x of v) stack.push(x);
+      else
+        for (const k in v) {
+          bytes += k.length + SIZE.key;
+          stack.push((v as Record<string, unknown>)[k]);
+        }
+    } else bytes += SIZE.value;
+  }
+  return bytes;
+}
+
+/** Replies and events: small, walked whole. */
+export function checkSent(value: unknown, where: string, what: 'reply' | 'event', maxBytes: number): number {
+  return checkPlain(value, null, where, what, maxBytes).bytes;
+}
+
+interface Frame {
+  node: object;
+  prev: unknown;
+  /** The key under which `node` sits in its parent, for messages (built only on error). */
+  key: string | number | null;
+  parent: Frame | null;
+}
+
+/** The same check, resumable: run(maxNodes) walks at most that many new nodes; done when true. */
+export class PlainWalk {
+  bytes = 0;
+  nodes = 0;
+  readonly #stack: Frame[] = [];
+  readonly #where: string;
+  readonly #what: PlainWhat;
+  readonly #maxBytes: number;
+
+  constructor(next: unknown, prev: unknown, where: string, what: PlainWhat, maxBytes = Infinity) {
+    this.#where = where;
+    this.#what = what;
+    this.#maxBytes = maxBytes;
+    this.#value(next, prev, null, null);
+  }
+
+  get done(): boolean {
+    return this.#stack.length === 0;
+  }
+
+  /** Walk up to `maxNodes` new nodes; returns whether the walk is complete. */
+  run(maxNodes: number): boolean {
+    let budget = maxNodes;
+    while (this.#stack.length > 0 && budget-- > 0) this.#node(this.#stack.pop()!);
+    return this.#stack.length === 0;
+  }
+
+  #fail(problem: string, frame: Frame | null, key: string | number | null): never {
+    const path: string[] = [];
+    if (key !== null) path.push(typeof key === 'number' ? `[${key}]` : `.${key}`);
+    for (let f = frame; f !== null && f.key !== null; f = f.parent) path.push(typeof f.key === 'number' ? `[${f.key}]` : `.${f.key}`);
+    const at = path.reverse().join('').replace(/^\./, '');
+    const label = this.#what === 'event' ? 'events' : this.#what;
+    die('E_VALIDATE', `${this.#where}: ${label} holds ${problem}${at ? ` at ${at}` : ''}; only plain data may be ${this.#what === 'state' ? 'stored' : 'sent'}`);
+  }
+
+  #value(value: unknown, prev: unknown, parent: Frame | null, key: string | number | null): void {
+    switch (typeof value) {
+      case 'string':
+        this.bytes += value.length + SIZE.value;
+        break;
+      case 'boolean':
+        this.bytes += SIZE.value;
+        break;
+      case 'number':
+        if (!Number.isFinite(value)) this.#fail(`the number ${value}`, parent, key);
+        if (Object.is(value, -0)) this.#fail('-0', parent, key);
+        this.bytes += SIZE.number;
+        break;
+      case 'undefined':
+        if (this.#what === 'state') this.#fail('undefined', parent, key);
+        this.bytes += SIZE.value;
+        break;
+      case 'object':
+        if (value === null) {
+          this.bytes += SIZE.value;
+          break;
+        }
+        // shared with the previous state: checked when it entered
+        if (value === prev) break;
+        this.#stack.push({ node: value, prev, key, parent });
+        break;
+      default:
+        this.#fail(`a ${typeof value}`, parent, key);
     }
-    if (value === undefined && allowUndefined) continue;
-    if (typeof value !== 'object') die('E_VALIDATE', `${where}: ${what} holds ${value === undefined ? 'undefined' : `a ${typeof value}`}; only plain data may be ${what === 'state' ? 'stored' : 'sent'}`);
-    if (Object.isFrozen(value)) continue;
-    if (Array.isArray(value)) {
-      for (let i = 0; i < value.length; i++) stack.push(value[i]);
-    } else {
-      const proto = Object.getPrototypeOf(value) as object | null;
-      // Plain objects from any realm: their prototype is that realm's Object.prototype (or null).
-      if (proto !== null && Object.getPrototypeOf(proto) !== null) {
-        const name = (value as { constructor?: { name?: string } }).constructor?.name ?? 'an object with a prototype';
-        die('E_VALIDATE', `${where}: ${what} holds a ${name}; only plain objects and arrays may be ${what === 'state' ? 'stored' : 'sent'}`);
+    if (this.bytes > this.#maxBytes)
+      die('E_TOO_LARGE', `${this.#where}: the ${this.#what} is larger than ${this.#maxBytes.toLocaleString('en')} bytes`);
+  }
+
+  #node(frame: Frame): void {
+    const { node, prev } = frame;
+    this.nodes++;
+    this.bytes += SIZE.container;
+    if (types.isProxy(node)) this.#fail('a Proxy', frame.parent, frame.key);
+    const proto = Object.getPrototypeOf(node) as object | null;
+    const other = typeof prev === 'object' && prev !== null ? (prev as Record<string | number, unknown>) : null;
+    if (Array.isArray(node)) {
+      if (proto !== null && Object.getPrototypeOf(proto) !== null && !Array.isArray(proto)) this.#fail('an array with a prototype of its own', frame.parent, frame.key);
+      // named properties and holes: only the indices, all of them, may be keys
+      if (Object.keys(node).length !== node.length) this.#fail('an array with holes or named properties', frame.parent, frame.key);
+      if (Object.getOwnPropertySymbols(node).length > 0) this.#fail('a symbol key', frame.parent, frame.key);
+      for (let i = 0; i < node.length; i++) {
+        const before = other?.[i];
+        const child: unknown = node[i];
+        // a vector's old root under its new one: shared, even though it moved
+        if (child !== null && typeof child === 'object' && child === prev) continue;
+        this.#value(child, before, frame, i);
       }
-      for (const key in value) stack.push((value as Record<string, unknown>)[key]);
+    } else {
+      // plain objects from any realm: their prototype is that realm's Object.prototype, or null
+      if (proto !== null && Object.getPrototypeOf(proto) !== null) {
+        const name = (node as { constructor?: { name?: unknown } }).constructor?.name;
+        this.#fail(typeof name === 'string' && name ? `a ${name}` : 'an object with a prototype', frame.parent, frame.key);
+      }
+      if (Object.getOwnPropertySymbols(node).length > 0) this.#fail('a symbol key', frame.parent, frame.key);
+      let keys = 0;
+      for (const key in node) {
+        keys++;
+        const d = Object.getOwnPropertyDescriptor(node, key);
+        if (d === undefined) this.#fail(`an inherited key ${JSON.stringify(key.slice(0, 40))}`, frame, null);
+        if (!('value' in d)) this.#fail('a getter or setter', frame, key);
+        this.bytes += key.length + SIZE.key;
+        const child = d.value as unknown;
+        if (child !== null && typeof child === 'object' && child === prev) continue;
+        this.#value(child, other?.[key], frame, key);
+      }
+      if (Object.getOwnPropertyNames(node).length !== keys) this.#fail('a non-enumerable key', frame.parent, frame.key);
     }
-    Object.freeze(value);
+    // its own properties are read and checked (its children wait on the stack): freezing is shallow
+    Object.freeze(node);
   }
 }

@@ -1,66 +1,123 @@
+import 'ses';
 import vm from 'node:vm';
 import { types } from 'node:util';
 import * as immer from 'immer';
 
 /**
- * Where release code runs. The bundle is compiled with vm.compileFunction as the body of a function
- * whose parameters shadow every global that is not plain ECMAScript: require, module, process, Buffer,
- * timers, fetch, crypto, console, performance... and also Date, Intl, WebAssembly, Function and
- * globalThis. Math comes as a copy whose `random` throws. So feed code sees the language and nothing of
- * the world: no I/O, no timers, no clock, no randomness. The one import it may make is `immer`, and it
- * gets the kernel's own instance so autoFreeze and friends agree on both sides.
+ * Where release code runs, in the live process. Three walls, each measured (ART.md, "What is
+ * contained"):
  *
- * This keeps honest code pure; it is not a wall against hostile code (indirect eval still reaches the
- * real global). Releases come from the operator, who is trusted; the point is that a feed version cannot
- * *accidentally* read the clock or touch a socket.
+ *  1. The host is locked down once, before any release is evaluated: SES's lockdown() freezes every
+ *     shared built-in (Object, Array.prototype, JSON, ...), so nothing a release does to them survives
+ *     it or reaches the kernel: `Array.prototype.includes = ...` throws instead of poisoning the server.
+ *  2. Each release is evaluated in its own SES Compartment: its globalThis, eval and Function are the
+ *     compartment's own, so indirect eval and constructor chains reach nothing of the host (no process,
+ *     no require, no fs). The compartment's globals are the language's only, and a few stand-ins that
+ *     fail with a message saying what to use instead: Date (ctx.now), Math.random (ctx.token()), Intl
+ *     (it reads the clock), Proxy, Promise, WeakRef, FinalizationRegistry, SharedArrayBuffer, Atomics.
+ *     The one import allowed is `immer`, the kernel's own instance.
+ *  3. Every call into release code runs under V8's watchdog (runBounded): past its limit whatever runs
+ *     is terminated, however deep. So is everything the kernel does with what comes back that could run
+ *     release code (reading a thrown value, say).
  *
- * Why the main V8 context and not vm.createContext: objects crossing contexts fall off V8's fast paths.
- * Measured here, from another context: Array.isArray 10x slower, Object.keys 7x, spread 28x; validate()
- * over 1M posts took 1.9 s instead of 0.24 s. State is shared between the kernel and every release, so it
- * must live in one realm.
+ * What this cannot bound is memory: one allocation can abort the whole process. So release code that
+ * runs over the whole state (migrations, validate, census, a shadow run of new handlers) runs first in
+ * a separate process (src/kernel/upgrade/), and only handlers, which must be fast, run here unrehearsed.
  *
- * Why vm.compileFunction: measured over 1,000 loads of a 14 KiB module, `import('...?v=n')` and
- * `vm.Script` kept their code alive for good (module map, compilation cache); a compiled function is
- * freed once nothing references it. test/kernel/sandbox.test.ts checks the heap stays flat.
+ * Why the globals are passed as parameters of a compiled function rather than evaluated in the
+ * compartment: SES evaluates compartment code inside `with` scopes, where free-variable lookups are slow
+ * (validate() over 100k posts took 3.5x as long), and its sources stay in V8's eval cache. Bound as
+ * parameters they are plain locals, and release code runs at host speed (measured: the same within
+ * noise). Every host global the language lacks is bound to undefined the same way.
  *
  * Why one tiny vm.Script: only running a script can bound time. Every call into release code goes
- * through CALL, which invokes a host closure under V8's watchdog; whatever JavaScript runs past the
- * limit is terminated, however deep. CALL's source never changes, so it compiles once.
+ * through CALL, which invokes a host closure under V8's watchdog. CALL's source never changes, so it
+ * compiles once.
  */
 
 const SLOT = Symbol.for('molt.sandbox.call');
 const CALL = new vm.Script(`globalThis[Symbol.for('molt.sandbox.call')]()`, { filename: 'molt:call' });
 
-const STRICT_RESERVED = new Set(['eval', 'arguments', 'implements', 'interface', 'let', 'package', 'private', 'protected', 'public', 'static', 'yield', 'await']);
+let locked = false;
+
+/** Freeze the host's shared built-ins (SES lockdown), once per process, before any release runs. */
+export function lockdownHost(): void {
+  if (locked) return;
+  locked = true;
+  try {
+    lockdown({
+      // keep the host's own debugging and logging as they were: stacks, console, locale, domains
+      errorTaming: 'unsafe',
+      stackFiltering: 'verbose',
+      consoleTaming: 'unsafe',
+      localeTaming: 'unsafe',
+      domainTaming: 'unsafe',
+      // the kernel's own code (tsx, vm) still needs eval in the start compartment
+      evalTaming: 'unsafe-eval',
+      overrideTaming: 'moderate',
+      reporting: 'none',
+    } as Parameters<typeof lockdown>[0]);
+  } catch (err) {
+    // already locked down by the embedding process: that is what we want
+    if (!/already locked down/i.test(String((err as Error)?.message))) throw err;
+  }
+}
 
 function unavailable(name: string, instead: string): never {
   throw new Error(`${name} is not available to feed code: ${instead}`);
 }
 
+/** A stand-in for a global: it and its static methods (Promise.resolve, Intl.DateTimeFormat) throw. */
+function standIn(name: string, instead: string): unknown {
+  const real = (globalThis as Record<string, unknown>)[name];
+  const members = real === undefined || real === null ? [] : Object.getOwnPropertyNames(real).filter((m) => typeof (real as Record<string, unknown>)[m] === 'function');
+  return standInWith(name, instead, members);
+}
+
+function standInWith(name: string, instead: string, members: readonly string[]): unknown {
+  const fn = function unavailableGlobal() {
+    unavailable(name, instead);
+  };
+  for (const m of members) Object.defineProperty(fn, m, { value: standInWith(`${name}.${m}`, instead, []), enumerable: true });
+  return Object.freeze(fn);
+}
+
 /** Stand-ins that fail with a message saying what to use instead. */
-const STAND_INS: Record<string, unknown> = {
-  Date: Object.freeze(
-    Object.assign(function Date() { unavailable('Date', 'take the time from ctx.now'); }, {
-      now: () => unavailable('Date.now', 'take the time from ctx.now'),
-    }),
-  ),
-  Math: Object.freeze(
-    Object.defineProperties({}, {
-      ...Object.getOwnPropertyDescriptors(Math),
-      random: { value: () => unavailable('Math.random', 'take randomness from ctx.token()'), enumerable: false },
-    }),
-  ),
-};
+function standIns(): Record<string, unknown> {
+  return {
+    Date: Object.freeze(
+      Object.assign(function Date() { unavailable('Date', 'take the time from ctx.now'); }, {
+        now: () => unavailable('Date.now', 'take the time from ctx.now'),
+      }),
+    ),
+    Math: Object.freeze(
+      Object.defineProperties({}, {
+        ...Object.getOwnPropertyDescriptors(Math),
+        random: { value: () => unavailable('Math.random', 'take randomness from ctx.token()'), enumerable: false },
+      }),
+    ),
+    Intl: standIn('Intl', 'it reads the clock and the locale; format times and numbers in the view'),
+    Proxy: standIn('Proxy', 'the state holds plain data only'),
+    Promise: standIn('Promise', 'feed code is synchronous'),
+    WeakRef: standIn('WeakRef', 'it depends on the garbage collector'),
+    FinalizationRegistry: standIn('FinalizationRegistry', 'it depends on the garbage collector'),
+    SharedArrayBuffer: standIn('SharedArrayBuffer', 'feed code shares nothing'),
+    Atomics: standIn('Atomics', 'feed code shares nothing'),
+  };
+}
+
+const STRICT_RESERVED = new Set(['arguments', 'implements', 'interface', 'let', 'package', 'private', 'protected', 'public', 'static', 'yield', 'await', 'undefined', 'NaN', 'Infinity']);
+
+/** The language's global names (what a fresh context has): bound to the compartment's own values. */
+const LANGUAGE: ReadonlySet<string> = new Set(vm.runInNewContext('Object.getOwnPropertyNames(globalThis)') as string[]);
 
 /**
- * The names to shadow: every global of this process that a fresh ECMAScript context does not have
- * (Node's additions), plus the standard ones that reach the clock, the host or new code.
+ * Every name the wrapper binds: the language's (the compartment's values), the host's additions
+ * (require, process, Buffer, timers, fetch, ...: bound to undefined), and eval and globalThis.
  */
-const SHADOWED: readonly string[] = (() => {
-  const language = new Set(vm.runInNewContext('Object.getOwnPropertyNames(globalThis)') as string[]);
-  const names = new Set(Object.getOwnPropertyNames(globalThis).filter((n) => !language.has(n)));
-  for (const n of ['globalThis', 'Date', 'Math', 'Intl', 'Function', 'console', 'WebAssembly', 'SharedArrayBuffer', 'Atomics', 'FinalizationRegistry', 'WeakRef', 'require', 'module', 'exports', '__filename', '__dirname'])
-    names.add(n);
+const NAMES: readonly string[] = (() => {
+  const names = new Set([...LANGUAGE, ...Object.getOwnPropertyNames(globalThis), 'eval', 'globalThis', 'require', 'module', 'exports', '__filename', '__dirname']);
+  for (const n of ['exports', 'require', 'module']) names.delete(n);
   return [...names].filter((n) => /^[A-Za-z_$][\w$]*$/.test(n) && !STRICT_RESERVED.has(n)).sort();
 })();
 
@@ -80,6 +137,13 @@ export class TimeoutError extends Error {
   }
 }
 
+/** Whether `err` is V8's watchdog firing (read without running anything a release may have set). */
+function isWatchdog(err: unknown): boolean {
+  if (!types.isNativeError(err)) return false;
+  const code = Object.getOwnPropertyDescriptor(err, 'code');
+  return code !== undefined && 'value' in code && code.value === 'ERR_SCRIPT_EXECUTION_TIMEOUT';
+}
+
 /** Run `fn` under V8's watchdog: past `ms`, whatever runs is terminated and TimeoutError thrown. */
 export function runBounded<T>(fn: () => T, ms: number): T {
   const slots = globalThis as unknown as Record<symbol, (() => void) | undefined>;
@@ -88,9 +152,9 @@ export function runBounded<T>(fn: () => T, ms: number): T {
     result = fn();
   };
   try {
-    CALL.runInThisContext({ timeout: ms });
+    CALL.runInThisContext({ timeout: Math.max(1, Math.round(ms)) });
   } catch (err) {
-    if ((err as { code?: string } | null)?.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw new TimeoutError(ms);
+    if (isWatchdog(err)) throw new TimeoutError(ms);
     throw err;
   } finally {
     slots[SLOT] = undefined;
@@ -99,28 +163,47 @@ export function runBounded<T>(fn: () => T, ms: number): T {
 }
 
 /**
- * Evaluate a release bundle (CommonJS-shaped, as built by src/release/build.ts). Throws whatever the
- * bundle throws while evaluating (SyntaxError, a bad import, a timeout).
+ * Evaluate a release bundle (CommonJS-shaped, as built by src/release/build.ts) in a compartment of its
+ * own. Throws whatever the bundle throws while evaluating (SyntaxError, a bad import, a timeout).
  */
 export function evaluate(code: string, filename: string, timeoutMs: number): Sandbox {
-  const params = ['exports', 'require', 'module', ...SHADOWED.filter((n) => n !== 'exports' && n !== 'require' && n !== 'module')];
-  const fn = vm.compileFunction(code, params, { filename });
+  lockdownHost();
+  const stand = standIns();
+  const compartment = new Compartment({ globals: stand, __options__: true, name: filename } as never);
+  const global = compartment.globalThis as Record<string, unknown>;
+  // The outer function is sloppy so that one of its parameters may be called eval; the bundle inside
+  // is strict. vm.compileFunction, not compartment.evaluate: compiled functions are freed with their
+  // release, where evaluated sources stay in V8's eval cache (measured: 20 KB per push kept).
+  const outer = vm.compileFunction(`return function (exports, require, module) {\n${code}\n};`, [...NAMES], { filename });
   const module = { exports: {} as unknown };
   const require = (id: string): unknown => {
-    if (Object.hasOwn(ALLOWED_IMPORTS, id)) return ALLOWED_IMPORTS[id];
-    throw new Error(`release code may import only ${Object.keys(ALLOWED_IMPORTS).join(', ')}; it asked for '${id}'`);
+    if (typeof id === 'string' && Object.hasOwn(ALLOWED_IMPORTS, id)) return ALLOWED_IMPORTS[id];
+    throw new Error(`release code may import only ${Object.keys(ALLOWED_IMPORTS).join(', ')}; it asked for '${String(id).slice(0, 60)}'`);
   };
-  const args = params.map((n) => (n === 'exports' ? module.exports : n === 'require' ? require : n === 'module' ? module : STAND_INS[n]));
-  runBounded(() => fn(...args), timeoutMs);
+  const values = NAMES.map((n) => (Object.hasOwn(stand, n) ? stand[n] : LANGUAGE.has(n) || n === 'eval' || n === 'globalThis' ? global[n] : undefined));
+  runBounded(() => {
+    const body = (outer as (...args: unknown[]) => (exports: unknown, require: unknown, module: unknown) => void)(...values);
+    body(module.exports, require, module);
+  }, timeoutMs);
   return { exports: module.exports, run: runBounded };
 }
 
-/** A readable one-liner for anything release code threw. */
-export function describeThrown(err: unknown): string {
+/**
+ * A readable one-liner for anything release code threw, read under the watchdog: a thrown value may be
+ * a Proxy or have a getter or toString that never returns.
+ */
+export function describeThrown(err: unknown, ms = 100): string {
   if (err instanceof TimeoutError) return err.message;
-  if (types.isNativeError(err)) return `${err.name}: ${err.message}`;
   try {
-    return `threw ${typeof err === 'string' ? JSON.stringify(err) : String(err)}`;
+    return runBounded(() => {
+      if (types.isNativeError(err)) {
+        const e = err as Error;
+        return `${String(e.name).slice(0, 80)}: ${String(e.message).slice(0, 500)}`;
+      }
+      if (typeof err === 'string') return `threw ${JSON.stringify(err.slice(0, 500))}`;
+      if (typeof err === 'object' && err !== null && types.isProxy(err)) return 'threw a Proxy';
+      return `threw ${String(err).slice(0, 500)}`;
+    }, ms);
   } catch {
     return 'threw a value that cannot be printed';
   }

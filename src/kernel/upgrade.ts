@@ -10,7 +10,7 @@
 import { plan as planSteps, type Step } from './chain.ts';
 import { MoltError, die, type ErrorCode } from './errors.ts';
 import { checkCensus, checkMigrationResult, checkProblems } from './guard.ts';
-import { freezePlain } from './plain.ts';
+import { checkPlain } from './plain.ts';
 import { Runner, directionOf } from './migrate/runner.ts';
 import type { LoadedRelease } from './release.ts';
 import { TimeoutError, describeThrown } from './sandbox.ts';
@@ -79,7 +79,7 @@ export function migrate(current: LoadedRelease, state: unknown, target: LoadedRe
     for (const [kind, n] of Object.entries(result.dropped ?? {})) dropped[kind] = (dropped[kind] ?? 0) + n;
     next = result.state;
   }
-  freezePlain(next, `state after ${p.steps.map((s) => s.label).join(', ') || 'no migration'}`);
+  checkPlain(next, state, `state after ${p.steps.map((s) => s.label).join(', ') || 'no migration'}`, 'state');
   let sample: Migrated['sample'] = null;
   if (before && typeof before === 'object') {
     const { kind, id, data } = before as { kind: string; id: string; data: unknown };

@@ -114,7 +114,7 @@ describe('kernel dispatch', () => {
   it.each([
     ['undefined', 'undefined', /returned undefined; expected \{state, reply\?, events\?, bind\?\} or \{error/],
     ['a number', '42', /returned 42; expected/],
-    ['a promise', 'Promise.resolve({ state: s })', /returned a Promise/],
+    ['a promise', '(async () => ({ state: s }))()', /returned a Promise/],
     ['a refusal without a message', "({ error: { code: 'x' } })", /a refusal needs error: \{code: string, message: string\}/],
     ['events that are not typed', '({ state: s, events: [{}] })', /every event needs a string type/],
     ['a state holding a function', '({ state: { count: () => 1 } })', /state holds a function/],

@@ -30,13 +30,44 @@ describe('sandbox', () => {
     ['crypto', 'typeof crypto'],
     ['performance', 'typeof performance'],
     ['console', 'typeof console'],
-    ['globalThis', 'typeof globalThis'],
-    ['Function', 'typeof Function'],
-    ['Intl', 'typeof Intl'],
+    ['process through globalThis', 'typeof globalThis.process'],
+    ['process through indirect eval', "(0, eval)('typeof process')"],
+    ['process through the Function global', "Function('return typeof process')()"],
+    ['require through globalThis', 'typeof globalThis.require'],
     ['WebAssembly', 'typeof WebAssembly'],
   ])('release code cannot reach %s', (_name, expr) => {
     const box = load(`exports.t = ${expr};`);
     expect((box.exports as { t: string }).t).toBe('undefined');
+  });
+
+  it.each([
+    ['a function constructor chain', "(function () {}).constructor('return process')()"],
+    ['an async function constructor chain', "(async function () {}).constructor('return process')"],
+  ])('refuses %s', (_name, expr) => {
+    expect(() => load(`exports.t = ${expr};`)).toThrow(/not a valid constructor/);
+  });
+
+  it.each([
+    ['Array.prototype.includes', 'Array.prototype.includes = function (x) { return this.indexOf(x) > 0; };'],
+    ['Object.keys', 'Object.keys = () => [];'],
+    ['JSON.stringify', "JSON.stringify = () => '\"committed\"';"],
+    ['Object.prototype', 'Object.prototype.polluted = true;'],
+  ])('cannot change the host: patching %s throws and the host keeps its own', (_name, patch) => {
+    expect(() => load(patch)).toThrow(/read.only|not extensible|Cannot (assign|add)/);
+    expect([1, 2].includes(1)).toBe(true);
+    expect(Object.keys({ a: 1 })).toEqual(['a']);
+    expect(JSON.stringify({ a: 1 })).toBe('{"a":1}');
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+
+  it.each([
+    ['Proxy', 'new Proxy({}, {})', /Proxy is not available to feed code: the state holds plain data only/],
+    ['Promise', 'Promise.resolve(1)', /Promise.resolve is not available to feed code: feed code is synchronous/],
+    ['Intl', 'new Intl.DateTimeFormat().format()', /Intl.DateTimeFormat is not available to feed code: it reads the clock/],
+    ['WeakRef', 'new WeakRef({})', /WeakRef is not available/],
+  ])('gives a stand-in for %s that says why', (_name, expr, message) => {
+    const box = load(`exports.f = () => ${expr};`);
+    expect(() => box.run(() => (box.exports as { f(): unknown }).f(), 100)).toThrow(message);
   });
 
   it('refuses the clock and randomness with a message that says what to use instead', () => {
@@ -66,6 +97,15 @@ describe('sandbox', () => {
 
   it('stops a top level that never ends', () => {
     expect(() => evaluate('for (;;) {}', 'loop.js', 50)).toThrow(TimeoutError);
+  });
+
+  it('describes a thrown value whose toString never returns, in bounded time', () => {
+    const box = load(`exports.bad = () => { throw { toString() { for (;;) {} } }; }; exports.proxy = () => { throw new (function () {}.constructor === Function ? Object : Object)(); };`);
+    let caught: unknown;
+    try { box.run(() => (box.exports as { bad(): unknown }).bad(), 100); } catch (e) { caught = e; }
+    const t0 = performance.now();
+    expect(describeThrown(caught, 50)).toBe('threw a value that cannot be printed');
+    expect(performance.now() - t0).toBeLessThan(2000);
   });
 
   it('describes what release code throws, errors or not', () => {
