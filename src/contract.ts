@@ -135,14 +135,15 @@ export interface Collection<S = any> {
   get(state: S): unknown;
   /** How many entries (tombstones included). O(1). */
   size(collection: unknown): number;
-  /** Up to `max` entries from `cursor` (null: the start), in a stable order; `next` is null at the end. */
-  read(collection: unknown, cursor: unknown, max: number): { readonly entries: readonly (readonly [Key, unknown])[]; readonly next: unknown };
+  /** Up to `max` entries from `cursor` (null: the start), in a stable order, as parallel lists of keys
+   *  and entities; `next` is null at the end. */
+  read(collection: unknown, cursor: unknown, max: number): { readonly keys: readonly Key[]; readonly values: readonly unknown[]; readonly next: unknown };
   /** The entity under `key`, or undefined when there is none. */
   lookup(collection: unknown, key: Key): unknown;
   /** Keys whose entities differ between two values of this collection (added and removed included). */
   changed(before: unknown, after: unknown): Key[];
-  /** `base` (null: empty) with these entries set; an entity `undefined` removes its key. Path copies. */
-  with(base: unknown, entries: readonly (readonly [Key, unknown])[]): unknown;
+  /** `base` (null: empty) with keys[i] set to values[i]; a value `undefined` removes its key. Path copies. */
+  with(base: unknown, keys: readonly Key[], values: readonly unknown[]): unknown;
   /** The entity's name for messages ("post p1f"). */
   name(key: Key, entity: unknown): string;
 }

@@ -7,10 +7,19 @@ import { DEFAULT_TOKEN_FILE } from '../transport/token.ts';
 
 const USAGE = `molt: operate a running molt server
 
-  molt push <version|folder> [--dry-run]   build a release, upgrade the running server to it
-  molt rollback [--dry-run]                go back to the previous release through its down migration
-  molt status                              running version, release, uptime, entities, clients, history
-  molt build <version|folder>              build a release locally and print its hash (no server)
+  molt push <version|folder>   build a release and upgrade the running server to it, online: the
+                               new state is built beside the live one while the feed keeps serving
+  molt rollback                go back to the previous release through its down migration
+  molt cutover                 cut over an upgrade that waits for it (push --hold)
+  molt abort                   stop the running or held upgrade before its cut-over: nothing changes
+  molt status                  running version, release, uptime, entities, clients, the upgrade in
+                               progress, history
+  molt build <version|folder>  build a release locally and print its hash (no server)
+
+push and rollback options
+  --dry-run            everything up to the cut-over, on the live state, in the rehearsal; changes nothing
+  --hold               migrate and keep the new state caught up, then wait for molt cutover (or abort)
+  --pace N | N%        at most N entities a second, or N% of one CPU: to spare a busy feed, or to watch
 
 options
   --json               print the result as JSON
@@ -29,6 +38,8 @@ async function main(argv: string[]): Promise<number> {
     options: {
       json: { type: 'boolean', default: false },
       'dry-run': { type: 'boolean', default: false },
+      hold: { type: 'boolean', default: false },
+      pace: { type: 'string' },
       url: { type: 'string' },
       token: { type: 'string' },
       'token-file': { type: 'string' },
@@ -45,19 +56,32 @@ async function main(argv: string[]): Promise<number> {
   const dryRun = values['dry-run'];
   const api = () => operator(values.url, values.token, values['token-file']);
 
+  const upgradeOptions = () => ({ dryRun, hold: values.hold, ...(values.pace !== undefined ? { pace: parsePace(values.pace) } : {}) });
+
   switch (command) {
     case 'push': {
       if (!target) throw new UsageError('push needs a version number or a version folder: molt push 2');
       const release = await buildRelease(target);
-      const report = await api().post<UpgradeReport>('/upgrade', { release: { code: release.code, view: release.view, hash: release.hash }, dryRun });
+      const client = api();
+      const expect = (await client.get<Status>('/status')).release;
+      const report = await watching(client, json, () => client.post<UpgradeReport>('/upgrade', { release: { code: release.code, view: release.view, hash: release.hash }, expect, ...upgradeOptions() }));
       print(json ? JSON.stringify(report, null, 2) : formatReport(report));
       return report.result === 'refused' ? 1 : 0;
     }
     case 'rollback': {
       if (target) throw new UsageError('rollback takes no version: it returns to the release that ran before');
-      const report = await api().post<UpgradeReport>('/rollback', { dryRun });
+      const client = api();
+      const expect = (await client.get<Status>('/status')).release;
+      const report = await watching(client, json, () => client.post<UpgradeReport>('/rollback', { expect, ...upgradeOptions() }));
       print(json ? JSON.stringify(report, null, 2) : formatReport(report));
       return report.result === 'refused' ? 1 : 0;
+    }
+    case 'cutover':
+    case 'abort': {
+      if (target) throw new UsageError(`${command} takes no arguments`);
+      const done = await api().post<{ upgrade: string }>(`/${command}`, {});
+      print(json ? JSON.stringify(done) : command === 'cutover' ? `cutting over upgrade ${done.upgrade.slice(0, 8)}: the push command reports when it is committed` : `aborting upgrade ${done.upgrade.slice(0, 8)}: nothing changes`);
+      return 0;
     }
     case 'status': {
       const status = await api().get<Status>('/status');
@@ -73,6 +97,51 @@ async function main(argv: string[]): Promise<number> {
     }
     default:
       throw new UsageError(`unknown command '${command}'`);
+  }
+}
+
+/** `--pace 5000` (entities a second) or `--pace 25%` (of one CPU). */
+export function parsePace(text: string): { perSecond: number } | { share: number } {
+  const m = /^(\d+(?:\.\d+)?)(%?)$/.exec(text.trim());
+  if (!m) throw new UsageError(`--pace takes entities a second (--pace 5000) or a share of one CPU (--pace 25%), not '${text}'`);
+  const n = Number(m[1]);
+  if (m[2]) {
+    if (n <= 0 || n > 100) throw new UsageError('--pace N% takes a share between 0 and 100');
+    return { share: n / 100 };
+  }
+  if (n <= 0) throw new UsageError('--pace takes a positive number of entities a second');
+  return { perSecond: n };
+}
+
+/**
+ * Run an upgrade call while showing its progress on stderr (a terminal only, not with --json): the
+ * operator API answers when the upgrade ends, so progress comes from /status meanwhile.
+ */
+async function watching<T>(client: ReturnType<typeof operator>, json: boolean, call: () => Promise<T>): Promise<T> {
+  const tty = process.stderr.isTTY && !json;
+  if (!tty) return call();
+  let last = '';
+  const timer = setInterval(() => {
+    client.get<Status>('/status').then(
+      (s) => {
+        const u = s.upgrade;
+        if (!u) return;
+        const p = u.progress;
+        const pct = p.total > 0 ? ` ${Math.floor((p.done / p.total) * 100)}% (${p.done.toLocaleString('en')} of ${p.total.toLocaleString('en')}${p.rate ? `, ${p.rate.toLocaleString('en')}/s` : ''}${p.etaMs ? `, ${Math.ceil(p.etaMs / 1000)} s left` : ''})` : '';
+        const line = u.held ? 'held: migrated and caught up; run `molt cutover` to commit or `molt abort`' : `${u.phase}${u.phase === 'migrate' ? pct : ''}`;
+        if (line !== last) {
+          last = line;
+          process.stderr.write(`\r\x1b[2K  ${line}`);
+        }
+      },
+      () => {},
+    );
+  }, 500);
+  try {
+    return await call();
+  } finally {
+    clearInterval(timer);
+    if (last) process.stderr.write('\r\x1b[2K');
   }
 }
 
@@ -121,16 +190,22 @@ export function formatReport(r: UpgradeReport): string {
     `  was        ${short(r.from.release)} (v${r.from.version})`,
   ];
   if (r.error) lines.push(`  error      ${r.error.code}: ${r.error.message}`);
-  lines.push(
-    `  steps      ${r.steps.length ? r.steps.map((s) => `${s.step}${s.describe ? ` (${s.describe})` : ''}`).join('; ') : 'no migration'}`,
-    `  migrated   ${r.migrated.toLocaleString('en')} entities (${counts(r.census.before)})`,
-  );
+  if (r.describe) lines.push(`  for people ${r.describe}`);
+  lines.push(`  steps      ${r.steps.length ? r.steps.map((s) => `${s.step}${s.describe ? ` (${s.describe})` : ''}`).join('; ') : 'no migration'}`);
+  if (r.migrated > 0) lines.push(`  migrated   ${r.migrated.toLocaleString('en')} entities (${counts(r.census.before)})`);
+  else lines.push(`  before     ${counts(r.census.before)}`);
   if (r.census.after) lines.push(`  after      ${counts(r.census.after)}`);
+  lines.push(`  dropped    ${counts(r.dropped)}`);
+  const how = r.online
+    ? `online: built beside the live state while the feed served${r.rounds ? `, ${r.rounds} catch-up round${r.rounds === 1 ? '' : 's'}` : ''}`
+    : 'stop-the-world: a whole-state step runs inside the cut-over';
   lines.push(
-    `  dropped    ${counts(r.dropped)}`,
-    `  pause      ${ms(r.pauseMs)}${r.queued ? ` (${r.queued} commands waited)` : ''}`,
-    `  phases     load ${ms(r.phases.load)} · migrate ${ms(r.phases.migrate)} · validate ${ms(r.phases.validate)} · commit ${ms(r.phases.commit)}`,
+    `  how        ${how}`,
+    `  pause      ${ms(r.pauseMs)}${r.result === 'committed' ? ` at the cut-over${r.cutoverEntities ? ` (${r.cutoverEntities} entities caught up)` : ''}` : ''}${r.queued ? `, ${r.queued} commands waited` : ''}`,
+    `  time       ${ms(r.totalMs)} in all: load ${ms(r.phases.load)} · migrate ${ms(r.phases.migrate)} · validate ${ms(r.phases.validate)} · catch-up ${ms(r.phases.catchUp)} · cut-over ${ms(r.phases.commit)}`,
+    `  memory     peak heap ${r.peakHeapMb} MB here${r.rehearsalPeakHeapMb !== null ? `, ${r.rehearsalPeakHeapMb} MB in the rehearsal` : ''}`,
   );
+  if (r.skipped.length) lines.push(`  skipped    ${r.skipped.join('; ')}`);
   if (r.sample) {
     lines.push(`  sample     ${r.sample.kind} ${r.sample.id}`, `    before   ${JSON.stringify(r.sample.before)}`, `    after    ${JSON.stringify(r.sample.after)}`);
   }
@@ -143,7 +218,10 @@ export function formatStatus(s: Status): string {
     `  uptime     ${(s.uptimeMs / 1000).toFixed(0)} s`,
     `  entities   ${counts(s.census)}`,
     `  clients    ${s.connections} connected, ${s.online} users online`,
-    `  events     seq ${s.seq}${s.upgrading ? '  (upgrade in progress)' : ''}`,
+    `  events     seq ${s.seq}`,
+    ...(s.upgrade
+      ? [`  upgrading  ${s.upgrade.kind} v${s.upgrade.from} -> ${s.upgrade.to === null ? '?' : `v${s.upgrade.to}`}${s.upgrade.dryRun ? ' (dry run)' : ''}: ${s.upgrade.held ? 'held, waiting for molt cutover' : s.upgrade.phase}${s.upgrade.progress.total ? `, ${s.upgrade.progress.done.toLocaleString('en')} of ${s.upgrade.progress.total.toLocaleString('en')}${s.upgrade.progress.round ? `, catch-up round ${s.upgrade.progress.round}` : ''}` : ''}, ${(s.upgrade.startedMs / 1000).toFixed(1)} s`]
+      : []),
     `  releases   ${s.releases.map((r) => `v${r.version} ${short(r.release)}`).join(' -> ')}`,
     '  history',
     ...s.history.map(

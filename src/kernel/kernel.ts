@@ -9,9 +9,10 @@
  *                                             │
  *                          effects: bind the connection, number the events, deliver them
  *
- *   operator ─release─▶ Kernel.upgrade
- *       prepare: load ─ check exports and chain ─ migrate the frozen live state ─ freeze ─ validate
- *                ─ invariants (census vs declared drops)          everything that can fail: upgrade.ts
+ *   operator ─release─▶ Kernel.upgrade ──▶ UpgradeRun (upgrade/orchestrate.ts), online:
+ *       load ─ rehearse in a child process, migrate here one slice behind, over a frozen snapshot,
+ *       while commands are served ─ validate and check (in the rehearsal) ─ catch up with what
+ *       commands changed ─ (held) ─ cut-over: commands wait for the last changes
  *       ── point of no return ──
  *       commit:  cell = next  (one synchronous step) ─ announce to every connection ─ drain the queue
  *
@@ -19,16 +20,20 @@
  * at all. A refused upgrade leaves the very same cell object in place.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import v8 from 'node:v8';
 import type { Caller, Command, Context, FeedEvent, UserId } from '../contract.ts';
 import type { ErrorBody, EventFrame, HelloFrame, ServerFrame, UpgradeFrame } from '../transport/protocol.ts';
 import { PROTOCOL_VERSION } from '../transport/protocol.ts';
 import { ERRORS, MoltError, die, type ErrorCode } from './errors.ts';
-import { checkEvents, checkOutcome, checkProblems, show } from './guard.ts';
+import { checkEvents, checkOutcome, show } from './guard.ts';
 import { resolveLimits, type Limits } from './limits.ts';
 import { checkPlain, checkSent, estimateBytes } from './plain.ts';
 import { loadRelease, type LoadedRelease, type ReleaseSource } from './release.ts';
+import { Rehearsal } from './upgrade/rehearsal.ts';
+import { UpgradeRun, type Pace } from './upgrade/orchestrate.ts';
+import type { HistoryEntry, UpgradeProgress, UpgradeReport } from './upgrade/report.ts';
+import { callRelease, census, validate } from './migrate/verify.ts';
 import { TimeoutError, describeThrown, runBounded } from './sandbox.ts';
-import { callRelease, census, migrate, plan, verify } from './upgrade.ts';
 
 export type Result = { ok: true; data: unknown } | { ok: false; error: ErrorBody };
 
@@ -62,42 +67,7 @@ export interface Observer {
   upgrade?(report: UpgradeReport): void;
 }
 
-export interface UpgradeReport {
-  upgrade: string;
-  kind: 'push' | 'rollback';
-  dryRun: boolean;
-  result: 'committed' | 'dry-run' | 'refused';
-  from: { version: number; release: string };
-  to: { version: number; release: string };
-  /** Migration steps taken, e.g. [{step: "1->2", describe: "likes become reactions"}]. */
-  steps: { step: string; describe: string }[];
-  census: { before: Record<string, number>; after: Record<string, number> | null };
-  /** Entities that went through the migration (sum of the census before). */
-  migrated: number;
-  /** Casualties per kind, as the migrations declared them. */
-  dropped: Record<string, number>;
-  /** Milliseconds the kernel did not serve commands (they waited in the queue). */
-  pauseMs: number;
-  phases: { load?: number; migrate?: number; validate?: number; commit?: number };
-  /** One entity before and after the migration. */
-  sample: { kind: string; id: string; before: unknown; after: unknown } | null;
-  /** Commands that waited in the queue during the upgrade. */
-  queued: number;
-  error?: { code: string; message: string };
-}
-
-export interface HistoryEntry {
-  upgrade: string;
-  at: string;
-  kind: 'boot' | 'push' | 'rollback';
-  dryRun: boolean;
-  result: 'committed' | 'dry-run' | 'refused';
-  from: number | null;
-  to: number;
-  release: string;
-  pauseMs: number;
-  error?: string;
-}
+export type { HistoryEntry, UpgradeProgress, UpgradeReport } from './upgrade/report.ts';
 
 export interface Status {
   version: number;
@@ -108,6 +78,8 @@ export interface Status {
   online: number;
   seq: number;
   upgrading: boolean;
+  /** The upgrade running now, if any: its phase and progress. */
+  upgrade: UpgradeProgress | null;
   queued: number;
   releases: { version: number; release: string }[];
   history: HistoryEntry[];
@@ -178,8 +150,12 @@ export class Kernel {
   #nextConn = 1;
   #seq = 0;
   readonly #backlog: StoredEvent[] = [];
+  /** Commands wait in the queue (an upgrade's cut-over). */
   #upgrading = false;
   #queue: Waiting[] = [];
+  /** The upgrade running now (one at a time). */
+  #upgrade: UpgradeRun | null = null;
+  readonly #rehearsal: Rehearsal;
   readonly #history: HistoryEntry[] = [];
   /** States (and their top-level values) that were live and have been replaced: see #checkLineage. */
   readonly #retired = new WeakSet<object>();
@@ -196,8 +172,9 @@ export class Kernel {
     const state =
       options.initialState !== undefined ? options.initialState : callRelease(release, 'E_RELEASE_LOAD', 'init()', () => release.feed.init(), t);
     checkPlain(state, null, `feed v${release.version} initial state`, 'state');
-    const problems = checkProblems(callRelease(release, 'E_VALIDATE', 'validate()', () => release.feed.validate(state), t), release.version);
-    if (problems.length > 0) die('E_VALIDATE', `boot state is invalid for v${release.version}: ${problems.slice(0, this.#limits.problemsShown).join('; ')}`);
+    validate(release, state, t, this.#limits.problemsShown, 'the boot state');
+    const heapMb = this.#limits.rehearsalHeapMb || Math.round(v8.getHeapStatistics().heap_size_limit / 2 ** 20);
+    this.#rehearsal = new Rehearsal({ heapMb, ...(this.#log ? { log: this.#log } : {}) });
     this.#cell = { release, state };
     this.#stack.push({ version: release.version, hash: release.hash, source: release.source });
     this.#record({ upgrade: randomUUID(), at: new Date(this.#started).toISOString(), kind: 'boot', dryRun: false, result: 'committed', from: null, to: release.version, release: release.hash, pauseMs: 0 });
@@ -216,7 +193,12 @@ export class Kernel {
   get state(): unknown {
     return this.#cell.state;
   }
+  /** Whether an upgrade is in progress (the feed keeps serving until its cut-over). */
   get upgrading(): boolean {
+    return this.#upgrade !== null;
+  }
+  /** Whether commands are waiting for a cut-over right now. */
+  get cuttingOver(): boolean {
     return this.#upgrading;
   }
   /** Command types clients may send to the running version. */
@@ -256,7 +238,8 @@ export class Kernel {
       connections: this.#conns.size,
       online: this.#online.length,
       seq: this.#seq,
-      upgrading: this.#upgrading,
+      upgrading: this.#upgrade !== null,
+      upgrade: this.#upgrade?.status() ?? null,
       queued: this.#queue.length,
       releases: this.#stack.map((s) => ({ version: s.version, release: s.hash })),
       history: [...this.#history],
@@ -550,108 +533,93 @@ export class Kernel {
   // ------------------------------------------------------------------ upgrades
 
   /** Push a release: migrate up (or down, if it is older) to its version. */
-  upgrade(source: ReleaseSource, options: { dryRun?: boolean } = {}): Promise<UpgradeReport> {
-    return this.#change('push', () => loadRelease(source, this.#limits.loadTimeoutMs), options.dryRun ?? false);
+  upgrade(source: ReleaseSource, options: UpgradeOptions = {}): Promise<UpgradeReport> {
+    return this.#start({ kind: 'push', source, ...options });
   }
 
   /** Go back to the release that ran before the current one. */
-  rollback(options: { dryRun?: boolean } = {}): Promise<UpgradeReport> {
-    return this.#change(
-      'rollback',
-      () => {
-        const previous = this.#stack[this.#stack.length - 2];
-        if (!previous) die('E_NO_PREVIOUS', `version ${this.version} is the first release since boot; there is nothing to roll back to`);
-        return loadRelease(previous.source, this.#limits.loadTimeoutMs);
-      },
-      options.dryRun ?? false,
-    );
+  rollback(options: UpgradeOptions = {}): Promise<UpgradeReport> {
+    return this.#start({ kind: 'rollback', ...options });
   }
 
-  async #change(kind: 'push' | 'rollback', load: () => LoadedRelease, dryRun: boolean): Promise<UpgradeReport> {
-    if (this.#upgrading) die('E_BUSY', 'another upgrade is in progress; try again when it ends');
-    this.#upgrading = true;
-    const started = performance.now();
-    const current = this.#cell;
+  /** Cut over an upgrade that waits for it (`push --hold`). */
+  cutover(): { upgrade: string } {
+    const run = this.#upgrade;
+    if (!run || !run.cutover()) die('E_NOT_HELD', 'no upgrade is waiting for a cut-over; push with --hold first');
+    return { upgrade: run.id };
+  }
+
+  /** End a running or held upgrade before its cut-over: nothing changes. */
+  abort(): { upgrade: string } {
+    const run = this.#upgrade;
+    if (!run || !run.abort()) die('E_NOT_HELD', 'no upgrade is running, or it is past its cut-over');
+    return { upgrade: run.id };
+  }
+
+  async #start(request: UpgradeOptions & { kind: 'push' | 'rollback'; source?: ReleaseSource }): Promise<UpgradeReport> {
+    if (this.#upgrade) die('E_BUSY', `another upgrade (${this.#upgrade.id.slice(0, 8)}) is in progress; try again when it ends, or molt abort`);
+    if (this.#closed) die('E_SHUTTING_DOWN', 'the server is stopping');
     const id = randomUUID();
-    const from = { version: current.release.version, release: current.release.hash };
-    const report: UpgradeReport = {
-      upgrade: id, kind, dryRun, result: 'refused', from, to: from, steps: [],
-      census: { before: {}, after: null }, migrated: 0, dropped: {}, pauseMs: 0, phases: {}, sample: null, queued: 0,
-    };
-    const log = (phase: string, extra: object = {}) =>
-      this.#log?.info({ upgrade: id, kind, dryRun, phase, from: from.version, to: report.to.version, release: report.to.release, ...extra }, `upgrade ${phase}`);
-    const announce = (phase: UpgradeFrame['phase'], ms?: number, detail?: Record<string, unknown>) =>
-      this.#broadcast({ t: 'upgrade', upgrade: id, phase, direction: report.to.version < from.version ? 'down' : 'up', dryRun, from, to: report.to, ...(ms === undefined ? {} : { ms }), ...(detail ? { detail } : {}) });
-    const lap = (() => { let t = performance.now(); return () => { const now = performance.now(); const ms = round(now - t); t = now; return ms; }; })();
-    const limits = this.#limits;
-
+    const run = new UpgradeRun(this.#host(), { ...request, dryRun: request.dryRun ?? false }, id);
+    this.#upgrade = run;
+    let report: UpgradeReport;
     try {
-      log('begin');
-      announce('begin');
-      await tick(); // let commands already on the wire arrive: they wait in the queue from here on
-
-      // ---- prepare: load, exports, chain, plan ----
-      const target = load();
-      report.to = { version: target.version, release: target.hash };
-      const p = plan(current.release, target);
-      report.steps = p.steps.map((s) => ({ step: s.label, describe: typeof s.migration.describe === 'string' ? s.migration.describe : '' }));
-      report.phases.load = lap();
-      log('load', { ms: report.phases.load, steps: report.steps.map((s) => s.step) });
-      announce('load', report.phases.load, { steps: report.steps });
-      await tick();
-
-      // ---- prepare: migrate the frozen live state ----
-      report.census.before = census(current.release, current.state, limits.migrationTimeoutMs);
-      report.migrated = Object.values(report.census.before).reduce((a, b) => a + b, 0);
-      const migrated = migrate(current.release, current.state, target, p, this.#clock(), limits.migrationTimeoutMs);
-      report.dropped = migrated.dropped;
-      report.sample = migrated.sample;
-      report.phases.migrate = lap();
-      log('migrate', { ms: report.phases.migrate, dropped: report.dropped });
-      announce('migrate', report.phases.migrate, { census: report.census.before, dropped: report.dropped, sample: report.sample, steps: report.steps });
-      await tick();
-
-      // ---- prepare: validate and check invariants ----
-      report.census.after = verify(target, migrated.state, report.census.before, report.dropped, limits.migrationTimeoutMs, limits.problemsShown);
-      report.phases.validate = lap();
-      log('validate', { ms: report.phases.validate, census: report.census.after });
-      announce('validate', report.phases.validate, { census: report.census.after });
-
-      if (dryRun) {
-        report.result = 'dry-run';
-        report.pauseMs = round(performance.now() - started);
-        log('dry-run', { pauseMs: report.pauseMs });
-        announce('dry-run', 0, { report });
-        return report;
-      }
-
-      // ======== point of no return: nothing below can fail ========
-      this.#cell = { release: target, state: migrated.state };
-      if (kind === 'rollback') this.#stack.pop();
-      else this.#stack.push({ version: target.version, hash: target.hash, source: target.source });
-      report.phases.commit = lap();
-      report.result = 'committed';
-      report.pauseMs = round(performance.now() - started);
-      log('committed', { pauseMs: report.pauseMs, phases: report.phases });
-      this.#upgrading = false; // hello must describe the new cell; the queue drains below
-      for (const conn of this.#conns.values())
-        conn.send({ t: 'upgrade', upgrade: id, phase: 'committed', direction: p.direction, dryRun, from, to: report.to, ms: report.phases.commit, detail: { report, pauseMs: report.pauseMs }, hello: this.hello(conn.id) });
-      return report;
-    } catch (err) {
-      const e = err instanceof MoltError ? err : new MoltError('E_RELEASE_LOAD', describeThrown(err));
-      report.result = 'refused';
-      report.error = { code: e.code, message: e.message };
-      report.pauseMs = round(performance.now() - started);
-      this.#log?.warn({ upgrade: id, kind, dryRun, phase: 'refused', from: from.version, to: report.to.version, code: e.code, pauseMs: report.pauseMs }, 'upgrade refused');
-      announce('refused', undefined, { error: report.error });
-      return report;
+      report = await run.run();
     } finally {
-      report.queued = this.#queue.length;
-      this.#record({ upgrade: id, at: new Date(this.#clock()).toISOString(), kind, dryRun, result: report.result, from: from.version, to: report.to.version, release: report.to.release, pauseMs: report.pauseMs, ...(report.error ? { error: `${report.error.code}: ${report.error.message}` } : {}) });
-      this.#upgrading = false;
-      this.#observe.upgrade?.(report);
-      this.#drain();
+      this.#upgrade = null;
     }
+    this.#record({ upgrade: id, at: new Date(this.#clock()).toISOString(), kind: report.kind, dryRun: report.dryRun, result: report.result, from: report.from.version, to: report.to.version, release: report.to.release, pauseMs: report.pauseMs, ...(report.error ? { error: `${report.error.code}: ${report.error.message}` } : {}) });
+    this.#observe.upgrade?.(report);
+    this.#schedule();
+    return report;
+  }
+
+  /** What an upgrade may do to the kernel: read the cell, hold and resume commands, commit. */
+  #host() {
+    const kernel = this;
+    const log = this.#log;
+    let logId = '';
+    return {
+      limits: this.#limits,
+      rehearsal: this.#rehearsal,
+      clock: this.#clock,
+      current: () => this.#cell,
+      previous: () => this.#stack[this.#stack.length - 2]?.source ?? null,
+      announce: (phase: string, detail: Record<string, unknown> | undefined, ms: number | undefined, head: { upgrade: string; dryRun: boolean; direction: 'up' | 'down'; from: { version: number; release: string }; to: { version: number; release: string } }) => {
+        logId = head.upgrade;
+        this.#broadcast({ t: 'upgrade', ...head, phase: phase as UpgradeFrame['phase'], ...(ms === undefined ? {} : { ms: round(ms) }), ...(detail ? { detail } : {}) });
+      },
+      hold: () => {
+        this.#upgrading = true;
+      },
+      resume: () => {
+        this.#upgrading = false;
+        this.#schedule();
+      },
+      queued: () => this.#queue.length,
+      commit: (target: LoadedRelease, state: unknown, report: UpgradeReport) => kernel.#commit(target, state, report),
+      log: (phase: string, extra: Record<string, unknown>) => log?.info({ upgrade: logId, phase, ...extra }, `upgrade ${phase}`),
+    };
+  }
+
+  /** Past the point of no return: one assignment, then tell everyone and serve what waited. */
+  #commit(target: LoadedRelease, state: unknown, report: UpgradeReport): void {
+    this.#retire(this.#cell.state, state);
+    this.#cell = { release: target, state };
+    if (report.kind === 'rollback') this.#stack.pop();
+    else this.#stack.push({ version: target.version, hash: target.hash, source: target.source });
+    this.#upgrading = false; // hello must describe the new cell; the queue drains below
+    const head = { t: 'upgrade' as const, upgrade: report.upgrade, phase: 'committed' as const, direction: report.direction, dryRun: false, from: report.from, to: report.to, ms: report.pauseMs };
+    const detail = { report, pauseMs: report.pauseMs, changed: report.changed };
+    for (const conn of this.#conns.values()) {
+      try {
+        conn.send({ ...head, detail, hello: this.hello(conn.id) });
+      } catch (err) {
+        this.#log?.error({ conn: conn.id, err: describeThrown(err) }, 'committed frame failed');
+      }
+    }
+    this.#log?.info({ upgrade: report.upgrade, phase: 'committed', from: report.from.version, to: report.to.version, release: report.to.release, pauseMs: report.pauseMs, totalMs: report.totalMs, online: report.online, phases: report.phases }, 'upgrade committed');
+    this.#schedule();
   }
 
   #record(entry: HistoryEntry): void {
@@ -659,9 +627,11 @@ export class Kernel {
     if (this.#history.length > this.#limits.historySize) this.#history.shift();
   }
 
-  /** Refuse new work and answer what waits with E_SHUTTING_DOWN. */
+  /** Refuse new work and answer what waits with E_SHUTTING_DOWN; an upgrade not yet cut over is aborted. */
   close(): void {
     this.#closed = true;
+    this.#upgrade?.abort('the server is stopping', 'E_SHUTTING_DOWN');
+    this.#rehearsal.stop();
     for (const w of this.#queue) w.resolve(fail('E_SHUTTING_DOWN'));
     this.#queue = [];
   }
@@ -671,6 +641,10 @@ function round(ms: number): number {
   return Math.round(ms * 100) / 100;
 }
 
-function tick(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+/** What an operator may ask of a push or a rollback. */
+export interface UpgradeOptions {
+  dryRun?: boolean;
+  hold?: boolean;
+  pace?: Pace | null;
+  expect?: string;
 }

@@ -24,6 +24,16 @@ export interface Limits {
   maxGrowthBytes: number;
   /** Bytes of events kept for $since (besides the count, eventBacklog): the oldest go first. */
   backlogBytes: number;
+  /** Longest a whole upgrade may take, from begin to cut-over (held upgrades included). */
+  upgradeTimeoutMs: number;
+  /** Longest the cut-over may keep commands waiting before it gives up and changes nothing. */
+  cutoverTimeoutMs: number;
+  /** At the cut-over, validate() runs again on the whole state only if it took at most this long. */
+  cutoverValidateMs: number;
+  /** An upgrade refuses (E_MEMORY) before the live heap passes this share of its limit, in percent. */
+  heapHighWaterPercent: number;
+  /** The rehearsal process's heap limit, MB (0: as large as the live process's). */
+  rehearsalHeapMb: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -38,12 +48,17 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxEventBytes: 256 * 1024,
   maxGrowthBytes: 4 * 1024 * 1024,
   backlogBytes: 32 * 1024 * 1024,
+  upgradeTimeoutMs: 10 * 60_000,
+  cutoverTimeoutMs: 5_000,
+  cutoverValidateMs: 20,
+  heapHighWaterPercent: 85,
+  rehearsalHeapMb: 0,
 });
 
 export function resolveLimits(partial: Partial<Limits> = {}): Limits {
   const limits = { ...DEFAULT_LIMITS, ...partial };
   for (const [name, value] of Object.entries(limits))
-    if (!Number.isSafeInteger(value) || value < 1)
+    if (!Number.isSafeInteger(value) || value < (name === 'rehearsalHeapMb' ? 0 : 1) || (name === 'heapHighWaterPercent' && value > 100))
       die('E_BAD_REQUEST', `limit ${name} = ${String(value)}; expected a positive integer`);
   return limits;
 }

@@ -1,16 +1,42 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { MoltError } from '../kernel/errors.ts';
-import type { Kernel } from '../kernel/kernel.ts';
+import type { Kernel, UpgradeOptions } from '../kernel/kernel.ts';
 
 /**
  * The operator API: its own listener (127.0.0.1 by default), every route behind a bearer token
  * compared in constant time. Without the right token: 401 and nothing runs.
  *
- *   GET  /status                      -> Status
- *   POST /upgrade  {release: {code, view, hash}, dryRun?}  -> UpgradeReport (409 if refused)
- *   POST /rollback {dryRun?}          -> UpgradeReport (409 if refused)
+ *   GET  /status                      -> Status (with the upgrade in progress, if any)
+ *   POST /upgrade  {release: {code, view, hash}, dryRun?, hold?, pace?, expect?}  -> UpgradeReport (409 if refused)
+ *   POST /rollback {dryRun?, hold?, pace?, expect?}                            -> UpgradeReport (409 if refused)
+ *   POST /cutover                     -> {upgrade}: a held upgrade cuts over (409 E_NOT_HELD)
+ *   POST /abort                       -> {upgrade}: the running upgrade stops before its cut-over
+ *
+ * pace is {perSecond: n} (entities per second) or {share: 0..1} (of one CPU); expect is the release hash
+ * the operator means to replace (E_CONFLICT when another runs).
  */
+/** Refusals that are about what else is going on, not about the request: HTTP 409. */
+const CONFLICTS = new Set(['E_BUSY', 'E_CONFLICT', 'E_NOT_HELD', 'E_SHUTTING_DOWN']);
+
+type Options = { dryRun?: unknown; hold?: unknown; pace?: unknown; expect?: unknown };
+
+/** The operator's options for a push or rollback, checked. */
+function options(body: Options | null | undefined): UpgradeOptions {
+  const out: UpgradeOptions = { dryRun: body?.dryRun === true, hold: body?.hold === true };
+  const pace = body?.pace as { perSecond?: unknown; share?: unknown } | undefined | null;
+  if (pace !== undefined && pace !== null) {
+    if (typeof pace === 'object' && typeof pace.perSecond === 'number' && pace.perSecond > 0 && Number.isFinite(pace.perSecond)) out.pace = { perSecond: pace.perSecond };
+    else if (typeof pace === 'object' && typeof pace.share === 'number' && pace.share > 0 && pace.share <= 1) out.pace = { share: pace.share };
+    else throw new MoltError('E_BAD_REQUEST', 'pace must be {perSecond: n > 0} or {share: 0 < n <= 1}');
+  }
+  if (body?.expect !== undefined) {
+    if (typeof body.expect !== 'string' || !/^[0-9a-f]{64}$/.test(body.expect)) throw new MoltError('E_BAD_REQUEST', 'expect must be the hash of the release you mean to replace');
+    out.expect = body.expect;
+  }
+  return out;
+}
+
 export function createOperatorApi(kernel: Kernel, token: string, log?: FastifyBaseLogger): FastifyInstance {
   const bodyLimit = 32 * 1024 * 1024;
   const app: FastifyInstance = log ? Fastify({ loggerInstance: log, bodyLimit, logController: new LogController({ disableRequestLogging: true }) }) : Fastify({ logger: false, bodyLimit });
@@ -25,7 +51,7 @@ export function createOperatorApi(kernel: Kernel, token: string, log?: FastifyBa
   });
 
   app.setErrorHandler(async (err, _req, reply) => {
-    if (err instanceof MoltError) return reply.code(err.code === 'E_BUSY' ? 409 : 400).send({ error: err.toJSON() });
+    if (err instanceof MoltError) return reply.code(CONFLICTS.has(err.code) ? 409 : err.code === 'E_INTERNAL' ? 500 : 400).send({ error: err.toJSON() });
     const status = (err as { statusCode?: number }).statusCode ?? 500;
     return reply.code(status).send({ error: { code: status < 500 ? 'E_BAD_REQUEST' : 'E_INTERNAL', message: (err as Error).message } });
   });
@@ -33,22 +59,24 @@ export function createOperatorApi(kernel: Kernel, token: string, log?: FastifyBa
   app.get('/status', async () => kernel.status());
 
   app.post('/upgrade', async (req, reply) => {
-    const body = req.body as { release?: { code?: unknown; view?: unknown; hash?: unknown }; dryRun?: unknown } | null;
+    const body = req.body as ({ release?: { code?: unknown; view?: unknown; hash?: unknown } } & Options) | null;
     const rel = body?.release;
     if (!rel || typeof rel.code !== 'string' || !(rel.view === null || rel.view === undefined || typeof rel.view === 'string') || (rel.hash !== undefined && typeof rel.hash !== 'string'))
       throw new MoltError('E_BAD_REQUEST', 'POST /upgrade needs {release: {code: string, view: string|null, hash?: string}, dryRun?: boolean}');
     const report = await kernel.upgrade(
       { code: rel.code, view: (rel.view as string | null | undefined) ?? null, ...(rel.hash ? { hash: rel.hash as string } : {}) },
-      { dryRun: body?.dryRun === true },
+      options(body),
     );
     return reply.code(report.result === 'refused' ? 409 : 200).send(report);
   });
 
   app.post('/rollback', async (req, reply) => {
-    const body = (req.body ?? {}) as { dryRun?: unknown };
-    const report = await kernel.rollback({ dryRun: body.dryRun === true });
+    const report = await kernel.rollback(options((req.body ?? {}) as Options));
     return reply.code(report.result === 'refused' ? 409 : 200).send(report);
   });
+
+  app.post('/cutover', async () => kernel.cutover());
+  app.post('/abort', async () => kernel.abort());
 
   return app;
 }

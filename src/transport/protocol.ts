@@ -82,13 +82,16 @@ export interface UpgradeFrame {
 }
 
 export type UpgradePhase =
-  | 'begin' // accepted by the kernel, nothing done yet
-  | 'load' // release evaluated, exports and chain checked
-  | 'migrate' // migrations ran on the live state (detail: counts, dropped, sample)
-  | 'validate' // target validate() and the invariants passed
-  | 'committed' // code and state swapped; detail.pauseMs
-  | 'dry-run' // everything up to the point of no return passed; nothing changed
-  | 'refused'; // something failed before the point of no return; nothing changed (detail.error)
+  | 'begin' // accepted, the release loaded (rehearsed first): `to` and `direction` are known; ms = load time
+  | 'load' // release evaluated, exports and chain checked (detail.steps)
+  | 'migrate' // repeated while the new state is built beside the live one (detail.progress); the feed serves
+  | 'catch-up' // a round migrating what commands changed meanwhile (detail: round, entities)
+  | 'validate' // validate(), the census invariants and the checks passed (detail.census: after)
+  | 'held' // `molt push --hold`: migrated and kept caught up, waiting for `molt cutover`
+  | 'cutover' // the short pause begins: commands wait
+  | 'committed' // code and state swapped; detail: report, pauseMs, changed
+  | 'dry-run' // everything up to the cut-over passed; nothing changed
+  | 'refused'; // failed or aborted before the cut-over; nothing changed (detail.error)
 
 /** A frame-level error with no command to answer (e.g. undecodable frame). */
 export interface ErrorFrame {

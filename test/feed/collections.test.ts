@@ -15,8 +15,8 @@ function readAll(c: typeof posts, value: unknown, max: number): (readonly [unkno
   const out: (readonly [unknown, unknown])[] = [];
   let cursor: unknown = null;
   do {
-    const { entries, next } = c.read(value, cursor, max);
-    out.push(...entries);
+    const { keys, values, next } = c.read(value, cursor, max);
+    keys.forEach((k, i) => out.push([k, values[i]]));
     cursor = next;
   } while (cursor !== null);
   return out;
@@ -68,7 +68,7 @@ describe('vec collection', () => {
       [2999, { n: 'z' }],
       ...numbers(1200).map((x, i) => [3000 + i, x] as [number, unknown]),
     ];
-    const after = vecWithMany(before, updates);
+    const after = vecWithMany(before, updates.map(([k]) => k), updates.map(([, v]) => v));
     expect(vecProblem(after)).toBeNull();
     const expected = [...items];
     for (const [i, v] of updates) expected[i] = v as { n: number };
@@ -76,10 +76,10 @@ describe('vec collection', () => {
     expect(fromVec(before)).toEqual(items); // the input is untouched
     expect((after.root as unknown[][])[1]).toBe((before.root as unknown[][])[1]); // a leaf-group nobody touched
     expect(Object.isFrozen(after.root)).toBe(true);
-    expect(() => vecWithMany(before, [[3001, {}]])).toThrow(/past the end/);
-    expect(() => vecWithMany(before, [[5, undefined]])).toThrow(/never removes/);
+    expect(() => vecWithMany(before, [3001], [{}])).toThrow(/past the end/);
+    expect(() => vecWithMany(before, [5], [undefined])).toThrow(/never removes/);
     // from empty, entry by entry through every height
-    const built = vecWithMany(toVec([]), numbers(33_000).map((x, i) => [i, x] as [number, unknown]));
+    const built = vecWithMany(toVec([]), numbers(33_000).map((_, i) => i), numbers(33_000));
     expect(vecProblem(built)).toBeNull();
     expect(fromVec(built)).toEqual(numbers(33_000));
   });
@@ -94,11 +94,11 @@ describe('trie collection', () => {
     const seen = new Map<unknown, unknown>();
     let cursor: unknown = null;
     do {
-      const { entries, next } = sessions.read(t, cursor, 100);
-      for (const [k, v] of entries) {
+      const { keys, values, next } = sessions.read(t, cursor, 100);
+      keys.forEach((k, i) => {
         expect(seen.has(k)).toBe(false);
-        seen.set(k, v);
-      }
+        seen.set(k, values[i]);
+      });
       cursor = next;
     } while (cursor !== null);
     expect(seen).toEqual(new Map(pairs(2000)));
@@ -113,7 +113,7 @@ describe('trie collection', () => {
     });
     expect(sessions.changed(before, after).sort()).toEqual(['brand-new', 'token-17', 'token-4000']);
     expect(sessions.changed(after, after)).toEqual([]);
-    const rebuilt = sessions.with(before, [['token-17', 'u99'], ['brand-new', 'u1'], ['token-4000', undefined]]) as Trie;
+    const rebuilt = sessions.with(before, ['token-17', 'brand-new', 'token-4000'], ['u99', 'u1', undefined]) as Trie;
     expect(trieProblems(rebuilt, (p) => expect.fail(p))).toBe(true);
     const a = new Map<string, string>();
     trieForEach(rebuilt, (k, v) => void a.set(k, v));
@@ -122,7 +122,7 @@ describe('trie collection', () => {
     expect(a).toEqual(b);
     expect(sessions.lookup(rebuilt, 'token-17')).toBe('u99');
     expect(sessions.lookup(rebuilt, 'token-4000')).toBeUndefined();
-    expect(sessions.with(null, [['k', 'v']])).toMatchObject({ size: 1 });
+    expect(sessions.with(null, ['k'], ['v'])).toMatchObject({ size: 1 });
     expect(sessions.changed(emptyTrie(), toTrie([['k', 'v']]))).toEqual(['k']);
   });
 });

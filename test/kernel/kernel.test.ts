@@ -146,7 +146,7 @@ describe('kernel dispatch', () => {
   });
 
   it('refuses to boot on a state its version finds invalid', () => {
-    expect(() => new Kernel(tiny(), { initialState: { count: 'many' } })).toThrow(/boot state is invalid for v1: count must be a number/);
+    expect(() => new Kernel(tiny(), { initialState: { count: 'many' } })).toThrow(/feed v1 validate\(\) rejected the boot state \(1 problem\): count must be a number/);
   });
 
   it('throws at construction on an impossible limit', () => {

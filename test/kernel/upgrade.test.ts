@@ -32,9 +32,11 @@ describe('upgrade', () => {
     });
     expect(report.pauseMs).toBeGreaterThanOrEqual(0);
     expect(Object.keys(report.phases)).toEqual(['load', 'migrate', 'validate', 'commit']);
+    // a whole-state step (this tiny feed has no collections) runs at the cut-over, and says so
+    expect(report.online).toBe(false);
     expect(kernel.version).toBe(2);
     expect(kernel.state).toEqual({ total: 3 });
-    expect(phases(frames)).toEqual(['begin', 'load', 'migrate', 'validate', 'committed']);
+    expect(phases(frames)).toEqual(['begin', 'load', 'migrate', 'validate', 'cutover', 'committed']);
     const committed = frames.find((f): f is UpgradeFrame => f.t === 'upgrade' && f.phase === 'committed')!;
     expect(committed.hello).toMatchObject({ version: 2, release: kernel.release });
     expect(await kernel.dispatch(conn, { type: 'inc' })).toEqual({ ok: true, data: { value: 4 } });
@@ -56,6 +58,7 @@ describe('upgrade', () => {
     expect(kernel.state).toBe(state);
     expect(kernel.version).toBe(1);
     expect(phases(frames)).toEqual(['begin', 'load', 'migrate', 'validate', 'dry-run']);
+    expect(frames.find((f): f is UpgradeFrame => f.t === 'upgrade' && f.phase === 'begin')).toMatchObject({ direction: 'up', to: { version: 2 }, ms: expect.any(Number) });
   });
 
   it('rolls back through down, reporting what down dropped, and refuses past the first release', async () => {
@@ -133,12 +136,19 @@ describe('upgrade', () => {
     expect(kernel.state).toEqual({ total: 4 });
   });
 
-  it('answers waiting commands of the old format with a clear error when the new version drops them', async () => {
-    const { kernel, conn } = await started(1);
+  it('serves commands with the old version until the cut-over; one that waits through it meets the new version', async () => {
+    const kernel = new Kernel(tiny());
+    let waiting: Promise<unknown> | null = null;
+    const conn = kernel.connect((f) => {
+      // sent the moment the cut-over begins: it waits, and the new version answers it
+      if (f.t === 'upgrade' && f.phase === 'cutover') waiting = kernel.dispatch(conn, { type: 'inc' });
+    });
     const pending = kernel.upgrade(tiny({ version: 2, commands: ['whoami'] }));
-    const waiting = kernel.dispatch(conn, { type: 'inc' });
-    await pending;
+    const during = await kernel.dispatch(conn, { type: 'inc' });
+    expect(during).toEqual({ ok: true, data: { value: 1 } }); // served by v1 while v2 was being prepared
+    expect((await pending).result).toBe('committed');
     expect(await waiting).toMatchObject({ ok: false, error: { code: 'E_UNKNOWN_COMMAND', message: expect.stringMatching(/feed v2 does not handle 'inc'/) } });
+    expect(kernel.state).toEqual({ total: 1 });
   });
 
   it('keeps upgrade history for status', async () => {

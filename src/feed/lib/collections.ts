@@ -35,20 +35,24 @@ export function vec<S>(get: (state: S) => VecLike<unknown>, options: VecOptions 
       const v = c as VecLike<unknown>;
       const from = cursor === null || cursor === undefined ? 0 : (cursor as number);
       const to = Math.min(v.size, from + Math.max(1, max));
-      const entries: [number, unknown][] = [];
+      const keys: number[] = new Array(to - from);
+      const values: unknown[] = new Array(to - from);
       for (let i = from; i < to; ) {
         const leaf = leafAt(v, i);
         const end = Math.min(to, (i | MASK) + 1);
-        for (; i < end; i++) entries.push([i, leaf[i & MASK]]);
+        for (; i < end; i++) {
+          keys[i - from] = i;
+          values[i - from] = leaf[i & MASK];
+        }
       }
-      return { entries, next: to < v.size ? to : null };
+      return { keys, values, next: to < v.size ? to : null };
     },
     lookup(c, key) {
       const v = c as VecLike<unknown>;
       return typeof key === 'number' && key >>> 0 === key && key < v.size ? leafAt(v, key)[key & MASK] : undefined;
     },
     changed: (a, b) => vecChanged(a as VecLike<unknown>, b as VecLike<unknown>),
-    with: (base, entries) => vecWithMany((base as VecLike<unknown> | null) ?? { size: 0, shift: 0, root: [] }, entries as [number, unknown][]),
+    with: (base, keys, values) => vecWithMany((base as VecLike<unknown> | null) ?? { size: 0, shift: 0, root: [] }, keys as number[], values),
     name: (key, entity) => name(key as number, entity),
   };
 }
@@ -69,10 +73,15 @@ export function trie<S>(get: (state: S) => TrieLike, options: TrieOptions = {}):
     // the cursor is a slot of the root: a slice reads whole top-level subtrees until it has `max` pairs
     read(c, cursor, max) {
       const root = (c as TrieLike).root;
-      const entries: [string, string][] = [];
+      const keys: string[] = [];
+      const values: string[] = [];
       let slot = cursor === null || cursor === undefined ? 0 : (cursor as number);
-      for (; slot < WIDTH && entries.length < max; slot++) eachPair(root[slot] ?? null, (k, v) => void entries.push([k, v]));
-      return { entries, next: slot < WIDTH ? slot : null };
+      for (; slot < WIDTH && keys.length < max; slot++)
+        eachPair(root[slot] ?? null, (k, v) => {
+          keys.push(k);
+          values.push(v);
+        });
+      return { keys, values, next: slot < WIDTH ? slot : null };
     },
     lookup: (c, key) => (typeof key === 'string' ? trieGet(c as TrieLike, key) : undefined),
     changed(a, b) {
@@ -80,11 +89,12 @@ export function trie<S>(get: (state: S) => TrieLike, options: TrieOptions = {}):
       trieChanged((a as TrieLike).root, (b as TrieLike).root, keys);
       return keys;
     },
-    with(base, entries) {
+    with(base, keys, values) {
       const t: Trie = base === null ? { size: 0, root: emptyRoot() } : { size: (base as TrieLike).size, root: (base as TrieLike).root };
-      for (const [key, value] of entries) {
-        if (value === undefined) trieDelete(t, String(key));
-        else trieSet(t, String(key), value as string);
+      for (let i = 0; i < keys.length; i++) {
+        const value = values[i];
+        if (value === undefined) trieDelete(t, String(keys[i]));
+        else trieSet(t, String(keys[i]), value as string);
       }
       return t;
     },
@@ -141,7 +151,7 @@ function diffNodes(a: Node, b: Node, shift: number, base: number, limit: number,
  * at the end, so a batch of a thousand entries costs about a thousand entry writes and one copy of
  * each touched leaf and inner node.
  */
-export function vecWithMany<T>(v: VecLike<T>, entries: readonly (readonly [number, unknown])[]): Vec<T> {
+export function vecWithMany<T>(v: VecLike<T>, keys: readonly number[], values: readonly unknown[]): Vec<T> {
   let { size, shift, root } = v;
   const fresh = new Set<Node>();
   const own = (node: Node): Node => {
@@ -150,9 +160,18 @@ export function vecWithMany<T>(v: VecLike<T>, entries: readonly (readonly [numbe
     fresh.add(copy);
     return copy;
   };
-  for (const [i, value] of entries) {
+  // entries in one leaf usually come together: keep the leaf of the last one
+  let leaf: Node | null = null;
+  let leafBase = -1;
+  for (let k = 0; k < keys.length; k++) {
+    const i = keys[k]!;
+    const value = values[k];
     if (value === undefined) throw new RangeError(`a vector never removes entries (position ${i}); store a tombstone instead`);
     if (i >>> 0 !== i || i > size) throw new RangeError(`vector position ${i} is past the end (${size})`);
+    if (leaf !== null && i - leafBase >= 0 && i - leafBase < WIDTH && i < size) {
+      leaf[i & MASK] = value;
+      continue;
+    }
     if (i === size && size === 2 ** (shift + BITS) && size > 0) {
       // the root is full: a new root above it
       const top: Node = [root];
@@ -174,6 +193,8 @@ export function vecWithMany<T>(v: VecLike<T>, entries: readonly (readonly [numbe
     }
     node[i & MASK] = value;
     if (i === size) size++;
+    leaf = node;
+    leafBase = i - (i & MASK);
   }
   for (const node of fresh) Object.freeze(node);
   return { size, shift, root };

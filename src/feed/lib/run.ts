@@ -40,18 +40,23 @@ export function runDirection(step: Migration, dir: 'up' | 'down', state: unknown
     // into the same layout, untouched entries stay where they are; into another, every entry moves
     const every = into.layout !== source.layout;
     const value = source.get(state);
-    const changed: [Key, unknown][] = [];
+    const keys: Key[] = [];
+    const values: unknown[] = [];
     let cursor: unknown = null;
     do {
-      const { entries, next } = source.read(value, cursor, 4096);
-      for (const [key, entity] of entries) {
-        if ('tombstone' in source && entity === source.tombstone) continue;
-        const out = fn(entity, entityCtx);
-        if (every || out !== entity) changed.push([key, out]);
+      const read = source.read(value, cursor, 4096);
+      for (let i = 0; i < read.keys.length; i++) {
+        const entity = read.values[i];
+        if ('tombstone' in source && entity === source.tombstone && !every) continue;
+        const out = 'tombstone' in source && entity === source.tombstone ? entity : fn(entity, entityCtx);
+        if (every || out !== entity) {
+          keys.push(read.keys[i]!);
+          values.push(out);
+        }
       }
-      cursor = next;
+      cursor = read.next;
     } while (cursor !== null);
-    mapped[kind] = into.with(every ? null : value, changed);
+    mapped[kind] = into.with(every ? null : value, keys, values);
   }
   const result = d.finish(state, mapped, { now: ctx.now, dropped: { ...dropped } });
   for (const [kind, n] of Object.entries(result.dropped ?? {})) dropped[kind] = (dropped[kind] ?? 0) + n;

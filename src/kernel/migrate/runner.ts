@@ -36,8 +36,9 @@ interface KindRun {
   total: number;
   /** Drops declared per entity key (only keys that declared some). */
   readonly drops: Map<Key, Record<string, number>>;
-  /** Keys the migration rewrote, most recent last (bounded). */
+  /** Keys the migration rewrote: a ring of the last REWRITTEN_KEPT. */
   readonly rewritten: Key[];
+  rewrittenAt: number;
 }
 
 /** One direction of a step in its object form (a bare function is the older whole-state form). */
@@ -69,6 +70,7 @@ export class Runner {
     this.#label = label;
     this.#state = state;
     this.#now = ctx.now;
+    this.#entityCtx = this.#contextAt(ctx.now);
     if (typeof direction.whole === 'function') {
       this.online = false;
       return;
@@ -88,7 +90,7 @@ export class Runner {
       this.#kinds.push({
         kind, source: from, into, every: into.layout !== from.layout, map,
         base: value, mapped: into.layout === from.layout ? value : null, cursor: null,
-        done: 0, total: from.size(value), drops: new Map(), rewritten: [],
+        done: 0, total: from.size(value), drops: new Map(), rewritten: [], rewrittenAt: 0,
       });
     }
   }
@@ -116,40 +118,47 @@ export class Runner {
   slice(max: number): number {
     const k = this.#kinds.find((x) => x.cursor !== undefined);
     if (!k) return 0;
-    const { entries, next } = k.source.read(k.base, k.cursor, max);
-    const out: [Key, unknown][] = [];
-    for (const [key, entity] of entries) {
-      const mapped = this.#mapOne(k, key, entity);
-      if (k.every || mapped !== entity) out.push([key, mapped]);
+    const { keys, values, next } = k.source.read(k.base, k.cursor, max);
+    const outKeys: Key[] = [];
+    const outValues: unknown[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      const entity = values[i];
+      const mapped = this.#mapOne(k, keys[i]!, entity);
+      if (k.every || mapped !== entity) {
+        outKeys.push(keys[i]!);
+        outValues.push(mapped);
+      }
     }
-    if (out.length > 0) k.mapped = k.into.with(k.mapped, out);
-    k.done += entries.length;
+    if (outKeys.length > 0) k.mapped = k.into.with(k.mapped, outKeys, outValues);
+    k.done += keys.length;
     k.cursor = next === null ? undefined : next;
     if (k.cursor === undefined) k.done = k.total;
-    return Math.max(entries.length, 1);
+    return Math.max(keys.length, 1);
   }
 
+  /** Drops declared by the entity being mapped now (set by the one context `each` gets). */
+  #drops: Record<string, number> | null = null;
+  readonly #drop = (kind: unknown, n: unknown): void => {
+    if (typeof kind !== 'string' || !Number.isSafeInteger(n) || (n as number) < 0)
+      die('E_MIGRATION_CONTRACT', `migration ${this.#label}: ctx.drop(${String(kind).slice(0, 40)}, ${String(n)}) needs a kind and a count >= 0`);
+    this.#drops ??= {};
+    this.#drops[kind] = (this.#drops[kind] ?? 0) + (n as number);
+  };
+
   #mapOne(k: KindRun, key: Key, entity: unknown): unknown {
-    k.drops.delete(key);
+    if (k.drops.size > 0) k.drops.delete(key);
     if ('tombstone' in k.source && entity === k.source.tombstone) return entity;
-    let drops: Record<string, number> | null = null;
-    const ctx: EntityContext = {
-      now: this.#now,
-      drop: (kind: unknown, n: unknown) => {
-        if (typeof kind !== 'string' || !Number.isSafeInteger(n) || (n as number) < 0)
-          die('E_MIGRATION_CONTRACT', `migration ${this.#label}: ctx.drop(${String(kind).slice(0, 40)}, ${String(n)}) needs a kind and a count >= 0`);
-        drops ??= {};
-        drops[kind] = (drops[kind] ?? 0) + (n as number);
-      },
-    };
-    const mapped = k.map(entity, ctx);
-    if (drops !== null) k.drops.set(key, drops);
+    this.#drops = null;
+    const mapped = k.map(entity, this.#entityCtx);
+    if (this.#drops !== null) k.drops.set(key, this.#drops);
     if (mapped !== entity) {
-      k.rewritten.push(key);
-      if (k.rewritten.length > 2 * REWRITTEN_KEPT) k.rewritten.splice(0, k.rewritten.length - REWRITTEN_KEPT);
+      k.rewritten[k.rewrittenAt++ % REWRITTEN_KEPT] = key;
     }
     return mapped;
   }
+
+  /** The context each entity's migration gets: the run's time, and drop(). Rebuilt when `now` moves. */
+  #entityCtx!: EntityContext;
 
   /**
    * The live state moved on: re-migrate the entities that differ from the ones the runner read, by
@@ -165,13 +174,13 @@ export class Runner {
       const value = k.source.get(live);
       const keys = k.source.changed(k.base, value);
       if (keys.length > 0) {
-        const out: [Key, unknown][] = [];
-        for (const key of keys) {
-          const entity = k.source.lookup(value, key);
-          out.push([key, entity === undefined ? undefined : this.#mapOne(k, key, entity)]);
-          if (entity === undefined) k.drops.delete(key);
+        const values: unknown[] = new Array(keys.length);
+        for (let i = 0; i < keys.length; i++) {
+          const entity = k.source.lookup(value, keys[i]!);
+          if (entity === undefined) k.drops.delete(keys[i]!);
+          values[i] = entity === undefined ? undefined : this.#mapOne(k, keys[i]!, entity);
         }
-        k.mapped = k.into.with(k.mapped, out);
+        k.mapped = k.into.with(k.mapped, keys, values);
         n += keys.length;
       }
       k.base = value;
@@ -191,7 +200,7 @@ export class Runner {
   /** Build the new state: what finish (entity form) or whole (whole form) returned, unchecked, and the
    *  drops the entities declared, summed per kind. */
   result(now: number): { out: unknown; dropped: Record<string, number> } {
-    this.#now = now;
+    this.#setNow(now);
     const dropped: Record<string, number> = {};
     let out: unknown;
     if (!this.online) {
@@ -205,13 +214,26 @@ export class Runner {
     return { out, dropped };
   }
 
+  #setNow(now: number): void {
+    if (now !== this.#now) {
+      this.#now = now;
+      this.#entityCtx = this.#contextAt(now);
+    }
+  }
+
+  #contextAt(now: number): EntityContext {
+    return Object.freeze({ now, drop: this.#drop });
+  }
+
   /** Ids of entities the migration rewrote, newest last, per kind (at most REWRITTEN_KEPT each). */
   rewritten(): Record<string, string[]> {
     const out: Record<string, string[]> = {};
     for (const k of this.#kinds) {
-      const keys = [...new Set(k.rewritten)].slice(-REWRITTEN_KEPT);
+      const n = Math.min(k.rewrittenAt, REWRITTEN_KEPT);
+      const keys: Key[] = [];
+      for (let i = k.rewrittenAt - n; i < k.rewrittenAt; i++) keys.push(k.rewritten[i % REWRITTEN_KEPT]!);
       const ids: string[] = [];
-      for (const key of keys) {
+      for (const key of [...new Set(keys)]) {
         const entity = k.into.lookup(k.mapped, key) as { id?: unknown } | null | undefined;
         ids.push(typeof entity?.id === 'string' ? entity.id : String(key));
       }

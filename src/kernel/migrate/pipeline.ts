@@ -1,0 +1,211 @@
+/**
+ * The steps of one upgrade (1->2->3, or 3->2->1 on the way back), as one pipeline over a frozen state:
+ * the first pass runs step by step in slices, each step reading the state the previous one built; a
+ * catch-up runs the chain again on a newer live state, re-migrating only what changed at each step.
+ *
+ * Every call into release code is bounded by the sandbox's watchdog and its failures are named:
+ * E_MIGRATION_THREW, E_MIGRATION_TIMEOUT, E_MIGRATION_CONTRACT. The pipeline is the same code in the
+ * live process and in the rehearsal process, so both build the same state from the same input.
+ */
+import type { Migration, MigrationResult, Shape } from '../../contract.ts';
+import { plan as planSteps, type Step } from '../chain.ts';
+import { MoltError, die } from '../errors.ts';
+import { checkMigrationResult } from '../guard.ts';
+import type { LoadedRelease } from '../release.ts';
+import { TimeoutError, describeThrown, runBounded } from '../sandbox.ts';
+import { Runner, directionOf, type KindProgress } from './runner.ts';
+
+export interface Plan {
+  /** The release whose migrations are used: the higher version of the two knows both shapes. */
+  owner: LoadedRelease;
+  steps: Step[];
+  direction: 'up' | 'down';
+}
+
+export function plan(current: LoadedRelease, target: LoadedRelease): Plan {
+  if (target.hash === current.hash) die('E_SAME_VERSION', `release ${target.hash.slice(0, 12)} (v${target.version}) is already running`);
+  const direction = target.version >= current.version ? 'up' : 'down';
+  const owner = direction === 'up' ? target : current;
+  return { owner, steps: planSteps(owner.migrations, current.version, target.version), direction };
+}
+
+/** The shapes a step's direction reads and builds: the step's own, else the versions' exports. */
+function shapesOf(step: Step, versions: { from?: Shape; to?: Shape }): [Shape | undefined, Shape | undefined] {
+  const shapes = (step.migration as Migration).shapes;
+  const from = shapes?.from ?? versions.from;
+  const to = shapes?.to ?? versions.to;
+  return step.direction === 'up' ? [from, to] : [to, from];
+}
+
+interface Stage {
+  readonly step: Step;
+  runner: Runner | null;
+  input: unknown;
+  output: unknown;
+  dropped: Record<string, number>;
+}
+
+export interface PipelineOptions {
+  /** Shapes of the versions at each end and in between, by version number (exports of the releases). */
+  shapes?: Readonly<Record<number, Shape | undefined>>;
+  /** Per-call time limit, ms. */
+  ms: number;
+}
+
+export class Pipeline {
+  /** Every step maps entities (so the pipeline can catch up); false when any is a whole-state step. */
+  readonly online: boolean;
+  readonly #stages: Stage[];
+  readonly #owner: LoadedRelease;
+  readonly #ms: number;
+  readonly #shapes: Readonly<Record<number, Shape | undefined>>;
+  #now: number;
+  /** The stage whose first pass runs now (== length when the first pass is done). */
+  #at = 0;
+
+  constructor(p: Plan, state: unknown, now: number, options: PipelineOptions) {
+    this.#owner = p.owner;
+    this.#ms = options.ms;
+    this.#now = now;
+    this.#shapes = options.shapes ?? {};
+    this.#stages = p.steps.map((step) => ({ step, runner: null, input: undefined, output: undefined, dropped: {} }));
+    this.online = this.#call('plan', () => p.steps.every((s) => typeof directionOf(s.migration, s.direction).whole !== 'function'));
+    if (this.#stages.length > 0) this.#start(0, state);
+    else this.#final = state;
+  }
+
+  #final: unknown = undefined;
+
+  get steps(): readonly Step[] {
+    return this.#stages.map((s) => s.step);
+  }
+
+  /** Whether the first pass is done (result() may be called). */
+  get mapped(): boolean {
+    return this.#at >= this.#stages.length;
+  }
+
+  /** Entities per kind of the step whose first pass runs now (or the last step's, when done). */
+  progress(): { step: string | null; kinds: Record<string, KindProgress> } {
+    const stage = this.#stages[Math.min(this.#at, this.#stages.length - 1)];
+    return { step: stage?.step.label ?? null, kinds: stage?.runner?.progress() ?? {} };
+  }
+
+  /** Catch-up rounds run so far. */
+  get rounds(): number {
+    return this.#stages[0]?.runner?.rounds ?? 0;
+  }
+
+  #where(stage: Stage): string {
+    return `migration ${stage.step.label} (${stage.step.direction})`;
+  }
+
+  /** Run release code bounded, naming the step on failure. */
+  #call<T>(where: string, fn: () => T): T {
+    try {
+      return runBounded(fn, this.#ms);
+    } catch (err) {
+      if (err instanceof MoltError) throw err;
+      if (err instanceof TimeoutError) die('E_MIGRATION_TIMEOUT', `${where} ${err.message}; nothing changed`);
+      die('E_MIGRATION_THREW', `${where} ${describeThrown(err)}; nothing changed`);
+    }
+  }
+
+  #start(i: number, input: unknown): void {
+    const stage = this.#stages[i]!;
+    stage.input = input;
+    const m = stage.step.migration as Migration;
+    const versions = { from: this.#shapes[m.from], to: this.#shapes[m.to] };
+    stage.runner = this.#call(this.#where(stage), () => {
+      const [source, target] = shapesOf(stage.step, versions);
+      return new Runner(directionOf(stage.step.migration, stage.step.direction), source, target, input, { now: this.#now }, stage.step.label);
+    });
+  }
+
+  /** Build the output of stage i from its runner (finish or whole), checked. */
+  #finish(i: number): void {
+    const stage = this.#stages[i]!;
+    const runner = stage.runner!;
+    const { out, dropped } = this.#call(this.#where(stage), () => runner.result(this.#now));
+    const result: MigrationResult<unknown> = checkMigrationResult(out, stage.step.label);
+    const total = { ...dropped };
+    for (const [kind, n] of Object.entries(result.dropped ?? {})) total[kind] = (total[kind] ?? 0) + n;
+    stage.output = result.state;
+    stage.dropped = total;
+  }
+
+  /**
+   * Advance the first pass by about `max` entities (a whole-state step runs whole). Returns how many it
+   * did; 0 once the first pass is done.
+   */
+  slice(max: number): number {
+    if (this.mapped) return 0;
+    const stage = this.#stages[this.#at]!;
+    const runner = stage.runner!;
+    let n = 0;
+    if (runner.online) n = this.#call(this.#where(stage), () => runner.slice(max));
+    if (!runner.online || runner.mapped) {
+      this.#finish(this.#at);
+      this.#at++;
+      if (this.#at < this.#stages.length) this.#start(this.#at, stage.output);
+      n = Math.max(n, 1);
+    }
+    return n;
+  }
+
+  /** Run the whole first pass at once (the rehearsal; a whole-state plan at the cut-over). */
+  runAll(): void {
+    while (this.slice(1 << 20) > 0);
+  }
+
+  /**
+   * The live state moved on: re-migrate what changed, step by step, and rebuild every step's output.
+   * Only for an online pipeline whose first pass is done. Returns the entities re-migrated.
+   */
+  catchUp(live: unknown): number {
+    if (!this.online) die('E_MIGRATION_CONTRACT', 'a whole-state migration cannot catch up; it runs at the cut-over');
+    if (this.#stages.length === 0) {
+      // no migration (a same-version release): the new state is the live one
+      this.#final = live;
+      return 0;
+    }
+    let n = 0;
+    let input = live;
+    for (let i = 0; i < this.#stages.length; i++) {
+      const stage = this.#stages[i]!;
+      n += this.#call(this.#where(stage), () => stage.runner!.catchUp(input));
+      stage.input = input;
+      this.#finish(i);
+      input = stage.output;
+    }
+    return n;
+  }
+
+  /** The migrated state and the drops of every step, summed per kind. After the first pass. */
+  result(): { state: unknown; dropped: Record<string, number> } {
+    if (this.#stages.length === 0) return { state: this.#final, dropped: {} };
+    const dropped: Record<string, number> = {};
+    for (const s of this.#stages) for (const [kind, n] of Object.entries(s.dropped)) dropped[kind] = (dropped[kind] ?? 0) + n;
+    return { state: this.#stages[this.#stages.length - 1]!.output, dropped };
+  }
+
+  /** The state the pipeline reads (the snapshot, or the last live state it caught up with). */
+  get input(): unknown {
+    return this.#stages[0]?.input ?? this.#final;
+  }
+
+  /** Ids of entities the last step rewrote, per kind (for people to see what changed). */
+  rewritten(): Record<string, string[]> {
+    const last = this.#stages[this.#stages.length - 1];
+    return last?.runner ? this.#call('rewritten', () => last.runner!.rewritten()) : {};
+  }
+
+  /** Set the time the next results are built with (catch-up rounds carry the time they run at). */
+  set now(now: number) {
+    this.#now = now;
+  }
+
+  get owner(): LoadedRelease {
+    return this.#owner;
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * What the kernel checks on a migrated state, and the calls into release code it makes to do it:
+ * validate(), census() and sample(), each bounded in time with its failure named.
+ *
+ *   verify   the target's validate(); then the census invariants: for every kind counted before and
+ *            after (a renamed kind under its new name), after = before - what the steps declared dropped
+ */
+import { MoltError, die, type ErrorCode } from '../errors.ts';
+import { checkCensus, checkProblems } from '../guard.ts';
+import type { LoadedRelease } from '../release.ts';
+import { TimeoutError, describeThrown } from '../sandbox.ts';
+
+/** Call into release code outside a command (init, validate, census, sample), bounded in time. */
+export function callRelease<T>(release: LoadedRelease, code: ErrorCode, what: string, fn: () => T, ms: number): T {
+  try {
+    return release.sandbox.run(fn, ms);
+  } catch (err) {
+    if (err instanceof MoltError) throw err;
+    if (err instanceof TimeoutError) die(code === 'E_MIGRATION_THREW' ? 'E_MIGRATION_TIMEOUT' : code, `feed v${release.version} ${what} ${err.message}`);
+    die(code, `feed v${release.version} ${what} ${describeThrown(err)}`);
+  }
+}
+
+export function census(release: LoadedRelease, state: unknown, ms: number): Record<string, number> {
+  return checkCensus(callRelease(release, 'E_VALIDATE', 'census()', () => release.feed.census(state), ms), release.version);
+}
+
+/** The target's validate() on a state: refuses with the first problems quoted. */
+export function validate(target: LoadedRelease, state: unknown, ms: number, problemsShown: number, what = 'the migrated state'): void {
+  const problems = checkProblems(callRelease(target, 'E_VALIDATE', 'validate()', () => target.feed.validate(state), ms), target.version);
+  if (problems.length > 0)
+    die('E_VALIDATE', `feed v${target.version} validate() rejected ${what} (${problems.length} problem${problems.length === 1 ? '' : 's'}): ${problems.slice(0, problemsShown).map((p) => String(p).slice(0, 300)).join('; ')}`);
+}
+
+/**
+ * The census invariants: a kind counted on both sides (under its new name if a step renamed it) must
+ * differ by exactly what the steps declared dropped.
+ */
+export function checkCensusInvariants(before: Record<string, number>, after: Record<string, number>, dropped: Record<string, number>, renames: Record<string, string>): void {
+  for (const kind of Object.keys(before)) {
+    const renamed = renames[kind] ?? kind;
+    if (!(renamed in after)) continue; // the kind went away or changed shape: declared checks cover it
+    const declared = dropped[kind] ?? 0;
+    if (after[renamed] !== before[kind]! - declared)
+      die('E_INVARIANT', `${kind}${renamed !== kind ? ` (now ${renamed})` : ''}: ${before[kind]} before, ${after[renamed]} after, but the migration declared ${declared} dropped`);
+  }
+}
+
+export interface SampleView {
+  kind: string;
+  id: string;
+  before: unknown;
+  after: unknown;
+}
+
+/** One entity before and after, looked up by the same id: the one `id` names, or the release's pick. */
+export function sampleOf(current: LoadedRelease, before: unknown, target: LoadedRelease, after: unknown, ms: number, id?: string): SampleView | null {
+  const picked = callRelease(current, 'E_VALIDATE', 'sample()', () => current.feed.sample(before, id), ms) as { kind?: unknown; id?: unknown; data?: unknown } | null;
+  if (picked === null || typeof picked !== 'object') return null;
+  const key = String(picked.id);
+  const later = callRelease(target, 'E_VALIDATE', 'sample()', () => target.feed.sample(after, key), ms) as { data?: unknown } | null;
+  return { kind: String(picked.kind).slice(0, 40), id: key.slice(0, 80), before: picked.data ?? null, after: later?.data ?? null };
+}

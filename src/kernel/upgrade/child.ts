@@ -1,0 +1,189 @@
+/**
+ * The rehearsal process (see rehearsal.ts): a mirror of the live state, and the same pipeline and
+ * checks the live process will run, run here first. Whatever release code does here can cost this
+ * process only. It answers each message {id, op, ...} with {id, ok, data | error}.
+ */
+import v8 from 'node:v8';
+import { Unpackr } from 'msgpackr';
+import { MoltError, die } from '../errors.ts';
+import { checkPlain, estimateBytes } from '../plain.ts';
+import { loadRelease, type LoadedRelease, type ReleaseSource } from '../release.ts';
+import { Pipeline, plan } from '../migrate/pipeline.ts';
+import { directionOf } from '../migrate/runner.ts';
+import { census, checkCensusInvariants, sampleOf, validate } from '../migrate/verify.ts';
+import { Builder, apply, type Patch } from './mirror.ts';
+
+interface Message {
+  id: number;
+  op: string;
+  [arg: string]: unknown;
+}
+
+const unpackr = new Unpackr({ useRecords: true, sequential: true, mapsAsObjects: true, int64AsType: 'number' } as never);
+let mirror: unknown = undefined;
+let builder: Builder | null = null;
+const releases = new Map<string, LoadedRelease>();
+let peakHeap = 0;
+
+interface Run {
+  current: LoadedRelease;
+  target: LoadedRelease;
+  pipeline: Pipeline;
+  ms: number;
+  problemsShown: number;
+  /** Renames the steps declare, old kind -> new kind, for the census invariants. */
+  renames: Record<string, string>;
+  /** The state the last result was built from, and that result (new nodes are checked against it). */
+  lastResult: unknown;
+}
+let run: Run | null = null;
+
+function heapMb(): number {
+  const used = v8.getHeapStatistics().used_heap_size;
+  if (used > peakHeap) peakHeap = used;
+  return used / 2 ** 20;
+}
+
+/** Keep what crosses back to the live process small: a sample over 64 KiB is summarized. */
+function bounded(value: unknown, max = 64 * 1024): unknown {
+  return estimateBytes(value) > max ? { omitted: `larger than ${max / 1024} KiB` } : value;
+}
+
+function shapesOf(...list: LoadedRelease[]): Record<number, unknown> {
+  const out: Record<number, unknown> = {};
+  for (const r of list) if (r.feed.shape) out[r.version] = r.feed.shape;
+  return out;
+}
+
+const ops: Record<string, (msg: Message) => unknown> = {
+  hello: () => ({ pid: process.pid }),
+
+  stats: () => ({ heapUsedMb: heapMb(), heapLimitMb: v8.getHeapStatistics().heap_size_limit / 2 ** 20, peakHeapMb: peakHeap / 2 ** 20 }),
+
+  sync(msg) {
+    if (msg['full'] === 'begin') {
+      builder = new Builder();
+      mirror = undefined;
+      return null;
+    }
+    const patches = msg['bytes'] ? (unpackr.unpack(msg['bytes'] as Uint8Array) as Patch[]) : [];
+    if (msg['full'] === 'chunk') {
+      if (!builder) die('E_REHEARSAL', 'a full sync chunk came without its beginning');
+      builder.add(patches);
+      return null;
+    }
+    if (msg['full'] === 'end') {
+      if (!builder) die('E_REHEARSAL', 'a full sync ended without its beginning');
+      mirror = builder.done();
+      builder = null;
+      heapMb();
+      return null;
+    }
+    mirror = apply(mirror, patches);
+    return null;
+  },
+
+  load(msg) {
+    const source = msg['source'] as ReleaseSource;
+    const hash = String(msg['hash'] ?? '');
+    const cached = releases.get(hash);
+    const release = cached ?? loadRelease(source, Number(msg['loadTimeoutMs'] ?? 2000));
+    releases.set(release.hash, release);
+    return { version: release.version, hash: release.hash, commands: [...release.feed.commands] };
+  },
+
+  forget(msg) {
+    const keep = new Set(msg['keep'] as string[]);
+    for (const hash of releases.keys()) if (!keep.has(hash)) releases.delete(hash);
+    run = null;
+    return null;
+  },
+
+  begin(msg) {
+    const current = releases.get(String(msg['current']));
+    const target = releases.get(String(msg['target']));
+    if (!current || !target) die('E_REHEARSAL', 'begin before both releases were loaded');
+    const ms = Number(msg['ms']);
+    const p = current.hash === target.hash ? { owner: target, steps: [], direction: 'up' as const } : plan(current, target);
+    const pipeline = new Pipeline(p, mirror, Number(msg['now']), { ms, shapes: shapesOf(current, target) as never });
+    const renames: Record<string, string> = {};
+    for (const step of p.steps) {
+      const changes = directionOf(step.migration, step.direction).changes ?? {};
+      for (const [kind, change] of Object.entries(changes)) if (typeof change?.rename === 'string') renames[kind] = change.rename;
+    }
+    run = { current, target, pipeline, ms, problemsShown: Number(msg['problemsShown'] ?? 5), renames, lastResult: null };
+    return { online: pipeline.online, progress: pipeline.progress(), census: census(current, mirror, ms), heapMb: heapMb() };
+  },
+
+  slice(msg) {
+    const r = need();
+    r.pipeline.now = Number(msg['now']);
+    const n = r.pipeline.slice(Number(msg['n']));
+    heapMb();
+    return { n, mapped: r.pipeline.mapped, progress: r.pipeline.progress(), heapMb: heapMb() };
+  },
+
+  /** After the first pass (or a catch-up): the new state's checks, and what the report shows. */
+  check(msg) {
+    const r = need();
+    r.pipeline.now = Number(msg['now']);
+    let entities = 0;
+    if (msg['catchUp']) entities = r.pipeline.catchUp(mirror);
+    else r.pipeline.runAll();
+    const { state, dropped } = r.pipeline.result();
+    const label = `the state after ${r.pipeline.steps.map((s) => s.label).join(', ') || 'no migration'}`;
+    // new nodes only: what the previous result already had was checked then
+    checkPlain(state, r.lastResult ?? r.pipeline.input, label, 'state');
+    r.lastResult = state;
+    const t0 = performance.now();
+    if (msg['validate'] !== false) validate(r.target, state, r.ms, r.problemsShown);
+    const validateMs = performance.now() - t0;
+    const before = census(r.current, r.pipeline.input, r.ms);
+    const after = census(r.target, state, r.ms);
+    checkCensusInvariants(before, after, dropped, r.renames);
+    const sample = msg['sample'] ? sampleOf(r.current, r.pipeline.input, r.target, state, r.ms) : null;
+    heapMb();
+    return {
+      entities,
+      validateMs,
+      census: { before, after },
+      dropped,
+      sample: sample ? { ...sample, before: bounded(sample.before), after: bounded(sample.after) } : null,
+      changed: msg['sample'] ? r.pipeline.rewritten() : undefined,
+      heapMb: heapMb(),
+    };
+  },
+
+  /** The live process committed the state this pipeline built: mirror it. */
+  adopt() {
+    const r = need();
+    mirror = r.pipeline.result().state;
+    return null;
+  },
+
+  end() {
+    run = null;
+    return null;
+  },
+};
+
+function need(): Run {
+  if (!run) die('E_REHEARSAL', 'no migration is being rehearsed');
+  return run;
+}
+
+process.on('message', (msg: Message) => {
+  let reply: { id: number; ok: boolean; data?: unknown; error?: { code: string; message: string } };
+  try {
+    const op = ops[msg.op];
+    if (!op) die('E_REHEARSAL', `unknown rehearsal op ${msg.op}`);
+    reply = { id: msg.id, ok: true, data: op(msg) };
+  } catch (err) {
+    const e = err instanceof MoltError ? err : new MoltError('E_REHEARSAL', String((err as Error)?.message ?? err).slice(0, 500));
+    reply = { id: msg.id, ok: false, error: { code: e.code, message: e.message } };
+  }
+  process.send!(reply);
+});
+
+// the live process went away: so does its rehearsal
+process.on('disconnect', () => process.exit(0));

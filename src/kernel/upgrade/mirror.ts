@@ -1,0 +1,254 @@
+/**
+ * The mirror: how the rehearsal process keeps an exact copy of the live state, so that release code
+ * can run over the whole of it where an out-of-memory crash costs nothing.
+ *
+ *   full     the state in chunks: small subtrees whole, big nodes as shells whose big children follow
+ *            (each chunk a [path, value] pair); the child builds the tree in order, then freezes it
+ *   patches  what changed since the last sync, found by walking both states side by side and stopping
+ *            wherever a node is the very same object: O(changes). A subtree that moved under a new
+ *            parent (a vector's old root under its new one) is sent as a reference to where it was.
+ *
+ * Both sides hold frozen trees of the same shape, so a patch addresses nodes by path. Patches carry the
+ * old length or key count of each node they change, and the child checks them: a mirror that drifted
+ * from the live state is noticed and rebuilt from a full sync. Nothing here runs release code.
+ */
+
+export type Path = (string | number)[];
+
+/** One change: set a value at a path, delete a key, truncate an array, or put back a moved subtree. */
+export type Patch =
+  | readonly [op: 0, path: Path, value: unknown]
+  | readonly [op: 1, path: Path]
+  | readonly [op: 2, path: Path, length: number]
+  | readonly [op: 3, path: Path, from: Path];
+
+export const SET = 0;
+export const DELETE = 1;
+export const TRUNCATE = 2;
+export const MOVED = 3;
+
+/** Rough bytes of a value, stopping once past `limit` (so a big subtree costs `limit`, not its size). */
+export function sizeUpTo(value: unknown, limit: number): number {
+  let size = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0 && size <= limit) {
+    const v = stack.pop();
+    if (typeof v === 'string') size += v.length + 1;
+    else if (typeof v === 'object' && v !== null) {
+      size += 3;
+      if (Array.isArray(v)) for (let i = 0; i < v.length; i++) stack.push(v[i]);
+      else
+        for (const k in v) {
+          size += k.length + 1;
+          stack.push((v as Record<string, unknown>)[k]);
+        }
+    } else size += 9;
+  }
+  return size;
+}
+
+/**
+ * Split `state` into chunks of about `chunkBytes`, in an order the child can build from: a shell comes
+ * before the big children that fill it. Resumable: call next() until it returns null.
+ */
+export class FullSync {
+  readonly #stack: { path: Path; value: unknown }[];
+  readonly #chunkBytes: number;
+
+  constructor(state: unknown, chunkBytes = 64 * 1024) {
+    this.#stack = [{ path: [], value: state }];
+    this.#chunkBytes = chunkBytes;
+  }
+
+  /** The next batch of patches, about `budgetBytes` in all; null when the whole state is out. */
+  next(budgetBytes: number): Patch[] | null {
+    if (this.#stack.length === 0) return null;
+    const out: Patch[] = [];
+    let bytes = 0;
+    while (this.#stack.length > 0 && bytes < budgetBytes) {
+      const { path, value } = this.#stack.pop()!;
+      const size = sizeUpTo(value, this.#chunkBytes);
+      if (size <= this.#chunkBytes || typeof value !== 'object' || value === null) {
+        out.push([SET, path, value]);
+        bytes += size;
+        continue;
+      }
+      // a big node: its shell (small children inline, big ones as null) now, the big ones after
+      const big: { path: Path; value: unknown }[] = [];
+      let shell: unknown;
+      if (Array.isArray(value)) {
+        const copy: unknown[] = new Array(value.length);
+        for (let i = 0; i < value.length; i++) {
+          const child: unknown = value[i];
+          if (typeof child === 'object' && child !== null) {
+            copy[i] = null;
+            big.push({ path: [...path, i], value: child });
+          } else copy[i] = child;
+        }
+        shell = copy;
+      } else {
+        const copy: Record<string, unknown> = {};
+        for (const k in value) {
+          const child = (value as Record<string, unknown>)[k];
+          if (typeof child === 'object' && child !== null) {
+            copy[k] = null;
+            big.push({ path: [...path, k], value: child });
+          } else copy[k] = child;
+        }
+        shell = copy;
+      }
+      out.push([SET, path, shell]);
+      bytes += 64;
+      // pushed in reverse so they come out in order
+      for (let i = big.length - 1; i >= 0; i--) this.#stack.push(big[i]!);
+    }
+    return out;
+  }
+}
+
+/** What changed from `before` to `after`, as patches; O(the changed paths). */
+export function diff(before: unknown, after: unknown): Patch[] {
+  const out: Patch[] = [];
+  if (before !== after) diffValue(before, after, [], [], out);
+  return out;
+}
+
+interface Ancestor {
+  node: object;
+  path: Path;
+}
+
+function diffValue(a: unknown, b: unknown, path: Path, ancestors: Ancestor[], out: Patch[]): void {
+  if (a === b) return;
+  if (typeof b === 'object' && b !== null) {
+    // a subtree that moved under a new parent: one of the old nodes above this one
+    for (let i = ancestors.length - 1; i >= 0; i--) {
+      if (ancestors[i]!.node === b) {
+        out.push([MOVED, path, ancestors[i]!.path]);
+        return;
+      }
+    }
+    if (typeof a === 'object' && a !== null && Array.isArray(a) === Array.isArray(b)) {
+      ancestors.push({ node: a, path });
+      if (Array.isArray(b)) {
+        const old = a as unknown[];
+        for (let i = 0; i < b.length; i++) diffValue(old[i], b[i], [...path, i], ancestors, out);
+        if (b.length < old.length) out.push([TRUNCATE, path, b.length]);
+      } else {
+        const old = a as Record<string, unknown>;
+        for (const k in b) diffValue(old[k], (b as Record<string, unknown>)[k], [...path, k], ancestors, out);
+        for (const k in old) if (!Object.hasOwn(b, k)) out.push([DELETE, [...path, k]]);
+      }
+      ancestors.pop();
+      return;
+    }
+  }
+  out.push([SET, path, b]);
+}
+
+/** The value at `path` in `root`, or undefined. */
+export function at(root: unknown, path: Path): unknown {
+  let node = root;
+  for (const key of path) {
+    if (typeof node !== 'object' || node === null) return undefined;
+    node = (node as Record<string | number, unknown>)[key];
+  }
+  return node;
+}
+
+/**
+ * Apply patches to a frozen tree by path copies (each touched node copied once per batch, frozen at
+ * the end with the new values), returning the new root. Values set are deep-frozen here.
+ */
+export function apply(root: unknown, patches: readonly Patch[]): unknown {
+  const fresh = new Set<object>();
+  const own = (node: unknown, key: string | number | undefined): Record<string | number, unknown> => {
+    if (typeof node === 'object' && node !== null) {
+      if (fresh.has(node)) return node as Record<string | number, unknown>;
+      const copy = Array.isArray(node) ? node.slice() : { ...(node as object) };
+      fresh.add(copy);
+      return copy as Record<string | number, unknown>;
+    }
+    // a path through nothing: only for a number key is it an array
+    const made = typeof key === 'number' ? [] : {};
+    fresh.add(made);
+    return made as Record<string | number, unknown>;
+  };
+  let top: unknown = root;
+  for (const patch of patches) {
+    const path = patch[1];
+    const value = patch[0] === SET ? deepFreeze(patch[2]) : patch[0] === MOVED ? at(root, patch[2]) : undefined;
+    if (path.length === 0) {
+      if (patch[0] === SET || patch[0] === MOVED) top = value;
+      else if (patch[0] === TRUNCATE) {
+        const copy = own(top, 0) as unknown as unknown[];
+        copy.length = patch[2];
+        top = copy;
+      }
+      continue;
+    }
+    top = own(top, path[0]);
+    let node = top as Record<string | number, unknown>;
+    for (let i = 0; i < path.length - 1; i++) {
+      const child = own(node[path[i]!], path[i + 1]);
+      node[path[i]!] = child;
+      node = child;
+    }
+    const last = path[path.length - 1]!;
+    if (patch[0] === DELETE) delete node[last];
+    else if (patch[0] === TRUNCATE) {
+      const copy = own(node[last], 0) as unknown as unknown[];
+      copy.length = patch[2];
+      node[last] = copy;
+    } else node[last] = value;
+  }
+  for (const node of fresh) Object.freeze(node);
+  return top;
+}
+
+/** Freeze a freshly decoded subtree (every node: nothing in it is shared yet). */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
+  const stack: object[] = [value];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    Object.freeze(node);
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) {
+        const v: unknown = node[i];
+        if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) stack.push(v);
+      }
+    } else
+      for (const k in node) {
+        const v = (node as Record<string, unknown>)[k];
+        if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) stack.push(v);
+      }
+  }
+  return value;
+}
+
+/**
+ * Build a state from a full sync's patches, in order. Shells are filled in place as their children
+ * arrive (nothing is shared yet), and the whole tree is frozen at the end.
+ */
+export class Builder {
+  #root: unknown = undefined;
+
+  add(patches: readonly Patch[]): void {
+    for (const patch of patches) {
+      if (patch[0] !== SET) throw new Error('a full sync only sets values');
+      const [, path, value] = patch;
+      if (path.length === 0) {
+        this.#root = value;
+        continue;
+      }
+      const parent = at(this.#root, path.slice(0, -1)) as Record<string | number, unknown>;
+      parent[path[path.length - 1]!] = value;
+    }
+  }
+
+  /** The built state, deep-frozen. */
+  done(): unknown {
+    return deepFreeze(this.#root);
+  }
+}

@@ -1,0 +1,485 @@
+/**
+ * One upgrade (a push or a rollback), online: the new state is built beside the live one while the feed
+ * keeps serving, and only the cut-over pauses commands.
+ *
+ *   load       the release is loaded in the rehearsal process first, then here
+ *   rehearse   the rehearsal runs the first pass of every step over its mirror of the live state,
+ *   migrate    and the live process follows one slice behind: the same pipeline over the same frozen
+ *              snapshot (slices yield to the event loop; a pace can slow them down)
+ *   validate   the rehearsal checks the new state: plain data, validate(), the census invariants, the
+ *              sample; what comes back is bounded in size
+ *   catch-up   rounds that re-migrate only what commands changed meanwhile (node identity), first in the
+ *              rehearsal, then here, until what is left is small
+ *   held       (--hold) kept caught up until `molt cutover` or `molt abort`
+ *   cutover    commands wait: the last changes are caught up, rehearsed, checked
+ *   ────────── point of no return: everything that can fail has happened above ──────────
+ *   commit     cell = {target, new state}: one assignment; the queue drains through the new version
+ *
+ * A failure anywhere above the line (a slice throws or loops, the rehearsal dies, a check fails, the
+ * operator aborts, SIGTERM, a limit passes) discards the new state and changes nothing. A dry run does
+ * everything in the rehearsal and stops before the cut-over; the live process builds nothing.
+ * A whole-state step cannot be caught up: it runs in the cut-over, rehearsed first, and the report says
+ * the feed paused for it.
+ */
+import v8 from 'node:v8';
+import type { Shape } from '../../contract.ts';
+import { MoltError, die } from '../errors.ts';
+import type { Limits } from '../limits.ts';
+import { Pipeline, plan, type Plan } from '../migrate/pipeline.ts';
+import { directionOf } from '../migrate/runner.ts';
+import { FreezeWalk } from '../plain.ts';
+import { loadRelease, type LoadedRelease, type ReleaseSource } from '../release.ts';
+import { describeThrown } from '../sandbox.ts';
+import { Rehearsal, tick } from './rehearsal.ts';
+import type { UpgradeProgress, UpgradeReport } from './report.ts';
+
+/** How fast a migration may go: entities per second, or a share of one CPU (0 < share <= 1). */
+export type Pace = { perSecond: number } | { share: number };
+
+export interface UpgradeRequest {
+  kind: 'push' | 'rollback';
+  /** The release to push (push only). */
+  source?: ReleaseSource;
+  dryRun?: boolean;
+  /** Migrate and keep caught up, then wait for cutover() or abort(). */
+  hold?: boolean;
+  pace?: Pace | null;
+  /** The release the operator expects to replace: anything else running refuses with E_CONFLICT. */
+  expect?: string;
+}
+
+/** What an upgrade needs from the kernel: narrow on purpose. */
+export interface UpgradeHost {
+  readonly limits: Limits;
+  readonly rehearsal: Rehearsal;
+  clock(): number;
+  current(): { release: LoadedRelease; state: unknown };
+  /** The source of the release before the current one (rollback), or null. */
+  previous(): ReleaseSource | null;
+  /** Broadcast an upgrade frame to every connection. */
+  announce(phase: string, detail: Record<string, unknown> | undefined, ms: number | undefined, head: { upgrade: string; dryRun: boolean; direction: 'up' | 'down'; from: { version: number; release: string }; to: { version: number; release: string } }): void;
+  /** Stop serving commands (they wait in the queue), and start again. */
+  hold(): void;
+  resume(): void;
+  queued(): number;
+  /** Past the point of no return: swap the cell, announce, drain. Must not fail. */
+  commit(target: LoadedRelease, state: unknown, report: UpgradeReport): void;
+  log(phase: string, extra: Record<string, unknown>): void;
+}
+
+const MIN_SLICE = 32;
+const MAX_SLICE = 1 << 16;
+/** What one slice of the live process aims to take, ms: well under a frame of latency. */
+const SLICE_TARGET_MS = 4;
+/** Progress frames at most this often, ms. */
+const PROGRESS_EVERY_MS = 200;
+/** A catch-up round that re-migrated at most this many entities is small enough to cut over after. */
+const SMALL_ROUND = 256;
+const MAX_ROUNDS = 20;
+/** While held, catch up this often, ms. */
+const HOLD_ROUND_MS = 1000;
+
+export class UpgradeRun {
+  readonly id: string;
+  readonly report: UpgradeReport;
+  readonly #host: UpgradeHost;
+  readonly #req: UpgradeRequest;
+  readonly #started = performance.now();
+  #phase = 'begin';
+  #abort: MoltError | null = null;
+  #cutover: (() => void) | null = null;
+  #wake: (() => void) | null = null;
+  #held = false;
+  #progress: UpgradeProgress['progress'] = { kinds: {}, done: 0, total: 0, rate: 0, etaMs: null, round: 0 };
+  #lastProgress = 0;
+  #peakHeap = 0;
+
+  constructor(host: UpgradeHost, request: UpgradeRequest, id: string) {
+    this.#host = host;
+    this.#req = request;
+    this.id = id;
+    const { release } = host.current();
+    const from = { version: release.version, release: release.hash };
+    this.report = {
+      upgrade: id, kind: request.kind, dryRun: request.dryRun ?? false, result: 'refused', from, to: from,
+      direction: 'up', describe: '', steps: [], online: true, census: { before: {}, after: null }, migrated: 0,
+      dropped: {}, pauseMs: 0, totalMs: 0, phases: {}, rounds: 0, cutoverEntities: 0, peakHeapMb: 0,
+      rehearsalPeakHeapMb: null, sample: null, changed: {}, queued: 0, skipped: [],
+    };
+  }
+
+  /** Stop before the cut-over: the run refuses with E_ABORTED (or `code`), nothing changed. */
+  abort(message = 'the operator aborted the upgrade', code: 'E_ABORTED' | 'E_SHUTTING_DOWN' = 'E_ABORTED'): boolean {
+    if (this.#phase === 'commit' || this.#abort) return false;
+    this.#abort = new MoltError(code, `${message} before its cut-over; nothing changed`);
+    this.#wake?.();
+    return true;
+  }
+
+  /** A held upgrade: cut over now. False when it is not held. */
+  cutover(): boolean {
+    if (!this.#cutover) return false;
+    this.#cutover();
+    return true;
+  }
+
+  status(): UpgradeProgress {
+    return {
+      upgrade: this.id, kind: this.#req.kind, dryRun: this.report.dryRun, phase: this.#phase,
+      from: this.report.from.version, to: this.report.to === this.report.from && this.#phase === 'begin' ? null : this.report.to.version,
+      held: this.#held, progress: this.#progress, startedMs: Math.round(performance.now() - this.#started),
+    };
+  }
+
+  #check(): void {
+    if (this.#abort) throw this.#abort;
+    if (performance.now() - this.#started > this.#host.limits.upgradeTimeoutMs)
+      die('E_MIGRATION_TIMEOUT', `the upgrade ran for more than ${Math.round(this.#host.limits.upgradeTimeoutMs / 1000)} s; nothing changed`);
+    const used = v8.getHeapStatistics();
+    if (used.used_heap_size > this.#peakHeap) this.#peakHeap = used.used_heap_size;
+    if (!this.report.dryRun && used.used_heap_size > used.heap_size_limit * (this.#host.limits.heapHighWaterPercent / 100))
+      die('E_MEMORY', `the live process's heap reached ${mb(used.used_heap_size)} of its ${mb(used.heap_size_limit)} limit while the new state was built beside the live one; nothing changed`);
+  }
+
+  #announce(phase: string, detail?: Record<string, unknown>, ms?: number): void {
+    const r = this.report;
+    this.#host.announce(phase, detail, ms, { upgrade: r.upgrade, dryRun: r.dryRun, direction: r.direction, from: r.from, to: r.to });
+  }
+
+  #setProgress(kinds: Record<string, { done: number; total: number }>, round: number, force = false): void {
+    let done = 0;
+    let total = 0;
+    for (const k of Object.values(kinds)) {
+      done += k.done;
+      total += k.total;
+    }
+    const elapsed = (performance.now() - this.#migrateStart) / 1000;
+    const rate = elapsed > 0 ? Math.round(done / elapsed) : 0;
+    this.#progress = { kinds, done, total, rate, etaMs: rate > 0 ? Math.round(((total - done) / rate) * 1000) : null, round };
+    const now = performance.now();
+    if (force || now - this.#lastProgress >= PROGRESS_EVERY_MS) {
+      this.#lastProgress = now;
+      this.#announce('migrate', { progress: this.#progress, steps: this.report.steps, dryRun: this.report.dryRun });
+    }
+  }
+
+  #migrateStart = performance.now();
+
+  /**
+   * The memory guard: the new state is built beside the live one. From what the rehearsal's heap grew by
+   * for the entities it migrated so far, project what the whole pass needs, and refuse before this
+   * process gets near its heap limit.
+   */
+  #guardMemory(kinds: Record<string, { done: number; total: number }>, grownMb: number): void {
+    if (this.report.dryRun) return;
+    let done = 0;
+    let total = 0;
+    for (const k of Object.values(kinds)) {
+      done += k.done;
+      total += k.total;
+    }
+    if (done < Math.min(total, 1000) || grownMb <= 0) return;
+    const projected = (grownMb * 2 ** 20 * total) / done;
+    const heap = v8.getHeapStatistics();
+    const room = heap.heap_size_limit * (this.#host.limits.heapHighWaterPercent / 100) - heap.used_heap_size;
+    if (projected > room)
+      die('E_MEMORY', `the new state needs about ${mb(projected)} beside the live one (measured in the rehearsal), but this process has ${mb(Math.max(0, room))} left below its heap limit of ${mb(heap.heap_size_limit)}; nothing changed. Start the server with a larger --max-old-space-size`);
+  }
+
+  /** Sleep as the pace asks after a slice of `n` entities that took `ms`. */
+  async #pace(n: number, ms: number): Promise<void> {
+    const pace = this.#req.pace;
+    let wait = 0;
+    if (pace && 'perSecond' in pace && pace.perSecond > 0) wait = (n / pace.perSecond) * 1000 - ms;
+    else if (pace && 'share' in pace && pace.share > 0 && pace.share < 1) wait = ms * (1 / pace.share - 1);
+    if (wait >= 1) await this.#sleep(Math.min(wait, 10_000));
+    else await tick();
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#wake = null;
+        resolve();
+      }, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        this.#wake = null;
+        resolve();
+      };
+    });
+  }
+
+  async run(): Promise<UpgradeReport> {
+    const host = this.#host;
+    const limits = host.limits;
+    const report = this.report;
+    const reh = host.rehearsal;
+    const ms = limits.migrationTimeoutMs;
+    const deadline = ms * 2 + 10_000;
+    let held = false;
+    let lap = performance.now();
+    const phase = (name: keyof UpgradeReport['phases']) => {
+      const now = performance.now();
+      report.phases[name] = round((report.phases[name] ?? 0) + now - lap);
+      lap = now;
+    };
+    try {
+      // ---- load: in the rehearsal first, then here ----
+      const { release: current, state: s0 } = host.current();
+      if (this.#req.expect !== undefined && this.#req.expect !== current.hash)
+        die('E_CONFLICT', `expected release ${this.#req.expect.slice(0, 12)} to be running, but ${current.hash.slice(0, 12)} (v${current.version}) is: someone else changed it; check molt status and try again`);
+      const source = this.#req.kind === 'push' ? this.#req.source : host.previous();
+      if (!source) die('E_NO_PREVIOUS', `version ${current.version} is the first release since boot; there is nothing to roll back to`);
+      if (typeof source.code !== 'string') die('E_BAD_REQUEST', 'a release needs code (string) and view (string or null)');
+      await reh.sync(s0);
+      this.#check();
+      await reh.call('load', { source: current.source, hash: current.hash, loadTimeoutMs: limits.loadTimeoutMs }, deadline);
+      const loaded = await reh.call<{ version: number; hash: string }>('load', { source, hash: source.hash, loadTimeoutMs: limits.loadTimeoutMs }, deadline);
+      this.#check();
+      const target = loadRelease(source, limits.loadTimeoutMs);
+      if (target.hash !== loaded.hash) die('E_REHEARSAL', 'the rehearsal loaded a different release');
+      report.to = { version: target.version, release: target.hash };
+      const p: Plan = target.hash === current.hash
+        ? die('E_SAME_VERSION', `release ${target.hash.slice(0, 12)} (v${target.version}) is already running`)
+        : target.version === current.version ? { owner: target, steps: [], direction: 'up' } : plan(current, target);
+      report.direction = p.direction;
+      report.steps = p.steps.map((s) => ({ step: s.label, describe: directionOf(s.migration, s.direction).describe }));
+      report.describe = report.steps.length ? report.steps.map((s) => s.describe).join(' ') : `v${target.version} replaces v${current.version}: the same data, new code.`;
+      phase('load');
+      this.#phase = 'load';
+      this.#announce('begin', { kind: report.kind, describe: report.describe, steps: report.steps, hold: this.#req.hold ?? false, pace: this.#req.pace ?? null, dryRun: report.dryRun }, report.phases.load);
+      this.#announce('load', { steps: report.steps }, report.phases.load);
+      host.log('begin', { kind: report.kind, dryRun: report.dryRun, from: report.from.version, to: report.to.version, release: report.to.release });
+      host.log('load', { ms: report.phases.load, steps: report.steps.map((s) => s.step) });
+
+      // The live process runs the steps with code of its own, fresh: the owner's module state is then
+      // the rehearsal's (a release serving commands may have changed its own), so both build the same.
+      const owner = p.owner === current ? loadRelease(current.source, limits.loadTimeoutMs) : p.owner;
+      const fresh: Plan = { ...p, owner, steps: p.steps.map((s) => ({ ...s, migration: owner.migrations.find((m) => m.from === s.migration.from)! })) };
+      const shapes: Record<number, Shape | undefined> = { [current.version]: current.feed.shape, [target.version]: target.feed.shape };
+
+      // ---- rehearse and migrate: the first pass, the live process one slice behind ----
+      this.#phase = 'migrate';
+      const now = host.clock();
+      const begun = await reh.call<{ online: boolean; census: Record<string, number>; heapMb: number; progress: { kinds: Record<string, { done: number; total: number }> } }>(
+        'begin', { current: current.hash, target: target.hash, now, ms, problemsShown: limits.problemsShown }, deadline);
+      report.online = begun.online;
+      report.census.before = begun.census;
+      this.#migrateStart = performance.now();
+      this.#setProgress(begun.progress.kinds, 0, true);
+      const live = !report.dryRun && begun.online ? new Pipeline(fresh, s0, now, { ms, shapes }) : null;
+      if (begun.online) {
+        type Slice = { n: number; mapped: boolean; heapMb: number; progress: { kinds: Record<string, { done: number; total: number }> } };
+        let size = 256;
+        const childHeap0 = begun.heapMb;
+        let ahead = reh.call<Slice>('slice', { n: size, now }, deadline);
+        for (;;) {
+          const step = await ahead;
+          this.#check();
+          const done = size;
+          if (!step.mapped) {
+            // the rehearsal runs the next slice while this process runs the one it just finished
+            ahead = reh.call<Slice>('slice', { n: size, now }, deadline);
+            ahead.catch(() => undefined);
+          }
+          const kinds = step.progress.kinds;
+          this.#guardMemory(kinds, step.heapMb - childHeap0);
+          if (live) {
+            const t0 = performance.now();
+            live.now = now;
+            live.slice(done);
+            const took = performance.now() - t0;
+            size = Math.max(MIN_SLICE, Math.min(MAX_SLICE, Math.round((done * SLICE_TARGET_MS) / Math.max(took, 0.1))));
+            this.#setProgress(live.progress().kinds, 0);
+            await this.#pace(done, took);
+          } else {
+            size = Math.min(MAX_SLICE, size * 2);
+            this.#setProgress(kinds, 0);
+            await this.#pace(done, 0);
+          }
+          if (step.mapped) break;
+        }
+        if (live && !live.mapped) die('E_REHEARSAL', 'the live process and the rehearsal disagree about where the migration is; nothing changed');
+      }
+      phase('migrate');
+      this.#check();
+      host.log('migrate', { ms: report.phases.migrate, online: report.online, entities: this.#progress.total });
+
+      // ---- validate: the rehearsal checks the whole new state ----
+      this.#phase = 'validate';
+      const checked = await reh.call<{ census: { before: Record<string, number>; after: Record<string, number> }; dropped: Record<string, number>; sample: UpgradeReport['sample']; changed?: Record<string, string[]>; validateMs: number; heapMb: number }>(
+        'check', { now, sample: true }, deadline);
+      report.census = checked.census;
+      report.dropped = checked.dropped;
+      report.sample = checked.sample;
+      report.changed = checked.changed ?? {};
+      report.migrated = report.steps.length ? Object.values(report.census.before).reduce((a, b) => a + b, 0) : 0;
+      let validateMs = checked.validateMs;
+      report.rehearsalPeakHeapMb = round((await reh.stats()).peakHeapMb);
+      phase('validate');
+      if (live) await this.#freeze(live.result().state);
+      phase('migrate');
+      this.#announce('validate', { census: report.census.after }, report.phases.validate);
+      host.log('validate', { census: report.census.after, online: report.online });
+
+      // ---- catch up with what commands changed meanwhile ----
+      let rounds = 0;
+      if (begun.online) {
+        for (; rounds < MAX_ROUNDS; rounds++) {
+          this.#check();
+          const { state } = host.current();
+          const entities = await this.#catchUp(live, state, now, true);
+          if (entities === null) break;
+          this.#announce('catch-up', { round: rounds + 1, entities });
+          host.log('catch-up', { round: rounds + 1, entities });
+          if (entities <= SMALL_ROUND) {
+            rounds++;
+            break;
+          }
+        }
+        phase('catchUp');
+      }
+      report.rounds = rounds;
+
+      if (report.dryRun) {
+        report.result = 'dry-run';
+        return this.#end('dry-run');
+      }
+
+      // ---- held: keep caught up until the operator says cut over ----
+      if (this.#req.hold) {
+        held = true;
+        this.#held = true;
+        this.#phase = 'held';
+        this.#announce('held', { progress: this.#progress, census: report.census.after });
+        host.log('held', {});
+        let go = false;
+        this.#cutover = () => {
+          go = true;
+          this.#wake?.();
+        };
+        while (!go) {
+          await this.#sleep(HOLD_ROUND_MS);
+          this.#check();
+          if (go) break;
+          if (begun.online) {
+            const entities = await this.#catchUp(live, host.current().state, now, true);
+            if (entities !== null) report.rounds = ++rounds;
+          }
+        }
+        this.#cutover = null;
+        this.#held = false;
+        phase('catchUp');
+      }
+
+      // ---- cut-over: commands wait while the last changes are caught up and checked ----
+      this.#phase = 'cutover';
+      this.#check();
+      this.#announce('cutover', {});
+      host.log('cutover', {});
+      host.hold();
+      const paused = performance.now();
+      let final: unknown;
+      const last = host.current().state;
+      if (begun.online) {
+        // the whole validate() runs again only if it is quick; the delta is checked either way
+        const entities = await this.#catchUp(live, last, now, validateMs <= limits.cutoverValidateMs, true);
+        report.cutoverEntities = entities ?? 0;
+        final = live!.result().state;
+      } else {
+        // a whole-state step: rehearsed on the final state, then run here, inside the pause
+        await reh.sync(last);
+        await reh.call('begin', { current: current.hash, target: target.hash, now, ms, problemsShown: limits.problemsShown }, deadline);
+        const again = await reh.call<typeof checked>('check', { now, sample: true }, deadline);
+        report.census = again.census;
+        report.dropped = again.dropped;
+        report.sample = again.sample;
+        validateMs = again.validateMs;
+        this.#check();
+        const whole = new Pipeline(fresh, last, now, { ms, shapes });
+        whole.runAll();
+        final = whole.result().state;
+        const walk = new FreezeWalk(final);
+        while (!walk.run(1 << 20));
+      }
+      this.#check();
+      if (performance.now() - paused > limits.cutoverTimeoutMs && begun.online)
+        die('E_CUTOVER', `the cut-over took ${Math.round(performance.now() - paused)} ms, over its ${limits.cutoverTimeoutMs} ms limit; nothing changed (try again when the feed is quieter, or with a pace)`);
+
+      // ======== point of no return: nothing below can fail ========
+      this.#phase = 'commit';
+      report.pauseMs = round(performance.now() - paused);
+      report.phases.commit = report.pauseMs;
+      report.queued = host.queued();
+      report.result = 'committed';
+      report.peakHeapMb = round(this.#peakHeap / 2 ** 20);
+      report.totalMs = round(performance.now() - this.#started);
+      host.commit(target, final, report);
+      // the rehearsal built the very same state: it mirrors that now, so the next sync is a patch
+      void reh.adopt(final).catch(() => undefined);
+      return report;
+    } catch (err) {
+      const e = err instanceof MoltError ? err : new MoltError('E_INTERNAL', describeThrown(err));
+      report.result = 'refused';
+      report.error = { code: e.code, message: e.message };
+      if (e.code === 'E_REHEARSAL' || e.code === 'E_MIGRATION_TIMEOUT') reh.stop();
+      return this.#end('refused');
+    } finally {
+      if (this.#phase !== 'commit') host.resume();
+      void reh.call('end').catch(() => undefined);
+    }
+  }
+
+  /**
+   * One catch-up round: bring the rehearsal's mirror to `state`, re-migrate what changed there and
+   * check it, then do the same here. Null when nothing changed since the last round.
+   */
+  async #catchUp(live: Pipeline | null, state: unknown, now: number, validate: boolean, inPause = false): Promise<number | null> {
+    const reh = this.#host.rehearsal;
+    const deadline = this.#host.limits.migrationTimeoutMs * 2 + 10_000;
+    if (!inPause && live && live.input === state) return null;
+    await reh.sync(state);
+    const c = await reh.call<{ entities: number; census: { before: Record<string, number>; after: Record<string, number> }; dropped: Record<string, number> }>(
+      'check', { now, catchUp: true, validate }, deadline);
+    this.#check();
+    this.report.census = c.census;
+    this.report.dropped = c.dropped;
+    if (live) {
+      live.now = now;
+      live.catchUp(state);
+      if (inPause) {
+        const walk = new FreezeWalk(live.result().state);
+        while (!walk.run(1 << 20));
+      } else await this.#freeze(live.result().state);
+    }
+    return c.entities;
+  }
+
+  /** Freeze the new nodes of a state built here, in slices that yield. */
+  async #freeze(state: unknown): Promise<void> {
+    const walk = new FreezeWalk(state);
+    while (!walk.run(20_000)) {
+      this.#check();
+      await tick();
+    }
+  }
+
+  #end(result: 'dry-run' | 'refused'): UpgradeReport {
+    const report = this.report;
+    report.totalMs = round(performance.now() - this.#started);
+    report.peakHeapMb = round(this.#peakHeap / 2 ** 20);
+    if (result === 'dry-run') this.#announce('dry-run', { report }, 0);
+    else this.#announce('refused', { error: report.error });
+    this.#host.log(result, { error: report.error?.code, totalMs: report.totalMs });
+    return report;
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
+function mb(bytes: number): string {
+  return `${Math.round(bytes / 2 ** 20)} MB`;
+}

@@ -1,0 +1,71 @@
+/** What an upgrade tells the operator (the CLI prints it) and every client (in the upgrade frames). */
+
+export type UpgradeResult = 'committed' | 'dry-run' | 'refused';
+
+export interface UpgradeReport {
+  upgrade: string;
+  kind: 'push' | 'rollback';
+  dryRun: boolean;
+  result: UpgradeResult;
+  from: { version: number; release: string };
+  to: { version: number; release: string };
+  direction: 'up' | 'down';
+  /** One plain sentence for people: what changes for them (each step's describe, in order). */
+  describe: string;
+  /** Migration steps taken, e.g. [{step: "1->2", describe: "Likes are becoming emoji reactions."}]. */
+  steps: { step: string; describe: string }[];
+  /** Built beside the live state while the feed served (true), or whole at the cut-over (false). */
+  online: boolean;
+  census: { before: Record<string, number>; after: Record<string, number> | null };
+  /** Entities that went through the migration (the census before), counted only when it ran. */
+  migrated: number;
+  /** Casualties per kind, as the migrations declared them. */
+  dropped: Record<string, number>;
+  /** Milliseconds commands waited: the cut-over only (the migration itself does not stop the feed). */
+  pauseMs: number;
+  /** From the first frame to the end, ms. */
+  totalMs: number;
+  /** Milliseconds per phase. `migrate` is the first pass here; `rehearse` the same in the rehearsal. */
+  phases: { load?: number; rehearse?: number; migrate?: number; catchUp?: number; validate?: number; commit?: number };
+  /** Catch-up rounds before the cut-over, and the entities the last one (inside the pause) re-migrated. */
+  rounds: number;
+  cutoverEntities: number;
+  /** The live process's heap at its peak during the upgrade, and the rehearsal's, MB. */
+  peakHeapMb: number;
+  rehearsalPeakHeapMb: number | null;
+  /** One entity before and after the migration. */
+  sample: { kind: string; id: string; before: unknown; after: unknown } | null;
+  /** Ids of entities the migration rewrote (newest last, at most 200 per kind). */
+  changed: Record<string, string[]>;
+  /** Commands that waited during the cut-over. */
+  queued: number;
+  /** What was skipped on the operator's say-so (--force), if anything. */
+  skipped: string[];
+  error?: { code: string; message: string };
+}
+
+export interface HistoryEntry {
+  upgrade: string;
+  at: string;
+  kind: 'boot' | 'push' | 'rollback';
+  dryRun: boolean;
+  result: UpgradeResult;
+  from: number | null;
+  to: number;
+  release: string;
+  pauseMs: number;
+  error?: string;
+}
+
+/** A running upgrade, as `molt status` shows it. */
+export interface UpgradeProgress {
+  upgrade: string;
+  kind: 'push' | 'rollback';
+  dryRun: boolean;
+  phase: string;
+  from: number;
+  to: number | null;
+  held: boolean;
+  progress: { kinds: Record<string, { done: number; total: number }>; done: number; total: number; rate: number; etaMs: number | null; round: number };
+  startedMs: number;
+}

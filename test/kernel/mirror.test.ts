@@ -1,0 +1,84 @@
+/**
+ * The mirror keeps a copy of the live state in another process by sending a full sync once and then
+ * only what changed. Here both ends run in one process, with the messages encoded as they are on the
+ * wire: after any sequence of real feed commands the copy equals the live state, and a patch costs
+ * the size of the change.
+ */
+import { describe, expect, it } from 'vitest';
+import { Packr, Unpackr } from 'msgpackr';
+import * as v1 from '../../src/feed/v1/index.ts';
+import { Builder, FullSync, apply, diff, type Patch } from '../../src/kernel/upgrade/mirror.ts';
+import { buildV1 } from '../feed/build.ts';
+import { Driver } from '../feed/helpers.ts';
+
+function wire() {
+  const packr = new Packr({ useRecords: true, sequential: true, mapsAsObjects: true } as never);
+  const unpackr = new Unpackr({ useRecords: true, sequential: true, mapsAsObjects: true, int64AsType: 'number' } as never);
+  return (patches: Patch[]): Patch[] => unpackr.unpack(packr.pack(patches)) as Patch[];
+}
+
+function fullCopy(state: unknown, send: (p: Patch[]) => Patch[], budget = 50_000): unknown {
+  const sync = new FullSync(state, 8 * 1024);
+  const builder = new Builder();
+  for (let batch = sync.next(budget); batch !== null; batch = sync.next(budget)) builder.add(send(batch));
+  return builder.done();
+}
+
+describe('mirror', () => {
+  it('copies a whole state in chunks, frozen, equal to the original', () => {
+    const state = buildV1(5000, 100);
+    const copy = fullCopy(state, wire());
+    expect(copy).toEqual(state);
+    expect(Object.isFrozen((copy as v1.State).posts.root)).toBe(true);
+  });
+
+  it('follows the live state through random commands with patches alone, across vector root splits', () => {
+    const d = new Driver<v1.State>(v1, v1.init());
+    const send = wire();
+    let copy = fullCopy(d.state, send);
+    let synced = d.state;
+    let seed = 7;
+    const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    const users = [d.join('first')];
+    let posts: string[] = [];
+    for (let round = 0; round < 160; round++) {
+      for (let k = 0; k < 25; k++) {
+        const r = rand(10);
+        const me = users[rand(users.length)]!;
+        if (r === 0) users.push(d.join(`user_${round}_${k}`));
+        else if (r < 5 || posts.length === 0) posts.push(d.ok(me, { type: 'post', text: `post ${round}.${k}`, ...(posts.length && rand(4) === 0 ? { replyTo: posts[rand(posts.length)] } : {}) }).post.id);
+        else if (r < 8) d.send(me, { type: rand(2) ? 'like' : 'unlike', post: posts[rand(posts.length)] });
+        else {
+          const target = posts[rand(posts.length)]!;
+          const out = d.send(d.state.posts && v1.sample(d.state, target)?.data ? (v1.sample(d.state, target)!.data as { author: string }).author : me, { type: 'delete', post: target });
+          if (!('error' in out)) posts = posts.filter((p) => p !== target);
+        }
+      }
+      const patches = diff(synced, d.state);
+      copy = apply(copy, send(patches));
+      synced = d.state;
+      expect(copy).toEqual(d.state);
+    }
+    expect(d.state.posts.size).toBeGreaterThan(1024); // the posts vector's root split twice
+  });
+
+  it('sends a like on a big state as a few small patches, not the state', () => {
+    const d = new Driver<v1.State>(v1, buildV1(100_000, 1000));
+    const before = d.state;
+    d.ok('u1', { type: 'like', post: 'p2' });
+    const patches = diff(before, d.state);
+    const bytes = new Packr({ useRecords: false } as never).pack(patches).length;
+    expect(bytes).toBeLessThan(500);
+    expect(apply(before, patches)).toEqual(d.state);
+  });
+
+  it('sends a moved subtree as a reference to where it was (a vector root split)', () => {
+    const d = new Driver<v1.State>(v1, buildV1(1024, 10));
+    const before = d.state;
+    d.ok('u1', { type: 'post', text: 'the 1025th' });
+    const patches = diff(before, d.state);
+    expect(patches.some((p) => p[0] === 3)).toBe(true);
+    expect(new Packr({ useRecords: false } as never).pack(patches).length).toBeLessThan(2000);
+    expect(apply(before, patches)).toEqual(d.state);
+  });
+});
