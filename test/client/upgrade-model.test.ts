@@ -48,7 +48,7 @@ describe('foldUpgrade', () => {
     const first = fold([frame('begin'), frame('committed')]);
     const second = foldUpgrade(first, frame('begin', { upgrade: 'up2', direction: 'down', from: { version: 2, release: 'bbbb' }, to: { version: 1, release: 'aaaa' } }));
     expect(second).toMatchObject({ id: 'up2', outcome: 'running', phases: [{ phase: 'begin' }] });
-    expect(headline(second)).toBe('Rolling back to v1…');
+    expect(headline(second!)).toBe('Rolling back to v1…');
   });
 
   it('calls a dry run a dry run', () => {

@@ -141,7 +141,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the browser client', () => {
     const push = operate(server, 'push', '2');
     // Page A runs free: it commits and switches. Page B is held after migrate: mid-upgrade.
     await a.locator('.upgrade-panel[data-outcome="committed"]').waitFor({ timeout: 30_000 });
-    await b.locator('.upgrade-panel .step[data-phase="migrate"][data-state="done"]').waitFor();
+    await b.locator('.upgrade-panel .step[data-phase="migrate"][data-state="done"]').waitFor({ state: 'attached' });
     await expect.poll(() => b.locator('.upgrade-panel').getAttribute('data-outcome')).toBe('running');
     await b.screenshot({ animations: 'disabled', path: path.join(SHOTS, '3-upgrade-in-progress.png') });
     const held = holdB;
