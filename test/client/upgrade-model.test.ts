@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { UpgradeFrame } from '../../src/transport/protocol.ts';
 import { foldUpgrade, headline, plainSentence, type UpgradeModel } from '../../client/src/upgrade-model.ts';
 
-const frame = (phase: UpgradeFrame['phase'], extra: Partial<UpgradeFrame> = {}): UpgradeFrame => ({
+const frame = (phase: string, extra: Partial<UpgradeFrame> = {}): UpgradeFrame => ({
   t: 'upgrade',
   upgrade: 'up1',
-  phase,
+  phase: phase as UpgradeFrame['phase'],
   direction: 'up',
   dryRun: false,
   from: { version: 1, release: 'aaaa' },
