@@ -159,7 +159,7 @@ export class App {
     if (restarted) {
       this.showNotice(
         'The server restarted, and everything it held in memory is gone: posts, people and sessions.' +
-          (token ? ` Join again${handle ? ` (the handle @${handle} is free again)` : ''}; your draft is kept.` : ''),
+          (token ? ` Join again${handle ? ` (you were @${handle})` : ''}; your draft is kept.` : ''),
       );
     }
     if (!token) return this.setMe(null);

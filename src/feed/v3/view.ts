@@ -8,7 +8,7 @@
  */
 import { postPath, profilePath, tagPath } from '../../../client/src/router.ts';
 import { arrayOf, Timeline } from '../../../client/src/timeline.ts';
-import type { BasePost, FeedView, Page, PageState, RegionApi, Regions, Route, UserId, ViewApi, ViewEvent } from '../../../client/src/view-contract.ts';
+import type { BasePost, ComposerSpec, FeedView, Page, PageState, RegionApi, Regions, Route, UserId, ViewApi, ViewEvent } from '../../../client/src/view-contract.ts';
 import { h, hue, timeAgo } from '../../../client/src/view-kit.ts';
 import { tokenize } from '../lib/rich.ts';
 import { css as cssV2, reactions, reduce as reduceV2, type PostV2 } from '../v2/view.ts';
@@ -455,20 +455,21 @@ function regions(api: RegionApi): Regions {
         if (list.children[i] !== li) list.insertBefore(li, list.children[i] ?? null);
       });
     };
+    const replySpec = (postId: string, handle = posts.get(postId)?.author.handle ?? 'them'): ComposerSpec => ({
+      placeholder: `Reply to @${handle}`,
+      submitLabel: 'Reply',
+      rows: 2,
+      cancellable: postId !== id,
+      submit: (text) => api.request('post', { text, replyTo: postId }),
+      done: (ok) => {
+        if (postId !== id || !ok) api.dropComposer(`reply-${postId}`);
+      },
+    });
     const openReply = (postId: string, doFocus: boolean): void => {
       const it = items.get(postId);
       const post = posts.get(postId);
       if (!it || !post || !api.me) return;
-      const c = api.composer(`reply-${postId}`, {
-        placeholder: `Reply to @${post.author.handle}`,
-        submitLabel: 'Reply',
-        rows: 2,
-        cancellable: postId !== id,
-        submit: (text) => api.request('post', { text, replyTo: postId }),
-        done: (ok) => {
-          if (postId !== id || !ok) api.dropComposer(`reply-${postId}`);
-        },
-      });
+      const c = api.composer(`reply-${postId}`, replySpec(postId, post.author.handle));
       if (c.el.parentElement !== it.extras) it.extras.append(c.el);
       if (doFocus) c.focus();
     };
@@ -539,7 +540,11 @@ function regions(api: RegionApi): Regions {
         }
       },
       state: () => ({ size: 0, open: [] }),
-      dispose() {},
+      dispose() {
+        // the reply box this page opened by itself goes, unless the person wrote in it
+        const key = `reply-${id}`;
+        if (api.hasComposer(key) && api.composer(key, replySpec(id)).el.querySelector('textarea')?.value.trim() === '') api.dropComposer(key);
+      },
     };
   }
 
