@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { Packr, Unpackr } from 'msgpackr';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Page, type WebSocketRoute } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import { TestClient } from '../support/client.ts';
@@ -21,6 +21,9 @@ describe.skipIf(!existsSync(CHROMIUM))('the page, as a new person finds it', () 
   let carol: TestClient;
   /** The boot id the routed socket adds to hello frames (the server's own once it sends one). */
   let boot = 'boot-one';
+  /** The page's side of its socket (to hand it frames the server does not send yet) and its last hello. */
+  let pageSide: WebSocketRoute | null = null;
+  let lastHello: Record<string, unknown> | null = null;
   const packr = new Packr({ useRecords: false });
   const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
 
@@ -34,10 +37,12 @@ describe.skipIf(!existsSync(CHROMIUM))('the page, as a new person finds it', () 
     page = await ctx.newPage();
     page.on('pageerror', (err) => console.error(`page error: ${err.message}`));
     await page.routeWebSocket(/\/ws$/, (ws) => {
+      pageSide = ws;
       const upstream = ws.connectToServer();
       upstream.onMessage((msg) => {
         if (typeof msg === 'string') return ws.send(msg);
         const frame = unpackr.unpack(msg) as { t?: string };
+        if (frame.t === 'hello') lastHello = { ...frame, boot };
         ws.send(frame.t === 'hello' ? packr.pack({ ...frame, boot }) : msg);
       });
     });
@@ -115,6 +120,32 @@ describe.skipIf(!existsSync(CHROMIUM))('the page, as a new person finds it', () 
     await page.keyboard.press('?');
     await page.locator('dialog.shortcuts[open]').waitFor();
     await page.keyboard.press('Escape');
+  }, T);
+
+  it('follows an online migration in the panel: the plain sentence, progress, catch-up, the cut-over, and marks what changed', async () => {
+    const release = String(lastHello!.release);
+    const base = { t: 'upgrade', upgrade: 'paced-1', direction: 'up', dryRun: false, from: { version: 1, release }, to: { version: 1, release } };
+    const send = (frame: Record<string, unknown>) => pageSide!.send(packr.pack({ ...base, ...frame }));
+    send({ phase: 'begin', ms: 3, detail: { kind: 'push', describe: 'Likes are becoming emoji reactions', steps: [], online: true, pace: 1000, hold: false } });
+    await expect.poll(() => page.locator('.upgrade-panel .plain-sentence').textContent()).toBe('Likes are becoming emoji reactions');
+    send({ phase: 'migrate', ms: 40, detail: { progress: { kinds: { posts: { done: 420_000, total: 1_000_000 } }, done: 420_000, total: 1_000_000, rate: 35_000, etaMs: 16_500, round: 0 } } });
+    send({ phase: 'shadow-run', ms: 1, detail: { anything: true } }); // a phase from the future: ignored
+    await expect.poll(() => page.locator('.upgrade-panel .progress [role=progressbar]').getAttribute('aria-valuenow')).toBe('42');
+    expect(await page.locator('.upgrade-panel .progress-note').textContent()).toBe('42% · 420,000 of 1,000,000 · 35,000/s · about 17 s left');
+    send({ phase: 'catch-up', ms: 5, detail: { round: 2, entities: 31, ms: 5 } });
+    send({ phase: 'migrate', ms: 90, detail: { progress: { kinds: {}, done: 1_000_000, total: 1_000_000, rate: 36_000, etaMs: 0, round: 2 } } });
+    await expect.poll(() => page.locator('.upgrade-panel .progress-note').textContent()).toContain('catching up, round 2 (31 changed meanwhile)');
+    await page.screenshot({ animations: 'disabled', path: 'test-artifacts/q-1-online-migration.png' });
+    send({ phase: 'cutover', detail: {} });
+    await expect.poll(() => page.locator('.upgrade-panel .progress-note').textContent()).toBe('Switching over: posting waits for a moment.');
+    const id = await page.locator('#page article.post').first().getAttribute('data-post');
+    send({ phase: 'committed', ms: 2, detail: { report: { pauseMs: 4 }, pauseMs: 4, changed: { posts: [id] } }, hello: lastHello });
+    await page.locator(`#page article.post.migrated[data-post="${id}"]`).waitFor();
+    await page.screenshot({ animations: 'disabled', path: 'test-artifacts/q-2-marked-after-migration.png' });
+    await page.locator('#page article.post.migrated').waitFor({ state: 'detached', timeout: 10_000 });
+    // the page works as before
+    await carol.ok('post', { text: 'after the pretend migration' });
+    await post(page, 'after the pretend migration').waitFor();
   }, T);
 
   it('says plainly when the server restarted, keeps the draft, and does not sign out in silence', async () => {

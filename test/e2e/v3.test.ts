@@ -48,11 +48,18 @@ async function axe(page: Page): Promise<string[]> {
   return result;
 }
 
+/** Switch the theme and let the page restyle (two frames) before anything measures colours. */
+async function theme(page: Page, colorScheme: 'light' | 'dark'): Promise<void> {
+  await page.emulateMedia({ colorScheme });
+  await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
+}
+
 async function axeBothThemes(page: Page): Promise<string[]> {
+  await theme(page, 'light');
   const light = await axe(page);
-  await page.emulateMedia({ colorScheme: 'dark' });
+  await theme(page, 'dark');
   const dark = await axe(page);
-  await page.emulateMedia({ colorScheme: 'light' });
+  await theme(page, 'light');
   return [...light.map((v) => `light ${v}`), ...dark.map((v) => `dark ${v}`)];
 }
 
