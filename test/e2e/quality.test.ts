@@ -3,18 +3,17 @@
  * enough to read, a "new posts" pill instead of a list that jumps, the keyboard (join, n, j/k), and a
  * server restart that is explained, not a silent sign-out, with the draft kept.
  */
-import { existsSync } from 'node:fs';
 import { Packr, Unpackr } from 'msgpackr';
-import { chromium, type Browser, type Page, type WebSocketRoute } from 'playwright-core';
+import type { Browser, Page, WebSocketRoute } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import { TestClient } from '../support/client.ts';
+import { CHROMIUM, HAVE_CHROMIUM, launch, watch } from '../support/browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const T = 60_000;
 const post = (page: Page, text: string) => page.locator('#page article.post', { hasText: text });
 
-describe.skipIf(!existsSync(CHROMIUM))('the page, as a new person finds it', () => {
+describe.skipIf(!HAVE_CHROMIUM)('the page, as a new person finds it', () => {
   let server: RunningServer;
   let browser: Browser;
   let page: Page;
@@ -29,13 +28,10 @@ describe.skipIf(!existsSync(CHROMIUM))('the page, as a new person finds it', () 
 
   beforeAll(async () => {
     server = await startServer({ port: 0, operatorPort: 0, token: 'quality-suite-token-0123', logLevel: 'silent' });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
+    browser = await launch();
     const ctx = await browser.newContext({ viewport: { width: 1000, height: 700 }, reducedMotion: 'reduce' });
     page = await ctx.newPage();
-    page.on('pageerror', (err) => console.error(`page error: ${err.message}`));
+    watch(page);
     await page.routeWebSocket(/\/ws$/, (ws) => {
       pageSide = ws;
       const upstream = ws.connectToServer();
@@ -163,7 +159,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the page, as a new person finds it', () 
   }, T);
 });
 
-if (!existsSync(CHROMIUM)) {
+if (!HAVE_CHROMIUM) {
   describe('the page, as a new person finds it', () => {
     it.skip(`skipped: ${CHROMIUM} is absent (the e2e suite never downloads a browser)`, () => {});
   });

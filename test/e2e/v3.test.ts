@@ -5,15 +5,15 @@
  * takes the new pages away cleanly. axe-core checks every page, in both themes. Screenshots of each
  * new page go to test-artifacts/.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import { molt } from '../support/client.ts';
+import { CHROMIUM, HAVE_CHROMIUM, launch, watch } from '../support/browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SHOTS = path.join(ROOT, 'test-artifacts');
 const AXE = readFileSync(path.join(ROOT, 'node_modules/axe-core/axe.min.js'), 'utf8');
@@ -63,7 +63,7 @@ async function axeBothThemes(page: Page): Promise<string[]> {
   return [...light.map((v) => `light ${v}`), ...dark.map((v) => `dark ${v}`)];
 }
 
-describe.skipIf(!existsSync(CHROMIUM))('feed v3 in the browser', () => {
+describe.skipIf(!HAVE_CHROMIUM)('feed v3 in the browser', () => {
   let server: RunningServer;
   let browser: Browser;
   let ctxA: BrowserContext;
@@ -76,20 +76,12 @@ describe.skipIf(!existsSync(CHROMIUM))('feed v3 in the browser', () => {
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
     server = await startServer({ port: 0, operatorPort: 0, token: 'test-token-for-the-v3-suite', logLevel: 'silent', boot: 2 });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
+    browser = await launch();
     ctxA = await browser.newContext({ viewport: { width: 1180, height: 900 }, reducedMotion: 'reduce' });
     ctxB = await browser.newContext({ viewport: { width: 1180, height: 900 }, reducedMotion: 'reduce' });
     a = await ctxA.newPage();
     b = await ctxB.newPage();
-    for (const p of [a, b]) {
-      p.on('pageerror', (err) => console.error(`page error: ${err.message}`));
-      p.on('framenavigated', (f) => {
-        if (f === p.mainFrame()) navigations += 1;
-      });
-    }
+    for (const p of [a, b]) watch(p, () => (navigations += 1));
     await Promise.all([a.goto(server.url), b.goto(server.url)]);
   }, T);
 
@@ -253,7 +245,7 @@ describe.skipIf(!existsSync(CHROMIUM))('feed v3 in the browser', () => {
   }, T);
 });
 
-if (!existsSync(CHROMIUM)) {
+if (!HAVE_CHROMIUM) {
   describe('feed v3 in the browser', () => {
     it.skip(`skipped: ${CHROMIUM} is absent (the e2e suite never downloads a browser)`, () => {});
   });
