@@ -8,20 +8,12 @@
  * the draft or tries again, so it is never hidden before it is read.
  */
 import { draftState } from './draft.ts';
-import type { CommandResult } from './view-contract.ts';
+import type { ComposerSpec } from './view-contract.ts';
 import { h } from './view-kit.ts';
 
-export interface ComposerOptions {
-  readonly placeholder: string;
-  readonly submitLabel: string;
+/** What a view asks for (view-contract.ts), and the textarea's name: the key the shell keeps it by. */
+export interface ComposerOptions extends ComposerSpec {
   readonly name: string;
-  readonly rows?: number;
-  readonly initial?: string;
-  submit(text: string): Promise<CommandResult>;
-  /** After a successful submit (the draft is then cleared) or Cancel. */
-  done?(ok: boolean): void;
-  /** Show a Cancel button (and let Escape cancel). */
-  readonly cancellable?: boolean;
 }
 
 export interface Composer {

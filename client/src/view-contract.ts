@@ -106,6 +106,7 @@ export interface ComposerSpec {
   submit(text: string): Promise<CommandResult>;
   /** Called after a successful submit (the composer is then empty) and on Cancel. */
   done?(ok: boolean): void;
+  /** Show a Cancel button (and let Escape cancel). */
   readonly cancellable?: boolean;
 }
 

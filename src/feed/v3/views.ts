@@ -1,6 +1,6 @@
 /** What v3 clients see: users with their display name, profiles, and posts with mentions resolved. */
 import type { UserId } from '../../contract.ts';
-import type { PostId } from '../v1/ids.ts';
+import type { PostViewBase } from '../v1/posts.ts';
 import { trieGet } from '../v1/trie.ts';
 import { findUser } from '../v1/users.ts';
 import { reactionCounts, mine } from '../v2/reactions.ts';
@@ -25,13 +25,9 @@ export interface ProfileView extends UserView {
   followsYou: boolean;
 }
 
-export interface PostView {
-  id: PostId;
+/** v1's PostView fields (the author with a name), v2's reactions, and what v3 adds. */
+export interface PostView extends Omit<PostViewBase, 'author'> {
   author: UserView;
-  text: string;
-  at: number;
-  replyTo: PostId | null;
-  replies: number;
   reactions: Partial<Record<Emoji, number>>;
   mine: Emoji[];
   /** When the post was last edited; null if never. */
