@@ -1,8 +1,8 @@
 /**
  * 2 -> 3: people get profiles; follows, notifications and edit history start empty.
  *
- * Written one entity at a time (src/feed/lib/steps.ts): `each` maps one user or one post, `finish`
- * builds the rest without a walk. Handles, sessions and roots are shared as they are.
+ * Entity by entity, so the kernel can run it beside the live feed: `each` maps one user or one post,
+ * `finish` builds the rest without a walk. Handles, sessions and the timeline are shared as they are.
  *
  *   up    user  {id, handle, joined} -> + name (the handle), bio '', followers 0, following 0,
  *                                        inbox {last -1, seen -1, unread 0}
@@ -11,18 +11,18 @@
  *         post  -> without edits: the current text stays, earlier versions go
  *         follows, notifications: removed; dropped {follows, notifications, edits} says how many
  */
+import type { Migration } from '../src/contract.ts';
+import { v2Shape } from '../src/feed/lib/shapes.ts';
+import { emptyTrie } from '../src/feed/lib/trie.ts';
+import { emptyVec, type Vec } from '../src/feed/lib/vec.ts';
 import type { State as V2, Post as V2Post, User as V2User } from '../src/feed/v2/state.ts';
+import { shape as v3Shape } from '../src/feed/v3/shape.ts';
 import type { State as V3, Post as V3Post, User as V3User } from '../src/feed/v3/state.ts';
-import { emptyTrie } from '../src/feed/v1/trie.ts';
-import { emptyVec, type Vec } from '../src/feed/v1/vec.ts';
-import { trie, vec, wholeState, type Shape, type Step } from '../src/feed/lib/steps.ts';
 
-const v2Shape: Shape = { users: vec('users'), handles: trie('handles'), sessions: trie('sessions'), posts: vec('posts'), roots: vec('roots') };
-const v3Shape: Shape = { ...v2Shape, follows: trie('follows'), notifications: vec('notifications') };
-
-export const v2ToV3Step: Step<V2, V3> = {
+export const v2ToV3: Migration<V2, V3> = {
   from: 2,
   to: 3,
+  describe: 'users gain name, bio, follow counts and an inbox; posts gain edits; follows and notifications begin',
   shapes: { from: v2Shape, to: v3Shape },
   up: {
     describe: 'People get profiles, follows, mentions and notifications, and posts can be edited',
@@ -43,10 +43,7 @@ export const v2ToV3Step: Step<V2, V3> = {
         following: 0,
         inbox: { last: -1, seen: -1, unread: 0 },
       }),
-      posts: (post: V2Post | null): V3Post | null =>
-        post === null
-          ? null
-          : { id: post.id, author: post.author, text: post.text, at: post.at, replyTo: post.replyTo, replies: post.replies, reactions: post.reactions, edits: [] },
+      posts: (post: V2Post): V3Post => ({ id: post.id, author: post.author, text: post.text, at: post.at, replyTo: post.replyTo, replies: post.replies, reactions: post.reactions, edits: [] }),
     },
     finish: (state, mapped) => {
       const { handles, sessions, roots, count } = state;
@@ -74,10 +71,11 @@ export const v2ToV3Step: Step<V2, V3> = {
     },
     each: {
       users: (user: V3User): V2User => ({ id: user.id, handle: user.handle, joined: user.joined }),
-      posts: (post: V3Post | null): V2Post | null =>
-        post === null
-          ? null
-          : { id: post.id, author: post.author, text: post.text, at: post.at, replyTo: post.replyTo, replies: post.replies, reactions: post.reactions },
+      posts(post: V3Post, ctx): V2Post {
+        // the earlier versions of an edited post go; its current text stays
+        if (post.edits.length > 0) ctx.drop('edits', post.edits.length);
+        return { id: post.id, author: post.author, text: post.text, at: post.at, replyTo: post.replyTo, replies: post.replies, reactions: post.reactions };
+      },
     },
     finish: (state, mapped) => {
       const { handles, sessions, roots, count } = state;
@@ -90,11 +88,9 @@ export const v2ToV3Step: Step<V2, V3> = {
           roots,
           count: { users: count.users, posts: count.posts, reactions: count.reactions },
         },
-        dropped: { follows: count.follows, notifications: count.notifications, edits: count.edits },
+        // edits were declared post by post (each); follows and notifications go whole
+        dropped: { follows: count.follows, notifications: count.notifications },
       };
     },
   },
 };
-
-/** The step as today's kernel runs it: every entity in one go (see src/feed/lib/steps.ts). */
-export const v2ToV3 = wholeState(v2ToV3Step);

@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { freeze } from 'immer';
-import { v2ToV3, v2ToV3Step } from '../../migrations/002-v2-to-v3.ts';
+import { v2ToV3 } from '../../migrations/002-v2-to-v3.ts';
+import { direction, runDirection } from '../../src/feed/lib/run.ts';
 import * as v2 from '../../src/feed/v2/index.ts';
 import * as v3 from '../../src/feed/v3/index.ts';
 import v2Json from '../fixtures/v2.state.json' with { type: 'json' };
@@ -14,6 +15,12 @@ import { Driver } from '../feed/helpers.ts';
 const mctx = { now: 1_750_000_000_000 };
 const v2Fixture = (): v2.State => freeze(structuredClone(v2Json) as unknown as v2.State, true);
 const v3Fixture = (): v3.State => freeze(structuredClone(v3Json) as unknown as v3.State, true);
+const up = direction(v2ToV3, 'up')!;
+const down = direction(v2ToV3, 'down')!;
+const run = {
+  up: (state: v2.State) => runDirection(v2ToV3, 'up', state, mctx) as { state: v3.State; dropped: Record<string, number> },
+  down: (state: v3.State) => runDirection(v2ToV3, 'down', state, mctx) as { state: v2.State; dropped: Record<string, number> },
+};
 const stepCtx = () => {
   const drops: Record<string, number> = {};
   return { now: 0, drops, drop: (k: string, n: number) => void (drops[k] = (drops[k] ?? 0) + n) };
@@ -22,38 +29,39 @@ const stepCtx = () => {
 describe('migration 2 -> 3', () => {
   it('is one reversible step whose directions each say in one sentence what changes for people', () => {
     expect(v2ToV3).toMatchObject({ from: 2, to: 3 });
-    expect(typeof v2ToV3.down).toBe('function');
-    for (const dir of [v2ToV3Step.up, v2ToV3Step.down!]) expect(dir.describe).toMatch(/^[A-Z][^\n.]+$/);
-    expect(v2ToV3.describe).toBe(v2ToV3Step.up.describe);
+    for (const dir of [up, down]) expect(dir.describe).toMatch(/^[A-Z][^\n.]+$/);
+    expect(v2ToV3.describe).toMatch(/^[^\n]+$/);
   });
 
   it('declares every field it adds and removes, and the kinds it creates and removes', () => {
-    expect(v2ToV3Step.up.changes).toEqual({
+    expect(up.changes).toEqual({
       users: { add: ['name', 'bio', 'followers', 'following', 'inbox'] },
       posts: { add: ['edits'] },
       follows: { creates: true },
       notifications: { creates: true },
     });
     const user = v2Fixture().users.root[0] as v2.User;
-    const up = v2ToV3Step.up.each.users!(user, stepCtx()) as Record<string, unknown>;
-    expect(Object.keys(up).filter((k) => !(k in user))).toEqual(v2ToV3Step.up.changes.users!.add);
-    const down = v2ToV3Step.down!.each.users!(up, stepCtx()) as Record<string, unknown>;
-    expect(Object.keys(up).filter((k) => !(k in down))).toEqual(v2ToV3Step.down!.changes.users!.remove);
-    expect(down).toEqual(user);
+    const grown = up.each!.users!(user, stepCtx()) as Record<string, unknown>;
+    expect(Object.keys(grown).filter((k) => !(k in user))).toEqual(up.changes!.users!.add);
+    const back = down.each!.users!(grown, stepCtx()) as Record<string, unknown>;
+    expect(Object.keys(grown).filter((k) => !(k in back))).toEqual(down.changes!.users!.remove);
+    expect(back).toEqual(user);
   });
 
-  it('maps one entity at a time, purely: a deleted post stays deleted, the input is untouched', () => {
+  it('maps one entity at a time, purely, and declares the edits a post loses going down', () => {
     const post = (v2Fixture().posts.root as (v2.Post | null)[]).find((p) => p !== null)!;
     const ctx = stepCtx();
-    expect(v2ToV3Step.up.each.posts!(post, ctx)).toEqual({ ...post, edits: [] });
-    expect(v2ToV3Step.up.each.posts!(post, ctx)).toEqual(v2ToV3Step.up.each.posts!(post, ctx));
-    expect(v2ToV3Step.up.each.posts!(null, ctx)).toBeNull();
+    expect(up.each!.posts!(post, ctx)).toEqual({ ...post, edits: [] });
+    expect(up.each!.posts!(post, ctx)).toEqual(up.each!.posts!(post, ctx));
     expect(ctx.drops).toEqual({});
+    const edited = { ...post, edits: [{ text: 'first', at: 1 }, { text: 'second', at: 2 }] };
+    expect(down.each!.posts!(edited, ctx)).toEqual(post);
+    expect(ctx.drops).toEqual({ edits: 2 });
   });
 
   it('turns the v2 fixture into a valid v3 state: same people, posts and reactions, empty follows and notifications', () => {
     const before = v2Fixture();
-    const { state, dropped } = v2ToV3.up(before, mctx);
+    const { state, dropped } = run.up(before);
     expect(v3.validate(state)).toEqual([]);
     expect(dropped).toEqual({});
     expect(v3.census(state)).toEqual({ ...v2.census(before), follows: 0, notifications: 0, edits: 0 });
@@ -65,7 +73,7 @@ describe('migration 2 -> 3', () => {
   });
 
   it('lets people go on in v3 on the migrated state: sessions resume, follows and notifications work', () => {
-    const d = new Driver<v3.State>(v3, freeze(v2ToV3.up(v2Fixture(), mctx).state, true));
+    const d = new Driver<v3.State>(v3, freeze(run.up(v2Fixture()).state, true));
     expect(d.ok(null, { type: 'resume', token: 'fixture-token-1' }).user).toEqual({ id: 'u1', handle: 'alice', name: 'alice' });
     d.ok('u2', { type: 'follow', user: 'u1' });
     d.ok('u2', { type: 'post', text: 'hi @alice' });
@@ -75,7 +83,7 @@ describe('migration 2 -> 3', () => {
 
   it('turns the v3 fixture into a valid v2 state, declaring the follows, notifications and edits it drops', () => {
     const before = v3Fixture();
-    const { state, dropped } = v2ToV3.down!(before, mctx);
+    const { state, dropped } = run.down(before);
     expect(v2.validate(state)).toEqual([]);
     const census = v3.census(before);
     expect(dropped).toEqual({ follows: census.follows, notifications: census.notifications, edits: census.edits });
@@ -87,17 +95,17 @@ describe('migration 2 -> 3', () => {
 
   it('gives back exactly the v2 fixture after up then down', () => {
     const original = v2Fixture();
-    const back = v2ToV3.down!(freeze(v2ToV3.up(original, mctx).state, true), mctx);
+    const back = run.down(freeze(run.up(original).state, true));
     expect(back.state).toEqual(original);
-    expect(back.dropped).toEqual({ follows: 0, notifications: 0, edits: 0 });
+    expect(back.dropped).toEqual({ follows: 0, notifications: 0 });
   });
 
   it('gives back the v3 fixture after down then up, less exactly what down declared dropped', () => {
     const original = v3Fixture();
-    const down = v2ToV3.down!(original, mctx);
-    const again = v2ToV3.up(freeze(down.state, true), mctx).state;
+    const back = run.down(original);
+    const again = run.up(freeze(back.state, true)).state;
     expect(v3.validate(again)).toEqual([]);
-    for (const kind of ['follows', 'notifications', 'edits'] as const) expect(v3.census(original)[kind]! - v3.census(again)[kind]!).toBe(down.dropped![kind]);
+    for (const kind of ['follows', 'notifications', 'edits'] as const) expect(v3.census(original)[kind]! - v3.census(again)[kind]!).toBe(back.dropped[kind]);
     expect(v3.census(again)).toMatchObject({ users: 3, posts: 4, reactions: 2 });
   });
 });

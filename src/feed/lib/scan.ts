@@ -4,7 +4,7 @@
  * than `budget` entries, so it costs the same however big the feed is; it may then come back with
  * fewer than `limit` items (even none) and a cursor to go on from, and the client asks again.
  */
-import { vecGet, type VecLike } from '../v1/vec.ts';
+import { vecGet, type VecLike } from './vec.ts';
 
 export interface Scanned<R> {
   readonly items: R[];

@@ -8,11 +8,11 @@ import { freeze } from 'immer';
 import type { Command, Context, FeedVersion, Outcome, Sample } from '../../contract.ts';
 import { refuse as refuseV1 } from '../v1/errors.ts';
 import { findPost, newestPost } from '../v1/posts.ts';
-import { emptyTrie } from '../v1/trie.ts';
+import { emptyTrie } from '../lib/trie.ts';
 import type { Handler } from '../v1/update.ts';
 import { leave, online, presence } from '../v1/users.ts';
-import { emptyVec } from '../v1/vec.ts';
-import { trie, vec, type Shape } from '../lib/steps.ts';
+import { emptyVec } from '../lib/vec.ts';
+import { shape } from './shape.ts';
 import { markRead, notifications } from './notes.ts';
 import { follow, join, profile, resume, unfollow, updateProfile } from './people.ts';
 import { context, edit, history, home, like, post, react, remove, tag, thread, timeline, unlike, unreact, userPosts } from './posts.ts';
@@ -54,16 +54,7 @@ export const version = 3;
 /** What a client may send; `presence` is the kernel's own and not listed. */
 export const commands: readonly string[] = Object.keys(handlers).filter((type) => type !== 'presence');
 
-/** Where v3's entities live (for the kernel's migration runner and its per-entity checks). */
-export const shape: Shape = {
-  users: vec('users'),
-  handles: trie('handles'),
-  sessions: trie('sessions'),
-  posts: vec('posts'),
-  roots: vec('roots'),
-  follows: trie('follows'),
-  notifications: vec('notifications'),
-};
+export { shape } from './shape.ts';
 
 export function init(): State {
   const state: State = {
@@ -97,4 +88,4 @@ export function sample(state: State, id?: string): Sample | null {
   return post === undefined ? null : { kind: 'post', id: post.id, data: post };
 }
 
-({ version, commands, init, handle, validate, census, sample }) satisfies FeedVersion<State>;
+({ version, commands, init, handle, validate, census, sample, shape }) satisfies FeedVersion<State>;

@@ -9,7 +9,7 @@ import { userSlot } from '../v1/ids.ts';
 import { update } from '../v1/update.ts';
 import { findPost } from '../v1/posts.ts';
 import { findUser } from '../v1/users.ts';
-import { vecGet, vecLength, vecPush, vecSet } from '../v1/vec.ts';
+import { vecGet, vecLength, vecPush, vecSet } from '../lib/vec.ts';
 import { cursorAt, limitOf } from '../lib/scan.ts';
 import { NOTIFICATIONS_DEFAULT, NOTIFICATIONS_MAX } from './limits.ts';
 import { notificationId, type Emoji, type Notification, type NotificationType, type State, type User } from './state.ts';

@@ -2,10 +2,10 @@
 import type { Command, Context, Outcome } from '../../contract.ts';
 import { userSlot } from '../v1/ids.ts';
 import { textLength } from '../v1/text.ts';
-import { trieDelete, trieGet, trieSet } from '../v1/trie.ts';
+import { trieDelete, trieGet, trieSet } from '../lib/trie.ts';
 import { update } from '../v1/update.ts';
 import { findUser, join as joinV1, resume as resumeV1 } from '../v1/users.ts';
-import { vecGet, vecSet } from '../v1/vec.ts';
+import { vecGet, vecSet } from '../lib/vec.ts';
 import { refuse } from './errors.ts';
 import { BIO_MAX, NAME_MAX } from './limits.ts';
 import { me, notify } from './notes.ts';

@@ -18,8 +18,8 @@
 import type { UserId } from '../../contract.ts';
 import type { PostId } from '../v1/ids.ts';
 import type { PostBase, User as V1User } from '../v1/state.ts';
-import type { Trie } from '../v1/trie.ts';
-import type { Vec } from '../v1/vec.ts';
+import type { Trie } from '../lib/trie.ts';
+import type { Vec } from '../lib/vec.ts';
 import type { Emoji } from '../v2/state.ts';
 
 export type { Emoji } from '../v2/state.ts';

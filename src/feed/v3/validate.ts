@@ -7,9 +7,9 @@
 import { isEmoji } from '../v2/reactions.ts';
 import { postSlot, userId, userSlot } from '../v1/ids.ts';
 import { textLength } from '../v1/text.ts';
-import { trieProblems, trieSize } from '../v1/trie.ts';
+import { trieProblems, trieSize } from '../lib/trie.ts';
 import { isPlainObject, MAX_PROBLEMS, validateCore } from '../v1/validate.ts';
-import { vecForEach, vecGet, vecLength, vecMap, vecProblem } from '../v1/vec.ts';
+import { vecForEach, vecGet, vecLength, vecMap, vecProblem } from '../lib/vec.ts';
 import { editsKind } from './kind.ts';
 import { BIO_MAX, NAME_MAX } from './limits.ts';
 import { notificationId, type Notification, type State, type User } from './state.ts';

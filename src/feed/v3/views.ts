@@ -1,7 +1,7 @@
 /** What v3 clients see: users with their display name, profiles, and posts with mentions resolved. */
 import type { UserId } from '../../contract.ts';
 import type { PostViewBase } from '../v1/posts.ts';
-import { trieGet } from '../v1/trie.ts';
+import { trieGet } from '../lib/trie.ts';
 import { findUser } from '../v1/users.ts';
 import { reactionCounts, mine } from '../v2/reactions.ts';
 import type { Post as V2Post } from '../v2/state.ts';
