@@ -6,6 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { freeze } from 'immer';
 import { v2ToV3 } from '../../migrations/002-v2-to-v3.ts';
 import { direction, runDirection } from '../../src/feed/lib/run.ts';
+import type { FeedVersion } from '../../src/contract.ts';
+import { Runner, directionOf } from '../../src/kernel/migrate/runner.ts';
+import { seed } from '../../src/seed.ts';
 import * as v2 from '../../src/feed/v2/index.ts';
 import * as v3 from '../../src/feed/v3/index.ts';
 import v2Json from '../fixtures/v2.state.json' with { type: 'json' };
@@ -107,5 +110,45 @@ describe('migration 2 -> 3', () => {
     expect(v3.validate(again)).toEqual([]);
     for (const kind of ['follows', 'notifications', 'edits'] as const) expect(v3.census(original)[kind]! - v3.census(again)[kind]!).toBe(back.dropped[kind]);
     expect(v3.census(again)).toMatchObject({ users: 3, posts: 4, reactions: 2 });
+  });
+});
+
+describe('migration 2 -> 3 in the kernel runner', () => {
+  const runner = (dir: 'up' | 'down', state: unknown) => {
+    const [source, target] = dir === 'up' ? [v2ToV3.shapes!.from, v2ToV3.shapes!.to] : [v2ToV3.shapes!.to, v2ToV3.shapes!.from];
+    return new Runner(directionOf(v2ToV3, dir), source, target, state, mctx, '2->3');
+  };
+  const finish = (r: Runner) => {
+    const { out, dropped } = r.result(mctx.now);
+    return { state: (out as { state: unknown }).state, dropped: { ...dropped, ...((out as { dropped?: Record<string, number> }).dropped ?? {}) } };
+  };
+
+  it('gives the whole run in slices, and catches up with people joining, posting and reacting meanwhile', () => {
+    const d = new Driver<v2.State>(v2, seed(v2 as FeedVersion<v2.State>, { posts: 3000, users: 40, now: mctx.now }).state);
+    const r = runner('up', d.state);
+    r.slice(500);
+    const me = d.join('latecomer');
+    d.ok(me, { type: 'react', post: 'p1', emoji: '🎉' });
+    d.ok(me, { type: 'post', text: 'written during the migration' });
+    while (r.slice(500) > 0);
+    expect(r.catchUp(d.state)).toBeGreaterThanOrEqual(3);
+    const caught = finish(r);
+    expect(caught).toEqual(runDirection(v2ToV3, 'up', d.state, mctx));
+    expect(v3.validate(freeze(caught.state as v3.State, true))).toEqual([]);
+  });
+
+  it('keeps the edits it drops exact when a post is edited again during the way down', () => {
+    const d = new Driver<v3.State>(v3, seed(v3 as FeedVersion<v3.State>, { posts: 500, users: 10, now: mctx.now }).state);
+    const author = (d.ok(null, { type: 'context', post: 'p1' }).post.author.id) as string;
+    d.ok(author, { type: 'edit', post: 'p1', text: 'edited once' }, { now: mctx.now });
+    const r = runner('down', d.state);
+    while (r.slice(100) > 0);
+    expect(finish(r).dropped).toMatchObject({ edits: 1 });
+    d.ok(author, { type: 'edit', post: 'p1', text: 'edited twice' }, { now: mctx.now });
+    r.catchUp(d.state);
+    const caught = finish(r);
+    expect(caught).toEqual(runDirection(v2ToV3, 'down', d.state, mctx));
+    expect(caught.dropped).toMatchObject({ edits: 2, follows: v3.census(d.state).follows, notifications: v3.census(d.state).notifications });
+    expect(v2.validate(freeze(caught.state as v2.State, true))).toEqual([]);
   });
 });
