@@ -13,7 +13,7 @@ export interface Asset {
 
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
 
-/** URL path -> content for the page, its script and its stylesheet. */
+/** URL path (a fastify route: `*` matches the rest) -> content for the page, its script and its stylesheet. */
 export async function buildClient(): Promise<Map<string, Asset>> {
   const [html, css, bundle] = await Promise.all([
     readFile(here('./index.html'), 'utf8'),
@@ -38,6 +38,11 @@ export async function buildClient(): Promise<Map<string, Asset>> {
   return new Map<string, Asset>([
     ['/', { type: 'text/html; charset=utf-8', body: html }],
     ['/index.html', { type: 'text/html; charset=utf-8', body: html }],
+    // the page's own addresses (client/src/router.ts): the shell routes them once loaded
+    ['/home', { type: 'text/html; charset=utf-8', body: html }],
+    ['/notifications', { type: 'text/html; charset=utf-8', body: html }],
+    ['/tags/*', { type: 'text/html; charset=utf-8', body: html }],
+    ['/@*', { type: 'text/html; charset=utf-8', body: html }],
     ['/app.js', { type: 'text/javascript; charset=utf-8', body: Buffer.from(js.contents) }],
     ['/app.js.map', { type: 'application/json; charset=utf-8', body: Buffer.from(map.contents) }],
     ['/styles.css', { type: 'text/css; charset=utf-8', body: css }],

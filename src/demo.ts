@@ -2,12 +2,22 @@
  * `npm run demo`: a molt server with a handful of simulated people on it, so there is something to
  * watch when you push a new version. Each bot is a real WebSocket client on loopback speaking the wire
  * protocol (msgpack frames, src/transport/protocol.ts): it joins, posts, replies and likes or reacts
- * at a human pace, and switches from likes to reactions when the running version's hello says so.
+ * at a human pace, and does what the running version's hello says it can: from v3 on, the bots follow
+ * each other, mention each other and reply in threads, replies to replies included.
+ *
+ *   npm run demo                    the same environment variables as `npm start` (README)
+ *   npm run demo -- --posts 100000  start from a feed of that many posts, made by src/seed.ts
  */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { Packr, Unpackr } from 'msgpackr';
 import WebSocket from 'ws';
-import { startServer, type RunningServer } from './server.ts';
+import type { FeedVersion } from './contract.ts';
+import { logOutput, serverOptionsFromEnv } from './env.ts';
+import { resolveVersionDir } from './release/build.ts';
+import { seed } from './seed.ts';
+import { startServer, type RunningServer, type ServerOptions } from './server.ts';
 import type { HelloFrame, ServerFrame } from './transport/protocol.ts';
 
 const HANDLES = ['ada', 'grace', 'linus', 'margaret', 'ken', 'barbara'];
@@ -41,16 +51,20 @@ const REPLIES = [
   'The duck always wins.',
 ];
 
+const TAGS = ['molt', 'hotreload', 'erlang', 'coffee'];
+
 /** What the bots react with on a version that has reactions (v2's set); ❤️ always works. */
 const EMOJI = ['❤️', '😂', '🎉', '😮', '👍'];
 
-export interface DemoOptions {
-  port?: number;
-  operatorPort?: number;
+export interface DemoOptions extends ServerOptions {
+  /** Default warn: the bots' traffic is not worth a log line each. */
   bots?: number;
+  /** Start from a feed of this many posts, built through the boot version's handle() (src/seed.ts). */
+  posts?: number;
+  /** Told how the seeding went. */
+  onSeeded?(seeded: { posts: number; users: number; ms: number }): void;
   /** Mean milliseconds between one bot's actions. With 5 bots, 2500 is about 2 actions a second. */
   pace?: number;
-  logLevel?: 'silent' | 'warn' | 'info';
   /** Told when the bots see the running version change. */
   onVersion?(version: number, commands: readonly string[]): void;
 }
@@ -62,10 +76,21 @@ export interface Demo {
 }
 
 export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
+  const { bots: _bots, posts, pace: _pace, onVersion: _onVersion, onSeeded, ...serverOptions } = options;
+  let initialState: unknown;
+  if (posts !== undefined && posts > 0) {
+    const dir = resolveVersionDir(options.boot ?? 1);
+    const feed = (await import(pathToFileURL(path.join(dir, 'index.ts')).href)) as FeedVersion;
+    const seeded = seed(feed, { posts });
+    initialState = seeded.state;
+    onSeeded?.({ posts: seeded.posts, users: seeded.users, ms: seeded.ms });
+  }
   const server = await startServer({
+    ...serverOptions,
     port: options.port ?? 8080,
     operatorPort: options.operatorPort ?? 8081,
     logLevel: options.logLevel ?? 'warn',
+    ...(initialState === undefined ? {} : { kernel: { initialState } }),
   });
   const bots = HANDLES.slice(0, options.bots ?? 5).map((handle, i) => new Bot(server.wsUrl, handle, options.pace ?? 2500, i === 0 ? options.onVersion : undefined));
   for (const bot of bots) bot.start();
@@ -93,10 +118,15 @@ export class Bot {
   private hello: HelloFrame | null = null;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
+  private joinedAs = '';
   /** Posts seen recently (newest last), to reply to and react to. */
   private readonly recent: string[] = [];
+  /** Posts that are replies (to reply to a reply), and the handles of people seen posting. */
+  private readonly replies = new Set<string>();
+  private readonly people = new Set<string>();
+  private readonly follows = new Set<string>();
   /** Actions done, per kind (for the demo's own test). */
-  readonly done = { post: 0, reply: 0, like: 0, react: 0 };
+  readonly done = { post: 0, reply: 0, like: 0, react: 0, follow: 0, mention: 0, deepReply: 0 };
 
   constructor(
     private readonly url: string,
@@ -157,8 +187,13 @@ export class Bot {
       }
       case 'event': {
         const e = frame.event;
-        const post = e.post as { id?: string } | undefined;
-        if (e.type === 'post' && typeof post?.id === 'string') this.remember(post.id);
+        const post = e.post as { id?: string; replyTo?: string | null; author?: { handle?: string } } | undefined;
+        if (e.type === 'post' && typeof post?.id === 'string') {
+          this.remember(post.id);
+          if (post.replyTo) this.replies.add(post.id);
+          const by = post.author?.handle;
+          if (typeof by === 'string' && by !== this.joinedAs) this.people.add(by);
+        }
         if (e.type === 'delete' && typeof e.post === 'string') this.forget(e.post);
         return;
       }
@@ -181,8 +216,10 @@ export class Bot {
       // A handle already taken (another demo, an earlier bot) gets a number.
       for (let n = 0; n < 20 && !this.token; n++) {
         const r = await this.send('join', { handle: n === 0 ? this.handle : `${this.handle}${n + 1}` });
-        if (r.ok) this.token = r.data.token;
-        else if (r.error.code !== 'handle_taken') break;
+        if (r.ok) {
+          this.token = r.data.token;
+          this.joinedAs = r.data.user.handle;
+        } else if (r.error.code !== 'handle_taken') break;
       }
     }
     const t = await this.send('timeline', { limit: 20 });
@@ -201,12 +238,33 @@ export class Bot {
     if (!this.token || !this.hello) return;
     const roll = Math.random();
     const target = this.recent[Math.floor(Math.random() * Math.min(this.recent.length, 12)) + Math.max(0, this.recent.length - 12)];
-    if (roll < 0.3 || target === undefined) {
-      const r = await this.send('post', { text: pick(POSTS) });
-      if (r.ok) this.done.post++;
-    } else if (roll < 0.45) {
-      const r = await this.send('post', { text: pick(REPLIES), replyTo: target });
-      if (r.ok) this.done.reply++;
+    // v3 on: people to follow and mention
+    const social = this.hello.commands.includes('follow');
+    const someone = this.people.size > 0 ? pick([...this.people]) : undefined;
+    if (social && someone !== undefined && !this.follows.has(someone) && roll < 0.12) {
+      const r = await this.send('follow', { handle: someone });
+      if (r.ok) {
+        this.follows.add(someone);
+        this.done.follow++;
+      }
+    } else if (roll < 0.3 || target === undefined) {
+      const mention = social && someone !== undefined && Math.random() < 0.35;
+      const tag = social && Math.random() < 0.25 ? ` #${pick(TAGS)}` : '';
+      const r = await this.send('post', { text: `${pick(POSTS)}${mention ? ` cc @${someone}` : ''}${tag}` });
+      if (r.ok) {
+        this.done.post++;
+        if (mention) this.done.mention++;
+      }
+    } else if (roll < 0.5) {
+      // in a thread: often a reply to a reply
+      const replies = [...this.replies].filter((id) => this.recent.includes(id));
+      const deep = social && replies.length > 0 && Math.random() < 0.5;
+      const to = deep ? pick(replies) : target;
+      const r = await this.send('post', { text: pick(REPLIES), replyTo: to });
+      if (r.ok) {
+        this.done.reply++;
+        if (deep) this.done.deepReply++;
+      }
     } else if (this.hello.commands.includes('react')) {
       const emoji = Math.random() < 0.4 ? '❤️' : pick(EMOJI);
       const r = await this.send('react', { post: target, emoji });
@@ -227,6 +285,7 @@ export class Bot {
   private forget(id: string): void {
     const at = this.recent.indexOf(id);
     if (at >= 0) this.recent.splice(at, 1);
+    if (!this.recent.includes(id)) this.replies.delete(id);
   }
 
   private send(type: string, fields: Record<string, unknown>): Promise<Reply> {
@@ -245,30 +304,47 @@ function pick<T>(list: readonly T[]): T {
 }
 
 async function main(): Promise<void> {
-  const env = process.env;
+  const { values } = parseArgs({ options: { posts: { type: 'string' }, bots: { type: 'string' } }, strict: true });
+  const count = (name: string, raw: string | undefined): number | undefined => {
+    if (raw === undefined) return undefined;
+    const n = Number(raw.replace(/_/g, ''));
+    if (!Number.isSafeInteger(n) || n < 0) throw new Error(`--${name} ${raw}: expected a whole number`);
+    return n;
+  };
+  const posts = count('posts', values.posts);
+  const bots = count('bots', values.bots);
+  const logs = logOutput();
+  if (posts) console.error(`  seeding ${posts.toLocaleString('en-US')} posts through the feed's own handle()…`);
   const demo = await startDemo({
-    port: Number(env['PORT'] ?? 8080),
-    operatorPort: Number(env['OPERATOR_PORT'] ?? 8081),
+    logLevel: 'warn',
+    ...serverOptionsFromEnv(process.env),
+    logStream: logs.stream,
+    ...(posts === undefined ? {} : { posts }),
+    ...(bots === undefined ? {} : { bots }),
+    onSeeded: (s) => console.error(`  seeded ${s.posts.toLocaleString('en-US')} posts by ${s.users.toLocaleString('en-US')} people in ${(s.ms / 1000).toFixed(1)} s`),
     onVersion: (version, commands) =>
-      console.log(`  · the bots see feed v${version}: ${commands.includes('react') ? 'they react with emoji now' : 'they like posts'}`),
+      console.log(
+        `  · the bots see feed v${version}: ${commands.includes('follow') ? 'they follow, mention and reply in threads now' : commands.includes('react') ? 'they react with emoji now' : 'they like posts'}`,
+      ),
   });
   const { server } = demo;
   const b = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
   // The CLI's default operator URL is port 8081; say so when the demo runs elsewhere.
   const url = server.operatorUrl.endsWith(':8081') ? '' : ` --url ${server.operatorUrl}`;
+  const v = server.kernel.version;
+  logs.ready(server, `molt demo: ${demo.bots.length} simulated people are posting on feed v${v}`);
   console.log(
     [
-      '',
-      `  ${b('molt demo')}: ${demo.bots.length} simulated people are posting on feed v${server.kernel.version}.`,
-      '',
-      `  Open        ${b(server.url)}   (open it in two windows to see both follow along)`,
+      `  Open it in two browsers (or one and a private window: two people), and join.`,
       `  Operator    ${server.operatorUrl}${server.tokenFile ? `, token in ${server.tokenFile}` : ''}`,
       '',
       '  Then, in another terminal in this folder, try:',
-      `    ${b(`npx molt push 2${url}`)}`,
-      '        likes become emoji reactions, live, in every open page, without a reload',
+      ...(v < 2 ? [`    ${b(`npx molt push 2${url}`)}`, '        likes become emoji reactions, live, in every open page, without a reload'] : []),
+      ...(v < 3
+        ? [`    ${b(`npx molt push 3${url}`)}`, '        profiles, follows, mentions, notifications and threads arrive in every open page']
+        : []),
       `    ${b(`npx molt rollback${url}`)}`,
-      '        back to v1: reactions fold back into likes (the panel shows what was dropped)',
+      '        back to the version before: the panel shows what was not kept',
       `    ${b(`npx molt push examples/broken-throws${url}`)}`,
       '        a release whose migration throws halfway: refused, and nothing changes',
       `    ${b(`npx molt status${url}`)}`,

@@ -1,16 +1,10 @@
+import { logOutput, serverOptionsFromEnv } from './env.ts';
 import { startServer } from './server.ts';
 
 /** `npm start`: run molt at feed version 1 (or $MOLT_BOOT). */
-const env = process.env;
-const server = await startServer({
-  port: Number(env['PORT'] ?? 8080),
-  host: env['HOST'] ?? '0.0.0.0',
-  operatorPort: Number(env['OPERATOR_PORT'] ?? 8081),
-  operatorHost: env['OPERATOR_HOST'] ?? '127.0.0.1',
-  ...(env['MOLT_BOOT'] ? { boot: env['MOLT_BOOT'] } : {}),
-  ...(env['LOG_LEVEL'] ? { logLevel: env['LOG_LEVEL'] as 'info' } : {}),
-});
-server.log.info({ url: server.url, operator: server.operatorUrl, tokenFile: server.tokenFile, version: server.kernel.version, release: server.kernel.release }, `molt is running at ${server.url}`);
+const logs = logOutput();
+const server = await startServer({ ...serverOptionsFromEnv(process.env), logStream: logs.stream });
+logs.ready(server, `molt is running feed v${server.kernel.version} (operator API ${server.operatorUrl}${server.tokenFile ? `, token in ${server.tokenFile}` : ''})`);
 
 // Input never kills the process: everything from sockets and the operator is caught where it enters.
 // Should something slip through anyway, log it loudly and keep serving: the state lives only here.

@@ -1,65 +1,78 @@
 /**
- * The page shell: loaded once, never swapped. It owns the socket, the session, the timeline cache,
- * the composers (drafts), scroll position and the upgrade panel. Each version's view module only
- * renders cards (view-contract.ts), so an upgrade swaps the module, refills the cache in the new
- * shape and re-renders cards in place: drafts, focus and scroll stay where they were.
+ * The page shell: loaded once, never swapped. It owns what must survive an upgrade: the socket, the
+ * session, the composers (drafts), focus, scroll, routing, the upgrade panel. The running version's
+ * view module owns the feed's regions (view-contract.ts): its pages (timelines, a profile,
+ * notifications, a thread) and its own events. An upgrade swaps the module and rebuilds the page in
+ * the new version's shape beside the old one, then swaps them in one step: drafts, focus and the
+ * reader's place stay where they were; a page the new version does not have goes, cleanly.
  *
- *   hello ──▶ resume session ──▶ load view (import) ──▶ timeline ──▶ live events
+ *   hello ──▶ resume session ──▶ load view (import) ──▶ regions.page(route) ──▶ live events
  *   upgrade frames ──▶ panel; committed ──▶ same as a new hello, without reconnecting
- *   socket closed ──▶ backoff ──▶ hello ──▶ resume ──▶ $since seq (E_GAP: refill the timeline)
+ *   socket closed ──▶ backoff ──▶ hello ──▶ resume ──▶ $since seq (E_GAP: rebuild the page)
+ *   a link or back/forward ──▶ route ──▶ regions.page(route)
  */
 import type { EventFrame, HelloFrame, UpgradeFrame } from '../../src/transport/protocol.ts';
 import { composer, type Composer } from './composer.ts';
+import { defaultRegions } from './default-regions.ts';
 import { handleProblem } from './draft.ts';
 import { fallbackView } from './fallback-view.ts';
-import { FeedStore, type Change } from './feed-store.ts';
+import { routeNoun, routeOf } from './router.ts';
+import { installShortcuts } from './shortcuts.ts';
+import { anchorOf, arrayOf, focusKey, restoreAnchor } from './timeline.ts';
 import { renderUpgrade, short } from './upgrade-panel.ts';
-import { foldUpgrade, type UpgradeModel } from './upgrade-model.ts';
-import type { BasePost, CommandResult, FeedView, User, ViewApi, ViewEvent } from './view-contract.ts';
+import { foldUpgrade, plainSentence, type UpgradeModel } from './upgrade-model.ts';
+import type { CommandResult, ComposerSpec, FeedView, Page, RegionApi, Regions, Route, User, ViewEvent } from './view-contract.ts';
 import { h, hue, timeAgo } from './view-kit.ts';
 import { Wire, type WireState } from './wire.ts';
 
 const TOKEN_KEY = 'molt.token';
-const PAGE = 20;
+const BOOT_KEY = 'molt.boot';
+const HANDLE_KEY = 'molt.handle';
 /** How long a finished upgrade's details stay open before the panel folds to its headline. */
 const PANEL_OPEN_MS = 15_000;
-
-interface Entry {
-  readonly li: HTMLElement;
-  readonly cardSlot: HTMLElement;
-  readonly replies: HTMLElement;
-  readonly extras: HTMLElement;
-  composer: Composer | null;
-}
+/** How long posts an upgrade rewrote stay marked. */
+const MIGRATED_MS = 6_000;
 
 export class App {
   private readonly wire: Wire;
-  private readonly store = new FeedStore();
-  private readonly entries = new Map<string, Entry>();
   private view: FeedView = fallbackView(0);
+  private regions: Regions | null = null;
+  private page: Page | null = null;
+  private route: Route = routeOf(location.pathname);
+  /** Bumped by every page build: a build that lost the race drops its page. */
+  private generation = 0;
   private hello: HelloFrame | null = null;
+  private boot: string | null = localStorage.getItem(BOOT_KEY);
   private me: User | null = null;
   private lastSeq = -1;
   private online = new Map<string, User>();
   private upgrade: UpgradeModel | null = null;
   private panelClosed = false;
   private panelCollapsed = false;
+  private panelDetails = false;
   private panelShown: string | null = null;
   private collapseTimer: ReturnType<typeof setTimeout> | null = null;
   private wireState: WireState = { kind: 'connecting', attempt: 0 };
-  /** While the page swaps views or refills the timeline, live events wait here. */
+  /** While the page swaps views or rebuilds, live events wait here. */
   private held: EventFrame[] | null = null;
   private readonly viewCache = new Map<string, FeedView>();
-  private main: Composer | null = null;
+  /** Every composer by key: drafts live here, whatever page or version shows them. */
+  private readonly composers = new Map<string, Composer>();
+  private migratedIds = new Set<string>();
+  private migratedTimer: ReturnType<typeof setTimeout> | null = null;
+  private joinHandle = '';
 
   private readonly $ = {
     status: byId('status'),
+    title: byId('page-title'),
+    nav: byId('nav'),
+    notice: byId('notice'),
     me: byId('me'),
-    timeline: byId('timeline'),
-    more: byId('more'),
+    page: byId('page'),
     online: byId('online'),
     upgrade: byId('upgrade'),
     toasts: byId('toasts'),
+    announcer: byId('announcer'),
     viewCss: byId('view-css'),
   };
 
@@ -77,6 +90,7 @@ export class App {
   }
 
   start(): void {
+    history.scrollRestoration = 'manual';
     this.renderMe();
     this.renderStatus();
     this.wire.start();
@@ -84,13 +98,24 @@ export class App {
       for (const t of document.querySelectorAll<HTMLElement>('time[data-at]')) t.textContent = timeAgo(Number(t.dataset.at));
       if (this.wireState.kind === 'waiting') this.renderStatus();
     }, 1000);
-    new IntersectionObserver((seen) => {
-      if (seen.some((e) => e.isIntersecting)) void this.loadOlder();
-    }).observe(this.$.more);
+    // Links within the site are routed here, without loading the page again.
+    document.addEventListener('click', (ev) => {
+      const a = ev.target instanceof Element ? ev.target.closest('a') : null;
+      if (!a || ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey || a.target) return;
+      const url = new URL(a.href, location.href);
+      if (url.origin !== location.origin || routeOf(url.pathname).name === 'unknown') return;
+      ev.preventDefault();
+      this.navigate(url.pathname);
+    });
+    window.addEventListener('popstate', () => void this.showRoute(routeOf(location.pathname), 'pop'));
+    installShortcuts({
+      compose: () => (this.composers.get('draft') ?? null)?.focus() ?? (document.querySelector<HTMLElement>('input[name=handle]')?.focus() || undefined),
+      root: () => this.$.page,
+    });
     // For tests and the curious: window.molt.drop() simulates a network failure.
     (window as unknown as { molt: unknown }).molt = {
       drop: () => this.wire.drop(),
-      state: () => ({ version: this.hello?.version, release: this.hello?.release, view: this.view.label, seq: this.lastSeq, me: this.me, wire: this.wireState.kind }),
+      state: () => ({ version: this.hello?.version, release: this.hello?.release, view: this.view.label, seq: this.lastSeq, me: this.me, wire: this.wireState.kind, route: this.route.name }),
     };
   }
 
@@ -98,14 +123,21 @@ export class App {
 
   private async onHello(hello: HelloFrame): Promise<void> {
     const first = this.hello === null;
-    const restarted = !first && hello.seq < this.lastSeq;
+    const boot = typeof (hello as { boot?: unknown }).boot === 'string' ? ((hello as { boot?: string }).boot as string) : null;
+    // A new boot id, or events numbered from scratch: the server restarted and its memory is gone.
+    const restarted = (boot !== null && this.boot !== null && boot !== this.boot) || (!first && hello.seq < this.lastSeq);
+    if (boot !== null) {
+      this.boot = boot;
+      localStorage.setItem(BOOT_KEY, boot);
+    }
     const sameRelease = !first && this.hello!.release === hello.release;
     this.hello = hello;
     this.held = [];
-    await this.resume();
+    if (restarted) this.lastSeq = -1;
+    await this.resume(restarted);
     const online = await this.wire.request('online');
     if (online.ok) this.setOnline(arrayOf<User>((online.data as { users?: unknown }).users));
-    if (sameRelease && !restarted && this.store.loaded) {
+    if (sameRelease && !restarted && this.page !== null) {
       const since = await this.wire.request('$since', { seq: this.lastSeq });
       if (since.ok) {
         const events = arrayOf<EventFrame>((since.data as { events?: unknown }).events);
@@ -115,19 +147,29 @@ export class App {
         this.renderStatus();
         return;
       }
-      // E_GAP (or anything else): the missed events are gone; refill from the timeline.
+      // E_GAP (or anything else): the missed events are gone; rebuild the page.
     }
     this.lastSeq = hello.seq;
     await this.switchTo(hello);
   }
 
-  private async resume(): Promise<void> {
+  private async resume(restarted: boolean): Promise<void> {
     const token = localStorage.getItem(TOKEN_KEY);
+    const handle = localStorage.getItem(HANDLE_KEY);
+    if (restarted) {
+      this.showNotice(
+        'The server restarted, and everything it held in memory is gone: posts, people and sessions.' +
+          (token ? ` Join again${handle ? ` (you were @${handle})` : ''}; your draft is kept.` : ''),
+      );
+    }
     if (!token) return this.setMe(null);
     const r = await this.wire.request('resume', { token });
     if (r.ok) return this.setMe(userOf((r.data as { user?: unknown }).user));
     if (r.error.code === 'E_OFFLINE') return;
     localStorage.removeItem(TOKEN_KEY);
+    this.joinHandle = handle ?? '';
+    // Never a silent sign-out: say why the join form is back.
+    if (!restarted) this.showNotice(`${r.error.message}${handle ? ` (you were @${handle}.)` : ''} Your draft is kept.`);
     this.setMe(null);
   }
 
@@ -146,19 +188,25 @@ export class App {
       return this.renderOnline();
     }
     // An event from another version than the view's has a shape this view may not know; the
-    // committed upgrade (or the next hello) refills the cache in the right shape.
+    // committed upgrade (or the next hello) rebuilds the page in the right shape.
     if (frame.version !== this.view.version && this.view.label !== 'plain') return;
-    this.applyChanges(this.store.apply(event, this.view, this.me?.id ?? null));
+    this.regions?.event(event);
+    this.page?.event(event);
   }
 
   private async onUpgrade(frame: UpgradeFrame): Promise<void> {
+    const next = foldUpgrade(this.upgrade, frame);
+    if (next === null || next === this.upgrade) return; // a phase this page does not know
     if (this.upgrade?.id !== frame.upgrade) {
       this.panelClosed = false;
       this.panelCollapsed = false;
       if (this.collapseTimer) clearTimeout(this.collapseTimer);
+      this.announce(plainSentence(next));
     }
-    this.upgrade = foldUpgrade(this.upgrade, frame);
-    if (this.upgrade.outcome !== 'running') {
+    const ended = this.upgrade?.outcome === 'running' && next.outcome !== 'running';
+    this.upgrade = next;
+    if (next.outcome !== 'running') {
+      if (ended) this.announce(plainSentence(next));
       // Leave the story up long enough to read, then fold it to its headline.
       const id = frame.upgrade;
       if (this.collapseTimer) clearTimeout(this.collapseTimer);
@@ -173,45 +221,34 @@ export class App {
     if (frame.phase === 'committed' && frame.hello) {
       this.hello = frame.hello;
       this.held = [];
+      this.markMigrated(next.changed['posts'] ?? []);
       await this.switchTo(frame.hello);
     }
   }
 
-  /** Load the release's view and refill the cache in its shape, keeping drafts, focus and scroll. */
+  /** Posts the upgrade rewrote are marked for a few seconds, so people see what it did. */
+  private markMigrated(ids: readonly string[]): void {
+    this.migratedIds = new Set(ids);
+    if (this.migratedTimer) clearTimeout(this.migratedTimer);
+    this.migratedTimer = setTimeout(() => {
+      this.migratedIds = new Set();
+      for (const el of document.querySelectorAll('.migrated')) el.classList.remove('migrated');
+    }, MIGRATED_MS);
+  }
+
+  /** Load the release's view and rebuild the page in its shape, keeping drafts, focus and place. */
   private async switchTo(hello: HelloFrame): Promise<void> {
     this.held ??= [];
     const view = await this.loadView(hello);
-    const keep = Math.max(PAGE, this.store.timeline.length);
-    const openThreads = [...this.store.threads.keys()];
-    const anchor = this.anchor();
-    const fresh = new FeedStore();
-    let page = await this.wire.request('timeline', { limit: PAGE });
-    // Events that arrived before the first page are already in it.
-    this.held = [];
-    while (page.ok) {
-      const data = page.data as { posts?: unknown; next?: unknown };
-      fresh.addPage(arrayOf<BasePost>(data.posts), data.next ?? null);
-      if (fresh.next === null || fresh.timeline.length >= keep) break;
-      page = await this.wire.request('timeline', { before: fresh.next, limit: PAGE });
-    }
-    if (!page.ok) this.toast(`Could not load the timeline: ${page.error.message}`);
-    for (const id of openThreads) {
-      const t = await this.wire.request('thread', { post: id });
-      if (t.ok) {
-        const data = t.data as { post?: BasePost; replies?: unknown };
-        if (data.post) fresh.setThread(data.post, arrayOf<BasePost>(data.replies));
-      }
-    }
+    this.regions?.dispose();
     this.view = view;
     this.$.viewCss.textContent = view.css ?? '';
-    this.replaceStore(fresh);
-    this.renderAll();
-    this.restore(anchor);
-    this.renderStatus();
+    const api = this.regionApi();
+    this.regions = view.regions ? safeRegions(() => view.regions!(api), () => defaultRegions(view, api), (m) => this.toast(m)) : defaultRegions(view, api);
+    this.$.nav.replaceChildren(...(this.regions.nav ? [this.regions.nav] : []));
     document.body.dataset.version = String(hello.version);
-    const held = this.held ?? [];
-    this.held = null;
-    for (const e of held) this.onEvent(e);
+    this.renderStatus();
+    await this.showRoute(this.route, 'swap');
   }
 
   private async loadView(hello: HelloFrame): Promise<FeedView> {
@@ -230,24 +267,151 @@ export class App {
     }
   }
 
-  private replaceStore(fresh: FeedStore): void {
-    this.store.clear();
-    for (const [id, post] of fresh.posts) this.store.posts.set(id, post);
-    this.store.timeline = fresh.timeline;
-    for (const [id, replies] of fresh.threads) this.store.threads.set(id, replies);
-    this.store.next = fresh.next;
-    this.store.loaded = true;
+  // ------------------------------------------------------------------ routing and pages
+
+  private navigate(path: string): void {
+    if (path === location.pathname) return void window.scrollTo(0, 0);
+    history.replaceState({ scroll: window.scrollY }, '');
+    history.pushState({ scroll: 0 }, '', path);
+    void this.showRoute(routeOf(path), 'navigate');
+  }
+
+  /**
+   * Build the route's page beside the one shown, wait for its content, then swap them in one step.
+   * 'swap' (an upgrade, a sign-in) keeps the reader's place and focus; 'navigate' starts at the top;
+   * 'pop' (back, forward) goes back to where the reader was.
+   */
+  private async showRoute(wanted: Route, mode: 'swap' | 'navigate' | 'pop'): Promise<void> {
+    const regions = this.regions;
+    if (!regions) return;
+    const generation = ++this.generation;
+    this.held ??= [];
+    let route = wanted;
+    const had = mode === 'swap' && this.page && this.route.path === route.path ? this.page.state() : null;
+    let page = regions.page(route, had);
+    if (page === null && route.name !== 'global') {
+      // This version has no such page (a rollback took it away, or an old link): go to everyone's posts.
+      this.toast(`${routeNoun(route)} are not part of feed v${this.view.version}; here are everyone's posts.`);
+      route = routeOf('/');
+      history.replaceState(null, '', '/');
+      page = regions.page(route, null);
+    }
+    if (page === null) return;
+    try {
+      await page.ready;
+    } catch (err) {
+      this.toast(`That page did not load: ${(err as Error).message}`);
+    }
+    if (generation !== this.generation || regions !== this.regions) return page.dispose();
+    const anchor = mode === 'swap' ? anchorOf(this.$.page) : null;
+    const anchorId = anchor?.el.dataset.id ?? null;
+    const anchorTop = anchor?.top ?? 0;
+    const focus = this.focusNow();
+    this.page?.dispose();
+    this.page = page;
+    this.route = route;
+    this.$.page.replaceChildren(page.el);
+    this.$.title.textContent = page.title;
+    document.title = `${page.title} · molt`;
+    this.$.me.hidden = !page.compose && this.me !== null;
+    for (const a of this.$.nav.querySelectorAll<HTMLAnchorElement>('a[href]')) {
+      if (new URL(a.href).pathname === route.path) a.setAttribute('aria-current', 'page');
+      else a.removeAttribute('aria-current');
+    }
+    if (mode === 'swap') {
+      const el = anchorId ? this.$.page.querySelector<HTMLElement>(`[data-id="${CSS.escape(anchorId)}"]`) : null;
+      if (el) restoreAnchor({ el, top: anchorTop });
+      this.refocus(focus);
+    } else {
+      const saved = (history.state as { scroll?: number } | null)?.scroll ?? 0;
+      window.scrollTo(0, mode === 'pop' ? saved : 0);
+      if (mode === 'navigate') this.$.title.focus({ preventScroll: true });
+    }
+    const held = this.held ?? [];
+    this.held = null;
+    for (const e of held) this.onEvent(e);
+  }
+
+  /** What has focus: a composer (by key, with the selection) or a control in a card. */
+  private focusNow(): { composer: string; start: number; end: number } | { post: string; key: string } | null {
+    const el = document.activeElement as HTMLElement | null;
+    if (!el || el === document.body) return null;
+    for (const [key, c] of this.composers) if (c.textarea === el) return { composer: key, start: c.textarea.selectionStart, end: c.textarea.selectionEnd };
+    const card = el.closest<HTMLElement>('[data-id]');
+    const key = focusKey(el);
+    return card && key && this.$.page.contains(card) ? { post: card.dataset.id!, key } : null;
+  }
+
+  private refocus(focus: ReturnType<App['focusNow']>): void {
+    if (focus === null) return;
+    if ('composer' in focus) {
+      const c = this.composers.get(focus.composer);
+      if (c && c.textarea.isConnected && document.activeElement !== c.textarea) {
+        c.textarea.focus({ preventScroll: true });
+        c.textarea.setSelectionRange(focus.start, focus.end);
+      }
+      return;
+    }
+    const card = this.$.page.querySelector<HTMLElement>(`[data-id="${CSS.escape(focus.post)}"]`);
+    const target = card?.querySelector<HTMLElement>(focus.key) ?? (card?.matches(focus.key) ? card : null);
+    target?.focus({ preventScroll: true });
+  }
+
+  private regionApi(): RegionApi {
+    const app = this;
+    return {
+      get me() {
+        return app.me;
+      },
+      get commands() {
+        return app.hello?.commands ?? [];
+      },
+      get route() {
+        return app.route;
+      },
+      request: (type, fields = {}) => this.wire.request(type, fields),
+      command: (type, fields) => this.command(type, fields),
+      navigate: (path) => this.navigate(path),
+      composer: (key, spec) => this.composerFor(key, spec),
+      hasComposer: (key) => this.composers.has(key),
+      dropComposer: (key) => {
+        this.composers.get(key)?.el.remove();
+        this.composers.delete(key);
+      },
+      toast: (m) => this.toast(m),
+      announce: (m) => this.announce(m),
+      migrated: (id) => this.migratedIds.has(id),
+    };
+  }
+
+  private composerFor(key: string, spec: ComposerSpec): Composer {
+    const existing = this.composers.get(key);
+    const opts = { ...spec, name: key };
+    if (existing) {
+      existing.respec(opts);
+      return existing;
+    }
+    const c = composer(opts);
+    this.composers.set(key, c);
+    return c;
+  }
+
+  private async command(type: string, fields: Record<string, unknown>): Promise<CommandResult> {
+    const r = await this.wire.request(type, fields);
+    if (!r.ok) this.toast(r.error.message);
+    return r;
   }
 
   // ------------------------------------------------------------------ session
 
   private setMe(user: User | null): void {
-    const changed = this.me?.id !== user?.id;
+    const changed = this.me?.id !== user?.id || this.me?.name !== user?.name;
     this.me = user;
-    if (changed) {
-      this.renderMe();
-      this.rerenderCards();
+    if (user) {
+      localStorage.setItem(HANDLE_KEY, user.handle);
+      this.$.notice.replaceChildren();
     }
+    if (changed) this.renderMe();
   }
 
   private async join(handle: string): Promise<CommandResult> {
@@ -255,8 +419,10 @@ export class App {
     if (r.ok) {
       const data = r.data as { user?: unknown; token?: unknown };
       if (typeof data.token === 'string') localStorage.setItem(TOKEN_KEY, data.token);
+      const hadFocus = this.$.me.contains(document.activeElement);
       this.setMe(userOf(data.user));
-      // liked/mine are per caller: refetch so the cards show my own marks.
+      if (hadFocus) this.composers.get('draft')?.focus();
+      // marks (liked, mine) are per caller: rebuild the page as me
       await this.switchTo(this.hello!);
     }
     return r;
@@ -268,235 +434,22 @@ export class App {
     await this.wire.request('leave', token ? { token } : {});
     localStorage.removeItem(TOKEN_KEY);
     this.setMe(null);
-  }
-
-  // ------------------------------------------------------------------ the feed
-
-  private api(): ViewApi {
-    return {
-      me: this.me,
-      commands: this.hello?.commands ?? [],
-      command: (type, fields) => this.command(type, fields),
-      reply: (id) => this.openReply(id),
-      toggleThread: (id) => void this.toggleThread(id),
-      remove: (id) => this.confirmDelete(id),
-      threadOpen: (id) => this.store.threads.has(id),
-    };
-  }
-
-  private async command(type: string, fields: Record<string, unknown>): Promise<CommandResult> {
-    const r = await this.wire.request(type, fields);
-    if (!r.ok) {
-      this.toast(r.error.message);
-      // A disabled button waits for an event that will not come: put the card back as it was.
-      const id = typeof fields.post === 'string' ? fields.post : null;
-      if (id) this.renderCard(id);
-    }
-    return r;
-  }
-
-  private async loadOlder(): Promise<void> {
-    if (!this.store.loaded || this.store.next === null || this.held) return;
-    this.$.more.dataset.state = 'loading';
-    const r = await this.wire.request('timeline', { before: this.store.next, limit: PAGE });
-    if (r.ok) {
-      const data = r.data as { posts?: unknown; next?: unknown };
-      this.store.addPage(arrayOf<BasePost>(data.posts), data.next ?? null);
-      this.syncList(this.$.timeline, this.store.timeline);
-    } else this.toast(r.error.message);
-    this.renderMore();
-  }
-
-  private async toggleThread(id: string): Promise<void> {
-    const entry = this.entries.get(id);
-    if (!entry) return;
-    if (this.store.threads.has(id)) {
-      this.store.closeThread(id);
-      this.syncList(entry.replies, []);
-      if (entry.composer === null) entry.li.classList.remove('open');
-      return this.renderCard(id);
-    }
-    const r = await this.wire.request('thread', { post: id });
-    if (!r.ok) return this.toast(r.error.message);
-    const data = r.data as { post?: BasePost; replies?: unknown };
-    if (!data.post) return;
-    this.store.setThread(data.post, arrayOf<BasePost>(data.replies));
-    entry.li.classList.add('open');
-    this.syncList(entry.replies, this.store.threads.get(id) ?? []);
-    this.renderCard(id);
-  }
-
-  private openReply(id: string): void {
-    const entry = this.entries.get(id);
-    if (!entry) return;
-    if (!entry.composer) {
-      const post = this.store.posts.get(id);
-      entry.composer = composer({
-        name: `reply-${id}`,
-        placeholder: `Reply to @${post?.author.handle ?? 'them'}`,
-        submitLabel: 'Reply',
-        rows: 2,
-        submit: async (text) => {
-          const r = await this.wire.request('post', { text, replyTo: id });
-          if (r.ok) {
-            this.closeReply(id);
-            if (!this.store.threads.has(id)) void this.toggleThread(id);
-          }
-          return r;
-        },
-        cancel: () => this.closeReply(id),
-      });
-      entry.extras.append(entry.composer.el);
-      entry.li.classList.add('open');
-    }
-    entry.composer.focus();
-  }
-
-  private closeReply(id: string): void {
-    const entry = this.entries.get(id);
-    if (!entry?.composer) return;
-    entry.composer.el.remove();
-    entry.composer = null;
-    if (!this.store.threads.has(id)) entry.li.classList.remove('open');
-  }
-
-  private confirmDelete(id: string): void {
-    const entry = this.entries.get(id);
-    if (!entry || entry.extras.querySelector('.confirm')) return;
-    const bar = h(
-      'div.confirm',
-      { role: 'alertdialog', 'aria-label': 'Delete this post?' },
-      h('span', {}, 'Delete this post? This cannot be undone.'),
-      h('button.ghost', { type: 'button', onclick: () => bar.remove() }, 'Keep'),
-      h('button.danger', {
-        type: 'button',
-        onclick: async () => {
-          bar.remove();
-          await this.command('delete', { post: id });
-        },
-      }, 'Delete'),
-    );
-    entry.extras.prepend(bar);
-    (bar.querySelector('button.danger') as HTMLButtonElement).focus();
+    if (this.hello) await this.switchTo(this.hello);
   }
 
   // ------------------------------------------------------------------ rendering
 
-  private applyChanges(changes: readonly Change[]): void {
-    if (changes.length === 0) return;
-    const anchor = this.anchor();
-    for (const c of changes) {
-      if (c.kind === 'update') this.renderCard(c.id);
-      else if (c.kind === 'remove') {
-        const entry = this.entries.get(c.id);
-        entry?.li.remove();
-        this.entries.delete(c.id);
-      } else if (c.parent === null) this.syncList(this.$.timeline, this.store.timeline);
-      else {
-        const parent = this.entries.get(c.parent);
-        if (parent) this.syncList(parent.replies, this.store.threads.get(c.parent) ?? []);
-      }
-    }
-    this.restore(anchor);
-    this.renderMore();
-  }
-
-  private renderAll(): void {
-    for (const id of [...this.entries.keys()]) {
-      if (!this.store.posts.has(id)) {
-        this.entries.get(id)!.li.remove();
-        this.entries.delete(id);
-      }
-    }
-    this.syncList(this.$.timeline, this.store.timeline);
-    for (const [id, replies] of this.store.threads) {
-      const entry = this.entries.get(id);
-      if (entry) this.syncList(entry.replies, replies);
-    }
-    this.rerenderCards();
-    this.renderMore();
-  }
-
-  private rerenderCards(): void {
-    for (const id of this.entries.keys()) this.renderCard(id);
-    this.renderMe();
-  }
-
-  /** Put `ids` in `list` in order, reusing entries; nodes already in place are not moved, so a
-   *  focused reply composer inside one keeps its focus. */
-  private syncList(list: HTMLElement, ids: readonly string[]): void {
-    const wanted = new Set(ids);
-    for (const child of [...list.children] as HTMLElement[]) {
-      if (!wanted.has(child.dataset.id ?? '')) child.remove();
-    }
-    ids.forEach((id, i) => {
-      const entry = this.entry(id);
-      if (list.children[i] !== entry.li) list.insertBefore(entry.li, list.children[i] ?? null);
-    });
-  }
-
-  private entry(id: string): Entry {
-    let entry = this.entries.get(id);
-    if (!entry) {
-      const cardSlot = h('div.card-slot');
-      const extras = h('div.extras');
-      const replies = h('ol.replies');
-      const li = h('li.entry', { 'data-id': id }, cardSlot, extras, replies);
-      entry = { li, cardSlot, replies, extras, composer: null };
-      this.entries.set(id, entry);
-      this.renderCard(id);
-    }
-    return entry;
-  }
-
-  private renderCard(id: string): void {
-    const entry = this.entries.get(id);
-    const post = this.store.posts.get(id);
-    if (!entry || !post) return;
-    let card: HTMLElement;
-    try {
-      card = this.view.renderPost(post, this.api());
-    } catch (err) {
-      console.error(`v${this.view.version} view failed to render post ${id}`, err);
-      card = fallbackView(this.view.version).renderPost(post, this.api());
-    }
-    const focused = entry.cardSlot.contains(document.activeElement) ? focusKey(document.activeElement as HTMLElement) : null;
-    entry.cardSlot.replaceChildren(card);
-    if (focused) (card.querySelector<HTMLElement>(focused) ?? null)?.focus();
-  }
-
-  private renderMore(): void {
-    const more = this.$.more;
-    if (!this.store.loaded) {
-      more.dataset.state = 'loading';
-      more.replaceChildren(h('span.spinner', { 'aria-hidden': 'true' }), 'Loading the feed…');
-    } else if (this.store.timeline.length === 0) {
-      more.dataset.state = 'empty';
-      more.replaceChildren(h('div.empty', {}, h('div.empty-art', { 'aria-hidden': 'true' }, '🌱'), h('strong', {}, 'No posts yet'), h('span', {}, this.me ? 'Say hello: the first post sets the tone.' : 'Join to write the first post.')));
-    } else if (this.store.next !== null) {
-      more.dataset.state = 'more';
-      more.replaceChildren(h('button.ghost.wide', { type: 'button', onclick: () => void this.loadOlder() }, 'Load older posts'));
-    } else {
-      more.dataset.state = 'end';
-      more.replaceChildren(h('span.end', {}, 'You are all caught up.'));
-    }
-  }
-
   private renderMe(): void {
     const slot = this.$.me;
     if (this.me) {
-      if (slot.dataset.user === this.me.id && this.main) return;
-      slot.dataset.user = this.me.id;
       const me = this.me;
-      const keep = this.main?.textarea.value ?? '';
-      this.main = composer({
-        name: 'draft',
+      const main = this.composerFor('draft', {
         placeholder: 'What is happening?',
         submitLabel: 'Post',
         submit: (text) => this.wire.request('post', { text }),
       });
-      this.main.textarea.value = keep;
-      this.main.textarea.dispatchEvent(new Event('input'));
+      if (slot.dataset.user === `${me.id}:${me.name ?? ''}` && main.el.isConnected) return;
+      slot.dataset.user = `${me.id}:${me.name ?? ''}`;
       slot.replaceChildren(
         h(
           'div.compose-card',
@@ -508,23 +461,26 @@ export class App {
             h('span', {}, 'Posting as ', h('strong.handle', {}, '@' + me.handle)),
             h('button.link', { type: 'button', onclick: () => void this.leave() }, 'Sign out'),
           ),
-          this.main.el,
+          main.el,
         ),
       );
       return;
     }
     if (slot.dataset.user === '' && slot.firstChild) return;
     slot.dataset.user = '';
-    this.main = null;
+    slot.hidden = false;
     const input = h('input', { name: 'handle', autocomplete: 'nickname', placeholder: 'your handle', 'aria-label': 'Handle', maxlength: 40, spellcheck: 'false' }) as HTMLInputElement;
+    input.value = this.joinHandle;
     const error = h('p.inline-error', { role: 'alert', hidden: true });
     const button = h('button.primary', { type: 'submit' }, 'Join') as HTMLButtonElement;
+    const draft = this.composers.get('draft')?.textarea.value.trim() ?? '';
     const form = h(
       'form.join',
       { novalidate: true },
-      h('h1', {}, 'Join the conversation'),
+      h('h2', {}, 'Join the conversation'),
       h('p.sub', {}, 'Pick a handle to post, reply and react. No password: your session stays in this browser.'),
       h('div.join-row', {}, h('span.at', { 'aria-hidden': 'true' }, '@'), input, button),
+      draft ? h('p.kept', {}, 'Your draft is kept: it comes back when you join.') : null,
       error,
     );
     form.addEventListener('submit', async (ev) => {
@@ -546,6 +502,16 @@ export class App {
     });
     input.addEventListener('input', () => (error.hidden = true));
     slot.replaceChildren(h('div.compose-card', {}, form));
+  }
+
+  private showNotice(message: string): void {
+    const note = h(
+      'div.notice',
+      { role: 'status' },
+      h('p', {}, message),
+      h('button.icon-btn', { type: 'button', 'aria-label': 'Dismiss', onclick: () => note.remove() }, '×'),
+    );
+    this.$.notice.replaceChildren(note);
   }
 
   private setOnline(users: User[]): void {
@@ -606,6 +572,8 @@ export class App {
     slot.replaceChildren(
       renderUpgrade(this.upgrade, {
         collapsed: this.panelCollapsed,
+        details: this.panelDetails,
+        setDetails: (open) => (this.panelDetails = open),
         fresh: this.panelShown !== this.upgrade.id,
         toggle: () => {
           if (this.collapseTimer) clearTimeout(this.collapseTimer);
@@ -628,23 +596,20 @@ export class App {
     setTimeout(() => t.remove(), 4400);
   }
 
-  // ------------------------------------------------------------------ scroll
-
-  /** The first entry visible below the header, and where it is, so a re-render can put it back. */
-  private anchor(): { id: string; top: number } | null {
-    if (window.scrollY <= 0) return null;
-    const header = document.querySelector('.topbar')?.getBoundingClientRect().bottom ?? 0;
-    for (const li of this.$.timeline.children as HTMLCollectionOf<HTMLElement>) {
-      const r = li.getBoundingClientRect();
-      if (r.bottom > header) return { id: li.dataset.id ?? '', top: r.top };
-    }
-    return null;
+  /** Say something to screen readers, politely. */
+  private announce(message: string): void {
+    this.$.announcer.textContent = '';
+    setTimeout(() => (this.$.announcer.textContent = message), 50);
   }
+}
 
-  private restore(anchor: { id: string; top: number } | null): void {
-    if (!anchor) return;
-    const li = this.entries.get(anchor.id)?.li;
-    if (li && li.isConnected) window.scrollBy(0, li.getBoundingClientRect().top - anchor.top);
+/** A view's regions, or the default ones when its regions() throws: an old page never breaks. */
+function safeRegions(make: () => Regions, fallback: () => Regions, toast: (m: string) => void): Regions {
+  try {
+    return make();
+  } catch (err) {
+    toast(`This version's pages did not start (${(err as Error).message}); showing plain posts.`);
+    return fallback();
   }
 }
 
@@ -654,20 +619,9 @@ function byId(id: string): HTMLElement {
   return el;
 }
 
-function arrayOf<T>(x: unknown): T[] {
-  return Array.isArray(x) ? (x as T[]) : [];
-}
-
 function userOf(x: unknown): User | null {
   if (typeof x !== 'object' || x === null) return null;
-  const u = x as { id?: unknown; handle?: unknown };
-  return typeof u.id === 'string' && typeof u.handle === 'string' ? { id: u.id, handle: u.handle } : null;
-}
-
-/** A selector that finds "the same control" in a re-rendered card. */
-function focusKey(el: HTMLElement): string | null {
-  const cls = [...el.classList].map((c) => '.' + CSS.escape(c)).join('');
-  if (!cls) return null;
-  const emoji = el.dataset.emoji;
-  return emoji ? `${el.tagName.toLowerCase()}${cls}[data-emoji="${CSS.escape(emoji)}"]` : `${el.tagName.toLowerCase()}${cls}`;
+  const u = x as { id?: unknown; handle?: unknown; name?: unknown };
+  if (typeof u.id !== 'string' || typeof u.handle !== 'string') return null;
+  return typeof u.name === 'string' ? { id: u.id, handle: u.handle, name: u.name } : { id: u.id, handle: u.handle };
 }

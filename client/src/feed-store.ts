@@ -12,7 +12,7 @@ export type Change =
 
 export class FeedStore {
   readonly posts = new Map<string, BasePost>();
-  /** Top-level posts, newest first. Replies live in threads. */
+  /** The list's posts, newest first: top-level posts, or (flat) any post the list was given. */
   timeline: string[] = [];
   /** Open threads: parent id -> reply ids, oldest first. */
   readonly threads = new Map<string, string[]>();
@@ -20,6 +20,9 @@ export class FeedStore {
   next: unknown = null;
   /** Whether the first page arrived. */
   loaded = false;
+
+  /** A flat list keeps replies in the list itself (a person's posts, a tag), not only in threads. */
+  constructor(readonly flat = false) {}
 
   clear(): void {
     this.posts.clear();
@@ -35,7 +38,7 @@ export class FeedStore {
     for (const post of posts) {
       if (!isPost(post)) continue;
       this.posts.set(post.id, post);
-      if (post.replyTo !== null && post.replyTo !== undefined) continue;
+      if (!this.flat && post.replyTo !== null && post.replyTo !== undefined) continue;
       if (!this.timeline.includes(post.id)) {
         this.timeline.push(post.id);
         added.push(post.id);
@@ -93,14 +96,18 @@ export class FeedStore {
     }
   }
 
+  /** Put a post on top of the list (a live post the list wants), unless it is there already. */
+  insertTop(post: BasePost): Change[] {
+    if (this.timeline.includes(post.id)) return [];
+    this.posts.set(post.id, post);
+    this.timeline.unshift(post.id);
+    return [{ kind: 'insert', id: post.id, parent: null }];
+  }
+
   private insert(post: BasePost): Change[] {
     if (this.posts.has(post.id)) return [];
     const parent = post.replyTo ?? null;
-    if (parent === null) {
-      this.posts.set(post.id, post);
-      this.timeline.unshift(post.id);
-      return [{ kind: 'insert', id: post.id, parent: null }];
-    }
+    if (parent === null || this.flat) return this.insertTop(post);
     // A reply shows in its parent's thread when that is open; the parent's count comes with `replied`.
     const thread = this.threads.get(parent);
     if (!thread) return [];

@@ -1,12 +1,31 @@
 /**
  * Folds the UpgradeFrames of one attempt into what the upgrade panel shows. Pure: frames in, model out.
+ * Reads the frames of today's kernel and of the online migration (docs/PROTOCOL.md): repeated
+ * `migrate` frames with progress, `catch-up` rounds, `held`, `cutover`. A phase it does not know is
+ * ignored, so a page loaded before the server learned a new phase keeps working.
  */
 import type { UpgradeFrame, UpgradePhase } from '../../src/transport/protocol.ts';
 
 export type UpgradeOutcome = 'running' | 'committed' | 'refused' | 'dry-run';
 
+/** Every phase this page understands; frames of any other phase are ignored. */
+export const KNOWN = ['begin', 'load', 'migrate', 'catch-up', 'validate', 'held', 'cutover', 'committed', 'dry-run', 'refused'] as const;
+export type KnownPhase = (typeof KNOWN)[number];
+
+export interface Progress {
+  readonly done: number;
+  readonly total: number;
+  /** Entities per second. */
+  readonly rate: number | null;
+  readonly etaMs: number | null;
+  /** Catch-up round (0 while the first pass runs). */
+  readonly round: number;
+  /** Per kind: {posts: {done, total}, ...}. */
+  readonly kinds: Readonly<Record<string, { done: number; total: number }>>;
+}
+
 export interface PhaseEntry {
-  readonly phase: UpgradePhase;
+  readonly phase: KnownPhase;
   readonly ms: number | null;
   readonly detail: Record<string, unknown>;
 }
@@ -34,19 +53,34 @@ export interface UpgradeModel {
   readonly sample: { kind: string; id: string; before: unknown; after: unknown } | null;
   /** Commands that waited in the queue while the kernel was paused. */
   readonly queued: number | null;
+  /** One plain sentence for people: what changes for them (begin's detail.describe). */
+  readonly describe: string | null;
+  /** The newest progress of an online migration. */
+  readonly progress: Progress | null;
+  /** The newest catch-up round: what commands changed meanwhile, migrated again. */
+  readonly catchUp: { round: number; entities: number; ms: number } | null;
+  /** The short pause at the cut-over has begun (commands wait). */
+  readonly cuttingOver: boolean;
+  /** Migrated and kept caught up, waiting for the operator's `molt cutover`. */
+  readonly held: boolean;
+  /** Ids of the entities the migration rewrote, per kind (committed). */
+  readonly changed: Readonly<Record<string, readonly string[]>>;
 }
 
 /** The phases a successful attempt goes through, in order, for the panel's steps. */
 export const STEPS: readonly UpgradePhase[] = ['begin', 'load', 'migrate', 'validate', 'committed'];
 
-const TERMINAL: Partial<Record<UpgradePhase, UpgradeOutcome>> = {
+const TERMINAL: Partial<Record<KnownPhase, UpgradeOutcome>> = {
   committed: 'committed',
   refused: 'refused',
   'dry-run': 'dry-run',
 };
 
-/** Add one frame. A frame of another attempt starts a new model. */
-export function foldUpgrade(model: UpgradeModel | null, frame: UpgradeFrame): UpgradeModel {
+/** Add one frame. A frame of another attempt starts a new model; a frame of an unknown phase changes
+ *  nothing. */
+export function foldUpgrade(model: UpgradeModel | null, frame: UpgradeFrame): UpgradeModel | null {
+  if (!(KNOWN as readonly string[]).includes(frame.phase)) return model;
+  const phase = frame.phase as KnownPhase;
   const base: UpgradeModel =
     model && model.id === frame.upgrade
       ? model
@@ -66,18 +100,26 @@ export function foldUpgrade(model: UpgradeModel | null, frame: UpgradeFrame): Up
           dropped: null,
           sample: null,
           queued: null,
+          describe: null,
+          progress: null,
+          catchUp: null,
+          cuttingOver: false,
+          held: false,
+          changed: {},
         };
   const detail = (frame.detail ?? {}) as Record<string, unknown>;
-  const entry: PhaseEntry = { phase: frame.phase, ms: typeof frame.ms === 'number' ? frame.ms : null, detail };
+  const entry: PhaseEntry = { phase, ms: typeof frame.ms === 'number' ? frame.ms : null, detail };
+  // a repeated phase (migrate, catch-up) replaces its entry: its newest frame says the most
+  const phases = [...base.phases.filter((p) => p.phase !== phase), entry];
   const next: { -readonly [K in keyof UpgradeModel]: UpgradeModel[K] } = {
     ...base,
     // 'begin' names the target as the running release (it is not loaded yet); later frames know it.
     from: frame.from,
     to: frame.to,
     direction: frame.direction,
-    phases: [...base.phases.filter((p) => p.phase !== frame.phase), entry],
-    totalMs: base.totalMs + (entry.ms ?? 0),
-    outcome: TERMINAL[frame.phase] ?? base.outcome,
+    phases,
+    totalMs: phases.reduce((sum, p) => sum + (p.ms ?? 0), 0),
+    outcome: TERMINAL[phase] ?? base.outcome,
   };
   // Phases carry what they learned (load: steps; migrate: census before, dropped, sample; validate:
   // census after); committed and dry-run carry the whole report, which fills in anything missed.
@@ -97,8 +139,58 @@ export function foldUpgrade(model: UpgradeModel | null, frame: UpgradeFrame): Up
   const pause = detail.pauseMs ?? report.pauseMs;
   if (typeof pause === 'number') next.pauseMs = pause;
   if (typeof report.queued === 'number') next.queued = report.queued;
-  if (frame.phase === 'refused') next.error = errorOf(detail.error ?? report.error);
+  if (phase === 'refused') next.error = errorOf(detail.error ?? report.error);
+  const describe = typeof detail.describe === 'string' ? detail.describe : describeOf(report.describe, frame.direction);
+  if (describe) next.describe = describe;
+  const progress = progressOf(detail.progress);
+  if (progress) next.progress = progress;
+  if (phase === 'catch-up' && typeof detail.round === 'number') {
+    next.catchUp = { round: detail.round, entities: num(detail.entities) ?? 0, ms: num(detail.ms) ?? entry.ms ?? 0 };
+  }
+  next.held = phase === 'held' || (base.held && phase !== 'cutover' && next.outcome === 'running');
+  if (phase === 'cutover') next.cuttingOver = true;
+  if (next.outcome !== 'running') next.cuttingOver = false;
+  if (isRecord(detail.changed)) {
+    const changed: Record<string, string[]> = {};
+    for (const [kind, ids] of Object.entries(detail.changed)) if (Array.isArray(ids)) changed[kind] = ids.filter((x): x is string => typeof x === 'string');
+    next.changed = changed;
+  }
   return next;
+}
+
+function num(x: unknown): number | null {
+  return typeof x === 'number' && Number.isFinite(x) ? x : null;
+}
+
+/** The report's describe: one sentence, or one per direction. */
+function describeOf(raw: unknown, direction: 'up' | 'down'): string | null {
+  if (typeof raw === 'string') return raw;
+  if (isRecord(raw) && typeof raw[direction] === 'string') return raw[direction] as string;
+  return null;
+}
+
+function progressOf(raw: unknown): Progress | null {
+  if (!isRecord(raw)) return null;
+  const done = num(raw.done);
+  const total = num(raw.total);
+  if (done === null || total === null) return null;
+  const kinds: Record<string, { done: number; total: number }> = {};
+  if (isRecord(raw.kinds)) {
+    for (const [kind, k] of Object.entries(raw.kinds)) {
+      if (isRecord(k) && num(k.done) !== null && num(k.total) !== null) kinds[kind] = { done: k.done as number, total: k.total as number };
+    }
+  }
+  return { done, total, rate: num(raw.rate), etaMs: num(raw.etaMs), round: num(raw.round) ?? 0, kinds };
+}
+
+/** What an upgrade means for the people reading, in one sentence, when the server said none. */
+export function plainSentence(m: UpgradeModel): string {
+  if (m.describe) return m.describe;
+  const to = `version ${m.to.version}`;
+  if (m.outcome === 'refused') return `An update of the feed was tried and refused: nothing changed for you.`;
+  if (m.outcome === 'dry-run') return `The operator rehearsed an update to ${to}: nothing changed for you.`;
+  if (m.outcome === 'committed') return m.direction === 'down' ? `The feed went back to ${to}.` : `The feed now runs ${to}.`;
+  return m.direction === 'down' ? `The feed is going back to ${to}; keep reading and writing.` : `The feed is being updated to ${to}; keep reading and writing.`;
 }
 
 function errorOf(raw: unknown): { code: string; message: string } {
@@ -123,6 +215,8 @@ export function headline(m: UpgradeModel): string {
   const down = m.direction === 'down';
   switch (m.outcome) {
     case 'running':
+      if (m.cuttingOver) return `Switching to ${to}…`;
+      if (m.held) return `${to} is ready, waiting for the switch`;
       return `${m.dryRun ? 'Dry run: ' : ''}${down ? 'Rolling back' : 'Upgrading'} to ${to}…`;
     case 'committed':
       return `${down ? 'Rolled back' : 'Upgraded'} to ${to}`;

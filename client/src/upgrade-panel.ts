@@ -1,9 +1,11 @@
 /**
- * The upgrade panel: every open page shows an upgrade as it happens, phase by phase, with timings,
- * the entity counts, what was dropped, the pause, one sample entity before and after migration, and
- * on refusal why nothing changed. Renders an UpgradeModel (upgrade-model.ts); holds no state itself.
+ * The upgrade panel: every open page shows an upgrade as it happens. It leads with one plain sentence
+ * of what changes for the people reading ("Likes are becoming emoji reactions") and, while an online
+ * migration runs, a progress bar; the operator's story (phases with timings, entity counts, what was
+ * dropped, the pause, a sample before and after, release hashes, the refusal's code) is behind a
+ * disclosure. Renders an UpgradeModel (upgrade-model.ts); holds no state itself.
  */
-import { headline, STEPS, type UpgradeModel } from './upgrade-model.ts';
+import { headline, plainSentence, STEPS, type UpgradeModel } from './upgrade-model.ts';
 import { h } from './view-kit.ts';
 
 const STEP_LABEL: Record<string, string> = {
@@ -19,6 +21,9 @@ type StepState = 'done' | 'active' | 'pending' | 'failed' | 'skipped';
 
 export interface PanelControls {
   readonly collapsed: boolean;
+  /** Whether the operator details are open (kept by the shell across re-renders). */
+  readonly details: boolean;
+  setDetails(open: boolean): void;
   /** First render of this attempt: animate in (re-renders for later phases must not). */
   readonly fresh: boolean;
   toggle(): void;
@@ -69,13 +74,31 @@ export function renderUpgrade(m: UpgradeModel, ui: PanelControls): HTMLElement {
     : null;
 
   const refusal =
-    m.error !== null
-      ? h('div.refusal', { role: 'alert' }, h('code', {}, m.error.code), h('p', {}, m.error.message), h('p.refusal-note', {}, `Nothing changed: the feed keeps running v${m.from.version}.`))
-      : null;
+    m.error !== null ? h('div.refusal', {}, h('code', {}, m.error.code), h('p', {}, m.error.message)) : null;
+  const lost = Object.entries(m.dropped ?? {}).filter(([, n]) => n > 0);
+  const plain = h(
+    'div.upgrade-plain',
+    {},
+    h('p.plain-sentence', {}, plainSentence(m)),
+    m.outcome === 'refused' ? h('p.refusal-note', {}, `Nothing changed: the feed keeps running v${m.from.version}.`) : null,
+    m.outcome === 'committed' && lost.length ? h('p.lost', {}, `Not kept: ${lost.map(([k, n]) => `${n} ${k}`).join(', ')}.`) : null,
+    m.outcome === 'running' ? progressBar(m) : null,
+  );
+  const details = h(
+    'details.upgrade-details',
+    { open: ui.details, ontoggle: (ev: Event) => ui.setDetails((ev.currentTarget as HTMLDetailsElement).open) },
+    h('summary', {}, 'Details for operators'),
+    h('p.hashes', {}, `v${m.from.version} → v${m.to.version} · release ${short(m.from.release)} → ${short(m.to.release)}`),
+    h('ol.steps', {}, ...items),
+    refusal,
+    censusTable(m.census.before, m.census.after),
+    facts.length ? h('dl.facts', {}, ...facts) : null,
+    sample,
+  );
 
   return h(
     'section.upgrade-panel',
-    { 'data-outcome': m.outcome, 'data-upgrade': m.id, 'aria-live': 'polite', 'aria-label': 'Upgrade', class: [ui.collapsed ? 'collapsed' : '', ui.fresh ? 'fresh' : ''].join(' ').trim() || null },
+    { 'data-outcome': m.outcome, 'data-upgrade': m.id, role: 'region', 'aria-label': 'Upgrade', class: [ui.collapsed ? 'collapsed' : '', ui.fresh ? 'fresh' : ''].join(' ').trim() || null },
     h(
       'header.upgrade-head',
       {},
@@ -84,20 +107,41 @@ export function renderUpgrade(m: UpgradeModel, ui: PanelControls): HTMLElement {
         'button.upgrade-title',
         { type: 'button', 'aria-expanded': ui.collapsed ? 'false' : 'true', title: ui.collapsed ? 'Show the details' : 'Hide the details', onclick: ui.toggle },
         h('strong', {}, headline(m)),
-        h('small', {}, `v${m.from.version} → v${m.to.version} · ${short(m.from.release)} → ${short(m.to.release)}${m.outcome === 'running' ? '' : ` · ${fmtMs(m.totalMs)}`}`),
+        h('small', {}, `v${m.from.version} → v${m.to.version}${m.outcome === 'running' ? '' : ` · ${fmtMs(m.totalMs)}`}`),
       ),
       h('button.icon-btn', { type: 'button', 'aria-label': 'Close the upgrade panel', title: 'Close', onclick: ui.close }, '×'),
     ),
-    h(
-      'div.upgrade-body',
-      { hidden: ui.collapsed },
-      h('ol.steps', {}, ...items),
-      refusal,
-      censusTable(m.census.before, m.census.after),
-      facts.length ? h('dl.facts', {}, ...facts) : null,
-      sample,
-    ),
+    h('div.upgrade-body', { hidden: ui.collapsed }, plain, details),
   );
+}
+
+/** How far an online migration has come: a bar, and in words the rate, the time left, the round. */
+function progressBar(m: UpgradeModel): HTMLElement | null {
+  if (m.cuttingOver) return h('p.progress-note', {}, 'Switching over: posting waits for a moment.');
+  const p = m.progress;
+  if (p === null) return null;
+  const pct = p.total > 0 ? Math.min(100, Math.floor((p.done / p.total) * 100)) : 100;
+  const words = [`${fmtCount(p.done)} of ${fmtCount(p.total)}`];
+  if (p.rate !== null && p.rate > 0) words.push(`${fmtCount(Math.round(p.rate))}/s`);
+  if (p.etaMs !== null && pct < 100) words.push(`about ${fmtEta(p.etaMs)} left`);
+  if (m.catchUp) words.push(`catching up, round ${m.catchUp.round} (${fmtCount(m.catchUp.entities)} changed meanwhile)`);
+  else if (p.round > 0) words.push(`catching up, round ${p.round}`);
+  if (m.held) words.push('ready: waiting for the operator to switch');
+  return h(
+    'div.progress',
+    {},
+    h('div.bar', { role: 'progressbar', 'aria-label': 'Upgrade progress', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': pct }, h('span.fill', { style: `width:${pct}%` })),
+    h('p.progress-note', {}, `${pct}% · ${words.join(' · ')}`),
+  );
+}
+
+export function fmtCount(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+export function fmtEta(ms: number): string {
+  const s = Math.max(1, Math.round(ms / 1000));
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
 }
 
 function fact(label: string, value: string | Node): HTMLElement {

@@ -55,7 +55,7 @@ export function card(post: BasePost, api: ViewApi, actions: Node[]): HTMLElement
   const threadLabel = api.threadOpen(post.id) ? 'Hide replies' : replies === 1 ? '1 reply' : `${replies} replies`;
   return h(
     'article.post',
-    { 'data-post': post.id, class: mine ? 'mine' : null },
+    { 'data-post': post.id, class: mine ? 'mine' : null, 'aria-label': `Post by @${post.author.handle}` },
     h(
       'header.post-head',
       {},

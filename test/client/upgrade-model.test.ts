@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { UpgradeFrame } from '../../src/transport/protocol.ts';
-import { foldUpgrade, headline, type UpgradeModel } from '../../client/src/upgrade-model.ts';
+import { foldUpgrade, headline, plainSentence, type UpgradeModel } from '../../client/src/upgrade-model.ts';
 
-const frame = (phase: UpgradeFrame['phase'], extra: Partial<UpgradeFrame> = {}): UpgradeFrame => ({
+const frame = (phase: string, extra: Partial<UpgradeFrame> = {}): UpgradeFrame => ({
   t: 'upgrade',
   upgrade: 'up1',
-  phase,
+  phase: phase as UpgradeFrame['phase'],
   direction: 'up',
   dryRun: false,
   from: { version: 1, release: 'aaaa' },
@@ -48,11 +48,45 @@ describe('foldUpgrade', () => {
     const first = fold([frame('begin'), frame('committed')]);
     const second = foldUpgrade(first, frame('begin', { upgrade: 'up2', direction: 'down', from: { version: 2, release: 'bbbb' }, to: { version: 1, release: 'aaaa' } }));
     expect(second).toMatchObject({ id: 'up2', outcome: 'running', phases: [{ phase: 'begin' }] });
-    expect(headline(second)).toBe('Rolling back to v1…');
+    expect(headline(second!)).toBe('Rolling back to v1…');
   });
 
   it('calls a dry run a dry run', () => {
     const m = fold([frame('begin', { dryRun: true }), frame('dry-run', { dryRun: true, ms: 4 })]);
     expect(headline(m)).toBe('Dry run to v2 passed');
+  });
+});
+
+describe('foldUpgrade, online migration frames', () => {
+  it('leads with the plain sentence of begin, and falls back to one of its own', () => {
+    const m = fold([frame('begin', { detail: { kind: 'push', describe: 'Likes are becoming emoji reactions', steps: [], online: true, pace: null, hold: false } })]);
+    expect(plainSentence(m)).toBe('Likes are becoming emoji reactions');
+    expect(plainSentence(fold([frame('begin')]))).toBe('The feed is being updated to version 2; keep reading and writing.');
+    expect(plainSentence(fold([frame('begin'), frame('refused', { detail: { error: { code: 'E_X', message: 'x' } } })]))).toMatch(/refused: nothing changed/);
+  });
+
+  it('keeps the newest progress of repeated migrate frames and does not sum their times', () => {
+    const progress = (done: number, round = 0) => ({ progress: { kinds: { posts: { done, total: 1000 } }, done, total: 1000, rate: 5000, etaMs: 120, round } });
+    const m = fold([frame('begin'), frame('migrate', { ms: 10, detail: progress(100) }), frame('migrate', { ms: 20, detail: progress(400) }), frame('catch-up', { ms: 3, detail: { round: 1, entities: 12, ms: 3 } })]);
+    expect(m.progress).toEqual({ done: 400, total: 1000, rate: 5000, etaMs: 120, round: 0, kinds: { posts: { done: 400, total: 1000 } } });
+    expect(m.catchUp).toEqual({ round: 1, entities: 12, ms: 3 });
+    expect(m.totalMs).toBe(23);
+    expect(m.outcome).toBe('running');
+  });
+
+  it('says when it is held for the operator and when the cut-over pause begins', () => {
+    const held = fold([frame('begin'), frame('held', { detail: { progress: { done: 5, total: 5, kinds: {} } } })]);
+    expect(held.held).toBe(true);
+    expect(headline(held)).toBe('v2 is ready, waiting for the switch');
+    const cutting = foldUpgrade(held, frame('cutover', { detail: {} }))!;
+    expect(cutting).toMatchObject({ cuttingOver: true, held: false });
+    expect(headline(cutting)).toBe('Switching to v2…');
+    expect(foldUpgrade(cutting, frame('committed', { detail: { changed: { posts: ['p2', 'p1', 7] } } }))).toMatchObject({ cuttingOver: false, outcome: 'committed', changed: { posts: ['p2', 'p1'] } });
+  });
+
+  it('ignores a phase it does not know, so pages loaded before a server change keep working', () => {
+    const m = fold([frame('begin'), frame('load', { ms: 1 })]);
+    expect(foldUpgrade(m, frame('shadow-run' as UpgradeFrame['phase'], { ms: 9 }))).toBe(m);
+    expect(foldUpgrade(null, frame('shadow-run' as UpgradeFrame['phase']))).toBeNull();
   });
 });

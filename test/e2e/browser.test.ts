@@ -3,16 +3,16 @@
  * pages follow without reloading (drafts kept), reactions across pages, rollback, a refused release,
  * reconnect with catch-up, inline errors and phone width. Screenshots go to test-artifacts/.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Unpackr } from 'msgpackr';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import { molt } from '../support/client.ts';
+import { CHROMIUM, HAVE_CHROMIUM, launch, watch } from '../support/browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SHOTS = path.join(ROOT, 'test-artifacts');
 const T = 60_000;
@@ -34,7 +34,7 @@ async function write(page: Page, text: string): Promise<void> {
   await post(page, text).waitFor();
 }
 
-describe.skipIf(!existsSync(CHROMIUM))('the browser client', () => {
+describe.skipIf(!HAVE_CHROMIUM)('the browser client', () => {
   let server: RunningServer;
   let browser: Browser;
   let ctxA: BrowserContext;
@@ -50,10 +50,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the browser client', () => {
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
     server = await startServer({ port: 0, operatorPort: 0, token: 'test-token-for-the-browser-suite', logLevel: 'silent' });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
+    browser = await launch();
     // Separate contexts: separate localStorage, so two people, not one person in two tabs.
     ctxA = await browser.newContext({ viewport: { width: 1180, height: 860 } });
     ctxB = await browser.newContext({ viewport: { width: 1180, height: 860 } });
@@ -68,12 +65,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the browser client', () => {
         else ws.send(msg);
       });
     });
-    for (const p of [a, b]) {
-      p.on('pageerror', (err) => console.error(`page error: ${err.message}`));
-      p.on('framenavigated', (f) => {
-        if (f === p.mainFrame()) navigations += 1;
-      });
-    }
+    for (const p of [a, b]) watch(p, () => (navigations += 1));
     await Promise.all([a.goto(server.url), b.goto(server.url)]);
   }, T);
 
@@ -141,7 +133,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the browser client', () => {
     const push = operate(server, 'push', '2');
     // Page A runs free: it commits and switches. Page B is held after migrate: mid-upgrade.
     await a.locator('.upgrade-panel[data-outcome="committed"]').waitFor({ timeout: 30_000 });
-    await b.locator('.upgrade-panel .step[data-phase="migrate"][data-state="done"]').waitFor();
+    await b.locator('.upgrade-panel .step[data-phase="migrate"][data-state="done"]').waitFor({ state: 'attached' });
     await expect.poll(() => b.locator('.upgrade-panel').getAttribute('data-outcome')).toBe('running');
     await b.screenshot({ animations: 'disabled', path: path.join(SHOTS, '3-upgrade-in-progress.png') });
     const held = holdB;
@@ -231,7 +223,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the browser client', () => {
   }, T);
 });
 
-if (!existsSync(CHROMIUM)) {
+if (!HAVE_CHROMIUM) {
   describe('the browser client', () => {
     it.skip(`skipped: ${CHROMIUM} is absent (the e2e suite never downloads a browser)`, () => {});
   });

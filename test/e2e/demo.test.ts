@@ -1,31 +1,37 @@
-/** The demo's bots: they post, reply and like on v1, and switch to reactions when v2 commits. */
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+/** The demo's bots: they like on v1, react once v2 is pushed, and follow, mention and reply in threads on v3. */
 import { afterAll, describe, expect, it } from 'vitest';
 import { startDemo, type Demo } from '../../src/demo.ts';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+import { molt } from '../support/client.ts';
 
 describe('the demo', () => {
   let demo: Demo | undefined;
   afterAll(async () => demo?.close());
 
-  it('has bots that post and like on v1 and react once v2 is pushed', async () => {
+  it('has bots that like on v1, react on v2, and follow, mention and reply to replies on v3', async () => {
     const versions: number[] = [];
-    demo = await startDemo({ port: 0, operatorPort: 0, bots: 3, pace: 120, logLevel: 'silent', onVersion: (v) => versions.push(v) });
-    const total = (k: 'post' | 'reply' | 'like' | 'react') => demo!.bots.reduce((n, b) => n + b.done[k], 0);
+    demo = await startDemo({ port: 0, operatorPort: 0, token: 'demo-suite-operator-token', bots: 4, pace: 100, logLevel: 'silent', onVersion: (v) => versions.push(v) });
+    const total = (k: keyof Demo['bots'][number]['done']) => demo!.bots.reduce((n, b) => n + b.done[k], 0);
     await expect.poll(() => total('post') > 2 && total('like') > 0, { timeout: 15_000 }).toBe(true);
-
     const { server } = demo;
-    const out = await new Promise<string>((resolve, reject) =>
-      execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'push', '2', '--url', server.operatorUrl, '--token', server.token, '--json'], { cwd: ROOT }, (err, stdout) =>
-        err ? reject(err) : resolve(stdout),
-      ),
-    );
-    expect(JSON.parse(out)).toMatchObject({ result: 'committed' });
+    const push = (v: string) => molt(['push', v, '--url', server.operatorUrl, '--token', server.token, '--json']);
+    expect(JSON.parse((await push('2')).stdout)).toMatchObject({ result: 'committed' });
     await expect.poll(() => total('react') > 0, { timeout: 15_000 }).toBe(true);
-    expect(versions).toEqual([1, 2]);
-    expect(server.kernel.version).toBe(2);
+    expect(JSON.parse((await push('3')).stdout)).toMatchObject({ result: 'committed' });
+    await expect.poll(() => total('follow') > 0 && total('mention') > 0 && total('deepReply') > 0, { timeout: 30_000 }).toBe(true);
+    const census = server.kernel.status().census;
+    expect(census).toMatchObject({ follows: expect.any(Number), notifications: expect.any(Number) });
+    expect(census['follows']).toBeGreaterThan(0);
+    expect(census['notifications']).toBeGreaterThan(0);
+    expect(versions).toEqual([1, 2, 3]);
+  }, 90_000);
+
+  it('starts from a seeded feed of N posts, made by the boot version itself', async () => {
+    const seeded = await startDemo({ port: 0, operatorPort: 0, token: 'demo-suite-operator-token', bots: 0, posts: 2_000, boot: 3, logLevel: 'silent' });
+    try {
+      expect(seeded.server.kernel.status().census).toMatchObject({ posts: 2_000, users: 20 });
+      expect(seeded.server.kernel.status().census['follows']).toBeGreaterThan(0);
+    } finally {
+      await seeded.close();
+    }
   }, 60_000);
 });

@@ -2,17 +2,16 @@
  * The session survives a page reload, and a page that missed more events than the server keeps
  * reloads its timeline instead of catching up (E_GAP). A server of its own, with a tiny event backlog.
  */
-import { existsSync } from 'node:fs';
 import { Unpackr } from 'msgpackr';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import { TestClient } from '../support/client.ts';
+import { CHROMIUM, HAVE_CHROMIUM, launch, watch } from '../support/browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const T = 60_000;
 
-describe.skipIf(!existsSync(CHROMIUM))('the browser session', () => {
+describe.skipIf(!HAVE_CHROMIUM)('the browser session', () => {
   let server: RunningServer;
   let browser: Browser;
   let page: Page;
@@ -22,12 +21,9 @@ describe.skipIf(!existsSync(CHROMIUM))('the browser session', () => {
 
   beforeAll(async () => {
     server = await startServer({ port: 0, operatorPort: 0, token: 'session-suite-token-0123', logLevel: 'silent', limits: { eventBacklog: 3 } });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
+    browser = await launch();
     page = await (await browser.newContext()).newPage();
-    page.on('pageerror', (err) => console.error(`page error: ${err.message}`));
+    watch(page);
     const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
     page.on('websocket', (ws) =>
       ws.on('framereceived', ({ payload }) => {

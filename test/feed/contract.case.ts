@@ -1,7 +1,9 @@
 /**
  * The shared contract suite: registers the same behaviour tests for any feed version (run by
- * contract.test.ts against v1 and v2). Every accepted outcome is checked against the contract and the
- * resulting state against validate(); every refusal must hand back the same state object.
+ * contract.test.ts against every version). Every accepted outcome is checked against the contract and
+ * the resulting state against validate(); every refusal must hand back the same state object. What
+ * differs between versions is declared by the case: the census kinds, and how a person marks a post
+ * (like, react) if the version has such a thing.
  */
 import { describe, expect, it } from 'vitest';
 import type { Command, FeedVersion, Outcome, UserId } from '../../src/contract.ts';
@@ -9,8 +11,10 @@ import { ctx, isRefusal } from './helpers.ts';
 
 export interface ContractCase {
   feed: FeedVersion<any>;
-  /** The census kind that counts likes/reactions ("likes" in v1, "reactions" in v2). */
-  counter: string;
+  /** Every kind census() counts (all 0 on an empty feed). users and posts are always among them. */
+  kinds: readonly string[];
+  /** How a person marks a post and takes the mark back, and the census kind that counts marks. */
+  mark?: { counter: string; on(post: string): Command; off(post: string): Command };
 }
 
 function deepFrozen(value: unknown): boolean {
@@ -36,7 +40,8 @@ function expectContract(outcome: Outcome<unknown>): void {
   if ('bind' in outcome) expect(outcome.bind === null || typeof outcome.bind === 'string').toBe(true);
 }
 
-export function contractSuite({ feed, counter }: ContractCase): void {
+export function contractSuite({ feed, kinds, mark }: ContractCase): void {
+  const zero = Object.fromEntries(kinds.map((k) => [k, 0]));
   /** A session that checks every outcome and every accepted state. */
   function session() {
     let state = feed.init();
@@ -62,7 +67,7 @@ export function contractSuite({ feed, counter }: ContractCase): void {
   describe(`feed v${feed.version} (contract)`, () => {
     it('exports a version, the client commands and the six functions', () => {
       expect(Number.isInteger(feed.version)).toBe(true);
-      for (const type of ['join', 'resume', 'leave', 'post', 'like', 'unlike', 'delete', 'timeline', 'thread', 'online']) {
+      for (const type of ['join', 'resume', 'leave', 'post', 'delete', 'timeline', 'thread', 'online', ...(mark ? [mark.on('p1').type, mark.off('p1').type] : [])]) {
         expect(feed.commands).toContain(type);
       }
       expect(feed.commands).not.toContain('presence');
@@ -74,14 +79,15 @@ export function contractSuite({ feed, counter }: ContractCase): void {
       expect(feed.validate(state)).toEqual([]);
       expect(deepFrozen(state)).toBe(true);
       expect(JSON.parse(JSON.stringify(state))).toEqual(state);
-      expect(feed.census(state)).toEqual({ users: 0, posts: 0, [counter]: 0 });
+      expect(Object.keys(feed.census(state)).sort()).toEqual([...kinds].sort());
+      expect(feed.census(state)).toEqual(zero);
       expect(feed.sample(state)).toBeNull();
     });
 
     it('joins a user: replies with the user and a token, binds the connection, announces it', () => {
       const s = session();
       const out = s.ok(null, { type: 'join', handle: 'Alice' });
-      expect(out.reply.user).toEqual({ id: expect.any(String), handle: 'Alice' });
+      expect(out.reply.user).toMatchObject({ id: expect.any(String), handle: 'Alice' });
       expect(typeof out.reply.token).toBe('string');
       expect(out.bind).toBe(out.reply.user.id);
       expect(out.events).toEqual([{ type: 'joined', user: out.reply.user }]);
@@ -107,8 +113,7 @@ export function contractSuite({ feed, counter }: ContractCase): void {
         [alice, { type: 'post', text: 'y'.repeat(501) }],
         [alice, { type: 'post', text: 42 }],
         [alice, { type: 'post', text: 'x', replyTo: 'p999' }],
-        [alice, { type: 'like', post: 'nope' }],
-        [null, { type: 'like', post }],
+        ...(mark ? ([[alice, mark.on('nope')], [null, mark.on(post)]] as [UserId | null, Command][]) : []),
         [alice, { type: 'delete', post: 'p999' }],
         [alice, { type: 'timeline', limit: 0 }],
         [alice, { type: 'timeline', before: 'soon' }],
@@ -139,17 +144,17 @@ export function contractSuite({ feed, counter }: ContractCase): void {
       expect(feed.census(s.state)).toMatchObject({ posts: 2 });
     });
 
-    it('counts a like once however often it is sent, and unlike undoes it', () => {
+    it.skipIf(!mark)('counts a mark once however often it is sent, and taking it back undoes it', () => {
       const s = session();
       const alice = s.ok(null, { type: 'join', handle: 'alice' }).bind;
       const bob = s.ok(null, { type: 'join', handle: 'bob' }).bind;
       const post = s.ok(alice, { type: 'post', text: 'like me' }).reply.post.id;
-      s.ok(bob, { type: 'like', post });
+      s.ok(bob, mark!.on(post));
       const again = s.state;
-      expect(s.ok(bob, { type: 'like', post }).state).toBe(again);
-      expect(feed.census(s.state)).toMatchObject({ [counter]: 1 });
-      s.ok(bob, { type: 'unlike', post });
-      expect(feed.census(s.state)).toMatchObject({ [counter]: 0 });
+      expect(s.ok(bob, mark!.on(post)).state).toBe(again);
+      expect(feed.census(s.state)).toMatchObject({ [mark!.counter]: 1 });
+      s.ok(bob, mark!.off(post));
+      expect(feed.census(s.state)).toMatchObject({ [mark!.counter]: 0 });
     });
 
     it('lets only the author delete a post, which then leaves the timeline and the counts', () => {
@@ -157,12 +162,12 @@ export function contractSuite({ feed, counter }: ContractCase): void {
       const alice = s.ok(null, { type: 'join', handle: 'alice' }).bind;
       const bob = s.ok(null, { type: 'join', handle: 'bob' }).bind;
       const post = s.ok(alice, { type: 'post', text: 'short-lived' }).reply.post.id;
-      s.ok(bob, { type: 'like', post });
+      if (mark) s.ok(bob, mark.on(post));
       const out = s.send(bob, { type: 'delete', post });
       expect(isRefusal(out) && out.error.code).toBe('not_yours');
       expect(s.ok(alice, { type: 'delete', post }).events).toEqual([{ type: 'delete', post }]);
       expect(s.ok(alice, { type: 'timeline' }).reply.posts).toEqual([]);
-      expect(feed.census(s.state)).toEqual({ users: 2, posts: 0, [counter]: 0 });
+      expect(feed.census(s.state)).toMatchObject({ users: 2, posts: 0, ...(mark ? { [mark.counter]: 0 } : {}) });
       expect(feed.sample(s.state)).toBeNull();
       expect(feed.sample(s.state, post)).toBeNull();
     });

@@ -1,0 +1,62 @@
+/**
+ * What `npm start` and `npm run demo` read from the environment (README: the table), and how they
+ * tell a person the feed is up: one line with the URL first. On a terminal the logs that follow are
+ * pretty; otherwise (a pipe, a file, a service manager) every line, that one included, is JSON.
+ */
+import { Writable } from 'node:stream';
+import pretty from 'pino-pretty';
+import type { RunningServer, ServerOptions } from './server.ts';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Server options from PORT, HOST, OPERATOR_PORT, OPERATOR_HOST, MOLT_BOOT, LOG_LEVEL (MOLT_TOKEN is
+ *  read by the server itself). A bad value throws, naming the variable. */
+export function serverOptionsFromEnv(env: Env): ServerOptions {
+  const port = (name: string, fallback: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name}=${raw} is not a port (0 to 65535)`);
+    return n;
+  };
+  const level = env['LOG_LEVEL'];
+  if (level !== undefined && level !== '' && !LEVELS.includes(level)) throw new Error(`LOG_LEVEL=${level} is not one of ${LEVELS.join(', ')}`);
+  return {
+    port: port('PORT', 8080),
+    host: env['HOST'] || '0.0.0.0',
+    operatorPort: port('OPERATOR_PORT', 8081),
+    operatorHost: env['OPERATOR_HOST'] || '127.0.0.1',
+    ...(env['MOLT_BOOT'] ? { boot: env['MOLT_BOOT'] } : {}),
+    ...(level ? { logLevel: level as 'info' } : {}),
+  };
+}
+
+/**
+ * Where the logs go: held back until `ready()` has printed the line with the URL, then pretty on a
+ * terminal, JSON lines otherwise.
+ */
+export function logOutput(out: NodeJS.WriteStream = process.stdout): { stream: Writable; ready(server: RunningServer, what: string): void } {
+  const tty = out.isTTY === true;
+  const sink: NodeJS.WritableStream = tty ? pretty({ colorize: true, singleLine: true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname,service' }) : out;
+  let held: Buffer[] | null = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      if (held) held.push(chunk);
+      else sink.write(chunk);
+      done();
+    },
+  });
+  return {
+    stream,
+    ready(server, what) {
+      const line = `${server.url}  ${what}`;
+      if (tty) out.write(`\n  \x1b[1m${server.url}\x1b[0m  ${what}\n\n`);
+      else out.write(JSON.stringify({ level: 30, time: Date.now(), service: 'molt', msg: line, url: server.url, operator: server.operatorUrl, version: server.kernel.version }) + '\n');
+      const buffered = held ?? [];
+      held = null;
+      for (const chunk of buffered) sink.write(chunk);
+    },
+  };
+}
