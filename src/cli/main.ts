@@ -20,6 +20,8 @@ push and rollback options
   --dry-run            everything up to the cut-over, on the live state, in the rehearsal; changes nothing
   --hold               migrate and keep the new state caught up, then wait for molt cutover (or abort)
   --pace N | N%        at most N entities a second, or N% of one CPU: to spare a busy feed, or to watch
+  --force              leave a running release whose census() or sample() breaks (the report says
+                       what was skipped)
 
 options
   --json               print the result as JSON
@@ -39,6 +41,7 @@ async function main(argv: string[]): Promise<number> {
       json: { type: 'boolean', default: false },
       'dry-run': { type: 'boolean', default: false },
       hold: { type: 'boolean', default: false },
+      force: { type: 'boolean', default: false },
       pace: { type: 'string' },
       url: { type: 'string' },
       token: { type: 'string' },
@@ -56,7 +59,7 @@ async function main(argv: string[]): Promise<number> {
   const dryRun = values['dry-run'];
   const api = () => operator(values.url, values.token, values['token-file']);
 
-  const upgradeOptions = () => ({ dryRun, hold: values.hold, ...(values.pace !== undefined ? { pace: parsePace(values.pace) } : {}) });
+  const upgradeOptions = () => ({ dryRun, hold: values.hold, force: values.force, ...(values.pace !== undefined ? { pace: parsePace(values.pace) } : {}) });
 
   switch (command) {
     case 'push': {

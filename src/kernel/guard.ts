@@ -132,19 +132,18 @@ export function checkEvents(events: readonly unknown[], version: number, type: s
   }
 }
 
-/** Check what a migration step returned: {state, dropped?}. */
+/** Check what a migration step returned: {state, dropped?}, read once as data. */
 export function checkMigrationResult(out: unknown, step: string): MigrationResult<unknown> {
-  const where = `migration ${step} returned ${show(out)}`;
-  if (!isRecord(out) || typeof out['then'] === 'function' || typeof out['state'] !== 'object' || out['state'] === null)
-    die('E_MIGRATION_CONTRACT', `${where}; expected {state, dropped?}`);
-  const dropped = out['dropped'];
-  if (dropped !== undefined) {
-    if (!isRecord(dropped)) die('E_MIGRATION_CONTRACT', `${where}; dropped must be {kind: count}`);
-    for (const [kind, n] of Object.entries(dropped))
-      if (!Number.isSafeInteger(n) || (n as number) < 0)
-        die('E_MIGRATION_CONTRACT', `${where}; dropped.${kind} = ${show(n)}, expected a count >= 0`);
-  }
-  return out as unknown as MigrationResult<unknown>;
+  const bad = (problem: string): never => die('E_MIGRATION_CONTRACT', `migration ${step} returned ${show(out)}; ${problem}`);
+  if (types.isPromise(out) || (isRecord(out) && typeof (out as { then?: unknown }).then === 'function')) bad('a Promise: migrations are synchronous');
+  const o = dataFields(out);
+  if (o === null || typeof o['state'] !== 'object' || o['state'] === null) bad('expected {state, dropped?} as a plain object of data');
+  const dropped = o!['dropped'];
+  if (dropped === undefined) return { state: o!['state'] };
+  const d = dataFields(dropped);
+  if (d === null) bad('dropped must be {kind: count}');
+  for (const [kind, n] of Object.entries(d!)) if (!Number.isSafeInteger(n) || (n as number) < 0) bad(`dropped.${kind.slice(0, 40)} = ${show(n)}, expected a count >= 0`);
+  return { state: o!['state'], dropped: d as Record<string, number> };
 }
 
 /** validate() must return an array of strings. */

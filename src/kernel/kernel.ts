@@ -74,6 +74,8 @@ export interface Status {
   release: string;
   uptimeMs: number;
   census: Record<string, number>;
+  /** Set when the running release's census() breaks (then `census` is empty). */
+  censusError?: string;
   connections: number;
   online: number;
   seq: number;
@@ -234,7 +236,7 @@ export class Kernel {
       version: release.version,
       release: release.hash,
       uptimeMs: this.#clock() - this.#started,
-      census: census(release, state, this.#limits.migrationTimeoutMs),
+      ...this.#census(release, state),
       connections: this.#conns.size,
       online: this.#online.length,
       seq: this.#seq,
@@ -244,6 +246,15 @@ export class Kernel {
       releases: this.#stack.map((s) => ({ version: s.version, release: s.hash })),
       history: [...this.#history],
     };
+  }
+
+  /** The running release's census for status: a census() that breaks is reported, not thrown. */
+  #census(release: LoadedRelease, state: unknown): { census: Record<string, number>; censusError?: string } {
+    try {
+      return { census: census(release, state, Math.min(this.#limits.migrationTimeoutMs, 2_000)) };
+    } catch (err) {
+      return { census: {}, censusError: err instanceof MoltError ? `${err.code}: ${err.message}` : describeThrown(err) };
+    }
   }
 
   // ------------------------------------------------------------------ connections
@@ -644,6 +655,8 @@ function round(ms: number): number {
 /** What an operator may ask of a push or a rollback. */
 export interface UpgradeOptions {
   dryRun?: boolean;
+  /** Leave a running release whose census() or sample() breaks (the report lists what was skipped). */
+  force?: boolean;
   hold?: boolean;
   pace?: Pace | null;
   expect?: string;

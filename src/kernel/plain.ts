@@ -226,3 +226,67 @@ export class FreezeWalk {
     return stack.length === 0;
   }
 }
+
+/**
+ * A copy of `value` that is plain data and at most `maxBytes`, or a note saying why there is none: for
+ * what release code hands back to be shown (a sample), which may hold a cycle, a BigInt, a getter or a
+ * Proxy. Reads through property descriptors, so nothing in it runs.
+ */
+export function plainCopy(value: unknown, maxBytes: number): unknown {
+  let bytes = 0;
+  const seen = new Set<object>();
+  const copy = (v: unknown, depth: number): unknown => {
+    if (bytes > maxBytes) throw new RangeError(`is larger than ${Math.round(maxBytes / 1024)} KiB`);
+    switch (typeof v) {
+      case 'string':
+        bytes += v.length + 1;
+        if (bytes > maxBytes) throw new RangeError(`is larger than ${Math.round(maxBytes / 1024)} KiB`);
+        return v;
+      case 'number':
+        bytes += 9;
+        if (!Number.isFinite(v) || Object.is(v, -0)) throw new RangeError(`holds the number ${Object.is(v, -0) ? '-0' : v}`);
+        return v;
+      case 'boolean':
+        bytes += 1;
+        return v;
+      case 'undefined':
+        return null;
+      case 'object': {
+        if (v === null) return null;
+        if (types.isProxy(v)) throw new RangeError('holds a Proxy');
+        if (seen.has(v)) throw new RangeError('holds a cycle');
+        if (depth > 64) throw new RangeError('is nested more than 64 deep');
+        seen.add(v);
+        bytes += 3;
+        let out: unknown;
+        if (Array.isArray(v)) {
+          const a: unknown[] = [];
+          for (let i = 0; i < v.length; i++) {
+            const d = Object.getOwnPropertyDescriptor(v, i);
+            if (d !== undefined && !('value' in d)) throw new RangeError('holds a getter');
+            a.push(copy(d?.value, depth + 1));
+          }
+          out = a;
+        } else {
+          const o: Record<string, unknown> = {};
+          for (const k of Object.keys(v)) {
+            const d = Object.getOwnPropertyDescriptor(v, k)!;
+            if (!('value' in d)) throw new RangeError('holds a getter');
+            bytes += k.length + 1;
+            if (k !== '__proto__') o[k] = copy(d.value, depth + 1);
+          }
+          out = o;
+        }
+        seen.delete(v);
+        return out;
+      }
+      default:
+        throw new RangeError(`holds a ${typeof v}`);
+    }
+  };
+  try {
+    return copy(value, 0);
+  } catch (err) {
+    return { omitted: `not shown: it ${(err as Error).message}` };
+  }
+}

@@ -19,11 +19,11 @@ import type { Kernel, UpgradeOptions } from '../kernel/kernel.ts';
 /** Refusals that are about what else is going on, not about the request: HTTP 409. */
 const CONFLICTS = new Set(['E_BUSY', 'E_CONFLICT', 'E_NOT_HELD', 'E_SHUTTING_DOWN']);
 
-type Options = { dryRun?: unknown; hold?: unknown; pace?: unknown; expect?: unknown };
+type Options = { dryRun?: unknown; hold?: unknown; pace?: unknown; expect?: unknown; force?: unknown };
 
 /** The operator's options for a push or rollback, checked. */
 function options(body: Options | null | undefined): UpgradeOptions {
-  const out: UpgradeOptions = { dryRun: body?.dryRun === true, hold: body?.hold === true };
+  const out: UpgradeOptions = { dryRun: body?.dryRun === true, hold: body?.hold === true, force: body?.force === true };
   const pace = body?.pace as { perSecond?: unknown; share?: unknown } | undefined | null;
   if (pace !== undefined && pace !== null) {
     if (typeof pace === 'object' && typeof pace.perSecond === 'number' && pace.perSecond > 0 && Number.isFinite(pace.perSecond)) out.pace = { perSecond: pace.perSecond };

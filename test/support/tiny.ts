@@ -13,6 +13,7 @@ export interface TinyOptions {
   migrations?: string;
   validate?: string;
   census?: string;
+  sample?: string;
   commands?: string[];
   /** Extra top-level code. */
   prelude?: string;
@@ -47,7 +48,7 @@ export function tiny(options: TinyOptions = {}): ReleaseSource {
     handle: options.handle ?? 'handle',
     validate: options.validate ?? `(s) => (typeof s[KEY] === 'number' ? [] : ['${key} must be a number'])`,
     census: options.census ?? `(s) => ({ things: s[KEY] })`,
-    sample: `(s, id) => ({ kind: 'counter', id: 'the', data: s })`,
+    sample: options.sample ?? `(s, id) => ({ kind: 'counter', id: 'the', data: s })`,
   };
   for (const name of options.omit ?? []) delete feed[name];
   const code = `"use strict";

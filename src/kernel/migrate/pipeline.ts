@@ -126,8 +126,11 @@ export class Pipeline {
   #finish(i: number): void {
     const stage = this.#stages[i]!;
     const runner = stage.runner!;
-    const { out, dropped } = this.#call(this.#where(stage), () => runner.result(this.#now));
-    const result: MigrationResult<unknown> = checkMigrationResult(out, stage.step.label);
+    // checked inside the time limit: what a step returns may have getters
+    const { result, dropped } = this.#call(this.#where(stage), () => {
+      const r = runner.result(this.#now);
+      return { result: checkMigrationResult(r.out, stage.step.label), dropped: r.dropped };
+    });
     const total = { ...dropped };
     for (const [kind, n] of Object.entries(result.dropped ?? {})) total[kind] = (total[kind] ?? 0) + n;
     stage.output = result.state;

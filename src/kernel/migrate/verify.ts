@@ -21,15 +21,16 @@ export function callRelease<T>(release: LoadedRelease, code: ErrorCode, what: st
   }
 }
 
+/** census(), checked (inside the time limit: what it returns may have getters too). */
 export function census(release: LoadedRelease, state: unknown, ms: number): Record<string, number> {
-  return checkCensus(callRelease(release, 'E_VALIDATE', 'census()', () => release.feed.census(state), ms), release.version);
+  return callRelease(release, 'E_VALIDATE', 'census()', () => checkCensus(release.feed.census(state), release.version), ms);
 }
 
 /** The target's validate() on a state: refuses with the first problems quoted. */
 export function validate(target: LoadedRelease, state: unknown, ms: number, problemsShown: number, what = 'the migrated state'): void {
-  const problems = checkProblems(callRelease(target, 'E_VALIDATE', 'validate()', () => target.feed.validate(state), ms), target.version);
+  const problems = callRelease(target, 'E_VALIDATE', 'validate()', () => checkProblems(target.feed.validate(state), target.version).slice(0, problemsShown + 1000).map((p) => String(p).slice(0, 300)), ms);
   if (problems.length > 0)
-    die('E_VALIDATE', `feed v${target.version} validate() rejected ${what} (${problems.length} problem${problems.length === 1 ? '' : 's'}): ${problems.slice(0, problemsShown).map((p) => String(p).slice(0, 300)).join('; ')}`);
+    die('E_VALIDATE', `feed v${target.version} validate() rejected ${what} (${problems.length} problem${problems.length === 1 ? '' : 's'}): ${problems.slice(0, problemsShown).join('; ')}`);
 }
 
 /**
@@ -55,9 +56,14 @@ export interface SampleView {
 
 /** One entity before and after, looked up by the same id: the one `id` names, or the release's pick. */
 export function sampleOf(current: LoadedRelease, before: unknown, target: LoadedRelease, after: unknown, ms: number, id?: string): SampleView | null {
-  const picked = callRelease(current, 'E_VALIDATE', 'sample()', () => current.feed.sample(before, id), ms) as { kind?: unknown; id?: unknown; data?: unknown } | null;
-  if (picked === null || typeof picked !== 'object') return null;
-  const key = String(picked.id);
-  const later = callRelease(target, 'E_VALIDATE', 'sample()', () => target.feed.sample(after, key), ms) as { data?: unknown } | null;
-  return { kind: String(picked.kind).slice(0, 40), id: key.slice(0, 80), before: picked.data ?? null, after: later?.data ?? null };
+  // what a release returns is read inside the time limit: its toString or a getter may never return
+  const read = (out: unknown): { kind: string; id: string; data: unknown } | null => {
+    if (out === null || typeof out !== 'object') return null;
+    const o = out as { kind?: unknown; id?: unknown; data?: unknown };
+    return { kind: String(o.kind).slice(0, 40), id: String(o.id).slice(0, 80), data: o.data ?? null };
+  };
+  const picked = callRelease(current, 'E_VALIDATE', 'sample()', () => read(current.feed.sample(before, id)), ms);
+  if (picked === null) return null;
+  const later = callRelease(target, 'E_VALIDATE', 'sample()', () => read(target.feed.sample(after, picked.id)), ms);
+  return { kind: picked.kind, id: picked.id, before: picked.data, after: later?.data ?? null };
 }

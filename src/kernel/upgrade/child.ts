@@ -6,7 +6,7 @@
 import v8 from 'node:v8';
 import { Unpackr } from 'msgpackr';
 import { MoltError, die } from '../errors.ts';
-import { checkPlain, estimateBytes } from '../plain.ts';
+import { checkPlain, plainCopy } from '../plain.ts';
 import { loadRelease, type LoadedRelease, type ReleaseSource } from '../release.ts';
 import { Pipeline, plan } from '../migrate/pipeline.ts';
 import { directionOf } from '../migrate/runner.ts';
@@ -26,6 +26,9 @@ const releases = new Map<string, LoadedRelease>();
 let peakHeap = 0;
 
 interface Run {
+  /** The operator chose to leave a running release whose census() or sample() breaks (--force). */
+  force: boolean;
+  skipped: string[];
   current: LoadedRelease;
   target: LoadedRelease;
   pipeline: Pipeline;
@@ -44,9 +47,9 @@ function heapMb(): number {
   return used / 2 ** 20;
 }
 
-/** Keep what crosses back to the live process small: a sample over 64 KiB is summarized. */
+/** What crosses back to the live process is plain and small: a sample over 64 KiB is summarized. */
 function bounded(value: unknown, max = 64 * 1024): unknown {
-  return estimateBytes(value) > max ? { omitted: `larger than ${max / 1024} KiB` } : value;
+  return plainCopy(value, max);
 }
 
 function shapesOf(...list: LoadedRelease[]): Record<number, unknown> {
@@ -111,8 +114,8 @@ const ops: Record<string, (msg: Message) => unknown> = {
       const changes = directionOf(step.migration, step.direction).changes ?? {};
       for (const [kind, change] of Object.entries(changes)) if (typeof change?.rename === 'string') renames[kind] = change.rename;
     }
-    run = { current, target, pipeline, ms, problemsShown: Number(msg['problemsShown'] ?? 5), renames, lastResult: null };
-    return { online: pipeline.online, progress: pipeline.progress(), census: census(current, mirror, ms), heapMb: heapMb() };
+    run = { force: msg['force'] === true, skipped: [], current, target, pipeline, ms, problemsShown: Number(msg['problemsShown'] ?? 5), renames, lastResult: null };
+    return { online: pipeline.online, progress: pipeline.progress(), census: censusBefore(run, mirror), heapMb: heapMb() };
   },
 
   slice(msg) {
@@ -138,15 +141,16 @@ const ops: Record<string, (msg: Message) => unknown> = {
     const t0 = performance.now();
     if (msg['validate'] !== false) validate(r.target, state, r.ms, r.problemsShown);
     const validateMs = performance.now() - t0;
-    const before = census(r.current, r.pipeline.input, r.ms);
+    const before = censusBefore(r, r.pipeline.input);
     const after = census(r.target, state, r.ms);
-    checkCensusInvariants(before, after, dropped, r.renames);
-    const sample = msg['sample'] ? sampleOf(r.current, r.pipeline.input, r.target, state, r.ms) : null;
+    if (before !== null) checkCensusInvariants(before, after, dropped, r.renames);
+    const sample = msg['sample'] ? forced(r, 'sample() of the running release', () => sampleOf(r.current, r.pipeline.input, r.target, state, r.ms)) : null;
     heapMb();
     return {
+      skipped: r.skipped,
       entities,
       validateMs,
-      census: { before, after },
+      census: { before: before ?? {}, after },
       dropped,
       sample: sample ? { ...sample, before: bounded(sample.before), after: bounded(sample.after) } : null,
       changed: msg['sample'] ? r.pipeline.rewritten() : undefined,
@@ -166,6 +170,29 @@ const ops: Record<string, (msg: Message) => unknown> = {
     return null;
   },
 };
+
+/**
+ * Run a call into the running release that the operator may choose to skip (--force) when it breaks:
+ * its census() or sample(). Without force the failure refuses, saying how to leave the release anyway.
+ */
+function forced<T>(r: Run, what: string, fn: () => T): T | null {
+  try {
+    return fn();
+  } catch (err) {
+    if (!r.force) {
+      if (err instanceof MoltError) throw new MoltError(err.code, `${err.message} (the running release's ${what.split(' ')[0]} breaks: push with --force to leave it anyway; the report will say what was skipped)`);
+      throw err;
+    }
+    const note = `${what}: ${err instanceof Error ? err.message : String(err)}`.slice(0, 300);
+    if (!r.skipped.includes(note)) r.skipped.push(note);
+    return null;
+  }
+}
+
+/** The census of the running release on `state` (null when it breaks and the operator forced). */
+function censusBefore(r: Run, state: unknown): Record<string, number> | null {
+  return forced(r, 'census() of the running release (the census invariants were not checked)', () => census(r.current, state, r.ms));
+}
 
 function need(): Run {
   if (!run) die('E_REHEARSAL', 'no migration is being rehearsed');

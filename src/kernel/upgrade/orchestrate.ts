@@ -46,6 +46,8 @@ export interface UpgradeRequest {
   pace?: Pace | null;
   /** The release the operator expects to replace: anything else running refuses with E_CONFLICT. */
   expect?: string;
+  /** Leave a running release whose census() or sample() breaks; the report lists what was skipped. */
+  force?: boolean;
 }
 
 /** What an upgrade needs from the kernel: narrow on purpose. */
@@ -134,7 +136,7 @@ export class UpgradeRun {
   #check(): void {
     if (this.#abort) throw this.#abort;
     if (performance.now() - this.#started > this.#host.limits.upgradeTimeoutMs)
-      die('E_MIGRATION_TIMEOUT', `the upgrade ran for more than ${Math.round(this.#host.limits.upgradeTimeoutMs / 1000)} s; nothing changed`);
+      die('E_MIGRATION_TIMEOUT', `the upgrade ran for more than ${(this.#host.limits.upgradeTimeoutMs / 1000).toLocaleString('en')} s in all; nothing changed`);
     const used = v8.getHeapStatistics();
     if (used.used_heap_size > this.#peakHeap) this.#peakHeap = used.used_heap_size;
     if (!this.report.dryRun && used.used_heap_size > used.heap_size_limit * (this.#host.limits.heapHighWaterPercent / 100))
@@ -263,7 +265,7 @@ export class UpgradeRun {
       this.#phase = 'migrate';
       const now = host.clock();
       const begun = await reh.call<{ online: boolean; census: Record<string, number>; heapMb: number; progress: { kinds: Record<string, { done: number; total: number }> } }>(
-        'begin', { current: current.hash, target: target.hash, now, ms, problemsShown: limits.problemsShown }, deadline);
+        'begin', { current: current.hash, target: target.hash, now, ms, problemsShown: limits.problemsShown, force: this.#req.force === true }, deadline);
       report.online = begun.online;
       report.census.before = begun.census;
       this.#migrateStart = performance.now();
@@ -308,9 +310,10 @@ export class UpgradeRun {
 
       // ---- validate: the rehearsal checks the whole new state ----
       this.#phase = 'validate';
-      const checked = await reh.call<{ census: { before: Record<string, number>; after: Record<string, number> }; dropped: Record<string, number>; sample: UpgradeReport['sample']; changed?: Record<string, string[]>; validateMs: number; heapMb: number }>(
+      const checked = await reh.call<{ census: { before: Record<string, number>; after: Record<string, number> }; dropped: Record<string, number>; sample: UpgradeReport['sample']; changed?: Record<string, string[]>; validateMs: number; heapMb: number; skipped: string[] }>(
         'check', { now, sample: true }, deadline);
       report.census = checked.census;
+      report.skipped = checked.skipped;
       report.dropped = checked.dropped;
       report.sample = checked.sample;
       report.changed = checked.changed ?? {};
@@ -390,7 +393,7 @@ export class UpgradeRun {
       } else {
         // a whole-state step: rehearsed on the final state, then run here, inside the pause
         await reh.sync(last);
-        await reh.call('begin', { current: current.hash, target: target.hash, now, ms, problemsShown: limits.problemsShown }, deadline);
+        await reh.call('begin', { current: current.hash, target: target.hash, now, ms, problemsShown: limits.problemsShown, force: this.#req.force === true }, deadline);
         const again = await reh.call<typeof checked>('check', { now, sample: true }, deadline);
         report.census = again.census;
         report.dropped = again.dropped;
@@ -427,7 +430,10 @@ export class UpgradeRun {
       return this.#end('refused');
     } finally {
       if (this.#phase !== 'commit') host.resume();
-      void reh.call('end').catch(() => undefined);
+      // also the proof that release code left nothing running there: release code has no timers or I/O,
+      // so what it left behind (an async function's continuation) runs before the child reads this; a
+      // child that does not answer within 2 s is stopped, and the next upgrade starts a fresh one
+      void reh.call('end', {}, 2_000).catch(() => undefined);
     }
   }
 

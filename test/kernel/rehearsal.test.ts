@@ -1,0 +1,167 @@
+/**
+ * Releases written to break the kernel, pushed as a careless or unlucky operator would: each is refused
+ * (dry run or not) with the state identical, the process alive and serving, and the next honest push
+ * committing. Release code over the whole state runs first in the rehearsal process, so an
+ * out-of-memory abort costs that process only; this file's kernel lives in the test process, which
+ * would die with it otherwise.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { pack } from 'msgpackr';
+import { Kernel } from '../../src/kernel/kernel.ts';
+import { UP_1_2, tiny } from '../support/tiny.ts';
+
+const kernels: Kernel[] = [];
+afterEach(() => {
+  for (const k of kernels.splice(0)) k.close();
+});
+
+const digest = (state: unknown) => createHash('sha256').update(pack(state)).digest('hex');
+
+async function started(limits = {}) {
+  const kernel = new Kernel(tiny(), { limits: { rehearsalHeapMb: 96, ...limits } });
+  kernels.push(kernel);
+  const conn = kernel.connect(() => {});
+  for (let i = 0; i < 3; i++) await kernel.dispatch(conn, { type: 'inc' });
+  return { kernel, conn };
+}
+
+/** A v2 of the counter feed whose 1 -> 2 step's up is `up` (source of a function of (s, ctx)). */
+const brokenUp = (up: string, prelude = '') => tiny({ version: 2, prelude, migrations: `{ from: 1, to: 2, describe: 'broken on purpose', up: ${up} }` });
+
+async function refused(kernel: Kernel, conn: ReturnType<Kernel['connect']>, release: ReturnType<typeof tiny>, code: string, message: RegExp, dryRun = false) {
+  const before = { state: kernel.state, digest: digest(kernel.state), release: kernel.release };
+  const t0 = performance.now();
+  const report = await kernel.upgrade(release, { dryRun });
+  expect(report).toMatchObject({ result: 'refused', error: { code, message: expect.stringMatching(message) } });
+  expect(kernel.state).toBe(before.state);
+  expect(digest(kernel.state)).toBe(before.digest);
+  expect(kernel.release).toBe(before.release);
+  // still serving, and an honest push commits afterwards
+  expect(await kernel.dispatch(conn, { type: 'inc' })).toMatchObject({ ok: true });
+  return performance.now() - t0;
+}
+
+describe('out of memory in release code costs the rehearsal process only', () => {
+  it.each([false, true])('a migration that keeps allocating (dry run: %s)', async (dryRun) => {
+    const { kernel, conn } = await started();
+    await refused(kernel, conn, brokenUp(`(s) => { const keep = []; for (;;) keep.push(new Array(1 << 20).fill(1)); }`), 'E_REHEARSAL', /ran out of memory \(its heap is limited to 96 MB\)/, dryRun);
+    expect((await kernel.upgrade(tiny({ version: 2 }))).result).toBe('committed');
+    expect(kernel.state).toEqual({ total: 4 });
+  }, 60_000);
+
+  it('one allocation too big for any heap: new Array(5e8).fill(0)', async () => {
+    const { kernel, conn } = await started();
+    await refused(kernel, conn, brokenUp(`(s) => ({ state: { total: new Array(5e8).fill(0).length } })`), 'E_REHEARSAL', /ran out of memory|exited/);
+    expect((await kernel.upgrade(tiny({ version: 2 }))).result).toBe('committed');
+  }, 60_000);
+
+  it('a release whose top level allocates without end never loads here', async () => {
+    const { kernel, conn } = await started();
+    await refused(kernel, conn, tiny({ version: 2, prelude: `const hoard = []; for (;;) hoard.push(new Array(1 << 20).fill(2));` }), 'E_REHEARSAL', /ran out of memory/);
+  }, 60_000);
+});
+
+describe('release code never runs unbounded, here or there', () => {
+  it('an async up(): refused as a Promise, and its continuation spins in the rehearsal only', async () => {
+    const { kernel, conn } = await started();
+    const ms = await refused(kernel, conn, brokenUp(`async (s) => { await null; for (;;) {} }`), 'E_MIGRATION_CONTRACT', /a Promise: migrations are synchronous/);
+    expect(ms).toBeLessThan(10_000);
+    // the rehearsal that ran it is replaced: the next push does not wait for the spinning one
+    expect((await kernel.upgrade(tiny({ version: 2 }))).result).toBe('committed');
+  }, 60_000);
+
+  it("a result whose state getter spins is refused within the migration's time limit", async () => {
+    const { kernel, conn } = await started({ migrationTimeoutMs: 300 });
+    const ms = await refused(kernel, conn, brokenUp(`(s) => ({ get state() { for (;;) {} } })`), 'E_MIGRATION_CONTRACT', /plain object of data/);
+    expect(ms).toBeLessThan(10_000);
+  }, 60_000);
+
+  it('a thrown object whose toString never returns is described in bounded time', async () => {
+    const { kernel, conn } = await started({ migrationTimeoutMs: 300 });
+    const ms = await refused(kernel, conn, brokenUp(`(s) => { throw { toString() { for (;;) {} } }; }`), 'E_MIGRATION_THREW', /threw a value that cannot be printed/);
+    expect(ms).toBeLessThan(10_000);
+  }, 60_000);
+
+  it('a Proxy left in the migrated state is impossible: the stand-in says so', async () => {
+    const { kernel, conn } = await started();
+    await refused(kernel, conn, brokenUp(`(s) => ({ state: new Proxy({ total: 1 }, {}) })`), 'E_MIGRATION_THREW', /Proxy is not available/);
+  }, 60_000);
+
+  it.each([
+    ['a cycle', `(s) => { const c = { n: 1 }; c.self = c; return { kind: 'counter', id: 'the', data: c }; }`, /not shown: it holds a cycle/],
+    ['a BigInt', `(s) => ({ kind: 'counter', id: 'the', data: { n: 10n } })`, /not shown: it holds a bigint/],
+    ['30 MB', `(s) => ({ kind: 'counter', id: 'the', data: { text: 'x'.repeat(30e6) } })`, /not shown: it is larger than 64 KiB/],
+  ])('a sample() that returns %s: committed, every client told, and the report says why the sample is not shown', async (_what, sample, note) => {
+    const { kernel } = await started();
+    const frames: { t: string; phase?: string }[] = [];
+    kernel.connect((f) => frames.push(f));
+    const report = await kernel.upgrade(tiny({ version: 2, sample }));
+    expect(report.result).toBe('committed');
+    expect(report.sample?.after).toEqual({ omitted: expect.stringMatching(note) });
+    expect(() => JSON.stringify(report)).not.toThrow();
+    expect(frames.some((f) => f.t === 'upgrade' && f.phase === 'committed')).toBe(true);
+  }, 60_000);
+
+  it('the whole upgrade has one time budget, not one per call: a held upgrade past it is refused', async () => {
+    const { kernel } = await started({ upgradeTimeoutMs: 1500 });
+    const report = await kernel.upgrade(tiny({ version: 2 }), { hold: true });
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_MIGRATION_TIMEOUT', message: expect.stringMatching(/the upgrade ran for more than 1.5 s in all/) } });
+    expect(kernel.version).toBe(1);
+  }, 60_000);
+});
+
+describe('a refused release leaves the host as it was', () => {
+  it.each([
+    ['a buggy includes polyfill', `Array.prototype.includes = function (x) { return this.indexOf(x) > 0; };`],
+    ['a patched Object.keys', `Object.keys = () => [];`],
+    ['a patched JSON.stringify', `JSON.stringify = () => '"committed"';`],
+  ])('%s in its top level is refused, and commands are still answered', async (_what, prelude) => {
+    const { kernel, conn } = await started();
+    await refused(kernel, conn, tiny({ version: 2, prelude }), 'E_RELEASE_LOAD', /read.only|Cannot assign|not extensible/);
+    expect([1, 2].includes(1)).toBe(true);
+    expect(JSON.stringify({ a: 1 })).toBe('{"a":1}');
+    expect(await kernel.dispatch(conn, { type: 'whoami' })).toMatchObject({ ok: true });
+  }, 60_000);
+});
+
+describe('one upgrade at a time, and leaving a release that breaks', () => {
+  it('a second push or a rollback during a push gets E_BUSY; the first commits as pushed', async () => {
+    const { kernel } = await started();
+    const first = kernel.upgrade(tiny({ version: 2 }), { pace: { perSecond: 1 } });
+    await expect(kernel.upgrade(tiny({ version: 3 }))).rejects.toMatchObject({ code: 'E_BUSY' });
+    await expect(kernel.rollback()).rejects.toMatchObject({ code: 'E_BUSY' });
+    expect((await first).result).toBe('committed');
+    expect(kernel.version).toBe(2);
+  }, 60_000);
+
+  it('a push that expects another release to be running gets E_CONFLICT', async () => {
+    const { kernel } = await started();
+    const report = await kernel.upgrade(tiny({ version: 2 }), { expect: 'f'.repeat(64) });
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_CONFLICT' } });
+    expect(kernel.version).toBe(1);
+  }, 60_000);
+
+  it('a running release whose census() breaks can be left with force, and the report says what was skipped', async () => {
+    const kernel = new Kernel(tiny({ census: `(s) => { if (s.count > 1) throw new Error('census broke'); return { things: s.count }; }` }), { limits: { rehearsalHeapMb: 96 } });
+    kernels.push(kernel);
+    const conn = kernel.connect(() => {});
+    for (let i = 0; i < 3; i++) await kernel.dispatch(conn, { type: 'inc' });
+    expect(kernel.status()).toMatchObject({ census: {}, censusError: expect.stringMatching(/census broke/) });
+    const stuck = await kernel.upgrade(tiny({ version: 2, migrations: UP_1_2 }));
+    expect(stuck).toMatchObject({ result: 'refused', error: { code: 'E_VALIDATE', message: expect.stringMatching(/census broke.*--force/) } });
+    const forced = await kernel.upgrade(tiny({ version: 2, migrations: UP_1_2 }), { force: true });
+    expect(forced).toMatchObject({ result: 'committed', skipped: [expect.stringMatching(/census\(\) of the running release.*census broke/)] });
+    expect(kernel.state).toEqual({ total: 3 });
+  }, 60_000);
+
+  it('closing the server (SIGTERM) during a migration aborts it: nothing is committed', async () => {
+    const { kernel } = await started();
+    const pending = kernel.upgrade(tiny({ version: 2 }), { hold: true });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(kernel.status().upgrade).toMatchObject({ held: true });
+    kernel.close();
+    expect(await pending).toMatchObject({ result: 'refused', error: { code: 'E_SHUTTING_DOWN' } });
+    expect(kernel.version).toBe(1);
+  }, 60_000);
+});
