@@ -1,0 +1,226 @@
+/**
+ * Online migration with the real feed: v1 -> v2 (likes become reactions) built beside the live state
+ * while commands keep coming, paced so they land in every phase. Commands are served once each, in
+ * order; what they write reaches the new state; a failure anywhere before the cut-over (in a slice, in
+ * a catch-up round, inside the cut-over) or an abort changes nothing; the new state is exactly the
+ * migration of the live state at the cut-over.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pack } from 'msgpackr';
+import { v1ToV2 } from '../../migrations/001-v1-to-v2.ts';
+import { runDirection } from '../../src/feed/lib/run.ts';
+import { Kernel, type Connection } from '../../src/kernel/kernel.ts';
+import type { ReleaseSource } from '../../src/kernel/release.ts';
+import { ROOT, buildRelease } from '../../src/release/build.ts';
+import type { ServerFrame, UpgradeFrame } from '../../src/transport/protocol.ts';
+import { buildV1 } from '../feed/build.ts';
+
+const digest = (state: unknown) => createHash('sha256').update(pack(state)).digest('hex');
+let r1: ReleaseSource;
+let r2: ReleaseSource;
+let dir: string;
+const kernels: Kernel[] = [];
+
+/** A release of feed v2 whose 1 -> 2 step maps posts with `each` (source of (post, ctx) => post). */
+async function v2With(name: string, each: string): Promise<ReleaseSource> {
+  const folder = path.join(dir, name);
+  const abs = (p: string) => JSON.stringify(path.join(ROOT, p));
+  writeFileSync(path.join(dir, `${name}.keep`), '');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(path.join(folder, 'index.ts'), `export * from ${abs('src/feed/v2/index.ts')};\n`);
+  writeFileSync(
+    path.join(folder, 'migrations.ts'),
+    `import { v1ToV2 } from ${abs('migrations/001-v1-to-v2.ts')};
+const up = v1ToV2.up;
+const react = up.each.posts;
+export const migrations = [{ ...v1ToV2, up: { ...up, each: { posts: ${each} } } }];
+`,
+  );
+  const built = await buildRelease(folder);
+  return { code: built.code, view: built.view, hash: built.hash };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'molt-online-'));
+  const [a, b] = await Promise.all([buildRelease(1), buildRelease(2)]);
+  r1 = { code: a.code, view: a.view, hash: a.hash };
+  r2 = { code: b.code, view: b.view, hash: b.hash };
+}, 60_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => {
+  for (const k of kernels.splice(0)) k.close();
+});
+
+function boot(posts = 4000) {
+  const kernel = new Kernel(r1, { initialState: buildV1(posts, 50), limits: { rehearsalHeapMb: 512 } });
+  kernels.push(kernel);
+  const frames: ServerFrame[] = [];
+  const conn = kernel.connect((f) => frames.push(f));
+  return { kernel, conn, frames };
+}
+
+const phasesOf = (frames: ServerFrame[]) => frames.filter((f): f is UpgradeFrame => f.t === 'upgrade').map((f) => f.phase);
+
+/** Keep sending posts (numbered) as user `who` until stop(); every reply is recorded with the phase it met. */
+function poster(kernel: Kernel, conn: Connection, frames: ServerFrame[]) {
+  let running = true;
+  const sent: { n: number; reply: Promise<{ ok: boolean; data?: unknown }>; phase: string }[] = [];
+  const loop = (async () => {
+    for (let n = 0; running; n++) {
+      const phase = phasesOf(frames).at(-1) ?? 'none';
+      sent.push({ n, reply: kernel.dispatch(conn, { type: 'post', text: `live ${n}` }), phase });
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  return {
+    sent,
+    async stop() {
+      running = false;
+      await loop;
+      return Promise.all(sent.map((s) => s.reply));
+    },
+  };
+}
+
+describe('online migration of the real feed', () => {
+  it('serves commands in every phase exactly once, in order, and the new state is the migration of the state at the cut-over', async () => {
+    const { kernel, conn, frames } = boot();
+    await kernel.dispatch(conn, { type: 'join', handle: 'writer' });
+    let atCutover: unknown = null;
+    let committed: unknown = null;
+    kernel.connect((f) => {
+      if (f.t === 'upgrade' && f.phase === 'cutover') atCutover = kernel.state; // commands wait from here
+      if (f.t === 'upgrade' && f.phase === 'committed') committed = kernel.state; // before the queue drains
+    });
+    const p = poster(kernel, conn, frames);
+    const report = await kernel.upgrade(r2, { pace: { perSecond: 4000 } });
+    const replies = await p.stop();
+    expect(report).toMatchObject({ result: 'committed', online: true });
+    expect(replies.filter((r) => !r.ok)).toEqual([]);
+    // posts were served while the new state was being built, not held back
+    const during = new Set(p.sent.map((s) => s.phase));
+    expect(during.has('migrate')).toBe(true);
+    // every post once, in the order sent
+    const posts = replies.map((r) => (r.data as { post: { id: string; text: string } }).post);
+    expect(posts.map((x) => x.text)).toEqual(p.sent.map((s) => `live ${s.n}`));
+    expect(new Set(posts.map((x) => x.id)).size).toBe(posts.length);
+    // and each is in the new state once, as sent
+    for (const post of posts) expect(await kernel.dispatch(conn, { type: 'thread', post: post.id })).toMatchObject({ ok: true, data: { post: { text: post.text } } });
+    // the new state is exactly v1 -> v2 of the live state at the cut-over
+    expect(atCutover).not.toBeNull();
+    const expected = runDirection(v1ToV2, 'up', atCutover, { now: 0 }).state;
+    expect(digest(committed)).toBe(digest(expected));
+    expect(report.pauseMs).toBeLessThan(report.totalMs);
+    expect(phasesOf(frames).filter((x) => x === 'migrate').length).toBeGreaterThan(2);
+  }, 60_000);
+
+  it('writes to entities already migrated, deletes and creates during the migration all reach the new state', async () => {
+    const { kernel, conn, frames } = boot();
+    const me = ((await kernel.dispatch(conn, { type: 'join', handle: 'liker' })) as { data: { user: { id: string } } }).data.user.id;
+    const pending = kernel.upgrade(r2, { pace: { perSecond: 3000 } });
+    // wait until the first pass is past the first posts
+    while (!frames.some((f) => f.t === 'upgrade' && f.phase === 'migrate' && ((f.detail as { progress?: { done: number } })?.progress?.done ?? 0) > 500)) await new Promise((r) => setTimeout(r, 20));
+    expect(await kernel.dispatch(conn, { type: 'like', post: 'p1' })).toMatchObject({ ok: true }); // already migrated
+    expect(await kernel.dispatch(conn, { type: 'like', post: 'p2yo' })).toMatchObject({ ok: true }); // not yet
+    const created = (await kernel.dispatch(conn, { type: 'post', text: 'born during the migration' })) as { data: { post: { id: string } } };
+    expect(await kernel.dispatch(conn, { type: 'delete', post: created.data.post.id })).toMatchObject({ ok: true });
+    const kept = (await kernel.dispatch(conn, { type: 'post', text: 'kept' })) as { data: { post: { id: string } } };
+    expect((await pending).result).toBe('committed');
+    const thread = (id: string) => kernel.dispatch(conn, { type: 'thread', post: id }) as Promise<{ ok: boolean; data: { post: { reactions: Record<string, number> } } }>;
+    expect((await thread('p1')).data.post.reactions['❤️']).toBeGreaterThanOrEqual(1);
+    const liked = await kernel.dispatch(conn, { type: 'thread', post: 'p2yo' });
+    expect((liked as { data: { post: { mine: string[] } } }).data.post).toMatchObject({ mine: ['❤️'] });
+    expect(await kernel.dispatch(conn, { type: 'thread', post: created.data.post.id })).toMatchObject({ ok: false, error: { code: 'no_such_post' } });
+    expect(await kernel.dispatch(conn, { type: 'thread', post: kept.data.post.id })).toMatchObject({ ok: true });
+    void me;
+  }, 60_000);
+
+  it('a slice that throws refuses the upgrade; nothing changes', async () => {
+    const { kernel, conn } = boot();
+    const broken = await v2With('throws-in-slice', `(post, ctx) => { if (post.id === 'p2bi') throw new Error('entity p2bi is cursed'); return react(post, ctx); }`);
+    const before = digest(kernel.state);
+    const report = await kernel.upgrade(broken);
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_MIGRATION_THREW', message: expect.stringMatching(/cursed/) } });
+    expect(digest(kernel.state)).toBe(before);
+    expect(kernel.version).toBe(1);
+    expect(await kernel.dispatch(conn, { type: 'timeline' })).toMatchObject({ ok: true });
+  }, 60_000);
+
+  it('a catch-up round that meets an entity the migration cannot take refuses the upgrade', async () => {
+    const { kernel, conn, frames } = boot();
+    await kernel.dispatch(conn, { type: 'join', handle: 'boomer' });
+    const broken = await v2With('throws-in-catch-up', `(post, ctx) => { if (post.text.includes('boom')) throw new Error('no booms'); return react(post, ctx); }`);
+    const pending = kernel.upgrade(broken, { pace: { perSecond: 4000 } });
+    while (!phasesOf(frames).includes('migrate')) await new Promise((r) => setTimeout(r, 10));
+    await kernel.dispatch(conn, { type: 'post', text: 'boom' });
+    const report = await pending;
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_MIGRATION_THREW', message: expect.stringMatching(/no booms/) } });
+    expect(kernel.version).toBe(1);
+    expect(await kernel.dispatch(conn, { type: 'post', text: 'still here' })).toMatchObject({ ok: true });
+  }, 60_000);
+
+  it('held: kept caught up until cutover; a change the migration cannot take inside the cut-over refuses it', async () => {
+    const { kernel, conn, frames } = boot(1000);
+    await kernel.dispatch(conn, { type: 'join', handle: 'holder' });
+    const broken = await v2With('throws-at-cutover', `(post, ctx) => { if (post.text.includes('boom')) throw new Error('no booms'); return react(post, ctx); }`);
+    const pending = kernel.upgrade(broken, { hold: true });
+    while (!phasesOf(frames).includes('held')) await new Promise((r) => setTimeout(r, 10));
+    expect(kernel.status().upgrade).toMatchObject({ held: true, phase: 'held' });
+    await kernel.dispatch(conn, { type: 'post', text: 'boom' }); // lands right before the cut-over
+    kernel.cutover();
+    const report = await pending;
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_MIGRATION_THREW' } });
+    expect(kernel.version).toBe(1);
+    expect(kernel.cuttingOver).toBe(false);
+    expect(await kernel.dispatch(conn, { type: 'timeline' })).toMatchObject({ ok: true });
+  }, 60_000);
+
+  it('hold, then cutover commits; hold, then abort changes nothing', async () => {
+    const { kernel, conn, frames } = boot(1000);
+    await kernel.dispatch(conn, { type: 'join', handle: 'operator' });
+    const before = digest(kernel.state);
+    const aborted = kernel.upgrade(r2, { hold: true });
+    while (!phasesOf(frames).includes('held')) await new Promise((r) => setTimeout(r, 10));
+    expect(() => kernel.cutover()).not.toThrow();
+    expect((await aborted).result).toBe('committed');
+    expect(kernel.version).toBe(2);
+    const again = kernel.rollback({ hold: true });
+    while (phasesOf(frames).filter((p) => p === 'held').length < 2) await new Promise((r) => setTimeout(r, 10));
+    kernel.abort();
+    expect(await again).toMatchObject({ result: 'refused', error: { code: 'E_ABORTED' } });
+    expect(kernel.version).toBe(2);
+    expect(() => kernel.cutover()).toThrow(/no upgrade is waiting/);
+    expect(before).not.toBe(digest(kernel.state));
+  }, 60_000);
+
+  it('a dry run does the whole online migration in the rehearsal and changes nothing here', async () => {
+    const { kernel, conn, frames } = boot();
+    const state = kernel.state;
+    const report = await kernel.upgrade(r2, { dryRun: true });
+    expect(report).toMatchObject({ result: 'dry-run', online: true, census: { after: { reactions: expect.any(Number) } } });
+    expect(kernel.state).toBe(state);
+    expect(kernel.version).toBe(1);
+    expect(phasesOf(frames).at(-1)).toBe('dry-run');
+    expect(await kernel.dispatch(conn, { type: 'timeline' })).toMatchObject({ ok: true });
+  }, 60_000);
+
+  it('rolls back online too, with commands in flight and the casualties counted', async () => {
+    const { kernel, conn, frames } = boot();
+    await kernel.dispatch(conn, { type: 'join', handle: 'reactor' });
+    expect((await kernel.upgrade(r2)).result).toBe('committed');
+    await kernel.dispatch(conn, { type: 'react', post: 'p3', emoji: '😂' });
+    await kernel.dispatch(conn, { type: 'react', post: 'p3', emoji: '🎉' });
+    const p = poster(kernel, conn, frames);
+    const report = await kernel.rollback({ pace: { perSecond: 4000 } });
+    const replies = await p.stop();
+    expect(report).toMatchObject({ result: 'committed', online: true, direction: 'down', dropped: { reactions: expect.any(Number) } });
+    expect(report.dropped['reactions']).toBeGreaterThanOrEqual(1);
+    expect(replies.filter((r) => !r.ok)).toEqual([]);
+    expect(kernel.version).toBe(1);
+  }, 60_000);
+});
