@@ -22,6 +22,8 @@ push and rollback options
   --pace N | N%        at most N entities a second, or N% of one CPU: to spare a busy feed, or to watch
   --force              leave a running release whose census() or sample() breaks (the report says
                        what was skipped)
+  --accept-drops K=N   accept losing up to N entities of kind K (the dry run shows the counts); a
+                       migration that drops more, or drops what was not accepted, is refused
 
 options
   --json               print the result as JSON
@@ -42,6 +44,7 @@ async function main(argv: string[]): Promise<number> {
       'dry-run': { type: 'boolean', default: false },
       hold: { type: 'boolean', default: false },
       force: { type: 'boolean', default: false },
+      'accept-drops': { type: 'string', multiple: true },
       pace: { type: 'string' },
       url: { type: 'string' },
       token: { type: 'string' },
@@ -59,7 +62,7 @@ async function main(argv: string[]): Promise<number> {
   const dryRun = values['dry-run'];
   const api = () => operator(values.url, values.token, values['token-file']);
 
-  const upgradeOptions = () => ({ dryRun, hold: values.hold, force: values.force, ...(values.pace !== undefined ? { pace: parsePace(values.pace) } : {}) });
+  const upgradeOptions = () => ({ dryRun, hold: values.hold, force: values.force, ...(values['accept-drops'] ? { acceptDrops: parseDrops(values['accept-drops']) } : {}), ...(values.pace !== undefined ? { pace: parsePace(values.pace) } : {}) });
 
   switch (command) {
     case 'push': {
@@ -101,6 +104,17 @@ async function main(argv: string[]): Promise<number> {
     default:
       throw new UsageError(`unknown command '${command}'`);
   }
+}
+
+/** `--accept-drops reactions=3,edits=2` (repeatable): the losses the operator accepts, per kind. */
+export function parseDrops(list: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of list.flatMap((s) => s.split(','))) {
+    const m = /^([A-Za-z_][\w-]*)=(\d+)$/.exec(part.trim());
+    if (!m) throw new UsageError(`--accept-drops takes kind=count pairs (--accept-drops reactions=3,edits=2), not '${part}'`);
+    out[m[1]!] = Number(m[2]);
+  }
+  return out;
 }
 
 /** `--pace 5000` (entities a second) or `--pace 25%` (of one CPU). */
@@ -208,7 +222,11 @@ export function formatReport(r: UpgradeReport): string {
     `  time       ${ms(r.totalMs)} in all: load ${ms(r.phases.load)} · migrate ${ms(r.phases.migrate)} · validate ${ms(r.phases.validate)} · catch-up ${ms(r.phases.catchUp)} · cut-over ${ms(r.phases.commit)}`,
     `  memory     peak heap ${r.peakHeapMb} MB here${r.rehearsalPeakHeapMb !== null ? `, ${r.rehearsalPeakHeapMb} MB in the rehearsal` : ''}`,
   );
+  if (r.checked) lines.push(`  checked    declared changes, entity by entity: ${counts(r.checked)}`);
+  else if (r.steps.length) lines.push('  checked    census only: no step declares the shapes of its states');
   if (r.skipped.length) lines.push(`  skipped    ${r.skipped.join('; ')}`);
+  if (r.error?.code === 'E_DROPS_NOT_ACCEPTED' || (r.result === 'dry-run' && Object.values(r.dropped).some((n) => n > 0)))
+    lines.push(`  to commit  run it again with --accept-drops ${Object.entries(r.dropped).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`).join(',')}`);
   if (r.sample) {
     lines.push(`  sample     ${r.sample.kind} ${r.sample.id}`, `    before   ${JSON.stringify(r.sample.before)}`, `    after    ${JSON.stringify(r.sample.after)}`);
   }

@@ -657,6 +657,8 @@ export interface UpgradeOptions {
   dryRun?: boolean;
   /** Leave a running release whose census() or sample() breaks (the report lists what was skipped). */
   force?: boolean;
+  /** Losses accepted per kind (as the dry run showed them): a migration that drops more is refused. */
+  acceptDrops?: Record<string, number>;
   hold?: boolean;
   pace?: Pace | null;
   expect?: string;

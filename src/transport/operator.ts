@@ -19,7 +19,7 @@ import type { Kernel, UpgradeOptions } from '../kernel/kernel.ts';
 /** Refusals that are about what else is going on, not about the request: HTTP 409. */
 const CONFLICTS = new Set(['E_BUSY', 'E_CONFLICT', 'E_NOT_HELD', 'E_SHUTTING_DOWN']);
 
-type Options = { dryRun?: unknown; hold?: unknown; pace?: unknown; expect?: unknown; force?: unknown };
+type Options = { dryRun?: unknown; hold?: unknown; pace?: unknown; expect?: unknown; force?: unknown; acceptDrops?: unknown };
 
 /** The operator's options for a push or rollback, checked. */
 function options(body: Options | null | undefined): UpgradeOptions {
@@ -29,6 +29,12 @@ function options(body: Options | null | undefined): UpgradeOptions {
     if (typeof pace === 'object' && typeof pace.perSecond === 'number' && pace.perSecond > 0 && Number.isFinite(pace.perSecond)) out.pace = { perSecond: pace.perSecond };
     else if (typeof pace === 'object' && typeof pace.share === 'number' && pace.share > 0 && pace.share <= 1) out.pace = { share: pace.share };
     else throw new MoltError('E_BAD_REQUEST', 'pace must be {perSecond: n > 0} or {share: 0 < n <= 1}');
+  }
+  if (body?.acceptDrops !== undefined) {
+    const a = body.acceptDrops as Record<string, unknown>;
+    if (typeof a !== 'object' || a === null || Array.isArray(a) || !Object.values(a).every((n) => Number.isSafeInteger(n) && (n as number) >= 0))
+      throw new MoltError('E_BAD_REQUEST', 'acceptDrops must be {kind: count}');
+    out.acceptDrops = { ...(a as Record<string, number>) };
   }
   if (body?.expect !== undefined) {
     if (typeof body.expect !== 'string' || !/^[0-9a-f]{64}$/.test(body.expect)) throw new MoltError('E_BAD_REQUEST', 'expect must be the hash of the release you mean to replace');

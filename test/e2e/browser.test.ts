@@ -19,6 +19,10 @@ const T = 60_000;
 
 /** The operator CLI against this suite's server, as JSON. */
 const operate = (server: RunningServer, ...args: string[]) => molt([...args, '--url', server.operatorUrl, '--token', server.token, '--json']);
+const acceptDrops = (dropped: Record<string, number>) => {
+  const list = Object.entries(dropped).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`);
+  return list.length ? ['--accept-drops', list.join(',')] : [];
+};
 
 const post = (page: Page, text: string) => page.locator('article.post', { hasText: text });
 
@@ -180,7 +184,9 @@ describe.skipIf(!HAVE_CHROMIUM)('the browser client', () => {
   }, T);
 
   it('goes back to the likes UI on `molt rollback`', async () => {
-    const result = await operate(server, 'rollback');
+    // as an operator does: read the dry run, then accept exactly the losses it showed
+    const dry = JSON.parse((await operate(server, 'rollback', '--dry-run')).stdout);
+    const result = await operate(server, 'rollback', ...acceptDrops(dry.dropped));
     expect(result.code, result.stderr).toBe(0);
     for (const p of [a, b]) {
       await expect.poll(() => p.locator('.status .version').textContent()).toBe('v1');

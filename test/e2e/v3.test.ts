@@ -20,6 +20,10 @@ const AXE = readFileSync(path.join(ROOT, 'node_modules/axe-core/axe.min.js'), 'u
 const T = 60_000;
 
 const operate = (server: RunningServer, ...args: string[]) => molt([...args, '--url', server.operatorUrl, '--token', server.token, '--json']);
+const acceptDrops = (dropped: Record<string, number>) => {
+  const list = Object.entries(dropped).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`);
+  return list.length ? ['--accept-drops', list.join(',')] : [];
+};
 const post = (page: Page, text: string) => page.locator('#page article.post', { hasText: text });
 const shot = (page: Page, name: string) => page.screenshot({ animations: 'disabled', path: path.join(SHOTS, name) });
 
@@ -228,7 +232,9 @@ describe.skipIf(!HAVE_CHROMIUM)('feed v3 in the browser', () => {
     await b.locator('.notifications').waitFor();
     await b.locator('textarea[name=draft]').count();
     await a.locator('textarea[name=draft]').fill('A draft that outlives the rollback');
-    const result = await operate(server, 'rollback');
+    // as an operator does: read the dry run, then accept exactly the losses it showed
+    const dry = JSON.parse((await operate(server, 'rollback', '--dry-run')).stdout);
+    const result = await operate(server, 'rollback', ...acceptDrops(dry.dropped));
     expect(result.code, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout).dropped).toMatchObject({ follows: 1, edits: 1 });
     for (const p of [a, b]) {

@@ -112,7 +112,10 @@ describe('a live upgrade on a real server, driven by the CLI', () => {
     if (server.kernel.version === 1) expect((await cli(['push', '2'])).code).toBe(0);
     const target = (await allPosts(ada)).find((p) => p.text === 'hello from v1');
     await ada.ok('react', { post: target.id, emoji: '😂' });
-    const r = await cli(['rollback', '--json']);
+    const refused = await cli(['rollback', '--json']);
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout).error).toMatchObject({ code: 'E_DROPS_NOT_ACCEPTED', message: expect.stringMatching(/drops 1 reactions.*--accept-drops reactions=1/) });
+    const r = await cli(['rollback', '--accept-drops', 'reactions=1', '--json']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report).toMatchObject({ kind: 'rollback', result: 'committed', from: { version: 2 }, to: { version: 1 } });

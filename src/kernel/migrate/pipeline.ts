@@ -7,7 +7,7 @@
  * E_MIGRATION_THREW, E_MIGRATION_TIMEOUT, E_MIGRATION_CONTRACT. The pipeline is the same code in the
  * live process and in the rehearsal process, so both build the same state from the same input.
  */
-import type { Migration, MigrationResult, Shape } from '../../contract.ts';
+import type { Changes, Migration, MigrationResult, Shape } from '../../contract.ts';
 import { plan as planSteps, type Step } from '../chain.ts';
 import { MoltError, die } from '../errors.ts';
 import { checkMigrationResult } from '../guard.ts';
@@ -39,6 +39,9 @@ function shapesOf(step: Step, versions: { from?: Shape; to?: Shape }): [Shape | 
 
 interface Stage {
   readonly step: Step;
+  /** The shapes this step's direction reads and builds (undefined when nobody declares them). */
+  source?: Shape | undefined;
+  target?: Shape | undefined;
   runner: Runner | null;
   input: unknown;
   output: unknown;
@@ -118,6 +121,8 @@ export class Pipeline {
     const versions = { from: this.#shapes[m.from], to: this.#shapes[m.to] };
     stage.runner = this.#call(this.#where(stage), () => {
       const [source, target] = shapesOf(stage.step, versions);
+      stage.source = source;
+      stage.target = target;
       return new Runner(directionOf(stage.step.migration, stage.step.direction), source, target, input, { now: this.#now }, stage.step.label);
     });
   }
@@ -182,6 +187,18 @@ export class Pipeline {
       input = stage.output;
     }
     return n;
+  }
+
+  /** Each step's input and output (after the first pass) with its shapes and declared changes. */
+  stages(): { label: string; changes: Changes | undefined; source?: Shape | undefined; target?: Shape | undefined; input: unknown; output: unknown }[] {
+    return this.#stages.map((s) => ({
+      label: s.step.label,
+      changes: this.#call('changes', () => directionOf(s.step.migration, s.step.direction).changes),
+      source: s.source,
+      target: s.target,
+      input: s.input,
+      output: s.output,
+    }));
   }
 
   /** The migrated state and the drops of every step, summed per kind. After the first pass. */

@@ -11,6 +11,8 @@ import { loadRelease, type LoadedRelease, type ReleaseSource } from '../release.
 import { Pipeline, plan } from '../migrate/pipeline.ts';
 import { directionOf } from '../migrate/runner.ts';
 import { census, checkCensusInvariants, sampleOf, validate } from '../migrate/verify.ts';
+import { checkDeclared } from '../migrate/checks.ts';
+import type { Key } from '../../contract.ts';
 import { Builder, apply, type Patch } from './mirror.ts';
 
 interface Message {
@@ -38,6 +40,8 @@ interface Run {
   renames: Record<string, string>;
   /** The state the last result was built from, and that result (new nodes are checked against it). */
   lastResult: unknown;
+  /** Each step's input and output at the last declared-change check (a catch-up checks what changed since). */
+  checked: { input: unknown; output: unknown }[] | null;
 }
 let run: Run | null = null;
 
@@ -114,7 +118,7 @@ const ops: Record<string, (msg: Message) => unknown> = {
       const changes = directionOf(step.migration, step.direction).changes ?? {};
       for (const [kind, change] of Object.entries(changes)) if (typeof change?.rename === 'string') renames[kind] = change.rename;
     }
-    run = { force: msg['force'] === true, skipped: [], current, target, pipeline, ms, problemsShown: Number(msg['problemsShown'] ?? 5), renames, lastResult: null };
+    run = { force: msg['force'] === true, skipped: [], current, target, pipeline, ms, problemsShown: Number(msg['problemsShown'] ?? 5), renames, lastResult: null, checked: null };
     return { online: pipeline.online, progress: pipeline.progress(), census: censusBefore(run, mirror), heapMb: heapMb() };
   },
 
@@ -138,6 +142,8 @@ const ops: Record<string, (msg: Message) => unknown> = {
     // new nodes only: what the previous result already had was checked then
     checkPlain(state, r.lastResult ?? r.pipeline.input, label, 'state');
     r.lastResult = state;
+    // the declared changes first: they name the entity, the field and both values
+    const compared = checkSteps(r);
     const t0 = performance.now();
     if (msg['validate'] !== false) validate(r.target, state, r.ms, r.problemsShown);
     const validateMs = performance.now() - t0;
@@ -147,6 +153,7 @@ const ops: Record<string, (msg: Message) => unknown> = {
     const sample = msg['sample'] ? forced(r, 'sample() of the running release', () => sampleOf(r.current, r.pipeline.input, r.target, state, r.ms)) : null;
     heapMb();
     return {
+      compared,
       skipped: r.skipped,
       entities,
       validateMs,
@@ -192,6 +199,37 @@ function forced<T>(r: Run, what: string, fn: () => T): T | null {
 /** The census of the running release on `state` (null when it breaks and the operator forced). */
 function censusBefore(r: Run, state: unknown): Record<string, number> | null {
   return forced(r, 'census() of the running release (the census invariants were not checked)', () => census(r.current, state, r.ms));
+}
+
+/**
+ * The declared-change check of every step (migrate/checks.ts), on what the step read and built. The
+ * first time over everything the identity walk finds; in a catch-up round only over the entities that
+ * changed since the last check, on either side. Steps whose shapes nobody declares are not checked
+ * entity by entity (the census invariants still hold them).
+ */
+function checkSteps(r: Run): Record<string, number> | null {
+  const stages = r.pipeline.stages();
+  const compared: Record<string, number> = {};
+  let checked = false;
+  stages.forEach((st, i) => {
+    if (!st.source || !st.target) return;
+    checked = true;
+    const prev = r.checked?.[i];
+    let only: Record<string, Key[]> | undefined;
+    if (prev) {
+      only = {};
+      for (const [kind, source] of Object.entries(st.source)) {
+        const target = st.target[st.changes?.[kind]?.rename ?? kind];
+        const keys = new Set<Key>(source.changed(source.get(prev.input), source.get(st.input)));
+        if (target && target.layout === source.layout) for (const k of target.changed(target.get(prev.output), target.get(st.output))) keys.add(k);
+        only[kind] = [...keys];
+      }
+    }
+    const { compared: c } = checkDeclared(st.label, st.changes, { shape: st.source, state: st.input }, { shape: st.target, state: st.output }, only);
+    for (const [kind, n] of Object.entries(c)) compared[kind] = (compared[kind] ?? 0) + n;
+  });
+  r.checked = stages.map((st) => ({ input: st.input, output: st.output }));
+  return checked ? compared : null;
 }
 
 function need(): Run {

@@ -48,6 +48,8 @@ export interface UpgradeRequest {
   expect?: string;
   /** Leave a running release whose census() or sample() breaks; the report lists what was skipped. */
   force?: boolean;
+  /** Losses the operator accepts, per kind, as the dry run showed them: dropping more refuses. */
+  acceptDrops?: Record<string, number>;
 }
 
 /** What an upgrade needs from the kernel: narrow on purpose. */
@@ -106,7 +108,7 @@ export class UpgradeRun {
       upgrade: id, kind: request.kind, dryRun: request.dryRun ?? false, result: 'refused', from, to: from,
       direction: 'up', describe: '', steps: [], online: true, census: { before: {}, after: null }, migrated: 0,
       dropped: {}, pauseMs: 0, totalMs: 0, phases: {}, rounds: 0, cutoverEntities: 0, peakHeapMb: 0,
-      rehearsalPeakHeapMb: null, sample: null, changed: {}, queued: 0, skipped: [],
+      rehearsalPeakHeapMb: null, sample: null, changed: {}, queued: 0, skipped: [], checked: null,
     };
   }
 
@@ -310,10 +312,12 @@ export class UpgradeRun {
 
       // ---- validate: the rehearsal checks the whole new state ----
       this.#phase = 'validate';
-      const checked = await reh.call<{ census: { before: Record<string, number>; after: Record<string, number> }; dropped: Record<string, number>; sample: UpgradeReport['sample']; changed?: Record<string, string[]>; validateMs: number; heapMb: number; skipped: string[] }>(
+      const checked = await reh.call<{ census: { before: Record<string, number>; after: Record<string, number> }; dropped: Record<string, number>; sample: UpgradeReport['sample']; changed?: Record<string, string[]>; validateMs: number; heapMb: number; skipped: string[]; compared: Record<string, number> | null }>(
         'check', { now, sample: true }, deadline);
       report.census = checked.census;
       report.skipped = checked.skipped;
+      report.checked = checked.compared;
+      if (!report.dryRun) this.#acceptDrops(checked.dropped);
       report.dropped = checked.dropped;
       report.sample = checked.sample;
       report.changed = checked.changed ?? {};
@@ -407,6 +411,7 @@ export class UpgradeRun {
         while (!walk.run(1 << 20));
       }
       this.#check();
+      this.#acceptDrops(report.dropped);
       if (performance.now() - paused > limits.cutoverTimeoutMs && begun.online)
         die('E_CUTOVER', `the cut-over took ${Math.round(performance.now() - paused)} ms, over its ${limits.cutoverTimeoutMs} ms limit; nothing changed (try again when the feed is quieter, or with a pace)`);
 
@@ -460,6 +465,19 @@ export class UpgradeRun {
       } else await this.#freeze(live.result().state);
     }
     return c.entities;
+  }
+
+  /**
+   * Losses are confirmed, not only declared: every kind the migration drops from needs the operator's
+   * --accept-drops kind=N with N at least what was dropped (the dry run shows the counts). Commands
+   * served meanwhile may lower the count, never raise it past what was accepted.
+   */
+  #acceptDrops(dropped: Record<string, number>): void {
+    const accepted = this.#req.acceptDrops ?? {};
+    const over = Object.entries(dropped).filter(([kind, n]) => n > 0 && n > (accepted[kind] ?? 0));
+    if (over.length === 0) return;
+    const list = over.map(([kind, n]) => `${kind}=${n}`).join(',');
+    die('E_DROPS_NOT_ACCEPTED', `this ${this.#req.kind} drops ${over.map(([kind, n]) => `${n} ${kind}`).join(' and ')}${over.some(([kind]) => accepted[kind]) ? `, more than the ${over.map(([kind]) => `${accepted[kind] ?? 0} ${kind}`).join(' and ')} accepted` : ''}; nothing changed. Read the dry run, then run it again with --accept-drops ${list}`);
   }
 
   /** Freeze the new nodes of a state built here, in slices that yield. */

@@ -39,6 +39,8 @@ export interface UpgradeReport {
   changed: Record<string, string[]>;
   /** Commands that waited during the cut-over. */
   queued: number;
+  /** Entities the declared-change check compared, per kind (null: no step declares shapes). */
+  checked: Record<string, number> | null;
   /** What was skipped on the operator's say-so (--force), if anything. */
   skipped: string[];
   error?: { code: string; message: string };

@@ -1,0 +1,126 @@
+/**
+ * Migrations that run cleanly and are wrong. Each keeps every count, so validate() and the census alone
+ * would let it commit; the declared-change check compares the states entity by entity and refuses the
+ * first difference the step does not declare, naming the entity, the field and both values. The state
+ * stays identical. Losses that are declared must still be accepted by the operator, with their count.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { pack } from 'msgpackr';
+import { Kernel } from '../../src/kernel/kernel.ts';
+import type { ReleaseSource } from '../../src/kernel/release.ts';
+import { buildV1 } from '../feed/build.ts';
+import { TempReleases, abs } from '../support/releases.ts';
+
+const digest = (state: unknown) => createHash('sha256').update(pack(state)).digest('hex');
+const releases = new TempReleases();
+let v1: ReleaseSource;
+const kernels: Kernel[] = [];
+
+beforeAll(async () => {
+  v1 = await releases.real(1);
+}, 60_000);
+afterAll(() => releases.remove());
+afterEach(() => {
+  for (const k of kernels.splice(0)) k.close();
+});
+
+/** Migration 1 -> 2 as shipped, with `up` changed by `patch` (source: a function of the real `up`). */
+const wrongUp = (patch: string) => releases.build(
+  2,
+  `import { v1ToV2 } from ${abs('migrations/001-v1-to-v2.ts')};
+import { vecMap, vecGet, vecLength, toVec, fromVec } from ${abs('src/feed/lib/vec.ts')};
+import { toTrie, trieForEach } from ${abs('src/feed/lib/trie.ts')};
+const up = v1ToV2.up;
+const react = up.each.posts;
+export const migrations = [{ ...v1ToV2, up: (${patch})(up, react) }];
+`,
+);
+
+function boot() {
+  const kernel = new Kernel(v1, { initialState: buildV1(300, 20) });
+  kernels.push(kernel);
+  return kernel;
+}
+
+async function expectRefused(release: ReleaseSource, code: string, message: RegExp) {
+  const kernel = boot();
+  const before = { state: kernel.state, digest: digest(kernel.state) };
+  const report = await kernel.upgrade(release);
+  expect(report).toMatchObject({ result: 'refused', error: { code, message: expect.stringMatching(message) } });
+  expect(kernel.state).toBe(before.state);
+  expect(digest(kernel.state)).toBe(before.digest);
+  expect(kernel.version).toBe(1);
+}
+
+describe('a migration that changes what it does not declare is refused', () => {
+  it('truncates every post to 10 characters', async () => {
+    await expectRefused(await wrongUp(`(up, react) => ({ ...up, each: { posts: (p, c) => ({ ...react(p, c), text: p.text.slice(0, 10) }) } })`), 'E_UNDECLARED', /post p[0-9a-z]+: text was "post number \d+", is "post numbe", but posts.text is not declared changed/);
+  });
+
+  it('swaps the authors of posts', async () => {
+    await expectRefused(await wrongUp(`(up, react) => ({ ...up, each: { posts: (p, c) => ({ ...react(p, c), author: p.author === 'u1' ? 'u2' : 'u1' }) } })`), 'E_UNDECLARED', /author was "u\d+", is "u\d+", but posts.author is not declared changed/);
+  });
+
+  it('sets every timestamp to 0', async () => {
+    await expectRefused(await wrongUp(`(up, react) => ({ ...up, each: { posts: (p, c) => ({ ...react(p, c), at: 0 }) } })`), 'E_UNDECLARED', /at was 1600000\d+, is 0/);
+  });
+
+  it('points replies at the wrong parent', async () => {
+    await expectRefused(await wrongUp(`(up, react) => ({ ...up, each: { posts: (p, c) => (p.replyTo === null ? react(p, c) : { ...react(p, c), replyTo: 'p1' }) } })`), 'E_UNDECLARED', /replyTo was "p[0-9a-z]+", is "p1"/);
+  });
+
+  it('shuffles the order of the timeline', async () => {
+    await expectRefused(await wrongUp(`(up) => ({ ...up, finish(s, m, c) { const r = up.finish(s, m, c); return { state: { ...r.state, roots: toVec(fromVec(r.state.roots).reverse()) } }; } })`), 'E_UNDECLARED', /timeline entry \d+ was \d+, is \d+: the order of timeline changed, but the step does not declare reorders/);
+  });
+
+  it("swaps users' handles", async () => {
+    await expectRefused(
+      // the handle index is swapped too, so validate() finds nothing wrong: only the declared check can
+      await wrongUp(`(up) => ({ ...up, finish(s, m, c) { const r = up.finish(s, m, c); const users = fromVec(r.state.users); const [a, b] = [users[0], users[1]]; users[0] = { ...a, handle: b.handle }; users[1] = { ...b, handle: a.handle }; const pairs = []; trieForEach(r.state.handles, (k, v) => pairs.push([k, v === 'u1' ? 'u2' : v === 'u2' ? 'u1' : v])); return { state: { ...r.state, users: toVec(users), handles: toTrie(pairs) } }; } })`),
+      'E_UNDECLARED',
+      /user u1: handle was "user_0", is "user_1", but users.handle is not declared changed/,
+    );
+  });
+
+  it('wipes every session (everyone signed out)', async () => {
+    await expectRefused(await wrongUp(`(up) => ({ ...up, finish(s, m, c) { const r = up.finish(s, m, c); return { state: { ...r.state, sessions: toTrie([]) } }; } })`), 'E_UNDECLARED', /a session of u\d+ was dropped, but the step does not declare that it drops sessions/);
+  });
+
+  it('swaps session tokens (people signed in as someone else)', async () => {
+    await expectRefused(
+      await wrongUp(`(up) => ({ ...up, finish(s, m, c) { const r = up.finish(s, m, c); const pairs = []; trieForEach(r.state.sessions, (k, v) => pairs.push([k, v])); const users = pairs.map(([, v]) => v); users.push(users.shift()); return { state: { ...r.state, sessions: toTrie(pairs.map(([k], i) => [k, users[i]])) } }; } })`),
+      'E_UNDECLARED',
+      /a session of u\d+ was "u\d+", is "u\d+", but sessions is not declared changed/,
+    );
+  });
+
+  it('empties every like while renaming likes to reactions (the census holds across the rename)', async () => {
+    await expectRefused(
+      await wrongUp(`(up) => ({ ...up, each: { posts: (p) => ({ id: p.id, author: p.author, text: p.text, at: p.at, replyTo: p.replyTo, replies: p.replies, reactions: {} }) }, finish(s, m, c) { const r = up.finish(s, m, c); return { state: { ...r.state, count: { ...r.state.count, reactions: 0 } } }; } })`),
+      'E_INVARIANT',
+      /likes \(now reactions\): \d+ before, 0 after, but the migration declared 0 dropped/,
+    );
+  });
+});
+
+describe('losses are confirmed, not only declared', () => {
+  const dropsEverything = () =>
+    wrongUp(`(up) => ({ ...up, changes: { ...up.changes, posts: { ...up.changes.posts, drops: true }, timeline: { drops: true } }, each: { posts: (p, c) => { c.drop('posts', 1); c.drop('likes', p.likes.length); return null; } }, finish(s, m, c) { const r = up.finish(s, m, c); return { state: { ...r.state, roots: toVec([]), count: { users: r.state.count.users, posts: 0, reactions: 0 } } }; } })`);
+
+  it('a migration that drops every post, declared, is refused until the operator accepts that count', async () => {
+    const release = await dropsEverything();
+    const kernel = boot();
+    const dry = await kernel.upgrade(release, { dryRun: true });
+    expect(dry).toMatchObject({ result: 'dry-run', dropped: { posts: expect.any(Number) } });
+    const posts = dry.dropped['posts']!;
+    expect(posts).toBeGreaterThan(200);
+    const refused = await kernel.upgrade(release);
+    expect(refused).toMatchObject({ result: 'refused', error: { code: 'E_DROPS_NOT_ACCEPTED', message: expect.stringMatching(new RegExp(`drops ${posts} posts.*--accept-drops posts=${posts},likes=`)) } });
+    const short = await kernel.upgrade(release, { acceptDrops: { posts: posts - 1, likes: 1e9 } });
+    expect(short).toMatchObject({ result: 'refused', error: { code: 'E_DROPS_NOT_ACCEPTED', message: expect.stringMatching(/more than the \d+ posts accepted/) } });
+    expect(kernel.version).toBe(1);
+    const accepted = await kernel.upgrade(release, { acceptDrops: { ...dry.dropped } });
+    expect(accepted).toMatchObject({ result: 'committed', dropped: { posts } });
+  });
+});
