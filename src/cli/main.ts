@@ -224,6 +224,11 @@ export function formatReport(r: UpgradeReport): string {
   );
   if (r.checked) lines.push(`  checked    declared changes, entity by entity: ${counts(r.checked)}`);
   else if (r.steps.length) lines.push('  checked    census only: no step declares the shapes of its states');
+  if (r.shadow) {
+    const gone = Object.entries(r.shadow.notAccepted);
+    lines.push(`  shadow     replayed ${r.shadow.replayed} of the last ${r.shadow.commands} commands through v${r.to.version}: ${r.shadow.differences.length ? `${r.shadow.differences.length} answered differently` : 'nothing it refused or broke'}${gone.length ? `; no longer accepted: ${gone.map(([t, n]) => `${t} (${n})`).join(', ')}` : ''}`);
+    for (const d of r.shadow.differences.slice(0, 5)) lines.push(`    ${d}`);
+  }
   if (r.skipped.length) lines.push(`  skipped    ${r.skipped.join('; ')}`);
   if (r.error?.code === 'E_DROPS_NOT_ACCEPTED' || (r.result === 'dry-run' && Object.values(r.dropped).some((n) => n > 0)))
     lines.push(`  to commit  run it again with --accept-drops ${Object.entries(r.dropped).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`).join(',')}`);

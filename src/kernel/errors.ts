@@ -33,6 +33,7 @@ export const ERRORS = {
   E_VALIDATE: "the target version's validate() rejected the migrated state",
   E_INVARIANT: 'an entity count changed without being declared dropped',
   E_UNDECLARED: 'the migration changed something its step does not declare: an entity, a field, the order',
+  E_SHADOW: 'the shadow run found the new release refusing or breaking what the running one accepted, or a same-version release taking something away',
   E_DROPS_NOT_ACCEPTED: 'the migration drops entities and the operator has not accepted that exact count',
   E_NO_DOWN: 'a migration on the way back has no down: it is irreversible',
   E_NO_PREVIOUS: 'there is no previous version to roll back to',

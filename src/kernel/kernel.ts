@@ -30,6 +30,7 @@ import { resolveLimits, type Limits } from './limits.ts';
 import { checkPlain, checkSent, estimateBytes } from './plain.ts';
 import { loadRelease, type LoadedRelease, type ReleaseSource } from './release.ts';
 import { Rehearsal } from './upgrade/rehearsal.ts';
+import { Ring, served, type Served } from './journal.ts';
 import { UpgradeRun, type Pace } from './upgrade/orchestrate.ts';
 import type { HistoryEntry, UpgradeProgress, UpgradeReport } from './upgrade/report.ts';
 import { callRelease, census, validate } from './migrate/verify.ts';
@@ -119,6 +120,8 @@ interface Done {
   bind?: { conn: Conn; before: UserId | null; after: UserId | null };
   /** For kernel commands: the result, computed when the effects before it have run. */
   late?: () => Result;
+  /** An accepted feed command as it ran, for the journal. */
+  served?: Served;
 }
 
 interface StoredEvent {
@@ -159,12 +162,15 @@ export class Kernel {
   #upgrade: UpgradeRun | null = null;
   readonly #rehearsal: Rehearsal;
   readonly #history: HistoryEntry[] = [];
+  /** The last commands accepted, as they ran: the shadow run replays them before a cut-over. */
+  readonly #recent: Ring;
   /** States (and their top-level values) that were live and have been replaced: see #checkLineage. */
   readonly #retired = new WeakSet<object>();
   #backlogBytes = 0;
 
   constructor(boot: ReleaseSource, options: KernelOptions = {}) {
     this.#limits = resolveLimits(options.limits);
+    this.#recent = new Ring(this.#limits.shadowCommands, this.#limits.shadowBytes);
     this.#clock = options.clock ?? Date.now;
     this.#log = options.log;
     this.#observe = options.observe ?? {};
@@ -405,7 +411,17 @@ export class Kernel {
     }
     const user = conn ? (users.has(conn) ? users.get(conn)! : conn.user) : null;
     const caller: Caller = w.system !== undefined ? { conn: null, user: w.system, system: true } : { conn: conn?.id ?? null, user, system: false };
-    const ctx: Context = { now: this.#clock(), token: () => randomBytes(16).toString('base64url'), caller, online: this.#online };
+    const tokens: string[] = [];
+    const ctx: Context = {
+      now: this.#clock(),
+      token: () => {
+        const t = randomBytes(16).toString('base64url');
+        tokens.push(t);
+        return t;
+      },
+      caller,
+      online: this.#online,
+    };
     let outcome;
     try {
       outcome = checkOutcome(release.feed.handle(state, command, ctx), release.version, command.type);
@@ -435,7 +451,12 @@ export class Kernel {
     const bind = conn && outcome.bind !== undefined && outcome.bind !== user ? { conn, before: user, after: outcome.bind } : undefined;
     return done(
       { ok: true, data: outcome.reply ?? null },
-      { ...(outcome.state !== state ? { state: outcome.state } : {}), ...(outcome.events ? { events: outcome.events } : {}), ...(bind ? { bind } : {}) },
+      {
+        ...(outcome.state !== state ? { state: outcome.state } : {}),
+        ...(outcome.events ? { events: outcome.events } : {}),
+        ...(bind ? { bind } : {}),
+        served: served(command, ctx.now, caller, ctx.online, tokens, true, outcome.state !== state, release.version),
+      },
     );
   }
 
@@ -481,6 +502,7 @@ export class Kernel {
       if (d.w.system !== undefined) this.#log?.warn({ version: d.version, command: type, code }, 'system command refused');
       else if (!d.refused) this.#log?.warn({ version: d.version, command: type, code }, 'command failed');
     }
+    if (d.served) this.#recent.push(d.served);
     this.#observe.command?.(type, d.result.ok ? 'ok' : d.refused ? 'refused' : 'error', d.ms);
     d.w.resolve(d.result);
   }
@@ -608,6 +630,7 @@ export class Kernel {
         this.#schedule();
       },
       queued: () => this.#queue.length,
+      recent: () => this.#recent.list(),
       commit: (target: LoadedRelease, state: unknown, report: UpgradeReport) => kernel.#commit(target, state, report),
       log: (phase: string, extra: Record<string, unknown>) => log?.info({ upgrade: logId, phase, ...extra }, `upgrade ${phase}`),
     };

@@ -34,6 +34,10 @@ export interface Limits {
   heapHighWaterPercent: number;
   /** The rehearsal process's heap limit, MB (0: as large as the live process's). */
   rehearsalHeapMb: number;
+  /** Commands (the last accepted) the shadow run replays through the new version before a cut-over. */
+  shadowCommands: number;
+  /** Bytes of commands the shadow run keeps. */
+  shadowBytes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -53,6 +57,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   cutoverValidateMs: 20,
   heapHighWaterPercent: 85,
   rehearsalHeapMb: 0,
+  shadowCommands: 200,
+  shadowBytes: 2 * 1024 * 1024,
 });
 
 export function resolveLimits(partial: Partial<Limits> = {}): Limits {

@@ -25,7 +25,7 @@ describe('logs', () => {
       c.close();
 
       const phases = lines.filter((l) => l.upgrade === report.upgrade).map((l) => l.phase);
-      expect(phases).toEqual(['begin', 'load', 'migrate', 'validate', 'cutover', 'committed']);
+      expect(phases).toEqual(['begin', 'load', 'migrate', 'validate', 'shadow', 'cutover', 'committed']);
       const committed = lines.find((l) => l.upgrade === report.upgrade && l.phase === 'committed')!;
       expect(committed).toMatchObject({ from: 1, to: 2, release: report.to.release, pauseMs: expect.any(Number), phases: { load: expect.any(Number), migrate: expect.any(Number) } });
       const all = JSON.stringify(lines);

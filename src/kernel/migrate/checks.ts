@@ -21,8 +21,8 @@ import type { Changes, Collection, Key, KindChange, Shape } from '../../contract
 import { die } from '../errors.ts';
 import { show } from '../guard.ts';
 
-/** The first place where two plain values differ ('' when they are equal). Identity short-cuts. */
-function difference(a: unknown, b: unknown, path = ''): string | null {
+/** The first place where two plain values differ (null when they are equal). Identity short-cuts. */
+export function difference(a: unknown, b: unknown, path = ''): string | null {
   if (a === b) return null;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return path;
   if (Array.isArray(a) !== Array.isArray(b)) return path;

@@ -11,7 +11,10 @@ import { loadRelease, type LoadedRelease, type ReleaseSource } from '../release.
 import { Pipeline, plan } from '../migrate/pipeline.ts';
 import { directionOf } from '../migrate/runner.ts';
 import { census, checkCensusInvariants, sampleOf, validate } from '../migrate/verify.ts';
-import { checkDeclared } from '../migrate/checks.ts';
+import { checkDeclared, difference } from '../migrate/checks.ts';
+import { checkOutcome, show } from '../guard.ts';
+import { describeThrown } from '../sandbox.ts';
+import type { Served } from '../journal.ts';
 import type { Key } from '../../contract.ts';
 import { Builder, apply, type Patch } from './mirror.ts';
 
@@ -165,6 +168,46 @@ const ops: Record<string, (msg: Message) => unknown> = {
     };
   },
 
+  /**
+   * The shadow run: the commands the live process served last, replayed with the context they ran in,
+   * through the running version on the live state and through the new one on the migrated state,
+   * results discarded. Where the new version throws, breaks its contract, or refuses what the old one
+   * accepted, the upgrade is refused; for a same-version release, replies that differ are reported.
+   */
+  shadow(msg) {
+    const r = need();
+    const list = unpackr.unpack(msg['bytes'] as Uint8Array) as Served[];
+    const same = r.current.version === r.target.version;
+    const knows = new Set(r.target.feed.commands);
+    let before = r.pipeline.input;
+    let after = r.pipeline.result().state;
+    let replayed = 0;
+    const dropped: Record<string, number> = {};
+    const differences: string[] = [];
+    for (const c of list) {
+      const type = c.command.type;
+      if (!c.caller.system && !knows.has(type)) {
+        dropped[type] = (dropped[type] ?? 0) + 1;
+        continue;
+      }
+      const old = replay(r.current, before, c, r.ms);
+      if (!old.ok) continue; // the running version itself no longer accepts it here: nothing to compare
+      const neu = replay(r.target, after, c, r.ms);
+      replayed++;
+      const shown = `${type} ${show(c.command)}`;
+      if (!neu.ok) {
+        die('E_SHADOW', `the shadow run replayed the last ${list.length} commands: feed v${r.target.version} ${neu.failed ? 'fails on' : 'refuses'} ${shown}, which v${r.current.version} accepted. v${r.current.version}: ${show(old.outcome)}; v${r.target.version}: ${neu.error}; nothing changed`);
+      }
+      before = old.state;
+      after = neu.state;
+      if (same && differences.length < 10) {
+        const d = difference(old.reply, neu.reply, 'reply') ?? difference(old.events, neu.events, 'events');
+        if (d !== null) differences.push(`${shown}: ${d} differs`);
+      }
+    }
+    return { commands: list.length, replayed, notAccepted: dropped, differences };
+  },
+
   /** The live process committed the state this pipeline built: mirror it. */
   adopt() {
     const r = need();
@@ -230,6 +273,22 @@ function checkSteps(r: Run): Record<string, number> | null {
   });
   r.checked = stages.map((st) => ({ input: st.input, output: st.output }));
   return checked ? compared : null;
+}
+
+/** One recorded command run again by `release` on `state`, exactly as it ran (its time, caller, tokens). */
+function replay(release: LoadedRelease, state: unknown, c: Served, ms: number): { ok: true; state: unknown; reply: unknown; events: unknown; outcome: unknown } | { ok: false; failed: boolean; error: string } {
+  let t = 0;
+  const ctx = Object.freeze({ now: c.now, caller: c.caller, online: c.online, token: () => c.tokens[t++] ?? `shadow-token-${t}` });
+  try {
+    return release.sandbox.run(() => {
+      const outcome = checkOutcome(release.feed.handle(state, c.command, ctx), release.version, c.command.type);
+      if ('error' in outcome) return { ok: false as const, failed: false, error: `${outcome.error.code}: ${outcome.error.message}` };
+      if (outcome.state !== state) checkPlain(outcome.state, state, `feed v${release.version} handle('${c.command.type}')`, 'state');
+      return { ok: true as const, state: outcome.state, reply: outcome.reply, events: outcome.events, outcome: { reply: outcome.reply ?? null } };
+    }, Math.min(ms, 5_000));
+  } catch (err) {
+    return { ok: false, failed: true, error: err instanceof MoltError ? `${err.code}: ${err.message}` : describeThrown(err) };
+  }
 }
 
 function need(): Run {

@@ -32,6 +32,10 @@ import { loadRelease, type LoadedRelease, type ReleaseSource } from '../release.
 import { describeThrown } from '../sandbox.ts';
 import { Rehearsal, tick } from './rehearsal.ts';
 import type { UpgradeProgress, UpgradeReport } from './report.ts';
+import type { Served } from '../journal.ts';
+import { Packr } from 'msgpackr';
+
+const plainPackr = new Packr({ useRecords: false, mapsAsObjects: true } as never);
 
 /** How fast a migration may go: entities per second, or a share of one CPU (0 < share <= 1). */
 export type Pace = { perSecond: number } | { share: number };
@@ -66,6 +70,8 @@ export interface UpgradeHost {
   hold(): void;
   resume(): void;
   queued(): number;
+  /** The last commands accepted, as they ran (for the shadow run). */
+  recent(): readonly Served[];
   /** Past the point of no return: swap the cell, announce, drain. Must not fail. */
   commit(target: LoadedRelease, state: unknown, report: UpgradeReport): void;
   log(phase: string, extra: Record<string, unknown>): void;
@@ -108,7 +114,7 @@ export class UpgradeRun {
       upgrade: id, kind: request.kind, dryRun: request.dryRun ?? false, result: 'refused', from, to: from,
       direction: 'up', describe: '', steps: [], online: true, census: { before: {}, after: null }, migrated: 0,
       dropped: {}, pauseMs: 0, totalMs: 0, phases: {}, rounds: 0, cutoverEntities: 0, peakHeapMb: 0,
-      rehearsalPeakHeapMb: null, sample: null, changed: {}, queued: 0, skipped: [], checked: null,
+      rehearsalPeakHeapMb: null, sample: null, changed: {}, queued: 0, skipped: [], checked: null, shadow: null,
     };
   }
 
@@ -248,6 +254,7 @@ export class UpgradeRun {
         ? die('E_SAME_VERSION', `release ${target.hash.slice(0, 12)} (v${target.version}) is already running`)
         : target.version === current.version ? { owner: target, steps: [], direction: 'up' } : plan(current, target);
       report.direction = p.direction;
+      if (p.steps.length === 0) this.#sameVersion(current, target);
       report.steps = p.steps.map((s) => ({ step: s.label, describe: directionOf(s.migration, s.direction).describe }));
       report.describe = report.steps.length ? report.steps.map((s) => s.describe).join(' ') : `v${target.version} replaces v${current.version}: the same data, new code.`;
       phase('load');
@@ -348,6 +355,13 @@ export class UpgradeRun {
         phase('catchUp');
       }
       report.rounds = rounds;
+
+      // ---- shadow run: the last commands, through the new version on the migrated state ----
+      const shadow = await reh.call<{ commands: number; replayed: number; notAccepted: Record<string, number>; differences: string[] }>(
+        'shadow', { bytes: plainPackr.pack(host.recent()) }, deadline);
+      report.shadow = shadow;
+      host.log('shadow', { replayed: shadow.replayed, notAccepted: shadow.notAccepted, differences: shadow.differences.length });
+      this.#check();
 
       if (report.dryRun) {
         report.result = 'dry-run';
@@ -465,6 +479,27 @@ export class UpgradeRun {
       } else await this.#freeze(live.result().state);
     }
     return c.entities;
+  }
+
+  /**
+   * A same-version release (a hotfix) runs no migration, so what it could take away is checked here:
+   * the browser view every open page uses, and the way back (a step's down the running release has).
+   * The shadow run then compares its behaviour on recent commands. --force leaves these to the operator.
+   */
+  #sameVersion(current: LoadedRelease, target: LoadedRelease): void {
+    const problems: string[] = [];
+    if (current.source.view && !target.source.view) problems.push('it has no browser view, and the running release has one: every open page would lose its look');
+    for (const m of current.migrations) {
+      const same = target.migrations.find((x) => x.from === m.from && x.to === m.to);
+      if (!same) problems.push(`it drops migration ${m.from}->${m.to}`);
+      else if (m.down !== undefined && same.down === undefined) problems.push(`its migration ${m.from}->${m.to} has no down: version ${current.version} could no longer roll back`);
+    }
+    if (problems.length === 0) return;
+    if (this.#req.force) {
+      this.report.skipped.push(...problems.map((p) => `same-version check: ${p}`));
+      return;
+    }
+    die('E_SHADOW', `release ${target.hash.slice(0, 12)} replaces v${current.version} with v${target.version}, but ${problems.join('; and ')}. Nothing changed; push with --force if that is what you mean`);
   }
 
   /**

@@ -41,6 +41,8 @@ export interface UpgradeReport {
   queued: number;
   /** Entities the declared-change check compared, per kind (null: no step declares shapes). */
   checked: Record<string, number> | null;
+  /** The shadow run: recent commands replayed through the new version (null: it did not run). */
+  shadow: { commands: number; replayed: number; notAccepted: Record<string, number>; differences: string[] } | null;
   /** What was skipped on the operator's say-so (--force), if anything. */
   skipped: string[];
   error?: { code: string; message: string };

@@ -1,0 +1,82 @@
+/**
+ * The shadow run: before a cut-over, the last commands served are replayed with the context they ran
+ * in, through the running version on the live state and through the new one on the migrated state. A
+ * new version that throws, breaks its contract or refuses what the old one accepted is refused, with the
+ * command and both outcomes; a same-version release (no migration) is shadow-run too, and may not take
+ * away the view or the way back.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Kernel } from '../../src/kernel/kernel.ts';
+import type { ReleaseSource } from '../../src/kernel/release.ts';
+import { buildRelease } from '../../src/release/build.ts';
+import { TempReleases, abs } from '../support/releases.ts';
+
+const releases = new TempReleases();
+let v1: ReleaseSource;
+let v2: ReleaseSource;
+const kernels: Kernel[] = [];
+beforeAll(async () => {
+  [v1, v2] = await Promise.all([releases.real(1), releases.real(2)]);
+}, 60_000);
+afterAll(() => releases.remove());
+afterEach(() => {
+  for (const k of kernels.splice(0)) k.close();
+});
+
+/** Feed v2 with `react` replaced by `body` (source of (state, command, ctx) => outcome). */
+async function v2WithReact(body: string): Promise<ReleaseSource> {
+  const folder = `${releases.dir}/react-${Math.random().toString(36).slice(2)}`;
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(`${folder}/index.ts`, `import * as v2 from ${abs('src/feed/v2/index.ts')};
+export const { version, commands, init, validate, census, sample } = v2;
+export function handle(state, command, ctx) { return command.type === 'react' ? (${body})(state, command, ctx, v2) : v2.handle(state, command, ctx); }
+`);
+  writeFileSync(`${folder}/view.ts`, `export { default } from ${abs('src/feed/v2/view.ts')};\n`);
+  const built = await buildRelease(folder);
+  return { code: built.code, view: built.view, hash: built.hash };
+}
+
+async function onV2WithReactions() {
+  const kernel = new Kernel(v1);
+  kernels.push(kernel);
+  const conn = kernel.connect(() => {});
+  await kernel.dispatch(conn, { type: 'join', handle: 'shadowed' });
+  const post = (await kernel.dispatch(conn, { type: 'post', text: 'react to me' })) as { data: { post: { id: string } } };
+  expect((await kernel.upgrade(v2)).result).toBe('committed');
+  for (const emoji of ['😂', '🎉']) expect((await kernel.dispatch(conn, { type: 'react', post: post.data.post.id, emoji })).ok).toBe(true);
+  return { kernel, conn };
+}
+
+describe('shadow run', () => {
+  it('refuses a same-version release whose handler throws on a command the running one accepted', async () => {
+    const { kernel } = await onV2WithReactions();
+    const broken = await v2WithReact(`(s, c) => { if (c.emoji === '🎉') throw new Error('party emoji not supported'); return { state: s }; }`);
+    const report = await kernel.upgrade(broken);
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_SHADOW', message: expect.stringMatching(/feed v2 fails on react .*🎉.*which v2 accepted.*party emoji not supported/) } });
+    expect(kernel.release).toBe(v2.hash);
+  }, 60_000);
+
+  it('refuses one that refuses what the running one accepted, and reports replies that differ when it accepts', async () => {
+    const { kernel } = await onV2WithReactions();
+    const picky = await v2WithReact(`(s, c) => c.emoji === '😂' ? { error: { code: 'no_laughing', message: 'No laughing.' } } : { state: s }`);
+    expect(await kernel.upgrade(picky)).toMatchObject({ result: 'refused', error: { code: 'E_SHADOW', message: expect.stringMatching(/refuses react .*😂.*no_laughing: No laughing/) } });
+    const quiet = await v2WithReact(`(s, c, ctx, v2) => { const out = v2.handle(s, c, ctx); return 'error' in out ? out : { ...out, reply: { ok: true } }; }`);
+    const report = await kernel.upgrade(quiet);
+    expect(report).toMatchObject({ result: 'committed', shadow: { replayed: expect.any(Number), differences: [expect.stringMatching(/react .*reply.*differs/), expect.any(String)] } });
+  }, 60_000);
+
+  it('catches examples/broken-throws pushed at version 2: no view, and no way back', async () => {
+    const { kernel } = await onV2WithReactions();
+    const built = await buildRelease('examples/broken-throws');
+    const report = await kernel.upgrade({ code: built.code, view: built.view, hash: built.hash });
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_SHADOW', message: expect.stringMatching(/no browser view.*every open page would lose its look.*migration 1->2 has no down: version 2 could no longer roll back/) } });
+    expect(kernel.release).toBe(v2.hash);
+  }, 60_000);
+
+  it('a rollback reports the commands the older version no longer accepts, without refusing', async () => {
+    const { kernel } = await onV2WithReactions();
+    const report = await kernel.rollback({ acceptDrops: { reactions: 10 } });
+    expect(report).toMatchObject({ result: 'committed', shadow: { notAccepted: { react: 2 } } });
+  }, 60_000);
+});
