@@ -12,6 +12,8 @@ const USAGE = `molt: operate a running molt server
   molt rollback                go back to the previous release through its down migration
   molt cutover                 cut over an upgrade that waits for it (push --hold)
   molt abort                   stop the running or held upgrade before its cut-over: nothing changes
+  molt permanent               make the last upgrade permanent: close its reversible window (until
+                               then, rollback replays every write since through the previous version)
   molt status                  running version, release, uptime, entities, clients, the upgrade in
                                progress, history
   molt build <version|folder>  build a release locally and print its hash (no server)
@@ -22,6 +24,7 @@ push and rollback options
   --pace N | N%        at most N entities a second, or N% of one CPU: to spare a busy feed, or to watch
   --force              leave a running release whose census() or sample() breaks (the report says
                        what was skipped)
+  --replay             (rollback) replay the reversible window even though every step has down
   --accept-drops K=N   accept losing up to N entities of kind K (the dry run shows the counts); a
                        migration that drops more, or drops what was not accepted, is refused
 
@@ -44,6 +47,7 @@ async function main(argv: string[]): Promise<number> {
       'dry-run': { type: 'boolean', default: false },
       hold: { type: 'boolean', default: false },
       force: { type: 'boolean', default: false },
+      replay: { type: 'boolean', default: false },
       'accept-drops': { type: 'string', multiple: true },
       pace: { type: 'string' },
       url: { type: 'string' },
@@ -62,7 +66,7 @@ async function main(argv: string[]): Promise<number> {
   const dryRun = values['dry-run'];
   const api = () => operator(values.url, values.token, values['token-file']);
 
-  const upgradeOptions = () => ({ dryRun, hold: values.hold, force: values.force, ...(values['accept-drops'] ? { acceptDrops: parseDrops(values['accept-drops']) } : {}), ...(values.pace !== undefined ? { pace: parsePace(values.pace) } : {}) });
+  const upgradeOptions = () => ({ dryRun, hold: values.hold, force: values.force, ...(values.replay ? { replay: true } : {}), ...(values['accept-drops'] ? { acceptDrops: parseDrops(values['accept-drops']) } : {}), ...(values.pace !== undefined ? { pace: parsePace(values.pace) } : {}) });
 
   switch (command) {
     case 'push': {
@@ -81,6 +85,12 @@ async function main(argv: string[]): Promise<number> {
       const report = await watching(client, json, () => client.post<UpgradeReport>('/rollback', { expect, ...upgradeOptions() }));
       print(json ? JSON.stringify(report, null, 2) : formatReport(report));
       return report.result === 'refused' ? 1 : 0;
+    }
+    case 'permanent': {
+      if (target) throw new UsageError('permanent takes no arguments');
+      const done = await api().post<{ upgrade: string }>('/permanent', {});
+      print(json ? JSON.stringify(done) : `upgrade ${done.upgrade.slice(0, 8)} is permanent: rollback now goes back through down`);
+      return 0;
     }
     case 'cutover':
     case 'abort': {
@@ -229,6 +239,10 @@ export function formatReport(r: UpgradeReport): string {
     lines.push(`  shadow     replayed ${r.shadow.replayed} of the last ${r.shadow.commands} commands through v${r.to.version}: ${r.shadow.differences.length ? `${r.shadow.differences.length} answered differently` : 'nothing it refused or broke'}${gone.length ? `; no longer accepted: ${gone.map(([t, n]) => `${t} (${n})`).join(', ')}` : ''}`);
     for (const d of r.shadow.differences.slice(0, 5)) lines.push(`    ${d}`);
   }
+  if (r.casualties?.length) {
+    lines.push(`  casualties ${r.dropped['commands'] ?? r.casualties.length} writes v${r.to.version} refused when replayed:`);
+    for (const c of r.casualties.slice(0, 5)) lines.push(`    ${c.type} by ${c.user ?? 'nobody'}: ${c.error}`);
+  }
   if (r.skipped.length) lines.push(`  skipped    ${r.skipped.join('; ')}`);
   if (r.error?.code === 'E_DROPS_NOT_ACCEPTED' || (r.result === 'dry-run' && Object.values(r.dropped).some((n) => n > 0)))
     lines.push(`  to commit  run it again with --accept-drops ${Object.entries(r.dropped).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`).join(',')}`);
@@ -245,6 +259,9 @@ export function formatStatus(s: Status): string {
     `  entities   ${counts(s.census)}`,
     `  clients    ${s.connections} connected, ${s.online} users online`,
     `  events     seq ${s.seq}`,
+    ...(s.window
+      ? [`  window     rollback replays ${s.window.writes.toLocaleString('en')} writes through v${s.window.back.version} (upgrade ${s.window.upgrade.slice(0, 8)}); closes in ${Math.ceil(s.window.closesInMs / 60000)} min or at molt permanent`]
+      : ['  window     none: rollback goes through down']),
     ...(s.upgrade
       ? [`  upgrading  ${s.upgrade.kind} v${s.upgrade.from} -> ${s.upgrade.to === null ? '?' : `v${s.upgrade.to}`}${s.upgrade.dryRun ? ' (dry run)' : ''}: ${s.upgrade.held ? 'held, waiting for molt cutover' : s.upgrade.phase}${s.upgrade.progress.total ? `, ${s.upgrade.progress.done.toLocaleString('en')} of ${s.upgrade.progress.total.toLocaleString('en')}${s.upgrade.progress.round ? `, catch-up round ${s.upgrade.progress.round}` : ''}` : ''}, ${(s.upgrade.startedMs / 1000).toFixed(1)} s`]
       : []),

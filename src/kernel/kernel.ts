@@ -31,6 +31,7 @@ import { checkPlain, checkSent, estimateBytes } from './plain.ts';
 import { loadRelease, type LoadedRelease, type ReleaseSource } from './release.ts';
 import { Rehearsal } from './upgrade/rehearsal.ts';
 import { Ring, served, type Served } from './journal.ts';
+import { ReversibleWindow, type Closed } from './upgrade/window.ts';
 import { UpgradeRun, type Pace } from './upgrade/orchestrate.ts';
 import type { HistoryEntry, UpgradeProgress, UpgradeReport } from './upgrade/report.ts';
 import { callRelease, census, validate } from './migrate/verify.ts';
@@ -83,6 +84,8 @@ export interface Status {
   upgrading: boolean;
   /** The upgrade running now, if any: its phase and progress. */
   upgrade: UpgradeProgress | null;
+  /** The last upgrade's reversible window while it is open: rollback replays the writes since. */
+  window: ReturnType<ReversibleWindow['status']> | null;
   queued: number;
   releases: { version: number; release: string }[];
   history: HistoryEntry[];
@@ -162,6 +165,8 @@ export class Kernel {
   #upgrade: UpgradeRun | null = null;
   readonly #rehearsal: Rehearsal;
   readonly #history: HistoryEntry[] = [];
+  /** The reversible window of the last upgrade (upgrade/window.ts), while it is open. */
+  #window: ReversibleWindow | null = null;
   /** The last commands accepted, as they ran: the shadow run replays them before a cut-over. */
   readonly #recent: Ring;
   /** States (and their top-level values) that were live and have been replaced: see #checkLineage. */
@@ -248,6 +253,7 @@ export class Kernel {
       seq: this.#seq,
       upgrading: this.#upgrade !== null,
       upgrade: this.#upgrade?.status() ?? null,
+      window: this.#openWindow()?.status(this.#clock()) ?? null,
       queued: this.#queue.length,
       releases: this.#stack.map((s) => ({ version: s.version, release: s.hash })),
       history: [...this.#history],
@@ -502,7 +508,10 @@ export class Kernel {
       if (d.w.system !== undefined) this.#log?.warn({ version: d.version, command: type, code }, 'system command refused');
       else if (!d.refused) this.#log?.warn({ version: d.version, command: type, code }, 'command failed');
     }
-    if (d.served) this.#recent.push(d.served);
+    if (d.served) {
+      this.#recent.push(d.served);
+      if (d.served.wrote && this.#window) this.#keepWrite(d.served);
+    }
     this.#observe.command?.(type, d.result.ok ? 'ok' : d.refused ? 'refused' : 'error', d.ms);
     d.w.resolve(d.result);
   }
@@ -631,15 +640,25 @@ export class Kernel {
       },
       queued: () => this.#queue.length,
       recent: () => this.#recent.list(),
-      commit: (target: LoadedRelease, state: unknown, report: UpgradeReport) => kernel.#commit(target, state, report),
+      commit: (target: LoadedRelease, state: unknown, report: UpgradeReport, previous: unknown) => kernel.#commit(target, state, report, previous),
+      window: () => kernel.#openWindow(),
       log: (phase: string, extra: Record<string, unknown>) => log?.info({ upgrade: logId, phase, ...extra }, `upgrade ${phase}`),
     };
   }
 
   /** Past the point of no return: one assignment, then tell everyone and serve what waited. */
-  #commit(target: LoadedRelease, state: unknown, report: UpgradeReport): void {
+  #commit(target: LoadedRelease, state: unknown, report: UpgradeReport, previous: unknown): void {
+    const replaced = this.#cell.release;
     this.#retire(this.#cell.state, state);
     this.#cell = { release: target, state };
+    // a push opens a reversible window (while there is room for the state it replaced); a rollback closes it
+    this.#closeWindow(report.kind === 'rollback' ? 'rollback' : 'upgrade');
+    if (report.kind === 'push' && previous !== null && this.#limits.windowMs > 0) {
+      const heap = v8.getHeapStatistics();
+      if (heap.used_heap_size < heap.heap_size_limit * (this.#limits.heapHighWaterPercent / 100) * 0.8)
+        this.#window = new ReversibleWindow(report.upgrade, { version: replaced.version, hash: replaced.hash }, previous, this.#clock(), { ms: this.#limits.windowMs, writes: this.#limits.windowWrites, bytes: this.#limits.windowBytes });
+      else this.#log?.warn({ upgrade: report.upgrade }, 'no reversible window: the heap has no room to keep the state this upgrade replaced');
+    }
     if (report.kind === 'rollback') this.#stack.pop();
     else this.#stack.push({ version: target.version, hash: target.hash, source: target.source });
     this.#upgrading = false; // hello must describe the new cell; the queue drains below
@@ -659,6 +678,40 @@ export class Kernel {
   #record(entry: HistoryEntry): void {
     this.#history.push(entry);
     if (this.#history.length > this.#limits.historySize) this.#history.shift();
+  }
+
+  /** Make the last upgrade permanent: its reversible window closes (rollback then goes through down). */
+  permanent(): { upgrade: string } {
+    const w = this.#openWindow();
+    if (!w) die('E_NOT_HELD', 'no reversible window is open: the last upgrade is already permanent');
+    this.#closeWindow('permanent');
+    return { upgrade: w.upgrade };
+  }
+
+  #openWindow(): ReversibleWindow | null {
+    if (this.#window && this.#window.expired(this.#clock())) this.#closeWindow(this.#window.closed ?? 'time');
+    return this.#window;
+  }
+
+  #closeWindow(why: Closed): void {
+    const w = this.#window;
+    if (!w) return;
+    this.#window = null;
+    w.close(why);
+    this.#log?.info({ upgrade: w.upgrade, closed: why }, 'reversible window closed');
+  }
+
+  #windowWrites = 0;
+
+  /** A write served while the window is open joins it (or closes it, when a bound passed). */
+  #keepWrite(write: Served): void {
+    const w = this.#window!;
+    if (!w.add(write, this.#clock())) return this.#closeWindow(w.closed ?? 'writes');
+    // the window holds the previous state alive: let it go before the heap runs out
+    if (++this.#windowWrites % 256 === 0) {
+      const heap = v8.getHeapStatistics();
+      if (heap.used_heap_size > heap.heap_size_limit * (this.#limits.heapHighWaterPercent / 100) * 0.9) this.#closeWindow('memory');
+    }
   }
 
   /** Refuse new work and answer what waits with E_SHUTTING_DOWN; an upgrade not yet cut over is aborted. */
@@ -682,6 +735,8 @@ export interface UpgradeOptions {
   force?: boolean;
   /** Losses accepted per kind (as the dry run showed them): a migration that drops more is refused. */
   acceptDrops?: Record<string, number>;
+  /** Rollback by replaying the reversible window even when every step has down. */
+  replay?: boolean;
   hold?: boolean;
   pace?: Pace | null;
   expect?: string;

@@ -38,6 +38,12 @@ export interface Limits {
   shadowCommands: number;
   /** Bytes of commands the shadow run keeps. */
   shadowBytes: number;
+  /** How long an upgrade stays reversible by replay (its window), ms; 0: no window. */
+  windowMs: number;
+  /** Writes a window keeps before it closes. */
+  windowWrites: number;
+  /** Bytes of writes a window keeps before it closes. */
+  windowBytes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -59,12 +65,15 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   rehearsalHeapMb: 0,
   shadowCommands: 200,
   shadowBytes: 2 * 1024 * 1024,
+  windowMs: 60 * 60_000,
+  windowWrites: 100_000,
+  windowBytes: 64 * 1024 * 1024,
 });
 
 export function resolveLimits(partial: Partial<Limits> = {}): Limits {
   const limits = { ...DEFAULT_LIMITS, ...partial };
   for (const [name, value] of Object.entries(limits))
-    if (!Number.isSafeInteger(value) || value < (name === 'rehearsalHeapMb' ? 0 : 1) || (name === 'heapHighWaterPercent' && value > 100))
+    if (!Number.isSafeInteger(value) || value < (name === 'rehearsalHeapMb' || name === 'windowMs' ? 0 : 1) || (name === 'heapHighWaterPercent' && value > 100))
       die('E_BAD_REQUEST', `limit ${name} = ${String(value)}; expected a positive integer`);
   return limits;
 }

@@ -12,6 +12,7 @@ import type { Kernel, UpgradeOptions } from '../kernel/kernel.ts';
  *   POST /rollback {dryRun?, hold?, pace?, expect?}                            -> UpgradeReport (409 if refused)
  *   POST /cutover                     -> {upgrade}: a held upgrade cuts over (409 E_NOT_HELD)
  *   POST /abort                       -> {upgrade}: the running upgrade stops before its cut-over
+ *   POST /permanent                   -> {upgrade}: the last upgrade's reversible window closes
  *
  * pace is {perSecond: n} (entities per second) or {share: 0..1} (of one CPU); expect is the release hash
  * the operator means to replace (E_CONFLICT when another runs).
@@ -19,11 +20,11 @@ import type { Kernel, UpgradeOptions } from '../kernel/kernel.ts';
 /** Refusals that are about what else is going on, not about the request: HTTP 409. */
 const CONFLICTS = new Set(['E_BUSY', 'E_CONFLICT', 'E_NOT_HELD', 'E_SHUTTING_DOWN']);
 
-type Options = { dryRun?: unknown; hold?: unknown; pace?: unknown; expect?: unknown; force?: unknown; acceptDrops?: unknown };
+type Options = { dryRun?: unknown; hold?: unknown; pace?: unknown; expect?: unknown; force?: unknown; acceptDrops?: unknown; replay?: unknown };
 
 /** The operator's options for a push or rollback, checked. */
 function options(body: Options | null | undefined): UpgradeOptions {
-  const out: UpgradeOptions = { dryRun: body?.dryRun === true, hold: body?.hold === true, force: body?.force === true };
+  const out: UpgradeOptions = { dryRun: body?.dryRun === true, hold: body?.hold === true, force: body?.force === true, replay: body?.replay === true };
   const pace = body?.pace as { perSecond?: unknown; share?: unknown } | undefined | null;
   if (pace !== undefined && pace !== null) {
     if (typeof pace === 'object' && typeof pace.perSecond === 'number' && pace.perSecond > 0 && Number.isFinite(pace.perSecond)) out.pace = { perSecond: pace.perSecond };
@@ -83,6 +84,7 @@ export function createOperatorApi(kernel: Kernel, token: string, log?: FastifyBa
 
   app.post('/cutover', async () => kernel.cutover());
   app.post('/abort', async () => kernel.abort());
+  app.post('/permanent', async () => kernel.permanent());
 
   return app;
 }

@@ -28,11 +28,13 @@ import type { Limits } from '../limits.ts';
 import { Pipeline, plan, type Plan } from '../migrate/pipeline.ts';
 import { directionOf } from '../migrate/runner.ts';
 import { FreezeWalk } from '../plain.ts';
+import { census } from '../migrate/verify.ts';
 import { loadRelease, type LoadedRelease, type ReleaseSource } from '../release.ts';
 import { describeThrown } from '../sandbox.ts';
 import { Rehearsal, tick } from './rehearsal.ts';
 import type { UpgradeProgress, UpgradeReport } from './report.ts';
 import type { Served } from '../journal.ts';
+import { Replay, type ReversibleWindow } from './window.ts';
 import { Packr } from 'msgpackr';
 
 const plainPackr = new Packr({ useRecords: false, mapsAsObjects: true } as never);
@@ -54,6 +56,8 @@ export interface UpgradeRequest {
   force?: boolean;
   /** Losses the operator accepts, per kind, as the dry run showed them: dropping more refuses. */
   acceptDrops?: Record<string, number>;
+  /** A rollback: replay the reversible window even though every step has down. */
+  replay?: boolean;
 }
 
 /** What an upgrade needs from the kernel: narrow on purpose. */
@@ -72,8 +76,11 @@ export interface UpgradeHost {
   queued(): number;
   /** The last commands accepted, as they ran (for the shadow run). */
   recent(): readonly Served[];
-  /** Past the point of no return: swap the cell, announce, drain. Must not fail. */
-  commit(target: LoadedRelease, state: unknown, report: UpgradeReport): void;
+  /** Past the point of no return: swap the cell, announce, drain. Must not fail. `previous` is the state
+   *  the upgrade replaced (kept for the reversible window). */
+  commit(target: LoadedRelease, state: unknown, report: UpgradeReport, previous: unknown): void;
+  /** The reversible window of the last upgrade, if it is still open. */
+  window(): ReversibleWindow | null;
   log(phase: string, extra: Record<string, unknown>): void;
 }
 
@@ -114,7 +121,7 @@ export class UpgradeRun {
       upgrade: id, kind: request.kind, dryRun: request.dryRun ?? false, result: 'refused', from, to: from,
       direction: 'up', describe: '', steps: [], online: true, census: { before: {}, after: null }, migrated: 0,
       dropped: {}, pauseMs: 0, totalMs: 0, phases: {}, rounds: 0, cutoverEntities: 0, peakHeapMb: 0,
-      rehearsalPeakHeapMb: null, sample: null, changed: {}, queued: 0, skipped: [], checked: null, shadow: null,
+      rehearsalPeakHeapMb: null, sample: null, changed: {}, queued: 0, skipped: [], checked: null, shadow: null, casualties: [],
     };
   }
 
@@ -239,6 +246,10 @@ export class UpgradeRun {
       const { release: current, state: s0 } = host.current();
       if (this.#req.expect !== undefined && this.#req.expect !== current.hash)
         die('E_CONFLICT', `expected release ${this.#req.expect.slice(0, 12)} to be running, but ${current.hash.slice(0, 12)} (v${current.version}) is: someone else changed it; check molt status and try again`);
+      // a rollback replays the window when asked to (--replay), or when a step on the way back has no down
+      const window = this.#req.kind === 'rollback' ? host.window() : null;
+      if (window && this.#req.replay) return await this.#windowRollback(window);
+      if (this.#req.replay) die('E_NO_PREVIOUS', 'no reversible window is open: the last upgrade is permanent (molt status shows the window)');
       const source = this.#req.kind === 'push' ? this.#req.source : host.previous();
       if (!source) die('E_NO_PREVIOUS', `version ${current.version} is the first release since boot; there is nothing to roll back to`);
       if (typeof source.code !== 'string') die('E_BAD_REQUEST', 'a release needs code (string) and view (string or null)');
@@ -250,9 +261,11 @@ export class UpgradeRun {
       const target = loadRelease(source, limits.loadTimeoutMs);
       if (target.hash !== loaded.hash) die('E_REHEARSAL', 'the rehearsal loaded a different release');
       report.to = { version: target.version, release: target.hash };
-      const p: Plan = target.hash === current.hash
+      const planned: Plan | null = target.hash === current.hash
         ? die('E_SAME_VERSION', `release ${target.hash.slice(0, 12)} (v${target.version}) is already running`)
-        : target.version === current.version ? { owner: target, steps: [], direction: 'up' } : plan(current, target);
+        : target.version === current.version ? { owner: target, steps: [], direction: 'up' } : this.#plan(current, target, window);
+      if (planned === null) return await this.#windowRollback(window!);
+      const p: Plan = planned;
       report.direction = p.direction;
       if (p.steps.length === 0) this.#sameVersion(current, target);
       report.steps = p.steps.map((s) => ({ step: s.label, describe: directionOf(s.migration, s.direction).describe }));
@@ -437,7 +450,7 @@ export class UpgradeRun {
       report.result = 'committed';
       report.peakHeapMb = round(this.#peakHeap / 2 ** 20);
       report.totalMs = round(performance.now() - this.#started);
-      host.commit(target, final, report);
+      host.commit(target, final, report, last);
       // the rehearsal built the very same state: it mirrors that now, so the next sync is a patch
       void reh.adopt(final).catch(() => undefined);
       return report;
@@ -479,6 +492,97 @@ export class UpgradeRun {
       } else await this.#freeze(live.result().state);
     }
     return c.entities;
+  }
+
+  /** The steps between two releases; null when they lead back through a step without down and the
+   *  reversible window is open (the rollback then replays it). */
+  #plan(current: LoadedRelease, target: LoadedRelease, window: ReversibleWindow | null): Plan | null {
+    try {
+      return plan(current, target);
+    } catch (err) {
+      if (window && err instanceof MoltError && err.code === 'E_NO_DOWN') return null;
+      throw err;
+    }
+  }
+
+  /**
+   * A rollback inside the reversible window: the previous release, on the state at the upgrade's
+   * cut-over, with every write since replayed through it (window.ts). Online like a migration: the
+   * replay runs in slices while the feed serves, writes made meanwhile join it, the cut-over replays
+   * the last few. Writes the previous version refuses are the casualties.
+   */
+  async #windowRollback(window: ReversibleWindow): Promise<UpgradeReport> {
+    const host = this.#host;
+    const report = this.report;
+    const limits = host.limits;
+    const source = host.previous()!;
+    const t0 = performance.now();
+    const current = host.current().release;
+    const target = loadRelease(source, limits.loadTimeoutMs);
+    if (target.hash !== window.release.hash) die('E_INTERNAL', 'the reversible window does not lead to the previous release');
+    report.to = { version: target.version, release: target.hash };
+    report.direction = target.version < current.version ? 'down' : 'up';
+    report.steps = [{ step: 'window', describe: `Back to v${target.version} as it was before the last upgrade; everything written since is written again on it.` }];
+    report.describe = report.steps[0]!.describe;
+    report.phases.load = round(performance.now() - t0);
+    this.#phase = 'load';
+    this.#announce('begin', { kind: report.kind, describe: report.describe, steps: report.steps, hold: this.#req.hold ?? false, pace: this.#req.pace ?? null, dryRun: report.dryRun, window: true }, report.phases.load);
+    this.#announce('load', { steps: report.steps }, report.phases.load);
+    this.#host.log('begin', { kind: report.kind, window: true, writes: window.writes.length, to: target.version });
+    report.census.before = census(current, host.current().state, limits.migrationTimeoutMs);
+    const replay = new Replay(target, window.state, window.writes, limits.handlerTimeoutMs);
+    this.#phase = 'migrate';
+    this.#migrateStart = performance.now();
+    const t1 = performance.now();
+    const progress = (force = false) => this.#setProgress({ writes: { done: replay.at, total: window.writes.length } }, 0, force);
+    progress(true);
+    let n = 64;
+    while (!replay.done) {
+      this.#check();
+      if (window.closed) die('E_NOT_HELD', `the reversible window closed (${window.closed}) during the rollback; nothing changed: molt rollback again goes back through down`);
+      const s0 = performance.now();
+      const k = replay.next(n);
+      const took = performance.now() - s0;
+      n = Math.max(16, Math.min(4096, Math.round((k * SLICE_TARGET_MS) / Math.max(took, 0.1))));
+      progress();
+      await this.#pace(k, took);
+    }
+    report.phases.migrate = round(performance.now() - t1);
+    const finish = () => {
+      report.dropped = replay.casualties.length ? { commands: replay.casualties.length } : {};
+      report.casualties = replay.casualties.slice(0, 20);
+      report.census.after = census(target, replay.state, limits.migrationTimeoutMs);
+      report.migrated = window.writes.length;
+    };
+    finish();
+    this.#announce('validate', { census: report.census.after });
+    if (report.dryRun) {
+      report.result = 'dry-run';
+      return this.#end('dry-run');
+    }
+    this.#acceptDrops(report.dropped);
+    this.#phase = 'cutover';
+    this.#announce('cutover', {});
+    host.log('cutover', {});
+    host.hold();
+    const paused = performance.now();
+    replay.next(Number.MAX_SAFE_INTEGER);
+    finish();
+    this.#acceptDrops(report.dropped);
+    this.#check();
+    // ======== point of no return ========
+    this.#phase = 'commit';
+    report.pauseMs = round(performance.now() - paused);
+    report.phases.commit = report.pauseMs;
+    report.cutoverEntities = window.writes.length - replay.at;
+    report.queued = host.queued();
+    report.result = 'committed';
+    report.totalMs = round(performance.now() - this.#started);
+    report.peakHeapMb = round(this.#peakHeap / 2 ** 20);
+    host.commit(target, replay.state, report, null);
+    // the rehearsal mirrors a state this one shares little with: the next upgrade syncs it whole
+    host.rehearsal.forget();
+    return report;
   }
 
   /**

@@ -210,6 +210,14 @@ export class Rehearsal {
     return patches.length;
   }
 
+  /** The live state moved where a patch would be the whole state: the next sync is a full one. */
+  forget(): void {
+    this.#queue = this.#queue.then(() => {
+      this.#hasMirror = false;
+      this.#synced = null;
+    });
+  }
+
   /** After a commit: the child mirrors the state its own pipeline built (the very same as `state`). */
   adopt(state: unknown): Promise<void> {
     const run = this.#queue.then(async () => {

@@ -43,6 +43,8 @@ export interface UpgradeReport {
   checked: Record<string, number> | null;
   /** The shadow run: recent commands replayed through the new version (null: it did not run). */
   shadow: { commands: number; replayed: number; notAccepted: Record<string, number>; differences: string[] } | null;
+  /** A rollback inside the reversible window: writes the previous version refused (the first 20). */
+  casualties: { type: string; user: string | null; at: number; error: string }[];
   /** What was skipped on the operator's say-so (--force), if anything. */
   skipped: string[];
   error?: { code: string; message: string };

@@ -1,0 +1,110 @@
+/**
+ * The reversible window: after a push commits, a rollback restores the state at its cut-over and
+ * replays every write since through the previous version, so nothing written since is lost even for a
+ * step that has no down. Writes the previous version refuses are casualties, shown by a dry run and
+ * accepted like any loss. `permanent` (or a bound) closes the window; rollback then needs down.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Kernel } from '../../src/kernel/kernel.ts';
+import type { ReleaseSource } from '../../src/kernel/release.ts';
+import { TempReleases, abs } from '../support/releases.ts';
+
+const releases = new TempReleases();
+let v1: ReleaseSource;
+let oneWay: ReleaseSource;
+const kernels: Kernel[] = [];
+beforeAll(async () => {
+  v1 = await releases.real(1);
+  // feed v2 whose step 1 -> 2 has no down: irreversible
+  oneWay = await releases.build(2, `import { v1ToV2 } from ${abs('migrations/001-v1-to-v2.ts')};\nexport const migrations = [{ from: 1, to: 2, shapes: v1ToV2.shapes, up: v1ToV2.up }];\n`);
+}, 60_000);
+afterAll(() => releases.remove());
+afterEach(() => {
+  for (const k of kernels.splice(0)) k.close();
+});
+
+async function pushed(limits = {}) {
+  const kernel = new Kernel(v1, { limits });
+  kernels.push(kernel);
+  const conn = kernel.connect(() => {});
+  const me = (await kernel.dispatch(conn, { type: 'join', handle: 'ada' })) as { data: { user: { id: string }; token: string } };
+  await kernel.dispatch(conn, { type: 'post', text: 'before the upgrade' });
+  const report = await kernel.upgrade(oneWay);
+  expect(report.result).toBe('committed');
+  return { kernel, conn, me: me.data };
+}
+
+const texts = async (kernel: Kernel, conn: ReturnType<Kernel['connect']>) =>
+  (((await kernel.dispatch(conn, { type: 'timeline', limit: 50 })) as { data: { posts: { text: string }[] } }).data.posts).map((p) => p.text);
+
+describe('the reversible window', () => {
+  it('rolls back an irreversible step with every post written since, and counts what v1 cannot take', async () => {
+    const { kernel, conn } = await pushed();
+    expect(kernel.status().window).toMatchObject({ back: { version: 1 }, writes: 0 });
+    const other = kernel.connect(() => {});
+    await kernel.dispatch(other, { type: 'join', handle: 'bob' }); // a new user, after the upgrade
+    for (const text of ['after one', 'after two']) await kernel.dispatch(conn, { type: 'post', text });
+    const [target] = ((await kernel.dispatch(conn, { type: 'timeline' })) as { data: { posts: { id: string }[] } }).data.posts;
+    await kernel.dispatch(other, { type: 'react', post: target!.id, emoji: '😂' }); // v1 has no react
+    await kernel.dispatch(other, { type: 'like', post: target!.id }); // v2 still takes like: ❤️
+    expect(kernel.status().window).toMatchObject({ writes: 5 }); // bob's join, two posts, a reaction, a like
+
+    const dry = await kernel.rollback({ dryRun: true });
+    expect(dry).toMatchObject({ result: 'dry-run', steps: [{ step: 'window' }], dropped: { commands: 1 }, casualties: [{ type: 'react', error: expect.stringMatching(/does not handle 'react'/) }] });
+    expect(kernel.version).toBe(2);
+    expect((await kernel.rollback()).error?.code).toBe('E_DROPS_NOT_ACCEPTED');
+    const back = await kernel.rollback({ acceptDrops: dry.dropped });
+    expect(back).toMatchObject({ result: 'committed', to: { version: 1 }, dropped: { commands: 1 } });
+    expect(kernel.version).toBe(1);
+    expect(await texts(kernel, conn)).toEqual(['after two', 'after one', 'before the upgrade']);
+    const liked = (await kernel.dispatch(conn, { type: 'thread', post: target!.id })) as { data: { post: { likes: number } } };
+    expect(liked.data.post.likes).toBe(1);
+    // bob joined after the upgrade: still there, still signed in on his connection
+    expect(await kernel.dispatch(other, { type: 'post', text: 'bob again' })).toMatchObject({ ok: true });
+    expect(kernel.status().window).toBeNull();
+  }, 60_000);
+
+  it('replays on request (--replay) even when every step has down', async () => {
+    const v2 = await releases.real(2);
+    const kernel = new Kernel(v1);
+    kernels.push(kernel);
+    const conn = kernel.connect(() => {});
+    await kernel.dispatch(conn, { type: 'join', handle: 'eve' });
+    expect((await kernel.upgrade(v2)).result).toBe('committed');
+    await kernel.dispatch(conn, { type: 'post', text: 'on v2' });
+    const down = await kernel.rollback({ dryRun: true });
+    expect(down.steps).toEqual([{ step: '2->1', describe: expect.any(String) }]);
+    const replayed = await kernel.rollback({ replay: true });
+    expect(replayed).toMatchObject({ result: 'committed', steps: [{ step: 'window' }] });
+    expect(await texts(kernel, conn)).toEqual(['on v2']);
+  }, 60_000);
+
+  it('writes made while the replay runs join it: paced, with posts coming in', async () => {
+    const { kernel, conn } = await pushed();
+    for (let i = 0; i < 300; i++) await kernel.dispatch(conn, { type: 'post', text: `early ${i}` });
+    const rolling = kernel.rollback({ pace: { perSecond: 600 } });
+    const during: Promise<unknown>[] = [];
+    for (let i = 0; i < 20; i++) {
+      during.push(kernel.dispatch(conn, { type: 'post', text: `during ${i}` }));
+      await new Promise((r) => setTimeout(r, 15));
+    }
+    await Promise.all(during);
+    expect((await rolling).result).toBe('committed');
+    const all = ((await kernel.dispatch(conn, { type: 'timeline', limit: 50 })) as { data: { posts: { text: string }[] } }).data.posts.map((p) => p.text);
+    expect(all.slice(0, 20)).toEqual(Array.from({ length: 20 }, (_, i) => `during ${19 - i}`));
+    expect(kernel.version).toBe(1);
+  }, 60_000);
+
+  it('closes on molt permanent, on a bound, and then rollback needs down', async () => {
+    const { kernel, conn } = await pushed({ windowWrites: 3 });
+    expect(kernel.permanent()).toMatchObject({ upgrade: expect.any(String) });
+    expect(kernel.status().window).toBeNull();
+    expect((await kernel.rollback()).error).toMatchObject({ code: 'E_NO_DOWN' });
+    expect(() => kernel.permanent()).toThrow(/already permanent/);
+    // a bound: the fourth write closes a fresh window
+    const again = await pushed({ windowWrites: 3 });
+    for (let i = 0; i < 4; i++) await again.kernel.dispatch(again.conn, { type: 'post', text: `w${i}` });
+    expect(again.kernel.status().window).toBeNull();
+    void conn;
+  }, 60_000);
+});
