@@ -220,6 +220,12 @@ export class Pipeline {
     return last?.runner ? this.#call('rewritten', () => last.runner!.rewritten()) : {};
   }
 
+  /** Keys of the entities the first step rewrote, per kind. */
+  firstRewritten(): Record<string, import('../../contract.ts').Key[]> {
+    const first = this.#stages[0];
+    return first?.runner ? this.#call('rewritten', () => first.runner!.rewrittenKeys()) : {};
+  }
+
   /** Set the time the next results are built with (catch-up rounds carry the time they run at). */
   set now(now: number) {
     this.#now = now;

@@ -226,6 +226,18 @@ export class Runner {
   }
 
   /** Ids of entities the migration rewrote, newest last, per kind (at most REWRITTEN_KEPT each). */
+  /** Keys of the entities the migration rewrote, newest last, per kind (at most REWRITTEN_KEPT each). */
+  rewrittenKeys(): Record<string, Key[]> {
+    const out: Record<string, Key[]> = {};
+    for (const k of this.#kinds) {
+      const n = Math.min(k.rewrittenAt, REWRITTEN_KEPT);
+      const keys: Key[] = [];
+      for (let i = k.rewrittenAt - n; i < k.rewrittenAt; i++) keys.push(k.rewritten[i % REWRITTEN_KEPT]!);
+      out[k.kind] = [...new Set(keys)];
+    }
+    return out;
+  }
+
   rewritten(): Record<string, string[]> {
     const out: Record<string, string[]> = {};
     for (const k of this.#kinds) {

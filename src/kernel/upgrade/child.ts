@@ -6,7 +6,7 @@
 import v8 from 'node:v8';
 import { Unpackr } from 'msgpackr';
 import { MoltError, die } from '../errors.ts';
-import { checkPlain, plainCopy } from '../plain.ts';
+import { checkPlain, estimateBytes, plainCopy } from '../plain.ts';
 import { loadRelease, type LoadedRelease, type ReleaseSource } from '../release.ts';
 import { Pipeline, plan } from '../migrate/pipeline.ts';
 import { directionOf } from '../migrate/runner.ts';
@@ -153,7 +153,7 @@ const ops: Record<string, (msg: Message) => unknown> = {
     const before = censusBefore(r, r.pipeline.input);
     const after = census(r.target, state, r.ms);
     if (before !== null) checkCensusInvariants(before, after, dropped, r.renames);
-    const sample = msg['sample'] ? forced(r, 'sample() of the running release', () => sampleOf(r.current, r.pipeline.input, r.target, state, r.ms)) : null;
+    const sample = msg['sample'] ? forced(r, 'sample() of the running release', () => sampleOf(r.current, r.pipeline.input, r.target, state, r.ms, telling(r))) : null;
     heapMb();
     return {
       compared,
@@ -289,6 +289,33 @@ function replay(release: LoadedRelease, state: unknown, c: Served, ms: number): 
   } catch (err) {
     return { ok: false, failed: true, error: err instanceof MoltError ? `${err.code}: ${err.message}` : describeThrown(err) };
   }
+}
+
+/**
+ * The id of an entity that shows what the migration did: among the ones the first step rewrote (the
+ * newest 200), the one with the most in the fields the step declares it removes or changes (a post with
+ * likes, when likes become reactions). Undefined: let the release's sample() pick.
+ */
+function telling(r: Run): string | undefined {
+  const [first] = r.pipeline.stages();
+  if (!first?.source || !first.changes) return undefined;
+  let best: { id: string; weight: number } | undefined;
+  for (const [kind, keys] of Object.entries(r.pipeline.firstRewritten())) {
+    const change = first.changes[kind];
+    const collection = first.source[kind];
+    const fields = [...(change?.remove ?? []), ...(change?.change ?? [])];
+    if (!collection || fields.length === 0) continue;
+    const value = collection.get(first.input);
+    for (const key of keys) {
+      const e = collection.lookup(value, key) as Record<string, unknown> | null | undefined;
+      const id = e?.['id'];
+      if (typeof id !== 'string') continue;
+      let weight = 0;
+      for (const f of fields) weight += estimateBytes(e![f]);
+      if (!best || weight > best.weight) best = { id, weight };
+    }
+  }
+  return best?.id;
 }
 
 function need(): Run {
