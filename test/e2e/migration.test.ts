@@ -122,10 +122,10 @@ describe.skipIf(!HAVE_CHROMIUM)('watching an online migration', () => {
 
     // The bar rises: read it at least twice, each time further along.
     const seen: number[] = [];
-    await expect.poll(async () => ((await progress(a)) ?? 0) > 0, { timeout: 15_000, intervals: [50] }).toBe(true);
+    await expect.poll(async () => ((await progress(a)) ?? 0) > 0, { timeout: 15_000, interval: 50 }).toBe(true);
     seen.push((await progress(a))!);
     const firstAt = Date.now() - started;
-    await expect.poll(async () => ((await progress(a)) ?? 0) > seen[0]!, { timeout: 10_000, intervals: [50] }).toBe(true);
+    await expect.poll(async () => ((await progress(a)) ?? 0) > seen[0]!, { timeout: 10_000, interval: 50 }).toBe(true);
     seen.push((await progress(a))!);
     expect(seen[1]).toBeGreaterThan(seen[0]!);
     expect(seen[1]).toBeLessThan(100);
