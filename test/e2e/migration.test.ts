@@ -17,8 +17,9 @@ import type { FeedVersion } from '../../src/contract.ts';
 import { seed } from '../../src/seed.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import type { UpgradeFrame } from '../../src/transport/protocol.ts';
-import { molt, TestClient } from '../support/client.ts';
+import { TestClient } from '../support/client.ts';
 import { CHROMIUM, HAVE_CHROMIUM, launch, watch } from '../support/browser.ts';
+import { join, operate, post } from './pages.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SHOTS = path.join(ROOT, 'test-artifacts');
@@ -26,18 +27,10 @@ const T = 60_000;
 const POSTS = 3000;
 const DRAFT = 'A draft I am writing while the feed migrates under me';
 
-const operate = (server: RunningServer, ...args: string[]) => molt([...args, '--url', server.operatorUrl, '--token', server.token, '--json']);
-const post = (page: Page, text: string) => page.locator('#page article.post', { hasText: text });
 const panel = (page: Page) => page.locator('.upgrade-panel');
 const headline = (page: Page) => page.locator('.upgrade-panel .upgrade-title strong').textContent();
 const version = (page: Page) => page.locator('.status .version').textContent();
 const bar = (page: Page) => page.locator('.upgrade-panel .progress [role=progressbar]');
-
-async function join(page: Page, handle: string): Promise<void> {
-  await page.locator('input[name=handle]').fill(handle);
-  await page.locator('form.join button[type=submit]').click();
-  await expect.poll(() => page.locator('.whoami .handle').textContent()).toBe('@' + handle);
-}
 
 /** The progress bar's value, or null when none shows. */
 async function progress(page: Page): Promise<number | null> {

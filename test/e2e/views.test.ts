@@ -16,8 +16,8 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server.ts';
-import { molt } from '../support/client.ts';
 import { CHROMIUM, HAVE_CHROMIUM, launch, watch } from '../support/browser.ts';
+import { join, operate, post, write } from './pages.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SHOTS = path.join(ROOT, 'test-artifacts');
@@ -34,21 +34,6 @@ const CSP = [
   "base-uri 'none'",
   "frame-ancestors 'none'",
 ].join('; ');
-
-const operate = (server: RunningServer, ...args: string[]) => molt([...args, '--url', server.operatorUrl, '--token', server.token, '--json']);
-const post = (page: Page, text: string) => page.locator('#page article.post', { hasText: text });
-
-async function join(page: Page, handle: string): Promise<void> {
-  await page.locator('input[name=handle]').fill(handle);
-  await page.locator('form.join button[type=submit]').click();
-  await expect.poll(() => page.locator('.whoami .handle').textContent()).toBe('@' + handle);
-}
-
-async function write(page: Page, text: string): Promise<void> {
-  await page.locator('textarea[name=draft]').fill(text);
-  await page.locator('#me form.composer button[type=submit]').click();
-  await post(page, text).waitFor();
-}
 
 /** Whether the page's main thread answers within `ms`: a frozen page does not. */
 async function answers(page: Page, ms = 1000): Promise<boolean> {
@@ -182,6 +167,14 @@ describe.skipIf(!HAVE_CHROMIUM)('a release whose view loops or throws', () => {
     return noticeMs;
   }
 
+  /** Push a broken release from test/fixtures/ and check the pages show the plain view, usable. */
+  async function pushBroken(fixture: string, why: RegExp, pages: Page[], shot?: string): Promise<void> {
+    await push(`test/fixtures/${fixture}`, 2);
+    const ms = await usable(pages, why);
+    console.log(`${fixture}: the notice showed ${ms} ms after both pages had the committed frame`);
+    if (shot) await pages[0]!.screenshot({ animations: 'disabled', path: path.join(SHOTS, shot) });
+  }
+
   it('starts with two people on v1, its own view', async () => {
     await join(a, 'alice');
     await join(b, 'bob');
@@ -191,10 +184,7 @@ describe.skipIf(!HAVE_CHROMIUM)('a release whose view loops or throws', () => {
   }, T);
 
   it('loads the plain view when the view module loops at its top level', async () => {
-    await push('test/fixtures/view-loops-at-load', 2);
-    const ms = await usable([a, b], /its code did not finish loading within 1\.5 s/);
-    console.log(`view-loops-at-load: the notice showed ${ms} ms after both pages had the committed frame`);
-    await a.screenshot({ animations: 'disabled', path: path.join(SHOTS, 'views-1-loops-at-load.png') });
+    await pushBroken('view-loops-at-load', /its code did not finish loading within 1\.5 s/, [a, b], 'views-1-loops-at-load.png');
   }, T);
 
   it('shows the plain view to a page opened while that release runs', async () => {
@@ -212,16 +202,11 @@ describe.skipIf(!HAVE_CHROMIUM)('a release whose view loops or throws', () => {
   }, T);
 
   it('loads the plain view when renderPost loops', async () => {
-    await push('test/fixtures/view-loops-in-render', 2);
-    const ms = await usable([b, a], /drawing a post did not finish within 1\.5 s/);
-    console.log(`view-loops-in-render: the notice showed ${ms} ms after both pages had the committed frame`);
-    await b.screenshot({ animations: 'disabled', path: path.join(SHOTS, 'views-2-loops-in-render.png') });
+    await pushBroken('view-loops-in-render', /drawing a post did not finish within 1\.5 s/, [b, a], 'views-2-loops-in-render.png');
   }, T);
 
   it('loads the plain view when renderPost throws', async () => {
-    await push('test/fixtures/view-throws', 2);
-    const ms = await usable([a, b], /renderPost threw TypeError/);
-    console.log(`view-throws: the notice showed ${ms} ms after both pages had the committed frame`);
+    await pushBroken('view-throws', /renderPost threw TypeError/, [a, b]);
   }, T);
 
   it('loads the next good release’s view, and the notice goes', async () => {
