@@ -66,6 +66,8 @@ export class App {
   private readonly viewFaults = new Map<string, string>();
   /** The running release's view URL (the one faults are about). */
   private viewUrl: string | null = null;
+  /** The URL of the view the page shows, or null when it shows the plain view. */
+  private viewShown: string | null = null;
   /** Ends the view's trial (view-loader.ts) once its first page is built. */
   private viewSettled: (() => void) | null = null;
   private readonly limits = viewLimits();
@@ -294,16 +296,27 @@ export class App {
     this.viewSettled?.();
     this.viewSettled = null;
     const plain = fallbackView(hello.version);
-    if (!url) return this.viewIs(plain, null);
+    const [view, problem] = await this.viewFor(hello, plain);
+    // a newer hello may have come meanwhile: only the current one speaks to the page
+    if (this.hello === hello) {
+      this.viewShown = view === plain ? null : url;
+      this.renderViewNotice(view.version, problem);
+    }
+    return view;
+  }
+
+  private async viewFor(hello: HelloFrame, plain: FeedView): Promise<[FeedView, string | null]> {
+    const url = hello.view;
+    if (!url) return [plain, null];
     const known = this.viewFaults.get(url);
-    if (known) return this.viewIs(plain, known);
+    if (known) return [plain, known];
     const cached = this.viewCache.get(url);
-    if (cached) return this.viewIs(cached, null);
+    if (cached) return [cached, null];
     const loaded = await loadView(url, () => this.probeInput(hello), this.limits);
     if (!loaded.ok) {
       this.viewFaults.set(url, loaded.reason);
       console.warn(`molt: v${hello.version}'s view is not used: ${loaded.reason}`);
-      return this.viewIs(plain, this.hello === hello ? loaded.reason : null);
+      return [plain, loaded.reason];
     }
     let view: FeedView;
     try {
@@ -312,13 +325,13 @@ export class App {
       loaded.settled();
       const reason = this.viewFaults.get(url) ?? (err as Error).message;
       this.viewFaults.set(url, reason);
-      return this.viewIs(plain, reason);
+      return [plain, reason];
     }
     this.viewCache.set(url, view);
     this.viewLoad = loaded.ms;
     if (this.hello === hello) this.viewSettled = loaded.settled;
     else loaded.settled();
-    return this.viewIs(view, null);
+    return [view, null];
   }
 
   /** A view's regions, or the default ones when its regions() fails: an old page never breaks. */
@@ -332,20 +345,16 @@ export class App {
   }
 
   /** What the shell shows about the view: nothing, or the plain-view notice with why. */
-  private viewIs(view: FeedView, problem: string | null): FeedView {
+  private renderViewNotice(version: number, problem: string | null): void {
     const slot = this.$.viewNotice;
-    if (problem === null) {
-      slot.replaceChildren();
-      return view;
-    }
+    if (problem === null) return slot.replaceChildren();
     const note = h(
       'div.notice.view-notice',
       { role: 'status' },
-      h('p', {}, h('strong', {}, "This version's look could not be loaded; showing the plain view."), ' ', h('span.why', {}, `(v${view.version}'s view: ${problem}.)`)),
+      h('p', {}, h('strong', {}, "This version's look could not be loaded; showing the plain view."), ' ', h('span.why', {}, `(v${version}'s view: ${problem}.)`)),
       h('button.icon-btn', { type: 'button', 'aria-label': 'Dismiss', onclick: () => note.remove() }, '×'),
     );
     slot.replaceChildren(note);
-    return view;
   }
 
   /** The view failed while in use: remember why, and rebuild the page with the plain view. */
@@ -356,7 +365,8 @@ export class App {
     this.viewCache.delete(url);
     console.error(`molt: the view ${url} failed: ${reason}; showing the plain view`);
     setTimeout(() => {
-      if (this.hello?.view === url) void this.switchTo(this.hello);
+      // rebuild only if the page still shows that view (not if it never got to, or moved on)
+      if (this.hello?.view === url && this.viewShown === url) void this.switchTo(this.hello);
     }, 0);
   }
 

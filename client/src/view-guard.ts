@@ -91,10 +91,13 @@ export function guardView(view: FeedView, o: GuardOptions): FeedView {
 type Call = <T>(where: string, fn: () => T, instead: () => T) => T;
 
 function guardRegions(r: Regions, call: Call, o: GuardOptions): Regions {
-  const nav = call('regions.nav', () => r.nav, () => null);
-  const page = r.page;
-  const event = r.event;
-  const dispose = r.dispose;
+  const fields = call('regions', () => ({ nav: r.nav, page: r.page, event: r.event, dispose: r.dispose }), () => null);
+  if (fields === null) throw Object.assign(new Error('its regions could not be read'), { fault: true });
+  if (typeof fields.page !== 'function' || typeof fields.event !== 'function' || typeof fields.dispose !== 'function') {
+    o.fault({ where: 'regions', message: 'gave regions without page, event and dispose functions' });
+    throw Object.assign(new Error('its regions lack page, event or dispose'), { fault: true });
+  }
+  const { nav, page, event, dispose } = fields;
   return {
     nav: isElement(nav) ? nav : null,
     page: (route: Route, had: PageState | null): Page | null => {

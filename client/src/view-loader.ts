@@ -246,14 +246,18 @@ function beginTrial(url: string, limits: ViewLimits): () => void {
   mark();
   const beat = setInterval(mark, Math.max(250, Math.floor(limits.trialStaleMs / 4)));
   let ended = false;
-  return () => {
+  const end = (): void => {
     if (ended) return;
     ended = true;
     clearInterval(beat);
+    removeEventListener('pagehide', end);
     const trials = read<Trials>(TRIALS_KEY, {});
     delete trials[tab];
     write(TRIALS_KEY, trials);
   };
+  // a page closed (or left) normally has not frozen
+  addEventListener('pagehide', end);
+  return end;
 }
 
 function secs(ms: number): string {

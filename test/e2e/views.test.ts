@@ -221,6 +221,7 @@ describe.skipIf(!HAVE_CHROMIUM)('a release whose view loops or throws', () => {
     await post(a, 'A post from before any broken view').locator('.picker .pick[data-emoji="🎉"]').click();
     await expect.poll(() => post(b, 'A post from before any broken view').locator('.chip[data-emoji="🎉"] .count').textContent()).toBe('1');
     for (const p of [a, b]) expect(await p.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations)).toEqual([]);
+    await a.evaluate(() => window.scrollTo(0, 0));
     await a.screenshot({ animations: 'disabled', path: path.join(SHOTS, 'views-3-good-again.png') });
   }, T);
 
