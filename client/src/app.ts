@@ -6,22 +6,27 @@
  * the new version's shape beside the old one, then swaps them in one step: drafts, focus and the
  * reader's place stay where they were; a page the new version does not have goes, cleanly.
  *
- *   hello ──▶ resume session ──▶ load view (import) ──▶ regions.page(route) ──▶ live events
+ *   hello ──▶ resume session ──▶ load view (probe, import, guard) ──▶ regions.page(route) ──▶ live events
  *   upgrade frames ──▶ panel; committed ──▶ same as a new hello, without reconnecting
  *   socket closed ──▶ backoff ──▶ hello ──▶ resume ──▶ $since seq (E_GAP: rebuild the page)
  *   a link or back/forward ──▶ route ──▶ regions.page(route)
+ *   a view that loops, throws or does not come ──▶ the plain view and a notice (view-loader.ts,
+ *   view-guard.ts; what that contains and what it cannot is in docs/CLIENT.md)
  */
 import type { EventFrame, HelloFrame, UpgradeFrame } from '../../src/transport/protocol.ts';
 import { composer, type Composer } from './composer.ts';
 import { defaultRegions } from './default-regions.ts';
 import { handleProblem } from './draft.ts';
 import { fallbackView } from './fallback-view.ts';
+import type { ProbeInput } from './probe.ts';
 import { routeNoun, routeOf } from './router.ts';
 import { installShortcuts } from './shortcuts.ts';
 import { anchorOf, arrayOf, focusKey, restoreAnchor } from './timeline.ts';
 import { renderUpgrade, short } from './upgrade-panel.ts';
 import { foldUpgrade, plainSentence, type UpgradeModel } from './upgrade-model.ts';
-import type { CommandResult, ComposerSpec, FeedView, Page, RegionApi, Regions, Route, User, ViewEvent } from './view-contract.ts';
+import type { BasePost, CommandResult, ComposerSpec, FeedView, Page, RegionApi, Regions, Route, User, ViewEvent } from './view-contract.ts';
+import { guardView, type Fault } from './view-guard.ts';
+import { loadView, viewLimits } from './view-loader.ts';
 import { h, hue, timeAgo } from './view-kit.ts';
 import { Wire, type WireState } from './wire.ts';
 
@@ -55,7 +60,19 @@ export class App {
   private wireState: WireState = { kind: 'connecting', attempt: 0 };
   /** While the page swaps views or rebuilds, live events wait here. */
   private held: EventFrame[] | null = null;
+  /** Views that loaded and passed their probe, guarded, by URL. */
   private readonly viewCache = new Map<string, FeedView>();
+  /** Views that could not be used, by URL, and why: the page shows the plain view for them. */
+  private readonly viewFaults = new Map<string, string>();
+  /** The running release's view URL (the one faults are about). */
+  private viewUrl: string | null = null;
+  /** The URL of the view the page shows, or null when it shows the plain view. */
+  private viewShown: string | null = null;
+  /** Ends the view's trial (view-loader.ts) once its first page is built. */
+  private viewSettled: (() => void) | null = null;
+  private readonly limits = viewLimits();
+  /** How the last view load went, in ms (window.molt.state(): the e2e suite reports it). */
+  private viewLoad: { fetch: number; probe: number; import: number } | null = null;
   /** Every composer by key: drafts live here, whatever page or version shows them. */
   private readonly composers = new Map<string, Composer>();
   private migratedIds = new Set<string>();
@@ -74,6 +91,7 @@ export class App {
     toasts: byId('toasts'),
     announcer: byId('announcer'),
     viewCss: byId('view-css'),
+    viewNotice: byId('view-notice'),
   };
 
   constructor(wsUrl: string) {
@@ -108,6 +126,17 @@ export class App {
       this.navigate(url.pathname);
     });
     window.addEventListener('popstate', () => void this.showRoute(routeOf(location.pathname), 'pop'));
+    // What the view's own code does outside the shell's calls (its click handlers, its timers):
+    // an error thrown from the view's module counts as a fault of the view.
+    window.addEventListener('error', (ev) => {
+      if (this.viewUrl && typeof ev.filename === 'string' && samePath(ev.filename, this.viewUrl)) this.viewFault(this.viewUrl, { where: 'its own code', message: `threw ${ev.message}` });
+    });
+    window.addEventListener('unhandledrejection', (ev) => {
+      const stack = (ev.reason as { stack?: unknown } | null)?.stack;
+      if (this.viewUrl && typeof stack === 'string' && stack.includes(new URL(this.viewUrl, location.href).href)) {
+        this.viewFault(this.viewUrl, { where: 'its own code', message: `threw ${String((ev.reason as Error).message ?? ev.reason)}` });
+      }
+    });
     installShortcuts({
       compose: () => (this.composers.get('draft') ?? null)?.focus() ?? (document.querySelector<HTMLElement>('input[name=handle]')?.focus() || undefined),
       root: () => this.$.page,
@@ -115,7 +144,7 @@ export class App {
     // For tests and the curious: window.molt.drop() simulates a network failure.
     (window as unknown as { molt: unknown }).molt = {
       drop: () => this.wire.drop(),
-      state: () => ({ version: this.hello?.version, release: this.hello?.release, view: this.view.label, seq: this.lastSeq, me: this.me, wire: this.wireState.kind, route: this.route.name }),
+      state: () => ({ version: this.hello?.version, release: this.hello?.release, view: this.view.label, viewProblem: this.viewFaults.get(this.viewUrl ?? '') ?? null, viewLoad: this.viewLoad, seq: this.lastSeq, me: this.me, wire: this.wireState.kind, route: this.route.name }),
     };
   }
 
@@ -240,31 +269,120 @@ export class App {
   private async switchTo(hello: HelloFrame): Promise<void> {
     this.held ??= [];
     const view = await this.loadView(hello);
+    // a newer hello or upgrade arrived while this view loaded: that one's switch goes on
+    if (this.hello !== hello) return;
     this.regions?.dispose();
     this.view = view;
     this.$.viewCss.textContent = view.css ?? '';
     const api = this.regionApi();
-    this.regions = view.regions ? safeRegions(() => view.regions!(api), () => defaultRegions(view, api), (m) => this.toast(m)) : defaultRegions(view, api);
+    this.regions = view.regions ? this.safeRegions(() => view.regions!(api), () => defaultRegions(view, api)) : defaultRegions(view, api);
     this.$.nav.replaceChildren(...(this.regions.nav ? [this.regions.nav] : []));
     document.body.dataset.version = String(hello.version);
     this.renderStatus();
     await this.showRoute(this.route, 'swap');
+    // the first page with this view is built and the held events are applied: its trial is over
+    const settled = this.viewSettled;
+    this.viewSettled = null;
+    if (settled) setTimeout(settled, 0);
   }
 
+  /**
+   * The release's view, guarded, or the plain view when it cannot be used: it did not come in time,
+   * its probe ran past a limit, its code threw, or it failed on this page before (view-loader.ts).
+   */
   private async loadView(hello: HelloFrame): Promise<FeedView> {
-    if (!hello.view) return fallbackView(hello.version);
-    const cached = this.viewCache.get(hello.view);
-    if (cached) return cached;
-    try {
-      const mod = (await import(/* @vite-ignore */ hello.view)) as { default?: FeedView; view?: FeedView };
-      const view = mod.default ?? mod.view;
-      if (!view || typeof view.renderPost !== 'function' || typeof view.reduce !== 'function') throw new Error('the module does not export a FeedView');
-      this.viewCache.set(hello.view, view);
-      return view;
-    } catch (err) {
-      this.toast(`Could not load v${hello.version}'s view (${(err as Error).message}); showing plain posts.`);
-      return fallbackView(hello.version);
+    const url = hello.view;
+    this.viewUrl = url;
+    this.viewSettled?.();
+    this.viewSettled = null;
+    const plain = fallbackView(hello.version);
+    const [view, problem] = await this.viewFor(hello, plain);
+    // a newer hello may have come meanwhile: only the current one speaks to the page
+    if (this.hello === hello) {
+      this.viewShown = view === plain ? null : url;
+      this.renderViewNotice(view.version, problem);
     }
+    return view;
+  }
+
+  private async viewFor(hello: HelloFrame, plain: FeedView): Promise<[FeedView, string | null]> {
+    const url = hello.view;
+    if (!url) return [plain, null];
+    const known = this.viewFaults.get(url);
+    if (known) return [plain, known];
+    const cached = this.viewCache.get(url);
+    if (cached) return [cached, null];
+    const loaded = await loadView(url, () => this.probeInput(hello), this.limits);
+    if (!loaded.ok) {
+      this.viewFaults.set(url, loaded.reason);
+      console.warn(`molt: v${hello.version}'s view is not used: ${loaded.reason}`);
+      return [plain, loaded.reason];
+    }
+    let view: FeedView;
+    try {
+      view = guardView(loaded.view, { plain, slowMs: this.limits.slowMs, fault: (f) => this.viewFault(url, f) });
+    } catch (err) {
+      loaded.settled();
+      const reason = this.viewFaults.get(url) ?? (err as Error).message;
+      this.viewFaults.set(url, reason);
+      return [plain, reason];
+    }
+    this.viewCache.set(url, view);
+    this.viewLoad = loaded.ms;
+    if (this.hello === hello) this.viewSettled = loaded.settled;
+    else loaded.settled();
+    return [view, null];
+  }
+
+  /** A view's regions, or the default ones when its regions() fails: an old page never breaks. */
+  private safeRegions(make: () => Regions, fallback: () => Regions): Regions {
+    try {
+      return make();
+    } catch (err) {
+      if (this.viewUrl) this.viewFault(this.viewUrl, { where: 'regions', message: `threw ${(err as Error).message}` });
+      return fallback();
+    }
+  }
+
+  /** What the shell shows about the view: nothing, or the plain-view notice with why. */
+  private renderViewNotice(version: number, problem: string | null): void {
+    const slot = this.$.viewNotice;
+    if (problem === null) return slot.replaceChildren();
+    const note = h(
+      'div.notice.view-notice',
+      { role: 'status' },
+      h('p', {}, h('strong', {}, "This version's look could not be loaded; showing the plain view."), ' ', h('span.why', {}, `(v${version}'s view: ${problem}.)`)),
+      h('button.icon-btn', { type: 'button', 'aria-label': 'Dismiss', onclick: () => note.remove() }, '×'),
+    );
+    slot.replaceChildren(note);
+  }
+
+  /** The view failed while in use: remember why, and rebuild the page with the plain view. */
+  private viewFault(url: string, f: Fault): void {
+    if (this.viewFaults.has(url)) return;
+    const reason = `${f.where} ${f.message}`;
+    this.viewFaults.set(url, reason);
+    this.viewCache.delete(url);
+    console.error(`molt: the view ${url} failed: ${reason}; showing the plain view`);
+    setTimeout(() => {
+      // rebuild only if the page still shows that view (not if it never got to, or moved on)
+      if (this.hello?.view === url && this.viewShown === url) void this.switchTo(this.hello);
+    }, 0);
+  }
+
+  /** What the probe runs the view on: the first page of posts and the recent events of its version. */
+  private async probeInput(hello: HelloFrame): Promise<ProbeInput> {
+    const [timeline, since] = await Promise.all([
+      hello.commands.includes('timeline') ? this.wire.request('timeline', { limit: 20 }) : Promise.resolve(null),
+      hello.seq > 0 ? this.wire.request('$since', { seq: Math.max(0, hello.seq - 40) }) : Promise.resolve(null),
+    ]);
+    const posts = timeline?.ok ? arrayOf<BasePost>((timeline.data as { posts?: unknown }).posts) : [];
+    const events = since?.ok
+      ? arrayOf<EventFrame>((since.data as { events?: unknown }).events)
+          .filter((f) => f.version === hello.version && (f.event as ViewEvent).type !== 'presence')
+          .map((f) => f.event as ViewEvent)
+      : [];
+    return { url: hello.view ?? '', posts, events, route: this.route, me: this.me, commands: hello.commands };
   }
 
   // ------------------------------------------------------------------ routing and pages
@@ -298,9 +416,11 @@ export class App {
     }
     if (page === null) return;
     try {
-      await page.ready;
+      await withinMs(page.ready, this.limits.readyMs);
     } catch (err) {
-      this.toast(`That page did not load: ${(err as Error).message}`);
+      // past readyMs the page is shown as it is: held events must not wait on it for ever
+      if ((err as { timeout?: boolean }).timeout) console.warn(`molt: the ${route.name} page was not ready within ${this.limits.readyMs} ms; showing it as it is`);
+      else this.toast(`That page did not load: ${(err as Error).message}`);
     }
     if (generation !== this.generation || regions !== this.regions) return page.dispose();
     const anchor = mode === 'swap' ? anchorOf(this.$.page) : null;
@@ -603,13 +723,21 @@ export class App {
   }
 }
 
-/** A view's regions, or the default ones when its regions() throws: an old page never breaks. */
-function safeRegions(make: () => Regions, fallback: () => Regions, toast: (m: string) => void): Regions {
+function withinMs<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout>;
+  return Promise.race([
+    p,
+    new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(Object.assign(new Error(`not ready within ${ms} ms`), { timeout: true })), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+function samePath(a: string, b: string): boolean {
   try {
-    return make();
-  } catch (err) {
-    toast(`This version's pages did not start (${(err as Error).message}); showing plain posts.`);
-    return fallback();
+    return new URL(a, location.href).href === new URL(b, location.href).href;
+  } catch {
+    return false;
   }
 }
 

@@ -10,27 +10,15 @@ import { Unpackr } from 'msgpackr';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server.ts';
-import { molt } from '../support/client.ts';
 import { CHROMIUM, HAVE_CHROMIUM, launch, watch } from '../support/browser.ts';
+import { acceptDrops, join, operate } from './pages.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SHOTS = path.join(ROOT, 'test-artifacts');
 const T = 60_000;
 
-/** The operator CLI against this suite's server, as JSON. */
-const operate = (server: RunningServer, ...args: string[]) => molt([...args, '--url', server.operatorUrl, '--token', server.token, '--json']);
-const acceptDrops = (dropped: Record<string, number>) => {
-  const list = Object.entries(dropped).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`);
-  return list.length ? ['--accept-drops', list.join(',')] : [];
-};
 
 const post = (page: Page, text: string) => page.locator('article.post', { hasText: text });
-
-async function join(page: Page, handle: string): Promise<void> {
-  await page.locator('input[name=handle]').fill(handle);
-  await page.locator('form.join button[type=submit]').click();
-  await expect.poll(() => page.locator('.whoami .handle').textContent()).toBe('@' + handle);
-}
 
 async function write(page: Page, text: string): Promise<void> {
   await page.locator('textarea[name=draft]').fill(text);

@@ -11,33 +11,15 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server.ts';
-import { molt } from '../support/client.ts';
 import { CHROMIUM, HAVE_CHROMIUM, launch, watch } from '../support/browser.ts';
+import { acceptDrops, join, operate, post, write } from './pages.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SHOTS = path.join(ROOT, 'test-artifacts');
 const AXE = readFileSync(path.join(ROOT, 'node_modules/axe-core/axe.min.js'), 'utf8');
 const T = 60_000;
 
-const operate = (server: RunningServer, ...args: string[]) => molt([...args, '--url', server.operatorUrl, '--token', server.token, '--json']);
-const acceptDrops = (dropped: Record<string, number>) => {
-  const list = Object.entries(dropped).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`);
-  return list.length ? ['--accept-drops', list.join(',')] : [];
-};
-const post = (page: Page, text: string) => page.locator('#page article.post', { hasText: text });
 const shot = (page: Page, name: string) => page.screenshot({ animations: 'disabled', path: path.join(SHOTS, name) });
-
-async function join(page: Page, handle: string): Promise<void> {
-  await page.locator('input[name=handle]').fill(handle);
-  await page.locator('form.join button[type=submit]').click();
-  await expect.poll(() => page.locator('.whoami .handle').textContent()).toBe('@' + handle);
-}
-
-async function write(page: Page, text: string): Promise<void> {
-  await page.locator('textarea[name=draft]').fill(text);
-  await page.locator('#me form.composer button[type=submit]').click();
-  await post(page, text).first().waitFor();
-}
 
 /** axe-core in the page: the serious and critical violations, as "rule: target" lines. */
 async function axe(page: Page): Promise<string[]> {

@@ -295,7 +295,12 @@ export class UpgradeRun {
       const live = !report.dryRun && begun.online ? new Pipeline(fresh, s0, now, { ms, shapes }) : null;
       if (begun.online) {
         type Slice = { n: number; mapped: boolean; heapMb: number; progress: { kinds: Record<string, { done: number; total: number }> } };
-        let size = 256;
+        // with a pace in entities a second, a slice holds at most what the pace allows between two
+        // progress frames: progress moves in small steps instead of a few jumps and long sleeps
+        const cap = this.#req.pace && 'perSecond' in this.#req.pace && this.#req.pace.perSecond > 0
+          ? Math.max(MIN_SLICE, Math.round((this.#req.pace.perSecond * PROGRESS_EVERY_MS) / 1000))
+          : MAX_SLICE;
+        let size = Math.min(256, cap);
         const childHeap0 = begun.heapMb;
         let ahead = reh.call<Slice>('slice', { n: size, now }, deadline);
         for (;;) {
@@ -314,11 +319,11 @@ export class UpgradeRun {
             live.now = now;
             live.slice(done);
             const took = performance.now() - t0;
-            size = Math.max(MIN_SLICE, Math.min(MAX_SLICE, Math.round((done * SLICE_TARGET_MS) / Math.max(took, 0.1))));
+            size = Math.max(MIN_SLICE, Math.min(cap, Math.round((done * SLICE_TARGET_MS) / Math.max(took, 0.1))));
             this.#setProgress(live.progress().kinds, 0);
             await this.#pace(done, took);
           } else {
-            size = Math.min(MAX_SLICE, size * 2);
+            size = Math.min(cap, size * 2);
             this.#setProgress(kinds, 0);
             await this.#pace(done, 0);
           }
