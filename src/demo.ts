@@ -92,6 +92,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     logLevel: options.logLevel ?? 'warn',
     ...(initialState === undefined ? {} : { kernel: { initialState } }),
   });
+  void server.kernel.warm();
   const bots = HANDLES.slice(0, options.bots ?? 5).map((handle, i) => new Bot(server.wsUrl, handle, options.pace ?? 2500, i === 0 ? options.onVersion : undefined));
   for (const bot of bots) bot.start();
   return {

@@ -4,6 +4,8 @@ import { startServer } from './server.ts';
 /** `npm start`: run molt at feed version 1 (or $MOLT_BOOT). */
 const logs = logOutput();
 const server = await startServer({ ...serverOptionsFromEnv(process.env), logStream: logs.stream });
+// the rehearsal process starts now and keeps its mirror of the state close behind, so a push starts at once
+void server.kernel.warm();
 logs.ready(server, `molt is running feed v${server.kernel.version} (operator API ${server.operatorUrl}${server.tokenFile ? `, token in ${server.tokenFile}` : ''})`);
 
 // Input never kills the process: everything from sockets and the operator is caught where it enters.

@@ -680,6 +680,27 @@ export class Kernel {
     if (this.#history.length > this.#limits.historySize) this.#history.shift();
   }
 
+  /**
+   * Start the rehearsal process now and keep its mirror of the state close behind the live one (a
+   * patch every mirrorSyncMs while the state changes), so an upgrade starts at once: `npm start` does
+   * this; a kernel in a test starts its rehearsal at its first upgrade instead.
+   */
+  warm(): Promise<void> {
+    if (!this.#syncTimer) {
+      this.#syncTimer = setInterval(() => {
+        if (this.#upgrade || this.#closed || !this.#rehearsal.running) return;
+        this.#rehearsal.sync(this.#cell.state).catch((err: unknown) => this.#log?.warn({ err: describeThrown(err) }, 'mirror sync failed'));
+      }, this.#limits.mirrorSyncMs);
+      this.#syncTimer.unref();
+    }
+    return this.#rehearsal.sync(this.#cell.state).then(
+      () => undefined,
+      (err: unknown) => this.#log?.warn({ err: describeThrown(err) }, 'the rehearsal process did not start'),
+    );
+  }
+
+  #syncTimer: NodeJS.Timeout | null = null;
+
   /** Make the last upgrade permanent: its reversible window closes (rollback then goes through down). */
   permanent(): { upgrade: string } {
     const w = this.#openWindow();
@@ -718,6 +739,7 @@ export class Kernel {
   close(): void {
     this.#closed = true;
     this.#upgrade?.abort('the server is stopping', 'E_SHUTTING_DOWN');
+    if (this.#syncTimer) clearInterval(this.#syncTimer);
     this.#rehearsal.stop();
     for (const w of this.#queue) w.resolve(fail('E_SHUTTING_DOWN'));
     this.#queue = [];

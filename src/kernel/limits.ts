@@ -44,6 +44,8 @@ export interface Limits {
   windowWrites: number;
   /** Bytes of writes a window keeps before it closes. */
   windowBytes: number;
+  /** How often a warm rehearsal's mirror catches up with the live state, ms. */
+  mirrorSyncMs: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -68,6 +70,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   windowMs: 60 * 60_000,
   windowWrites: 100_000,
   windowBytes: 64 * 1024 * 1024,
+  mirrorSyncMs: 2_000,
 });
 
 export function resolveLimits(partial: Partial<Limits> = {}): Limits {

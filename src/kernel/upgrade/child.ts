@@ -163,7 +163,7 @@ const ops: Record<string, (msg: Message) => unknown> = {
       census: { before: before ?? {}, after },
       dropped,
       sample: sample ? { ...sample, before: bounded(sample.before), after: bounded(sample.after) } : null,
-      changed: msg['sample'] ? r.pipeline.rewritten() : undefined,
+      changed: r.pipeline.rewritten(),
       heapMb: heapMb(),
     };
   },

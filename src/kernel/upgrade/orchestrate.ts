@@ -483,11 +483,12 @@ export class UpgradeRun {
     const deadline = this.#host.limits.migrationTimeoutMs * 2 + 10_000;
     if (!inPause && live && live.input === state) return null;
     await reh.sync(state);
-    const c = await reh.call<{ entities: number; census: { before: Record<string, number>; after: Record<string, number> }; dropped: Record<string, number> }>(
+    const c = await reh.call<{ entities: number; census: { before: Record<string, number>; after: Record<string, number> }; dropped: Record<string, number>; changed: Record<string, string[]> }>(
       'check', { now, catchUp: true, validate }, deadline);
     this.#check();
     this.report.census = c.census;
     this.report.dropped = c.dropped;
+    this.report.changed = c.changed;
     if (live) {
       live.now = now;
       live.catchUp(state);
