@@ -50,9 +50,12 @@ export function checkExports(exports: unknown): { feed: FeedVersion; migrations:
   const version = feed['version'];
   if (!Number.isSafeInteger(version) || (version as number) < 1)
     die('E_RELEASE_EXPORTS', `feed exports version = ${show(version)}; expected a positive integer`);
-  for (const name of FEED_FUNCTIONS)
+  for (const name of FEED_FUNCTIONS) {
     if (typeof feed[name] !== 'function')
       die('E_RELEASE_EXPORTS', `feed v${version} exports ${name} = ${show(feed[name])}; expected a function`);
+    if (types.isAsyncFunction(feed[name]) || types.isGeneratorFunction(feed[name]))
+      die('E_RELEASE_EXPORTS', `feed v${version} exports ${name} as an async or generator function; feed code is synchronous (a continuation would run unbounded)`);
+  }
   const commands = feed['commands'];
   if (!Array.isArray(commands) || !commands.every((c) => typeof c === 'string' && c.length > 0 && !c.startsWith('$')))
     die('E_RELEASE_EXPORTS', `feed v${version} exports commands = ${show(commands)}; expected an array of command names (not starting with $)`);
@@ -64,9 +67,15 @@ export function checkExports(exports: unknown): { feed: FeedVersion; migrations:
       const d = m[dir];
       if (d === undefined && dir === 'down') continue;
       const where = `migration ${m['from']}->${m['to']} ${dir}`;
-      if (typeof d === 'function') continue;
+      if (typeof d === 'function') {
+        if (types.isAsyncFunction(d) || types.isGeneratorFunction(d)) die('E_RELEASE_EXPORTS', `${where} is an async or generator function; migrations are synchronous`);
+        continue;
+      }
       if (!isRecord(d)) die('E_RELEASE_EXPORTS', `${where} is ${show(d)}; expected a function, {describe, whole} or {describe, changes, each, finish}`);
       if (typeof d['describe'] !== 'string') die('E_RELEASE_EXPORTS', `${where} has describe = ${show(d['describe'])}; expected one sentence`);
+      const fns = [d['whole'], d['finish'], ...(isRecord(d['each']) ? Object.values(d['each']) : [])];
+      if (fns.some((f) => typeof f === 'function' && (types.isAsyncFunction(f) || types.isGeneratorFunction(f))))
+        die('E_RELEASE_EXPORTS', `${where} has an async or generator function; migrations are synchronous`);
       const whole = typeof d['whole'] === 'function';
       const each = isRecord(d['each']) && Object.values(d['each']).every((f) => typeof f === 'function') && typeof d['finish'] === 'function';
       if (whole === each) die('E_RELEASE_EXPORTS', `${where} needs either whole(state) or each: {kind: fn} with finish(state, mapped)`);

@@ -83,6 +83,12 @@ describe('what a handler stores is plain data at every depth, however frozen', (
   });
 });
 
+describe('handlers are synchronous', () => {
+  it('refuses to load a release whose handle is an async function', () => {
+    expect(() => new Kernel(tiny({ handle: `async (s, c) => ({ state: s })` }))).toThrow(/exports handle as an async or generator function; feed code is synchronous/);
+  });
+});
+
 describe('lineage: a handler builds on the state it is given', () => {
   it('refuses a handler that hands back a state it memoized earlier (acknowledged writes would vanish)', async () => {
     const { kernel, conn } = withBad(`(memo ??= s, { state: memo })`, {}, 'let memo;');
