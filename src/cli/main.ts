@@ -16,7 +16,8 @@ const USAGE = `molt: operate a running molt server
                                then, rollback replays every write since through the previous version)
   molt status                  running version, release, uptime, entities, clients, the upgrade in
                                progress, history
-  molt build <version|folder>  build a release locally and print its hash (no server)
+  molt build <version|folder>  build a release locally and print its hash (no server); a released
+                               version is its archive, releases/vN.json, byte for byte
 
 push and rollback options
   --dry-run            everything up to the cut-over, on the live state, in the rehearsal; changes nothing
@@ -107,8 +108,8 @@ async function main(argv: string[]): Promise<number> {
     case 'build': {
       if (!target) throw new UsageError('build needs a version number or a version folder');
       const release = await buildRelease(target);
-      const info = { dir: path.relative(process.cwd(), release.dir) || '.', hash: release.hash, bytes: release.code.length, viewBytes: release.view?.length ?? 0, inputs: release.inputs };
-      print(json ? JSON.stringify(info, null, 2) : `${info.dir}  ${info.hash}  ${info.bytes} bytes (+${info.viewBytes} view)\n${info.inputs.map((i) => `  ${i}`).join('\n')}`);
+      const info = { dir: path.relative(process.cwd(), release.dir) || '.', hash: release.hash, bytes: release.code.length, viewBytes: release.view?.length ?? 0, archived: release.archived, inputs: release.inputs };
+      print(json ? JSON.stringify(info, null, 2) : `${info.dir}  ${info.hash}  ${info.bytes} bytes (+${info.viewBytes} view)${info.archived ? `  released: ${info.archived}` : ''}\n${info.inputs.map((i) => `  ${i}`).join('\n')}`);
       return 0;
     }
     default:
