@@ -9,6 +9,7 @@
  *   down(up)  for a step that declares itself `lossless`: exactly the state it started from, nothing
  *             dropped; for any other step: validated, declared, counted, as above
  *   down      the same checks on states made by version N+1's own commands
+ *   fixture   up (and down(up)) on the frozen fixture of version N, down on that of N+1, where they exist
  *   pipeline  the kernel's sliced pipeline (src/kernel/migrate/pipeline.ts), fed commands served while
  *             it runs and catching up with them, builds exactly what runDirection builds from the
  *             final state, both ways
@@ -18,6 +19,7 @@
  */
 import fc from 'fast-check';
 import { freeze } from 'immer';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -228,6 +230,12 @@ function pipelineProperty(c: Case, dir: 'up' | 'down') {
 // the report carries the error, and so the commands that made the failing state
 const params = { seed: SEED, numRuns: RUNS, includeErrorInReport: true };
 
+/** The frozen fixture of version `v` (test/fixtures/vN.state.json), deep-frozen as the kernel holds states; null if none. */
+function fixture(v: number): unknown {
+  const file = path.join(ROOT, 'test/fixtures', `v${v}.state.json`);
+  return existsSync(file) ? freeze(JSON.parse(readFileSync(file, 'utf8')), true) : null;
+}
+
 // ---------------------------------------------------------------- every step in the chain
 
 const cases = migrations.map(caseOf);
@@ -244,6 +252,21 @@ describe.each(cases.map((c) => [c.label, c] as const))('migration %s, on states 
   it.runIf(c.step.down !== undefined)('down, on states the newer version made: validated, declared, counted', () => {
     fc.assert(downProperty(c), params);
   }, TIMEOUT);
+
+  it.runIf(fixture(c.from.version) !== null)(`on the frozen fixture of v${c.from.version}: up validated, declared, counted${c.step.lossless ? ', and down(up) gives the fixture back' : ''}`, () => {
+    const before = fixture(c.from.version);
+    const up = migrateChecked(c, 'up', before);
+    if (c.step.down === undefined) return;
+    const back = migrateChecked(c, 'down', up.state);
+    if (c.step.lossless) {
+      expect(stateDifference(c.shapes?.from, before, back.state)).toBeNull();
+      expect(nonZero(back.dropped)).toEqual({});
+    }
+  });
+
+  it.runIf(c.step.down !== undefined && fixture(c.to.version) !== null)(`on the frozen fixture of v${c.to.version}: down validated, declared, counted`, () => {
+    migrateChecked(c, 'down', fixture(c.to.version));
+  });
 
   it('the kernel pipeline, sliced and catching up with commands served meanwhile, builds exactly what runDirection builds: up', () => {
     fc.assert(pipelineProperty(c, 'up'), params);
