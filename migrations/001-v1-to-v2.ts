@@ -51,6 +51,7 @@ export const v1ToV2: Migration<V1, V2> = {
   to: 2,
   describe: "posts' likes become ❤️ reactions; down keeps one like per user who reacted with anything",
   shapes: { from: v1Shape, to: v2Shape },
+  lossless: true,
   up: {
     describe: 'Likes are becoming emoji reactions: every like turns into a ❤️.',
     changes: { posts: { remove: ['likes'], add: ['reactions'] }, likes: { rename: 'reactions' } },

@@ -24,6 +24,7 @@ export const v2ToV3: Migration<V2, V3> = {
   to: 3,
   describe: 'users gain name, bio, follow counts and an inbox; posts gain edits; follows and notifications begin',
   shapes: { from: v2Shape, to: v3Shape },
+  lossless: true,
   up: {
     describe: 'People get profiles, follows, mentions and notifications, and posts can be edited',
     changes: {

@@ -212,6 +212,9 @@ export interface Migration<A = any, B = any> {
   readonly shapes?: { readonly from: Shape<A>; readonly to: Shape<B> };
   readonly up: Direction<A, B> | WholeFn<A, B>;
   readonly down?: Direction<B, A> | WholeFn<B, A>;
+  /** down(up(s)) deep-equals s, with nothing dropped, for every valid state s of version `from`. The
+   *  property checks (test/migrations/properties.test.ts) hold a step that says so to it. */
+  readonly lossless?: boolean;
 }
 
 /** What a release bundle evaluates to. Built by src/release/build.ts from a version folder. */

@@ -2,7 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Status, UpgradeReport } from '../kernel/kernel.ts';
-import { BuildError, buildRelease } from '../release/build.ts';
+import { BuildError, ROOT, buildRelease } from '../release/build.ts';
+import { ScaffoldError, formatScaffold, newVersion } from './new-version.ts';
 import { DEFAULT_TOKEN_FILE } from '../transport/token.ts';
 
 const USAGE = `molt: operate a running molt server
@@ -16,7 +17,10 @@ const USAGE = `molt: operate a running molt server
                                then, rollback replays every write since through the previous version)
   molt status                  running version, release, uptime, entities, clients, the upgrade in
                                progress, history
-  molt build <version|folder>  build a release locally and print its hash (no server)
+  molt build <version|folder>  build a release locally and print its hash (no server); a released
+                               version is its archive, releases/vN.json, byte for byte
+  molt new-version             start the next feed version from the newest (released) one: its folder,
+                               a migration step that fails npm test until written, tests, docs (no server)
 
 push and rollback options
   --dry-run            everything up to the cut-over, on the live state, in the rehearsal; changes nothing
@@ -107,9 +111,20 @@ async function main(argv: string[]): Promise<number> {
     case 'build': {
       if (!target) throw new UsageError('build needs a version number or a version folder');
       const release = await buildRelease(target);
-      const info = { dir: path.relative(process.cwd(), release.dir) || '.', hash: release.hash, bytes: release.code.length, viewBytes: release.view?.length ?? 0, inputs: release.inputs };
-      print(json ? JSON.stringify(info, null, 2) : `${info.dir}  ${info.hash}  ${info.bytes} bytes (+${info.viewBytes} view)\n${info.inputs.map((i) => `  ${i}`).join('\n')}`);
+      const info = { dir: path.relative(process.cwd(), release.dir) || '.', hash: release.hash, bytes: release.code.length, viewBytes: release.view?.length ?? 0, archived: release.archived, inputs: release.inputs };
+      print(json ? JSON.stringify(info, null, 2) : `${info.dir}  ${info.hash}  ${info.bytes} bytes (+${info.viewBytes} view)${info.archived ? `  released: ${info.archived}` : ''}\n${info.inputs.map((i) => `  ${i}`).join('\n')}`);
       return 0;
+    }
+    case 'new-version': {
+      if (target) throw new UsageError('new-version takes no arguments: it starts the version after the newest one');
+      try {
+        const made = await newVersion(ROOT);
+        print(json ? JSON.stringify(made, null, 2) : formatScaffold(made));
+        return 0;
+      } catch (err) {
+        if (err instanceof ScaffoldError) throw new UsageError(err.message);
+        throw err;
+      }
     }
     default:
       throw new UsageError(`unknown command '${command}'`);

@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
@@ -10,8 +10,14 @@ import { releaseHash } from '../kernel/release.ts';
  * as one CommonJS-shaped script for the kernel's sandbox; and the folder's view.ts, if any, as an ES
  * module for the browser. The release is named by the SHA-256 of both.
  *
+ * A released version is not built: its bundle was archived when it was released (releases/vN.json,
+ * written by record.ts) and `buildRelease(N)` returns that archive, checked against its hash, so a
+ * released version is the same bytes forever, whatever changes later in the code it was built from.
+ *
  * esbuild does the bundling. `immer` stays external: the sandbox hands the release the kernel's own
  * immer. Anything else that is not relative feed code fails here, at build time, with esbuild's message.
+ * Paths in the bundle are relative to the project root, so the bytes do not depend on the directory the
+ * build runs from.
  */
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -24,6 +30,45 @@ export interface BuiltRelease {
   hash: string;
   /** Source files that went into the server bundle, relative to the project root. */
   inputs: string[];
+  /** Source files that went into the view bundle. */
+  viewInputs: string[];
+  /** The archive it came from (releases/vN.json) when the version is released; null when built. */
+  archived: string | null;
+}
+
+/** Where a released version's bundle is kept. */
+export function archivePath(version: number, root = ROOT): string {
+  return path.join(root, 'releases', `v${version}.json`);
+}
+
+/** What releases/vN.json holds: the release exactly as it was built when version N was released. */
+export interface Archive {
+  version: number;
+  hash: string;
+  /** Every source file of both bundles at release time, with its SHA-256 (for people, not checked). */
+  inputs: Record<string, string>;
+  code: string;
+  view: string | null;
+}
+
+/** The archived release of version `version`, checked against its hash; null when it is not released. */
+export function readArchive(version: number, root = ROOT): BuiltRelease | null {
+  const file = archivePath(version, root);
+  if (!existsSync(file)) return null;
+  const name = path.relative(root, file);
+  let a: Partial<Archive>;
+  try {
+    a = JSON.parse(readFileSync(file, 'utf8')) as Partial<Archive>;
+  } catch (err) {
+    throw new BuildError(`${name} is not a release archive: ${(err as Error).message}`);
+  }
+  if (a?.version !== version || typeof a.hash !== 'string' || typeof a.code !== 'string' || (a.view !== null && typeof a.view !== 'string'))
+    throw new BuildError(`${name} is not the archive of v${version}: it needs version ${version}, hash, code and view`);
+  const hash = releaseHash(a.code, a.view);
+  if (hash !== a.hash)
+    throw new BuildError(`${name} does not match its recorded hash (${a.hash.slice(0, 12)}; its content hashes to ${hash.slice(0, 12)}): a released version never changes, restore the file from git`);
+  const inputs = Object.keys(a.inputs ?? {});
+  return { dir: path.join(root, 'src/feed', `v${version}`), code: a.code, view: a.view, hash, inputs, viewInputs: [], archived: name };
 }
 
 export class BuildError extends Error {
@@ -38,7 +83,17 @@ export function resolveVersionDir(target: string | number, root = ROOT): string 
   return dir;
 }
 
-export async function buildRelease(target: string | number, root = ROOT): Promise<BuiltRelease> {
+export interface BuildOptions {
+  /** Build a released version from its sources instead of returning its archive (record.ts does). */
+  fromSource?: boolean;
+}
+
+/** A release: version N's archive when N is released, else built from its folder (or any folder). */
+export async function buildRelease(target: string | number, root = ROOT, options: BuildOptions = {}): Promise<BuiltRelease> {
+  if (!options.fromSource && /^\d+$/.test(String(target))) {
+    const archived = readArchive(Number(target), root);
+    if (archived) return archived;
+  }
   const dir = resolveVersionDir(target, root);
   const own = path.join(dir, 'migrations.ts');
   const migrations = existsSync(own) ? own : path.join(root, 'migrations/index.ts');
@@ -53,6 +108,7 @@ export async function buildRelease(target: string | number, root = ROOT): Promis
   try {
     server = await esbuild.build({
       stdin: { contents: entry, resolveDir: dir, loader: 'ts', sourcefile: 'release-entry.ts' },
+      absWorkingDir: root,
       bundle: true,
       write: false,
       metafile: true,
@@ -71,12 +127,15 @@ export async function buildRelease(target: string | number, root = ROOT): Promis
   const code = server.outputFiles[0]!.text;
   const viewEntry = path.join(dir, 'view.ts');
   let view: string | null = null;
+  let viewInputs: string[] = [];
   if (existsSync(viewEntry)) {
     try {
       const out = await esbuild.build({
         entryPoints: [viewEntry],
+        absWorkingDir: root,
         bundle: true,
         write: false,
+        metafile: true,
         format: 'esm',
         platform: 'browser',
         target: 'es2022',
@@ -85,12 +144,13 @@ export async function buildRelease(target: string | number, root = ROOT): Promis
         logLevel: 'silent',
       });
       view = out.outputFiles[0]!.text;
+      viewInputs = Object.keys(out.metafile.inputs);
     } catch (err) {
       throw new BuildError(`view of ${path.relative(root, dir)} does not build: ${formatEsbuild(err)}`);
     }
   }
-  const inputs = Object.keys(server.metafile.inputs).filter((f) => !f.startsWith('<stdin>') && f !== 'release-entry.ts');
-  return { dir, code, view, hash: releaseHash(code, view), inputs };
+  const inputs = Object.keys(server.metafile.inputs).filter((f) => !f.startsWith('<stdin>') && path.basename(f) !== 'release-entry.ts');
+  return { dir, code, view, hash: releaseHash(code, view), inputs, viewInputs, archived: null };
 }
 
 function formatEsbuild(err: unknown): string {
