@@ -1,0 +1,317 @@
+/**
+ * Online upgrades as people feel them, at 10k, 100k and 1M posts (BENCH_SIZES), with live clients:
+ *
+ *   wait         50 real WebSocket clients each send a command every 20 ms; the longest time any of them
+ *                waited for a reply, and the p99 round trip, during a push and a rollback, beside their
+ *                steady-state p99 from the same run. Three push/rollback pairs: min / median / max.
+ *   after_many   at the largest size, the same after 20 upgrades since boot (the GC debt).
+ *   time         the whole online upgrade vs a stop-the-world migrate + freeze + validate of the same
+ *                state in one process (the floor), measured in the same run.
+ *   cpu          commands per server CPU-second with clients pipelining likes (each answered, and an event
+ *                about it sent to every client), vs a bare ws server doing the same (the floor), both in
+ *                processes of their own.
+ *
+ * The server runs in a child process (bench/serve.ts); loopback only, bounded in count and time.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Packr } from 'msgpackr';
+import WebSocket, { WebSocketServer } from 'ws';
+import { v1ToV2 } from '../migrations/001-v1-to-v2.ts';
+import { runDirection } from '../src/feed/lib/run.ts';
+import * as v1 from '../src/feed/v1/index.ts';
+import * as v2 from '../src/feed/v2/index.ts';
+import { FreezeWalk } from '../src/kernel/plain.ts';
+import { buildRelease } from '../src/release/build.ts';
+import { seed } from '../src/seed.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const quantile = (xs: number[], q: number) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))]! : 0);
+const stats3 = (xs: number[]) => ({ min: round(Math.min(...xs)), median: round(quantile(xs, 0.5)), max: round(Math.max(...xs)) });
+
+/** Budgets raised for the bench's own clients (all from one address, all busy). */
+const LIMITS = {
+  MOLT_COMMANDS_PER_SEC: '100000', MOLT_COMMAND_BURST: '100000', MOLT_IP_COMMANDS_PER_SEC: '1000000', MOLT_IP_COMMAND_BURST: '1000000',
+  MOLT_JOINS_PER_MIN: '100000', MOLT_JOIN_BURST: '100000', MOLT_IP_JOINS_PER_MIN: '100000', MOLT_IP_JOIN_BURST: '100000',
+  MOLT_MAX_CONNECTIONS_PER_IP: '1000', MOLT_MAX_IN_FLIGHT: '4096', MOLT_MAX_QUEUED_COMMANDS: '100000',
+};
+
+interface Served {
+  proc: ChildProcess;
+  url: string;
+  wsUrl: string;
+  operatorUrl: string;
+  token: string;
+  pid: number;
+  posts: number;
+  seedMs: number;
+}
+
+function spawnServer(posts: number): Promise<Served> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/serve.ts')], {
+    cwd: ROOT,
+    env: { ...process.env, ...LIMITS, BENCH_POSTS: String(posts) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line) resolve({ proc, ...JSON.parse(line) });
+    });
+    proc.once('exit', (code) => reject(new Error(`bench server exited (${code})`)));
+  });
+}
+
+/** CPU seconds a process has used (user + system), from /proc. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+async function operator<T>(s: Served, route: string, body: unknown): Promise<T> {
+  const res = await fetch(`${s.operatorUrl}${route}`, { method: 'POST', headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return (await res.json()) as T;
+}
+
+interface Sample {
+  sent: number;
+  rtt: number;
+}
+
+class Client {
+  #id = 0;
+  readonly #waiting = new Map<number, (f: { ok: boolean }) => void>();
+  constructor(readonly ws: WebSocket) {
+    ws.on('message', (data: Buffer) => {
+      const f = packr.unpack(data) as { t: string; id?: number; ok: boolean };
+      if (f.t === 'reply' && f.id !== undefined) {
+        this.#waiting.get(f.id)?.(f);
+        this.#waiting.delete(f.id);
+      }
+    });
+  }
+  static open(url: string): Promise<Client> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url);
+      ws.once('open', () => resolve(new Client(ws)));
+      ws.once('error', reject);
+    });
+  }
+  send(m: object): Promise<{ ok: boolean; data?: any; error?: any }> {
+    const id = ++this.#id;
+    return new Promise((resolve) => {
+      this.#waiting.set(id, resolve as never);
+      this.ws.send(packr.pack({ id, ...m }));
+    });
+  }
+}
+
+/** 50 clients, each a command every 20 ms: likes and unlikes on the newest posts. */
+class Load {
+  readonly samples: Sample[] = [];
+  #timers: NodeJS.Timeout[] = [];
+  constructor(readonly clients: Client[], readonly posts: number) {}
+  start(): void {
+    this.clients.forEach((c, i) => {
+      let n = 0;
+      const timer = setInterval(() => {
+        const sent = performance.now();
+        const post = `p${(this.posts - ((i * 7 + n) % 500)).toString(36)}`;
+        void c.send({ type: n++ % 2 ? 'unlike' : 'like', post }).then(() => this.samples.push({ sent, rtt: performance.now() - sent }));
+      }, 20);
+      this.#timers.push(timer);
+    });
+  }
+  stop(): void {
+    for (const t of this.#timers) clearInterval(t);
+    this.#timers = [];
+  }
+  between(from: number, to: number): number[] {
+    return this.samples.filter((s) => s.sent >= from && s.sent <= to).map((s) => s.rtt);
+  }
+}
+
+async function clientsFor(s: Served, n: number): Promise<Client[]> {
+  const clients = await Promise.all(Array.from({ length: n }, () => Client.open(s.wsUrl)));
+  await Promise.all(clients.map(async (c, i) => {
+    const r = await c.send({ type: 'join', handle: `bench_${i}_${Math.random().toString(36).slice(2, 6)}` });
+    if (!r.ok) throw new Error(`join refused: ${JSON.stringify(r)}`);
+  }));
+  return clients;
+}
+
+interface Report {
+  result: string;
+  totalMs: number;
+  pauseMs: number;
+  online: boolean;
+  rounds: number;
+  phases: Record<string, number>;
+  error?: { code: string; message: string };
+}
+
+/** One upgrade under load: the latency people felt during it and in the 2 s after. */
+async function measured(load: Load, run: () => Promise<Report>) {
+  const t0 = performance.now();
+  const report = await run();
+  const t1 = performance.now();
+  if (report.result !== 'committed') throw new Error(`upgrade ${report.result}: ${report.error?.code} ${report.error?.message}`);
+  await sleep(2000);
+  const during = load.between(t0, t1);
+  const after = load.between(t1, t1 + 2000);
+  return {
+    total_ms: round(report.totalMs),
+    pause_ms: report.pauseMs,
+    online: report.online,
+    rounds: report.rounds,
+    during: { n: during.length, p99_ms: round(quantile(during, 0.99)), longest_wait_ms: round(Math.max(0, ...during)) },
+    after_2s_p99_ms: round(quantile(after, 0.99)),
+  };
+}
+
+/** Stop-the-world in one process: migrate, freeze and validate the same state, both ways. */
+function floor(state: v1.State) {
+  const t0 = performance.now();
+  const up = runDirection(v1ToV2, 'up', state, { now: 0 }).state as v2.State;
+  const walk = new FreezeWalk(up);
+  while (!walk.run(1 << 20));
+  const problems = v2.validate(up);
+  const upMs = performance.now() - t0;
+  const t1 = performance.now();
+  const down = runDirection(v1ToV2, 'down', up, { now: 0 }).state as v1.State;
+  const walk2 = new FreezeWalk(down);
+  while (!walk2.run(1 << 20));
+  const problems2 = v1.validate(down);
+  const downMs = performance.now() - t1;
+  if (problems.length || problems2.length) throw new Error('floor states invalid');
+  return { up_ms: round(upMs), down_ms: round(downMs) };
+}
+
+/** Commands answered per CPU-second of the server, clients pipelining `depth` each for `ms`. */
+async function throughput(pid: number, clients: Client[], make: (i: number, n: number) => object, ms = 4000, depth = 8) {
+  let answered = 0;
+  let running = true;
+  const cpu0 = cpuSeconds(pid);
+  const t0 = performance.now();
+  await Promise.all(clients.map(async (c, i) => {
+    let n = 0;
+    const lane = async () => {
+      while (running) {
+        await c.send(make(i, n++));
+        answered++;
+      }
+    };
+    const stop = setTimeout(() => (running = false), ms);
+    await Promise.all(Array.from({ length: depth }, lane));
+    clearTimeout(stop);
+  }));
+  const cpu = cpuSeconds(pid) - cpu0;
+  const seconds = (performance.now() - t0) / 1000;
+  return { commands: answered, per_s: Math.round(answered / seconds), server_cpu_s: round(cpu), per_cpu_s: Math.round(answered / Math.max(cpu, 0.01)) };
+}
+
+/** The floor for CPU: a bare ws server in a process of its own that does what molt does with a like:
+ *  answers it and sends an event about it to every client (encoded once). */
+function echoServer(): Promise<{ proc: ChildProcess; url: string; pid: number }> {
+  const code = `
+    const { WebSocketServer } = require('ws'); const { Packr } = require('msgpackr');
+    const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
+    let seq = 0;
+    wss.on('connection', (ws) => ws.on('message', (d) => {
+      const m = packr.unpack(d);
+      const event = packr.pack({ t: 'event', seq: ++seq, version: 1, event: { type: 'like', post: m.post, likes: 1, by: 'u1', on: m.type === 'like' } });
+      for (const c of wss.clients) c.send(event);
+      ws.send(packr.pack({ t: 'reply', id: m.id, ok: true, data: { post: m.post, likes: 1, liked: true } }));
+    }));
+    wss.on('listening', () => process.stdout.write(JSON.stringify({ port: wss.address().port }) + '\\n'));`;
+  const proc = spawn(process.execPath, ['-e', code], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve) => {
+    proc.stdout!.once('data', (d: Buffer) => resolve({ proc, url: `ws://127.0.0.1:${JSON.parse(d.toString()).port}`, pid: proc.pid! }));
+  });
+}
+void WebSocketServer;
+
+const sizes = (process.env['BENCH_SIZES'] ?? '10000,100000,1000000').split(',').map(Number);
+const cycles = Number(process.env['BENCH_CYCLES'] ?? 20);
+const [r2] = await Promise.all([buildRelease(2)]);
+const release2 = { code: r2.code, view: r2.view, hash: r2.hash };
+const out: Record<string, unknown> = { machine: { node: process.version, cpus: (await import('node:os')).cpus().length }, clients: 50, interval_ms: 20, sizes: {} };
+
+for (const posts of sizes) {
+  const s = await spawnServer(posts);
+  const clients = await clientsFor(s, 50);
+  const load = new Load(clients, s.posts);
+  load.start();
+  await sleep(3000);
+  const t = performance.now();
+  await sleep(4000);
+  const steady = load.between(t, performance.now());
+  const pushes: Awaited<ReturnType<typeof measured>>[] = [];
+  const rollbacks: Awaited<ReturnType<typeof measured>>[] = [];
+  for (let i = 0; i < 3; i++) {
+    pushes.push(await measured(load, () => operator<Report>(s, '/upgrade', { release: release2 })));
+    rollbacks.push(await measured(load, () => operator<Report>(s, '/rollback', { acceptDrops: { reactions: 1e9 } })));
+  }
+  let many: unknown = null;
+  if (posts === sizes[sizes.length - 1] && cycles > 3) {
+    const all: Awaited<ReturnType<typeof measured>>[] = [];
+    for (let i = 3; i < cycles; i++) {
+      all.push(await measured(load, () => operator<Report>(s, '/upgrade', { release: release2 })));
+      all.push(await measured(load, () => operator<Report>(s, '/rollback', { acceptDrops: { reactions: 1e9 } })));
+    }
+    const last = all.slice(-6);
+    many = {
+      upgrades_since_boot: cycles * 2,
+      last_six: { longest_wait_ms: stats3(last.map((m) => m.during.longest_wait_ms)), p99_ms: stats3(last.map((m) => m.during.p99_ms)), pause_ms: stats3(last.map((m) => m.pause_ms)), total_ms: stats3(last.map((m) => m.total_ms)) },
+    };
+  }
+  load.stop();
+  // CPU per command: the same clients pipelining likes, the server's own CPU
+  const molt = await throughput(s.pid, clients, (i, n) => ({ type: n % 2 ? 'unlike' : 'like', post: `p${(s.posts - (i % 400)).toString(36)}` }));
+  for (const c of clients) c.ws.close();
+  s.proc.kill('SIGTERM');
+  const echo = await echoServer();
+  const echoClients = await Promise.all(Array.from({ length: 50 }, () => Client.open(echo.url)));
+  const bare = await throughput(echo.pid, echoClients, (i, n) => ({ type: n % 2 ? 'unlike' : 'like', post: `p${i}` }));
+  for (const c of echoClients) c.ws.close();
+  echo.proc.kill();
+  // the floor for time: the same state, stop-the-world, in this process
+  const state = seed(v1, { posts, now: 1_790_000_000_000 }).state;
+  const f = floor(state);
+  const p99 = round(quantile(steady, 0.99));
+  (out['sizes'] as Record<string, unknown>)[String(posts)] = {
+    seed_ms: s.seedMs,
+    steady: { n: steady.length, p50_ms: round(quantile(steady, 0.5)), p99_ms: p99 },
+    push: {
+      longest_wait_ms: stats3(pushes.map((m) => m.during.longest_wait_ms)),
+      longest_wait_above_steady_p99_ms: stats3(pushes.map((m) => m.during.longest_wait_ms - p99)),
+      p99_ms: stats3(pushes.map((m) => m.during.p99_ms)),
+      after_2s_p99_ms: stats3(pushes.map((m) => m.after_2s_p99_ms)),
+      pause_ms: stats3(pushes.map((m) => m.pause_ms)),
+      total_ms: stats3(pushes.map((m) => m.total_ms)),
+      ratio_total_vs_stop_the_world: stats3(pushes.map((m) => m.total_ms / f.up_ms)),
+    },
+    rollback: {
+      longest_wait_ms: stats3(rollbacks.map((m) => m.during.longest_wait_ms)),
+      longest_wait_above_steady_p99_ms: stats3(rollbacks.map((m) => m.during.longest_wait_ms - p99)),
+      p99_ms: stats3(rollbacks.map((m) => m.during.p99_ms)),
+      pause_ms: stats3(rollbacks.map((m) => m.pause_ms)),
+      total_ms: stats3(rollbacks.map((m) => m.total_ms)),
+      ratio_total_vs_stop_the_world: stats3(rollbacks.map((m) => m.total_ms / f.down_ms)),
+    },
+    stop_the_world_floor: f,
+    after_many_upgrades: many,
+    cpu: { molt, bare_ws: bare, ratio_commands_per_cpu_s: round(molt.per_cpu_s / bare.per_cpu_s) },
+  };
+  process.stderr.write(`bench online: ${posts} posts done\n`);
+}
+process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+process.exit(0);
