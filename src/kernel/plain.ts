@@ -68,24 +68,20 @@ export function checkSent(value: unknown, where: string, what: 'reply' | 'event'
   return checkPlain(value, null, where, what, maxBytes).bytes;
 }
 
-interface Frame {
-  node: object;
-  prev: unknown;
-  /** The key under which `node` sits in its parent, for messages (built only on error). */
-  key: string | number | null;
-  parent: Frame | null;
-}
-
-/** The same check, resumable: run(maxNodes) walks at most that many new nodes; done when true. */
+/** The resumable check: run(maxNodes) walks at most that many new nodes; done when true. */
 export class PlainWalk {
   bytes = 0;
   nodes = 0;
-  readonly #stack: Frame[] = [];
+  /** Nodes still to check, and what each is compared with (parallel stacks: no object per node). */
+  readonly #stack: object[] = [];
+  readonly #prevs: unknown[] = [];
+  readonly #root: unknown;
   readonly #where: string;
   readonly #what: PlainWhat;
   readonly #maxBytes: number;
 
   constructor(next: unknown, prev: unknown, where: string, what: PlainWhat, maxBytes = Infinity) {
+    this.#root = next;
     this.#where = where;
     this.#what = what;
     this.#maxBytes = maxBytes;
@@ -99,20 +95,41 @@ export class PlainWalk {
   /** Walk up to `maxNodes` new nodes; returns whether the walk is complete. */
   run(maxNodes: number): boolean {
     let budget = maxNodes;
-    while (this.#stack.length > 0 && budget-- > 0) this.#node(this.#stack.pop()!);
-    return this.#stack.length === 0;
+    const stack = this.#stack;
+    const prevs = this.#prevs;
+    while (stack.length > 0 && budget-- > 0) this.#node(stack.pop()!, prevs.pop());
+    return stack.length === 0;
   }
 
-  #fail(problem: string, frame: Frame | null, key: string | number | null): never {
-    const path: string[] = [];
-    if (key !== null) path.push(typeof key === 'number' ? `[${key}]` : `.${key}`);
-    for (let f = frame; f !== null && f.key !== null; f = f.parent) path.push(typeof f.key === 'number' ? `[${f.key}]` : `.${f.key}`);
-    const at = path.reverse().join('').replace(/^\./, '');
+  /** Where `node` sits under the root, for a message: found only when something is wrong. */
+  #pathOf(target: object, key: string | number | null): string {
+    const parts: (string | number)[] = [];
+    const seen = new Set<object>();
+    const find = (v: unknown, trail: (string | number)[]): boolean => {
+      if (v === target) {
+        parts.push(...trail);
+        return true;
+      }
+      if (typeof v !== 'object' || v === null || seen.has(v) || types.isProxy(v)) return false;
+      seen.add(v);
+      for (const k of Object.keys(v)) {
+        const d = Object.getOwnPropertyDescriptor(v, k);
+        if (d && 'value' in d && find(d.value, [...trail, Array.isArray(v) ? Number(k) : k])) return true;
+      }
+      return false;
+    };
+    find(this.#root, []);
+    if (key !== null) parts.push(key);
+    return parts.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('').replace(/^\./, '');
+  }
+
+  #fail(problem: string, node: object | null, key: string | number | null): never {
+    const at = node === null ? (key === null ? '' : String(key)) : this.#pathOf(node, key);
     const label = this.#what === 'event' ? 'events' : this.#what;
     die('E_VALIDATE', `${this.#where}: ${label} holds ${problem}${at ? ` at ${at}` : ''}; only plain data may be ${this.#what === 'state' ? 'stored' : 'sent'}`);
   }
 
-  #value(value: unknown, prev: unknown, parent: Frame | null, key: string | number | null): void {
+  #value(value: unknown, prev: unknown, parent: object | null, key: string | number | null): void {
     switch (typeof value) {
       case 'string':
         this.bytes += value.length + SIZE.value;
@@ -122,7 +139,7 @@ export class PlainWalk {
         break;
       case 'number':
         if (!Number.isFinite(value)) this.#fail(`the number ${value}`, parent, key);
-        if (Object.is(value, -0)) this.#fail('-0', parent, key);
+        if (value === 0 && 1 / value < 0) this.#fail('-0', parent, key);
         this.bytes += SIZE.number;
         break;
       case 'undefined':
@@ -136,7 +153,8 @@ export class PlainWalk {
         }
         // shared with the previous state: checked when it entered
         if (value === prev) break;
-        this.#stack.push({ node: value, prev, key, parent });
+        this.#stack.push(value);
+        this.#prevs.push(prev);
         break;
       default:
         this.#fail(`a ${typeof value}`, parent, key);
@@ -145,46 +163,44 @@ export class PlainWalk {
       die('E_TOO_LARGE', `${this.#where}: the ${this.#what} is larger than ${this.#maxBytes.toLocaleString('en')} bytes`);
   }
 
-  #node(frame: Frame): void {
-    const { node, prev } = frame;
+  #node(node: object, prev: unknown): void {
     this.nodes++;
     this.bytes += SIZE.container;
-    if (types.isProxy(node)) this.#fail('a Proxy', frame.parent, frame.key);
+    if (types.isProxy(node)) this.#fail('a Proxy', node, null);
     const proto = Object.getPrototypeOf(node) as object | null;
     const other = typeof prev === 'object' && prev !== null ? (prev as Record<string | number, unknown>) : null;
     if (Array.isArray(node)) {
-      if (proto !== null && Object.getPrototypeOf(proto) !== null && !Array.isArray(proto)) this.#fail('an array with a prototype of its own', frame.parent, frame.key);
+      if (proto !== null && Object.getPrototypeOf(proto) !== null && !Array.isArray(proto)) this.#fail('an array with a prototype of its own', node, null);
       // named properties and holes: only the indices, all of them, may be keys
-      if (Object.keys(node).length !== node.length) this.#fail('an array with holes or named properties', frame.parent, frame.key);
-      if (Object.getOwnPropertySymbols(node).length > 0) this.#fail('a symbol key', frame.parent, frame.key);
+      if (Object.keys(node).length !== node.length) this.#fail('an array with holes or named properties', node, null);
+      if (Object.getOwnPropertySymbols(node).length > 0) this.#fail('a symbol key', node, null);
       for (let i = 0; i < node.length; i++) {
-        const before = other?.[i];
         const child: unknown = node[i];
         // a vector's old root under its new one: shared, even though it moved
         if (child !== null && typeof child === 'object' && child === prev) continue;
-        this.#value(child, before, frame, i);
+        this.#value(child, other?.[i], node, i);
       }
     } else {
       // plain objects from any realm: their prototype is that realm's Object.prototype, or null
       if (proto !== null && Object.getPrototypeOf(proto) !== null) {
         const name = (node as { constructor?: { name?: unknown } }).constructor?.name;
-        this.#fail(typeof name === 'string' && name ? `a ${name}` : 'an object with a prototype', frame.parent, frame.key);
+        this.#fail(typeof name === 'string' && name ? `a ${name}` : 'an object with a prototype', node, null);
       }
-      if (Object.getOwnPropertySymbols(node).length > 0) this.#fail('a symbol key', frame.parent, frame.key);
+      if (Object.getOwnPropertySymbols(node).length > 0) this.#fail('a symbol key', node, null);
       let keys = 0;
       for (const key in node) {
         keys++;
         const d = Object.getOwnPropertyDescriptor(node, key);
-        if (d === undefined) this.#fail(`an inherited key ${JSON.stringify(key.slice(0, 40))}`, frame, null);
-        if (!('value' in d)) this.#fail('a getter or setter', frame, key);
+        if (d === undefined) this.#fail(`an inherited key ${JSON.stringify(key.slice(0, 40))}`, node, null);
+        if (!('value' in d)) this.#fail('a getter or setter', node, key);
         // msgpack and JSON readers treat it specially: a state that cannot be copied exactly is not plain
-        if (key === '__proto__') this.#fail('a key named __proto__', frame, null);
+        if (key === '__proto__') this.#fail('a key named __proto__', node, null);
         this.bytes += key.length + SIZE.key;
         const child = d.value as unknown;
         if (child !== null && typeof child === 'object' && child === prev) continue;
-        this.#value(child, other?.[key], frame, key);
+        this.#value(child, other?.[key], node, key);
       }
-      if (Object.getOwnPropertyNames(node).length !== keys) this.#fail('a non-enumerable key', frame.parent, frame.key);
+      if (Object.getOwnPropertyNames(node).length !== keys) this.#fail('a non-enumerable key', node, null);
     }
     // its own properties are read and checked (its children wait on the stack): freezing is shallow
     Object.freeze(node);
