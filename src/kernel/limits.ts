@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import { die } from './errors.ts';
 
 /** Every bound the kernel enforces, with its default. Impossible values throw at start. */
@@ -46,6 +47,16 @@ export interface Limits {
   windowBytes: number;
   /** How often a warm rehearsal's mirror catches up with the live state, ms. */
   mirrorSyncMs: number;
+  /** A batch stops taking commands after this long (ms), then the event loop gets a turn: sockets,
+   *  timers and HTTP are never held for longer than this plus one command. */
+  batchSliceMs: number;
+  /** Ceiling on live posts (census `posts`): past it new posts are refused with E_FULL. */
+  maxPosts: number;
+  /** Ceiling on users (census `users`): past it joins are refused with E_FULL. */
+  maxUsers: number;
+  /** Heap high-water mark (MB of V8 heap in use): past it, anything that adds to the feed is refused
+   *  with E_FULL. Default: 80% of V8's heap limit. */
+  heapHighWaterMb: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -71,6 +82,10 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   windowWrites: 100_000,
   windowBytes: 64 * 1024 * 1024,
   mirrorSyncMs: 2_000,
+  batchSliceMs: 2,
+  maxPosts: 2_000_000,
+  maxUsers: 1_000_000,
+  heapHighWaterMb: Math.floor((getHeapStatistics().heap_size_limit / 1024 / 1024) * 0.8),
 });
 
 export function resolveLimits(partial: Partial<Limits> = {}): Limits {
