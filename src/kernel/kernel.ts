@@ -314,14 +314,20 @@ export class Kernel {
    * round, and sockets, timers and HTTP are never held for long. While an upgrade runs, commands wait
    * and are served by whichever version is running when it ends: none lost, none run twice.
    */
-  dispatch(connection: Connection | null, command: unknown): Promise<Result> {
+  dispatch(connection: Connection | null, command: unknown, reply?: (result: Result) => void): Promise<Result> {
+    // `reply`, when given, is called at the command's turn among the effects: before the events of the
+    // commands served after it, so a transport that sends the reply there keeps replies and events in order.
+    const answer = (result: Result) => {
+      reply?.(result);
+      return Promise.resolve(result);
+    };
     const conn = connection ? (this.#conns.get(connection.id) ?? null) : null;
     if (typeof command !== 'object' || command === null || typeof (command as Command).type !== 'string')
-      return Promise.resolve(fail('E_BAD_COMMAND', `command must be a map with a string type; got ${show(command)}`));
-    if (this.#closed) return Promise.resolve(fail('E_SHUTTING_DOWN'));
-    if (this.#queue.length >= this.#limits.maxQueuedCommands) return Promise.resolve(fail('E_QUEUE_FULL'));
+      return answer(fail('E_BAD_COMMAND', `command must be a map with a string type; got ${show(command)}`));
+    if (this.#closed) return answer(fail('E_SHUTTING_DOWN'));
+    if (this.#queue.length >= this.#limits.maxQueuedCommands) return answer(fail('E_QUEUE_FULL'));
     return new Promise((resolve) => {
-      this.#queue.push({ conn, command: command as Command, resolve });
+      this.#queue.push({ conn, command: command as Command, resolve: reply ? (r) => (reply(r), resolve(r)) : resolve });
       this.#schedule();
     });
   }
@@ -528,10 +534,12 @@ export class Kernel {
   /** Effects of one served command, in order: its events, its binding, its reply. */
   #apply(d: Done): void {
     if (d.events) for (const ev of d.events) this.#emit(ev, d.version);
-    // A connection that closed while its command waited is not bound again.
+    // A connection that closed while its command waited is not bound again. When the binding brings
+    // a user online or offline, the reply waits for that presence event: the caller sees it first.
+    let held = false;
     if (d.bind && this.#conns.has(d.bind.conn.id)) {
       d.bind.conn.user = d.bind.after;
-      this.#rebind(d.bind.before, d.bind.after);
+      held = this.#rebind(d.bind.before, d.bind.after, () => d.w.resolve(d.result));
     }
     if (d.late) d.result = d.late();
     const type = d.w.command.type;
@@ -545,7 +553,7 @@ export class Kernel {
       if (d.served.wrote && this.#window) this.#keepWrite(d.served);
     }
     this.#observe.command?.(type, d.result.ok ? 'ok' : d.refused ? 'refused' : 'error', d.ms);
-    d.w.resolve(d.result);
+    if (!held) d.w.resolve(d.result);
   }
 
   #since(conn: Conn | null, seq: unknown): Result {
@@ -582,8 +590,9 @@ export class Kernel {
   /**
    * A connection moved from user `before` to `after`. When a user's first connection binds or the last
    * one goes, the feed hears of it as a system command, queued behind what is already waiting.
+   * `then` runs once the last of those is served. Returns whether any was queued.
    */
-  #rebind(before: UserId | null, after: UserId | null): void {
+  #rebind(before: UserId | null, after: UserId | null, then: () => void = () => {}): boolean {
     const changed: [UserId, boolean][] = [];
     if (before !== null) {
       const n = (this.#userConns.get(before) ?? 0) - 1;
@@ -598,10 +607,12 @@ export class Kernel {
       this.#userConns.set(after, n);
       if (n === 1) changed.push([after, true]);
     }
-    if (changed.length === 0) return;
+    if (changed.length === 0) return false;
     this.#online = Object.freeze([...this.#userConns.keys()]);
-    for (const [user, online] of changed)
-      this.#queue.push({ conn: null, command: { type: SYSTEM_PRESENCE, online }, resolve: () => {}, system: user });
+    changed.forEach(([user, online], i) =>
+      this.#queue.push({ conn: null, command: { type: SYSTEM_PRESENCE, online }, resolve: i === changed.length - 1 ? then : () => {}, system: user }),
+    );
+    return true;
   }
 
   // ------------------------------------------------------------------ upgrades
@@ -770,17 +781,17 @@ export class Kernel {
   /**
    * Stop: refuse new commands with E_SHUTTING_DOWN, abort an upgrade not yet cut over (nothing
    * changes), serve everything already waiting (after a cut-over in progress, if any), and resolve once
-   * all of it is answered; the rehearsal process stops then.
+   * all of it is answered.
    */
   close(): Promise<void> {
     this.#closed = true;
     this.#upgrade?.abort('the server is stopping', 'E_SHUTTING_DOWN');
     if (this.#syncTimer) clearInterval(this.#syncTimer);
+    this.#rehearsal.stop();
     return new Promise((resolve) => {
       const previous = this.#idle;
       this.#idle = () => {
         previous?.();
-        this.#rehearsal.stop();
         resolve();
       };
       this.#schedule();
