@@ -97,6 +97,33 @@ export function resolveWs(partial: Partial<WsOptions> = {}): WsOptions {
   return opts;
 }
 
+/**
+ * One WebSocket frame (binary, final, unmasked, as a server sends it) holding `payload`. A frame for
+ * many sockets (an event) is framed once and the same bytes written to each: the costly part of a
+ * broadcast is then one write per socket, corked with the others of its turn.
+ */
+const framed = new WeakMap<object, Buffer>();
+function wsFrame(frame: ServerFrame): Buffer {
+  let bytes = framed.get(frame);
+  if (bytes) return bytes;
+  const payload = encode(frame);
+  const n = payload.length;
+  const head = n < 126 ? 2 : n < 65536 ? 4 : 10;
+  bytes = Buffer.allocUnsafe(head + n);
+  bytes[0] = 0x82; // FIN, opcode 2 (binary)
+  if (n < 126) bytes[1] = n;
+  else if (n < 65536) {
+    bytes[1] = 126;
+    bytes.writeUInt16BE(n, 2);
+  } else {
+    bytes[1] = 127;
+    bytes.writeBigUInt64BE(BigInt(n), 2);
+  }
+  payload.copy(bytes, head);
+  framed.set(frame, bytes);
+  return bytes;
+}
+
 /** The place of a reply not yet known in a socket's reply line. */
 const WAITING = Symbol('waiting');
 
@@ -116,7 +143,7 @@ interface Peer {
 export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}) {
   const opts = resolveWs(options);
   const observe = opts.observe ?? {};
-  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload, perMessageDeflate: false });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload, perMessageDeflate: false, allowSynchronousEvents: false });
   const rates = (ip: boolean) =>
     ip
       ? { commandsPerSec: opts.ipCommandsPerSec, commandBurst: opts.ipCommandBurst, joinsPerMin: opts.ipJoinsPerMin, joinBurst: opts.ipJoinBurst }
@@ -200,13 +227,17 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
       }
       let bytes: Buffer;
       try {
-        bytes = encode(frame);
+        bytes = wsFrame(frame);
       } catch (err) {
         opts.log?.warn({ frame: frame.t, err: String(err) }, 'frame did not encode');
         return;
       }
+      const raw = (socket as unknown as { _socket?: Duplex })._socket;
+      if (!raw) return;
       cork(socket, bytes.length);
-      socket.send(bytes);
+      // ws would frame the same bytes again for each socket; without compression its sender writes
+      // straight to the socket, and so do we (a frame is never written after our close: OPEN above).
+      raw.write(bytes);
     };
 
     /** Send the replies whose turn has come; then close, if a close waits for them. */
@@ -253,9 +284,17 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
       flush();
     });
 
-    /** A frame refused here: answered in its place, and counted; too many and the socket is closed. */
+    /**
+     * A frame refused here: answered in its place. A malformed frame is a strike, and so is a frame
+     * refused for its budget that came before the retry time an earlier refusal gave (a client that
+     * waits as told is not struck); too many strikes and the socket is closed.
+     */
+    let retryAt = 0;
     const refuse = (at: number, id: number | null, error: ErrorBody, now: number) => {
       answer(at, id === null ? { t: 'error', error } : { t: 'reply', id, ok: false, error });
+      const strike = error.retryMs === undefined || now < retryAt;
+      if (error.retryMs !== undefined) retryAt = Math.max(retryAt, now + error.retryMs);
+      if (!strike) return;
       if (refusals.wait(now) > 0) {
         observe.closed?.('refused_frames');
         closers.get(peer)!(1008, 'too many refused frames (malformed or over budget)');
