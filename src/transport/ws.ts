@@ -281,6 +281,13 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
       peer.closing = true;
       peer.closeWith = { code, reason };
       kernel.disconnect(conn);
+      // Read again, to see the peer's answer to our close (what else comes is not read as commands).
+      if (peer.paused) {
+        peer.paused = false;
+        socket.resume();
+      }
+      // Whatever happens, this socket is gone after the grace: replies owed, then close, then cut.
+      setTimeout(() => socket.terminate(), 2 * opts.closeGraceMs).unref();
       flush();
     });
 
