@@ -55,8 +55,19 @@ export interface Limits {
   /** Ceiling on users (census `users`): past it joins are refused with E_FULL. */
   maxUsers: number;
   /** Heap high-water mark (MB of V8 heap in use): past it, anything that adds to the feed is refused
-   *  with E_FULL. Default: 80% of V8's heap limit. */
+   *  with E_FULL. Default: 75% of V8's old-generation limit (`--max-old-space-size`). */
   heapHighWaterMb: number;
+}
+
+/**
+ * 75% of the old generation's limit. V8's heap limit is the old generation's (--max-old-space-size;
+ * 4,096 MB by default on Node 20, 64-bit) plus 48 MB kept for the young generation; what the feed
+ * keeps lives in the old one. The rest is room for garbage, a command's copies and a migration's.
+ */
+function defaultHeapMark(): number {
+  const limitMb = getHeapStatistics().heap_size_limit / 1024 / 1024;
+  const oldMb = limitMb > 96 ? limitMb - 48 : limitMb / 2;
+  return Math.max(1, Math.floor(oldMb * 0.75));
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -85,7 +96,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   batchSliceMs: 2,
   maxPosts: 2_000_000,
   maxUsers: 1_000_000,
-  heapHighWaterMb: Math.floor((getHeapStatistics().heap_size_limit / 1024 / 1024) * 0.8),
+  heapHighWaterMb: defaultHeapMark(),
 });
 
 export function resolveLimits(partial: Partial<Limits> = {}): Limits {

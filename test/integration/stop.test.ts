@@ -3,43 +3,14 @@
  * command it already received, refuses what arrives after with E_SHUTTING_DOWN, sends each socket its
  * close after its replies, and exits 0. Tested on the real entry point with pipelined commands.
  */
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import type { ServerFrame } from '../../src/transport/protocol.ts';
+import { startChild } from '../support/child.ts';
 import { TestClient } from '../support/client.ts';
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-/** `src/main.ts` in a child process on free ports; resolves with its URL once it listens. */
-export async function startChild(env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', OPERATOR_PORT: '0', MOLT_TOKEN: 'child-server-token-0123456789', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: string[] = [];
-  let rest = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      rest += String(d);
-      for (let nl = rest.indexOf('\n'); nl >= 0; nl = rest.indexOf('\n')) {
-        const line = rest.slice(0, nl);
-        rest = rest.slice(nl + 1);
-        lines.push(line);
-        const url = (JSON.parse(line) as { url?: string }).url;
-        if (url) resolve(url);
-      }
-    });
-    child.stderr!.on('data', (d: Buffer) => lines.push(String(d)));
-    child.once('exit', (code) => reject(new Error(`the server exited with ${code}: ${lines.join('\n')}`)));
-  });
-  return { child, url, wsUrl: `${url.replace(/^http/, 'ws')}/ws`, lines };
-}
 
 describe('a stop (SIGTERM)', () => {
   it('answers every command already received, refuses later ones with E_SHUTTING_DOWN, closes with 1001 after the replies, exits 0', async () => {
