@@ -27,16 +27,16 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (closing) process.exit(1); // a second signal: stop now
     closing = true;
+    const stopped = server.close(); // first: nothing a log line does may hold up the stop
     server.log.info({ signal }, 'stopping: answering what was received, then closing; the in-memory feed ends with this process');
-    void server.close().then(
-      () => {
-        server.log.info({}, 'stopped');
-        process.exit(0);
-      },
-      (err: unknown) => {
-        server.log.fatal({ err }, 'stop failed');
-        process.exit(1);
-      },
+    stopped.then(
+      () => exit(0, 'stopped'),
+      (err: unknown) => exit(1, `stop failed: ${String(err)}`),
     );
   });
+}
+
+function exit(code: number, line: string): void {
+  server.log[code === 0 ? 'info' : 'fatal']({}, line);
+  process.exit(code);
 }

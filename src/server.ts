@@ -58,7 +58,9 @@ export interface RunningServer {
 }
 
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
-  const log = pino({ level: options.logLevel ?? 'info', base: { service: 'molt' } }, options.logStream ?? pino.destination(1));
+  // Synchronous writes: a log line is out when the call returns, nothing is left to flush at exit, and
+  // a reader that went away (EPIPE) turns logging off instead of hanging the exit in a retry loop.
+  const log = pino({ level: options.logLevel ?? 'info', base: { service: 'molt' } }, options.logStream ?? pino.destination({ dest: 1, sync: true }));
   let tokenFile: string | null = null;
   let token = options.token ?? process.env['MOLT_TOKEN'];
   if (!token) {

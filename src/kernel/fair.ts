@@ -29,6 +29,11 @@ export class FairQueue<T> {
     return this.#length;
   }
 
+  /** Whether anything waits in this lane. */
+  has(key: unknown): boolean {
+    return this.#lanes.has(key);
+  }
+
   push(item: T): void {
     const key = this.lane(item);
     let lane = this.#lanes.get(key);
@@ -93,7 +98,12 @@ export class Cursor<T> {
     this.#round = [...ring];
   }
 
-  next(): T | undefined {
+  /**
+   * The next item, round-robin. With `accept`, a lane whose next item is not accepted leaves this
+   * walk (its later items wait behind that one): what the walk hands out is still, in every lane, a
+   * prefix of that lane.
+   */
+  next(accept?: (item: T) => boolean): T | undefined {
     for (;;) {
       if (this.#i >= this.#round.length) {
         if (this.#nextRound.length === 0) return undefined;
@@ -105,6 +115,7 @@ export class Cursor<T> {
       const taken = this.#taken.get(lane) ?? 0;
       const at = lane.head + taken;
       if (at >= lane.items.length) continue;
+      if (accept && !accept(lane.items[at]!)) continue;
       this.#taken.set(lane, taken + 1);
       if (at + 1 < lane.items.length) this.#nextRound.push(lane);
       this.picks.push(lane);

@@ -160,6 +160,8 @@ export class Kernel {
   /** Open connections per signed-in user. */
   readonly #userConns = new Map<UserId, number>();
   #scheduled = false;
+  /** The next turn serves light commands first (see #drain). */
+  #lightTurn = true;
   #closed = false;
   /** Told when nothing waits and no upgrade runs, once the kernel is closed. */
   #idle: (() => void) | null = null;
@@ -349,9 +351,23 @@ export class Kernel {
     });
   }
 
-  /** Serve one batch of what waits, by whatever version runs now; the rest in the next turn. */
+  /**
+   * Serve one batch of what waits, by whatever version runs now; the rest in the next turn. Turns
+   * alternate: first what runs no feed code (the kernel's own commands, types the version does not
+   * handle) at the head of each lane, answered at once; then, in the next turn, a full batch under the
+   * watchdog. Starting the watchdog is a thread, and on a busy machine a thread can wait: a $ping never
+   * waits for one.
+   */
   #drain(): void {
-    if (this.#queue.length > 0 && !this.#upgrading) this.#batch();
+    if (this.#queue.length > 0 && !this.#upgrading) {
+      // (Not ahead of the kernel's own presence notices: they belong to the moment they were queued.)
+      if (this.#lightTurn && !this.#queue.has(SYSTEM_LANE) && this.#batch(true) > 0 && this.#queue.length > 0) {
+        this.#lightTurn = false;
+        return this.#schedule();
+      }
+      this.#lightTurn = true;
+      this.#batch(false);
+    }
     this.#schedule();
   }
 
@@ -376,7 +392,7 @@ export class Kernel {
    * order. A handler that runs past the limit is terminated; its command gets E_HANDLER_TIMEOUT, the
    * commands before it keep their results, the ones after it are served next.
    */
-  #batch(): void {
+  #batch(lightOnly: boolean): number {
     const { release, state: start } = this.#cell;
     const done: Done[] = [];
     const limit = this.#limits.handlerTimeoutMs;
@@ -385,28 +401,41 @@ export class Kernel {
     const ceiling = this.#ceiling.batch(release);
     let current: Waiting | undefined; // the command being served when the watchdog fires
     let failure: unknown = null;
-    try {
-      runBounded(() => {
-        let state = start;
-        const users = new Map<Conn, UserId | null>(); // bindings made earlier in this batch
-        for (;;) {
-          if (done.length > 0 && performance.now() > stopTaking) break;
-          const w = cursor.next();
-          if (w === undefined) break;
-          current = w;
-          let d = this.#step(w, release, state, users);
-          if (d.state !== undefined) {
-            // The memory ceiling: a command that would grow the feed past it is refused, state unchanged.
-            const full = ceiling.check(state, d.state);
-            if (full !== null) d = { w, version: d.version, ms: d.ms, refused: true, result: { ok: false, error: full } };
+    const sliceUsed = () => done.length > 0 && performance.now() > stopTaking;
+    // Commands that run no feed code (the kernel's own, and types the version does not handle) are
+    // answered without starting the watchdog: a batch of $pings costs no thread.
+    const light = (w: Waiting) => w.system === undefined && (w.command.type === '$ping' || w.command.type === '$since' || !release.feed.commands.includes(w.command.type));
+    let next = cursor.next(lightOnly ? light : undefined);
+    while (next !== undefined && light(next) && !sliceUsed()) {
+      done.push(this.#step(next, release, start, new Map()));
+      next = sliceUsed() ? undefined : cursor.next(lightOnly ? light : undefined);
+    }
+    if (next !== undefined && !sliceUsed() && !lightOnly) {
+      let first: Waiting | undefined = next;
+      try {
+        runBounded(() => {
+          let state = start;
+          const users = new Map<Conn, UserId | null>(); // bindings made earlier in this batch
+          for (;;) {
+            if (first === undefined && sliceUsed()) break;
+            const w = first ?? cursor.next();
+            first = undefined;
+            if (w === undefined) break;
+            current = w;
+            let d = this.#step(w, release, state, users);
+            if (d.state !== undefined) {
+              // The memory ceiling: a command that would grow the feed past it is refused, state unchanged.
+              const full = ceiling.check(state, d.state);
+              if (full !== null) d = { w, version: d.version, ms: d.ms, refused: true, result: { ok: false, error: full } };
+            }
+            done.push(d);
+            if (d.state !== undefined) state = d.state;
+            if (d.bind) users.set(d.bind.conn, d.bind.after);
           }
-          done.push(d);
-          if (d.state !== undefined) state = d.state;
-          if (d.bind) users.set(d.bind.conn, d.bind.after);
-        }
-      }, limit);
-    } catch (err) {
-      failure = err;
+        }, limit);
+      } catch (err) {
+        failure = err;
+      }
     }
     if (failure !== null && current !== undefined && done[done.length - 1]?.w !== current) {
       // The step that was running when the watchdog fired (or something threw): only it fails.
@@ -439,6 +468,7 @@ export class Kernel {
         this.#log?.error({ command: d.w.command.type, err: describeThrown(err) }, 'effect failed');
       }
     }
+    return done.length;
   }
 
   /** One command against `state`: run the handler and check what it returned. Changes nothing. */

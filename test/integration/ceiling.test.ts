@@ -1,8 +1,10 @@
 /** The memory ceiling on the real feed: a small ceiling, reached by people using it. */
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../src/server.ts';
-import { startChild } from '../support/child.ts';
+import { startChild, stopChildren } from '../support/child.ts';
 import { TestClient } from '../support/client.ts';
+
+afterAll(stopChildren);
 
 describe('the memory ceiling', () => {
   it('refuses a post or a join past the ceiling with E_FULL, loses nothing, and takes posts again once some are deleted', async () => {

@@ -5,10 +5,12 @@
  */
 import { once } from 'node:events';
 import { Packr } from 'msgpackr';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { ServerFrame } from '../../src/transport/protocol.ts';
-import { startChild } from '../support/child.ts';
+import { startChild, stopChildren } from '../support/child.ts';
 import { TestClient } from '../support/client.ts';
+
+afterAll(stopChildren);
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
