@@ -143,6 +143,8 @@ interface Peer {
 export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}) {
   const opts = resolveWs(options);
   const observe = opts.observe ?? {};
+  // One message per socket per turn of the event loop (ws defers the next to setImmediate): a socket
+  // that sent a thousand frames in one TCP read does not get them all decoded before anyone else.
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload, perMessageDeflate: false, allowSynchronousEvents: false });
   const rates = (ip: boolean) =>
     ip
@@ -196,7 +198,8 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
     const address = addresses.get(ip, performance.now());
     if (address.connections >= opts.maxConnectionsPerIp) {
       observe.closed?.('too_many_connections');
-      socket.send(encode({ t: 'error', error: { code: 'E_TOO_MANY_CONNECTIONS', message: `${ERRORS.E_TOO_MANY_CONNECTIONS}: at most ${opts.maxConnectionsPerIp}; close another tab or try again later`, retryMs: opts.pingIntervalMs } }));
+      // The hint: a place held by a peer that died is free within two ping intervals.
+      socket.send(encode({ t: 'error', error: { code: 'E_TOO_MANY_CONNECTIONS', message: `${ERRORS.E_TOO_MANY_CONNECTIONS}: at most ${opts.maxConnectionsPerIp}; close another tab or try again later`, retryMs: 2 * opts.pingIntervalMs } }));
       socket.close(1008, 'too many connections from your address');
       setTimeout(() => socket.terminate(), opts.closeGraceMs).unref();
       return;
