@@ -4,10 +4,10 @@
  * (src/transport/ws.ts) and the log bounds; plus `MOLT_ORIGINS`. README's table lists each one, and a
  * test checks that it does. A bad value stops the server at start, naming the variable.
  */
-import { DEFAULT_LIMITS, type Limits } from './kernel/limits.ts';
+import { DEFAULT_LIMITS, resolveLimits, type Limits } from './kernel/limits.ts';
 import type { LogBounds } from './transport/bounded-log.ts';
 import { parseOrigins } from './transport/origin.ts';
-import { DEFAULT_WS, type WsLimits } from './transport/ws.ts';
+import { DEFAULT_WS, resolveWs, type WsLimits } from './transport/ws.ts';
 
 export const DEFAULT_LOG: Readonly<LogBounds> = Object.freeze({ fieldChars: 200, warningsPerMin: 60 });
 
@@ -36,8 +36,16 @@ export function configFromEnv(env: Record<string, string | undefined>): EnvConfi
     const text = env[t.env];
     if (text === undefined || text === '') continue;
     const value = Number(text.replace(/_/g, ''));
-    if (!Number.isFinite(value) || value <= 0 || (t.integer && !Number.isSafeInteger(value)))
-      throw new Error(`${t.env}=${text}: expected a positive ${t.integer ? 'integer' : 'number'} (default ${t.default})`);
+    const bad = `${t.env}=${text}: expected a positive ${t.integer ? 'integer' : 'number'} (default ${t.default})`;
+    if (!Number.isFinite(value) || value < 0 || (t.integer && !Number.isSafeInteger(value))) throw new Error(bad);
+    // each limit's own range (some take 0) is its module's to say
+    try {
+      if (t.group === 'limits') resolveLimits({ [t.key]: value });
+      else if (t.group === 'ws') resolveWs({ [t.key]: value });
+      else if (value === 0) throw new Error('zero');
+    } catch {
+      throw new Error(bad);
+    }
     (config[t.group] as Record<string, number>)[t.key] = value;
   }
   if (env['MOLT_ORIGINS']) {

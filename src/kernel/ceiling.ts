@@ -5,7 +5,7 @@
  * - a ceiling per counted kind (`maxPosts`, `maxUsers`): a command that would take the census of
  *   that kind past its ceiling is refused with E_FULL; commands that delete, read or change in
  *   place still work, so the feed stays usable at the ceiling;
- * - a heap high-water mark (`heapHighWaterMb`), read once per batch: past it, every command that
+ * - a heap high-water mark (`maxHeapMb`), read once per batch: past it, every command that
  *   would raise any census count is refused with E_FULL until memory is freed.
  *
  * It is generic: it reads the running version's census() after each command that changed the state
@@ -19,7 +19,7 @@ import type { LoadedRelease } from './release.ts';
 export interface CeilingLimits {
   maxPosts: number;
   maxUsers: number;
-  heapHighWaterMb: number;
+  maxHeapMb: number;
 }
 
 type Counts = Readonly<Record<string, number>>;
@@ -33,7 +33,7 @@ export class Ceiling {
 
   constructor(limits: CeilingLimits) {
     this.#max = { posts: limits.maxPosts, users: limits.maxUsers };
-    this.#heapMb = limits.heapHighWaterMb;
+    this.#heapMb = limits.maxHeapMb;
   }
 
   /** Checks for one batch: the heap is read once, here, and each census is computed once. */

@@ -56,7 +56,7 @@ export interface Limits {
   maxUsers: number;
   /** Heap high-water mark (MB of V8 heap in use): past it, anything that adds to the feed is refused
    *  with E_FULL. Default: 75% of V8's old-generation limit (`--max-old-space-size`). */
-  heapHighWaterMb: number;
+  maxHeapMb: number;
 }
 
 /**
@@ -96,7 +96,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   batchSliceMs: 2,
   maxPosts: 2_000_000,
   maxUsers: 1_000_000,
-  heapHighWaterMb: defaultHeapMark(),
+  maxHeapMb: defaultHeapMark(),
 });
 
 export function resolveLimits(partial: Partial<Limits> = {}): Limits {

@@ -77,7 +77,7 @@ export function createPublicHttp(kernel: Kernel, files: StaticFiles, metrics: Re
   }));
 
   // Liveness: the process answers. Readiness: it should be sent new clients now (not while an upgrade
-  // is under way, not while it stops).
+  // cuts over and commands wait, not while it stops).
   app.get('/livez', async () => ({ ok: true }));
   app.get('/readyz', async (_req, reply) => {
     const reason = readiness.stopping ? 'stopping' : kernel.cuttingOver ? 'upgrading' : null;

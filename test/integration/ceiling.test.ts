@@ -39,7 +39,7 @@ describe('the heap high-water mark', () => {
   it('stops a feed that fills a small heap with E_FULL before V8 runs out of memory, and the process goes on', async () => {
     // A small heap (64 MB of old generation) and a mark at 36 MB, so that it fills in seconds. Budgets
     // out of the way: one client fills it as fast as it can.
-    const { child, wsUrl, url } = await startChild({ NODE_OPTIONS: '--max-old-space-size=64', MOLT_HEAP_HIGH_WATER_MB: '36', MOLT_COMMANDS_PER_SEC: '1e6', MOLT_COMMAND_BURST: '1e6', MOLT_IP_COMMANDS_PER_SEC: '1e6', MOLT_IP_COMMAND_BURST: '1e6', MOLT_MAX_POSTS: '10000000' });
+    const { child, wsUrl, url } = await startChild({ NODE_OPTIONS: '--max-old-space-size=64', MOLT_MAX_HEAP_MB: '36', MOLT_COMMANDS_PER_SEC: '1e6', MOLT_COMMAND_BURST: '1e6', MOLT_IP_COMMANDS_PER_SEC: '1e6', MOLT_IP_COMMAND_BURST: '1e6', MOLT_MAX_POSTS: '10000000' });
     try {
       const c = await TestClient.open(wsUrl);
       await c.ok('join', { handle: 'filler' });
@@ -68,7 +68,7 @@ describe('the default heap mark', () => {
   it('is 75% of the old generation V8 was given, under its limit', async () => {
     const { execFileSync } = await import('node:child_process');
     const mark = (mb: number) =>
-      Number(execFileSync(process.execPath, [`--max-old-space-size=${mb}`, '--import', 'tsx', '-e', "import('./src/kernel/limits.ts').then((m) => console.log(m.DEFAULT_LIMITS.heapHighWaterMb))"], { encoding: 'utf8' }).trim());
+      Number(execFileSync(process.execPath, [`--max-old-space-size=${mb}`, '--import', 'tsx', '-e', "import('./src/kernel/limits.ts').then((m) => console.log(m.DEFAULT_LIMITS.maxHeapMb))"], { encoding: 'utf8' }).trim());
     expect(mark(64)).toBe(48);
     expect(mark(4096)).toBe(3072);
   });

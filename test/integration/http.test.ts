@@ -73,7 +73,7 @@ describe('the Origin allowlist', () => {
 });
 
 describe('health, liveness and readiness', () => {
-  it('/livez answers while the process runs; /readyz says not ready while an upgrade runs and while it stops; /health has the boot id', async () => {
+  it('/livez answers while the process runs; /readyz says not ready while an upgrade cuts over and while it stops; /health has the boot id', { timeout: 60_000 }, async () => {
     const server = await startServer({ port: 0, host: '127.0.0.1', operatorPort: 0, token: 'http-test-token-0123456789', logLevel: 'silent' });
     const client = await TestClient.open(server.wsUrl);
     const hello = client.frames[0] as { boot: string };
@@ -82,17 +82,21 @@ describe('health, liveness and readiness', () => {
     const ready = await fetch(`${server.url}/readyz`);
     expect([ready.status, await ready.json()]).toEqual([200, { ok: true }]);
 
-    // While an upgrade runs (commands wait), the server is live but not ready.
+    // While an upgrade cuts over (commands wait), the server is live but not ready. A held upgrade,
+    // so that the cut-over starts when the test says; a connection already open, so the request is
+    // read in the very next turn of the server's loop, while the cut-over waits for its last round.
     const { buildRelease } = await import('../../src/release/build.ts');
     const v2 = await buildRelease(2);
-    // A connection already open, so the request is read in the very next turn of the server's loop,
-    // while the upgrade's phases wait for theirs.
+    const upgrade = server.kernel.upgrade({ code: v2.code, view: v2.view }, { hold: true });
+    await expect.poll(() => server.kernel.status().upgrade?.held, { timeout: 30_000 }).toBe(true);
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(200); // migrating beside the live feed: still ready
     const sock = connect(Number(new URL(server.url).port), '127.0.0.1');
     await once(sock, 'connect');
     await new Promise((r) => setTimeout(r, 50));
     let raw = '';
     sock.on('data', (d: Buffer) => (raw += String(d)));
-    const upgrade = server.kernel.upgrade({ code: v2.code, view: v2.view });
+    server.kernel.cutover();
+    while (!server.kernel.cuttingOver) await new Promise((r) => setImmediate(r));
     sock.write('GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
     await once(sock, 'end');
     expect((await upgrade).result).toBe('committed');

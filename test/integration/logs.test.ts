@@ -55,6 +55,7 @@ describe('logs', () => {
     try {
       const c = await TestClient.open(server.wsUrl);
       const before = bytes;
+      const started = performance.now();
       // 500 unknown commands, each with a 60 KB type: 30 MB of client text
       const all = Array.from({ length: 500 }, (_, i) => c.send(`${i}${'x'.repeat(60_000)}`));
       const answers = await Promise.all(all);
@@ -64,7 +65,8 @@ describe('logs', () => {
       expect(bytes - before).toBeLessThan(40_000);
       expect(longest).toBeLessThan(1_000);
       expect(warnings.length).toBeGreaterThan(0);
-      expect(warnings.length).toBeLessThanOrEqual(60);
+      // a burst of 60, and one more for each second the test took (the bucket refills at 60 a minute)
+      expect(warnings.length).toBeLessThanOrEqual(60 + Math.ceil((performance.now() - started) / 1000));
       expect(warnings[0]!.command).toMatch(/^\d+x+… \(600\d\d chars\)$/);
       c.close();
     } finally {

@@ -93,7 +93,7 @@ describe('the memory ceiling', () => {
   });
 
   it('past the heap high-water mark, refuses whatever grows a count and serves the rest', async () => {
-    const kernel = new Kernel(counted, { limits: { heapHighWaterMb: 1 } });
+    const kernel = new Kernel(counted, { limits: { maxHeapMb: 1 } });
     const conn = kernel.connect(() => {});
     expect(await kernel.dispatch(conn, { type: 'inc' })).toMatchObject({ ok: false, error: { code: 'E_FULL', message: expect.stringContaining('memory ceiling') } });
     expect(await kernel.dispatch(conn, { type: '$ping' })).toMatchObject({ ok: true });

@@ -8,13 +8,13 @@ describe('limits from the environment', () => {
 
   it.each(TUNABLES.map((t) => [t.env, t.default] as const))('README lists %s with its default', (env, value) => {
     expect(rows.has(env)).toBe(true);
-    if (env === 'MOLT_HEAP_HIGH_WATER_MB') expect(rows.get(env)).toContain("75% of V8's old generation");
+    if (env === 'MOLT_MAX_HEAP_MB') expect(rows.get(env)).toContain("75% of V8's old generation");
     else expect(Number(rows.get(env)!.replace(/,/g, ''))).toBe(value);
   });
 
   it('names each variable after its limit', () => {
     expect(envName('maxConnectionsPerIp')).toBe('MOLT_MAX_CONNECTIONS_PER_IP');
-    expect(envName('heapHighWaterMb')).toBe('MOLT_HEAP_HIGH_WATER_MB');
+    expect(envName('maxHeapMb')).toBe('MOLT_MAX_HEAP_MB');
   });
 
   it('reads each one into its place, and refuses a value that is not a positive number, naming it', () => {
@@ -23,6 +23,9 @@ describe('limits from the environment', () => {
     expect(() => configFromEnv({ MOLT_MAX_POSTS: 'lots' })).toThrow('MOLT_MAX_POSTS=lots: expected a positive integer (default 2000000)');
     expect(() => configFromEnv({ MOLT_MAX_POSTS: '1.5' })).toThrow('MOLT_MAX_POSTS=1.5');
     expect(() => configFromEnv({ MOLT_PING_INTERVAL_MS: '-1' })).toThrow('MOLT_PING_INTERVAL_MS=-1');
+    expect(() => configFromEnv({ MOLT_PING_INTERVAL_MS: '0' })).toThrow('MOLT_PING_INTERVAL_MS=0');
+    expect(configFromEnv({ MOLT_WINDOW_MS: '0' }).limits).toEqual({ windowMs: 0 }); // 0 turns the window off
+    expect(() => configFromEnv({ MOLT_HEAP_HIGH_WATER_PERCENT: '120' })).toThrow('MOLT_HEAP_HIGH_WATER_PERCENT=120');
     expect(() => configFromEnv({ MOLT_ORIGINS: 'evil.example' })).toThrow("MOLT_ORIGINS=evil.example: origin 'evil.example' is not an origin");
   });
 
