@@ -1,6 +1,7 @@
 /**
  * The page's Content-Security-Policy is one the client actually satisfies: a real Chromium loads the
  * page, joins, posts, likes, follows `molt push 2` (a new view module and its CSS) and `molt rollback`,
+ * then `molt push 3` and its own pages (a profile, notifications),
  * and not one violation is reported, neither as a `securitypolicyviolation` event nor in the console.
  */
 import { existsSync } from 'node:fs';
@@ -43,7 +44,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the Content-Security-Policy in Chromium'
   const violations = () => page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations);
   const operate = (...args: string[]) => molt([...args, '--url', server.operatorUrl, `--token=${server.token}`, '--json']);
 
-  it('loads, joins, posts and follows an upgrade and a rollback with no violation', async () => {
+  it('loads, joins, posts and follows upgrades and a rollback, and v3 pages, with no violation', async () => {
     const res = await page.goto(server.url);
     expect(res?.headers()['content-security-policy']).toContain("script-src 'self'");
     await page.locator('input[name=handle]').fill('strict');
@@ -63,8 +64,19 @@ describe.skipIf(!existsSync(CHROMIUM))('the Content-Security-Policy in Chromium'
     expect(await violations()).toEqual([]);
     await page.reload();
     await page.locator('article.post', { hasText: 'strict policy' }).waitFor();
-
     expect(await violations()).toEqual([]);
+
+    // v3 brings pages of its own (a profile, notifications): each page load has the policy too
+    expect((await operate('push', '3')).code).toBe(0);
+    await expect.poll(() => page.evaluate(() => document.body.dataset['version'])).toBe('3');
+    for (const route of ['/@strict', '/notifications']) {
+      const r = await page.goto(`${server.url}${route}`);
+      expect(r?.headers()['content-security-policy']).toContain("frame-ancestors 'none'");
+      await expect.poll(() => page.evaluate(() => document.body.dataset['version'])).toBe('3');
+      await page.waitForTimeout(300);
+      expect(await violations()).toEqual([]);
+    }
+
     expect(console_.filter((l) => /Content Security Policy|Refused to/i.test(l))).toEqual([]);
   }, T);
 });
