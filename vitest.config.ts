@@ -2,7 +2,12 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     reporters: ['default', './test/support/summary-reporter.ts'],
+    projects: [
+      { extends: true, test: { name: 'suite', include: ['test/**/*.test.ts'], exclude: ['test/alone/**'] } },
+      // Tests that measure latency or load the machine run after the rest, one file at a time: their
+      // numbers would otherwise be the other tests' noise.
+      { extends: true, test: { name: 'alone', include: ['test/alone/**/*.test.ts'], fileParallelism: false, sequence: { groupOrder: 1 } } },
+    ],
   },
 });

@@ -5,14 +5,16 @@
  */
 import { Writable } from 'node:stream';
 import pretty from 'pino-pretty';
+import { configFromEnv } from './config.ts';
 import type { RunningServer, ServerOptions } from './server.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-/** Server options from PORT, HOST, OPERATOR_PORT, OPERATOR_HOST, MOLT_BOOT, LOG_LEVEL (MOLT_TOKEN is
- *  read by the server itself). A bad value throws, naming the variable. */
+/** Server options from PORT, HOST, OPERATOR_PORT, OPERATOR_HOST, MOLT_BOOT, MOLT_TOKEN_FILE, LOG_LEVEL
+ *  and every limit's MOLT_* variable (src/config.ts; MOLT_TOKEN is read by the server itself). A bad
+ *  value throws, naming the variable. */
 export function serverOptionsFromEnv(env: Env): ServerOptions {
   const port = (name: string, fallback: number): number => {
     const raw = env[name];
@@ -29,7 +31,9 @@ export function serverOptionsFromEnv(env: Env): ServerOptions {
     operatorPort: port('OPERATOR_PORT', 8081),
     operatorHost: env['OPERATOR_HOST'] || '127.0.0.1',
     ...(env['MOLT_BOOT'] ? { boot: env['MOLT_BOOT'] } : {}),
+    ...(env['MOLT_TOKEN_FILE'] ? { tokenFile: env['MOLT_TOKEN_FILE'] } : {}),
     ...(level ? { logLevel: level as 'info' } : {}),
+    ...configFromEnv(env),
   };
 }
 

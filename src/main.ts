@@ -1,9 +1,16 @@
 import { logOutput, serverOptionsFromEnv } from './env.ts';
-import { startServer } from './server.ts';
+import { startServer, type ServerOptions } from './server.ts';
 
-/** `npm start`: run molt at feed version 1 (or $MOLT_BOOT). */
+/** `npm start`: run molt at feed version 1 (or $MOLT_BOOT). Every limit comes from MOLT_* (README). */
+let options: ServerOptions;
+try {
+  options = serverOptionsFromEnv(process.env);
+} catch (err) {
+  process.stderr.write(`molt: ${(err as Error).message}\n`);
+  process.exit(2);
+}
 const logs = logOutput();
-const server = await startServer({ ...serverOptionsFromEnv(process.env), logStream: logs.stream });
+const server = await startServer({ ...options, logStream: logs.stream });
 // the rehearsal process starts now and keeps its mirror of the state close behind, so a push starts at once
 void server.kernel.warm();
 logs.ready(server, `molt is running feed v${server.kernel.version} (operator API ${server.operatorUrl}${server.tokenFile ? `, token in ${server.tokenFile}` : ''})`);
@@ -13,12 +20,23 @@ logs.ready(server, `molt is running feed v${server.kernel.version} (operator API
 process.on('uncaughtException', (err) => server.log.fatal({ err }, 'uncaught exception: kept running'));
 process.on('unhandledRejection', (err) => server.log.fatal({ err }, 'unhandled rejection: kept running'));
 
+// A stop answers every command already received, closes every socket after its replies, then exits.
+// The feed lives only in this process: when it exits, every post, user and session is gone.
 let closing = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
-    if (closing) process.exit(1);
+    if (closing) process.exit(1); // a second signal: stop now
     closing = true;
-    server.log.info({ signal }, 'shutting down: the in-memory state ends with this process');
-    void server.close().then(() => process.exit(0));
+    const stopped = server.close(); // first: nothing a log line does may hold up the stop
+    server.log.info({ signal }, 'stopping: answering what was received, then closing; the in-memory feed ends with this process');
+    stopped.then(
+      () => exit(0, 'stopped'),
+      (err: unknown) => exit(1, `stop failed: ${String(err)}`),
+    );
   });
+}
+
+function exit(code: number, line: string): void {
+  server.log[code === 0 ? 'info' : 'fatal']({}, line);
+  process.exit(code);
 }

@@ -4,6 +4,8 @@ import pino, { type Logger } from 'pino';
 import { Kernel, type KernelOptions } from './kernel/kernel.ts';
 import type { Limits } from './kernel/limits.ts';
 import { buildRelease } from './release/build.ts';
+import { DEFAULT_LOG } from './config.ts';
+import { boundedLog, type LogBounds } from './transport/bounded-log.ts';
 import { createPublicHttp, type StaticFiles } from './transport/http.ts';
 import { createMetrics } from './transport/metrics.ts';
 import { createOperatorApi } from './transport/operator.ts';
@@ -33,7 +35,10 @@ export interface ServerOptions {
   /** Where log lines go (default stdout): tests read them. */
   logStream?: pino.DestinationStream;
   limits?: Partial<Limits>;
-  ws?: Partial<WsOptions>;
+  /** Socket limits and the Origin allowlist (src/transport/ws.ts). */
+  ws?: Partial<Omit<WsOptions, 'log' | 'observe'>>;
+  /** Bounds on log lines that clients can cause. */
+  logBounds?: Partial<LogBounds>;
   kernel?: Pick<KernelOptions, 'clock' | 'initialState'>;
 }
 
@@ -45,11 +50,17 @@ export interface RunningServer {
   tokenFile: string | null;
   kernel: Kernel;
   log: Logger;
+  /**
+   * Stop: refuse new connections and new commands (E_SHUTTING_DOWN), serve every command already
+   * received, send each socket its replies and then its close (1001), and close the listeners.
+   */
   close(): Promise<void>;
 }
 
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
-  const log = pino({ level: options.logLevel ?? 'info', base: { service: 'molt' } }, options.logStream ?? pino.destination(1));
+  // Synchronous writes: a log line is out when the call returns, nothing is left to flush at exit, and
+  // a reader that went away (EPIPE) turns logging off instead of hanging the exit in a retry loop.
+  const log = pino({ level: options.logLevel ?? 'info', base: { service: 'molt' } }, options.logStream ?? pino.destination({ dest: 1, sync: true }));
   let tokenFile: string | null = null;
   let token = options.token ?? process.env['MOLT_TOKEN'];
   if (!token) {
@@ -60,21 +71,25 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
 
   const [boot, files] = await Promise.all([buildRelease(options.boot ?? 1), buildClient() as Promise<StaticFiles>]);
   const metrics = createMetrics();
+  // Warnings that clients cause are cut short and sampled: a client must not be able to fill the disk.
+  const bounds = { ...DEFAULT_LOG, ...options.logBounds };
   const kernel = new Kernel(
     { code: boot.code, view: boot.view, hash: boot.hash },
-    { ...options.kernel, ...(options.limits ? { limits: options.limits } : {}), log: log.child({ part: 'kernel' }), observe: metrics.observer },
+    { ...options.kernel, ...(options.limits ? { limits: options.limits } : {}), log: boundedLog(log.child({ part: 'kernel' }), bounds), observe: metrics.observer },
   );
   metrics.bind(kernel);
 
   const quiet = options.logLevel === 'silent';
   const httpLog = quiet ? undefined : log.child({ part: 'http' });
-  const app = createPublicHttp(kernel, files, metrics.registry, httpLog);
-  const ws = attachWebSocket(kernel, { ...options.ws, log: log.child({ part: 'ws' }) });
+  const readiness = { stopping: false };
+  const app = createPublicHttp(kernel, files, metrics.registry, httpLog, readiness);
+  const ws = attachWebSocket(kernel, { ...options.ws, log: boundedLog(log.child({ part: 'ws' }), bounds), observe: metrics.ws });
   app.server.on('upgrade', (req, socket, head) => {
     if (new URL(req.url ?? '/', 'http://x').pathname === '/ws') ws.handleUpgrade(req, socket, head);
     else socket.destroy();
   });
   const operator = createOperatorApi(kernel, token, quiet ? undefined : log.child({ part: 'operator' }));
+  let closing: Promise<void> | null = null;
 
   await app.listen({ port: options.port ?? 8080, host: options.host ?? '0.0.0.0' });
   await operator.listen({ port: options.operatorPort ?? 8081, host: options.operatorHost ?? '127.0.0.1' });
@@ -90,10 +105,18 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     tokenFile,
     kernel,
     log,
-    async close() {
-      kernel.close();
-      await ws.close();
-      await Promise.all([app.close(), operator.close()]);
+    close() {
+      closing ??= (async () => {
+        readiness.stopping = true;
+        ws.stopAccepting();
+        // Stop listening now; each listener's close resolves once its last connection has gone.
+        const listeners = Promise.all([app.close(), operator.close()]);
+        await kernel.close();
+        await ws.close();
+        await listeners;
+        metrics.stop();
+      })();
+      return closing;
     },
   };
 }

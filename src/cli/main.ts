@@ -35,31 +35,47 @@ push and rollback options
 options
   --json               print the result as JSON
   --url URL            operator API (default $MOLT_OPERATOR_URL or http://127.0.0.1:8081)
-  --token TOKEN        operator token (default $MOLT_TOKEN, else the token file)
+  --token TOKEN        operator token (default $MOLT_TOKEN, else the token file);
+                       a token that starts with '-' is written --token=TOKEN
   --token-file FILE    (default ${DEFAULT_TOKEN_FILE})
 
 exit status: 0 committed (or a dry run that would commit), 1 refused, 2 bad usage or no server`;
 
 class UsageError extends Error {}
 
+const OPTIONS = {
+  json: { type: 'boolean', default: false },
+  'dry-run': { type: 'boolean', default: false },
+  hold: { type: 'boolean', default: false },
+  force: { type: 'boolean', default: false },
+  replay: { type: 'boolean', default: false },
+  'accept-drops': { type: 'string', multiple: true },
+  pace: { type: 'string' },
+  url: { type: 'string' },
+  token: { type: 'string' },
+  'token-file': { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+/** parseArgs, with its complaints (an unknown option, a missing value) as usage errors, never a stack. */
+function parse(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, allowPositionals: true, strict: true, options: OPTIONS });
+  } catch (err) {
+    const { code, message } = err as { code?: string; message: string };
+    const option = /'(-[^']*)'/.exec(message)?.[1] ?? '';
+    const name = option.replace(/^-+/, '').split(/[\s=]/)[0]!;
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option '${option}'\n\n${USAGE}`);
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && name in OPTIONS && OPTIONS[name as keyof typeof OPTIONS].type === 'boolean')
+      throw new UsageError(`--${name} takes no value\n\n${USAGE}`);
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && name in OPTIONS)
+      throw new UsageError(`--${name} needs a value; a value that starts with '-' is written --${name}=VALUE\n\n${USAGE}`);
+    throw new UsageError(`${message}\n\n${USAGE}`);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      json: { type: 'boolean', default: false },
-      'dry-run': { type: 'boolean', default: false },
-      hold: { type: 'boolean', default: false },
-      force: { type: 'boolean', default: false },
-      replay: { type: 'boolean', default: false },
-      'accept-drops': { type: 'string', multiple: true },
-      pace: { type: 'string' },
-      url: { type: 'string' },
-      token: { type: 'string' },
-      'token-file': { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+  const { values, positionals } = parse(argv);
   const [command, target, ...extra] = positionals;
   if (values.help || !command) {
     console.log(USAGE);

@@ -16,6 +16,10 @@ export const ERRORS = {
   E_QUEUE_FULL: 'too many commands are waiting (an upgrade is in progress); try again',
   E_GAP: 'the events since that sequence number are no longer kept; reload the timeline',
   E_SHUTTING_DOWN: 'the server is shutting down',
+  E_RATE_LIMITED: 'too many commands (or joins) in too short a time; try again after retryMs',
+  E_TOO_MANY_CONNECTIONS: 'too many connections from this address',
+  E_FULL: 'the feed is at its ceiling: nothing more can be added',
+  E_ORIGIN: 'a page from this origin may not open the WebSocket',
   // --- releases and upgrades (operator API) ---
   E_UNAUTHORIZED: 'missing or wrong operator token',
   E_BAD_REQUEST: 'the operator request is malformed',

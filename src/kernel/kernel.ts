@@ -24,7 +24,9 @@ import v8 from 'node:v8';
 import type { Caller, Command, Context, FeedEvent, UserId } from '../contract.ts';
 import type { ErrorBody, EventFrame, HelloFrame, ServerFrame, UpgradeFrame } from '../transport/protocol.ts';
 import { PROTOCOL_VERSION } from '../transport/protocol.ts';
+import { Ceiling } from './ceiling.ts';
 import { ERRORS, MoltError, die, type ErrorCode } from './errors.ts';
+import { FairQueue } from './fair.ts';
 import { checkEvents, checkOutcome, show } from './guard.ts';
 import { resolveLimits, type Limits } from './limits.ts';
 import { checkPlain, checkSent, estimateBytes } from './plain.ts';
@@ -135,6 +137,11 @@ interface StoredEvent {
 
 const SYSTEM_PRESENCE = 'presence';
 
+/** Lanes of the fair queue: one per connection, one for the kernel's system commands, one for
+ *  commands from no connection (the operator, tests). */
+const SYSTEM_LANE = Symbol('system');
+const NO_CONNECTION_LANE = Symbol('no connection');
+
 function fail(code: ErrorCode, message?: string): Result {
   return { ok: false, error: { code, message: message ?? ERRORS[code] } };
 }
@@ -153,14 +160,22 @@ export class Kernel {
   /** Open connections per signed-in user. */
   readonly #userConns = new Map<UserId, number>();
   #scheduled = false;
+  /** The next turn serves light commands first (see #drain). */
+  #lightTurn = true;
   #closed = false;
+  /** Told when nothing waits and no upgrade runs, once the kernel is closed. */
+  #idle: (() => void) | null = null;
+  readonly #ceiling: Ceiling;
+  /** This process's boot: a page that reconnects and sees another boot id knows the feed restarted. */
+  readonly boot = randomBytes(9).toString('base64url');
   #online: readonly UserId[] = Object.freeze([]);
   #nextConn = 1;
   #seq = 0;
   readonly #backlog: StoredEvent[] = [];
   /** Commands wait in the queue (an upgrade's cut-over). */
   #upgrading = false;
-  #queue: Waiting[] = [];
+  /** What waits to be served, one lane per connection, served round-robin. */
+  readonly #queue = new FairQueue<Waiting>((w) => w.conn ?? (w.system !== undefined ? SYSTEM_LANE : NO_CONNECTION_LANE));
   /** The upgrade running now (one at a time). */
   #upgrade: UpgradeRun | null = null;
   readonly #rehearsal: Rehearsal;
@@ -180,6 +195,7 @@ export class Kernel {
     this.#log = options.log;
     this.#observe = options.observe ?? {};
     this.#started = this.#clock();
+    this.#ceiling = new Ceiling(this.#limits);
     const release = loadRelease(boot, this.#limits.loadTimeoutMs);
     const t = this.#limits.migrationTimeoutMs;
     const state =
@@ -232,6 +248,7 @@ export class Kernel {
     return {
       t: 'hello',
       protocol: PROTOCOL_VERSION,
+      boot: this.boot,
       conn,
       version: release.version,
       release: release.hash,
@@ -292,28 +309,36 @@ export class Kernel {
   // ------------------------------------------------------------------ commands
 
   /**
-   * The one entry point for commands. Replies in order per connection. Commands that arrive in the same
-   * tick are served as one batch under one watchdog (starting V8's watchdog costs ~50 us, more than a
-   * command). While an upgrade runs, commands wait and are served by whichever version is running when
-   * it ends: none lost, none run twice.
+   * The one entry point for commands. Replies in order per connection. Commands wait in one lane per
+   * connection and are served round-robin in batches: each batch runs under one watchdog (starting
+   * V8's watchdog costs ~50 us, more than a command) for at most `batchSliceMs`, then the event loop
+   * gets a turn before the next one, so one busy connection delays the others by one command per
+   * round, and sockets, timers and HTTP are never held for long. While an upgrade runs, commands wait
+   * and are served by whichever version is running when it ends: none lost, none run twice.
    */
-  dispatch(connection: Connection | null, command: unknown): Promise<Result> {
+  dispatch(connection: Connection | null, command: unknown, reply?: (result: Result) => void): Promise<Result> {
+    // `reply`, when given, is called at the command's turn among the effects: before the events of the
+    // commands served after it, so a transport that sends the reply there keeps replies and events in order.
+    const answer = (result: Result) => {
+      reply?.(result);
+      return Promise.resolve(result);
+    };
     const conn = connection ? (this.#conns.get(connection.id) ?? null) : null;
     if (typeof command !== 'object' || command === null || typeof (command as Command).type !== 'string')
-      return Promise.resolve(fail('E_BAD_COMMAND', `command must be a map with a string type; got ${show(command)}`));
-    if (this.#closed) return Promise.resolve(fail('E_SHUTTING_DOWN'));
-    if (this.#queue.length >= this.#limits.maxQueuedCommands) return Promise.resolve(fail('E_QUEUE_FULL'));
+      return answer(fail('E_BAD_COMMAND', `command must be a map with a string type; got ${show(command)}`));
+    if (this.#closed) return answer(fail('E_SHUTTING_DOWN'));
+    if (this.#queue.length >= this.#limits.maxQueuedCommands) return answer(fail('E_QUEUE_FULL'));
     return new Promise((resolve) => {
-      this.#queue.push({ conn, command: command as Command, resolve });
+      this.#queue.push({ conn, command: command as Command, resolve: reply ? (r) => (reply(r), resolve(r)) : resolve });
       this.#schedule();
     });
   }
 
   #schedule(): void {
-    if (this.#scheduled || this.#upgrading || this.#queue.length === 0) return;
+    if (this.#scheduled || this.#upgrading || this.#queue.length === 0) return this.#settle();
     this.#scheduled = true;
     // setImmediate, not a microtask: it runs after every socket read of this turn of the event loop,
-    // so commands from many connections share one batch.
+    // so commands from many connections share one batch, and the next batch waits for the next turn.
     setImmediate(() => {
       this.#scheduled = false;
       try {
@@ -326,52 +351,95 @@ export class Kernel {
     });
   }
 
-  /** Serve everything waiting, in arrival order, by whatever version runs now. */
+  /**
+   * Serve one batch of what waits, by whatever version runs now; the rest in the next turn. Turns
+   * alternate: first what runs no feed code (the kernel's own commands, types the version does not
+   * handle) at the head of each lane, answered at once; then, in the next turn, a full batch under the
+   * watchdog. Starting the watchdog is a thread, and on a busy machine a thread can wait: a $ping never
+   * waits for one.
+   */
   #drain(): void {
-    while (this.#queue.length > 0 && !this.#upgrading) {
-      const batch = this.#queue;
-      this.#queue = [];
-      for (let next = 0; next < batch.length; ) next = this.#batch(batch, next);
+    if (this.#queue.length > 0 && !this.#upgrading) {
+      // (Not ahead of the kernel's own presence notices: they belong to the moment they were queued.)
+      if (this.#lightTurn && !this.#queue.has(SYSTEM_LANE) && this.#batch(true) > 0 && this.#queue.length > 0) {
+        this.#lightTurn = false;
+        return this.#schedule();
+      }
+      this.#lightTurn = true;
+      this.#batch(false);
+    }
+    this.#schedule();
+  }
+
+  /** Once closed: say so when nothing waits and no upgrade runs. */
+  #settle(): void {
+    if (this.#idle !== null && this.#queue.length === 0 && !this.#upgrading && this.#upgrade === null && !this.#scheduled) {
+      const idle = this.#idle;
+      this.#idle = null;
+      idle();
     }
   }
 
   /**
-   * Serve batch[from..] under one watchdog until the batch ends or half the time limit is used, so that
-   * each command has at least half of it.
+   * Serve one batch: walk the queue round-robin under one watchdog until nothing waits or the slice
+   * (`batchSliceMs`, at most half the time limit, so each command has at least half of it) is used.
    *
    * Inside the watchdog nothing of the kernel changes: each step computes its outcome from the state
    * the previous step produced, and a step counts only once it is in `done`. The watchdog may terminate
    * anything at any moment (even after the last step, when the deadline passed during it), so
-   * everything that changes the kernel happens after: commit the state of the last completed step,
-   * then the effects (events, bindings, replies) in order. A handler that runs past the limit is
-   * terminated; its command gets E_HANDLER_TIMEOUT, the commands before it keep their results, the ones
-   * after it are served next. Returns the next index to serve.
+   * everything that changes the kernel happens after: remove the served commands from the queue,
+   * commit the state of the last completed step, then the effects (events, bindings, replies) in
+   * order. A handler that runs past the limit is terminated; its command gets E_HANDLER_TIMEOUT, the
+   * commands before it keep their results, the ones after it are served next.
    */
-  #batch(batch: Waiting[], from: number): number {
+  #batch(lightOnly: boolean): number {
     const { release, state: start } = this.#cell;
     const done: Done[] = [];
     const limit = this.#limits.handlerTimeoutMs;
-    const stopTaking = performance.now() + limit / 2;
+    const stopTaking = performance.now() + Math.min(this.#limits.batchSliceMs, limit / 2);
+    const cursor = this.#queue.cursor();
+    const ceiling = this.#ceiling.batch(release);
+    let current: Waiting | undefined; // the command being served when the watchdog fires
     let failure: unknown = null;
-    try {
-      runBounded(() => {
-        let state = start;
-        const users = new Map<Conn, UserId | null>(); // bindings made earlier in this batch
-        for (let i = from; i < batch.length; i++) {
-          if (i > from && performance.now() > stopTaking) break;
-          const d = this.#step(batch[i]!, release, state, users);
-          done.push(d);
-          if (d.state !== undefined) state = d.state;
-          if (d.bind) users.set(d.bind.conn, d.bind.after);
-        }
-      }, limit);
-    } catch (err) {
-      failure = err;
+    const sliceUsed = () => done.length > 0 && performance.now() > stopTaking;
+    // Commands that run no feed code (the kernel's own, and types the version does not handle) are
+    // answered without starting the watchdog: a batch of $pings costs no thread.
+    const light = (w: Waiting) => w.system === undefined && (w.command.type === '$ping' || w.command.type === '$since' || !release.feed.commands.includes(w.command.type));
+    let next = cursor.next(lightOnly ? light : undefined);
+    while (next !== undefined && light(next) && !sliceUsed()) {
+      done.push(this.#step(next, release, start, new Map()));
+      next = sliceUsed() ? undefined : cursor.next(lightOnly ? light : undefined);
     }
-    let next = from + done.length;
-    if (failure !== null && next < batch.length) {
+    if (next !== undefined && !sliceUsed() && !lightOnly) {
+      let first: Waiting | undefined = next;
+      try {
+        runBounded(() => {
+          let state = start;
+          const users = new Map<Conn, UserId | null>(); // bindings made earlier in this batch
+          for (;;) {
+            if (first === undefined && sliceUsed()) break;
+            const w = first ?? cursor.next();
+            first = undefined;
+            if (w === undefined) break;
+            current = w;
+            let d = this.#step(w, release, state, users);
+            if (d.state !== undefined) {
+              // The memory ceiling: a command that would grow the feed past it is refused, state unchanged.
+              const full = ceiling.check(state, d.state);
+              if (full !== null) d = { w, version: d.version, ms: d.ms, refused: true, result: { ok: false, error: full } };
+            }
+            done.push(d);
+            if (d.state !== undefined) state = d.state;
+            if (d.bind) users.set(d.bind.conn, d.bind.after);
+          }
+        }, limit);
+      } catch (err) {
+        failure = err;
+      }
+    }
+    if (failure !== null && current !== undefined && done[done.length - 1]?.w !== current) {
       // The step that was running when the watchdog fired (or something threw): only it fails.
-      const w = batch[next]!;
+      const w = current;
       const type = w.command.type.slice(0, 40);
       done.push({
         w,
@@ -382,8 +450,8 @@ export class Kernel {
             ? fail('E_HANDLER_TIMEOUT', `feed v${release.version} handle('${type}') ${failure.message}; the state is unchanged`)
             : fail('E_HANDLER_THREW', `internal error while serving '${type}': ${describeThrown(failure)}`),
       });
-      next++;
     }
+    this.#queue.commit(cursor, done.length);
     // Commit: one assignment, the state of the last step that changed it. Old states are untouched.
     for (let k = done.length - 1; k >= 0; k--) {
       const committed = done[k]!.state;
@@ -400,7 +468,7 @@ export class Kernel {
         this.#log?.error({ command: d.w.command.type, err: describeThrown(err) }, 'effect failed');
       }
     }
-    return next;
+    return done.length;
   }
 
   /** One command against `state`: run the handler and check what it returned. Changes nothing. */
@@ -496,10 +564,12 @@ export class Kernel {
   /** Effects of one served command, in order: its events, its binding, its reply. */
   #apply(d: Done): void {
     if (d.events) for (const ev of d.events) this.#emit(ev, d.version);
-    // A connection that closed while its command waited is not bound again.
+    // A connection that closed while its command waited is not bound again. When the binding brings
+    // a user online or offline, the reply waits for that presence event: the caller sees it first.
+    let held = false;
     if (d.bind && this.#conns.has(d.bind.conn.id)) {
       d.bind.conn.user = d.bind.after;
-      this.#rebind(d.bind.before, d.bind.after);
+      held = this.#rebind(d.bind.before, d.bind.after, () => d.w.resolve(d.result));
     }
     if (d.late) d.result = d.late();
     const type = d.w.command.type;
@@ -513,7 +583,7 @@ export class Kernel {
       if (d.served.wrote && this.#window) this.#keepWrite(d.served);
     }
     this.#observe.command?.(type, d.result.ok ? 'ok' : d.refused ? 'refused' : 'error', d.ms);
-    d.w.resolve(d.result);
+    if (!held) d.w.resolve(d.result);
   }
 
   #since(conn: Conn | null, seq: unknown): Result {
@@ -550,8 +620,9 @@ export class Kernel {
   /**
    * A connection moved from user `before` to `after`. When a user's first connection binds or the last
    * one goes, the feed hears of it as a system command, queued behind what is already waiting.
+   * `then` runs once the last of those is served. Returns whether any was queued.
    */
-  #rebind(before: UserId | null, after: UserId | null): void {
+  #rebind(before: UserId | null, after: UserId | null, then: () => void = () => {}): boolean {
     const changed: [UserId, boolean][] = [];
     if (before !== null) {
       const n = (this.#userConns.get(before) ?? 0) - 1;
@@ -566,10 +637,12 @@ export class Kernel {
       this.#userConns.set(after, n);
       if (n === 1) changed.push([after, true]);
     }
-    if (changed.length === 0) return;
+    if (changed.length === 0) return false;
     this.#online = Object.freeze([...this.#userConns.keys()]);
-    for (const [user, online] of changed)
-      this.#queue.push({ conn: null, command: { type: SYSTEM_PRESENCE, online }, resolve: () => {}, system: user });
+    changed.forEach(([user, online], i) =>
+      this.#queue.push({ conn: null, command: { type: SYSTEM_PRESENCE, online }, resolve: i === changed.length - 1 ? then : () => {}, system: user }),
+    );
+    return true;
   }
 
   // ------------------------------------------------------------------ upgrades
@@ -735,14 +808,24 @@ export class Kernel {
     }
   }
 
-  /** Refuse new work and answer what waits with E_SHUTTING_DOWN; an upgrade not yet cut over is aborted. */
-  close(): void {
+  /**
+   * Stop: refuse new commands with E_SHUTTING_DOWN, abort an upgrade not yet cut over (nothing
+   * changes), serve everything already waiting (after a cut-over in progress, if any), and resolve once
+   * all of it is answered.
+   */
+  close(): Promise<void> {
     this.#closed = true;
     this.#upgrade?.abort('the server is stopping', 'E_SHUTTING_DOWN');
     if (this.#syncTimer) clearInterval(this.#syncTimer);
     this.#rehearsal.stop();
-    for (const w of this.#queue) w.resolve(fail('E_SHUTTING_DOWN'));
-    this.#queue = [];
+    return new Promise((resolve) => {
+      const previous = this.#idle;
+      this.#idle = () => {
+        previous?.();
+        resolve();
+      };
+      this.#schedule();
+    });
   }
 }
 

@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import { die } from './errors.ts';
 
 /** Every bound the kernel enforces, with its default. Impossible values throw at start. */
@@ -46,6 +47,27 @@ export interface Limits {
   windowBytes: number;
   /** How often a warm rehearsal's mirror catches up with the live state, ms. */
   mirrorSyncMs: number;
+  /** A batch stops taking commands after this long (ms), then the event loop gets a turn: sockets,
+   *  timers and HTTP are never held for longer than this plus one command. */
+  batchSliceMs: number;
+  /** Ceiling on live posts (census `posts`): past it new posts are refused with E_FULL. */
+  maxPosts: number;
+  /** Ceiling on users (census `users`): past it joins are refused with E_FULL. */
+  maxUsers: number;
+  /** Heap high-water mark (MB of V8 heap in use): past it, anything that adds to the feed is refused
+   *  with E_FULL. Default: 75% of V8's old-generation limit (`--max-old-space-size`). */
+  maxHeapMb: number;
+}
+
+/**
+ * 75% of the old generation's limit. V8's heap limit is the old generation's (--max-old-space-size;
+ * 4,096 MB by default on Node 20, 64-bit) plus 48 MB kept for the young generation; what the feed
+ * keeps lives in the old one. The rest is room for garbage, a command's copies and a migration's.
+ */
+function defaultHeapMark(): number {
+  const limitMb = getHeapStatistics().heap_size_limit / 1024 / 1024;
+  const oldMb = limitMb > 96 ? limitMb - 48 : limitMb / 2;
+  return Math.max(1, Math.floor(oldMb * 0.75));
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -71,6 +93,10 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   windowWrites: 100_000,
   windowBytes: 64 * 1024 * 1024,
   mirrorSyncMs: 2_000,
+  batchSliceMs: 2,
+  maxPosts: 2_000_000,
+  maxUsers: 1_000_000,
+  maxHeapMb: defaultHeapMark(),
 });
 
 export function resolveLimits(partial: Partial<Limits> = {}): Limits {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Kernel } from '../kernel/kernel.ts';
@@ -5,14 +6,55 @@ import type { Kernel } from '../kernel/kernel.ts';
 export type StaticFiles = Map<string, { type: string; body: Buffer | string }>;
 
 /**
+ * The page's Content-Security-Policy: its own scripts (the app and each release's view module, by URL,
+ * never inline or eval), its own stylesheet plus the one style element the app fills with the running
+ * view's CSS (allowed by a nonce fresh on every page load), style attributes (the avatars' hue), the
+ * favicon as a data: URL, a WebSocket and fetches to this server only, and no framing by anyone.
+ */
+export function contentSecurityPolicy(nonce: string): string {
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    `style-src-elem 'self' 'nonce-${nonce}'`,
+    "style-src-attr 'unsafe-inline'",
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+/** The running state of the process, as /readyz reads it. */
+export interface Readiness {
+  stopping: boolean;
+}
+
+/**
  * The public HTTP side: the browser client, each release's view module, health and metrics. The
  * WebSocket at /ws is attached to the same server by src/server.ts.
  */
-export function createPublicHttp(kernel: Kernel, files: StaticFiles, metrics: Registry, log?: FastifyBaseLogger): FastifyInstance {
+export function createPublicHttp(kernel: Kernel, files: StaticFiles, metrics: Registry, log?: FastifyBaseLogger, readiness: Readiness = { stopping: false }): FastifyInstance {
   const app: FastifyInstance = log ? Fastify({ loggerInstance: log, logController: new LogController({ disableRequestLogging: true }) }) : Fastify({ logger: false });
 
+  // Every answer: no content sniffing, no framing, no referrer beyond this site.
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff').header('x-frame-options', 'DENY').header('referrer-policy', 'same-origin');
+    return payload;
+  });
+
   for (const [url, file] of files) {
-    app.get(url, async (_req, reply) => reply.type(file.type).header('cache-control', 'no-cache').send(file.body));
+    if (file.type.startsWith('text/html')) {
+      const html = String(file.body);
+      app.get(url, async (_req, reply) => {
+        const nonce = randomBytes(16).toString('base64');
+        return reply
+          .type(file.type)
+          .header('cache-control', 'no-cache')
+          .header('content-security-policy', contentSecurityPolicy(nonce))
+          .send(html.replace('<style id="view-css">', `<style id="view-css" nonce="${nonce}">`));
+      });
+    } else app.get(url, async (_req, reply) => reply.type(file.type).header('cache-control', 'no-cache').send(file.body));
   }
 
   // A release's browser view, by hash: immutable, so cache it for good.
@@ -28,10 +70,19 @@ export function createPublicHttp(kernel: Kernel, files: StaticFiles, metrics: Re
     ok: true,
     version: kernel.version,
     release: kernel.release,
+    boot: kernel.boot,
     uptimeMs: Math.round(process.uptime() * 1000),
     upgrading: kernel.upgrading,
     connections: kernel.connections,
   }));
+
+  // Liveness: the process answers. Readiness: it should be sent new clients now (not while an upgrade
+  // cuts over and commands wait, not while it stops).
+  app.get('/livez', async () => ({ ok: true }));
+  app.get('/readyz', async (_req, reply) => {
+    const reason = readiness.stopping ? 'stopping' : kernel.cuttingOver ? 'upgrading' : null;
+    return reply.code(reason ? 503 : 200).send(reason ? { ok: false, reason } : { ok: true });
+  });
 
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
 

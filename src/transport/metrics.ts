@@ -1,5 +1,9 @@
 import client from 'prom-client';
 import type { Kernel, Observer } from '../kernel/kernel.ts';
+import type { WsObserver } from './ws.ts';
+
+/** How often the event loop's lag is sampled (ms). */
+const LAG_SAMPLE_MS = 50;
 
 /** Prometheus metrics for one kernel, in a registry of its own (tests start many servers). */
 export function createMetrics() {
@@ -9,6 +13,20 @@ export function createMetrics() {
   const commandSeconds = new client.Histogram({ name: 'molt_command_seconds', help: 'Time in the feed handler per command', buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.25], registers: [registry] });
   const upgrades = new client.Counter({ name: 'molt_upgrades_total', help: 'Upgrade attempts, by kind and result', labelNames: ['kind', 'result'] as const, registers: [registry] });
   const pause = new client.Histogram({ name: 'molt_upgrade_pause_seconds', help: 'Time commands waited during an upgrade', buckets: [0.005, 0.02, 0.1, 0.5, 2, 10], registers: [registry] });
+  const rateLimited = new client.Counter({ name: 'molt_rate_limited_total', help: 'Commands refused with E_RATE_LIMITED, by scope (connection, address) and budget (commands, joins)', labelNames: ['scope', 'budget'] as const, registers: [registry] });
+  const closedPeers = new client.Counter({ name: 'molt_closed_peers_total', help: 'Sockets the server closed, by reason (dead, slow, refused_frames, too_many_connections)', labelNames: ['reason'] as const, registers: [registry] });
+  const lag = new client.Histogram({ name: 'molt_event_loop_lag_seconds', help: `How late a ${LAG_SAMPLE_MS} ms timer fires: time the event loop was held`, buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [registry] });
+  let lagMax = 0;
+  new client.Gauge({ name: 'molt_event_loop_lag_max_seconds', help: 'Longest event-loop lag since the last scrape', registers: [registry], collect() { this.set(lagMax); lagMax = 0; } });
+  let expected = performance.now() + LAG_SAMPLE_MS;
+  const sampler = setInterval(() => {
+    const now = performance.now();
+    const late = Math.max(0, now - expected) / 1000;
+    expected = now + LAG_SAMPLE_MS;
+    lag.observe(late);
+    if (late > lagMax) lagMax = late;
+  }, LAG_SAMPLE_MS);
+  sampler.unref();
   let kernel: Kernel | undefined;
   new client.Gauge({ name: 'molt_feed_version', help: 'Running feed version', registers: [registry], collect() { if (kernel) this.set(kernel.version); } });
   new client.Gauge({ name: 'molt_connections', help: 'Open client connections', registers: [registry], collect() { if (kernel) this.set(kernel.connections); } });
@@ -25,9 +43,21 @@ export function createMetrics() {
       if (report.result === 'committed') pause.observe(report.pauseMs / 1000);
     },
   };
+  const ws: WsObserver = {
+    rateLimited(scope, budget) {
+      rateLimited.inc({ scope, budget });
+    },
+    closed(reason) {
+      closedPeers.inc({ reason });
+    },
+  };
   return {
     registry,
     observer,
+    ws,
+    stop() {
+      clearInterval(sampler);
+    },
     bind(k: Kernel) {
       kernel = k;
     },

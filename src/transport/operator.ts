@@ -50,8 +50,9 @@ export function createOperatorApi(kernel: Kernel, token: string, log?: FastifyBa
   const expected = createHash('sha256').update(token).digest();
 
   app.addHook('onRequest', async (req, reply) => {
-    const header = req.headers.authorization ?? '';
-    const given = createHash('sha256').update(header.startsWith('Bearer ') ? header.slice(7) : '').digest();
+    // The scheme is case-insensitive (RFC 9110 11.1): "Bearer", "bearer" and "BEARER" are the same.
+    const scheme = /^bearer +(.*)$/i.exec(req.headers.authorization ?? '');
+    const given = createHash('sha256').update(scheme ? scheme[1]!.trim() : '').digest();
     if (!timingSafeEqual(given, expected)) {
       await reply.code(401).header('www-authenticate', 'Bearer').send({ error: { code: 'E_UNAUTHORIZED', message: 'missing or wrong operator token' } });
     }

@@ -33,6 +33,9 @@ export interface PingCommand extends CommandFrame {
 export interface HelloFrame {
   t: 'hello';
   protocol: number;
+  /** This process's boot id: random at every start. The feed lives only in memory, so a page that
+   *  reconnects and finds a different boot id is talking to a fresh process: everything before is gone. */
+  boot: string;
   /** This connection's id, as the server names it in logs. */
   conn: string;
   version: number;
@@ -48,6 +51,8 @@ export interface HelloFrame {
 export interface ErrorBody {
   code: string;
   message: string;
+  /** On E_RATE_LIMITED (and E_TOO_MANY_CONNECTIONS): milliseconds to wait before trying again. */
+  retryMs?: number;
 }
 
 export type ReplyFrame =

@@ -12,7 +12,9 @@ export function ensureTokenFile(file: string): string {
     if (token.length >= 16) return token;
   }
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const token = randomBytes(32).toString('base64url');
+  // base64url, never starting with '-': a token is pasted after flags, where '-' reads as one.
+  let token = randomBytes(32).toString('base64url');
+  while (token.startsWith('-')) token = randomBytes(32).toString('base64url');
   writeFileSync(file, `${token}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
   return token;

@@ -1,38 +1,228 @@
 import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket, type RawData } from 'ws';
-import { ERRORS } from '../kernel/errors.ts';
-import type { Kernel } from '../kernel/kernel.ts';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { ERRORS, type ErrorCode } from '../kernel/errors.ts';
+import type { Kernel, Result } from '../kernel/kernel.ts';
+import { Addresses, Bucket, Budget, addressOf, spend, type BudgetName } from './budget.ts';
 import { decode, encode } from './codec.ts';
-import type { ServerFrame } from './protocol.ts';
+import { originAllowed } from './origin.ts';
+import type { ErrorBody, ServerFrame } from './protocol.ts';
 
 /**
  * The WebSocket adapter: msgpack frames in, kernel.dispatch, msgpack frames out. It owns sockets and
- * nothing else. Limits: `maxPayload` (close 1009 past it, from ws itself) and a bound on replies a slow
- * client may leave unsent (`maxBufferedBytes`, close 1008).
+ * what is fair between them:
+ *
+ * - replies leave in the order their frames arrived, whatever path answered them (the kernel, a
+ *   malformed frame, a budget): each frame takes a place in its socket's reply line when it is read;
+ * - budgets (budget.ts): commands and joins per connection and per address, refused with
+ *   E_RATE_LIMITED and a retry hint; connections per address; a socket that keeps sending refused
+ *   frames (malformed or over budget) is closed with 1008;
+ * - at most `maxInFlight` commands read and not yet answered per socket: past that the socket is not
+ *   read until they are (TCP holds the rest), so one socket cannot fill the kernel's queue;
+ * - liveness: a ping every `pingIntervalMs`; a peer that has not answered by the next one is cut off,
+ *   so a dead peer leaves within two intervals;
+ * - the Origin allowlist, refused with HTTP 403 before the WebSocket opens;
+ * - a client that stops reading (more than `maxBufferedBytes` unsent) is closed with 1008.
+ *
+ * Every limit has a name and a default here; src/config.ts reads them from the environment.
  */
-export interface WsOptions {
+export interface WsLimits {
+  /** Largest frame a client may send (bytes); larger closes the socket with 1009. */
   maxPayload: number;
+  /** Unsent bytes a socket may pile up before it is closed with 1008 as too slow. */
   maxBufferedBytes: number;
-  /** How long a client closed for being too slow has to read the close frame before it is cut off. */
+  /** How long a socket we close has to answer the close before it is cut off (ms). */
   closeGraceMs: number;
-  log?: { warn(obj: object, msg?: string): void };
+  /** Interval between pings (ms); a peer that misses one is closed at the next. */
+  pingIntervalMs: number;
+  /** Commands per second per connection, and the burst it may send at once. */
+  commandsPerSec: number;
+  commandBurst: number;
+  /** The same, shared by all connections from one address. */
+  ipCommandsPerSec: number;
+  ipCommandBurst: number;
+  /** Joins per minute per connection, and the burst. */
+  joinsPerMin: number;
+  joinBurst: number;
+  /** The same, per address. */
+  ipJoinsPerMin: number;
+  ipJoinBurst: number;
+  /** Open connections per address. */
+  maxConnectionsPerIp: number;
+  /** Refused frames (malformed, or over budget) a connection may send in a minute before it is closed with 1008. */
+  maxRefusedFrames: number;
+  /** Commands read from one socket and not yet answered, before the socket is read no further. */
+  maxInFlight: number;
 }
 
-export const DEFAULT_WS: WsOptions = { maxPayload: 64 * 1024, maxBufferedBytes: 8 * 1024 * 1024, closeGraceMs: 2_000 };
+export interface WsOptions extends WsLimits {
+  /** Origins whose pages may open /ws: exact origins, 'self' (same host as the request), or '*'. */
+  origins: readonly string[];
+  log?: { warn(obj: object, msg?: string): void };
+  observe?: WsObserver;
+}
+
+export type CloseReason = 'dead' | 'slow' | 'refused_frames' | 'too_many_connections';
+
+export interface WsObserver {
+  rateLimited?(scope: 'connection' | 'address', budget: BudgetName): void;
+  closed?(reason: CloseReason): void;
+}
+
+export const DEFAULT_WS: Readonly<WsLimits> = Object.freeze({
+  maxPayload: 64 * 1024,
+  maxBufferedBytes: 8 * 1024 * 1024,
+  closeGraceMs: 2_000,
+  pingIntervalMs: 20_000,
+  commandsPerSec: 20,
+  commandBurst: 60,
+  ipCommandsPerSec: 200,
+  ipCommandBurst: 400,
+  joinsPerMin: 6,
+  joinBurst: 3,
+  ipJoinsPerMin: 30,
+  ipJoinBurst: 20,
+  maxConnectionsPerIp: 64,
+  maxRefusedFrames: 200,
+  maxInFlight: 128,
+});
+
+export function resolveWs(partial: Partial<WsOptions> = {}): WsOptions {
+  const opts: WsOptions = { ...DEFAULT_WS, origins: ['self'], ...partial };
+  for (const name of Object.keys(DEFAULT_WS) as (keyof WsLimits)[]) {
+    const value = opts[name];
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new Error(`ws limit ${name} = ${String(value)}; expected a positive number`);
+  }
+  return opts;
+}
+
+/**
+ * One WebSocket frame (binary, final, unmasked, as a server sends it) holding `payload`. A frame for
+ * many sockets (an event) is framed once and the same bytes written to each: the costly part of a
+ * broadcast is then one write per socket, corked with the others of its turn.
+ */
+const framed = new WeakMap<object, Buffer>();
+function wsFrame(frame: ServerFrame): Buffer {
+  let bytes = framed.get(frame);
+  if (bytes) return bytes;
+  const payload = encode(frame);
+  const n = payload.length;
+  const head = n < 126 ? 2 : n < 65536 ? 4 : 10;
+  bytes = Buffer.allocUnsafe(head + n);
+  bytes[0] = 0x82; // FIN, opcode 2 (binary)
+  if (n < 126) bytes[1] = n;
+  else if (n < 65536) {
+    bytes[1] = 126;
+    bytes.writeUInt16BE(n, 2);
+  } else {
+    bytes[1] = 127;
+    bytes.writeBigUInt64BE(BigInt(n), 2);
+  }
+  payload.copy(bytes, head);
+  framed.set(frame, bytes);
+  return bytes;
+}
+
+/** The place of a reply not yet known in a socket's reply line. */
+const WAITING = Symbol('waiting');
+
+interface Peer {
+  readonly socket: WebSocket;
+  /** Replies in the order their frames arrived; WAITING until known. Frame number n is at n - base. */
+  replies: (ServerFrame | typeof WAITING)[];
+  base: number;
+  head: number;
+  alive: boolean;
+  paused: boolean;
+  /** Our close is decided: nothing more is read, the close goes out after the replies owed. */
+  closing: boolean;
+  closeWith: { code: number; reason: string } | null;
+}
 
 export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}) {
-  const opts = { ...DEFAULT_WS, ...options };
-  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload, perMessageDeflate: false });
+  const opts = resolveWs(options);
+  const observe = opts.observe ?? {};
+  // One message per socket per turn of the event loop (ws defers the next to setImmediate): a socket
+  // that sent a thousand frames in one TCP read does not get them all decoded before anyone else.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload, perMessageDeflate: false, allowSynchronousEvents: false });
+  const rates = (ip: boolean) =>
+    ip
+      ? { commandsPerSec: opts.ipCommandsPerSec, commandBurst: opts.ipCommandBurst, joinsPerMin: opts.ipJoinsPerMin, joinBurst: opts.ipJoinBurst }
+      : { commandsPerSec: opts.commandsPerSec, commandBurst: opts.commandBurst, joinsPerMin: opts.joinsPerMin, joinBurst: opts.joinBurst };
+  const addresses = new Addresses(rates(true));
+  const peers = new Set<Peer>();
+  /** How to close each peer after the replies it is owed. */
+  const closers = new Map<Peer, (code: number, reason: string) => void>();
+  let stopping = false;
 
-  wss.on('connection', (socket: WebSocket) => {
+  // Frames for one socket that leave in the same turn go out in one write: cork each socket at its
+  // first frame and uncork once the turn's work is done (a tick queued from a microtask runs after all
+  // microtasks). What a socket was given this turn is not what it left unread: `corked` counts it.
+  const corked = new Map<Duplex, number>();
+  const uncorkAll = () => {
+    const all = [...corked.keys()];
+    corked.clear();
+    for (const raw of all) raw.uncork();
+  };
+  const cork = (socket: WebSocket, bytes: number): void => {
+    const raw = (socket as unknown as { _socket?: Duplex })._socket;
+    if (!raw) return;
+    const before = corked.get(raw);
+    if (before === undefined) {
+      if (corked.size === 0) queueMicrotask(() => process.nextTick(uncorkAll));
+      raw.cork();
+    }
+    corked.set(raw, (before ?? 0) + bytes);
+  };
+  const thisTurn = (socket: WebSocket): number => corked.get((socket as unknown as { _socket?: Duplex })._socket as Duplex) ?? 0;
+
+  const liveness = setInterval(() => {
+    for (const peer of peers) {
+      // A socket we stopped reading cannot show us its pong: its silence is ours.
+      if (peer.closing || peer.paused) continue;
+      if (!peer.alive) {
+        observe.closed?.('dead');
+        peer.socket.terminate();
+        continue;
+      }
+      peer.alive = false;
+      peer.socket.ping();
+    }
+    addresses.sweep(performance.now());
+  }, opts.pingIntervalMs);
+  liveness.unref();
+
+  wss.on('connection', (socket: WebSocket, req: IncomingMessage) => {
+    const ip = addressOf(req.socket.remoteAddress);
+    const address = addresses.get(ip, performance.now());
+    if (address.connections >= opts.maxConnectionsPerIp) {
+      observe.closed?.('too_many_connections');
+      // The hint: a place held by a peer that died is free within two ping intervals.
+      socket.send(encode({ t: 'error', error: { code: 'E_TOO_MANY_CONNECTIONS', message: `${ERRORS.E_TOO_MANY_CONNECTIONS}: at most ${opts.maxConnectionsPerIp}; close another tab or try again later`, retryMs: 2 * opts.pingIntervalMs } }));
+      socket.close(1008, 'too many connections from your address');
+      setTimeout(() => socket.terminate(), opts.closeGraceMs).unref();
+      return;
+    }
+    address.connections++;
+    const budget = new Budget(rates(false), performance.now());
+    const refusals = new Bucket(opts.maxRefusedFrames / 60, opts.maxRefusedFrames, performance.now());
+    const budgets = [
+      { scope: 'connection' as const, budget },
+      { scope: 'address' as const, budget: address.budget },
+    ];
+    const peer: Peer = { socket, replies: [], base: 0, head: 0, alive: true, paused: false, closing: false, closeWith: null };
+    peers.add(peer);
+
     let dropped = false;
     const send = (frame: ServerFrame) => {
       if (dropped || socket.readyState !== socket.OPEN) return;
-      if (socket.bufferedAmount > opts.maxBufferedBytes) {
+      if (socket.bufferedAmount - thisTurn(socket) > opts.maxBufferedBytes) {
         // A client that stopped reading: stop feeding it now, say why behind what it has not read,
         // and cut it off if it does not read that either.
         dropped = true;
+        peer.closing = true;
+        observe.closed?.('slow');
         kernel.disconnect(conn);
         socket.close(1008, 'too slow: too many frames waiting');
         setTimeout(() => socket.terminate(), opts.closeGraceMs).unref();
@@ -40,56 +230,165 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
       }
       let bytes: Buffer;
       try {
-        bytes = encode(frame);
+        bytes = wsFrame(frame);
       } catch (err) {
         opts.log?.warn({ frame: frame.t, err: String(err) }, 'frame did not encode');
         return;
       }
-      socket.send(bytes);
+      const raw = (socket as unknown as { _socket?: Duplex })._socket;
+      if (!raw) return;
+      cork(socket, bytes.length);
+      // ws would frame the same bytes again for each socket; without compression its sender writes
+      // straight to the socket, and so do we (a frame is never written after our close: OPEN above).
+      raw.write(bytes);
     };
+
+    /** Send the replies whose turn has come; then close, if a close waits for them. */
+    const flush = () => {
+      const line = peer.replies;
+      while (peer.head < line.length && line[peer.head] !== WAITING) {
+        const frame = line[peer.head] as ServerFrame;
+        line[peer.head++] = WAITING; // drop the reference
+        send(frame);
+      }
+      if (peer.head === line.length || peer.head > 1024) {
+        peer.replies = line.slice(peer.head);
+        peer.base += peer.head;
+        peer.head = 0;
+      }
+      const owed = peer.replies.length - peer.head;
+      if (peer.paused && owed <= opts.maxInFlight / 2) {
+        peer.paused = false;
+        socket.resume();
+      }
+      if (peer.closeWith && owed === 0 && socket.readyState === socket.OPEN) {
+        socket.close(peer.closeWith.code, peer.closeWith.reason);
+        setTimeout(() => socket.terminate(), opts.closeGraceMs).unref();
+      }
+    };
+    const reserve = (): number => {
+      const at = peer.base + peer.replies.length;
+      peer.replies.push(WAITING);
+      if (!peer.paused && peer.replies.length - peer.head >= opts.maxInFlight) {
+        peer.paused = true;
+        socket.pause();
+      }
+      return at;
+    };
+    const answer = (at: number, frame: ServerFrame) => {
+      peer.replies[at - peer.base] = frame;
+      flush();
+    };
+    closers.set(peer, (code, reason) => {
+      if (peer.closeWith) return;
+      peer.closing = true;
+      peer.closeWith = { code, reason };
+      kernel.disconnect(conn);
+      // Read again, to see the peer's answer to our close (what else comes is not read as commands).
+      if (peer.paused) {
+        peer.paused = false;
+        socket.resume();
+      }
+      // Whatever happens, this socket is gone after the grace: replies owed, then close, then cut.
+      setTimeout(() => socket.terminate(), 2 * opts.closeGraceMs).unref();
+      flush();
+    });
+
+    /**
+     * A frame refused here: answered in its place. A malformed frame is a strike, and so is a frame
+     * refused for its budget that came before the retry time an earlier refusal gave (a client that
+     * waits as told is not struck); too many strikes and the socket is closed.
+     */
+    let retryAt = 0;
+    const refuse = (at: number, id: number | null, error: ErrorBody, now: number) => {
+      answer(at, id === null ? { t: 'error', error } : { t: 'reply', id, ok: false, error });
+      const strike = error.retryMs === undefined || now < retryAt;
+      if (error.retryMs !== undefined) retryAt = Math.max(retryAt, now + error.retryMs);
+      if (!strike) return;
+      if (refusals.wait(now) > 0) {
+        observe.closed?.('refused_frames');
+        closers.get(peer)!(1008, 'too many refused frames (malformed or over budget)');
+      } else refusals.take(now);
+    };
+
     const conn = kernel.connect(send);
     socket.on('message', (data: RawData, isBinary: boolean) => {
+      if (peer.closing) return; // after our close: not applied, not answered (the close says so)
+      peer.alive = true;
+      const now = performance.now();
+      const at = reserve();
       let frame: unknown;
       try {
         if (!isBinary) throw new Error('text frame');
         frame = decode(Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer));
       } catch {
-        send({ t: 'error', error: { code: 'E_BAD_FRAME', message: `${ERRORS.E_BAD_FRAME}: send binary msgpack maps` } });
-        return;
+        for (const b of budgets) if (b.budget.commands.wait(now) === 0) b.budget.commands.take(now); // counts against the same budget
+        return refuse(at, null, { code: 'E_BAD_FRAME', message: `${ERRORS.E_BAD_FRAME}: send binary msgpack maps` }, now);
       }
       const id = (frame as { id?: unknown } | null)?.id;
-      if (typeof frame !== 'object' || frame === null || Array.isArray(frame) || !Number.isSafeInteger(id) || typeof (frame as { type?: unknown }).type !== 'string') {
-        const error = { code: 'E_BAD_COMMAND', message: ERRORS.E_BAD_COMMAND };
-        if (Number.isSafeInteger(id)) send({ t: 'reply', id: id as number, ok: false, error });
-        else send({ t: 'error', error });
-        return;
+      const usable = Number.isSafeInteger(id);
+      if (typeof frame !== 'object' || frame === null || Array.isArray(frame) || !usable || typeof (frame as { type?: unknown }).type !== 'string') {
+        for (const b of budgets) if (b.budget.commands.wait(now) === 0) b.budget.commands.take(now);
+        return refuse(at, usable ? (id as number) : null, { code: 'E_BAD_COMMAND', message: ERRORS.E_BAD_COMMAND }, now);
       }
       const { id: _id, ...command } = frame as { id: number; type: string };
-      kernel.dispatch(conn, command).then(
-        (r) => send(r.ok ? { t: 'reply', id: id as number, ok: true, data: r.data } : { t: 'reply', id: id as number, ok: false, error: r.error }),
-        (err: unknown) => {
-          opts.log?.warn({ conn: conn.id, err: String(err) }, 'dispatch failed');
-          send({ t: 'reply', id: id as number, ok: false, error: { code: 'E_HANDLER_THREW', message: 'internal error' } });
-        },
+      const over = spend(budgets, command.type === 'join', now);
+      if (over) {
+        observe.rateLimited?.(over.scope, over.name);
+        const per = over.scope === 'connection' ? 'this connection' : 'your address';
+        const what = over.name === 'joins' ? `joins (at most ${over.scope === 'connection' ? opts.joinBurst : opts.ipJoinBurst} at once, then ${over.scope === 'connection' ? opts.joinsPerMin : opts.ipJoinsPerMin} a minute for ${per})` : `commands (at most ${over.scope === 'connection' ? opts.commandBurst : opts.ipCommandBurst} at once, then ${over.scope === 'connection' ? opts.commandsPerSec : opts.ipCommandsPerSec} a second for ${per})`;
+        return refuse(at, id as number, { code: 'E_RATE_LIMITED', message: `too many ${what}; try again in ${over.retryMs} ms`, retryMs: over.retryMs }, now);
+      }
+      kernel.dispatch(conn, command, (r: Result) =>
+        answer(at, r.ok ? { t: 'reply', id: id as number, ok: true, data: r.data } : { t: 'reply', id: id as number, ok: false, error: r.error }),
       );
     });
-    socket.on('close', () => kernel.disconnect(conn));
+    socket.on('pong', () => (peer.alive = true));
+    socket.on('close', () => {
+      peers.delete(peer);
+      closers.delete(peer);
+      address.connections--;
+      kernel.disconnect(conn);
+    });
     socket.on('error', () => socket.terminate());
   });
 
+  /** Answer an HTTP upgrade with an error instead of a WebSocket. */
+  const refuseUpgrade = (sock: Duplex, status: number, code: ErrorCode, message: string) => {
+    const body = JSON.stringify({ error: { code, message } });
+    sock.on('error', () => {});
+    sock.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  };
+
   return {
     wss,
-    /** Hand an HTTP upgrade on /ws to the WebSocket server. */
+    /** Open connections. */
+    get peers(): number {
+      return peers.size;
+    },
+    /** Hand an HTTP upgrade on /ws to the WebSocket server, if its origin may and we are not stopping. */
     handleUpgrade(req: IncomingMessage, sock: Duplex, head: Buffer) {
+      if (stopping) return refuseUpgrade(sock, 503, 'E_SHUTTING_DOWN', ERRORS.E_SHUTTING_DOWN);
+      const origin = req.headers.origin;
+      if (!originAllowed(origin, req.headers.host, opts.origins))
+        return refuseUpgrade(sock, 403, 'E_ORIGIN', `a page from ${JSON.stringify(String(origin).slice(0, 100))} may not open this WebSocket`);
       wss.handleUpgrade(req, sock, head, (ws) => wss.emit('connection', ws, req));
     },
-    close(): Promise<void> {
-      for (const client of wss.clients) {
-        client.close(1001, 'server shutting down');
-        // A client that does not answer the close handshake is not waited for.
-        setTimeout(() => client.terminate(), opts.closeGraceMs).unref();
-      }
-      return new Promise((resolve) => wss.close(() => resolve()));
+    /** Refuse new WebSockets from now on (503). */
+    stopAccepting() {
+      stopping = true;
+    },
+    /**
+     * Close every socket, each after the replies it is owed (call it once the kernel has answered
+     * everything), and resolve when all are closed or cut off.
+     */
+    async close(): Promise<void> {
+      stopping = true;
+      clearInterval(liveness);
+      // Replies to the kernel's last batch are promise callbacks: let them reach their lines first.
+      await new Promise((resolve) => setImmediate(resolve));
+      for (const close of closers.values()) close(1001, 'server shutting down');
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
 }

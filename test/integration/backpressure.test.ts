@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { startServer } from '../../src/server.ts';
-import { TestClient } from '../support/client.ts';
+import { TestClient, UNMETERED } from '../support/client.ts';
 
 describe('a client that stops reading', () => {
   it('is closed with 1008 once its unsent frames pass the limit, and the others go on', async () => {
-    const server = await startServer({ port: 0, operatorPort: 0, token: 'backpressure-token-0123', logLevel: 'silent', ws: { maxBufferedBytes: 64 * 1024, closeGraceMs: 500 } });
+    const server = await startServer({ port: 0, operatorPort: 0, token: 'backpressure-token-0123', logLevel: 'silent', ws: { ...UNMETERED, maxBufferedBytes: 64 * 1024, closeGraceMs: 500 } });
     try {
       const slow = await TestClient.open(server.wsUrl);
       const fast = await TestClient.open(server.wsUrl);

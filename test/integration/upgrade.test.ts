@@ -3,7 +3,7 @@ import { pack } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import type { UpgradeFrame } from '../../src/transport/protocol.ts';
-import { TestClient, allPosts, molt } from '../support/client.ts';
+import { TestClient, UNMETERED, allPosts, molt } from '../support/client.ts';
 
 const TOKEN = 'integration-test-token-0123456789';
 const digest = (state: unknown) => createHash('sha256').update(pack(state)).digest('hex');
@@ -15,7 +15,7 @@ describe('a live upgrade on a real server, driven by the CLI', () => {
 
   beforeAll(async () => {
     // A short migration limit so the looping release is stopped quickly.
-    server = await startServer({ port: 0, operatorPort: 0, token: TOKEN, logLevel: 'silent', limits: { migrationTimeoutMs: 1500 } });
+    server = await startServer({ port: 0, operatorPort: 0, token: TOKEN, logLevel: 'silent', limits: { migrationTimeoutMs: 1500 }, ws: UNMETERED });
     cli = (args) => molt([...args, '--url', server.operatorUrl, '--token', TOKEN]);
     for (const handle of ['ada', 'bob', 'cyd']) {
       const c = await TestClient.open(server.wsUrl);

@@ -207,13 +207,26 @@ describe('kernel dispatch: commands that arrive together', () => {
 });
 
 describe('kernel close', () => {
-  it('answers what waits, and anything after, with E_SHUTTING_DOWN', async () => {
+  it('serves what already waits, refuses anything after with E_SHUTTING_DOWN, and resolves once all is answered', async () => {
     const { kernel, conn } = setup();
-    const waiting = kernel.dispatch(conn, { type: 'inc' });
-    kernel.close();
-    expect(await waiting).toMatchObject({ ok: false, error: { code: 'E_SHUTTING_DOWN' } });
+    const waiting = [kernel.dispatch(conn, { type: 'inc' }), kernel.dispatch(conn, { type: 'inc' })];
+    let closed = false;
+    const closing = kernel.close().then(() => (closed = true));
     expect(await kernel.dispatch(conn, { type: 'inc' })).toMatchObject({ ok: false, error: { code: 'E_SHUTTING_DOWN' } });
-    expect(kernel.state).toEqual({ count: 0 });
+    expect(closed).toBe(false);
+    expect(await Promise.all(waiting)).toEqual([{ ok: true, data: { value: 1 } }, { ok: true, data: { value: 2 } }]);
+    await closing;
+    expect(kernel.state).toEqual({ count: 2 });
+  });
+
+  it('aborts an upgrade not yet cut over (nothing changes), and still serves what waits', async () => {
+    const { kernel, conn } = setup();
+    const upgrade = kernel.upgrade(tiny({ version: 2 }));
+    const waiting = kernel.dispatch(conn, { type: 'inc' });
+    await kernel.close();
+    expect(await upgrade).toMatchObject({ result: 'refused', error: { code: 'E_SHUTTING_DOWN' } });
+    expect(await waiting).toEqual({ ok: true, data: { value: 1 } });
+    expect(kernel.state).toEqual({ count: 1 });
   });
 });
 

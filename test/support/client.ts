@@ -98,3 +98,15 @@ export async function allPosts(client: TestClient): Promise<any[]> {
     before = page.next;
   }
 }
+
+/** Socket budgets high enough never to bind: for tests about something else that send fast. */
+export const UNMETERED = {
+  commandsPerSec: 1e6,
+  commandBurst: 1e6,
+  ipCommandsPerSec: 1e6,
+  ipCommandBurst: 1e6,
+  joinsPerMin: 1e6,
+  joinBurst: 1e6,
+  ipJoinsPerMin: 1e6,
+  ipJoinBurst: 1e6,
+} as const;

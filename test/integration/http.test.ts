@@ -1,0 +1,118 @@
+/** The public HTTP side: who may open /ws, the page's security headers, health, liveness, readiness. */
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { startServer, type RunningServer } from '../../src/server.ts';
+import { TestClient } from '../support/client.ts';
+
+/** Open /ws with these headers: the HTTP status of the handshake (101 when it opened). */
+function handshake(url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers });
+    ws.once('open', () => {
+      ws.close();
+      resolve({ status: 101, body: '' });
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += String(d)));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    ws.once('error', reject);
+  });
+}
+
+describe('the Origin allowlist', () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer({ port: 0, host: '127.0.0.1', operatorPort: 0, token: 'http-test-token-0123456789', logLevel: 'silent' });
+  });
+  afterAll(async () => server.close());
+
+  it('lets in a page from the server itself and a client that sends no Origin', async () => {
+    const own = new URL(server.url).origin;
+    expect((await handshake(server.wsUrl, { Origin: own })).status).toBe(101);
+    expect((await handshake(server.wsUrl, {})).status).toBe(101);
+  });
+
+  it('refuses any other origin, and "null", with 403 and E_ORIGIN before the WebSocket opens', async () => {
+    for (const origin of ['http://evil.example', 'null', `http://127.0.0.1:${Number(new URL(server.url).port) + 1}`]) {
+      const r = await handshake(server.wsUrl, { Origin: origin });
+      expect(r.status).toBe(403);
+      expect(JSON.parse(r.body)).toMatchObject({ error: { code: 'E_ORIGIN', message: expect.stringContaining(origin) } });
+    }
+    expect(server.kernel.connections).toBe(0);
+  });
+
+  it('lets in the origins it is given', async () => {
+    const other = await startServer({ port: 0, host: '127.0.0.1', operatorPort: 0, token: 'http-test-token-0123456789', logLevel: 'silent', ws: { origins: ['https://molt.example'] } });
+    try {
+      expect((await handshake(other.wsUrl, { Origin: 'https://molt.example' })).status).toBe(101);
+      expect((await handshake(other.wsUrl, { Origin: new URL(other.url).origin })).status).toBe(403); // 'self' was not listed
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('serves the page with a Content-Security-Policy, nosniff and no framing', async () => {
+    const res = await fetch(`${server.url}/`);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("default-src 'none'");
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
+    // the one style element the app fills carries the nonce the policy names, new on every load
+    const nonce = /'nonce-([^']+)'/.exec(csp)?.[1];
+    expect(await res.text()).toContain(`<style id="view-css" nonce="${nonce}">`);
+    const again = (await fetch(`${server.url}/`)).headers.get('content-security-policy');
+    expect(again).not.toContain(nonce);
+    expect((await fetch(`${server.url}/app.js`)).headers.get('x-content-type-options')).toBe('nosniff');
+  });
+});
+
+describe('health, liveness and readiness', () => {
+  it('/livez answers while the process runs; /readyz says not ready while an upgrade cuts over and while it stops; /health has the boot id', { timeout: 60_000 }, async () => {
+    const server = await startServer({ port: 0, host: '127.0.0.1', operatorPort: 0, token: 'http-test-token-0123456789', logLevel: 'silent' });
+    const client = await TestClient.open(server.wsUrl);
+    const hello = client.frames[0] as { boot: string };
+    expect((await (await fetch(`${server.url}/health`)).json()).boot).toBe(hello.boot);
+    expect(await (await fetch(`${server.url}/livez`)).json()).toEqual({ ok: true });
+    const ready = await fetch(`${server.url}/readyz`);
+    expect([ready.status, await ready.json()]).toEqual([200, { ok: true }]);
+
+    // While an upgrade cuts over (commands wait), the server is live but not ready. A held upgrade,
+    // so that the cut-over starts when the test says; a connection already open, so the request is
+    // read in the very next turn of the server's loop, while the cut-over waits for its last round.
+    const { buildRelease } = await import('../../src/release/build.ts');
+    const v2 = await buildRelease(2);
+    const upgrade = server.kernel.upgrade({ code: v2.code, view: v2.view }, { hold: true });
+    await expect.poll(() => server.kernel.status().upgrade?.held, { timeout: 30_000 }).toBe(true);
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(200); // migrating beside the live feed: still ready
+    const sock = connect(Number(new URL(server.url).port), '127.0.0.1');
+    await once(sock, 'connect');
+    await new Promise((r) => setTimeout(r, 50));
+    let raw = '';
+    sock.on('data', (d: Buffer) => (raw += String(d)));
+    server.kernel.cutover();
+    while (!server.kernel.cuttingOver) await new Promise((r) => setImmediate(r));
+    sock.write('GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+    await once(sock, 'end');
+    expect((await upgrade).result).toBe('committed');
+    const during = { status: Number(/^HTTP\/1\.1 (\d+)/.exec(raw)?.[1]), body: JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) };
+    expect(during).toEqual({ status: 503, body: { ok: false, reason: 'upgrading' } });
+    await expect.poll(() => server.kernel.version).toBe(2);
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+
+    // Once it stops, it takes no one new.
+    const closing = server.close();
+    const after = await fetch(`${server.url}/readyz`).then(
+      (r) => r.status,
+      () => 'refused',
+    );
+    expect([503, 'refused']).toContain(after);
+    client.close();
+    await closing;
+  });
+});

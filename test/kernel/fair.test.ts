@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import { FairQueue } from '../../src/kernel/fair.ts';
+import { Kernel } from '../../src/kernel/kernel.ts';
+import type { ServerFrame } from '../../src/transport/protocol.ts';
+import { tiny } from '../support/tiny.ts';
+
+type Item = { lane: string; n: number };
+const queue = () => new FairQueue<Item>((i) => i.lane);
+const walk = (q: FairQueue<Item>, max = Infinity) => {
+  const cursor = q.cursor();
+  const seen: string[] = [];
+  for (let item = cursor.next(); item !== undefined && seen.length < max; item = seen.length < max ? cursor.next() : undefined) seen.push(`${item.lane}${item.n}`);
+  return { cursor, seen };
+};
+
+describe('the fair queue', () => {
+  it('takes one item from every lane per round, each lane in its own order', () => {
+    const q = queue();
+    for (let n = 1; n <= 4; n++) q.push({ lane: 'a', n });
+    q.push({ lane: 'b', n: 1 });
+    q.push({ lane: 'c', n: 1 });
+    q.push({ lane: 'c', n: 2 });
+    expect(walk(q).seen).toEqual(['a1', 'b1', 'c1', 'a2', 'c2', 'a3', 'a4']);
+    expect(q.length).toBe(7); // walking removes nothing
+  });
+
+  it('removes only what was committed, and starts the next round after the last lane served', () => {
+    const q = queue();
+    for (const lane of ['a', 'b', 'c']) for (let n = 1; n <= 2; n++) q.push({ lane, n });
+    const { cursor } = walk(q, 2); // a1, b1 served
+    q.commit(cursor, 2);
+    expect(q.length).toBe(4);
+    expect(walk(q).seen).toEqual(['c1', 'a2', 'b2', 'c2']);
+  });
+
+  it('forgets a lane once it is empty, and a new lane joins the end of the round', () => {
+    const q = queue();
+    q.push({ lane: 'a', n: 1 });
+    const first = walk(q);
+    q.commit(first.cursor, 1);
+    expect(q.length).toBe(0);
+    q.push({ lane: 'b', n: 1 });
+    q.push({ lane: 'a', n: 2 });
+    expect(walk(q).seen).toEqual(['b1', 'a2']);
+    expect(q.takeAll().map((i) => `${i.lane}${i.n}`)).toEqual(['b1', 'a2']);
+    expect(q.length).toBe(0);
+  });
+});
+
+describe('kernel scheduling', () => {
+  it('serves a quiet connection in the first round while a busy one has a thousand commands waiting', async () => {
+    const kernel = new Kernel(tiny());
+    const busy = kernel.connect(() => {});
+    const quiet = kernel.connect(() => {});
+    const order: string[] = [];
+    const all = Array.from({ length: 1000 }, (_, i) => kernel.dispatch(busy, { type: 'inc' }).then(() => order.push(`busy${i + 1}`)));
+    const ping = kernel.dispatch(quiet, { type: '$ping' }).then(() => order.push('quiet'));
+    await Promise.all([...all, ping]);
+    expect(order.indexOf('quiet')).toBeLessThanOrEqual(1);
+    expect(order.filter((o) => o !== 'quiet')).toEqual(Array.from({ length: 1000 }, (_, i) => `busy${i + 1}`)); // the busy one's order is kept
+    expect(kernel.state).toEqual({ count: 1000 });
+  });
+
+  it('gives the event loop a turn between batches, so slow commands do not hold timers and sockets', async () => {
+    // Each 'slow' command spins for a few milliseconds: longer than a batch slice.
+    const slow = `(s, c, ctx) => { if (c.type === 'slow') { let x = 0; for (let i = 0; i < 4e6; i++) x += i; return { state: s, reply: x }; } return handle(s, c, ctx); }`;
+    const kernel = new Kernel(tiny({ handle: slow, commands: ['slow', 'inc'] }), { limits: { batchSliceMs: 1 } });
+    const conn = kernel.connect(() => {});
+    let answered = 0;
+    const all = Array.from({ length: 30 }, () => kernel.dispatch(conn, { type: 'slow' }).then(() => answered++));
+    const atTimer = await new Promise<number>((resolve) => setTimeout(() => resolve(answered), 0));
+    await Promise.all(all);
+    expect(atTimer).toBeGreaterThan(0);
+    expect(atTimer).toBeLessThan(30);
+  });
+});
+
+describe('the memory ceiling', () => {
+  const counted = tiny({ census: '(s) => ({ posts: s[KEY] })' });
+
+  it('refuses a command that would take a counted kind past its ceiling, with E_FULL and nothing changed', async () => {
+    const kernel = new Kernel(counted, { limits: { maxPosts: 3 } });
+    const frames: ServerFrame[] = [];
+    const conn = kernel.connect((f) => frames.push(f));
+    for (let i = 1; i <= 3; i++) expect(await kernel.dispatch(conn, { type: 'inc' })).toEqual({ ok: true, data: { value: i } });
+    const before = kernel.state;
+    const r = await kernel.dispatch(conn, { type: 'inc' });
+    expect(r).toMatchObject({ ok: false, error: { code: 'E_FULL', message: expect.stringContaining('maximum of 3 posts') } });
+    expect(kernel.state).toBe(before);
+    expect(frames.filter((f) => f.t === 'event')).toHaveLength(3);
+    // what does not grow the feed still works at the ceiling
+    expect(await kernel.dispatch(conn, { type: 'whoami' })).toMatchObject({ ok: true });
+  });
+
+  it('past the heap high-water mark, refuses whatever grows a count and serves the rest', async () => {
+    const kernel = new Kernel(counted, { limits: { maxHeapMb: 1 } });
+    const conn = kernel.connect(() => {});
+    expect(await kernel.dispatch(conn, { type: 'inc' })).toMatchObject({ ok: false, error: { code: 'E_FULL', message: expect.stringContaining('memory ceiling') } });
+    expect(await kernel.dispatch(conn, { type: '$ping' })).toMatchObject({ ok: true });
+    expect(await kernel.dispatch(conn, { type: 'whoami' })).toMatchObject({ ok: true });
+    expect(kernel.state).toEqual({ count: 0 });
+  });
+});
+
+describe('the boot id', () => {
+  it('is in every hello, the same for a kernel and different for the next one', () => {
+    const a = new Kernel(tiny());
+    const b = new Kernel(tiny());
+    const hellos: ServerFrame[] = [];
+    a.connect((f) => hellos.push(f));
+    a.connect((f) => hellos.push(f));
+    b.connect((f) => hellos.push(f));
+    const boots = hellos.map((h) => (h as { boot: string }).boot);
+    expect(boots[0]).toMatch(/^[\w-]{12}$/);
+    expect(boots[1]).toBe(boots[0]);
+    expect(boots[2]).not.toBe(boots[0]);
+  });
+});
