@@ -36,8 +36,8 @@ export interface PlainResult {
  * Throws E_VALIDATE naming the path and what was found there. `maxBytes` stops the walk early once
  * the new content is larger (E_TOO_LARGE).
  */
-export function checkPlain(next: unknown, prev: unknown, where: string, what: PlainWhat, maxBytes = Infinity): PlainResult {
-  const walk = new PlainWalk(next, prev, where, what, maxBytes);
+export function checkPlain(next: unknown, prev: unknown, where: string, what: PlainWhat, maxBytes = Infinity, skip?: { has(value: object): boolean }): PlainResult {
+  const walk = new PlainWalk(next, prev, where, what, maxBytes, skip);
   walk.run(Infinity);
   return { bytes: walk.bytes, nodes: walk.nodes };
 }
@@ -79,9 +79,12 @@ export class PlainWalk {
   readonly #where: string;
   readonly #what: PlainWhat;
   readonly #maxBytes: number;
+  /** Nodes checked already (by an earlier walk): skipped like shared ones. */
+  readonly #skip: { has(value: object): boolean } | undefined;
 
-  constructor(next: unknown, prev: unknown, where: string, what: PlainWhat, maxBytes = Infinity) {
+  constructor(next: unknown, prev: unknown, where: string, what: PlainWhat, maxBytes = Infinity, skip?: { has(value: object): boolean }) {
     this.#root = next;
+    this.#skip = skip;
     this.#where = where;
     this.#what = what;
     this.#maxBytes = maxBytes;
@@ -152,7 +155,7 @@ export class PlainWalk {
           break;
         }
         // shared with the previous state: checked when it entered
-        if (value === prev) break;
+        if (value === prev || this.#skip?.has(value)) break;
         this.#stack.push(value);
         this.#prevs.push(prev);
         break;

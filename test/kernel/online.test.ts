@@ -151,6 +151,16 @@ describe('online migration of the real feed', () => {
     expect(await kernel.dispatch(conn, { type: 'timeline' })).toMatchObject({ ok: true });
   }, 60_000);
 
+  it('an entity mapped to something that is not plain data refuses the upgrade, naming the entity and the field', async () => {
+    const { kernel } = boot();
+    const broken = await v2With('nan-in-slice', `(post, ctx) => { const out = react(post, ctx); return post.id === 'p2bi' ? { ...out, score: 0 / 0 } : out; }`);
+    const before = digest(kernel.state);
+    const report = await kernel.upgrade(broken);
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_VALIDATE', message: expect.stringMatching(/NaN at posts\[\d+\]\.score \(id "p2bi"\)/) } });
+    expect(digest(kernel.state)).toBe(before);
+    expect(kernel.version).toBe(1);
+  }, 60_000);
+
   it('a catch-up round that meets an entity the migration cannot take refuses the upgrade', async () => {
     const { kernel, conn, frames } = boot();
     await kernel.dispatch(conn, { type: 'join', handle: 'boomer' });

@@ -83,6 +83,13 @@ export class Pipeline {
     return this.#stages.map((s) => s.step);
   }
 
+  /** Entities the first pass has read so far, all steps together: the same count in both processes. */
+  get position(): number {
+    return this.#position;
+  }
+
+  #position = 0;
+
   /** Whether the first pass is done (result() may be called). */
   get mapped(): boolean {
     return this.#at >= this.#stages.length;
@@ -125,6 +132,7 @@ export class Pipeline {
       stage.target = target;
       return new Runner(directionOf(stage.step.migration, stage.step.direction), source, target, input, { now: this.#now }, stage.step.label);
     });
+    this.#attach(stage);
   }
 
   /** Build the output of stage i from its runner (finish or whole), checked. */
@@ -158,6 +166,7 @@ export class Pipeline {
       if (this.#at < this.#stages.length) this.#start(this.#at, stage.output);
       n = Math.max(n, 1);
     }
+    this.#position += n;
     return n;
   }
 
@@ -224,6 +233,25 @@ export class Pipeline {
   firstRewritten(): Record<string, import('../../contract.ts').Key[]> {
     const first = this.#stages[0];
     return first?.runner ? this.#call('rewritten', () => first.runner!.rewrittenKeys()) : {};
+  }
+
+  /**
+   * Be told of every entity the first pass rewrites, slice by slice, with its step (the rehearsal
+   * checks them as they come, so its checks at the end skip them). Runs inside the slice's time limit.
+   */
+  observe(fn: (step: { label: string; changes: Changes | undefined; source?: Shape | undefined; target?: Shape | undefined }, kind: string, keys: readonly import('../../contract.ts').Key[], before: readonly unknown[], after: readonly unknown[]) => void): void {
+    this.#observer = fn;
+    for (const stage of this.#stages) this.#attach(stage);
+  }
+
+  #observer: Parameters<Pipeline['observe']>[0] | null = null;
+
+  #attach(stage: Stage): void {
+    if (!this.#observer || !stage.runner) return;
+    const fn = this.#observer;
+    const changes = this.#call('changes', () => directionOf(stage.step.migration, stage.step.direction).changes);
+    const step = { label: stage.step.label, changes, source: stage.source, target: stage.target };
+    stage.runner.observer = (kind, keys, before, after) => fn(step, kind, keys, before, after);
   }
 
   /** Set the time the next results are built with (catch-up rounds carry the time they run at). */

@@ -129,12 +129,22 @@ export class Runner {
         outValues.push(mapped);
       }
     }
-    if (outKeys.length > 0) k.mapped = k.into.with(k.mapped, outKeys, outValues);
+    if (outKeys.length > 0) {
+      if (this.observer) {
+        const before: unknown[] = new Array(outKeys.length);
+        for (let i = 0, j = 0; i < keys.length && j < outKeys.length; i++) if (keys[i] === outKeys[j]) before[j++] = values[i];
+        this.observer(k.kind, outKeys, before, outValues);
+      }
+      k.mapped = k.into.with(k.mapped, outKeys, outValues);
+    }
     k.done += keys.length;
     k.cursor = next === null ? undefined : next;
     if (k.cursor === undefined) k.done = k.total;
     return Math.max(keys.length, 1);
   }
+
+  /** Told of every entity a first-pass slice rewrote, before and after (the rehearsal checks them there). */
+  observer: ((kind: string, keys: readonly Key[], before: readonly unknown[], after: readonly unknown[]) => void) | null = null;
 
   /** Drops declared by the entity being mapped now (set by the one context `each` gets). */
   #drops: Record<string, number> | null = null;

@@ -11,7 +11,7 @@ import { loadRelease, type LoadedRelease, type ReleaseSource } from '../release.
 import { Pipeline, plan } from '../migrate/pipeline.ts';
 import { directionOf } from '../migrate/runner.ts';
 import { census, checkCensusInvariants, sampleOf, validate } from '../migrate/verify.ts';
-import { checkDeclared, difference } from '../migrate/checks.ts';
+import { checkDeclared, difference, entityCheck } from '../migrate/checks.ts';
 import { checkOutcome, show } from '../guard.ts';
 import { describeThrown } from '../sandbox.ts';
 import type { Served } from '../journal.ts';
@@ -45,6 +45,11 @@ interface Run {
   lastResult: unknown;
   /** Each step's input and output at the last declared-change check (a catch-up checks what changed since). */
   checked: { input: unknown; output: unknown }[] | null;
+  /** Entities the first pass's slices already checked: plain data, and their declared changes. */
+  plain: Set<object>;
+  compared: Set<object>;
+  /** Entities the slices compared, per kind (for the report). */
+  comparedCounts: Record<string, number>;
 }
 let run: Run | null = null;
 
@@ -121,7 +126,8 @@ const ops: Record<string, (msg: Message) => unknown> = {
       const changes = directionOf(step.migration, step.direction).changes ?? {};
       for (const [kind, change] of Object.entries(changes)) if (typeof change?.rename === 'string') renames[kind] = change.rename;
     }
-    run = { force: msg['force'] === true, skipped: [], current, target, pipeline, ms, problemsShown: Number(msg['problemsShown'] ?? 5), renames, lastResult: null, checked: null };
+    run = { force: msg['force'] === true, skipped: [], current, target, pipeline, ms, problemsShown: Number(msg['problemsShown'] ?? 5), renames, lastResult: null, checked: null, plain: new Set(), compared: new Set(), comparedCounts: {} };
+    watchSlices(run);
     return { online: pipeline.online, progress: pipeline.progress(), census: censusBefore(run, mirror), heapMb: heapMb() };
   },
 
@@ -130,7 +136,7 @@ const ops: Record<string, (msg: Message) => unknown> = {
     r.pipeline.now = Number(msg['now']);
     const n = r.pipeline.slice(Number(msg['n']));
     heapMb();
-    return { n, mapped: r.pipeline.mapped, progress: r.pipeline.progress(), heapMb: heapMb() };
+    return { n, position: r.pipeline.position, mapped: r.pipeline.mapped, progress: r.pipeline.progress(), heapMb: heapMb() };
   },
 
   /** After the first pass (or a catch-up): the new state's checks, and what the report shows. */
@@ -142,8 +148,8 @@ const ops: Record<string, (msg: Message) => unknown> = {
     else r.pipeline.runAll();
     const { state, dropped } = r.pipeline.result();
     const label = `the state after ${r.pipeline.steps.map((s) => s.label).join(', ') || 'no migration'}`;
-    // new nodes only: what the previous result already had was checked then
-    checkPlain(state, r.lastResult ?? r.pipeline.input, label, 'state');
+    // new nodes only: what the previous result already had, or a slice already checked, is skipped
+    checkPlain(state, r.lastResult ?? r.pipeline.input, label, 'state', Infinity, r.plain);
     r.lastResult = state;
     // the declared changes first: they name the entity, the field and both values
     const compared = checkSteps(r);
@@ -245,6 +251,54 @@ function censusBefore(r: Run, state: unknown): Record<string, number> | null {
 }
 
 /**
+ * The first pass's slices check what they rewrite as they go (plain data, declared changes), so the
+ * check at the end has only the rest to do: the first pass runs ahead of the live process, and its
+ * checks with it.
+ */
+function watchSlices(r: Run): void {
+  const checkers = new Map<string, ReturnType<typeof entityCheck> | null>();
+  r.pipeline.observe((step, kind, keys, before, after) => {
+    const where = `the state after ${step.label}`;
+    for (let i = 0; i < after.length; i++) {
+      const e = after[i];
+      if (typeof e === 'object' && e !== null && !r.plain.has(e)) {
+        // the entity is named only when something is wrong (a million names would cost a million strings)
+        try {
+          checkPlain(e, before[i], where, 'state');
+        } catch (err) {
+          if (err instanceof MoltError) {
+            const key = keys[i]!;
+            const at = typeof key === 'number' ? `${kind}[${key}]` : `${kind}.${key}`;
+            const id = (before[i] as { id?: unknown } | null)?.id;
+            const named = typeof id === 'string' || typeof id === 'number' ? ` (id ${JSON.stringify(id)})` : '';
+            die(err.code, err.message.includes(' at ') ? err.message.replace(/ at ([^;]*);/, ` at ${at}.$1${named};`) : err.message.replace(/;/, ` at ${at}${named};`));
+          }
+          throw err;
+        }
+        r.plain.add(e);
+      }
+    }
+    if (!step.source || !step.target) return;
+    const id = `${step.label}:${kind}`;
+    let check = checkers.get(id);
+    if (check === undefined) {
+      const change = step.changes?.[kind] ?? {};
+      const source = step.source[kind];
+      const target = step.target[change.rename ?? kind];
+      check = source && target && !change.removed && !(target.ordered && change.reorders) ? entityCheck(step.label, kind, change, source, target) : null;
+      checkers.set(id, check);
+    }
+    if (check === null) return;
+    r.comparedCounts[kind] = (r.comparedCounts[kind] ?? 0) + keys.length;
+    for (let i = 0; i < keys.length; i++) {
+      check(keys[i]!, before[i], after[i]);
+      const e = after[i];
+      if (typeof e === 'object' && e !== null) r.compared.add(e);
+    }
+  });
+}
+
+/**
  * The declared-change check of every step (migrate/checks.ts), on what the step read and built. The
  * first time over everything the identity walk finds; in a catch-up round only over the entities that
  * changed since the last check, on either side. Steps whose shapes nobody declares are not checked
@@ -252,8 +306,8 @@ function censusBefore(r: Run, state: unknown): Record<string, number> | null {
  */
 function checkSteps(r: Run): Record<string, number> | null {
   const stages = r.pipeline.stages();
-  const compared: Record<string, number> = {};
-  let checked = false;
+  const compared: Record<string, number> = { ...r.comparedCounts };
+  let checked = Object.keys(compared).length > 0;
   stages.forEach((st, i) => {
     if (!st.source || !st.target) return;
     checked = true;
@@ -268,7 +322,7 @@ function checkSteps(r: Run): Record<string, number> | null {
         only[kind] = [...keys];
       }
     }
-    const { compared: c } = checkDeclared(st.label, st.changes, { shape: st.source, state: st.input }, { shape: st.target, state: st.output }, only);
+    const { compared: c } = checkDeclared(st.label, st.changes, { shape: st.source, state: st.input }, { shape: st.target, state: st.output }, only, r.compared);
     for (const [kind, n] of Object.entries(c)) compared[kind] = (compared[kind] ?? 0) + n;
   });
   r.checked = stages.map((st) => ({ input: st.input, output: st.output }));

@@ -90,6 +90,8 @@ const MAX_SLICE = 1 << 16;
 const SLICE_TARGET_MS = 4;
 /** Progress frames at most this often, ms. */
 const PROGRESS_EVERY_MS = 200;
+/** Entities per slice of the rehearsal's first pass (it blocks nobody: big slices, few messages). */
+const CHILD_SLICE = 16_384;
 /** A catch-up round that re-migrated at most this many entities is small enough to cut over after. */
 const SMALL_ROUND = 256;
 const MAX_ROUNDS = 20;
@@ -294,41 +296,58 @@ export class UpgradeRun {
       this.#setProgress(begun.progress.kinds, 0, true);
       const live = !report.dryRun && begun.online ? new Pipeline(fresh, s0, now, { ms, shapes }) : null;
       if (begun.online) {
-        type Slice = { n: number; mapped: boolean; heapMb: number; progress: { kinds: Record<string, { done: number; total: number }> } };
+        type Slice = { n: number; position: number; mapped: boolean; heapMb: number; progress: { kinds: Record<string, { done: number; total: number }> } };
         // with a pace in entities a second, a slice holds at most what the pace allows between two
         // progress frames: progress moves in small steps instead of a few jumps and long sleeps
         const cap = this.#req.pace && 'perSecond' in this.#req.pace && this.#req.pace.perSecond > 0
           ? Math.max(MIN_SLICE, Math.round((this.#req.pace.perSecond * PROGRESS_EVERY_MS) / 1000))
           : MAX_SLICE;
-        let size = Math.min(256, cap);
         const childHeap0 = begun.heapMb;
-        let ahead = reh.call<Slice>('slice', { n: size, now }, deadline);
-        for (;;) {
-          const step = await ahead;
+        // The rehearsal runs its first pass in big slices, checking what it maps as it goes; this process
+        // follows in small ones, never past where the rehearsal has been (the result does not depend on
+        // where slices end, so only the position must agree).
+        const child = { position: 0, mapped: false, kinds: begun.progress.kinds, error: null as unknown, wake: null as (() => void) | null };
+        const pump = (async () => {
+          try {
+            while (!child.mapped) {
+              const step = await reh.call<Slice>('slice', { n: live ? CHILD_SLICE : Math.min(cap, CHILD_SLICE), now }, deadline);
+              child.position = step.position;
+              child.mapped = step.mapped;
+              child.kinds = step.progress.kinds;
+              this.#guardMemory(step.progress.kinds, step.heapMb - childHeap0);
+              child.wake?.();
+              if (!live) {
+                this.#setProgress(child.kinds, 0);
+                await this.#pace(step.n, 0);
+              }
+              this.#check();
+            }
+          } catch (err) {
+            child.error = err;
+            child.wake?.();
+          }
+        })();
+        let size = Math.min(256, cap);
+        while (live && !live.mapped) {
+          if (child.error) throw child.error;
           this.#check();
-          const done = size;
-          if (!step.mapped) {
-            // the rehearsal runs the next slice while this process runs the one it just finished
-            ahead = reh.call<Slice>('slice', { n: size, now }, deadline);
-            ahead.catch(() => undefined);
+          const room = child.mapped ? Infinity : child.position - live.position;
+          if (room <= 0) {
+            await new Promise<void>((resolve) => (child.wake = resolve));
+            child.wake = null;
+            continue;
           }
-          const kinds = step.progress.kinds;
-          this.#guardMemory(kinds, step.heapMb - childHeap0);
-          if (live) {
-            const t0 = performance.now();
-            live.now = now;
-            live.slice(done);
-            const took = performance.now() - t0;
-            size = Math.max(MIN_SLICE, Math.min(cap, Math.round((done * SLICE_TARGET_MS) / Math.max(took, 0.1))));
-            this.#setProgress(live.progress().kinds, 0);
-            await this.#pace(done, took);
-          } else {
-            size = Math.min(cap, size * 2);
-            this.#setProgress(kinds, 0);
-            await this.#pace(done, 0);
-          }
-          if (step.mapped) break;
+          const n = Math.min(size, room);
+          const t0 = performance.now();
+          live.now = now;
+          live.slice(n);
+          const took = performance.now() - t0;
+          size = Math.max(MIN_SLICE, Math.min(cap, Math.round((n * SLICE_TARGET_MS) / Math.max(took, 0.1))));
+          this.#setProgress(live.progress().kinds, 0);
+          await this.#pace(n, took);
         }
+        await pump;
+        if (child.error) throw child.error;
         if (live && !live.mapped) die('E_REHEARSAL', 'the live process and the rehearsal disagree about where the migration is; nothing changed');
       }
       phase('migrate');

@@ -85,7 +85,7 @@ export class Rehearsal {
     this.#hasMirror = false;
     this.#synced = null;
     const child = fork(CHILD, [], {
-      execArgv: ['--import', TSX, `--max-old-space-size=${Math.max(32, Math.round(this.#options.heapMb))}`, '--stack-size=984'],
+      execArgv: ['--import', TSX, `--max-old-space-size=${Math.max(32, Math.round(this.#options.heapMb))}`, '--stack-size=984', ...(process.env['MOLT_CHILD_PROF'] ? ['--cpu-prof', '--cpu-prof-dir=' + process.env['MOLT_CHILD_PROF']] : [])],
       serialization: 'advanced',
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
@@ -132,7 +132,9 @@ export class Rehearsal {
     this.#ready = null;
     this.#hasMirror = false;
     this.#synced = null;
-    child?.kill('SIGKILL');
+    // profiling (MOLT_CHILD_PROF): let it exit, so it writes its profile
+    if (process.env['MOLT_CHILD_PROF'] && child?.connected) child.disconnect();
+    else child?.kill('SIGKILL');
   }
 
   /** Why the last child died, if it did. */
