@@ -259,24 +259,23 @@ function watchSlices(r: Run): void {
   const checkers = new Map<string, ReturnType<typeof entityCheck> | null>();
   r.pipeline.observe((step, kind, keys, before, after) => {
     const where = `the state after ${step.label}`;
+    // one walk over the slice: each entity against the one it replaces (shared parts are skipped);
+    // the entity is named only when something is wrong (a million names would cost a million strings)
+    try {
+      checkPlain(after, before, where, 'state');
+    } catch (err) {
+      const m = err instanceof MoltError ? / at \[(\d+)\]([^;]*);/.exec(err.message) : null;
+      if (!m) throw err;
+      const i = Number(m[1]);
+      const key = keys[i]!;
+      const at = typeof key === 'number' ? `${kind}[${key}]` : `${kind}.${key}`;
+      const id = (before[i] as { id?: unknown } | null)?.id;
+      const named = typeof id === 'string' || typeof id === 'number' ? ` (id ${JSON.stringify(id)})` : '';
+      die((err as MoltError).code, err instanceof Error ? err.message.replace(m[0], ` at ${at}${m[2]}${named};`) : String(err));
+    }
     for (let i = 0; i < after.length; i++) {
       const e = after[i];
-      if (typeof e === 'object' && e !== null && !r.plain.has(e)) {
-        // the entity is named only when something is wrong (a million names would cost a million strings)
-        try {
-          checkPlain(e, before[i], where, 'state');
-        } catch (err) {
-          if (err instanceof MoltError) {
-            const key = keys[i]!;
-            const at = typeof key === 'number' ? `${kind}[${key}]` : `${kind}.${key}`;
-            const id = (before[i] as { id?: unknown } | null)?.id;
-            const named = typeof id === 'string' || typeof id === 'number' ? ` (id ${JSON.stringify(id)})` : '';
-            die(err.code, err.message.includes(' at ') ? err.message.replace(/ at ([^;]*);/, ` at ${at}.$1${named};`) : err.message.replace(/;/, ` at ${at}${named};`));
-          }
-          throw err;
-        }
-        r.plain.add(e);
-      }
+      if (typeof e === 'object' && e !== null) r.plain.add(e);
     }
     if (!step.source || !step.target) return;
     const id = `${step.label}:${kind}`;
