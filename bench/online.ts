@@ -8,8 +8,9 @@
  *   time         the whole online upgrade vs a stop-the-world migrate + freeze + validate of the same
  *                state in one process (the floor), measured in the same run.
  *   cpu          commands per server CPU-second with clients pipelining likes (each answered, and an event
- *                about it sent to every client), vs a bare ws server doing the same (the floor), both in
- *                processes of their own.
+ *                about it sent to every client), vs a bare ws server doing the same (the floor); and reads
+ *                (`thread`: a reply, nothing sent to others) vs a bare ws echo answering each frame with a
+ *                reply of the same kind. Servers in processes of their own.
  *
  * The server runs in a child process (bench/serve.ts); loopback only, bounded in count and time.
  */
@@ -219,14 +220,21 @@ async function throughput(pid: number, clients: Client[], make: (i: number, n: n
 
 /** The floor for CPU: a bare ws server in a process of its own that does what molt does with a like:
  *  answers it and sends an event about it to every client (encoded once). */
-function echoServer(): Promise<{ proc: ChildProcess; url: string; pid: number }> {
+function echoServer(fanout: boolean, replyData: unknown): Promise<{ proc: ChildProcess; url: string; pid: number }> {
   const code = `
     const { WebSocketServer } = require('ws'); const { Packr } = require('msgpackr');
     const packr = new Packr({ useRecords: false, mapsAsObjects: true });
     const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
     let seq = 0;
+    const fanout = ${fanout};
+    const replyData = ${JSON.stringify(replyData ?? null)};
     wss.on('connection', (ws) => ws.on('message', (d) => {
       const m = packr.unpack(d);
+      if (!fanout) {
+        // a plain echo: answers with the very reply molt gave the same read, nothing else
+        ws.send(packr.pack({ t: 'reply', id: m.id, ok: true, data: replyData }));
+        return;
+      }
       const event = packr.pack({ t: 'event', seq: ++seq, version: 1, event: { type: 'like', post: m.post, likes: 1, by: 'u1', on: m.type === 'like' } });
       for (const c of wss.clients) c.send(event);
       ws.send(packr.pack({ t: 'reply', id: m.id, ok: true, data: { post: m.post, likes: 1, liked: true } }));
@@ -276,13 +284,23 @@ for (const posts of sizes) {
   load.stop();
   // CPU per command: the same clients pipelining likes, the server's own CPU
   const molt = await throughput(s.pid, clients, (i, n) => ({ type: n % 2 ? 'unlike' : 'like', post: `p${(s.posts - (i % 400)).toString(36)}` }));
+  // and reads, which send nothing to anyone else: what a command itself costs
+  const readPost = `p${(s.posts - 7).toString(36)}`;
+  const sample = await clients[0]!.send({ type: 'thread', post: readPost });
+  if (!sample.ok) throw new Error(`thread ${readPost}: ${JSON.stringify(sample.error)}`);
+  const moltReads = await throughput(s.pid, clients, () => ({ type: 'thread', post: readPost }));
   for (const c of clients) c.ws.close();
   s.proc.kill('SIGTERM');
-  const echo = await echoServer();
-  const echoClients = await Promise.all(Array.from({ length: 50 }, () => Client.open(echo.url)));
-  const bare = await throughput(echo.pid, echoClients, (i, n) => ({ type: n % 2 ? 'unlike' : 'like', post: `p${i}` }));
-  for (const c of echoClients) c.ws.close();
-  echo.proc.kill();
+  const bareRun = async (fanout: boolean, make: (i: number, n: number) => object) => {
+    const echo = await echoServer(fanout, sample.data);
+    const echoClients = await Promise.all(Array.from({ length: 50 }, () => Client.open(echo.url)));
+    const result = await throughput(echo.pid, echoClients, make);
+    for (const c of echoClients) c.ws.close();
+    echo.proc.kill();
+    return result;
+  };
+  const bare = await bareRun(true, (i, n) => ({ type: n % 2 ? 'unlike' : 'like', post: `p${i}` }));
+  const bareEcho = await bareRun(false, (i) => ({ type: 'thread', post: `p${i}` }));
   // the floor for time: the same state, stop-the-world, in this process
   const state = seed(v1, { posts, now: 1_790_000_000_000 }).state;
   const f = floor(state);
@@ -309,7 +327,10 @@ for (const posts of sizes) {
     },
     stop_the_world_floor: f,
     after_many_upgrades: many,
-    cpu: { molt, bare_ws: bare, ratio_commands_per_cpu_s: round(molt.per_cpu_s / bare.per_cpu_s) },
+    cpu: {
+      likes_with_fanout: { molt, bare_ws: bare, ratio_commands_per_cpu_s: round(molt.per_cpu_s / bare.per_cpu_s) },
+      reads_no_fanout: { molt: moltReads, bare_ws_echo: bareEcho, ratio_commands_per_cpu_s: round(moltReads.per_cpu_s / bareEcho.per_cpu_s) },
+    },
   };
   process.stderr.write(`bench online: ${posts} posts done\n`);
 }

@@ -12,10 +12,15 @@
  *                      every post (the floor for any whole-state migration).
  *   release_churn      heap after each round of push/rollback cycles (old code must be freed).
  *   ws_roundtrip       posts over real sockets on loopback vs a bare ws server answering each frame.
+ *   containment        what the containment costs: the same handler loaded as a release (compiled in the
+ *                      locked-down sandbox, every global shadowed) vs imported plainly, per command; and
+ *                      the whole contained upgrade (rehearsed in a child process, online) vs the
+ *                      in-process loop above. bench/online.ts measures the upgrade with live clients.
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Kernel } from '../src/kernel/kernel.ts';
+import { loadRelease } from '../src/kernel/release.ts';
 import { buildRelease } from '../src/release/build.ts';
 import * as v1 from '../src/feed/v1/index.ts';
 import { vecGet, vecMap } from '../src/feed/v1/vec.ts';
@@ -67,7 +72,17 @@ async function commandCost(count: number) {
     times.direct.push(performance.now() - t);
     if ('state' in out) s = out.state;
   }
-  return { kernel, us: { like: median(times.like) * 1000, post: median(times.post) * 1000, direct: median(times.direct) * 1000, burst: median(burst) * 1000 } };
+  // The same handler as the kernel runs it: compiled from the release in the sandbox, called directly.
+  const sandboxed = loadRelease(release1, 5000).feed;
+  const inSandbox: number[] = [];
+  s = kernel.state as typeof state;
+  for (let i = 0; i < 3000; i++) {
+    const t = performance.now();
+    const out = sandboxed.handle(s, { type: i % 2 ? 'unlike' : 'like', post: target }, ctx);
+    inSandbox.push(performance.now() - t);
+    if ('state' in out) s = out.state as typeof state;
+  }
+  return { kernel, us: { like: median(times.like) * 1000, post: median(times.post) * 1000, direct: median(times.direct) * 1000, sandboxed: median(inSandbox) * 1000, burst: median(burst) * 1000 } };
 }
 
 const small = await commandCost(1_000);
@@ -82,8 +97,10 @@ vecMap((big.state as ReturnType<typeof buildV1>).posts, (p) => {
   return p === null ? null : { ...p, reactions: p.likes.length ? { '❤️': p.likes } : {} };
 });
 const floorMs = performance.now() - floorStart;
+// as `npm start` does: the rehearsal process is started and holds a mirror before the first push
+await big.warm();
 const up = await big.upgrade(release2);
-const down = await big.rollback();
+const down = await big.rollback({ acceptDrops: { reactions: Number.MAX_SAFE_INTEGER } });
 if (up.result !== 'committed' || down.result !== 'committed') throw new Error(`upgrade failed: ${up.error?.message ?? down.error?.message}`);
 big.close();
 
@@ -134,5 +151,13 @@ const out = {
     growth_mb_last_4_rounds: round(rounds.at(-1)! - rounds[1]!, 1),
   },
   ws_roundtrip: ws,
+  containment: {
+    like_us_at_1m_plain_import: round(large.us.direct),
+    like_us_at_1m_sandboxed_release: round(large.us.sandboxed),
+    ratio_sandboxed_vs_plain: round(large.us.sandboxed / large.us.direct, 2),
+    push_1m_total_ms_contained_online: round(Object.values(up.phases).reduce((a, b) => a + (b ?? 0), 0), 1),
+    ratio_push_total_vs_plain_loop: round(Object.values(up.phases).reduce((a, b) => a + (b ?? 0), 0) / floorMs, 2),
+  },
 };
+churn.close();
 process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
