@@ -296,14 +296,16 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
 
     /**
      * A frame refused here: answered in its place. A malformed frame is a strike, and so is a frame
-     * refused for its budget that came before the retry time an earlier refusal gave (a client that
-     * waits as told is not struck); too many strikes and the socket is closed.
+     * refused for its budget that came back before half the wait an earlier refusal gave; too many
+     * strikes and the socket is closed. Half: a client that waits as told must never be struck, and
+     * its timer can fire early by however stale its event loop's clock was when it set it (on a busy
+     * machine, milliseconds), while a client that ignores retryMs comes back at once.
      */
-    let retryAt = 0;
+    let strikeBefore = 0;
     const refuse = (at: number, id: number | null, error: ErrorBody, now: number) => {
       answer(at, id === null ? { t: 'error', error } : { t: 'reply', id, ok: false, error });
-      const strike = error.retryMs === undefined || now < retryAt;
-      if (error.retryMs !== undefined) retryAt = Math.max(retryAt, now + error.retryMs);
+      const strike = error.retryMs === undefined || now < strikeBefore;
+      if (error.retryMs !== undefined) strikeBefore = Math.max(strikeBefore, now + error.retryMs / 2);
       if (!strike) return;
       if (refusals.wait(now) > 0) {
         observe.closed?.('refused_frames');

@@ -140,6 +140,26 @@ describe('malformed frames', () => {
     expect(refusals).toBeGreaterThan(3);
     expect(c.closed).toBeNull();
   });
+
+  it('a client whose timer fires a little early (a busy machine) is not closed; one that ignores retryMs is', async () => {
+    await serve({ commandsPerSec: 50, commandBurst: 1, maxRefusedFrames: 3 });
+    const early = await open();
+    let refusals = 0;
+    for (let i = 0; i < 12; ) {
+      const r = await early.send('$ping');
+      if (r.ok) i++;
+      else {
+        refusals++;
+        // back after 70% of the wait it was told
+        await new Promise((res) => setTimeout(res, r.error!.retryMs! * 0.7));
+      }
+    }
+    expect(refusals).toBeGreaterThan(3);
+    expect(early.closed).toBeNull();
+    const eager = await open();
+    for (let i = 0; i < 12 && eager.closed === null; i++) eager.socket.send(packr.pack({ id: i + 1, type: '$ping' }));
+    await expect.poll(() => eager.closed?.code, { timeout: 5000 }).toBe(1008);
+  });
 });
 
 describe('replies', () => {
