@@ -817,7 +817,7 @@ export class Kernel {
     this.#closed = true;
     this.#upgrade?.abort('the server is stopping', 'E_SHUTTING_DOWN');
     if (this.#syncTimer) clearInterval(this.#syncTimer);
-    this.#rehearsal.stop();
+    this.#rehearsal.close();
     return new Promise((resolve) => {
       const previous = this.#idle;
       this.#idle = () => {

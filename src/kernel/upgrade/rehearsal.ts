@@ -76,8 +76,9 @@ export class Rehearsal {
     return this.#child !== null;
   }
 
-  /** Start the child if it is not running. */
+  /** Start the child if it is not running (never again once closed). */
   start(): Promise<void> {
+    if (this.#closed) return Promise.reject(new MoltError('E_SHUTTING_DOWN', 'the server is stopping: no rehearsal starts'));
     if (this.#ready) return this.#ready;
     this.#died = null;
     this.#stderr = '';
@@ -124,6 +125,18 @@ export class Rehearsal {
     this.#ready = this.#send('hello', {}, 30_000).then(() => undefined);
     return this.#ready;
   }
+
+  /**
+   * For good: kill the child, and start none again. A sync or a call still queued (the mirror's
+   * adoption of a state just committed, say) fails instead of starting a child the process would wait
+   * for on its way out.
+   */
+  close(): void {
+    this.#closed = true;
+    this.stop();
+  }
+
+  #closed = false;
 
   /** Kill the child (it is restarted on the next use). */
   stop(): void {
