@@ -179,20 +179,17 @@ async function measured(load: Load, run: () => Promise<Report>) {
 
 /** Stop-the-world in one process: migrate, freeze and validate the same state, both ways. */
 function floor(state: v1.State) {
-  const t0 = performance.now();
-  const up = runDirection(v1ToV2, 'up', state, { now: 0 }).state as v2.State;
-  const walk = new FreezeWalk(up);
-  while (!walk.run(1 << 20));
-  const problems = v2.validate(up);
-  const upMs = performance.now() - t0;
-  const t1 = performance.now();
-  const down = runDirection(v1ToV2, 'down', up, { now: 0 }).state as v1.State;
-  const walk2 = new FreezeWalk(down);
-  while (!walk2.run(1 << 20));
-  const problems2 = v1.validate(down);
-  const downMs = performance.now() - t1;
-  if (problems.length || problems2.length) throw new Error('floor states invalid');
-  return { up_ms: round(upMs), down_ms: round(downMs) };
+  const once = <S>(direction: 'up' | 'down', from: unknown, validate: (s: S) => readonly unknown[]) => {
+    const t0 = performance.now();
+    const to = runDirection(v1ToV2, direction, from, { now: 0 }).state as S;
+    const walk = new FreezeWalk(to);
+    while (!walk.run(1 << 20));
+    if (validate(to).length) throw new Error(`floor state after ${direction} invalid`);
+    return { to, ms: performance.now() - t0 };
+  };
+  const up = once<v2.State>('up', state, v2.validate);
+  const down = once<v1.State>('down', up.to, v1.validate);
+  return { up_ms: round(up.ms), down_ms: round(down.ms) };
 }
 
 /** Commands answered per CPU-second of the server, clients pipelining `depth` each for `ms`. */

@@ -36,7 +36,7 @@ export interface PlainResult {
  * Throws E_VALIDATE naming the path and what was found there. `maxBytes` stops the walk early once
  * the new content is larger (E_TOO_LARGE).
  */
-export function checkPlain(next: unknown, prev: unknown, where: string, what: PlainWhat, maxBytes = Infinity, skip?: { has(value: object): boolean }): PlainResult {
+export function checkPlain(next: unknown, prev: unknown, where: string, what: PlainWhat, maxBytes = Infinity, skip?: ReadonlySet<object>): PlainResult {
   const walk = new PlainWalk(next, prev, where, what, maxBytes, skip);
   walk.run(Infinity);
   return { bytes: walk.bytes, nodes: walk.nodes };
@@ -80,9 +80,9 @@ export class PlainWalk {
   readonly #what: PlainWhat;
   readonly #maxBytes: number;
   /** Nodes checked already (by an earlier walk): skipped like shared ones. */
-  readonly #skip: { has(value: object): boolean } | undefined;
+  readonly #skip: ReadonlySet<object> | undefined;
 
-  constructor(next: unknown, prev: unknown, where: string, what: PlainWhat, maxBytes = Infinity, skip?: { has(value: object): boolean }) {
+  constructor(next: unknown, prev: unknown, where: string, what: PlainWhat, maxBytes = Infinity, skip?: ReadonlySet<object>) {
     this.#root = next;
     this.#skip = skip;
     this.#where = where;

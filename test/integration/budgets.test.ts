@@ -102,6 +102,20 @@ describe('connections per address', () => {
   });
 });
 
+/** Send $ping until `n` are answered, waiting `share` of each refusal's retryMs; returns the refusals. */
+async function pingsAnswered(c: Awaited<ReturnType<typeof open>>, n: number, share: number): Promise<number> {
+  let refusals = 0;
+  for (let answered = 0; answered < n; ) {
+    const r = await c.send('$ping');
+    if (r.ok) answered++;
+    else {
+      refusals++;
+      await new Promise((res) => setTimeout(res, r.error!.retryMs! * share));
+    }
+  }
+  return refusals;
+}
+
 describe('malformed frames', () => {
   it('count against the budget, and past the bound the socket is closed with 1008 while others go on', async () => {
     await serve({ ...UNMETERED, maxRefusedFrames: 20 });
@@ -128,33 +142,15 @@ describe('malformed frames', () => {
   it('a client that waits as told is never closed, however often it is refused', async () => {
     await serve({ commandsPerSec: 100, commandBurst: 2, maxRefusedFrames: 3 });
     const c = await open();
-    let refusals = 0;
-    for (let i = 0; i < 40; ) {
-      const r = await c.send('$ping');
-      if (r.ok) i++;
-      else {
-        refusals++;
-        await new Promise((res) => setTimeout(res, r.error!.retryMs));
-      }
-    }
-    expect(refusals).toBeGreaterThan(3);
+    expect(await pingsAnswered(c, 40, 1)).toBeGreaterThan(3);
     expect(c.closed).toBeNull();
   });
 
   it('a client whose timer fires a little early (a busy machine) is not closed; one that ignores retryMs is', async () => {
     await serve({ commandsPerSec: 50, commandBurst: 1, maxRefusedFrames: 3 });
     const early = await open();
-    let refusals = 0;
-    for (let i = 0; i < 12; ) {
-      const r = await early.send('$ping');
-      if (r.ok) i++;
-      else {
-        refusals++;
-        // back after 70% of the wait it was told
-        await new Promise((res) => setTimeout(res, r.error!.retryMs! * 0.7));
-      }
-    }
-    expect(refusals).toBeGreaterThan(3);
+    // back after 70% of the wait it was told
+    expect(await pingsAnswered(early, 12, 0.7)).toBeGreaterThan(3);
     expect(early.closed).toBeNull();
     const eager = await open();
     for (let i = 0; i < 12 && eager.closed === null; i++) eager.socket.send(packr.pack({ id: i + 1, type: '$ping' }));

@@ -64,7 +64,7 @@ interface Side {
  * Check one step's direction. `keys`, when given, limits the comparison to those entities per kind (a
  * catch-up round: what changed since the last check); otherwise what `changed()` finds.
  */
-export function checkDeclared(label: string, changes: Changes | undefined, before: Side, after: Side, only?: Record<string, Key[]>, skip?: { has(value: object): boolean }): CheckedKinds {
+export function checkDeclared(label: string, changes: Changes | undefined, before: Side, after: Side, only?: Record<string, Key[]>, skip?: ReadonlySet<object>): CheckedKinds {
   const declared = changes ?? {};
   const compared: Record<string, number> = {};
   const renamedTo = new Set<string>();
@@ -80,7 +80,7 @@ export function checkDeclared(label: string, changes: Changes | undefined, befor
   return { compared };
 }
 
-function compareKind(label: string, kind: string, change: KindChange, source: Collection, before: unknown, target: Collection, after: unknown, only?: Key[], skip?: { has(value: object): boolean }): number {
+function compareKind(label: string, kind: string, change: KindChange, source: Collection, before: unknown, target: Collection, after: unknown, only?: Key[], skip?: ReadonlySet<object>): number {
   const bv = source.get(before);
   const av = target.get(after);
   if (bv === av && only === undefined) return 0;

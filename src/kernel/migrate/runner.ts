@@ -235,7 +235,6 @@ export class Runner {
     return Object.freeze({ now, drop: this.#drop });
   }
 
-  /** Ids of entities the migration rewrote, newest last, per kind (at most REWRITTEN_KEPT each). */
   /** Keys of the entities the migration rewrote, newest last, per kind (at most REWRITTEN_KEPT each). */
   rewrittenKeys(): Record<string, Key[]> {
     const out: Record<string, Key[]> = {};
@@ -248,18 +247,15 @@ export class Runner {
     return out;
   }
 
+  /** Ids of the same entities, read from the new state (their keys where they have no string id). */
   rewritten(): Record<string, string[]> {
+    const keys = this.rewrittenKeys();
     const out: Record<string, string[]> = {};
     for (const k of this.#kinds) {
-      const n = Math.min(k.rewrittenAt, REWRITTEN_KEPT);
-      const keys: Key[] = [];
-      for (let i = k.rewrittenAt - n; i < k.rewrittenAt; i++) keys.push(k.rewritten[i % REWRITTEN_KEPT]!);
-      const ids: string[] = [];
-      for (const key of [...new Set(keys)]) {
+      out[k.kind] = keys[k.kind]!.map((key) => {
         const entity = k.into.lookup(k.mapped, key) as { id?: unknown } | null | undefined;
-        ids.push(typeof entity?.id === 'string' ? entity.id : String(key));
-      }
-      out[k.kind] = ids;
+        return typeof entity?.id === 'string' ? entity.id : String(key);
+      });
     }
     return out;
   }

@@ -266,12 +266,13 @@ function watchSlices(r: Run): void {
     } catch (err) {
       const m = err instanceof MoltError ? / at \[(\d+)\]([^;]*);/.exec(err.message) : null;
       if (!m) throw err;
+      const e = err as MoltError;
       const i = Number(m[1]);
       const key = keys[i]!;
       const at = typeof key === 'number' ? `${kind}[${key}]` : `${kind}.${key}`;
       const id = (before[i] as { id?: unknown } | null)?.id;
       const named = typeof id === 'string' || typeof id === 'number' ? ` (id ${JSON.stringify(id)})` : '';
-      die((err as MoltError).code, err instanceof Error ? err.message.replace(m[0], ` at ${at}${m[2]}${named};`) : String(err));
+      die(e.code, e.message.replace(m[0], ` at ${at}${m[2]}${named};`));
     }
     for (let i = 0; i < after.length; i++) {
       const e = after[i];
