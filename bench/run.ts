@@ -26,6 +26,7 @@ import * as v1 from '../src/feed/v1/index.ts';
 import { vecGet, vecMap } from '../src/feed/v1/vec.ts';
 import { buildV1 } from '../test/feed/build.ts';
 import { wsBench } from './ws.ts';
+import { framesTo } from '../src/transport/frames.ts';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -39,7 +40,7 @@ const release2 = { code: r2.code, view: r2.view };
 async function commandCost(count: number) {
   const state = buildV1(count);
   const kernel = new Kernel(release1, { initialState: state });
-  const conn = kernel.connect(() => {});
+  const conn = kernel.connect(framesTo(() => {}));
   const joined = await kernel.dispatch(conn, { type: 'join', handle: 'bencher' });
   if (!joined.ok) throw new Error(JSON.stringify(joined));
   const posts = (kernel.state as typeof state).posts;

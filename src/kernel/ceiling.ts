@@ -12,7 +12,7 @@
  * (census must therefore be cheap; v1 and v2 read running counters, O(1)) and never looks inside.
  */
 import { getHeapStatistics } from 'node:v8';
-import type { ErrorBody } from '../transport/protocol.ts';
+import type { Refusal } from './notices.ts';
 import type { ErrorCode } from './errors.ts';
 import type { LoadedRelease } from './release.ts';
 
@@ -54,7 +54,7 @@ export class CeilingCheck {
   ) {}
 
   /** The refusal for a command that took the state from `before` to `after`, or null when it may stand. */
-  check(before: unknown, after: unknown): ErrorBody | null {
+  check(before: unknown, after: unknown): Refusal | null {
     const was = this.#census(before);
     const now = this.#census(after);
     if (was === null || now === null) return null; // a census that fails is the upgrade checks' concern, not a reason to stop the feed

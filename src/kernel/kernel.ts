@@ -22,8 +22,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import v8 from 'node:v8';
 import type { Caller, Command, Context, FeedEvent, UserId } from '../contract.ts';
-import type { ErrorBody, EventFrame, HelloFrame, ServerFrame, UpgradeFrame } from '../transport/protocol.ts';
-import { PROTOCOL_VERSION } from '../transport/protocol.ts';
 import { Ceiling } from './ceiling.ts';
 import { ERRORS, MoltError, die, type ErrorCode } from './errors.ts';
 import { FairQueue } from './fair.ts';
@@ -38,10 +36,12 @@ import { UpgradeRun, type Pace } from './upgrade/orchestrate.ts';
 import type { HistoryEntry, UpgradeProgress, UpgradeReport } from './upgrade/report.ts';
 import { callRelease, census, validate } from './migrate/verify.ts';
 import { TimeoutError, describeThrown, runBounded } from './sandbox.ts';
+import type { Listener, Numbered, Refusal, UpgradeNotice, Welcome } from './notices.ts';
 
-export type Result = { ok: true; data: unknown } | { ok: false; error: ErrorBody };
+export type Result = { ok: true; data: unknown } | { ok: false; error: Refusal };
+export type { Listener, Numbered, Refusal, UpgradeNotice, UpgradePhase, Welcome } from './notices.ts';
 
-/** A client connection as the kernel sees it. The transport owns the socket and gives `send`. */
+/** A client connection as the kernel sees it. The transport owns the socket and gives a Listener. */
 export interface Connection {
   readonly id: string;
   readonly user: UserId | null;
@@ -100,7 +100,7 @@ interface Cell {
 
 interface Conn extends Connection {
   user: UserId | null;
-  readonly send: (frame: ServerFrame) => void;
+  readonly listener: Listener;
 }
 
 interface Waiting {
@@ -130,7 +130,7 @@ interface Done {
 }
 
 interface StoredEvent {
-  frame: EventFrame;
+  numbered: Numbered;
   to: readonly UserId[] | undefined;
   bytes: number;
 }
@@ -243,11 +243,10 @@ export class Kernel {
     return this.#stack.find((s) => s.hash === hash)?.source.view ?? null;
   }
 
-  hello(conn: string): HelloFrame {
+  /** What connection `conn` needs to start on the running version. */
+  welcome(conn: string): Welcome {
     const { release } = this.#cell;
     return {
-      t: 'hello',
-      protocol: PROTOCOL_VERSION,
       boot: this.boot,
       conn,
       version: release.version,
@@ -288,11 +287,11 @@ export class Kernel {
 
   // ------------------------------------------------------------------ connections
 
-  /** Register a connection; `send` receives every frame for it, starting with hello. */
-  connect(send: (frame: ServerFrame) => void): Connection {
-    const conn: Conn = { id: `c${this.#nextConn++}`, user: null, send };
+  /** Register a connection; its listener hears everything for it, starting with its welcome. */
+  connect(listener: Listener): Connection {
+    const conn: Conn = { id: `c${this.#nextConn++}`, user: null, listener };
     this.#conns.set(conn.id, conn);
-    send(this.hello(conn.id));
+    listener.welcome(this.welcome(conn.id));
     return conn;
   }
 
@@ -589,32 +588,32 @@ export class Kernel {
   #since(conn: Conn | null, seq: unknown): Result {
     if (!Number.isSafeInteger(seq) || (seq as number) < 0 || (seq as number) > this.#seq)
       return fail('E_BAD_COMMAND', `$since needs seq, an integer from 0 to ${this.#seq}`);
-    const oldest = this.#backlog[0]?.frame.seq ?? this.#seq + 1;
+    const oldest = this.#backlog[0]?.numbered.seq ?? this.#seq + 1;
     if ((seq as number) + 1 < oldest) return fail('E_GAP', `events after ${seq as number} are gone (oldest kept: ${oldest}); reload the timeline`);
     const user = conn?.user ?? null;
     const events = this.#backlog
-      .filter((e) => e.frame.seq > (seq as number) && (!e.to || (user !== null && e.to.includes(user))))
-      .map((e) => e.frame);
+      .filter((e) => e.numbered.seq > (seq as number) && (!e.to || (user !== null && e.to.includes(user))))
+      .map((e) => e.numbered);
     return { ok: true, data: { events, seq: this.#seq } };
   }
 
   #emit(event: FeedEvent, version: number): void {
     const { to, ...rest } = event;
-    const frame: EventFrame = { t: 'event', seq: ++this.#seq, version, event: rest };
+    const numbered: Numbered = { seq: ++this.#seq, version, event: rest };
     const bytes = estimateBytes(rest);
-    this.#backlog.push({ frame, to, bytes });
+    this.#backlog.push({ numbered, to, bytes });
     this.#backlogBytes += bytes;
     // bounded in count and in bytes: the oldest go first (a client behind them gets E_GAP)
     while (this.#backlog.length > this.#limits.eventBacklog || (this.#backlogBytes > this.#limits.backlogBytes && this.#backlog.length > 1))
       this.#backlogBytes -= this.#backlog.shift()!.bytes;
     for (const conn of this.#conns.values()) {
       if (to && (conn.user === null || !to.includes(conn.user))) continue;
-      conn.send(frame);
+      conn.listener.event(numbered);
     }
   }
 
-  #broadcast(frame: ServerFrame): void {
-    for (const conn of this.#conns.values()) conn.send(frame);
+  #broadcast(notice: UpgradeNotice): void {
+    for (const conn of this.#conns.values()) conn.listener.upgrade(notice);
   }
 
   /**
@@ -702,7 +701,7 @@ export class Kernel {
       previous: () => this.#stack[this.#stack.length - 2]?.source ?? null,
       announce: (phase: string, detail: Record<string, unknown> | undefined, ms: number | undefined, head: { upgrade: string; dryRun: boolean; direction: 'up' | 'down'; from: { version: number; release: string }; to: { version: number; release: string } }) => {
         logId = head.upgrade;
-        this.#broadcast({ t: 'upgrade', ...head, phase: phase as UpgradeFrame['phase'], ...(ms === undefined ? {} : { ms: round(ms) }), ...(detail ? { detail } : {}) });
+        this.#broadcast({ ...head, phase: phase as UpgradeNotice['phase'], ...(ms === undefined ? {} : { ms: round(ms) }), ...(detail ? { detail } : {}) });
       },
       hold: () => {
         this.#upgrading = true;
@@ -735,11 +734,13 @@ export class Kernel {
     if (report.kind === 'rollback') this.#stack.pop();
     else this.#stack.push({ version: target.version, hash: target.hash, source: target.source });
     this.#upgrading = false; // hello must describe the new cell; the queue drains below
-    const head = { t: 'upgrade' as const, upgrade: report.upgrade, phase: 'committed' as const, direction: report.direction, dryRun: false, from: report.from, to: report.to, ms: report.pauseMs };
-    const detail = { report, pauseMs: report.pauseMs, changed: report.changed };
+    const notice: UpgradeNotice = {
+      upgrade: report.upgrade, phase: 'committed', direction: report.direction, dryRun: false, from: report.from, to: report.to, ms: report.pauseMs,
+      detail: { report, pauseMs: report.pauseMs, changed: report.changed },
+    };
     for (const conn of this.#conns.values()) {
       try {
-        conn.send({ ...head, detail, hello: this.hello(conn.id) });
+        conn.listener.upgrade(notice, this.welcome(conn.id));
       } catch (err) {
         this.#log?.error({ conn: conn.id, err: describeThrown(err) }, 'committed frame failed');
       }

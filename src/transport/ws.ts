@@ -8,6 +8,7 @@ import { Addresses, Bucket, Budget, addressOf, spend, type BudgetName } from './
 import { decode, encode } from './codec.ts';
 import { originAllowed } from './origin.ts';
 import type { ErrorBody, ServerFrame } from './protocol.ts';
+import { framesTo, replyFrame } from './frames.ts';
 
 /**
  * The WebSocket adapter: msgpack frames in, kernel.dispatch, msgpack frames out. It owns sockets and
@@ -313,7 +314,7 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
       } else refusals.take(now);
     };
 
-    const conn = kernel.connect(send);
+    const conn = kernel.connect(framesTo(send));
     socket.on('message', (data: RawData, isBinary: boolean) => {
       if (peer.closing) return; // after our close: not applied, not answered (the close says so)
       peer.alive = true;
@@ -341,9 +342,7 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
         const what = over.name === 'joins' ? `joins (at most ${over.scope === 'connection' ? opts.joinBurst : opts.ipJoinBurst} at once, then ${over.scope === 'connection' ? opts.joinsPerMin : opts.ipJoinsPerMin} a minute for ${per})` : `commands (at most ${over.scope === 'connection' ? opts.commandBurst : opts.ipCommandBurst} at once, then ${over.scope === 'connection' ? opts.commandsPerSec : opts.ipCommandsPerSec} a second for ${per})`;
         return refuse(at, id as number, { code: 'E_RATE_LIMITED', message: `too many ${what}; try again in ${over.retryMs} ms`, retryMs: over.retryMs }, now);
       }
-      kernel.dispatch(conn, command, (r: Result) =>
-        answer(at, r.ok ? { t: 'reply', id: id as number, ok: true, data: r.data } : { t: 'reply', id: id as number, ok: false, error: r.error }),
-      );
+      kernel.dispatch(conn, command, (r: Result) => answer(at, replyFrame(id as number, command.type, r)));
     });
     socket.on('pong', () => (peer.alive = true));
     socket.on('close', () => {

@@ -71,6 +71,19 @@ describe('transport: bad input gets a clear error and loses nothing', () => {
     expect(server.kernel.state).toBe(before);
   });
 
+  it('answers $since with the very event frames a live socket saw, and a hello that names the protocol', async () => {
+    const late = await TestClient.open(server.wsUrl);
+    const hello = late.frames[0] as { t: string; protocol: number; seq: number; commands: string[] };
+    expect(hello).toMatchObject({ t: 'hello', protocol: 1, version: 1 });
+    expect(hello.commands).toContain('post');
+    await client.ok('post', { text: 'seen live, then again' });
+    const live = await late.waitFor((f) => f.t === 'event' && f.seq > hello.seq);
+    const since = await late.ok('$since', { seq: hello.seq });
+    expect(since.events[0]).toEqual(live);
+    expect(since.events[0]).toMatchObject({ t: 'event', version: 1, event: { type: 'post' } });
+    late.close();
+  });
+
   it('refuses WebSocket upgrades on other paths', async () => {
     const ws = new WebSocket(server.wsUrl.replace('/ws', '/elsewhere'));
     const err = await new Promise((resolve) => ws.once('error', resolve));

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { Kernel } from '../../src/kernel/kernel.ts';
 import type { ServerFrame } from '../../src/transport/protocol.ts';
 import { tiny } from '../support/tiny.ts';
+import { framesTo } from '../../src/transport/frames.ts';
 
 /** A counter feed whose `bad` command returns `expr` (with s = state, c = command, produce, freeze). */
 function withBad(expr: string, limits = {}, prelude = '') {
@@ -20,7 +21,7 @@ function withBad(expr: string, limits = {}, prelude = '') {
     { limits },
   );
   const frames: ServerFrame[] = [];
-  const conn = kernel.connect((f) => frames.push(f));
+  const conn = kernel.connect(framesTo((f) => frames.push(f)));
   return { kernel, conn, frames };
 }
 
@@ -72,7 +73,7 @@ describe('what a handler stores is plain data at every depth, however frozen', (
     const seeded = new Kernel(tiny({ commands: ['bad'], handle: `(s, c) => ({ state: require('immer').produce(s, (d) => { d.items[c.i] = { n: c.i + 1_000_000 }; }) })` }), {
       initialState: { count: 0, items: Array.from({ length: 20_000 }, (_, i) => ({ n: i })) },
     });
-    const c2 = seeded.connect(() => {});
+    const c2 = seeded.connect(framesTo(() => {}));
     const t0 = performance.now();
     for (let i = 0; i < 200; i++) expect((await seeded.dispatch(c2, { type: 'bad', i })).ok).toBe(true);
     const perCommand = (performance.now() - t0) / 200;
@@ -112,7 +113,7 @@ describe('lineage: a handler builds on the state it is given', () => {
       tiny({ commands: ['bad', 'set'], prelude: 'let saved;', handle: `(s, c) => c.type === 'set' ? { state: { count: s.count + 1, box: { v: c.v } } } : c.save ? (saved = s.box, { state: s }) : { state: { count: s.count, box: saved } }` }),
       { initialState: { count: 0, box: { v: 0 } } },
     );
-    const c2 = k2.connect(() => {});
+    const c2 = k2.connect(framesTo(() => {}));
     await k2.dispatch(c2, { type: 'bad', save: true });
     await k2.dispatch(c2, { type: 'set', v: 1 });
     const r = await k2.dispatch(c2, { type: 'bad' });
@@ -135,7 +136,7 @@ describe('bounded in bytes', () => {
 
   it('keeps the event backlog within its byte budget: the oldest go, and $since says E_GAP for them', async () => {
     const kernel = new Kernel(tiny({ commands: ['big'], handle: `(s, c) => ({ state: s, events: [{ type: 'big', text: 'z'.repeat(10_000) }] })` }), { limits: { backlogBytes: 50_000 } });
-    const conn = kernel.connect(() => {});
+    const conn = kernel.connect(framesTo(() => {}));
     for (let i = 0; i < 20; i++) expect((await kernel.dispatch(conn, { type: 'big' })).ok).toBe(true);
     const early = await kernel.dispatch(conn, { type: '$since', seq: 0 });
     expect(early).toMatchObject({ ok: false, error: { code: 'E_GAP' } });

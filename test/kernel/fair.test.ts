@@ -3,6 +3,7 @@ import { FairQueue } from '../../src/kernel/fair.ts';
 import { Kernel } from '../../src/kernel/kernel.ts';
 import type { ServerFrame } from '../../src/transport/protocol.ts';
 import { tiny } from '../support/tiny.ts';
+import { framesTo } from '../../src/transport/frames.ts';
 
 type Item = { lane: string; n: number };
 const queue = () => new FairQueue<Item>((i) => i.lane);
@@ -50,8 +51,8 @@ describe('the fair queue', () => {
 describe('kernel scheduling', () => {
   it('serves a quiet connection in the first round while a busy one has a thousand commands waiting', async () => {
     const kernel = new Kernel(tiny());
-    const busy = kernel.connect(() => {});
-    const quiet = kernel.connect(() => {});
+    const busy = kernel.connect(framesTo(() => {}));
+    const quiet = kernel.connect(framesTo(() => {}));
     const order: string[] = [];
     const all = Array.from({ length: 1000 }, (_, i) => kernel.dispatch(busy, { type: 'inc' }).then(() => order.push(`busy${i + 1}`)));
     const ping = kernel.dispatch(quiet, { type: '$ping' }).then(() => order.push('quiet'));
@@ -65,7 +66,7 @@ describe('kernel scheduling', () => {
     // Each 'slow' command spins for a few milliseconds: longer than a batch slice.
     const slow = `(s, c, ctx) => { if (c.type === 'slow') { let x = 0; for (let i = 0; i < 4e6; i++) x += i; return { state: s, reply: x }; } return handle(s, c, ctx); }`;
     const kernel = new Kernel(tiny({ handle: slow, commands: ['slow', 'inc'] }), { limits: { batchSliceMs: 1 } });
-    const conn = kernel.connect(() => {});
+    const conn = kernel.connect(framesTo(() => {}));
     let answered = 0;
     const all = Array.from({ length: 30 }, () => kernel.dispatch(conn, { type: 'slow' }).then(() => answered++));
     const atTimer = await new Promise<number>((resolve) => setTimeout(() => resolve(answered), 0));
@@ -81,7 +82,7 @@ describe('the memory ceiling', () => {
   it('refuses a command that would take a counted kind past its ceiling, with E_FULL and nothing changed', async () => {
     const kernel = new Kernel(counted, { limits: { maxPosts: 3 } });
     const frames: ServerFrame[] = [];
-    const conn = kernel.connect((f) => frames.push(f));
+    const conn = kernel.connect(framesTo((f) => frames.push(f)));
     for (let i = 1; i <= 3; i++) expect(await kernel.dispatch(conn, { type: 'inc' })).toEqual({ ok: true, data: { value: i } });
     const before = kernel.state;
     const r = await kernel.dispatch(conn, { type: 'inc' });
@@ -94,7 +95,7 @@ describe('the memory ceiling', () => {
 
   it('past the heap high-water mark, refuses whatever grows a count and serves the rest', async () => {
     const kernel = new Kernel(counted, { limits: { maxHeapMb: 1 } });
-    const conn = kernel.connect(() => {});
+    const conn = kernel.connect(framesTo(() => {}));
     expect(await kernel.dispatch(conn, { type: 'inc' })).toMatchObject({ ok: false, error: { code: 'E_FULL', message: expect.stringContaining('memory ceiling') } });
     expect(await kernel.dispatch(conn, { type: '$ping' })).toMatchObject({ ok: true });
     expect(await kernel.dispatch(conn, { type: 'whoami' })).toMatchObject({ ok: true });
@@ -107,9 +108,9 @@ describe('the boot id', () => {
     const a = new Kernel(tiny());
     const b = new Kernel(tiny());
     const hellos: ServerFrame[] = [];
-    a.connect((f) => hellos.push(f));
-    a.connect((f) => hellos.push(f));
-    b.connect((f) => hellos.push(f));
+    a.connect(framesTo((f) => hellos.push(f)));
+    a.connect(framesTo((f) => hellos.push(f)));
+    b.connect(framesTo((f) => hellos.push(f)));
     const boots = hellos.map((h) => (h as { boot: string }).boot);
     expect(boots[0]).toMatch(/^[\w-]{12}$/);
     expect(boots[1]).toBe(boots[0]);

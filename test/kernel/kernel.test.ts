@@ -2,12 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { Kernel, type Connection } from '../../src/kernel/kernel.ts';
 import type { ServerFrame } from '../../src/transport/protocol.ts';
 import { tiny } from '../support/tiny.ts';
+import { framesTo } from '../../src/transport/frames.ts';
 
 function setup(options: Parameters<typeof tiny>[0] = {}, limits = {}) {
   let now = 1_000;
   const kernel = new Kernel(tiny(options), { clock: () => now, limits });
   const frames: ServerFrame[] = [];
-  const conn = kernel.connect((f) => frames.push(f));
+  const conn = kernel.connect(framesTo((f) => frames.push(f)));
   return { kernel, conn, frames, tick: (ms: number) => (now += ms) };
 }
 
@@ -42,7 +43,7 @@ describe('kernel dispatch', () => {
   it('tells the feed when a user comes online and goes offline, as system commands', async () => {
     const { kernel, conn, frames } = setup();
     const other: ServerFrame[] = [];
-    const c2 = kernel.connect((f) => other.push(f));
+    const c2 = kernel.connect(framesTo((f) => other.push(f)));
     await kernel.dispatch(conn, { type: 'login', user: 'u1' });
     await kernel.dispatch(c2, { type: 'login', user: 'u1' }); // second tab: no new presence
     kernel.disconnect(conn);
@@ -50,7 +51,7 @@ describe('kernel dispatch', () => {
     expect(kernel.status().online).toBe(1);
     kernel.disconnect(c2);
     expect(kernel.status().online).toBe(0);
-    const watcher = kernel.connect(() => {});
+    const watcher = kernel.connect(framesTo(() => {}));
     const r = await kernel.dispatch(watcher, { type: '$since', seq: 0 });
     expect(r.ok && (r.data as { events: { event: unknown }[] }).events.map((e) => e.event)).toEqual([
       { type: 'presence', user: 'u1', online: true },
@@ -62,7 +63,7 @@ describe('kernel dispatch', () => {
   it('delivers an event with `to` only to those users, and keeps it out of others\' catch-up', async () => {
     const { kernel, conn, frames } = setup();
     const spy: ServerFrame[] = [];
-    const c2 = kernel.connect((f) => spy.push(f));
+    const c2 = kernel.connect(framesTo((f) => spy.push(f)));
     await kernel.dispatch(conn, { type: 'login', user: 'alice' });
     await kernel.dispatch(c2, { type: 'login', user: 'bob' });
     await kernel.dispatch(c2, { type: 'secret', user: 'alice' });

@@ -18,6 +18,7 @@ import type { ReleaseSource } from '../../src/kernel/release.ts';
 import { ROOT, buildRelease } from '../../src/release/build.ts';
 import type { ServerFrame, UpgradeFrame } from '../../src/transport/protocol.ts';
 import { buildV1 } from '../feed/build.ts';
+import { framesTo } from '../../src/transport/frames.ts';
 
 const digest = (state: unknown) => createHash('sha256').update(pack(state)).digest('hex');
 let r1: ReleaseSource;
@@ -60,7 +61,7 @@ function boot(posts = 4000) {
   const kernel = new Kernel(r1, { initialState: buildV1(posts, 50), limits: { rehearsalHeapMb: 512 } });
   kernels.push(kernel);
   const frames: ServerFrame[] = [];
-  const conn = kernel.connect((f) => frames.push(f));
+  const conn = kernel.connect(framesTo((f) => frames.push(f)));
   return { kernel, conn, frames };
 }
 
@@ -93,10 +94,10 @@ describe('online migration of the real feed', () => {
     await kernel.dispatch(conn, { type: 'join', handle: 'writer' });
     let atCutover: unknown = null;
     let committed: unknown = null;
-    kernel.connect((f) => {
+    kernel.connect(framesTo((f) => {
       if (f.t === 'upgrade' && f.phase === 'cutover') atCutover = kernel.state; // commands wait from here
       if (f.t === 'upgrade' && f.phase === 'committed') committed = kernel.state; // before the queue drains
-    });
+    }));
     const p = poster(kernel, conn, frames);
     const report = await kernel.upgrade(r2, { pace: { perSecond: 4000 } });
     const replies = await p.stop();

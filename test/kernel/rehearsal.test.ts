@@ -14,6 +14,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { pack } from 'msgpackr';
 import { Kernel } from '../../src/kernel/kernel.ts';
+import { framesTo } from '../../src/transport/frames.ts';
 import { UP_1_2, tiny } from '../support/tiny.ts';
 
 const kernels: Kernel[] = [];
@@ -26,7 +27,7 @@ const digest = (state: unknown) => createHash('sha256').update(pack(state)).dige
 async function started(limits = {}) {
   const kernel = new Kernel(tiny(), { limits: { rehearsalHeapMb: 96, ...limits } });
   kernels.push(kernel);
-  const conn = kernel.connect(() => {});
+  const conn = kernel.connect(framesTo(() => {}));
   for (let i = 0; i < 3; i++) await kernel.dispatch(conn, { type: 'inc' });
   return { kernel, conn };
 }
@@ -105,7 +106,7 @@ describe('release code never runs unbounded, here or there', () => {
   ])('a sample() that returns %s: committed, every client told, and the report says why the sample is not shown', async (_what, sample, note) => {
     const { kernel } = await started();
     const frames: { t: string; phase?: string }[] = [];
-    kernel.connect((f) => frames.push(f));
+    kernel.connect(framesTo((f) => frames.push(f)));
     const report = await kernel.upgrade(tiny({ version: 2, sample }));
     expect(report.result).toBe('committed');
     expect(report.sample?.after).toEqual({ omitted: expect.stringMatching(note) });
@@ -155,7 +156,7 @@ describe('one upgrade at a time, and leaving a release that breaks', () => {
   it('a running release whose census() breaks can be left with force, and the report says what was skipped', async () => {
     const kernel = new Kernel(tiny({ census: `(s) => { if (s.count > 1) throw new Error('census broke'); return { things: s.count }; }` }), { limits: { rehearsalHeapMb: 96 } });
     kernels.push(kernel);
-    const conn = kernel.connect(() => {});
+    const conn = kernel.connect(framesTo(() => {}));
     for (let i = 0; i < 3; i++) await kernel.dispatch(conn, { type: 'inc' });
     expect(kernel.status()).toMatchObject({ census: {}, censusError: expect.stringMatching(/census broke/) });
     const stuck = await kernel.upgrade(tiny({ version: 2, migrations: UP_1_2 }));
@@ -174,6 +175,7 @@ describe('one upgrade at a time, and leaving a release that breaks', () => {
       script,
       `import { Kernel } from ${src('src/kernel/kernel.ts')};
 import { UP_1_2, tiny } from ${src('test/support/tiny.ts')};
+import { framesTo } from '../../src/transport/frames.ts';
 const kernel = new Kernel(tiny(), { limits: { rehearsalHeapMb: 96 } });
 await kernel.warm();
 const up = await kernel.upgrade(tiny({ version: 2, migrations: UP_1_2 }));

@@ -10,6 +10,7 @@ import { Kernel } from '../../src/kernel/kernel.ts';
 import type { ReleaseSource } from '../../src/kernel/release.ts';
 import { buildRelease } from '../../src/release/build.ts';
 import { TempReleases, abs } from '../support/releases.ts';
+import { framesTo } from '../../src/transport/frames.ts';
 
 const releases = new TempReleases();
 let v1: ReleaseSource;
@@ -40,7 +41,7 @@ export function handle(state, command, ctx) { return command.type === 'react' ? 
 async function onV2WithReactions() {
   const kernel = new Kernel(v1);
   kernels.push(kernel);
-  const conn = kernel.connect(() => {});
+  const conn = kernel.connect(framesTo(() => {}));
   await kernel.dispatch(conn, { type: 'join', handle: 'shadowed' });
   const post = (await kernel.dispatch(conn, { type: 'post', text: 'react to me' })) as { data: { post: { id: string } } };
   expect((await kernel.upgrade(v2)).result).toBe('committed');

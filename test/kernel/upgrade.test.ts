@@ -6,13 +6,14 @@ import { describe, expect, it } from 'vitest';
 import { Kernel } from '../../src/kernel/kernel.ts';
 import type { ServerFrame, UpgradeFrame } from '../../src/transport/protocol.ts';
 import { UP_1_2, UP_2_3, tiny } from '../support/tiny.ts';
+import { framesTo } from '../../src/transport/frames.ts';
 
 const digest = (state: unknown) => createHash('sha256').update(pack(state)).digest('hex');
 
 async function started(count = 3) {
   const kernel = new Kernel(tiny(), { limits: { migrationTimeoutMs: 200 } });
   const frames: ServerFrame[] = [];
-  const conn = kernel.connect((f) => frames.push(f));
+  const conn = kernel.connect(framesTo((f) => frames.push(f)));
   for (let i = 0; i < count; i++) await kernel.dispatch(conn, { type: 'inc' });
   return { kernel, conn, frames };
 }
@@ -140,10 +141,10 @@ describe('upgrade', () => {
   it('serves commands with the old version until the cut-over; one that waits through it meets the new version', async () => {
     const kernel = new Kernel(tiny());
     let waiting: Promise<unknown> | null = null;
-    const conn = kernel.connect((f) => {
+    const conn = kernel.connect(framesTo((f) => {
       // sent the moment the cut-over begins: it waits, and the new version answers it
       if (f.t === 'upgrade' && f.phase === 'cutover') waiting = kernel.dispatch(conn, { type: 'inc' });
-    });
+    }));
     const pending = kernel.upgrade(tiny({ version: 2, commands: ['whoami'] }));
     const during = await kernel.dispatch(conn, { type: 'inc' });
     expect(during).toEqual({ ok: true, data: { value: 1 } }); // served by v1 while v2 was being prepared
@@ -204,7 +205,7 @@ describe('old code is collectable', () => {
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc') as () => void;
     const kernel = new Kernel(tiny());
-    const conn = kernel.connect(() => {});
+    const conn = kernel.connect(framesTo(() => {}));
     await kernel.dispatch(conn, { type: 'inc' });
     const filler = `// ${'x'.repeat(14 * 1024)}`;
     const cycle = async (i: number) => {

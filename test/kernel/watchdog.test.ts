@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import { framesTo } from '../../src/transport/frames.ts';
 
 // V8's watchdog can fire after the last step of a batch has finished (the deadline passed while the
 // machine stalled): runBounded then throws although all the work is done. Simulate exactly that.
@@ -20,7 +21,7 @@ describe('a watchdog that fires after the batch finished', () => {
   it('keeps every completed command: committed, answered, its events sent', async () => {
     const kernel = new Kernel(tiny());
     const frames: { t: string }[] = [];
-    const conn = kernel.connect((f) => frames.push(f));
+    const conn = kernel.connect(framesTo((f) => frames.push(f)));
     const replies = await Promise.all([kernel.dispatch(conn, { type: 'inc' }), kernel.dispatch(conn, { type: 'inc' })]);
     expect(replies).toEqual([{ ok: true, data: { value: 1 } }, { ok: true, data: { value: 2 } }]);
     expect(kernel.state).toEqual({ count: 2 });

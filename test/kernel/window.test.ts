@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Kernel } from '../../src/kernel/kernel.ts';
 import type { ReleaseSource } from '../../src/kernel/release.ts';
 import { TempReleases, abs } from '../support/releases.ts';
+import { framesTo } from '../../src/transport/frames.ts';
 
 const releases = new TempReleases();
 let v1: ReleaseSource;
@@ -26,7 +27,7 @@ afterEach(() => {
 async function pushed(limits = {}) {
   const kernel = new Kernel(v1, { limits });
   kernels.push(kernel);
-  const conn = kernel.connect(() => {});
+  const conn = kernel.connect(framesTo(() => {}));
   const me = (await kernel.dispatch(conn, { type: 'join', handle: 'ada' })) as { data: { user: { id: string }; token: string } };
   await kernel.dispatch(conn, { type: 'post', text: 'before the upgrade' });
   const report = await kernel.upgrade(oneWay);
@@ -41,7 +42,7 @@ describe('the reversible window', () => {
   it('rolls back an irreversible step with every post written since, and counts what v1 cannot take', async () => {
     const { kernel, conn } = await pushed();
     expect(kernel.status().window).toMatchObject({ back: { version: 1 }, writes: 0 });
-    const other = kernel.connect(() => {});
+    const other = kernel.connect(framesTo(() => {}));
     await kernel.dispatch(other, { type: 'join', handle: 'bob' }); // a new user, after the upgrade
     for (const text of ['after one', 'after two']) await kernel.dispatch(conn, { type: 'post', text });
     const [target] = ((await kernel.dispatch(conn, { type: 'timeline' })) as { data: { posts: { id: string }[] } }).data.posts;
@@ -68,7 +69,7 @@ describe('the reversible window', () => {
     const v2 = await releases.real(2);
     const kernel = new Kernel(v1);
     kernels.push(kernel);
-    const conn = kernel.connect(() => {});
+    const conn = kernel.connect(framesTo(() => {}));
     await kernel.dispatch(conn, { type: 'join', handle: 'eve' });
     expect((await kernel.upgrade(v2)).result).toBe('committed');
     await kernel.dispatch(conn, { type: 'post', text: 'on v2' });
