@@ -27,7 +27,7 @@ import { ERRORS, MoltError, die, type ErrorCode } from './errors.ts';
 import { FairQueue } from './fair.ts';
 import { checkEvents, checkOutcome, show } from './guard.ts';
 import { resolveLimits, type Limits } from './limits.ts';
-import { checkPlain, checkSent, estimateBytes } from './plain.ts';
+import { checkPlain, checkSent } from './plain.ts';
 import { loadRelease, type LoadedRelease, type ReleaseSource } from './release.ts';
 import { Rehearsal } from './upgrade/rehearsal.ts';
 import { Ring, served, type Served } from './journal.ts';
@@ -36,10 +36,10 @@ import { UpgradeRun, type Pace } from './upgrade/orchestrate.ts';
 import type { HistoryEntry, UpgradeProgress, UpgradeReport } from './upgrade/report.ts';
 import { callRelease, census, validate } from './migrate/verify.ts';
 import { TimeoutError, describeThrown, runBounded } from './sandbox.ts';
-import type { Listener, Numbered, Refusal, UpgradeNotice, Welcome } from './notices.ts';
+import type { Listener, Result, UpgradeNotice, Welcome } from './notices.ts';
+import { EventLog } from './events.ts';
 
-export type Result = { ok: true; data: unknown } | { ok: false; error: Refusal };
-export type { Listener, Numbered, Refusal, UpgradeNotice, UpgradePhase, Welcome } from './notices.ts';
+export type { Listener, Numbered, Refusal, Result, UpgradeNotice, UpgradePhase, Welcome } from './notices.ts';
 
 /** A client connection as the kernel sees it. The transport owns the socket and gives a Listener. */
 export interface Connection {
@@ -129,12 +129,6 @@ interface Done {
   served?: Served;
 }
 
-interface StoredEvent {
-  numbered: Numbered;
-  to: readonly UserId[] | undefined;
-  bytes: number;
-}
-
 const SYSTEM_PRESENCE = 'presence';
 
 /** Lanes of the fair queue: one per connection, one for the kernel's system commands, one for
@@ -170,8 +164,7 @@ export class Kernel {
   readonly boot = randomBytes(9).toString('base64url');
   #online: readonly UserId[] = Object.freeze([]);
   #nextConn = 1;
-  #seq = 0;
-  readonly #backlog: StoredEvent[] = [];
+  readonly #events: EventLog;
   /** Commands wait in the queue (an upgrade's cut-over). */
   #upgrading = false;
   /** What waits to be served, one lane per connection, served round-robin. */
@@ -186,7 +179,6 @@ export class Kernel {
   readonly #recent: Ring;
   /** States (and their top-level values) that were live and have been replaced: see #checkLineage. */
   readonly #retired = new WeakSet<object>();
-  #backlogBytes = 0;
 
   constructor(boot: ReleaseSource, options: KernelOptions = {}) {
     this.#limits = resolveLimits(options.limits);
@@ -196,6 +188,7 @@ export class Kernel {
     this.#observe = options.observe ?? {};
     this.#started = this.#clock();
     this.#ceiling = new Ceiling(this.#limits);
+    this.#events = new EventLog(this.#limits);
     const release = loadRelease(boot, this.#limits.loadTimeoutMs);
     const t = this.#limits.migrationTimeoutMs;
     const state =
@@ -251,7 +244,7 @@ export class Kernel {
       conn,
       version: release.version,
       release: release.hash,
-      seq: this.#seq,
+      seq: this.#events.seq,
       commands: [...release.feed.commands],
       view: release.source.view ? `/views/${release.hash}.js` : null,
     };
@@ -266,7 +259,7 @@ export class Kernel {
       ...this.#census(release, state),
       connections: this.#conns.size,
       online: this.#online.length,
-      seq: this.#seq,
+      seq: this.#events.seq,
       upgrading: this.#upgrade !== null,
       upgrade: this.#upgrade?.status() ?? null,
       window: this.#openWindow()?.status(this.#clock()) ?? null,
@@ -477,8 +470,8 @@ export class Kernel {
     const done = (result: Result, extra: Partial<Done> = {}): Done => ({ w, result, version: release.version, ms: performance.now() - t0, ...extra });
     if (w.system === undefined) {
       // Kernel commands read the event log, which the batch's effects extend: answer them in order there.
-      if (command.type === '$ping') return done({ ok: true, data: null }, { late: () => ({ ok: true, data: { version: release.version, release: release.hash, seq: this.#seq } }) });
-      if (command.type === '$since') return done({ ok: true, data: null }, { late: () => this.#since(conn, command['seq']) });
+      if (command.type === '$ping') return done({ ok: true, data: null }, { late: () => ({ ok: true, data: { version: release.version, release: release.hash, seq: this.#events.seq } }) });
+      if (command.type === '$since') return done({ ok: true, data: null }, { late: () => this.#events.since(command['seq'], conn?.user ?? null) });
       if (!release.feed.commands.includes(command.type))
         return done(fail('E_UNKNOWN_COMMAND', `feed v${release.version} does not handle '${command.type.slice(0, 40)}'; it handles ${release.feed.commands.join(', ')}`));
     }
@@ -585,27 +578,8 @@ export class Kernel {
     if (!held) d.w.resolve(d.result);
   }
 
-  #since(conn: Conn | null, seq: unknown): Result {
-    if (!Number.isSafeInteger(seq) || (seq as number) < 0 || (seq as number) > this.#seq)
-      return fail('E_BAD_COMMAND', `$since needs seq, an integer from 0 to ${this.#seq}`);
-    const oldest = this.#backlog[0]?.numbered.seq ?? this.#seq + 1;
-    if ((seq as number) + 1 < oldest) return fail('E_GAP', `events after ${seq as number} are gone (oldest kept: ${oldest}); reload the timeline`);
-    const user = conn?.user ?? null;
-    const events = this.#backlog
-      .filter((e) => e.numbered.seq > (seq as number) && (!e.to || (user !== null && e.to.includes(user))))
-      .map((e) => e.numbered);
-    return { ok: true, data: { events, seq: this.#seq } };
-  }
-
   #emit(event: FeedEvent, version: number): void {
-    const { to, ...rest } = event;
-    const numbered: Numbered = { seq: ++this.#seq, version, event: rest };
-    const bytes = estimateBytes(rest);
-    this.#backlog.push({ numbered, to, bytes });
-    this.#backlogBytes += bytes;
-    // bounded in count and in bytes: the oldest go first (a client behind them gets E_GAP)
-    while (this.#backlog.length > this.#limits.eventBacklog || (this.#backlogBytes > this.#limits.backlogBytes && this.#backlog.length > 1))
-      this.#backlogBytes -= this.#backlog.shift()!.bytes;
+    const { numbered, to } = this.#events.append(event, version);
     for (const conn of this.#conns.values()) {
       if (to && (conn.user === null || !to.includes(conn.user))) continue;
       conn.listener.event(numbered);

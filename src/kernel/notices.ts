@@ -15,6 +15,9 @@ export interface Refusal {
   retryMs?: number;
 }
 
+/** The answer to one command. */
+export type Result = { ok: true; data: unknown } | { ok: false; error: Refusal };
+
 /** What a connection needs to start, and to switch after an upgrade. */
 export interface Welcome {
   /** This process's boot id: random at every start. */
