@@ -101,28 +101,30 @@ function dataFields(value: unknown): Record<string, unknown> | null {
   return out;
 }
 
+function badOutcome(out: unknown, version: number, type: string, problem: string): never {
+  die('E_HANDLER_CONTRACT', `feed v${version} handle('${type.slice(0, 40)}') returned ${show(out)}; ${problem}`);
+}
+
 /**
  * Check what handle() returned against the Outcome union, and return it as a fresh record read once:
  * {state, reply?, events?, bind?} or {error: {code, message}}. The values inside are checked by the
  * caller (plain.ts). The message is built only when something is wrong.
  */
 export function checkOutcome(out: unknown, version: number, type: string): Outcome<unknown> {
-  const bad = (problem: string): never =>
-    die('E_HANDLER_CONTRACT', `feed v${version} handle('${type.slice(0, 40)}') returned ${show(out)}; ${problem}`);
   const expected = 'expected {state, reply?, events?, bind?} or {error: {code, message}}';
   const o = dataFields(out);
-  if (o === null) bad(`${expected}, as a plain object of data`);
-  if (typeof o!['then'] === 'function') bad('a Promise: handlers are synchronous');
+  if (o === null) badOutcome(out, version, type, `${expected}, as a plain object of data`);
+  if (typeof o!['then'] === 'function') badOutcome(out, version, type, 'a Promise: handlers are synchronous');
   if ('error' in o!) {
     const e = dataFields(o!['error']);
-    if (e === null || typeof e['code'] !== 'string' || typeof e['message'] !== 'string') bad('a refusal needs error: {code: string, message: string}');
+    if (e === null || typeof e['code'] !== 'string' || typeof e['message'] !== 'string') badOutcome(out, version, type, 'a refusal needs error: {code: string, message: string}');
     return { error: { code: (e!['code'] as string).slice(0, 200), message: (e!['message'] as string).slice(0, 2000) } };
   }
-  if (!('state' in o!)) bad(expected);
+  if (!('state' in o!)) badOutcome(out, version, type, expected);
   const { state, reply, events, bind } = o as Record<string, unknown>;
-  if (typeof state !== 'object' || state === null) bad('state must be an object');
-  if (events !== undefined && !Array.isArray(events)) bad('events must be an array');
-  if (bind !== undefined && bind !== null && typeof bind !== 'string') bad('bind must be a user id or null');
+  if (typeof state !== 'object' || state === null) badOutcome(out, version, type, 'state must be an object');
+  if (events !== undefined && !Array.isArray(events)) badOutcome(out, version, type, 'events must be an array');
+  if (bind !== undefined && bind !== null && typeof bind !== 'string') badOutcome(out, version, type, 'bind must be a user id or null');
   const accepted: { state: unknown; reply?: unknown; events?: readonly FeedEvent[]; bind?: string | null } = { state };
   if (reply !== undefined) accepted.reply = reply;
   if (events !== undefined) accepted.events = events as FeedEvent[];

@@ -123,8 +123,8 @@ interface Done {
   state?: unknown;
   events?: readonly FeedEvent[];
   bind?: { conn: Conn; before: UserId | null; after: UserId | null };
-  /** For kernel commands: the result, computed when the effects before it have run. */
-  late?: () => Result;
+  /** For kernel commands: answered when the effects before it have run (they read the event log). */
+  late?: '$ping' | '$since';
   /** An accepted feed command as it ran, for the journal. */
   served?: Served;
 }
@@ -135,6 +135,21 @@ const SYSTEM_PRESENCE = 'presence';
  *  commands from no connection (the operator, tests). */
 const SYSTEM_LANE = Symbol('system');
 const NO_CONNECTION_LANE = Symbol('no connection');
+
+/** A served command, with what it took. */
+function finished(w: Waiting, release: LoadedRelease, t0: number, result: Result, extra?: Partial<Done>): Done {
+  const d: Done = { w, result, version: release.version, ms: performance.now() - t0 };
+  return extra === undefined ? d : Object.assign(d, extra);
+}
+
+/** ctx.token for one command: a fresh random token, remembered for the journal. */
+function tokenInto(tokens: string[]): () => string {
+  return () => {
+    const t = randomBytes(16).toString('base64url');
+    tokens.push(t);
+    return t;
+  };
+}
 
 function fail(code: ErrorCode, message?: string): Result {
   return { ok: false, error: { code, message: message ?? ERRORS[code] } };
@@ -309,21 +324,22 @@ export class Kernel {
    * and are served by whichever version is running when it ends: none lost, none run twice.
    */
   dispatch(connection: Connection | null, command: unknown, reply?: (result: Result) => void): Promise<Result> {
-    // `reply`, when given, is called at the command's turn among the effects: before the events of the
-    // commands served after it, so a transport that sends the reply there keeps replies and events in order.
-    const answer = (result: Result) => {
-      reply?.(result);
-      return Promise.resolve(result);
-    };
+    return new Promise((resolve) => this.submit(connection, command, reply ? (r) => (reply(r), resolve(r)) : resolve));
+  }
+
+  /**
+   * dispatch without a promise, for a transport: `reply` is called once, at the command's turn among
+   * the effects (before the events of the commands served after it), so a transport that sends the
+   * reply there keeps replies and events in order.
+   */
+  submit(connection: Connection | null, command: unknown, reply: (result: Result) => void): void {
     const conn = connection ? (this.#conns.get(connection.id) ?? null) : null;
     if (typeof command !== 'object' || command === null || typeof (command as Command).type !== 'string')
-      return answer(fail('E_BAD_COMMAND', `command must be a map with a string type; got ${show(command)}`));
-    if (this.#closed) return answer(fail('E_SHUTTING_DOWN'));
-    if (this.#queue.length >= this.#limits.maxQueuedCommands) return answer(fail('E_QUEUE_FULL'));
-    return new Promise((resolve) => {
-      this.#queue.push({ conn, command: command as Command, resolve: reply ? (r) => (reply(r), resolve(r)) : resolve });
-      this.#schedule();
-    });
+      return reply(fail('E_BAD_COMMAND', `command must be a map with a string type; got ${show(command)}`));
+    if (this.#closed) return reply(fail('E_SHUTTING_DOWN'));
+    if (this.#queue.length >= this.#limits.maxQueuedCommands) return reply(fail('E_QUEUE_FULL'));
+    this.#queue.push({ conn, command: command as Command, resolve: reply });
+    this.#schedule();
   }
 
   #schedule(): void {
@@ -465,29 +481,19 @@ export class Kernel {
 
   /** One command against `state`: run the handler and check what it returned. Changes nothing. */
   #step(w: Waiting, release: LoadedRelease, state: unknown, users: ReadonlyMap<Conn, UserId | null>): Done {
+    // (no closures made here that do not escape: under tsx each named one costs a defineProperty)
     const t0 = performance.now();
     const { conn, command } = w;
-    const done = (result: Result, extra: Partial<Done> = {}): Done => ({ w, result, version: release.version, ms: performance.now() - t0, ...extra });
     if (w.system === undefined) {
       // Kernel commands read the event log, which the batch's effects extend: answer them in order there.
-      if (command.type === '$ping') return done({ ok: true, data: null }, { late: () => ({ ok: true, data: { version: release.version, release: release.hash, seq: this.#events.seq } }) });
-      if (command.type === '$since') return done({ ok: true, data: null }, { late: () => this.#events.since(command['seq'], conn?.user ?? null) });
+      if (command.type === '$ping' || command.type === '$since') return finished(w, release, t0, { ok: true, data: null }, { late: command.type });
       if (!release.feed.commands.includes(command.type))
-        return done(fail('E_UNKNOWN_COMMAND', `feed v${release.version} does not handle '${command.type.slice(0, 40)}'; it handles ${release.feed.commands.join(', ')}`));
+        return finished(w, release, t0, fail('E_UNKNOWN_COMMAND', `feed v${release.version} does not handle '${command.type.slice(0, 40)}'; it handles ${release.feed.commands.join(', ')}`));
     }
     const user = conn ? (users.has(conn) ? users.get(conn)! : conn.user) : null;
     const caller: Caller = w.system !== undefined ? { conn: null, user: w.system, system: true } : { conn: conn?.id ?? null, user, system: false };
     const tokens: string[] = [];
-    const ctx: Context = {
-      now: this.#clock(),
-      token: () => {
-        const t = randomBytes(16).toString('base64url');
-        tokens.push(t);
-        return t;
-      },
-      caller,
-      online: this.#online,
-    };
+    const ctx: Context = { now: this.#clock(), token: tokenInto(tokens), caller, online: this.#online };
     let outcome;
     try {
       outcome = checkOutcome(release.feed.handle(state, command, ctx), release.version, command.type);
@@ -506,16 +512,22 @@ export class Kernel {
         }
       }
     } catch (err) {
-      return done(
+      return finished(
+        w,
+        release,
+        t0,
         err instanceof MoltError
           ? fail(err.code === 'E_VALIDATE' ? 'E_HANDLER_CONTRACT' : err.code, err.message)
           : fail('E_HANDLER_THREW', `feed v${release.version} handle('${command.type.slice(0, 40)}') ${describeThrown(err)}; the state is unchanged`),
       );
     }
-    if ('error' in outcome) return done({ ok: false, error: { code: outcome.error.code, message: outcome.error.message } }, { refused: true });
+    if ('error' in outcome) return finished(w, release, t0, { ok: false, error: { code: outcome.error.code, message: outcome.error.message } }, { refused: true });
     if (outcome.state !== state) this.#retire(state, outcome.state);
     const bind = conn && outcome.bind !== undefined && outcome.bind !== user ? { conn, before: user, after: outcome.bind } : undefined;
-    return done(
+    return finished(
+      w,
+      release,
+      t0,
       { ok: true, data: outcome.reply ?? null },
       {
         ...(outcome.state !== state ? { state: outcome.state } : {}),
@@ -533,14 +545,17 @@ export class Kernel {
    * root and each replaced top-level value, so the check is O(top-level keys).
    */
   #checkLineage(next: unknown, prev: unknown, where: string): void {
-    const stale = (value: unknown) => typeof value === 'object' && value !== null && this.#retired.has(value);
-    if (stale(next)) die('E_LINEAGE', `${where} returned a state that was replaced earlier: it must build on the state it is given`);
+    if (this.#stale(next)) die('E_LINEAGE', `${where} returned a state that was replaced earlier: it must build on the state it is given`);
     if (typeof next !== 'object' || next === null || typeof prev !== 'object' || prev === null) return;
     for (const key of Object.keys(next)) {
       const value = (next as Record<string, unknown>)[key];
-      if (value !== (prev as Record<string, unknown>)[key] && stale(value))
+      if (value !== (prev as Record<string, unknown>)[key] && this.#stale(value))
         die('E_LINEAGE', `${where} returned a state whose ${key.slice(0, 40)} was replaced earlier: it must build on the state it is given`);
     }
+  }
+
+  #stale(value: unknown): boolean {
+    return typeof value === 'object' && value !== null && this.#retired.has(value);
   }
 
   #retire(prev: unknown, next: unknown): void {
@@ -563,7 +578,8 @@ export class Kernel {
       d.bind.conn.user = d.bind.after;
       held = this.#rebind(d.bind.before, d.bind.after, () => d.w.resolve(d.result));
     }
-    if (d.late) d.result = d.late();
+    if (d.late === '$ping') d.result = { ok: true, data: { version: this.#cell.release.version, release: this.#cell.release.hash, seq: this.#events.seq } };
+    else if (d.late === '$since') d.result = this.#events.since(d.w.command['seq'], d.w.conn?.user ?? null);
     const type = d.w.command.type;
     if (!d.result.ok) {
       const code = d.result.error.code;

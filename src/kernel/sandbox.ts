@@ -1,7 +1,10 @@
+import { restoreFreeze } from './freeze.ts'; // first: SES takes its freeze from it (see freeze.ts)
 import 'ses';
 import vm from 'node:vm';
 import { types } from 'node:util';
 import * as immer from 'immer';
+
+restoreFreeze();
 
 /**
  * Where release code runs, in the live process. Three walls, each measured (ART.md, "What is

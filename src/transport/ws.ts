@@ -105,7 +105,9 @@ export function resolveWs(partial: Partial<WsOptions> = {}): WsOptions {
  */
 const framed = new WeakMap<object, Buffer>();
 function wsFrame(frame: ServerFrame): Buffer {
-  let bytes = framed.get(frame);
+  // a reply or an error goes to one socket: nothing to remember
+  const once = frame.t === 'reply' || frame.t === 'error';
+  let bytes = once ? undefined : framed.get(frame);
   if (bytes) return bytes;
   const payload = encode(frame);
   const n = payload.length;
@@ -121,7 +123,7 @@ function wsFrame(frame: ServerFrame): Buffer {
     bytes.writeBigUInt64BE(BigInt(n), 2);
   }
   payload.copy(bytes, head);
-  framed.set(frame, bytes);
+  if (!once) framed.set(frame, bytes);
   return bytes;
 }
 
@@ -342,7 +344,7 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
         const what = over.name === 'joins' ? `joins (at most ${over.scope === 'connection' ? opts.joinBurst : opts.ipJoinBurst} at once, then ${over.scope === 'connection' ? opts.joinsPerMin : opts.ipJoinsPerMin} a minute for ${per})` : `commands (at most ${over.scope === 'connection' ? opts.commandBurst : opts.ipCommandBurst} at once, then ${over.scope === 'connection' ? opts.commandsPerSec : opts.ipCommandsPerSec} a second for ${per})`;
         return refuse(at, id as number, { code: 'E_RATE_LIMITED', message: `too many ${what}; try again in ${over.retryMs} ms`, retryMs: over.retryMs }, now);
       }
-      kernel.dispatch(conn, command, (r: Result) => answer(at, replyFrame(id as number, command.type, r)));
+      kernel.submit(conn, command, (r: Result) => answer(at, replyFrame(id as number, command.type, r)));
     });
     socket.on('pong', () => (peer.alive = true));
     socket.on('close', () => {

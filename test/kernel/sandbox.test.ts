@@ -138,3 +138,29 @@ describe('sandbox', () => {
     expect(grown).toBeLessThan(5 * 1024 * 1024);
   }, 60_000);
 });
+
+describe('lockdown freezes the built-ins property by property', () => {
+  it('leaves every shared built-in frozen, Object.freeze the native one, and no prototype with frozen elements', async () => {
+    // In a process of its own: lockdown is for good. %DebugPrint shows V8's elements kind: an object
+    // frozen by Object.freeze gets FROZEN elements, and stores into a Buffer or an array below such a
+    // prototype take V8's slow path (freeze.ts); frozen property by property it stays NONEXTENSIBLE.
+    const { spawnSync } = await import('node:child_process');
+    const script = `
+      const { lockdownHost } = await import(${JSON.stringify(new URL('../../src/kernel/sandbox.ts', import.meta.url).href)});
+      lockdownHost();
+      const TA = Object.getPrototypeOf(Uint8Array.prototype);
+      const all = { Object: Object.prototype, Array: Array.prototype, TypedArray: TA, Uint8Array: Uint8Array.prototype, String: String.prototype, Function: Function.prototype, Map: Map.prototype };
+      const frozen = Object.entries(all).filter(([, o]) => Object.isFrozen(o)).map(([n]) => n);
+      let threw = false;
+      try { (function () { 'use strict'; Array.prototype.includes = () => true; })(); } catch { threw = true; }
+      console.log(JSON.stringify({ frozen, threw, native: Function.prototype.toString.call(Object.freeze).includes('[native code]') }));
+      for (const o of Object.values(all)) %DebugPrint(o);
+    `;
+    const r = spawnSync(process.execPath, ['--allow-natives-syntax', '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    const first = JSON.parse(r.stdout.split('\n')[0]!);
+    expect(first).toEqual({ frozen: ['Object', 'Array', 'TypedArray', 'Uint8Array', 'String', 'Function', 'Map'], threw: true, native: true });
+    const kinds = [...r.stdout.matchAll(/elements kind: (\w+)/g)].map((m) => m[1]);
+    expect(kinds.length).toBeGreaterThanOrEqual(7);
+    expect(kinds.filter((k) => /FROZEN|SEALED/.test(k!))).toEqual([]);
+  }, 60_000);
+});
