@@ -54,17 +54,25 @@ interface Served {
 }
 
 function spawnServer(posts: number): Promise<Served> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/serve.ts')], {
+  // BENCH_SERVER_ARGS: extra node flags for the server, e.g. "--trace-gc" or "--cpu-prof --cpu-prof-dir=/tmp/p"
+  const extra = (process.env['BENCH_SERVER_ARGS'] ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...extra, '--import', 'tsx', path.join(ROOT, 'bench/serve.ts')], {
     cwd: ROOT,
     env: { ...process.env, ...LIMITS, BENCH_POSTS: String(posts) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
     let out = '';
+    let ready = false;
     proc.stdout!.on('data', (d: Buffer) => {
+      if (extra.length > 0) process.stderr.write(d); // what the flags print (--trace-gc), on stderr
+      if (ready) return;
       out += d.toString();
       const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line) resolve({ proc, ...JSON.parse(line) });
+      if (line) {
+        ready = true;
+        resolve({ proc, ...JSON.parse(line) });
+      }
     });
     proc.once('exit', (code) => reject(new Error(`bench server exited (${code})`)));
   });

@@ -211,7 +211,7 @@ export class Kernel {
     checkPlain(state, null, `feed v${release.version} initial state`, 'state');
     validate(release, state, t, this.#limits.problemsShown, 'the boot state');
     const heapMb = this.#limits.rehearsalHeapMb || Math.round(v8.getHeapStatistics().heap_size_limit / 2 ** 20);
-    this.#rehearsal = new Rehearsal({ heapMb, ...(this.#log ? { log: this.#log } : {}) });
+    this.#rehearsal = new Rehearsal({ heapMb, nice: this.#limits.rehearsalNice, ...(this.#log ? { log: this.#log } : {}) });
     this.#cell = { release, state };
     this.#stack.push({ version: release.version, hash: release.hash, source: release.source });
     this.#record({ upgrade: randomUUID(), at: new Date(this.#started).toISOString(), kind: 'boot', dryRun: false, result: 'committed', from: null, to: release.version, release: release.hash, pauseMs: 0 });

@@ -35,6 +35,8 @@ export interface Limits {
   heapHighWaterPercent: number;
   /** The rehearsal process's heap limit, MB (0: as large as the live process's). */
   rehearsalHeapMb: number;
+  /** The rehearsal process's nice value (0-19): higher yields the CPU to the live process and its clients. */
+  rehearsalNice: number;
   /** Commands (the last accepted) the shadow run replays through the new version before a cut-over. */
   shadowCommands: number;
   /** Bytes of commands the shadow run keeps. */
@@ -87,6 +89,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   cutoverValidateMs: 20,
   heapHighWaterPercent: 85,
   rehearsalHeapMb: 0,
+  rehearsalNice: 10,
   shadowCommands: 200,
   shadowBytes: 2 * 1024 * 1024,
   windowMs: 60 * 60_000,
@@ -102,7 +105,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
 export function resolveLimits(partial: Partial<Limits> = {}): Limits {
   const limits = { ...DEFAULT_LIMITS, ...partial };
   for (const [name, value] of Object.entries(limits))
-    if (!Number.isSafeInteger(value) || value < (name === 'rehearsalHeapMb' || name === 'windowMs' ? 0 : 1) || (name === 'heapHighWaterPercent' && value > 100))
+    if (!Number.isSafeInteger(value) || value < (name === 'rehearsalHeapMb' || name === 'windowMs' || name === 'rehearsalNice' ? 0 : 1) || (name === 'heapHighWaterPercent' && value > 100) || (name === 'rehearsalNice' && value > 19))
       die('E_BAD_REQUEST', `limit ${name} = ${String(value)}; expected a positive integer`);
   return limits;
 }

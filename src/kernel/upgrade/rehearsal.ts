@@ -16,6 +16,7 @@
  * E_REHEARSAL naming what happened. The next upgrade starts a fresh child.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Packr } from 'msgpackr';
 import { MoltError, die } from '../errors.ts';
@@ -26,6 +27,8 @@ export interface RehearsalOptions {
   heapMb: number;
   /** Bytes per message of a full sync. */
   chunkBytes?: number;
+  /** The child's nice value: it works hard while the live process serves, and should yield to it. */
+  nice?: number;
   log?: { warn(obj: object, msg?: string): void; info(obj: object, msg?: string): void };
 }
 
@@ -91,6 +94,15 @@ export class Rehearsal {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
     this.#child = child;
+    // Two cores shared by the feed, its clients and a rehearsal that maps every entity: the rehearsal
+    // is the one that can wait. (Raising a nice value needs no privilege; where it fails, it just runs.)
+    if (this.#options.nice && child.pid !== undefined) {
+      try {
+        setPriority(child.pid, this.#options.nice);
+      } catch (err) {
+        this.#options.log?.warn({ err: String(err) }, 'the rehearsal keeps its priority');
+      }
+    }
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (s: string) => {
       this.#stderr = (this.#stderr + s).slice(-4000);
