@@ -31,13 +31,27 @@ export interface PlainResult {
   nodes: number;
 }
 
+/** What a walk may take as checked already, besides what `next` shares with `prev`. */
+export interface Known {
+  /** Nodes checked already (by an earlier walk), each with everything under it: skipped like shared ones. */
+  readonly skip?: ReadonlySet<object> | undefined;
+  /**
+   * Nodes built over an older one (node -> older node): walked against it already, so everything under
+   * them is checked or shared with it. Skipped only where the walk finds one across from that very older
+   * node, so the older one is the previous state's own, checked when it entered.
+   */
+  readonly over?: ReadonlyMap<object, object> | undefined;
+  /** False: a failure does not say where the node sits (finding it costs a walk of its own). */
+  readonly locate?: boolean;
+}
+
 /**
  * Check and deep-freeze everything in `next` that is not shared with `prev` (null: everything).
  * Throws E_VALIDATE naming the path and what was found there. `maxBytes` stops the walk early once
  * the new content is larger (E_TOO_LARGE).
  */
-export function checkPlain(next: unknown, prev: unknown, where: string, what: PlainWhat, maxBytes = Infinity, skip?: ReadonlySet<object>): PlainResult {
-  const walk = new PlainWalk(next, prev, where, what, maxBytes, skip);
+export function checkPlain(next: unknown, prev: unknown, where: string, what: PlainWhat, maxBytes = Infinity, known?: Known): PlainResult {
+  const walk = new PlainWalk(next, prev, where, what, maxBytes, known);
   walk.run(Infinity);
   return { bytes: walk.bytes, nodes: walk.nodes };
 }
@@ -81,10 +95,14 @@ export class PlainWalk {
   readonly #maxBytes: number;
   /** Nodes checked already (by an earlier walk): skipped like shared ones. */
   readonly #skip: ReadonlySet<object> | undefined;
+  readonly #over: ReadonlyMap<object, object> | undefined;
+  readonly #locate: boolean;
 
-  constructor(next: unknown, prev: unknown, where: string, what: PlainWhat, maxBytes = Infinity, skip?: ReadonlySet<object>) {
+  constructor(next: unknown, prev: unknown, where: string, what: PlainWhat, maxBytes = Infinity, known?: Known) {
     this.#root = next;
-    this.#skip = skip;
+    this.#skip = known?.skip;
+    this.#over = known?.over;
+    this.#locate = known?.locate ?? true;
     this.#where = where;
     this.#what = what;
     this.#maxBytes = maxBytes;
@@ -98,6 +116,9 @@ export class PlainWalk {
   /** Walk up to `maxNodes` new nodes; returns whether the walk is complete. */
   run(maxNodes: number): boolean {
     let budget = maxNodes;
+    // what was accepted holds for this run only: release code may run between two
+    this.#arrayProto = undefined;
+    this.#objectProto = undefined;
     const stack = this.#stack;
     const prevs = this.#prevs;
     while (stack.length > 0 && budget-- > 0) this.#node(stack.pop()!, prevs.pop());
@@ -127,7 +148,7 @@ export class PlainWalk {
   }
 
   #fail(problem: string, node: object | null, key: string | number | null): never {
-    const at = node === null ? (key === null ? '' : String(key)) : this.#pathOf(node, key);
+    const at = node === null ? (key === null ? '' : String(key)) : this.#locate ? this.#pathOf(node, key) : '';
     const label = this.#what === 'event' ? 'events' : this.#what;
     die('E_VALIDATE', `${this.#where}: ${label} holds ${problem}${at ? ` at ${at}` : ''}; only plain data may be ${this.#what === 'state' ? 'stored' : 'sent'}`);
   }
@@ -156,38 +177,71 @@ export class PlainWalk {
         }
         // shared with the previous state: checked when it entered
         if (value === prev || this.#skip?.has(value)) break;
+        if (this.#over !== undefined && typeof prev === 'object' && prev !== null && this.#over.get(value) === prev) break;
         this.#stack.push(value);
         this.#prevs.push(prev);
         break;
       default:
         this.#fail(`a ${typeof value}`, parent, key);
     }
-    if (this.bytes > this.#maxBytes)
-      die('E_TOO_LARGE', `${this.#where}: the ${this.#what} is larger than ${this.#maxBytes.toLocaleString('en')} bytes`);
+    if (this.bytes > this.#maxBytes) this.#tooLarge();
   }
+
+  /**
+   * A child of `parent` under `key`: `prev` is what the previous state holds there. Strings, nulls and
+   * objects (the common case) are handled here; anything else goes through #value, which checks and
+   * names it. Returns the new byte count.
+   */
+  #child(child: unknown, other: Record<string | number, unknown> | null, prev: unknown, parent: object, key: string | number, bytes: number): number {
+    if (typeof child === 'string') return bytes + child.length + SIZE.value;
+    if (typeof child === 'object') {
+      if (child === null) return bytes + SIZE.value;
+      // a vector's old root under its new one: shared, even though it moved
+      if (child === prev) return bytes;
+      const was = other === null ? undefined : other[key];
+      // shared with the previous state: checked when it entered
+      if (child === was || this.#skip?.has(child)) return bytes;
+      if (this.#over !== undefined && typeof was === 'object' && was !== null && this.#over.get(child) === was) return bytes;
+      this.#stack.push(child);
+      this.#prevs.push(was);
+      return bytes;
+    }
+    this.bytes = bytes;
+    this.#value(child, undefined, parent, key);
+    return this.bytes;
+  }
+
+  /** The prototypes this run() accepted already (the check depends only on the prototype). */
+  #arrayProto: object | null | undefined = undefined;
+  #objectProto: object | null | undefined = undefined;
 
   #node(node: object, prev: unknown): void {
     this.nodes++;
-    this.bytes += SIZE.container;
+    let bytes = this.bytes + SIZE.container;
     if (types.isProxy(node)) this.#fail('a Proxy', node, null);
     const proto = Object.getPrototypeOf(node) as object | null;
     const other = typeof prev === 'object' && prev !== null ? (prev as Record<string | number, unknown>) : null;
+    const max = this.#maxBytes;
     if (Array.isArray(node)) {
-      if (proto !== null && Object.getPrototypeOf(proto) !== null && !Array.isArray(proto)) this.#fail('an array with a prototype of its own', node, null);
+      if (proto !== this.#arrayProto) {
+        if (proto !== null && Object.getPrototypeOf(proto) !== null && !Array.isArray(proto)) this.#fail('an array with a prototype of its own', node, null);
+        this.#arrayProto = proto;
+      }
       // named properties and holes: only the indices, all of them, may be keys
       if (Object.keys(node).length !== node.length) this.#fail('an array with holes or named properties', node, null);
       if (Object.getOwnPropertySymbols(node).length > 0) this.#fail('a symbol key', node, null);
       for (let i = 0; i < node.length; i++) {
-        const child: unknown = node[i];
-        // a vector's old root under its new one: shared, even though it moved
-        if (child !== null && typeof child === 'object' && child === prev) continue;
-        this.#value(child, other?.[i], node, i);
+        bytes = this.#child(node[i], other, prev, node, i, bytes);
+        if (bytes > max) this.#tooLarge();
       }
     } else {
       // plain objects from any realm: their prototype is that realm's Object.prototype, or null
-      if (proto !== null && Object.getPrototypeOf(proto) !== null) {
-        const name = (node as { constructor?: { name?: unknown } }).constructor?.name;
-        this.#fail(typeof name === 'string' && name ? `a ${name}` : 'an object with a prototype', node, null);
+      if (proto !== this.#objectProto) {
+        if (proto !== null && Object.getPrototypeOf(proto) !== null) {
+          const name = (node as { constructor?: { name?: unknown } }).constructor?.name;
+          this.#fail(typeof name === 'string' && name ? `a ${name}` : 'an object with a prototype', node, null);
+        }
+        this.#objectProto = proto;
       }
       if (Object.getOwnPropertySymbols(node).length > 0) this.#fail('a symbol key', node, null);
       let keys = 0;
@@ -198,15 +252,18 @@ export class PlainWalk {
         if (!('value' in d)) this.#fail('a getter or setter', node, key);
         // msgpack and JSON readers treat it specially: a state that cannot be copied exactly is not plain
         if (key === '__proto__') this.#fail('a key named __proto__', node, null);
-        this.bytes += key.length + SIZE.key;
-        const child = d.value as unknown;
-        if (child !== null && typeof child === 'object' && child === prev) continue;
-        this.#value(child, other?.[key], node, key);
+        bytes = this.#child(d.value as unknown, other, prev, node, key, bytes + key.length + SIZE.key);
+        if (bytes > max) this.#tooLarge();
       }
       if (Object.getOwnPropertyNames(node).length !== keys) this.#fail('a non-enumerable key', node, null);
     }
+    this.bytes = bytes;
     // its own properties are read and checked (its children wait on the stack): freezing is shallow
     Object.freeze(node);
+  }
+
+  #tooLarge(): never {
+    die('E_TOO_LARGE', `${this.#where}: the ${this.#what} is larger than ${this.#maxBytes.toLocaleString('en')} bytes`);
   }
 }
 

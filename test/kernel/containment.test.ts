@@ -9,6 +9,7 @@ import { Kernel } from '../../src/kernel/kernel.ts';
 import type { ServerFrame } from '../../src/transport/protocol.ts';
 import { tiny } from '../support/tiny.ts';
 import { framesTo } from '../../src/transport/frames.ts';
+import { checkPlain } from '../../src/kernel/plain.ts';
 
 /** A counter feed whose `bad` command returns `expr` (with s = state, c = command, produce, freeze). */
 function withBad(expr: string, limits = {}, prelude = '') {
@@ -49,6 +50,8 @@ describe('what a handler stores is plain data at every depth, however frozen', (
     ['a named property on an array', `({ state: { count: 1, list: Object.assign([1, 2], { total: 3 }) } })`, /array with holes or named properties at list/],
     ['a hole in an array', `({ state: { count: 1, list: [1, , 3] } })`, /array with holes/],
     ['a class instance', `({ state: { count: 1, when: new (class Moment {})() } })`, /state holds a Moment at when/],
+    ['a class instance after plain objects of its realm', `({ state: { count: 1, list: [{ a: 1 }, { b: 2 }, new (class Moment {})()] } })`, /state holds a Moment at list\[2\]/],
+    ['an array of a subclass after plain arrays', `({ state: { count: 1, list: [[1], [2], (class Row extends Array {}).from([3])] } })`, /an array with a prototype of its own at list\[2\]/],
     ['undefined', `({ state: { count: 1, maybe: undefined } })`, /state holds undefined at maybe/],
   ])('refuses %s with E_HANDLER_CONTRACT and keeps the state', async (_what, expr, message) => {
     await refusedWith(expr, 'E_HANDLER_CONTRACT', message);
@@ -143,5 +146,23 @@ describe('bounded in bytes', () => {
     const late = await kernel.dispatch(conn, { type: '$since', seq: 17 });
     expect(late).toMatchObject({ ok: true, data: { seq: 20 } });
     expect((late as { data: { events: unknown[] } }).data.events).toHaveLength(3);
+  });
+});
+
+describe('the plain walk takes as checked only what it can vouch for', () => {
+  const built = () => Object.freeze({ root: Object.freeze([Object.freeze({ n: 0 / 0 })]) });
+  const base = Object.freeze({ root: Object.freeze([Object.freeze({ n: 1 })]) });
+
+  it('skips a node built over another where it meets it across from that very node (walked against it already)', () => {
+    const b = built();
+    expect(checkPlain({ list: b }, { list: base }, 'test', 'state', Infinity, { over: new Map([[b, base]]) }).nodes).toBe(1);
+  });
+
+  it('walks it anywhere else: across from another node, or where the state before has nothing', () => {
+    const b = built();
+    const over = new Map<object, object>([[b, base]]);
+    expect(() => checkPlain({ list: b }, { list: Object.freeze({ root: [] }) }, 'test', 'state', Infinity, { over })).toThrow(/NaN at list\.root\[0\]\.n/);
+    expect(() => checkPlain({ other: b }, { list: base }, 'test', 'state', Infinity, { over })).toThrow(/NaN at other\.root\[0\]\.n/);
+    expect(() => checkPlain({ list: b }, null, 'test', 'state', Infinity, { over })).toThrow(/NaN at list\.root\[0\]\.n/);
   });
 });

@@ -5,10 +5,10 @@
  * out-of-memory abort costs that process only; this file's kernel lives in the test process, which
  * would die with it otherwise.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -16,6 +16,8 @@ import { pack } from 'msgpackr';
 import { Kernel } from '../../src/kernel/kernel.ts';
 import { framesTo } from '../../src/transport/frames.ts';
 import { UP_1_2, tiny } from '../support/tiny.ts';
+import { ROOT, buildRelease } from '../../src/release/build.ts';
+import { buildV1 } from '../feed/build.ts';
 
 const kernels: Kernel[] = [];
 afterEach(() => {
@@ -212,5 +214,101 @@ process.stdout.write('closed');
     kernel.close();
     expect(await pending).toMatchObject({ result: 'refused', error: { code: 'E_SHUTTING_DOWN' } });
     expect(kernel.version).toBe(1);
+  }, 60_000);
+});
+
+/**
+ * The rehearsal's first pass checks each slice as it writes it into the collection it builds (plain
+ * data, declared changes), and the check at the end skips that collection instead of walking and
+ * comparing a million entities again. These releases make the collection, or the state around it, lie
+ * about what the slices saw: each is still refused.
+ */
+describe('what the slices checked is all the check at the end skips', () => {
+  let dir: string;
+  let r1: { code: string; view: string | null };
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'molt-slices-'));
+    const built = await buildRelease(1);
+    r1 = { code: built.code, view: built.view };
+  }, 60_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /**
+   * A release of feed v2 whose 1 -> 2 step is v1ToV2 with `posts` (source of a vec collection) as the
+   * posts of the shape it builds, `from` as the posts of the shape it reads, and `each` mapping posts.
+   */
+  async function v2WithPosts(name: string, posts: string, each = 'react', from = 'v1Shape.posts'): Promise<{ code: string; view: string | null }> {
+    const folder = path.join(dir, name);
+    const abs = (p: string) => JSON.stringify(path.join(ROOT, p));
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(path.join(folder, 'index.ts'), `export * from ${abs('src/feed/v2/index.ts')};\n`);
+    writeFileSync(
+      path.join(folder, 'migrations.ts'),
+      `import { v1ToV2 } from ${abs('migrations/001-v1-to-v2.ts')};
+import { v1Shape, v2Shape } from ${abs('src/feed/lib/shapes.ts')};
+import { vecGet, vecWith } from ${abs('src/feed/lib/vec.ts')};
+const good = v2Shape.posts;
+const react = v1ToV2.up.each.posts;
+void vecGet; void vecWith;
+const posts = ${posts};
+const from = ${from};
+export const migrations = [{ ...v1ToV2, shapes: { from: { ...v1Shape, posts: from }, to: { ...v2Shape, posts } }, up: { ...v1ToV2.up, each: { posts: ${each} } } }];
+`,
+    );
+    const built = await buildRelease(folder);
+    return { code: built.code, view: built.view };
+  }
+
+  async function pushed(release: { code: string; view: string | null }) {
+    const kernel = new Kernel(r1, { initialState: buildV1(20_000, 50), limits: { rehearsalHeapMb: 512 } });
+    kernels.push(kernel);
+    const before = digest(kernel.state);
+    const report = await kernel.upgrade(release);
+    if (report.result !== 'committed') {
+      expect(digest(kernel.state)).toBe(before);
+      expect(kernel.version).toBe(1);
+    }
+    return report;
+  }
+
+  it('an honest collection over several slices commits, every post compared once', async () => {
+    const report = await pushed(await v2WithPosts('honest', 'good'));
+    expect(report.result).toBe('committed');
+    // every post that is not deleted was compared with the one it replaces, in some slice
+    expect(report.checked?.['posts']).toBe(report.census.before['posts']);
+  }, 60_000);
+
+  it.each([
+    ['writes a post the slice did not into a deleted post\'s slot', `{ ...good, with(base, keys, values) {
+      const out = good.with(base, keys, values);
+      for (let slot = keys[0]; slot < keys[keys.length - 1]; slot++)
+        if (good.lookup(out, slot) === null) return good.with(out, [slot], [{ ...values[0], id: 'ghost' }]);
+      return out;
+    } }`, /was created, but the step does not declare that it creates posts/],
+    ['stores a post other than the one the slice built', `{ ...good, with(base, keys, values) {
+      return good.with(base, keys, values.map((v, i) => (i === 1 ? { ...v, text: 'not what the migration wrote' } : v)));
+    } }`, /text was .*, is "not what the migration wrote", but posts\.text is not declared changed/],
+  ])('a collection that %s: the declared-change check at the end compares the whole collection', async (_what, posts, message) => {
+    const report = await pushed(await v2WithPosts(`lies-${_what.length}`, posts));
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_UNDECLARED', message: expect.stringMatching(message) } });
+  }, 60_000);
+
+  it("a collection whose own nodes are not plain data (a named property on the vector's root) is refused", async () => {
+    const posts = `{ ...good, with(base, keys, values) {
+      const out = good.with(base, keys, values);
+      const root = out.root.slice();
+      root.note = 'hidden';
+      return { size: out.size, shift: out.shift, root };
+    } }`;
+    const report = await pushed(await v2WithPosts('named-root', posts));
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_VALIDATE', message: expect.stringMatching(/holds an array with holes or named properties at root/) } });
+  }, 60_000);
+
+  it('a collection read from a state of its own making (get) is not taken as checked: what it shares is walked', async () => {
+    // get() hands the step a vector whose first post holds NaN; each() leaves that post as it is, so
+    // no slice sees it, and the collection built over it is not the state's own
+    const from = `{ ...v1Shape.posts, get: (s) => vecWith(s.posts, 0, { ...vecGet(s.posts, 0), score: 0 / 0 }) }`;
+    const report = await pushed(await v2WithPosts('made-up-base', 'good', `(post, ctx) => ('score' in post ? post : react(post, ctx))`, from));
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_VALIDATE', message: expect.stringMatching(/the number NaN at posts\.root\[0\]\[0\]\[0\]\.score/) } });
   }, 60_000);
 });

@@ -61,10 +61,23 @@ interface Side {
 }
 
 /**
- * Check one step's direction. `keys`, when given, limits the comparison to those entities per kind (a
- * catch-up round: what changed since the last check); otherwise what `changed()` finds.
+ * A kind whose entities were compared already, slice by slice, as they were written into the collection
+ * being built: every key in which `after` differs from `before` was compared, with the entity it holds.
  */
-export function checkDeclared(label: string, changes: Changes | undefined, before: Side, after: Side, only?: Record<string, Key[]>, skip?: ReadonlySet<object>): CheckedKinds {
+export interface Compared {
+  /** The collection read (in the step's input) and the one built (as the slices left it). */
+  readonly before: unknown;
+  readonly after: unknown;
+  /** How many entities the slices compared. */
+  readonly compared: number;
+}
+
+/**
+ * Check one step's direction. `keys`, when given, limits the comparison to those entities per kind (a
+ * catch-up round: what changed since the last check); otherwise what `changed()` finds. A kind in
+ * `done` whose collections on both sides are the very ones it names is not compared again.
+ */
+export function checkDeclared(label: string, changes: Changes | undefined, before: Side, after: Side, only?: Record<string, Key[]>, done?: ReadonlyMap<string, Compared>): CheckedKinds {
   const declared = changes ?? {};
   const compared: Record<string, number> = {};
   const renamedTo = new Set<string>();
@@ -75,25 +88,24 @@ export function checkDeclared(label: string, changes: Changes | undefined, befor
     const target = after.shape[name];
     if (change.removed) continue;
     if (!target) die('E_UNDECLARED', `migration ${label}: ${kind} is gone after the step, but the step does not declare it removed (or renamed)`);
-    compared[kind] = compareKind(label, kind, change, source, before.state, target, after.state, only?.[kind], skip);
+    compared[kind] = compareKind(label, kind, change, source, before.state, target, after.state, only?.[kind], done?.get(kind));
   }
   return { compared };
 }
 
-function compareKind(label: string, kind: string, change: KindChange, source: Collection, before: unknown, target: Collection, after: unknown, only?: Key[], skip?: ReadonlySet<object>): number {
+function compareKind(label: string, kind: string, change: KindChange, source: Collection, before: unknown, target: Collection, after: unknown, only?: Key[], done?: Compared): number {
   const bv = source.get(before);
   const av = target.get(after);
   if (bv === av && only === undefined) return 0;
+  // compared slice by slice as the collection was built, and the step's result holds that very collection
+  if (only === undefined && done !== undefined && done.before === bv && done.after === av) return done.compared;
   const keys = only ?? (source.layout === target.layout ? source.changed(bv, av) : allKeys(source, bv, target, av));
   if (keys.length === 0) return 0;
   if (target.ordered && change.reorders) return reorderedKeys(label, kind, change, source, bv, target, av);
   const entity = entityCheck(label, kind, change, source, target);
   let n = 0;
   for (const key of keys) {
-    const ea = target.lookup(av, key);
-    // compared already, in the slice that made it
-    if (skip && typeof ea === 'object' && ea !== null && skip.has(ea)) continue;
-    entity(key, source.lookup(bv, key), ea);
+    entity(key, source.lookup(bv, key), target.lookup(av, key));
     n++;
   }
   return n;

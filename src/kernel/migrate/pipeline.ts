@@ -13,7 +13,17 @@ import { MoltError, die } from '../errors.ts';
 import { checkMigrationResult } from '../guard.ts';
 import type { LoadedRelease } from '../release.ts';
 import { TimeoutError, describeThrown, runBounded } from '../sandbox.ts';
-import { Runner, directionOf, type KindProgress } from './runner.ts';
+import { Runner, directionOf, type KindProgress, type SliceObserver } from './runner.ts';
+
+/** A step as an observer of its first pass sees it: its place in the pipeline, shapes and changes. */
+export interface ObservedStep {
+  readonly label: string;
+  /** Its place in the pipeline (0: the step that reads the pipeline's input). */
+  readonly index: number;
+  readonly changes: Changes | undefined;
+  readonly source?: Shape | undefined;
+  readonly target?: Shape | undefined;
+}
 
 export interface Plan {
   /** The release whose migrations are used: the higher version of the two knows both shapes. */
@@ -239,19 +249,17 @@ export class Pipeline {
    * Be told of every entity the first pass rewrites, slice by slice, with its step (the rehearsal
    * checks them as they come, so its checks at the end skip them). Runs inside the slice's time limit.
    */
-  observe(fn: (step: { label: string; changes: Changes | undefined; source?: Shape | undefined; target?: Shape | undefined }, kind: string, keys: readonly import('../../contract.ts').Key[], before: readonly unknown[], after: readonly unknown[]) => void): void {
-    this.#observer = fn;
+  observe(make: (step: ObservedStep) => SliceObserver): void {
+    this.#observer = make;
     for (const stage of this.#stages) this.#attach(stage);
   }
 
-  #observer: Parameters<Pipeline['observe']>[0] | null = null;
+  #observer: ((step: ObservedStep) => SliceObserver) | null = null;
 
   #attach(stage: Stage): void {
     if (!this.#observer || !stage.runner) return;
-    const fn = this.#observer;
     const changes = this.#call('changes', () => directionOf(stage.step.migration, stage.step.direction).changes);
-    const step = { label: stage.step.label, changes, source: stage.source, target: stage.target };
-    stage.runner.observer = (kind, keys, before, after) => fn(step, kind, keys, before, after);
+    stage.runner.observer = this.#observer({ label: stage.step.label, index: this.#stages.indexOf(stage), changes, source: stage.source, target: stage.target });
   }
 
   /** Set the time the next results are built with (catch-up rounds carry the time they run at). */

@@ -41,6 +41,28 @@ interface KindRun {
   rewrittenAt: number;
 }
 
+/** The collection a first-pass slice wrote its entities into, as the runner holds it. */
+export interface Placed {
+  /** The collection the runner reads (the step's input), and the one it builds. */
+  readonly source: Collection;
+  readonly into: Collection;
+  /** Every entry moves (the layouts differ): the built collection started empty, not as `base`. */
+  readonly every: boolean;
+  /** The collection read, in the step's input. */
+  readonly base: unknown;
+  /** The built collection before this slice (null: empty, when `every`) and after it. */
+  readonly from: unknown;
+  readonly to: unknown;
+}
+
+/** Told of the entities each first-pass slice rewrote (keys, the entities read, what they became). */
+export interface SliceObserver {
+  /** Before they go into the collection being built. */
+  mapped(kind: string, keys: readonly Key[], before: readonly unknown[], after: readonly unknown[]): void;
+  /** Once they are in it: `with` has run. */
+  placed(kind: string, keys: readonly Key[], before: readonly unknown[], after: readonly unknown[], collection: Placed): void;
+}
+
 /** One direction of a step in its object form (a bare function is the older whole-state form). */
 export function directionOf(step: Migration, dir: 'up' | 'down'): Direction {
   const d = step[dir] as Direction | WholeFn | undefined;
@@ -130,12 +152,16 @@ export class Runner {
       }
     }
     if (outKeys.length > 0) {
-      if (this.observer) {
-        const before: unknown[] = new Array(outKeys.length);
+      const observer = this.observer;
+      let before: unknown[] | null = null;
+      if (observer) {
+        before = new Array(outKeys.length);
         for (let i = 0, j = 0; i < keys.length && j < outKeys.length; i++) if (keys[i] === outKeys[j]) before[j++] = values[i];
-        this.observer(k.kind, outKeys, before, outValues);
+        observer.mapped(k.kind, outKeys, before, outValues);
       }
-      k.mapped = k.into.with(k.mapped, outKeys, outValues);
+      const from = k.mapped;
+      k.mapped = k.into.with(from, outKeys, outValues);
+      if (observer) observer.placed(k.kind, outKeys, before!, outValues, { source: k.source, into: k.into, every: k.every, base: k.base, from, to: k.mapped });
     }
     k.done += keys.length;
     k.cursor = next === null ? undefined : next;
@@ -144,7 +170,7 @@ export class Runner {
   }
 
   /** Told of every entity a first-pass slice rewrote, before and after (the rehearsal checks them there). */
-  observer: ((kind: string, keys: readonly Key[], before: readonly unknown[], after: readonly unknown[]) => void) | null = null;
+  observer: SliceObserver | null = null;
 
   /** Drops declared by the entity being mapped now (set by the one context `each` gets). */
   #drops: Record<string, number> | null = null;

@@ -11,11 +11,11 @@ import { loadRelease, type LoadedRelease, type ReleaseSource } from '../release.
 import { Pipeline, plan } from '../migrate/pipeline.ts';
 import { directionOf } from '../migrate/runner.ts';
 import { census, checkCensusInvariants, sampleOf, validate } from '../migrate/verify.ts';
-import { checkDeclared, difference, entityCheck } from '../migrate/checks.ts';
+import { checkDeclared, difference, entityCheck, type Compared } from '../migrate/checks.ts';
 import { checkOutcome, show } from '../guard.ts';
 import { describeThrown } from '../sandbox.ts';
 import type { Served } from '../journal.ts';
-import type { Key } from '../../contract.ts';
+import type { Collection, Key } from '../../contract.ts';
 import { Builder, apply, type Patch } from './mirror.ts';
 
 interface Message {
@@ -45,13 +45,32 @@ interface Run {
   lastResult: unknown;
   /** Each step's input and output at the last declared-change check (a catch-up checks what changed since). */
   checked: { input: unknown; output: unknown }[] | null;
-  /** Entities the first pass's slices already checked: plain data, and their declared changes. */
-  plain: Set<object>;
-  compared: Set<object>;
+  /** What the first pass's slices checked, per step and kind (`${step}:${kind}`). */
+  tracks: Map<string, Track>;
   /** Entities the slices compared, per kind (for the report). */
   comparedCounts: Record<string, number>;
 }
 let run: Run | null = null;
+
+/**
+ * One kind of one step, as the first pass's slices built it: each slice's entities went into the
+ * collection being built, and the slice checked that collection against the one before it.
+ */
+interface Track {
+  readonly step: number;
+  readonly kind: string;
+  /** The collection the step read, and the one built as the last slice left it. */
+  readonly base: unknown;
+  built: unknown;
+  /**
+   * Every slice walked its whole new collection against the one before it (plain data: the entities and
+   * the collection's own new nodes), and found it changed at exactly the keys the slice rewrote, to the
+   * very entities it built: so `built` is checked, apart from what it shares with `base`.
+   */
+  whole: boolean;
+  /** Entities the slices compared with the ones they replace (declared changes); null: not compared. */
+  compared: number | null;
+}
 
 function heapMb(): number {
   const used = v8.getHeapStatistics().used_heap_size;
@@ -126,7 +145,7 @@ const ops: Record<string, (msg: Message) => unknown> = {
       const changes = directionOf(step.migration, step.direction).changes ?? {};
       for (const [kind, change] of Object.entries(changes)) if (typeof change?.rename === 'string') renames[kind] = change.rename;
     }
-    run = { force: msg['force'] === true, skipped: [], current, target, pipeline, ms, problemsShown: Number(msg['problemsShown'] ?? 5), renames, lastResult: null, checked: null, plain: new Set(), compared: new Set(), comparedCounts: {} };
+    run = { force: msg['force'] === true, skipped: [], current, target, pipeline, ms, problemsShown: Number(msg['problemsShown'] ?? 5), renames, lastResult: null, checked: null, tracks: new Map(), comparedCounts: {} };
     watchSlices(run);
     return { online: pipeline.online, progress: pipeline.progress(), census: censusBefore(run, mirror), heapMb: heapMb() };
   },
@@ -149,7 +168,7 @@ const ops: Record<string, (msg: Message) => unknown> = {
     const { state, dropped } = r.pipeline.result();
     const label = `the state after ${r.pipeline.steps.map((s) => s.label).join(', ') || 'no migration'}`;
     // new nodes only: what the previous result already had, or a slice already checked, is skipped
-    checkPlain(state, r.lastResult ?? r.pipeline.input, label, 'state', Infinity, r.plain);
+    checkPlain(state, r.lastResult ?? r.pipeline.input, label, 'state', Infinity, { over: builtOver(r) });
     r.lastResult = state;
     // the declared changes first: they name the entity, the field and both values
     const compared = checkSteps(r);
@@ -254,48 +273,119 @@ function censusBefore(r: Run, state: unknown): Record<string, number> | null {
  * The first pass's slices check what they rewrite as they go (plain data, declared changes), so the
  * check at the end has only the rest to do: the first pass runs ahead of the live process, and its
  * checks with it.
+ *
+ * Each slice walks the collection it built against the one before it: the entities it rewrote, each
+ * against the one it replaces (shared parts are skipped), and the collection's own new nodes, in one
+ * walk. The check at the end then skips that collection where the step's result holds it (builtOver,
+ * checkSteps), so nothing is walked or compared twice and nothing needs remembering per entity.
  */
 function watchSlices(r: Run): void {
-  const checkers = new Map<string, ReturnType<typeof entityCheck> | null>();
-  r.pipeline.observe((step, kind, keys, before, after) => {
+  r.pipeline.observe((step) => {
     const where = `the state after ${step.label}`;
-    // one walk over the slice: each entity against the one it replaces (shared parts are skipped);
-    // the entity is named only when something is wrong (a million names would cost a million strings)
-    try {
-      checkPlain(after, before, where, 'state');
-    } catch (err) {
-      const m = err instanceof MoltError ? / at \[(\d+)\]([^;]*);/.exec(err.message) : null;
-      if (!m) throw err;
-      const e = err as MoltError;
-      const i = Number(m[1]);
-      const key = keys[i]!;
-      const at = typeof key === 'number' ? `${kind}[${key}]` : `${kind}.${key}`;
-      const id = (before[i] as { id?: unknown } | null)?.id;
-      const named = typeof id === 'string' || typeof id === 'number' ? ` (id ${JSON.stringify(id)})` : '';
-      die(e.code, e.message.replace(m[0], ` at ${at}${m[2]}${named};`));
-    }
-    for (let i = 0; i < after.length; i++) {
-      const e = after[i];
-      if (typeof e === 'object' && e !== null) r.plain.add(e);
-    }
-    if (!step.source || !step.target) return;
-    const id = `${step.label}:${kind}`;
-    let check = checkers.get(id);
-    if (check === undefined) {
-      const change = step.changes?.[kind] ?? {};
-      const source = step.source[kind];
-      const target = step.target[change.rename ?? kind];
-      check = source && target && !change.removed && !(target.ordered && change.reorders) ? entityCheck(step.label, kind, change, source, target) : null;
-      checkers.set(id, check);
-    }
-    if (check === null) return;
-    r.comparedCounts[kind] = (r.comparedCounts[kind] ?? 0) + keys.length;
-    for (let i = 0; i < keys.length; i++) {
-      check(keys[i]!, before[i], after[i]);
-      const e = after[i];
-      if (typeof e === 'object' && e !== null) r.compared.add(e);
-    }
+    const checkers = new Map<string, ReturnType<typeof entityCheck> | null>();
+    const checker = (kind: string) => {
+      let check = checkers.get(kind);
+      if (check === undefined) {
+        const change = step.changes?.[kind] ?? {};
+        const source = step.source?.[kind];
+        const target = step.target?.[change.rename ?? kind];
+        check = source && target && !change.removed && !(target.ordered && change.reorders) ? entityCheck(step.label, kind, change, source, target) : null;
+        checkers.set(kind, check);
+      }
+      return check;
+    };
+    return {
+      // entities that are not objects are checked before the collection takes them (it may refuse some)
+      mapped(kind, keys, before, after) {
+        for (let i = 0; i < after.length; i++) if (!plainLeaf(after[i])) checkEntities(where, kind, keys, before, after);
+      },
+      placed(kind, keys, before, after, c) {
+        const id = `${step.index}:${kind}`;
+        const check = step.source && step.target ? checker(kind) : null;
+        let track = r.tracks.get(id);
+        if (!track) {
+          track = { step: step.index, kind, base: c.base, built: c.every ? null : c.base, whole: !c.every, compared: check ? 0 : null };
+          r.tracks.set(id, track);
+        }
+        if (track.built !== c.from || !sameEntries(c.into, c.from, c.to, keys, after)) track.whole = false;
+        track.built = c.to;
+        if (track.whole) {
+          // one walk over the new collection; the entity is named only when something is wrong
+          try {
+            checkPlain(c.to, c.from, where, 'state', Infinity, { locate: false });
+          } catch (err) {
+            if (!(err instanceof MoltError) || err.code !== 'E_VALIDATE') throw err;
+            checkEntities(where, kind, keys, before, after);
+            // not in an entity: in the collection's own nodes
+            checkPlain(c.to, c.from, where, 'state');
+            throw err;
+          }
+        } else checkEntities(where, kind, keys, before, after);
+        if (check === null) return;
+        r.comparedCounts[kind] = (r.comparedCounts[kind] ?? 0) + keys.length;
+        track.compared = (track.compared ?? 0) + keys.length;
+        for (let i = 0; i < keys.length; i++) check(keys[i]!, before[i], after[i]);
+      },
+    };
   });
+}
+
+/** A value plain data may hold that is not an object (what checkPlain takes without a walk). */
+function plainLeaf(v: unknown): boolean {
+  switch (typeof v) {
+    case 'object':
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(v) && !(v === 0 && 1 / v < 0);
+    default:
+      return false;
+  }
+}
+
+/**
+ * Whether `to` is `from` with exactly `keys` changed, to `values`: what the slice gave the collection's
+ * with(), and nothing else. (The same changed() and lookup() the check at the end would ask.)
+ */
+function sameEntries(into: Collection, from: unknown, to: unknown, keys: readonly Key[], values: readonly unknown[]): boolean {
+  if (from === null || from === undefined || to === from) return false;
+  const changed = into.changed(from, to);
+  if (changed.length !== keys.length) return false;
+  for (let i = 0; i < keys.length; i++) if (changed[i] !== keys[i] || into.lookup(to, keys[i]!) !== values[i]) return false;
+  return true;
+}
+
+/** The plain-data walk of a slice's entities, each against the one it replaces; a failure names it. */
+function checkEntities(where: string, kind: string, keys: readonly Key[], before: readonly unknown[], after: readonly unknown[]): void {
+  try {
+    checkPlain(after, before, where, 'state');
+  } catch (err) {
+    const m = err instanceof MoltError ? / at \[(\d+)\]([^;]*);/.exec(err.message) : null;
+    if (!m) throw err;
+    const e = err as MoltError;
+    const i = Number(m[1]);
+    const key = keys[i]!;
+    const at = typeof key === 'number' ? `${kind}[${key}]` : `${kind}.${key}`;
+    const id = (before[i] as { id?: unknown } | null)?.id;
+    const named = typeof id === 'string' || typeof id === 'number' ? ` (id ${JSON.stringify(id)})` : '';
+    die(e.code, e.message.replace(m[0], ` at ${at}${m[2]}${named};`));
+  }
+}
+
+/**
+ * The collections the slices built and walked whole, each with the collection it was built over: the
+ * check at the end skips one where it finds it across from that very collection in the state it checks
+ * against. A step's collection built over one an earlier step built counts as built over that one's.
+ */
+function builtOver(r: Run): Map<object, object> {
+  const over = new Map<object, object>();
+  const tracks = [...r.tracks.values()].sort((a, b) => a.step - b.step);
+  for (const t of tracks) {
+    if (!t.whole || typeof t.built !== 'object' || t.built === null || typeof t.base !== 'object' || t.base === null || t.built === t.base) continue;
+    over.set(t.built, over.get(t.base) ?? t.base);
+  }
+  return over;
 }
 
 /**
@@ -306,8 +396,11 @@ function watchSlices(r: Run): void {
  */
 function checkSteps(r: Run): Record<string, number> | null {
   const stages = r.pipeline.stages();
-  const compared: Record<string, number> = { ...r.comparedCounts };
-  let checked = Object.keys(compared).length > 0;
+  // the first check counts what the slices compared through checkDeclared (their collections are
+  // skipped there); a catch-up round adds what it compares to what the slices did
+  const first = r.checked === null;
+  const compared: Record<string, number> = first ? {} : { ...r.comparedCounts };
+  let checked = Object.keys(r.comparedCounts).length > 0;
   stages.forEach((st, i) => {
     if (!st.source || !st.target) return;
     checked = true;
@@ -322,7 +415,11 @@ function checkSteps(r: Run): Record<string, number> | null {
         only[kind] = [...keys];
       }
     }
-    const { compared: c } = checkDeclared(st.label, st.changes, { shape: st.source, state: st.input }, { shape: st.target, state: st.output }, only, r.compared);
+    const done = new Map<string, Compared>();
+    if (first)
+      for (const t of r.tracks.values())
+        if (t.step === i && t.whole && t.compared !== null) done.set(t.kind, { before: t.base, after: t.built, compared: t.compared });
+    const { compared: c } = checkDeclared(st.label, st.changes, { shape: st.source, state: st.input }, { shape: st.target, state: st.output }, only, done);
     for (const [kind, n] of Object.entries(c)) compared[kind] = (compared[kind] ?? 0) + n;
   });
   r.checked = stages.map((st) => ({ input: st.input, output: st.output }));
