@@ -31,11 +31,17 @@ export function createMetrics() {
   new client.Gauge({ name: 'molt_feed_version', help: 'Running feed version', registers: [registry], collect() { if (kernel) this.set(kernel.version); } });
   new client.Gauge({ name: 'molt_connections', help: 'Open client connections', registers: [registry], collect() { if (kernel) this.set(kernel.connections); } });
 
+  // The counter's child per (type, outcome), made once: labels are hashed at the first command of a
+  // kind, not at every one.
+  const counted = new Map<string, client.Counter.Internal>();
   const observer: Observer = {
     command(type, outcome, ms) {
       // Command types come from clients: only count the ones the running version knows, to bound labels.
       const known = kernel ? kernel.commands.includes(type) || type === 'presence' : false;
-      commands.inc({ type: known ? type : 'other', outcome });
+      const key = `${known ? type : 'other'}\u0000${outcome}`;
+      let child = counted.get(key);
+      if (child === undefined) counted.set(key, (child = commands.labels(known ? type : 'other', outcome)));
+      child.inc();
       commandSeconds.observe(ms / 1000);
     },
     upgrade(report) {
