@@ -279,6 +279,14 @@ export const migrations = [{ ...v1ToV2, shapes: { from: { ...v1Shape, posts: fro
   }, 60_000);
 
   it.each([
+    ['not plain data', `(post, ctx) => (post.id === 'p5' ? { ...react(post, ctx), score: 0 / 0 } : react(post, ctx))`, 'E_VALIDATE', /NaN at posts\[\d+\]\.score \(id "p5"\)/],
+    ['changed where the step does not declare it', `(post, ctx) => (post.id === 'p5' ? { ...react(post, ctx), text: 'edited' } : react(post, ctx))`, 'E_UNDECLARED', /post p5: text was ".*", is "edited", but posts\.text is not declared changed/],
+  ])('a post in the first of several slices that is %s refuses the upgrade (that slice is checked after it answers)', async (what, each, code, message) => {
+    const report = await pushed(await v2WithPosts(`first-slice-${what.length}`, 'good', each));
+    expect(report).toMatchObject({ result: 'refused', error: { code, message: expect.stringMatching(message) } });
+  }, 60_000);
+
+  it.each([
     ['writes a post the slice did not into a deleted post\'s slot', `{ ...good, with(base, keys, values) {
       const out = good.with(base, keys, values);
       for (let slot = keys[0]; slot < keys[keys.length - 1]; slot++)

@@ -10,6 +10,7 @@ import { runDirection } from '../../src/feed/lib/run.ts';
 import * as v1 from '../../src/feed/v1/index.ts';
 import * as v2 from '../../src/feed/v2/index.ts';
 import { Runner, directionOf } from '../../src/kernel/migrate/runner.ts';
+import { entityCheck } from '../../src/kernel/migrate/checks.ts';
 import { buildV1 } from '../feed/build.ts';
 import { Driver } from '../feed/helpers.ts';
 
@@ -88,5 +89,36 @@ describe('migration runner', () => {
   it('refuses a direction without whole() or each + finish, and a kind its shape does not name', () => {
     expect(() => new Runner({ describe: 'x' }, {}, {}, {}, { now }, '1->2')).toThrow(/needs whole/);
     expect(() => new Runner({ describe: 'x', each: { likes: (e: unknown) => e }, finish: (s: unknown) => ({ state: s }) }, v1ToV2.shapes!.from, v1ToV2.shapes!.to, buildV1(1), { now }, '1->2')).toThrow(/likes, which the shape/);
+  });
+});
+
+/**
+ * The declared-change check of one entity, as the rehearsal's slices call it entity after entity: it
+ * remembers the fields of the last pair it checked field by field, and for a pair with the very same
+ * fields compares only the values. Whatever follows a run of honest entities is still caught.
+ */
+describe('the declared-change check, entity after entity', () => {
+  const posts = v1ToV2.shapes!.from['posts']!;
+  const reactions = v1ToV2.shapes!.to['posts']!;
+  const up = directionOf(v1ToV2, 'up');
+  const before = (i: number) => ({ id: `p${i}`, author: 'u1', text: `post ${i}`, at: i, replyTo: null, replies: [`r${i}`], likes: ['u2'] });
+  const after = (i: number) => ({ id: `p${i}`, author: 'u1', text: `post ${i}`, at: i, replyTo: null, replies: [`r${i}`], reactions: { '❤️': ['u2'] } });
+  const honest = () => {
+    const check = entityCheck('1->2', 'posts', up.changes!['posts']!, posts, reactions);
+    for (let i = 0; i < 100; i++) check(i, before(i), after(i));
+    return check;
+  };
+
+  it.each([
+    ['a field it does not declare changed, deep inside', { ...after(100), replies: ['r100', 'r7'] }, /replies\.length was .*but posts\.replies is not declared changed/],
+    ['a field it does not declare changed', { ...after(100), at: 7 }, /at was 100, is 7, but posts\.at is not declared changed/],
+    ['a field it does not declare added, in place of one it does', (({ reactions: _r, ...rest }) => ({ ...rest, hearts: {} }))(after(100)), /hearts is new, but posts\.hearts is not declared added/],
+    ['no field it declares added', (({ reactions: _r, ...rest }) => rest)(after(100)), /posts\.reactions is declared added, but it is missing/],
+    ['a field it declares removed, still there', { ...after(100), likes: ['u2'] }, /posts\.likes is declared removed, but it is still there/],
+  ])('after a hundred honest posts, a post with %s is refused', (_what, bad, message) => {
+    const check = honest();
+    expect(() => check(100, before(100), bad)).toThrow(message);
+    // and the same check keeps taking honest posts
+    expect(() => check(101, before(101), after(101))).not.toThrow();
   });
 });

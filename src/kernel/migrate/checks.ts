@@ -118,47 +118,74 @@ function compareKind(label: string, kind: string, change: KindChange, source: Co
 export function entityCheck(label: string, kind: string, change: KindChange, source: Collection, target: Collection): (key: Key, eb: unknown, ea: unknown) => void {
   const where = (key: Key, entity: unknown) => `migration ${label}: ${(entity === undefined ? source : target).name(key, entity)}`;
   const changedFields = new Set([...(change.change ?? []), ...(change.add ?? []), ...(change.remove ?? [])]);
-  const tomb = (c: Collection, e: unknown) => e === undefined || ('tombstone' in c && e === c.tombstone);
+  const sourceTomb = 'tombstone' in source;
+  const targetTomb = 'tombstone' in target;
+  const tomb = (c: Collection, e: unknown) => e === undefined || ((c === source ? sourceTomb : targetTomb) && e === c.tombstone);
   const adds = change.add ?? [];
   const removes = (change.remove ?? []).filter((f) => !adds.includes(f));
+  /**
+   * The fields of the last two entities checked field by field, and the fields they share that are not
+   * declared changed: an entity pair with the very same fields, in the same order, passes the checks
+   * on fields alike (which fields may come, go or must be there), so only the values are left.
+   */
+  let known: { before: string[]; after: string[]; shared: string[] } | null = null;
+  const sameFields = (o: object, fields: readonly string[]) => {
+    let i = 0;
+    for (const field in o) if (field !== fields[i++]) return false;
+    return i === fields.length;
+  };
+  const fieldByField = (key: Key, eb: Record<string, unknown>, ea: Record<string, unknown>) => {
+    const before: string[] = [];
+    const shared: string[] = [];
+    for (const field in eb) {
+      before.push(field);
+      if (changedFields.has(field)) continue;
+      if (!Object.hasOwn(ea, field)) die('E_UNDECLARED', `${where(key, ea)}: ${field} is gone, but ${kind}.${field} is not declared removed (before: ${show(eb[field])})`);
+      shared.push(field);
+      const d = difference(eb[field], ea[field], field);
+      if (d !== null) die('E_UNDECLARED', `${where(key, ea)}: ${d} was ${show(pick(eb, d))}, is ${show(pick(ea, d))}, but ${kind}.${field} is not declared changed`);
+    }
+    const after: string[] = [];
+    for (const field in ea) {
+      after.push(field);
+      if (changedFields.has(field)) continue;
+      if (!Object.hasOwn(eb, field)) die('E_UNDECLARED', `${where(key, ea)}: ${field} is new, but ${kind}.${field} is not declared added (after: ${show(ea[field])})`);
+    }
+    for (const field of adds) if (!Object.hasOwn(ea, field)) die('E_UNDECLARED', `${where(key, ea)}: ${kind}.${field} is declared added, but it is missing`);
+    for (const field of removes) if (Object.hasOwn(ea, field)) die('E_UNDECLARED', `${where(key, ea)}: ${kind}.${field} is declared removed, but it is still there`);
+    known = { before, after, shared };
+  };
   return (key, eb, ea) => {
-    const gone = tomb(source, eb) === false && tomb(target, ea);
-    const born = tomb(source, eb) && tomb(target, ea) === false;
-    if (gone) {
+    const wasTomb = tomb(source, eb);
+    const isTomb = tomb(target, ea);
+    if (!wasTomb && isTomb) {
       if (!change.drops) die('E_UNDECLARED', `${where(key, eb)} was dropped, but the step does not declare that it drops ${kind}: before ${show(eb)}`);
       return;
     }
-    if (born) {
+    if (wasTomb && !isTomb) {
       if (!change.creates) die('E_UNDECLARED', `${where(key, ea)} was created, but the step does not declare that it creates ${kind}: after ${show(ea)}`);
       return;
     }
-    if (tomb(source, eb)) return; // a tombstone on both sides
+    if (wasTomb) return; // a tombstone on both sides
     if (!isObject(eb) || !isObject(ea)) {
       // entities that are values (a timeline's slots, a session's user): equal, in place
       if (eb !== ea && !changedFields.has('value'))
         die('E_UNDECLARED', `${where(key, ea)} was ${show(eb)}, is ${show(ea)}${target.ordered ? `: the order of ${kind} changed, but the step does not declare reorders` : `, but ${kind} is not declared changed`}`);
       return;
     }
-    let shared = 0;
-    for (const field in eb) {
-      if (changedFields.has(field)) continue;
-      if (!Object.hasOwn(ea, field)) die('E_UNDECLARED', `${where(key, ea)}: ${field} is gone, but ${kind}.${field} is not declared removed (before: ${show(eb[field])})`);
-      shared++;
-      const d = difference(eb[field], ea[field], field);
-      if (d !== null) die('E_UNDECLARED', `${where(key, ea)}: ${d} was ${show(pick(eb, d))}, is ${show(pick(ea, d))}, but ${kind}.${field} is not declared changed`);
-    }
-    let declared = 0;
-    for (const field in ea) {
-      if (changedFields.has(field)) {
-        declared++;
-        continue;
+    if (known !== null && sameFields(eb, known.before) && sameFields(ea, known.after)) {
+      const shared = known.shared;
+      for (let i = 0; i < shared.length; i++) {
+        const field = shared[i]!;
+        const x = eb[field];
+        const y = ea[field];
+        if (x === y) continue;
+        const d = difference(x, y, field);
+        if (d !== null) die('E_UNDECLARED', `${where(key, ea)}: ${d} was ${show(pick(eb, d))}, is ${show(pick(ea, d))}, but ${kind}.${field} is not declared changed`);
       }
-      if (!Object.hasOwn(eb, field)) die('E_UNDECLARED', `${where(key, ea)}: ${field} is new, but ${kind}.${field} is not declared added (after: ${show(ea[field])})`);
+      return;
     }
-    for (const field of adds) if (!Object.hasOwn(ea, field)) die('E_UNDECLARED', `${where(key, ea)}: ${kind}.${field} is declared added, but it is missing`);
-    for (const field of removes) if (Object.hasOwn(ea, field)) die('E_UNDECLARED', `${where(key, ea)}: ${kind}.${field} is declared removed, but it is still there`);
-    void shared;
-    void declared;
+    fieldByField(key, eb, ea);
   };
 }
 

@@ -23,6 +23,8 @@ export interface ObservedStep {
   readonly changes: Changes | undefined;
   readonly source?: Shape | undefined;
   readonly target?: Shape | undefined;
+  /** Run `fn` (which calls release code: the collections) within the time limit, naming the step. */
+  bounded<T>(fn: () => T): T;
 }
 
 export interface Plan {
@@ -259,7 +261,8 @@ export class Pipeline {
   #attach(stage: Stage): void {
     if (!this.#observer || !stage.runner) return;
     const changes = this.#call('changes', () => directionOf(stage.step.migration, stage.step.direction).changes);
-    stage.runner.observer = this.#observer({ label: stage.step.label, index: this.#stages.indexOf(stage), changes, source: stage.source, target: stage.target });
+    const where = this.#where(stage);
+    stage.runner.observer = this.#observer({ label: stage.step.label, index: this.#stages.indexOf(stage), changes, source: stage.source, target: stage.target, bounded: (fn) => this.#call(where, fn) });
   }
 
   /** Set the time the next results are built with (catch-up rounds carry the time they run at). */

@@ -9,7 +9,7 @@ import { MoltError, die } from '../errors.ts';
 import { checkPlain, estimateBytes, plainCopy } from '../plain.ts';
 import { loadRelease, type LoadedRelease, type ReleaseSource } from '../release.ts';
 import { Pipeline, plan } from '../migrate/pipeline.ts';
-import { directionOf } from '../migrate/runner.ts';
+import { directionOf, type Placed } from '../migrate/runner.ts';
 import { census, checkCensusInvariants, sampleOf, validate } from '../migrate/verify.ts';
 import { checkDeclared, difference, entityCheck, type Compared } from '../migrate/checks.ts';
 import { checkOutcome, show } from '../guard.ts';
@@ -49,6 +49,14 @@ interface Run {
   tracks: Map<string, Track>;
   /** Entities the slices compared, per kind (for the report). */
   comparedCounts: Record<string, number>;
+  /**
+   * The checks of the last slice, when they run after its answer (see the slice op): run before
+   * anything else is done with this run, and what they threw is thrown then.
+   */
+  pending: (() => void)[];
+  failed: { error: unknown } | null;
+  /** Whether a slice's checks wait (set while the slice op maps). */
+  defer: boolean;
 }
 let run: Run | null = null;
 
@@ -145,15 +153,30 @@ const ops: Record<string, (msg: Message) => unknown> = {
       const changes = directionOf(step.migration, step.direction).changes ?? {};
       for (const [kind, change] of Object.entries(changes)) if (typeof change?.rename === 'string') renames[kind] = change.rename;
     }
-    run = { force: msg['force'] === true, skipped: [], current, target, pipeline, ms, problemsShown: Number(msg['problemsShown'] ?? 5), renames, lastResult: null, checked: null, tracks: new Map(), comparedCounts: {} };
+    run = { force: msg['force'] === true, skipped: [], current, target, pipeline, ms, problemsShown: Number(msg['problemsShown'] ?? 5), renames, lastResult: null, checked: null, tracks: new Map(), comparedCounts: {}, pending: [], failed: null, defer: false };
     watchSlices(run);
     return { online: pipeline.online, progress: pipeline.progress(), census: censusBefore(run, mirror), heapMb: heapMb() };
   },
 
+  /**
+   * Map the next slice of the first pass. Its checks (plain data, declared changes) run right after the
+   * answer, while the live process reads it and asks for the next one, rather than before it: the
+   * next op runs them first if they have not run yet, and fails with what they found. (The live process
+   * maps what the rehearsal has mapped, and commits nothing until the check op has answered.) The
+   * slice that ends the first pass is checked before its answer.
+   */
   slice(msg) {
     const r = need();
     r.pipeline.now = Number(msg['now']);
-    const n = r.pipeline.slice(Number(msg['n']));
+    r.defer = true;
+    let n: number;
+    try {
+      n = r.pipeline.slice(Number(msg['n']));
+    } finally {
+      r.defer = false;
+    }
+    if (r.pipeline.mapped) settle(r);
+    else if (r.pending.length > 0) setImmediate(() => settleQuietly(r));
     heapMb();
     return { n, position: r.pipeline.position, mapped: r.pipeline.mapped, progress: r.pipeline.progress(), heapMb: heapMb() };
   },
@@ -300,33 +323,38 @@ function watchSlices(r: Run): void {
         for (let i = 0; i < after.length; i++) if (!plainLeaf(after[i])) checkEntities(where, kind, keys, before, after);
       },
       placed(kind, keys, before, after, c) {
-        const id = `${step.index}:${kind}`;
-        const check = step.source && step.target ? checker(kind) : null;
-        let track = r.tracks.get(id);
-        if (!track) {
-          track = { step: step.index, kind, base: c.base, built: c.every ? null : c.base, whole: !c.every, compared: check ? 0 : null };
-          r.tracks.set(id, track);
-        }
-        if (track.built !== c.from || !sameEntries(c.into, c.from, c.to, keys, after)) track.whole = false;
-        track.built = c.to;
-        if (track.whole) {
-          // one walk over the new collection; the entity is named only when something is wrong
-          try {
-            checkPlain(c.to, c.from, where, 'state', Infinity, { locate: false });
-          } catch (err) {
-            if (!(err instanceof MoltError) || err.code !== 'E_VALIDATE') throw err;
-            checkEntities(where, kind, keys, before, after);
-            // not in an entity: in the collection's own nodes
-            checkPlain(c.to, c.from, where, 'state');
-            throw err;
-          }
-        } else checkEntities(where, kind, keys, before, after);
-        if (check === null) return;
-        r.comparedCounts[kind] = (r.comparedCounts[kind] ?? 0) + keys.length;
-        track.compared = (track.compared ?? 0) + keys.length;
-        for (let i = 0; i < keys.length; i++) check(keys[i]!, before[i], after[i]);
+        if (r.defer) r.pending.push(() => step.bounded(() => placed(kind, keys, before, after, c)));
+        else placed(kind, keys, before, after, c);
       },
     };
+
+    function placed(kind: string, keys: readonly Key[], before: readonly unknown[], after: readonly unknown[], c: Placed): void {
+      const id = `${step.index}:${kind}`;
+      const check = step.source && step.target ? checker(kind) : null;
+      let track = r.tracks.get(id);
+      if (!track) {
+        track = { step: step.index, kind, base: c.base, built: c.every ? null : c.base, whole: !c.every, compared: check ? 0 : null };
+        r.tracks.set(id, track);
+      }
+      if (track.built !== c.from || !sameEntries(c.into, c.from, c.to, keys, after)) track.whole = false;
+      track.built = c.to;
+      if (track.whole) {
+        // one walk over the new collection; the entity is named only when something is wrong
+        try {
+          checkPlain(c.to, c.from, where, 'state', Infinity, { locate: false });
+        } catch (err) {
+          if (!(err instanceof MoltError) || err.code !== 'E_VALIDATE') throw err;
+          checkEntities(where, kind, keys, before, after);
+          // not in an entity: in the collection's own nodes
+          checkPlain(c.to, c.from, where, 'state');
+          throw err;
+        }
+      } else checkEntities(where, kind, keys, before, after);
+      if (check === null) return;
+      r.comparedCounts[kind] = (r.comparedCounts[kind] ?? 0) + keys.length;
+      track.compared = (track.compared ?? 0) + keys.length;
+      for (let i = 0; i < keys.length; i++) check(keys[i]!, before[i], after[i]);
+    }
   });
 }
 
@@ -469,9 +497,34 @@ function telling(r: Run): string | undefined {
   return best?.id;
 }
 
+/** The run being rehearsed, its last slice's checks done. */
 function need(): Run {
   if (!run) die('E_REHEARSAL', 'no migration is being rehearsed');
+  settle(run);
   return run;
+}
+
+/** Run the checks a slice left for after its answer; throw what they found (now, and every time after). */
+function settle(r: Run): void {
+  while (r.failed === null && r.pending.length > 0) {
+    const job = r.pending.shift()!;
+    try {
+      job();
+    } catch (error) {
+      r.failed = { error };
+      r.pending.length = 0;
+    }
+  }
+  if (r.failed !== null) throw r.failed.error;
+}
+
+/** The same between two messages: what they found waits for the next op. */
+function settleQuietly(r: Run): void {
+  try {
+    if (run === r) settle(r);
+  } catch {
+    // kept in r.failed
+  }
 }
 
 process.on('message', (msg: Message) => {
