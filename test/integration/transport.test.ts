@@ -2,7 +2,7 @@ import WebSocket from 'ws';
 import { Packr } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server.ts';
-import { TestClient } from '../support/client.ts';
+import { TestClient, UNMETERED } from '../support/client.ts';
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
@@ -82,6 +82,30 @@ describe('transport: bad input gets a clear error and loses nothing', () => {
     expect(since.events[0]).toEqual(live);
     expect(since.events[0]).toMatchObject({ t: 'event', version: 1, event: { type: 'post' } });
     late.close();
+  });
+
+  it('answers a thousand frames sent in one go once each and in order, past the in-flight bound', async () => {
+    const fast = await startServer({ port: 0, operatorPort: 0, token: 'transport-test-token-0123', logLevel: 'silent', ws: { ...UNMETERED, maxInFlight: 64 } });
+    try {
+      const socket = new WebSocket(fast.wsUrl);
+      await new Promise((r) => socket.once('open', r));
+      const ids: number[] = [];
+      const all = new Promise<void>((resolve) =>
+        socket.on('message', (d: Buffer) => {
+          const f = packr.unpack(d);
+          if (f.t === 'reply') ids.push(f.ok ? f.id : -f.id);
+          if (ids.length === 1000) resolve();
+        }),
+      );
+      // one buffer of 1,000 frames: the server reads a few a turn, stops reading past 64 in flight, and resumes
+      const frames = Array.from({ length: 1000 }, (_, i) => packr.pack({ id: i + 1, type: i % 3 ? '$ping' : 'timeline' }));
+      for (const f of frames) socket.send(f);
+      await all;
+      expect(ids).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
+      socket.close();
+    } finally {
+      await fast.close();
+    }
   });
 
   it('refuses WebSocket upgrades on other paths', async () => {
