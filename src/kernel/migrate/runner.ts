@@ -27,6 +27,9 @@ interface KindRun {
   readonly into: Collection;
   /** Every entry moves (the target layout differs), not only the rewritten ones. */
   readonly every: boolean;
+  /** Whether the source leaves tombstones, and the tombstone (passed through untouched). */
+  readonly tombstones: boolean;
+  readonly tombstone: unknown;
   readonly map: (entity: unknown, ctx: EntityContext) => unknown;
   /** The source collection the mapped one was built from (advances with each catch-up). */
   base: unknown;
@@ -110,7 +113,7 @@ export class Runner {
       const into = target[renamed ?? kind] ?? from;
       const value = from.get(state);
       this.#kinds.push({
-        kind, source: from, into, every: into.layout !== from.layout, map,
+        kind, source: from, into, every: into.layout !== from.layout, map, tombstones: 'tombstone' in from, tombstone: from.tombstone,
         base: value, mapped: into.layout === from.layout ? value : null, cursor: null,
         done: 0, total: from.size(value), drops: new Map(), rewritten: [], rewrittenAt: 0,
       });
@@ -143,25 +146,23 @@ export class Runner {
     const { keys, values, next } = k.source.read(k.base, k.cursor, max);
     const outKeys: Key[] = [];
     const outValues: unknown[] = [];
+    // what each rewritten entity was: the observer checks it against what it became
+    const before: unknown[] = [];
     for (let i = 0; i < keys.length; i++) {
       const entity = values[i];
       const mapped = this.#mapOne(k, keys[i]!, entity);
       if (k.every || mapped !== entity) {
         outKeys.push(keys[i]!);
         outValues.push(mapped);
+        before.push(entity);
       }
     }
     if (outKeys.length > 0) {
       const observer = this.observer;
-      let before: unknown[] | null = null;
-      if (observer) {
-        before = new Array(outKeys.length);
-        for (let i = 0, j = 0; i < keys.length && j < outKeys.length; i++) if (keys[i] === outKeys[j]) before[j++] = values[i];
-        observer.mapped(k.kind, outKeys, before, outValues);
-      }
+      observer?.mapped(k.kind, outKeys, before, outValues);
       const from = k.mapped;
       k.mapped = k.into.with(from, outKeys, outValues);
-      if (observer) observer.placed(k.kind, outKeys, before!, outValues, { source: k.source, into: k.into, every: k.every, base: k.base, from, to: k.mapped });
+      observer?.placed(k.kind, outKeys, before, outValues, { source: k.source, into: k.into, every: k.every, base: k.base, from, to: k.mapped });
     }
     k.done += keys.length;
     k.cursor = next === null ? undefined : next;
@@ -183,7 +184,7 @@ export class Runner {
 
   #mapOne(k: KindRun, key: Key, entity: unknown): unknown {
     if (k.drops.size > 0) k.drops.delete(key);
-    if ('tombstone' in k.source && entity === k.source.tombstone) return entity;
+    if (k.tombstones && entity === k.tombstone) return entity;
     this.#drops = null;
     const mapped = k.map(entity, this.#entityCtx);
     if (this.#drops !== null) k.drops.set(key, this.#drops);
