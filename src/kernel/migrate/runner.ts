@@ -144,19 +144,22 @@ export class Runner {
     const k = this.#kinds.find((x) => x.cursor !== undefined);
     if (!k) return 0;
     const { keys, values, next } = k.source.read(k.base, k.cursor, max);
-    const outKeys: Key[] = [];
-    const outValues: unknown[] = [];
+    // sized for the usual case, every entity rewritten; cut to what was
+    const outKeys: Key[] = new Array(keys.length);
+    const outValues: unknown[] = new Array(keys.length);
     // what each rewritten entity was: the observer checks it against what it became
-    const before: unknown[] = [];
+    const before: unknown[] = new Array(keys.length);
+    let n = 0;
     for (let i = 0; i < keys.length; i++) {
       const entity = values[i];
       const mapped = this.#mapOne(k, keys[i]!, entity);
       if (k.every || mapped !== entity) {
-        outKeys.push(keys[i]!);
-        outValues.push(mapped);
-        before.push(entity);
+        outKeys[n] = keys[i]!;
+        outValues[n] = mapped;
+        before[n++] = entity;
       }
     }
+    outKeys.length = outValues.length = before.length = n;
     if (outKeys.length > 0) {
       const observer = this.observer;
       observer?.mapped(k.kind, outKeys, before, outValues);
