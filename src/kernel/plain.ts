@@ -227,11 +227,16 @@ export class PlainWalk {
         if (proto !== null && Object.getPrototypeOf(proto) !== null && !Array.isArray(proto)) this.#fail('an array with a prototype of its own', node, null);
         this.#arrayProto = proto;
       }
-      // named properties and holes: only the indices, all of them, may be keys
-      if (Object.keys(node).length !== node.length) this.#fail('an array with holes or named properties', node, null);
+      // named properties (enumerable or not) and holes: only the indices, all of them, and length may be keys
+      const n = node.length;
+      if (Object.getOwnPropertyNames(node).length !== n + 1) this.#fail('an array with holes or named properties', node, null);
       if (Object.getOwnPropertySymbols(node).length > 0) this.#fail('a symbol key', node, null);
-      for (let i = 0; i < node.length; i++) {
-        bytes = this.#child(node[i], other, prev, node, i, bytes);
+      for (let i = 0; i < n; i++) {
+        // an index may be a getter too (reading it would run it) or hidden, with a named property in its place
+        const d = Object.getOwnPropertyDescriptor(node, i);
+        if (d === undefined || !d.enumerable) this.#fail('an array with holes or named properties', node, null);
+        if (!('value' in d)) this.#fail('a getter or setter', node, i);
+        bytes = this.#child(d.value as unknown, other, prev, node, i, bytes);
         if (bytes > max) this.#tooLarge();
       }
     } else {
