@@ -524,18 +524,12 @@ export class Kernel {
     if ('error' in outcome) return finished(w, release, t0, { ok: false, error: { code: outcome.error.code, message: outcome.error.message } }, { refused: true });
     if (outcome.state !== state) this.#retire(state, outcome.state);
     const bind = conn && outcome.bind !== undefined && outcome.bind !== user ? { conn, before: user, after: outcome.bind } : undefined;
-    return finished(
-      w,
-      release,
-      t0,
-      { ok: true, data: outcome.reply ?? null },
-      {
-        ...(outcome.state !== state ? { state: outcome.state } : {}),
-        ...(outcome.events ? { events: outcome.events } : {}),
-        ...(bind ? { bind } : {}),
-        served: served(command, ctx.now, caller, ctx.online, tokens, true, outcome.state !== state, release.version),
-      },
-    );
+    const d = finished(w, release, t0, { ok: true, data: outcome.reply ?? null });
+    d.served = served(command, ctx.now, caller, ctx.online, tokens, true, outcome.state !== state, release.version);
+    if (outcome.state !== state) d.state = outcome.state;
+    if (outcome.events) d.events = outcome.events;
+    if (bind) d.bind = bind;
+    return d;
   }
 
   /**
