@@ -82,6 +82,35 @@ export function checkSent(value: unknown, where: string, what: 'reply' | 'event'
   return checkPlain(value, null, where, what, maxBytes).bytes;
 }
 
+/** How many values of a node of the previous state a child without a counterpart is looked for among. */
+const MOVED_LOOKS = 16;
+
+/**
+ * Whether `child` is one of the first values of `node` (a plain object of the previous state) or of the
+ * plain objects among them: a subtree that moved one or two levels within the node it replaces (a
+ * post's likes under its new reactions, and back). A bounded look, so a big node costs no more.
+ */
+function movedWithin(child: object, node: object): boolean {
+  if (Array.isArray(node)) return false;
+  let looks = MOVED_LOOKS;
+  const values = node as Record<string, unknown>;
+  for (const k in values) {
+    const v = values[k];
+    if (v === child) return true;
+    if (--looks <= 0) return false;
+  }
+  for (const k in values) {
+    const v = values[k];
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) continue;
+    const inner = v as Record<string, unknown>;
+    for (const j in inner) {
+      if (inner[j] === child) return true;
+      if (--looks <= 0) return false;
+    }
+  }
+  return false;
+}
+
 /** The resumable check: run(maxNodes) walks at most that many new nodes; done when true. */
 export class PlainWalk {
   bytes = 0;
@@ -201,9 +230,14 @@ export class PlainWalk {
       const was = other === null ? undefined : other[key];
       // shared with the previous state: checked when it entered
       if (child === was || this.#skip?.has(child)) return bytes;
-      if (this.#over !== undefined && typeof was === 'object' && was !== null && this.#over.get(child) === was) return bytes;
+      const counterpart = typeof was === 'object' && was !== null;
+      if (this.#over !== undefined && counterpart && this.#over.get(child) === was) return bytes;
+      // nothing across from it: it may have moved within the node this one replaces (likes -> reactions)
+      if (!counterpart && other !== null && movedWithin(child, other)) return bytes;
       this.#stack.push(child);
-      this.#prevs.push(was);
+      // what it is walked against: its counterpart, or else the node its parent replaces (still a node
+      // of the previous state, so whatever is found identical under it is checked already)
+      this.#prevs.push(counterpart ? was : (other ?? undefined));
       return bytes;
     }
     this.bytes = bytes;

@@ -169,3 +169,32 @@ describe('the plain walk takes as checked only what it can vouch for', () => {
     expect(() => checkPlain({ list: b }, null, 'test', 'state', Infinity, { over })).toThrow(/NaN at list\.root\[0\]\.n/);
   });
 });
+
+describe('a subtree that moved within the node it replaces is not walked again; anything else is', () => {
+  const likes = () => Object.freeze(['u1', 'u2']);
+
+  it('likes moved under reactions, and back: only the new nodes are walked', () => {
+    const v1 = Object.freeze({ id: 'p1', likes: likes() });
+    expect(checkPlain({ id: 'p1', reactions: { '❤️': v1.likes } }, v1, 'test', 'state').nodes).toBe(2);
+    const v2 = Object.freeze({ id: 'p1', reactions: Object.freeze({ '❤️': likes() }) });
+    expect(checkPlain({ id: 'p1', likes: v2.reactions['❤️'] }, v2, 'test', 'state').nodes).toBe(1);
+  });
+
+  it('a copy of it is walked, and what is wrong in it is found', () => {
+    const v1 = Object.freeze({ id: 'p1', likes: likes() });
+    expect(() => checkPlain({ id: 'p1', reactions: { '❤️': ['u1', 0 / 0] } }, v1, 'test', 'state')).toThrow(/NaN at reactions\.❤️\[1\]/);
+    expect(() => checkPlain({ id: 'p1', reactions: { '❤️': Object.defineProperty(['u1'], 0, { get: () => 'u1', enumerable: true }) } }, v1, 'test', 'state')).toThrow(/getter or setter at reactions\.❤️\[0\]/);
+  });
+
+  it('the look is bounded: a node with many keys costs no more, and what it did not find is walked', () => {
+    const big: Record<string, unknown> = {};
+    for (let i = 0; i < 100_000; i++) big[`k${i}`] = Object.freeze({ i });
+    Object.freeze(big);
+    const moved = big['k99999'] as object;
+    const t0 = performance.now();
+    const { nodes } = checkPlain({ ...big, fresh: { n: 1 }, again: moved }, big, 'test', 'state');
+    // the new root, the fresh node, and `moved` walked again: it was past the look, so it is checked
+    expect(nodes).toBe(3);
+    expect(performance.now() - t0).toBeLessThan(2_000);
+  });
+});
