@@ -120,6 +120,34 @@ describe('online migration of the real feed', () => {
     expect(phasesOf(frames).filter((x) => x === 'migrate').length).toBeGreaterThan(2);
   }, 60_000);
 
+  it('leaves the new state frozen all through, what catch-up rounds wrote included, and a rollback too', async () => {
+    const { kernel, conn, frames } = boot(3000);
+    await kernel.dispatch(conn, { type: 'join', handle: 'writer' });
+    /** Every object reachable from the live state that is not frozen (a path to each, at most a few). */
+    const thawed = (state: unknown) => {
+      const out: string[] = [];
+      const stack: [unknown, string][] = [[state, '$']];
+      while (stack.length > 0 && out.length < 3) {
+        const [node, where] = stack.pop()!;
+        if (typeof node !== 'object' || node === null) continue;
+        if (!Object.isFrozen(node)) out.push(where);
+        for (const [k, v] of Object.entries(node)) stack.push([v, `${where}.${k}`]);
+      }
+      return out;
+    };
+    expect(thawed(kernel.state)).toEqual([]);
+    const p = poster(kernel, conn, frames);
+    expect((await kernel.upgrade(r2, { pace: { perSecond: 6000 } })).result).toBe('committed');
+    await p.stop();
+    expect(kernel.version).toBe(2);
+    expect(thawed(kernel.state)).toEqual([]);
+    const again = poster(kernel, conn, frames);
+    expect((await kernel.rollback({ acceptDrops: { reactions: 1e9 }, pace: { perSecond: 6000 } })).result).toBe('committed');
+    await again.stop();
+    expect(kernel.version).toBe(1);
+    expect(thawed(kernel.state)).toEqual([]);
+  }, 60_000);
+
   it('writes to entities already migrated, deletes and creates during the migration all reach the new state', async () => {
     const { kernel, conn, frames } = boot();
     const me = ((await kernel.dispatch(conn, { type: 'join', handle: 'liker' })) as { data: { user: { id: string } } }).data.user.id;

@@ -369,7 +369,7 @@ export class UpgradeRun {
       let validateMs = checked.validateMs;
       report.rehearsalPeakHeapMb = round((await reh.stats()).peakHeapMb);
       phase('validate');
-      if (live) await this.#freeze(live.result().state);
+      if (live) await this.#freeze(live.result().state, s0);
       phase('migrate');
       this.#announce('validate', { census: report.census.after }, report.phases.validate);
       host.log('validate', { census: report.census.after, online: report.online });
@@ -458,7 +458,7 @@ export class UpgradeRun {
         const whole = new Pipeline(fresh, last, now, { ms, shapes });
         whole.runAll();
         final = whole.result().state;
-        const walk = new FreezeWalk(final);
+        const walk = new FreezeWalk(final, last);
         while (!walk.run(1 << 20));
       }
       this.#check();
@@ -511,10 +511,12 @@ export class UpgradeRun {
     if (live) {
       live.now = now;
       live.catchUp(state);
+      // against the result frozen last: only what the round changed is walked
       if (inPause) {
-        const walk = new FreezeWalk(live.result().state);
+        const walk = new FreezeWalk(live.result().state, this.#frozen);
         while (!walk.run(1 << 20));
-      } else await this.#freeze(live.result().state);
+        this.#frozen = live.result().state;
+      } else await this.#freeze(live.result().state, this.#frozen);
     }
     return c.entities;
   }
@@ -644,14 +646,18 @@ export class UpgradeRun {
     die('E_DROPS_NOT_ACCEPTED', `this ${this.#req.kind} drops ${over.map(([kind, n]) => `${n} ${kind}`).join(' and ')}${over.some(([kind]) => accepted[kind]) ? `, more than the ${over.map(([kind]) => `${accepted[kind] ?? 0} ${kind}`).join(' and ')} accepted` : ''}; nothing changed. Read the dry run, then run it again with --accept-drops ${list}`);
   }
 
-  /** Freeze the new nodes of a state built here, in slices that yield. */
-  async #freeze(state: unknown): Promise<void> {
-    const walk = new FreezeWalk(state);
+  /** Deep-freeze what is new in a state built here against `prev` (deeply frozen), in slices that yield. */
+  async #freeze(state: unknown, prev: unknown): Promise<void> {
+    const walk = new FreezeWalk(state, prev);
     while (!walk.run(20_000)) {
       this.#check();
       await tick();
     }
+    this.#frozen = state;
   }
+
+  /** The last state built here that is frozen all through (catch-up rounds freeze against it). */
+  #frozen: unknown = undefined;
 
   #end(result: 'dry-run' | 'refused'): UpgradeReport {
     const report = this.report;
