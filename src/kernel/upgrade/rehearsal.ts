@@ -22,6 +22,15 @@ import { Packr } from 'msgpackr';
 import { MoltError, die } from '../errors.ts';
 import { FullSync, diff, type Patch } from './mirror.ts';
 
+/**
+ * The rehearsal's young generation: it builds a whole new state, and nearly everything it allocates
+ * survives, so a larger semi-space means fewer scavenges copying the same objects (measured at 1M posts:
+ * 64 MB took a push from 2.7-3.0 s to 2.3-2.4 s). A sixteenth of its heap, at most 64 MB.
+ */
+function semiSpaceMb(heapMb: number): number {
+  return Math.max(1, Math.min(64, Math.round(heapMb / 16)));
+}
+
 export interface RehearsalOptions {
   /** The child's V8 heap limit, MB. */
   heapMb: number;
@@ -89,7 +98,7 @@ export class Rehearsal {
     this.#hasMirror = false;
     this.#synced = null;
     const child = fork(CHILD, [], {
-      execArgv: ['--import', TSX, `--max-old-space-size=${Math.max(32, Math.round(this.#options.heapMb))}`, '--stack-size=984', ...(process.env['MOLT_CHILD_PROF'] ? ['--cpu-prof', '--cpu-prof-dir=' + process.env['MOLT_CHILD_PROF']] : [])],
+      execArgv: ['--import', TSX, `--max-old-space-size=${Math.max(32, Math.round(this.#options.heapMb))}`, '--stack-size=984', `--max-semi-space-size=${semiSpaceMb(this.#options.heapMb)}`, ...(process.env['MOLT_CHILD_PROF'] ? ['--cpu-prof', '--cpu-prof-dir=' + process.env['MOLT_CHILD_PROF']] : [])],
       serialization: 'advanced',
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
