@@ -175,6 +175,11 @@ async function measured(load: Load, run: () => Promise<Report>) {
   await sleep(2000);
   const during = load.between(t0, t1);
   const after = load.between(t1, t1 + 2000);
+  if (process.env['BENCH_TRACE']) {
+    // where the slow replies fell: ms after the request, beside the report's phases
+    const slow = load.samples.filter((x) => x.sent >= t0 && x.sent <= t1 + 2000 && x.rtt > 40).map((x) => `${Math.round(x.sent - t0)}+${Math.round(x.rtt)}`);
+    process.stderr.write(`trace: total ${Math.round(t1 - t0)} ms, phases ${JSON.stringify(report.phases)}, slow (sent+rtt): ${slow.slice(0, 40).join(' ')}\n`);
+  }
   return {
     total_ms: round(report.totalMs),
     pause_ms: report.pauseMs,
