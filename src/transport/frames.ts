@@ -25,15 +25,24 @@ export function eventFrame(numbered: Numbered): EventFrame {
 }
 
 const upgrades = new WeakMap<UpgradeNotice, UpgradeFrame>();
+/** A connection's committed frame -> the frame every connection shares, without the hello. */
+const shared = new WeakMap<UpgradeFrame, UpgradeFrame>();
 export function upgradeFrame(notice: UpgradeNotice, welcome?: Welcome): UpgradeFrame {
-  // 'committed' carries this connection's hello: a frame of its own
-  if (welcome) return { t: 'upgrade', ...notice, hello: helloFrame(welcome) };
   let frame = upgrades.get(notice);
   if (!frame) {
     frame = { t: 'upgrade', ...notice };
     upgrades.set(notice, frame);
   }
-  return frame;
+  if (!welcome) return frame;
+  // 'committed' carries this connection's hello: a frame of its own, on the shared one
+  const own: UpgradeFrame = { ...frame, hello: helloFrame(welcome) };
+  shared.set(own, frame);
+  return own;
+}
+
+/** For a connection's own committed frame: the frame it extends (encode it once, then add hello). */
+export function sharedPart(frame: ServerFrame): UpgradeFrame | undefined {
+  return frame.t === 'upgrade' ? shared.get(frame) : undefined;
 }
 
 /** A listener that hands the kernel's notices to `send` as wire frames. */

@@ -5,10 +5,10 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { ERRORS, type ErrorCode } from '../kernel/errors.ts';
 import type { Kernel, Result } from '../kernel/kernel.ts';
 import { Addresses, Bucket, Budget, addressOf, spend, type BudgetName } from './budget.ts';
-import { decode, encode } from './codec.ts';
+import { decode, encode, encodeWith } from './codec.ts';
 import { originAllowed } from './origin.ts';
-import type { ErrorBody, ServerFrame } from './protocol.ts';
-import { framesTo, replyFrame } from './frames.ts';
+import type { ErrorBody, ServerFrame, UpgradeFrame } from './protocol.ts';
+import { framesTo, replyFrame, sharedPart } from './frames.ts';
 
 /**
  * The WebSocket adapter: msgpack frames in, kernel.dispatch, msgpack frames out. It owns sockets and
@@ -105,11 +105,12 @@ export function resolveWs(partial: Partial<WsOptions> = {}): WsOptions {
  */
 const framed = new WeakMap<object, Buffer>();
 function wsFrame(frame: ServerFrame): Buffer {
-  // a reply or an error goes to one socket: nothing to remember
-  const once = frame.t === 'reply' || frame.t === 'error';
+  // a reply, an error or a connection's own committed frame goes to one socket: nothing to remember
+  const base = sharedPart(frame);
+  const once = frame.t === 'reply' || frame.t === 'error' || base !== undefined;
   let bytes = once ? undefined : framed.get(frame);
   if (bytes) return bytes;
-  const payload = encode(frame);
+  const payload = base !== undefined ? encodeWith(base, 'hello', (frame as UpgradeFrame).hello) : encode(frame);
   const n = payload.length;
   const head = n < 126 ? 2 : n < 65536 ? 4 : 10;
   bytes = Buffer.allocUnsafe(head + n);

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import type { UpgradeNotice, Welcome } from '../../src/kernel/notices.ts';
+import { decode, encode, encodeWith } from '../../src/transport/codec.ts';
+import { sharedPart, upgradeFrame } from '../../src/transport/frames.ts';
+import type { ServerFrame } from '../../src/transport/protocol.ts';
+
+const notice: UpgradeNotice = {
+  upgrade: 'u-1', phase: 'committed', direction: 'up', dryRun: false,
+  from: { version: 1, release: 'a'.repeat(64) }, to: { version: 2, release: 'b'.repeat(64) }, ms: 2.5,
+  detail: { report: { steps: [{ step: '1->2' }], census: { posts: 1000 } }, pauseMs: 2.5, changed: { posts: ['p1', 'p2'] } },
+};
+const welcome = (conn: string): Welcome => ({ boot: 'boot-1', conn, version: 2, release: 'b'.repeat(64), seq: 41, commands: ['post', 'react'], view: null });
+
+describe('the committed frame: one encoding shared by every connection, and each its own hello', () => {
+  it('decodes to the very frame each connection is given', () => {
+    const [a, b] = [upgradeFrame(notice, welcome('c1')), upgradeFrame(notice, welcome('c2'))];
+    const base = sharedPart(a)!;
+    expect(sharedPart(b)).toBe(base); // one shared part, encoded once
+    for (const own of [a, b]) {
+      const bytes = encodeWith(sharedPart(own)!, 'hello', own.hello);
+      expect(decode(bytes)).toEqual(own);
+      expect(decode(bytes)).toEqual(decode(encode({ ...own, t: 'upgrade' } as ServerFrame)));
+    }
+    expect((decode(encodeWith(base, 'hello', b.hello)) as { hello: { conn: string } }).hello.conn).toBe('c2');
+    expect(sharedPart(upgradeFrame(notice))).toBeUndefined(); // the other phases are one frame for all
+  });
+
+  it('encodes a base too large for the short form whole, and right', () => {
+    const wide = { t: 'upgrade', ...Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`k${i}`, i])) } as unknown as ServerFrame;
+    expect(decode(encodeWith(wide, 'hello', { conn: 'c9' }))).toEqual({ ...wide, hello: { conn: 'c9' } });
+  });
+});
