@@ -4,7 +4,7 @@
  * (src/transport/ws.ts) and the log bounds; plus `MOLT_ORIGINS`. README's table lists each one, and a
  * test checks that it does. A bad value stops the server at start, naming the variable.
  */
-import { DEFAULT_LIMITS, resolveLimits, type Limits } from './kernel/limits.ts';
+import { DEFAULT_LIMITS, expectedOf, resolveLimits, type Limits } from './kernel/limits.ts';
 import type { LogBounds } from './transport/bounded-log.ts';
 import { parseOrigins } from './transport/origin.ts';
 import { DEFAULT_WS, resolveWs, type WsLimits } from './transport/ws.ts';
@@ -36,7 +36,8 @@ export function configFromEnv(env: Record<string, string | undefined>): EnvConfi
     const text = env[t.env];
     if (text === undefined || text === '') continue;
     const value = Number(text.replace(/_/g, ''));
-    const bad = `${t.env}=${text}: expected a positive ${t.integer ? 'integer' : 'number'} (default ${t.default})`;
+    const expected = t.group === 'limits' ? expectedOf(t.key) : `a positive ${t.integer ? 'integer' : 'number'}`;
+    const bad = `${t.env}=${text}: expected ${expected} (default ${t.default})`;
     if (!Number.isFinite(value) || value < 0 || (t.integer && !Number.isSafeInteger(value))) throw new Error(bad);
     // each limit's own range (some take 0) is its module's to say
     try {

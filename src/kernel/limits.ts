@@ -102,10 +102,26 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxHeapMb: defaultHeapMark(),
 });
 
+/** The limits whose range is not 1 and up: those that take 0, and those with a top. */
+const RANGES: Partial<Record<keyof Limits, { min: number; max: number }>> = {
+  rehearsalHeapMb: { min: 0, max: Infinity },
+  windowMs: { min: 0, max: Infinity },
+  rehearsalNice: { min: 0, max: 19 },
+  heapHighWaterPercent: { min: 1, max: 100 },
+};
+
+/** What limit `name` takes, in words ("a positive integer", "an integer from 0 to 19"). */
+export function expectedOf(name: string): string {
+  const { min, max } = RANGES[name as keyof Limits] ?? { min: 1, max: Infinity };
+  if (max !== Infinity) return `an integer from ${min} to ${max}`;
+  return min === 0 ? 'an integer, 0 or more' : 'a positive integer';
+}
+
 export function resolveLimits(partial: Partial<Limits> = {}): Limits {
   const limits = { ...DEFAULT_LIMITS, ...partial };
-  for (const [name, value] of Object.entries(limits))
-    if (!Number.isSafeInteger(value) || value < (name === 'rehearsalHeapMb' || name === 'windowMs' || name === 'rehearsalNice' ? 0 : 1) || (name === 'heapHighWaterPercent' && value > 100) || (name === 'rehearsalNice' && value > 19))
-      die('E_BAD_REQUEST', `limit ${name} = ${String(value)}; expected a positive integer`);
+  for (const [name, value] of Object.entries(limits)) {
+    const { min, max } = RANGES[name as keyof Limits] ?? { min: 1, max: Infinity };
+    if (!Number.isSafeInteger(value) || value < min || value > max) die('E_BAD_REQUEST', `limit ${name} = ${String(value)}; expected ${expectedOf(name)}`);
+  }
   return limits;
 }

@@ -30,6 +30,6 @@ describe('the rehearsal yields the CPU to the live feed', () => {
   });
 
   it('refuses a nice value outside 0-19 with a clear error', () => {
-    expect(() => new Kernel(tiny(), { limits: { rehearsalNice: 20 } })).toThrow(/rehearsalNice = 20/);
+    expect(() => new Kernel(tiny(), { limits: { rehearsalNice: 20 } })).toThrow('limit rehearsalNice = 20; expected an integer from 0 to 19');
   });
 });

@@ -21,6 +21,10 @@ describe('limits from the environment', () => {
     const c = configFromEnv({ MOLT_MAX_POSTS: '1_000', MOLT_COMMANDS_PER_SEC: '0.5', MOLT_LOG_FIELD_CHARS: '80', MOLT_ORIGINS: 'self, https://Molt.example/' });
     expect(c).toEqual({ limits: { maxPosts: 1000 }, ws: { commandsPerSec: 0.5, origins: ['self', 'https://molt.example'] }, logBounds: { fieldChars: 80 } });
     expect(() => configFromEnv({ MOLT_MAX_POSTS: 'lots' })).toThrow('MOLT_MAX_POSTS=lots: expected a positive integer (default 2000000)');
+    // a limit with a range of its own says it
+    expect(() => configFromEnv({ MOLT_REHEARSAL_NICE: '25' })).toThrow('MOLT_REHEARSAL_NICE=25: expected an integer from 0 to 19 (default 10)');
+    expect(() => configFromEnv({ MOLT_HEAP_HIGH_WATER_PERCENT: '120' })).toThrow('MOLT_HEAP_HIGH_WATER_PERCENT=120: expected an integer from 1 to 100 (default 85)');
+    expect(configFromEnv({ MOLT_REHEARSAL_NICE: '0' }).limits.rehearsalNice).toBe(0);
     expect(() => configFromEnv({ MOLT_MAX_POSTS: '1.5' })).toThrow('MOLT_MAX_POSTS=1.5');
     expect(() => configFromEnv({ MOLT_PING_INTERVAL_MS: '-1' })).toThrow('MOLT_PING_INTERVAL_MS=-1');
     expect(() => configFromEnv({ MOLT_PING_INTERVAL_MS: '0' })).toThrow('MOLT_PING_INTERVAL_MS=0');
