@@ -6,6 +6,7 @@
 import type { FeedEvent, UserId } from '../contract.ts';
 import type { Numbered, Result } from './notices.ts';
 import { estimateBytes } from './plain.ts';
+import { Ring } from './ring.ts';
 
 interface Kept {
   numbered: Numbered;
@@ -16,13 +17,10 @@ interface Kept {
 
 export class EventLog {
   #seq = 0;
-  #kept: Kept[] = [];
-  #head = 0;
-  #bytes = 0;
-  readonly #limits: { eventBacklog: number; backlogBytes: number };
+  readonly #kept: Ring<Kept>;
 
   constructor(limits: { eventBacklog: number; backlogBytes: number }) {
-    this.#limits = limits;
+    this.#kept = new Ring(limits.eventBacklog, limits.backlogBytes);
   }
 
   /** The sequence number of the newest event (0 before the first). */
@@ -35,16 +33,6 @@ export class EventLog {
     const { to, ...rest } = event;
     const kept: Kept = { numbered: { seq: ++this.#seq, version, event: rest }, to, bytes: estimateBytes(rest) };
     this.#kept.push(kept);
-    this.#bytes += kept.bytes;
-    const { eventBacklog, backlogBytes } = this.#limits;
-    while (this.#kept.length - this.#head > eventBacklog || (this.#bytes > backlogBytes && this.#kept.length - this.#head > 1)) {
-      this.#bytes -= this.#kept[this.#head]!.bytes;
-      this.#kept[this.#head++] = undefined as unknown as Kept; // let it go
-    }
-    if (this.#head > 1024 && this.#head * 2 > this.#kept.length) {
-      this.#kept = this.#kept.slice(this.#head);
-      this.#head = 0;
-    }
     return kept;
   }
 
@@ -53,12 +41,13 @@ export class EventLog {
     if (!Number.isSafeInteger(seq) || (seq as number) < 0 || (seq as number) > this.#seq)
       return { ok: false, error: { code: 'E_BAD_COMMAND', message: `$since needs seq, an integer from 0 to ${this.#seq}` } };
     const after = seq as number;
-    const oldest = this.#kept[this.#head]?.numbered.seq ?? this.#seq + 1;
+    const kept = this.#kept;
+    const oldest = kept.at(0)?.numbered.seq ?? this.#seq + 1;
     if (after + 1 < oldest) return { ok: false, error: { code: 'E_GAP', message: `events after ${after} are gone (oldest kept: ${oldest}); reload the timeline` } };
     const events: Numbered[] = [];
-    // kept in order of seq: start at the first one after `after`
-    for (let i = this.#head + Math.max(0, after + 1 - oldest); i < this.#kept.length; i++) {
-      const e = this.#kept[i]!;
+    // kept in order of seq, without gaps: start at the first one after `after`
+    for (let i = Math.max(0, after + 1 - oldest); i < kept.length; i++) {
+      const e = kept.at(i)!;
       if (!e.to || (user !== null && e.to.includes(user))) events.push(e.numbered);
     }
     return { ok: true, data: { events, seq: this.#seq } };

@@ -8,7 +8,7 @@
  *            rollback inside it replays them through the previous version on the previous state, so
  *            nothing written since is lost even when the step has no down
  *
- * Both are bounded in count and in bytes; the window also in time. Plain data only (commands arrive
+ * Both are bounded in count and in bytes (recent in a Ring, ring.ts); the window also in time. Plain data only (commands arrive
  * decoded from msgpack), frozen as recorded.
  */
 import type { Caller, Command, UserId } from '../contract.ts';
@@ -30,24 +30,4 @@ export interface Served {
 
 export function served(command: Command, now: number, caller: Caller, online: readonly UserId[], tokens: readonly string[], accepted: boolean, wrote: boolean, version: number): Served {
   return Object.freeze({ command, now, caller, online, tokens: Object.freeze(tokens), accepted, wrote, version, bytes: estimateBytes(command) + 64 + tokens.length * 24 });
-}
-
-export class Ring {
-  readonly #items: Served[] = [];
-  #bytes = 0;
-  constructor(readonly maxCount: number, readonly maxBytes: number) {}
-
-  push(s: Served): void {
-    this.#items.push(s);
-    this.#bytes += s.bytes;
-    while (this.#items.length > this.maxCount || (this.#bytes > this.maxBytes && this.#items.length > 1)) this.#bytes -= this.#items.shift()!.bytes;
-  }
-
-  list(): readonly Served[] {
-    return this.#items;
-  }
-
-  get bytes(): number {
-    return this.#bytes;
-  }
 }

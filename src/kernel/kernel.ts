@@ -30,7 +30,8 @@ import { resolveLimits, type Limits } from './limits.ts';
 import { checkPlain, checkSent } from './plain.ts';
 import { loadRelease, type LoadedRelease, type ReleaseSource } from './release.ts';
 import { Rehearsal } from './upgrade/rehearsal.ts';
-import { Ring, served, type Served } from './journal.ts';
+import { served, type Served } from './journal.ts';
+import { Ring } from './ring.ts';
 import { ReversibleWindow, type Closed } from './upgrade/window.ts';
 import { UpgradeRun, type Pace } from './upgrade/orchestrate.ts';
 import type { HistoryEntry, UpgradeProgress, UpgradeReport } from './upgrade/report.ts';
@@ -191,7 +192,7 @@ export class Kernel {
   /** The reversible window of the last upgrade (upgrade/window.ts), while it is open. */
   #window: ReversibleWindow | null = null;
   /** The last commands accepted, as they ran: the shadow run replays them before a cut-over. */
-  readonly #recent: Ring;
+  readonly #recent: Ring<Served>;
   /** States (and their top-level values) that were live and have been replaced: see #checkLineage. */
   readonly #retired = new WeakSet<object>();
 
