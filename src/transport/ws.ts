@@ -332,11 +332,11 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
     let gone = false;
     const nextTurn = () => {
       readThisTurn = 0;
-      const now = later;
-      later = [];
-      let i = 0;
-      for (; i < now.length && readThisTurn < READ_PER_TURN; i++) read(now[i]!.data, now[i]!.isBinary);
-      later = now.slice(i).concat(later);
+      // (a frame read after our close is dropped without counting: the rest go with it)
+      while (later.length > 0 && readThisTurn < READ_PER_TURN) {
+        const f = later.shift()!;
+        read(f.data, f.isBinary);
+      }
       if (later.length > 0 || readThisTurn > 0) setImmediate(nextTurn);
     };
     socket.on('message', (data: RawData, isBinary: boolean) => {
