@@ -38,8 +38,8 @@ export function handle(state, command, ctx) { return command.type === 'react' ? 
   return { code: built.code, view: built.view, hash: built.hash };
 }
 
-async function onV2WithReactions() {
-  const kernel = new Kernel(v1);
+async function onV2WithReactions(limits: { migrationTimeoutMs?: number } = {}) {
+  const kernel = new Kernel(v1, { limits });
   kernels.push(kernel);
   const conn = kernel.connect(framesTo(() => {}));
   await kernel.dispatch(conn, { type: 'join', handle: 'shadowed' });
@@ -56,6 +56,15 @@ describe('shadow run', () => {
     const report = await kernel.upgrade(broken);
     expect(report).toMatchObject({ result: 'refused', error: { code: 'E_SHADOW', message: expect.stringMatching(/feed v2 fails on react .*🎉.*which v2 accepted.*party emoji not supported/) } });
     expect(kernel.release).toBe(v2.hash);
+  }, 60_000);
+
+  it('refuses a new version whose handler never returns on a command the running one accepted, and keeps serving', async () => {
+    const { kernel, conn } = await onV2WithReactions({ migrationTimeoutMs: 400 });
+    const looping = await v2WithReact(`(s, c, ctx, v2) => { if (c.emoji === '🎉') for (;;) {} return v2.handle(s, c, ctx); }`);
+    const report = await kernel.upgrade(looping);
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_SHADOW', message: expect.stringMatching(/feed v2 fails on react .*🎉.*which v2 accepted.*ran for more than 200 ms/) } });
+    expect(kernel.release).toBe(v2.hash);
+    expect((await kernel.dispatch(conn, { type: 'post', text: 'still here' })).ok).toBe(true);
   }, 60_000);
 
   it('refuses one that refuses what the running one accepted, and reports replies that differ when it accepts', async () => {

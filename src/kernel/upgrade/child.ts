@@ -13,7 +13,7 @@ import { directionOf, type Placed } from '../migrate/runner.ts';
 import { census, checkCensusInvariants, sampleOf, validate } from '../migrate/verify.ts';
 import { checkDeclared, difference, entityCheck, type Compared } from '../migrate/checks.ts';
 import { checkOutcome, show } from '../guard.ts';
-import { describeThrown } from '../sandbox.ts';
+import { TimeoutError, describeThrown, runBounded } from '../sandbox.ts';
 import type { Served } from '../journal.ts';
 import type { Collection, Key } from '../../contract.ts';
 import { Builder, apply, type Patch } from './mirror.ts';
@@ -232,25 +232,44 @@ const ops: Record<string, (msg: Message) => unknown> = {
     let replayed = 0;
     const dropped: Record<string, number> = {};
     const differences: string[] = [];
-    for (const c of list) {
+    // One watchdog for many commands, not one per replay: starting V8's watchdog costs ~0.1 ms, which
+    // was most of the shadow run (400 replays, 55-135 ms at every size). A run of commands ends itself
+    // once it has used half the limit, so a command the watchdog stops ran for at least that half.
+    const limit = Math.min(r.ms, 5_000);
+    let i = 0;
+    let running = 'old' as 'old' | 'new';
+    const step = (): void => {
+      const c = list[i]!;
       const type = c.command.type;
       if (!c.caller.system && !knows.has(type)) {
         dropped[type] = (dropped[type] ?? 0) + 1;
-        continue;
+        return;
       }
-      const old = replay(r.current, before, c, r.ms);
-      if (!old.ok) continue; // the running version itself no longer accepts it here: nothing to compare
-      const neu = replay(r.target, after, c, r.ms);
+      running = 'old';
+      const old = replay(r.current, before, c);
+      if (!old.ok) return; // the running version itself no longer accepts it here: nothing to compare
+      running = 'new';
+      const neu = replay(r.target, after, c);
       replayed++;
-      const shown = `${type} ${show(c.command)}`;
-      if (!neu.ok) {
-        die('E_SHADOW', `the shadow run replayed the last ${list.length} commands: feed v${r.target.version} ${neu.failed ? 'fails on' : 'refuses'} ${shown}, which v${r.current.version} accepted. v${r.current.version}: ${show(old.outcome)}; v${r.target.version}: ${neu.error}; nothing changed`);
-      }
+      if (!neu.ok) refuseShadow(r, list.length, c, `${neu.failed ? 'fails on' : 'refuses'}`, show(old.outcome), neu.error);
       before = old.state;
       after = neu.state;
       if (same && differences.length < 10) {
         const d = difference(old.reply, neu.reply, 'reply') ?? difference(old.events, neu.events, 'events');
-        if (d !== null) differences.push(`${shown}: ${d} differs`);
+        if (d !== null) differences.push(`${type} ${show(c.command)}: ${d} differs`);
+      }
+    };
+    while (i < list.length) {
+      try {
+        runBounded(() => {
+          const t0 = performance.now();
+          for (; i < list.length && performance.now() - t0 < limit / 2; i++) step();
+        }, limit);
+      } catch (err) {
+        if (!(err instanceof TimeoutError)) throw err;
+        const c = list[i]!;
+        if (running === 'new') refuseShadow(r, list.length, c, 'fails on', '(accepted)', `ran for more than ${Math.round(limit / 2)} ms`);
+        i++; // the running version itself ran too long on it here: nothing to compare
       }
     }
     return { commands: list.length, replayed, notAccepted: dropped, differences };
@@ -454,20 +473,24 @@ function checkSteps(r: Run): Record<string, number> | null {
   return checked ? compared : null;
 }
 
-/** One recorded command run again by `release` on `state`, exactly as it ran (its time, caller, tokens). */
-function replay(release: LoadedRelease, state: unknown, c: Served, ms: number): { ok: true; state: unknown; reply: unknown; events: unknown; outcome: unknown } | { ok: false; failed: boolean; error: string } {
+/** One recorded command run again by `release` on `state`, exactly as it ran (its time, caller, tokens).
+ *  The caller bounds its time (runBounded). */
+function replay(release: LoadedRelease, state: unknown, c: Served): { ok: true; state: unknown; reply: unknown; events: unknown; outcome: unknown } | { ok: false; failed: boolean; error: string } {
   let t = 0;
   const ctx = Object.freeze({ now: c.now, caller: c.caller, online: c.online, token: () => c.tokens[t++] ?? `shadow-token-${t}` });
   try {
-    return release.sandbox.run(() => {
-      const outcome = checkOutcome(release.feed.handle(state, c.command, ctx), release.version, c.command.type);
-      if ('error' in outcome) return { ok: false as const, failed: false, error: `${outcome.error.code}: ${outcome.error.message}` };
-      if (outcome.state !== state) checkPlain(outcome.state, state, `feed v${release.version} handle('${c.command.type}')`, 'state');
-      return { ok: true as const, state: outcome.state, reply: outcome.reply, events: outcome.events, outcome: { reply: outcome.reply ?? null } };
-    }, Math.min(ms, 5_000));
+    const outcome = checkOutcome(release.feed.handle(state, c.command, ctx), release.version, c.command.type);
+    if ('error' in outcome) return { ok: false, failed: false, error: `${outcome.error.code}: ${outcome.error.message}` };
+    if (outcome.state !== state) checkPlain(outcome.state, state, `feed v${release.version} handle('${c.command.type}')`, 'state');
+    return { ok: true, state: outcome.state, reply: outcome.reply, events: outcome.events, outcome: { reply: outcome.reply ?? null } };
   } catch (err) {
     return { ok: false, failed: true, error: err instanceof MoltError ? `${err.code}: ${err.message}` : describeThrown(err) };
   }
+}
+
+/** The new version fails where the running one did not: the upgrade is refused, naming the command. */
+function refuseShadow(r: Run, commands: number, c: Served, what: string, old: string, error: string): never {
+  die('E_SHADOW', `the shadow run replayed the last ${commands} commands: feed v${r.target.version} ${what} ${c.command.type} ${show(c.command)}, which v${r.current.version} accepted. v${r.current.version}: ${old}; v${r.target.version}: ${error}; nothing changed`);
 }
 
 /**

@@ -399,6 +399,7 @@ export class UpgradeRun {
       const shadow = await reh.call<{ commands: number; replayed: number; notAccepted: Record<string, number>; differences: string[] }>(
         'shadow', { bytes: plainPackr.pack(host.recent()) }, deadline);
       report.shadow = shadow;
+      phase('shadow');
       host.log('shadow', { replayed: shadow.replayed, notAccepted: shadow.notAccepted, differences: shadow.differences.length });
       this.#check();
 

@@ -25,8 +25,9 @@ export interface UpgradeReport {
   pauseMs: number;
   /** From the first frame to the end, ms. */
   totalMs: number;
-  /** Milliseconds per phase. `migrate` is the first pass here; `rehearse` the same in the rehearsal. */
-  phases: { load?: number; rehearse?: number; migrate?: number; catchUp?: number; validate?: number; commit?: number };
+  /** Milliseconds per phase. `migrate` is the first pass (the live process one slice behind the
+   *  rehearsal), `shadow` the replay of the last commands through the new version, `commit` the pause. */
+  phases: { load?: number; migrate?: number; validate?: number; catchUp?: number; shadow?: number; commit?: number };
   /** Catch-up rounds before the cut-over, and the entities the last one (inside the pause) re-migrated. */
   rounds: number;
   cutoverEntities: number;
