@@ -26,8 +26,8 @@ let r2: ReleaseSource;
 let dir: string;
 const kernels: Kernel[] = [];
 
-/** A release of feed v2 whose 1 -> 2 step maps posts with `each` (source of (post, ctx) => post). */
-async function v2With(name: string, each: string): Promise<ReleaseSource> {
+/** A release of feed v2 whose 1 -> 2 step maps posts with `each` (source of (post, ctx) => post), after `prelude`. */
+async function v2With(name: string, each: string, prelude = ''): Promise<ReleaseSource> {
   const folder = path.join(dir, name);
   const abs = (p: string) => JSON.stringify(path.join(ROOT, p));
   writeFileSync(path.join(dir, `${name}.keep`), '');
@@ -39,6 +39,7 @@ async function v2With(name: string, each: string): Promise<ReleaseSource> {
     `import { v1ToV2 } from ${abs('migrations/001-v1-to-v2.ts')};
 const up = v1ToV2.up;
 const react = up.each.posts;
+${prelude}
 export const migrations = [{ ...v1ToV2, up: { ...up, each: { posts: ${each} } } }];
 `,
   );
@@ -89,6 +90,23 @@ function poster(kernel: Kernel, conn: Connection, frames: ServerFrame[]) {
 }
 
 describe('online migration of the real feed', () => {
+  it('a step that maps otherwise here than in the rehearsal (module state) is refused before any getter of it runs', async () => {
+    // Only the first post an instance of the release ever maps gets a getter that never returns. The
+    // rehearsal keeps the release it loaded: it refuses the first push, and maps plain posts in the
+    // second; this process loads the release fresh for each push, so its first post is the bad one again.
+    const { kernel, conn } = boot(2000);
+    const counting = await v2With('counting', `(post, ctx) => seen++ === 0 ? Object.defineProperty({ ...react(post, ctx) }, 'text', { get() { for (;;) {} }, enumerable: true }) : react(post, ctx)`, 'let seen = 0;');
+    expect(await kernel.upgrade(counting)).toMatchObject({ result: 'refused', error: { code: 'E_VALIDATE', message: expect.stringMatching(/a getter or setter at .*text/) } });
+    const before = { state: kernel.state, digest: digest(kernel.state), release: kernel.release };
+    const report = await kernel.upgrade(counting);
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_VALIDATE', message: expect.stringMatching(/checked in the live process.*a getter or setter at .*text/) } });
+    expect(kernel.state).toBe(before.state);
+    expect(digest(kernel.state)).toBe(before.digest);
+    expect(kernel.release).toBe(before.release);
+    await kernel.dispatch(conn, { type: 'join', handle: 'writer' });
+    expect(await kernel.dispatch(conn, { type: 'post', text: 'still serving' })).toMatchObject({ ok: true });
+  }, 60_000);
+
   it('serves commands in every phase exactly once, in order, and the new state is the migration of the state at the cut-over', async () => {
     const { kernel, conn, frames } = boot();
     await kernel.dispatch(conn, { type: 'join', handle: 'writer' });

@@ -96,6 +96,28 @@ describe('release code never runs unbounded, here or there', () => {
     expect(ms).toBeLessThan(10_000);
   }, 60_000);
 
+  it('a migration that behaves otherwise in the rehearsal than here (module state) cannot put a spinning getter in the live state', async () => {
+    // handle() leaves a mark in the release's module state. The rehearsal keeps the release it loaded,
+    // whose handle() ran in the push's shadow run; this process runs the steps with code loaded fresh,
+    // where no handle() ran. So down() returns plain data there and a getter that never returns here.
+    const { kernel, conn } = await started({ migrationTimeoutMs: 300 });
+    const marked = tiny({
+      version: 2,
+      prelude: 'let handled = false;',
+      handle: '(s, c, ctx) => { handled = true; return handle(s, c, ctx); }',
+      migrations: `{ from: 1, to: 2, describe: 'count becomes total', up: (s) => ({ state: { total: s.count } }), down: (s) => (handled ? { state: { count: s.total } } : { state: { get count() { for (;;) {} } } }) }`,
+    });
+    expect((await kernel.upgrade(marked)).result).toBe('committed');
+    expect(await kernel.dispatch(conn, { type: 'inc' })).toMatchObject({ ok: true });
+    const before = { state: kernel.state, digest: digest(kernel.state), release: kernel.release };
+    const report = await kernel.rollback();
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_VALIDATE', message: expect.stringMatching(/checked in the live process.*a getter or setter at count/) } });
+    expect(kernel.state).toBe(before.state);
+    expect(digest(kernel.state)).toBe(before.digest);
+    expect(kernel.release).toBe(before.release);
+    expect(await kernel.dispatch(conn, { type: 'inc' })).toMatchObject({ ok: true, data: { value: 5 } });
+  }, 60_000);
+
   it('a Proxy left in the migrated state is impossible: the stand-in says so', async () => {
     const { kernel, conn } = await started();
     await refused(kernel, conn, brokenUp(`(s) => ({ state: new Proxy({ total: 1 }, {}) })`), 'E_MIGRATION_THREW', /Proxy is not available/);

@@ -32,7 +32,7 @@ describe('upgrade', () => {
       sample: { kind: 'counter', id: 'the', before: { count: 3 }, after: { total: 3 } },
     });
     expect(report.pauseMs).toBeGreaterThanOrEqual(0);
-    expect(Object.keys(report.phases)).toEqual(['load', 'migrate', 'validate', 'commit']);
+    expect(Object.keys(report.phases)).toEqual(['load', 'migrate', 'validate', 'shadow', 'commit']);
     // a whole-state step (this tiny feed has no collections) runs at the cut-over, and says so
     expect(report.online).toBe(false);
     expect(kernel.version).toBe(2);

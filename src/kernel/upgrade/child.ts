@@ -17,6 +17,7 @@ import { TimeoutError, describeThrown, runBounded } from '../sandbox.ts';
 import type { Served } from '../journal.ts';
 import type { Collection, Key } from '../../contract.ts';
 import { Builder, apply, type Patch } from './mirror.ts';
+import { Walked, checkEntities, walkSlice } from '../migrate/walked.ts';
 
 interface Message {
   id: number;
@@ -46,7 +47,10 @@ interface Run {
   /** Each step's input and output at the last declared-change check (a catch-up checks what changed since). */
   checked: { input: unknown; output: unknown }[] | null;
   /** What the first pass's slices checked, per step and kind (`${step}:${kind}`). */
-  tracks: Map<string, Track>;
+  /** The collections the first pass's slices built and walked (walked.ts). */
+  walked: Walked;
+  /** Entities the slices compared with the ones they replace (declared changes), per step and kind. */
+  compared: Map<string, number>;
   /** Entities the slices compared, per kind (for the report). */
   comparedCounts: Record<string, number>;
   /**
@@ -59,26 +63,6 @@ interface Run {
   defer: boolean;
 }
 let run: Run | null = null;
-
-/**
- * One kind of one step, as the first pass's slices built it: each slice's entities went into the
- * collection being built, and the slice checked that collection against the one before it.
- */
-interface Track {
-  readonly step: number;
-  readonly kind: string;
-  /** The collection the step read, and the one built as the last slice left it. */
-  readonly base: unknown;
-  built: unknown;
-  /**
-   * Every slice walked its whole new collection against the one before it (plain data: the entities and
-   * the collection's own new nodes), and found it changed at exactly the keys the slice rewrote, to the
-   * very entities it built: so `built` is checked, apart from what it shares with `base`.
-   */
-  whole: boolean;
-  /** Entities the slices compared with the ones they replace (declared changes); null: not compared. */
-  compared: number | null;
-}
 
 function heapMb(): number {
   const used = v8.getHeapStatistics().used_heap_size;
@@ -153,7 +137,7 @@ const ops: Record<string, (msg: Message) => unknown> = {
       const changes = directionOf(step.migration, step.direction).changes ?? {};
       for (const [kind, change] of Object.entries(changes)) if (typeof change?.rename === 'string') renames[kind] = change.rename;
     }
-    run = { force: msg['force'] === true, skipped: [], current, target, pipeline, ms, problemsShown: Number(msg['problemsShown'] ?? 5), renames, lastResult: null, checked: null, tracks: new Map(), comparedCounts: {}, pending: [], failed: null, defer: false };
+    run = { force: msg['force'] === true, skipped: [], current, target, pipeline, ms, problemsShown: Number(msg['problemsShown'] ?? 5), renames, lastResult: null, checked: null, walked: new Walked(), compared: new Map(), comparedCounts: {}, pending: [], failed: null, defer: false };
     watchSlices(run);
     return { online: pipeline.online, progress: pipeline.progress(), census: censusBefore(run, mirror), heapMb: heapMb() };
   },
@@ -191,7 +175,7 @@ const ops: Record<string, (msg: Message) => unknown> = {
     const { state, dropped } = r.pipeline.result();
     const label = `the state after ${r.pipeline.steps.map((s) => s.label).join(', ') || 'no migration'}`;
     // new nodes only: what the previous result already had, or a slice already checked, is skipped
-    checkPlain(state, r.lastResult ?? r.pipeline.input, label, 'state', Infinity, { over: builtOver(r) });
+    checkPlain(state, r.lastResult ?? r.pipeline.input, label, 'state', Infinity, { over: r.walked.over() });
     r.lastResult = state;
     // the declared changes first: they name the entity, the field and both values
     const compared = checkSteps(r);
@@ -318,7 +302,7 @@ function censusBefore(r: Run, state: unknown): Record<string, number> | null {
  *
  * Each slice walks the collection it built against the one before it: the entities it rewrote, each
  * against the one it replaces (shared parts are skipped), and the collection's own new nodes, in one
- * walk. The check at the end then skips that collection where the step's result holds it (builtOver,
+ * walk. The check at the end then skips that collection where the step's result holds it (walked.ts,
  * checkSteps), so nothing is walked or compared twice and nothing needs remembering per entity.
  */
 function watchSlices(r: Run): void {
@@ -350,28 +334,13 @@ function watchSlices(r: Run): void {
     function placed(kind: string, keys: readonly Key[], before: readonly unknown[], after: readonly unknown[], c: Placed): void {
       const id = `${step.index}:${kind}`;
       const check = step.source && step.target ? checker(kind) : null;
-      let track = r.tracks.get(id);
-      if (!track) {
-        track = { step: step.index, kind, base: c.base, built: c.every ? null : c.base, whole: !c.every, compared: check ? 0 : null };
-        r.tracks.set(id, track);
-      }
-      if (track.built !== c.from || !sameEntries(c.into, c.from, c.to, keys, after)) track.whole = false;
-      track.built = c.to;
-      if (track.whole) {
-        // one walk over the new collection; the entity is named only when something is wrong
-        try {
-          checkPlain(c.to, c.from, where, 'state', Infinity, { locate: false });
-        } catch (err) {
-          if (!(err instanceof MoltError) || err.code !== 'E_VALIDATE') throw err;
-          checkEntities(where, kind, keys, before, after);
-          // not in an entity: in the collection's own nodes
-          checkPlain(c.to, c.from, where, 'state');
-          throw err;
-        }
-      } else checkEntities(where, kind, keys, before, after);
+      // walked whole only while the collection changed at exactly the keys the slice rewrote, to the
+      // very entities it built: then `built` is checked, and compared, apart from what it shares with `base`
+      if (r.walked.note(step.index, kind, c, () => sameEntries(c.into, c.from, c.to, keys, after))) walkSlice(where, kind, keys, before, after, c);
+      else checkEntities(where, kind, keys, before, after);
       if (check === null) return;
       r.comparedCounts[kind] = (r.comparedCounts[kind] ?? 0) + keys.length;
-      track.compared = (track.compared ?? 0) + keys.length;
+      r.compared.set(id, (r.compared.get(id) ?? 0) + keys.length);
       for (let i = 0; i < keys.length; i++) check(keys[i]!, before[i], after[i]);
     }
   });
@@ -403,37 +372,7 @@ function sameEntries(into: Collection, from: unknown, to: unknown, keys: readonl
   return true;
 }
 
-/** The plain-data walk of a slice's entities, each against the one it replaces; a failure names it. */
-function checkEntities(where: string, kind: string, keys: readonly Key[], before: readonly unknown[], after: readonly unknown[]): void {
-  try {
-    checkPlain(after, before, where, 'state');
-  } catch (err) {
-    const m = err instanceof MoltError ? / at \[(\d+)\]([^;]*);/.exec(err.message) : null;
-    if (!m) throw err;
-    const e = err as MoltError;
-    const i = Number(m[1]);
-    const key = keys[i]!;
-    const at = typeof key === 'number' ? `${kind}[${key}]` : `${kind}.${key}`;
-    const id = (before[i] as { id?: unknown } | null)?.id;
-    const named = typeof id === 'string' || typeof id === 'number' ? ` (id ${JSON.stringify(id)})` : '';
-    die(e.code, e.message.replace(m[0], ` at ${at}${m[2]}${named};`));
-  }
-}
 
-/**
- * The collections the slices built and walked whole, each with the collection it was built over: the
- * check at the end skips one where it finds it across from that very collection in the state it checks
- * against. A step's collection built over one an earlier step built counts as built over that one's.
- */
-function builtOver(r: Run): Map<object, object> {
-  const over = new Map<object, object>();
-  const tracks = [...r.tracks.values()].sort((a, b) => a.step - b.step);
-  for (const t of tracks) {
-    if (!t.whole || typeof t.built !== 'object' || t.built === null || typeof t.base !== 'object' || t.base === null || t.built === t.base) continue;
-    over.set(t.built, over.get(t.base) ?? t.base);
-  }
-  return over;
-}
 
 /**
  * The declared-change check of every step (migrate/checks.ts), on what the step read and built. The
@@ -464,8 +403,10 @@ function checkSteps(r: Run): Record<string, number> | null {
     }
     const done = new Map<string, Compared>();
     if (first)
-      for (const t of r.tracks.values())
-        if (t.step === i && t.whole && t.compared !== null) done.set(t.kind, { before: t.base, after: t.built, compared: t.compared });
+      for (const t of r.walked.tracks()) {
+        const compared = r.compared.get(`${t.step}:${t.kind}`);
+        if (t.step === i && t.whole && compared !== undefined) done.set(t.kind, { before: t.base, after: t.built, compared });
+      }
     const { compared: c } = checkDeclared(st.label, st.changes, { shape: st.source, state: st.input }, { shape: st.target, state: st.output }, only, done);
     for (const [kind, n] of Object.entries(c)) compared[kind] = (compared[kind] ?? 0) + n;
   });

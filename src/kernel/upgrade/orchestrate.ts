@@ -5,7 +5,9 @@
  *   load       the release is loaded in the rehearsal process first, then here
  *   rehearse   the rehearsal runs the first pass of every step over its mirror of the live state,
  *   migrate    and the live process follows one slice behind: the same pipeline over the same frozen
- *              snapshot (slices yield to the event loop; a pace can slow them down)
+ *              snapshot (slices yield to the event loop; a pace can slow them down), each slice
+ *              walking what it built for plain data: here too, as release code may behave otherwise
+ *              here than there
  *   validate   the rehearsal checks the new state: plain data, validate(), the census invariants, the
  *              sample; what comes back is bounded in size
  *   catch-up   rounds that re-migrate only what commands changed meanwhile (node identity), first in the
@@ -27,7 +29,8 @@ import { MoltError, die } from '../errors.ts';
 import type { Limits } from '../limits.ts';
 import { Pipeline, plan, type Plan } from '../migrate/pipeline.ts';
 import { directionOf } from '../migrate/runner.ts';
-import { FreezeWalk } from '../plain.ts';
+import { PlainWalk } from '../plain.ts';
+import { Walked, walkSlice } from '../migrate/walked.ts';
 import { census } from '../migrate/verify.ts';
 import { loadRelease, type LoadedRelease, type ReleaseSource } from '../release.ts';
 import { describeThrown } from '../sandbox.ts';
@@ -295,6 +298,7 @@ export class UpgradeRun {
       this.#migrateStart = performance.now();
       this.#setProgress(begun.progress.kinds, 0, true);
       const live = !report.dryRun && begun.online ? new Pipeline(fresh, s0, now, { ms, shapes }) : null;
+      const walked = live ? this.#walkSlices(live) : null;
       if (begun.online) {
         type Slice = { n: number; position: number; mapped: boolean; heapMb: number; progress: { kinds: Record<string, { done: number; total: number }> } };
         // with a pace in entities a second, a slice holds at most what the pace allows between two
@@ -369,7 +373,7 @@ export class UpgradeRun {
       let validateMs = checked.validateMs;
       report.rehearsalPeakHeapMb = round((await reh.stats()).peakHeapMb);
       phase('validate');
-      if (live) await this.#freeze(live.result().state, s0);
+      if (live) await this.#freeze(live.result().state, s0, walked!.over());
       phase('migrate');
       this.#announce('validate', { census: report.census.after }, report.phases.validate);
       host.log('validate', { census: report.census.after, online: report.online });
@@ -461,8 +465,7 @@ export class UpgradeRun {
         const whole = new Pipeline(fresh, last, now, { ms, shapes });
         whole.runAll();
         final = whole.result().state;
-        const walk = new FreezeWalk(final, last);
-        while (!walk.run(1 << 20));
+        this.#built(final, last).run(Infinity);
       }
       this.#check();
       this.#acceptDrops(report.dropped);
@@ -516,8 +519,7 @@ export class UpgradeRun {
       live.catchUp(state);
       // against the result frozen last: only what the round changed is walked
       if (inPause) {
-        const walk = new FreezeWalk(live.result().state, this.#frozen);
-        while (!walk.run(1 << 20));
+        this.#built(live.result().state, this.#frozen).run(Infinity);
         this.#frozen = live.result().state;
       } else await this.#freeze(live.result().state, this.#frozen);
     }
@@ -649,9 +651,40 @@ export class UpgradeRun {
     die('E_DROPS_NOT_ACCEPTED', `this ${this.#req.kind} drops ${over.map(([kind, n]) => `${n} ${kind}`).join(' and ')}${over.some(([kind]) => accepted[kind]) ? `, more than the ${over.map(([kind]) => `${accepted[kind] ?? 0} ${kind}`).join(' and ')} accepted` : ''}; nothing changed. Read the dry run, then run it again with --accept-drops ${list}`);
   }
 
-  /** Deep-freeze what is new in a state built here against `prev` (deeply frozen), in slices that yield. */
-  async #freeze(state: unknown, prev: unknown): Promise<void> {
-    const walk = new FreezeWalk(state, prev);
+  /**
+   * The plain-data check of what is new in a state built here, against `prev` (checked and deeply
+   * frozen), freezing as it goes. The rehearsal checked the state it built, but that is not this one:
+   * release code can keep state of its own and behave otherwise there than here (it ran other calls
+   * there first), so what this process will commit is checked here as well, by reading descriptors,
+   * never values through a getter. A failure refuses, naming the path.
+   */
+  #built(state: unknown, prev: unknown, over?: Map<object, object>): PlainWalk {
+    const steps = this.report.steps.map((s) => s.step).join(', ');
+    return new PlainWalk(state, prev, `the state after ${steps || 'no migration'} (checked in the live process)`, 'state', Infinity, { over });
+  }
+
+  /**
+   * The same check, slice by slice, during the first pass: each slice walks the collection it built
+   * against the one before it (the live process waits for the rehearsal between slices, so this costs
+   * little time), and the walk at the end skips what they walked (walked.ts).
+   */
+  #walkSlices(live: Pipeline): Walked {
+    const walked = new Walked();
+    live.observe((step) => {
+      const where = `the state after ${step.label} (checked in the live process)`;
+      return {
+        mapped() {},
+        placed(kind, keys, before, after, c) {
+          if (walked.note(step.index, kind, c)) walkSlice(where, kind, keys, before, after, c);
+        },
+      };
+    });
+    return walked;
+  }
+
+  /** #built in slices that yield. */
+  async #freeze(state: unknown, prev: unknown, over?: Map<object, object>): Promise<void> {
+    const walk = this.#built(state, prev, over);
     while (!walk.run(20_000)) {
       this.#check();
       await tick();

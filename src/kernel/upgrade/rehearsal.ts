@@ -3,8 +3,10 @@
  * and runs release code over the whole of it first (loading a release, every migration step, validate,
  * census, sample, the checks), so that whatever that code does (throw, loop, allocate until V8 aborts,
  * leave an async continuation spinning) happens there. The live process follows only where the
- * rehearsal went through, and the pipeline is deterministic (pure code, the same input, the same time
- * given to both), so it builds the same state without surprises.
+ * rehearsal went through, and the pipeline is deterministic for pure code (the same input, the same
+ * time given to both), so it builds the same state without surprises. Release code can keep module
+ * state and so behave otherwise here than there: what the live process commits it checks for plain
+ * data itself (orchestrate.ts, walked.ts).
  *
  *   live process                                   rehearsal process (child.ts)
  *   sync(state)  ── full sync, then patches ──▶     mirror of the live state
