@@ -179,8 +179,8 @@ async function measured(load: Load, run: () => Promise<Report>) {
   const after = load.between(t1, t1 + 2000);
   if (process.env['BENCH_TRACE']) {
     // where the slow replies fell: ms after the request, beside the report's phases
-    const slow = load.samples.filter((x) => x.sent >= t0 && x.sent <= t1 + 2000 && x.rtt > 40).map((x) => `${Math.round(x.sent - t0)}+${Math.round(x.rtt)}`);
-    process.stderr.write(`trace: total ${Math.round(t1 - t0)} ms, phases ${JSON.stringify(report.phases)}, slow (sent+rtt): ${slow.slice(0, 40).join(' ')}\n`);
+    const slow = load.samples.filter((x) => x.sent >= t0 && x.sent <= t1 + 2000 && x.rtt > 40).sort((a, b) => b.rtt - a.rtt).map((x) => `${Math.round(x.sent - t0)}+${Math.round(x.rtt)}`);
+    process.stderr.write(`trace: total ${Math.round(t1 - t0)} ms, phases ${JSON.stringify(report.phases)}, slowest (sent+rtt, of ${slow.length} over 40 ms): ${slow.slice(0, 20).join(' ')}\n`);
   }
   return {
     total_ms: round(report.totalMs),
