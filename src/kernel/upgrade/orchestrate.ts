@@ -95,6 +95,7 @@ const SLICE_TARGET_MS = 4;
 const PROGRESS_EVERY_MS = 200;
 /** Entities per slice of the rehearsal's first pass (it blocks nobody: big slices, few messages). */
 const CHILD_SLICE = 16_384;
+const FIRST_CHILD_SLICE = 1_024;
 /** A catch-up round that re-migrated at most this many entities is small enough to cut over after. */
 const SMALL_ROUND = 256;
 const MAX_ROUNDS = 20;
@@ -311,10 +312,14 @@ export class UpgradeRun {
         // follows in small ones, never past where the rehearsal has been (the result does not depend on
         // where slices end, so only the position must agree).
         const child = { position: 0, mapped: false, kinds: begun.progress.kinds, error: null as unknown, wake: null as (() => void) | null };
+        // small first slices, so this process starts following early (at 10k posts it waited for the
+        // whole first pass: ~10% of the upgrade); then doubling up to big ones, few messages
+        let childSlice = FIRST_CHILD_SLICE;
         const pump = (async () => {
           try {
             while (!child.mapped) {
-              const step = await reh.call<Slice>('slice', { n: live ? CHILD_SLICE : Math.min(cap, CHILD_SLICE), now }, deadline);
+              const step = await reh.call<Slice>('slice', { n: live ? childSlice : Math.min(cap, CHILD_SLICE), now }, deadline);
+              childSlice = Math.min(CHILD_SLICE, childSlice * 2);
               child.position = step.position;
               child.mapped = step.mapped;
               child.kinds = step.progress.kinds;
