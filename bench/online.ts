@@ -4,6 +4,8 @@
  *   wait         50 real WebSocket clients each send a command every 20 ms; the longest time any of them
  *                waited for a reply, and the p99 round trip, during a push and a rollback, beside their
  *                steady-state p99 from the same run. Three push/rollback pairs: min / median / max.
+ *                Beside them, the server's own account (the report's loopDelayMs.max): how late its
+ *                event loop ran, which tells a stall of the server from one of the machine.
  *   after_many   at the largest size, the same after 20 upgrades since boot (the GC debt).
  *   time         the whole online upgrade vs a stop-the-world migrate + freeze + validate of the same
  *                state in one process (the floor), measured in the same run.
@@ -165,6 +167,7 @@ interface Report {
   online: boolean;
   rounds: number;
   phases: Record<string, number>;
+  loopDelayMs?: { p99: number; max: number };
   error?: { code: string; message: string };
 }
 
@@ -180,11 +183,12 @@ async function measured(load: Load, run: () => Promise<Report>) {
   if (process.env['BENCH_TRACE']) {
     // where the slow replies fell: ms after the request, beside the report's phases
     const slow = load.samples.filter((x) => x.sent >= t0 && x.sent <= t1 + 2000 && x.rtt > 40).sort((a, b) => b.rtt - a.rtt).map((x) => `${Math.round(x.sent - t0)}+${Math.round(x.rtt)}`);
-    process.stderr.write(`trace: total ${Math.round(t1 - t0)} ms, phases ${JSON.stringify(report.phases)}, slowest (sent+rtt, of ${slow.length} over 40 ms): ${slow.slice(0, 20).join(' ')}\n`);
+    process.stderr.write(`trace: total ${Math.round(t1 - t0)} ms, phases ${JSON.stringify(report.phases)}, server loop late ${JSON.stringify(report.loopDelayMs)}, slowest (sent+rtt, of ${slow.length} over 40 ms): ${slow.slice(0, 20).join(' ')}\n`);
   }
   return {
     total_ms: round(report.totalMs),
     pause_ms: report.pauseMs,
+    loop_late_max_ms: report.loopDelayMs?.max ?? 0,
     online: report.online,
     rounds: report.rounds,
     during: { n: during.length, p99_ms: round(quantile(during, 0.99)), longest_wait_ms: round(Math.max(0, ...during)) },
@@ -324,6 +328,7 @@ for (const posts of sizes) {
       longest_wait_ms: stats3(pushes.map((m) => m.during.longest_wait_ms)),
       longest_wait_above_steady_p99_ms: stats3(pushes.map((m) => m.during.longest_wait_ms - p99)),
       p99_ms: stats3(pushes.map((m) => m.during.p99_ms)),
+      server_loop_late_max_ms: stats3(pushes.map((m) => m.loop_late_max_ms)),
       after_2s_p99_ms: stats3(pushes.map((m) => m.after_2s_p99_ms)),
       pause_ms: stats3(pushes.map((m) => m.pause_ms)),
       total_ms: stats3(pushes.map((m) => m.total_ms)),
@@ -333,6 +338,7 @@ for (const posts of sizes) {
       longest_wait_ms: stats3(rollbacks.map((m) => m.during.longest_wait_ms)),
       longest_wait_above_steady_p99_ms: stats3(rollbacks.map((m) => m.during.longest_wait_ms - p99)),
       p99_ms: stats3(rollbacks.map((m) => m.during.p99_ms)),
+      server_loop_late_max_ms: stats3(rollbacks.map((m) => m.loop_late_max_ms)),
       pause_ms: stats3(rollbacks.map((m) => m.pause_ms)),
       total_ms: stats3(rollbacks.map((m) => m.total_ms)),
       ratio_total_vs_stop_the_world: stats3(rollbacks.map((m) => m.total_ms / f.down_ms)),

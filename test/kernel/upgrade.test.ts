@@ -20,6 +20,21 @@ async function started(count = 3) {
 const phases = (frames: ServerFrame[]) => frames.filter((f): f is UpgradeFrame => f.t === 'upgrade').map((f) => f.phase);
 
 describe('upgrade', () => {
+  it('reports how late the event loop ran during the upgrade: a block of the loop shows', async () => {
+    const { kernel } = await started();
+    const quiet = await kernel.upgrade(tiny({ version: 2 }));
+    expect(quiet.loopDelayMs.max).toBeGreaterThanOrEqual(quiet.loopDelayMs.p99);
+    // something else in the process holds the loop for 80 ms while the next upgrade runs
+    kernel.connect(framesTo((f) => {
+      if (f.t !== 'upgrade' || f.phase !== 'load') return;
+      const until = performance.now() + 80;
+      while (performance.now() < until);
+    }));
+    const report = await kernel.rollback();
+    expect(report.result).toBe('committed');
+    expect(report.loopDelayMs.max).toBeGreaterThanOrEqual(70);
+  });
+
   it('migrates the live state, swaps the code and reports every phase', async () => {
     const { kernel, conn, frames } = await started();
     const v2 = tiny({ version: 2 });

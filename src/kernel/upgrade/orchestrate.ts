@@ -34,6 +34,7 @@ import { Walked, walkSlice } from '../migrate/walked.ts';
 import { census } from '../migrate/verify.ts';
 import { loadRelease, type LoadedRelease, type ReleaseSource } from '../release.ts';
 import { describeThrown } from '../sandbox.ts';
+import { LoopLag } from './lag.ts';
 import { Rehearsal, tick } from './rehearsal.ts';
 import type { UpgradeProgress, UpgradeReport } from './report.ts';
 import type { Served } from '../journal.ts';
@@ -126,7 +127,7 @@ export class UpgradeRun {
     this.report = {
       upgrade: id, kind: request.kind, dryRun: request.dryRun ?? false, result: 'refused', from, to: from,
       direction: 'up', describe: '', steps: [], online: true, census: { before: {}, after: null }, migrated: 0,
-      dropped: {}, pauseMs: 0, totalMs: 0, phases: {}, rounds: 0, cutoverEntities: 0, peakHeapMb: 0,
+      dropped: {}, pauseMs: 0, totalMs: 0, phases: {}, rounds: 0, cutoverEntities: 0, peakHeapMb: 0, loopDelayMs: { p99: 0, max: 0 },
       rehearsalPeakHeapMb: null, sample: null, changed: {}, queued: 0, skipped: [], checked: null, shadow: null, casualties: [],
     };
   }
@@ -234,6 +235,7 @@ export class UpgradeRun {
   }
 
   async run(): Promise<UpgradeReport> {
+    this.#loop.start();
     const host = this.#host;
     const limits = host.limits;
     const report = this.report;
@@ -483,8 +485,7 @@ export class UpgradeRun {
       report.phases.commit = report.pauseMs;
       report.queued = host.queued();
       report.result = 'committed';
-      report.peakHeapMb = round(this.#peakHeap / 2 ** 20);
-      report.totalMs = round(performance.now() - this.#started);
+      this.#measured();
       host.commit(target, final, report, last);
       // the rehearsal built the very same state: it mirrors that now, so the next sync is a patch
       void reh.adopt(final).catch(() => undefined);
@@ -614,8 +615,7 @@ export class UpgradeRun {
     report.cutoverEntities = window.writes.length - replay.at;
     report.queued = host.queued();
     report.result = 'committed';
-    report.totalMs = round(performance.now() - this.#started);
-    report.peakHeapMb = round(this.#peakHeap / 2 ** 20);
+    this.#measured();
     host.commit(target, replay.state, report, null);
     // the rehearsal mirrors a state this one shares little with: the next upgrade syncs it whole
     host.rehearsal.forget();
@@ -700,10 +700,24 @@ export class UpgradeRun {
   /** The last state built here that is frozen all through (catch-up rounds freeze against it). */
   #frozen: unknown = undefined;
 
-  #end(result: 'dry-run' | 'refused'): UpgradeReport {
+  /**
+   * What the upgrade cost, as the report gives it: its time, the peak heap, and how late this process's
+   * event loop ran meanwhile (what a command could wait on top of its own turn; the cut-over's pause,
+   * where commands wait in the queue, is pauseMs).
+   */
+  #measured(): void {
     const report = this.report;
     report.totalMs = round(performance.now() - this.#started);
     report.peakHeapMb = round(this.#peakHeap / 2 ** 20);
+    report.loopDelayMs = this.#loop.stop();
+  }
+
+  /** How late the event loop runs while this upgrade does. */
+  readonly #loop = new LoopLag();
+
+  #end(result: 'dry-run' | 'refused'): UpgradeReport {
+    const report = this.report;
+    this.#measured();
     if (result === 'dry-run') this.#announce('dry-run', { report }, 0);
     else this.#announce('refused', { error: report.error });
     this.#host.log(result, { error: report.error?.code, totalMs: report.totalMs });

@@ -33,6 +33,8 @@ export interface UpgradeReport {
   cutoverEntities: number;
   /** The live process's heap at its peak during the upgrade, and the rehearsal's, MB. */
   peakHeapMb: number;
+  /** How late the live process's event loop ran during the upgrade, ms (p99 and the longest). */
+  loopDelayMs: { p99: number; max: number };
   rehearsalPeakHeapMb: number | null;
   /** One entity before and after the migration. */
   sample: { kind: string; id: string; before: unknown; after: unknown } | null;
