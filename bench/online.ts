@@ -143,7 +143,10 @@ class Load {
       let n = 0;
       const timer = setInterval(() => {
         const sent = performance.now();
-        const post = `p${(this.posts - ((i * 7 + n) % 500)).toString(36)}`;
+        // a like, then the unlike of the same post: every command changes the state (the upgrade has
+        // real writes to catch up with). Liking post (i*7+n) % 500 and unliking the next one, as this
+        // did, made every command a no-op once each client had liked its 250 posts (after ~10 s)
+        const post = `p${(this.posts - ((i * 7 + (n >> 1)) % 500)).toString(36)}`;
         void c.send({ type: n++ % 2 ? 'unlike' : 'like', post }).then(() => this.samples.push({ sent, rtt: performance.now() - sent }));
       }, 20);
       this.#timers.push(timer);
