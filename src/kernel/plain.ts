@@ -307,54 +307,6 @@ export class PlainWalk {
 }
 
 /**
- * Deep-freeze what is new in `root`, a state whose plainness was already checked elsewhere (the
- * rehearsal checked the very same migration's output), against `prev`, a deeply frozen state it was
- * built from: a child identical to the one at the same place in `prev` is part of that frozen state
- * and is skipped; everything else is walked, frozen or not. (A frozen node is no sign of a frozen
- * subtree: a collection may freeze its own nodes and not the entities in them.) Without `prev`, the
- * whole of `root`. Resumable: run(maxNodes) until it returns true.
- */
-export class FreezeWalk {
-  /** Pairs: a node to freeze, and the node across from it in prev (or undefined). */
-  readonly #stack: unknown[] = [];
-  nodes = 0;
-
-  constructor(root: unknown, prev?: unknown) {
-    if (root !== prev) this.#stack.push(root, prev);
-  }
-
-  run(maxNodes: number): boolean {
-    let budget = maxNodes;
-    const stack = this.#stack;
-    while (stack.length > 0 && budget-- > 0) {
-      const across = stack.pop();
-      const node = stack.pop();
-      if (typeof node !== 'object' || node === null) continue;
-      this.nodes++;
-      if (Array.isArray(node)) {
-        const other = Array.isArray(across) ? (across as unknown[]) : null;
-        for (let i = 0; i < node.length; i++) {
-          const v: unknown = node[i];
-          if (typeof v !== 'object' || v === null) continue;
-          const w = other !== null && i < other.length ? other[i] : undefined;
-          if (v !== w) stack.push(v, w);
-        }
-      } else {
-        const other = typeof across === 'object' && across !== null && !Array.isArray(across) ? (across as Record<string, unknown>) : null;
-        for (const k in node) {
-          const v = (node as Record<string, unknown>)[k];
-          if (typeof v !== 'object' || v === null) continue;
-          const w = other !== null && Object.hasOwn(other, k) ? other[k] : undefined;
-          if (v !== w) stack.push(v, w);
-        }
-      }
-      Object.freeze(node);
-    }
-    return stack.length === 0;
-  }
-}
-
-/**
  * A copy of `value` that is plain data and at most `maxBytes`, or a note saying why there is none: for
  * what release code hands back to be shown (a sample), which may hold a cycle, a BigInt, a getter or a
  * Proxy. Reads through property descriptors, so nothing in it runs.
