@@ -46,7 +46,6 @@ interface Run {
   lastResult: unknown;
   /** Each step's input and output at the last declared-change check (a catch-up checks what changed since). */
   checked: { input: unknown; output: unknown }[] | null;
-  /** What the first pass's slices checked, per step and kind (`${step}:${kind}`). */
   /** The collections the first pass's slices built and walked (walked.ts). */
   walked: Walked;
   /** Entities the slices compared with the ones they replace (declared changes), per step and kind. */
@@ -371,8 +370,6 @@ function sameEntries(into: Collection, from: unknown, to: unknown, keys: readonl
   for (let i = 0; i < keys.length; i++) if (changed[i] !== keys[i] || into.lookup(to, keys[i]!) !== values[i]) return false;
   return true;
 }
-
-
 
 /**
  * The declared-change check of every step (migrate/checks.ts), on what the step read and built. The

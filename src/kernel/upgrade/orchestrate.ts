@@ -380,7 +380,7 @@ export class UpgradeRun {
       let validateMs = checked.validateMs;
       report.rehearsalPeakHeapMb = round((await reh.stats()).peakHeapMb);
       phase('validate');
-      if (live) await this.#freeze(live.result().state, s0, walked!.over());
+      if (live) await this.#checkBuilt(live.result().state, s0, walked!.over());
       phase('migrate');
       this.#announce('validate', { census: report.census.after }, report.phases.validate);
       host.log('validate', { census: report.census.after, online: report.online });
@@ -527,7 +527,7 @@ export class UpgradeRun {
       if (inPause) {
         this.#built(live.result().state, this.#frozen).run(Infinity);
         this.#frozen = live.result().state;
-      } else await this.#freeze(live.result().state, this.#frozen);
+      } else await this.#checkBuilt(live.result().state, this.#frozen);
     }
     return c.entities;
   }
@@ -687,8 +687,8 @@ export class UpgradeRun {
     return walked;
   }
 
-  /** #built in slices that yield. */
-  async #freeze(state: unknown, prev: unknown, over?: Map<object, object>): Promise<void> {
+  /** #built run in slices that yield; then `state` is the one frozen last. */
+  async #checkBuilt(state: unknown, prev: unknown, over?: Map<object, object>): Promise<void> {
     const walk = this.#built(state, prev, over);
     while (!walk.run(20_000)) {
       this.#check();
