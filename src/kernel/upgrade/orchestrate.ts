@@ -102,6 +102,11 @@ const SMALL_ROUND = 256;
 const MAX_ROUNDS = 20;
 /** While held, catch up this often, ms. */
 const HOLD_ROUND_MS = 1000;
+/**
+ * Commands first: between two slices the migration waits while commands wait, but not longer than
+ * this, ms (so on a feed that keeps the kernel busy it still moves, at a slice every this often).
+ */
+const YIELD_MAX_MS = 100;
 
 export class UpgradeRun {
   readonly id: string;
@@ -217,7 +222,19 @@ export class UpgradeRun {
     if (pace && 'perSecond' in pace && pace.perSecond > 0) wait = (n / pace.perSecond) * 1000 - ms;
     else if (pace && 'share' in pace && pace.share > 0 && pace.share < 1) wait = ms * (1 / pace.share - 1);
     if (wait >= 1) await this.#sleep(Math.min(wait, 10_000));
-    else await tick();
+    await this.#yield();
+  }
+
+  /**
+   * Give the event loop a turn, and then more turns while commands wait in the kernel's queue (up to
+   * YIELD_MAX_MS): the kernel serves them in short batches, a turn each, and a slice of the migration
+   * between two batches would make them wait longer. When a major GC slows this process down, it is
+   * the migration that slows, not the commands.
+   */
+  async #yield(): Promise<void> {
+    const t0 = performance.now();
+    do await tick();
+    while (this.#host.queued() > 0 && !this.#abort && performance.now() - t0 < YIELD_MAX_MS);
   }
 
   #sleep(ms: number): Promise<void> {
@@ -353,7 +370,8 @@ export class UpgradeRun {
           live.now = now;
           live.slice(n);
           const took = performance.now() - t0;
-          size = Math.max(MIN_SLICE, Math.min(cap, Math.round((n * SLICE_TARGET_MS) / Math.max(took, 0.1))));
+          // at most double: one quick slice (no GC in it) must not make the next one long
+          size = Math.max(MIN_SLICE, Math.min(cap, 2 * n, Math.round((n * SLICE_TARGET_MS) / Math.max(took, 0.1))));
           this.#setProgress(live.progress().kinds, 0);
           await this.#pace(n, took);
         }
@@ -692,7 +710,7 @@ export class UpgradeRun {
     const walk = this.#built(state, prev, over);
     while (!walk.run(20_000)) {
       this.#check();
-      await tick();
+      await this.#yield();
     }
     this.#frozen = state;
   }
