@@ -28,6 +28,7 @@ import * as v1 from '../src/feed/v1/index.ts';
 import * as v2 from '../src/feed/v2/index.ts';
 import { buildRelease } from '../src/release/build.ts';
 import { seed } from '../src/seed.ts';
+import { LoopLag } from '../src/kernel/upgrade/lag.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
@@ -182,9 +183,12 @@ interface Report {
 
 /** One upgrade under load: the latency people felt during it and in the 2 s after. */
 async function measured(load: Load, run: () => Promise<Report>) {
+  const lag = new LoopLag();
+  lag.start();
   const t0 = performance.now();
   const report = await run();
   const t1 = performance.now();
+  const benchLate = lag.stop();
   if (report.result !== 'committed') throw new Error(`upgrade ${report.result}: ${report.error?.code} ${report.error?.message}`);
   await sleep(2000);
   const during = load.between(t0, t1);
@@ -192,7 +196,7 @@ async function measured(load: Load, run: () => Promise<Report>) {
   if (process.env['BENCH_TRACE']) {
     // where the slow replies fell: ms after the request, beside the report's phases
     const slow = load.samples.filter((x) => x.sent >= t0 && x.sent <= t1 + 2000 && x.rtt > 40).sort((a, b) => b.rtt - a.rtt).map((x) => `${Math.round(x.sent - t0)}+${Math.round(x.rtt)}`);
-    process.stderr.write(`trace: total ${Math.round(t1 - t0)} ms, phases ${JSON.stringify(report.phases)}, server loop late ${JSON.stringify(report.loopDelayMs)}, slowest (sent+rtt, of ${slow.length} over 40 ms): ${slow.slice(0, 20).join(' ')}\n`);
+    process.stderr.write(`trace: total ${Math.round(t1 - t0)} ms, phases ${JSON.stringify(report.phases)}, server loop late ${JSON.stringify(report.loopDelayMs)}, this process's loop late ${JSON.stringify(benchLate)}, slowest (sent+rtt, of ${slow.length} over 40 ms): ${slow.slice(0, 20).join(' ')}\n`);
   }
   return {
     total_ms: round(report.totalMs),
