@@ -4,35 +4,28 @@
  * `hello`, `event` and `upgrade` frames and stamps the protocol version.
  *
  * A broadcast notice is one object for every connection: its frame is made once, so the codec can
- * encode it once for all sockets (codec.ts and ws.ts cache by frame).
+ * encode it once for all sockets (codec.ts and ws.ts cache by frame, for the last few: last.ts).
  */
 import type { Result } from '../kernel/kernel.ts';
 import type { Listener, Numbered, UpgradeNotice, Welcome } from '../kernel/notices.ts';
+import { Last } from './last.ts';
 import { PROTOCOL_VERSION, type EventFrame, type HelloFrame, type ReplyFrame, type ServerFrame, type UpgradeFrame } from './protocol.ts';
 
 export function helloFrame(welcome: Welcome): HelloFrame {
   return { t: 'hello', protocol: PROTOCOL_VERSION, ...welcome };
 }
 
-const events = new WeakMap<Numbered, EventFrame>();
+// the kernel hands an event (an upgrade notice) to every connection in turn: the same frame for all
+const events = new Last<Numbered, EventFrame>();
 export function eventFrame(numbered: Numbered): EventFrame {
-  let frame = events.get(numbered);
-  if (!frame) {
-    frame = { t: 'event', seq: numbered.seq, version: numbered.version, event: numbered.event };
-    events.set(numbered, frame);
-  }
-  return frame;
+  return events.get(numbered) ?? events.set(numbered, { t: 'event', seq: numbered.seq, version: numbered.version, event: numbered.event });
 }
 
-const upgrades = new WeakMap<UpgradeNotice, UpgradeFrame>();
+const upgrades = new Last<UpgradeNotice, UpgradeFrame>();
 /** A connection's committed frame -> the frame every connection shares, without the hello. */
 const shared = new WeakMap<UpgradeFrame, UpgradeFrame>();
 export function upgradeFrame(notice: UpgradeNotice, welcome?: Welcome): UpgradeFrame {
-  let frame = upgrades.get(notice);
-  if (!frame) {
-    frame = { t: 'upgrade', ...notice };
-    upgrades.set(notice, frame);
-  }
+  const frame = upgrades.get(notice) ?? upgrades.set(notice, { t: 'upgrade', ...notice });
   if (!welcome) return frame;
   // 'committed' carries this connection's hello: a frame of its own, on the shared one
   const own: UpgradeFrame = { ...frame, hello: helloFrame(welcome) };

@@ -7,6 +7,7 @@ import type { Kernel, Result } from '../kernel/kernel.ts';
 import { Addresses, Bucket, Budget, addressOf, spend, type BudgetName } from './budget.ts';
 import { decode, encode, encodeWith } from './codec.ts';
 import { originAllowed } from './origin.ts';
+import { Last } from './last.ts';
 import type { ErrorBody, ServerFrame, UpgradeFrame } from './protocol.ts';
 import { framesTo, replyFrame, sharedPart } from './frames.ts';
 
@@ -103,7 +104,7 @@ export function resolveWs(partial: Partial<WsOptions> = {}): WsOptions {
  * many sockets (an event) is framed once and the same bytes written to each: the costly part of a
  * broadcast is then one write per socket, corked with the others of its turn.
  */
-const framed = new WeakMap<object, Buffer>();
+const framed = new Last<ServerFrame, Buffer>();
 function wsFrame(frame: ServerFrame): Buffer {
   // a reply, an error or a connection's own committed frame goes to one socket: nothing to remember
   const base = sharedPart(frame);
