@@ -17,7 +17,8 @@ restoreFreeze();
  *     compartment's own, so indirect eval and constructor chains reach nothing of the host (no process,
  *     no require, no fs). The compartment's globals are the language's only, and a few stand-ins that
  *     fail with a message saying what to use instead: Date (ctx.now), Math.random (ctx.token()), Intl
- *     (it reads the clock), Proxy, Promise, WeakRef, FinalizationRegistry, SharedArrayBuffer, Atomics.
+ *     (it reads the clock), Proxy, Promise, WeakRef, FinalizationRegistry, SharedArrayBuffer, Atomics;
+ *     and an Array that makes no array V8 would make sparse (GUARDED_ARRAY).
  *     The one import allowed is `immer`, the kernel's own instance.
  *  3. Every call into release code runs under V8's watchdog (runBounded): past its limit whatever runs
  *     is terminated, however deep. So is everything the kernel does with what comes back that could run
@@ -85,9 +86,49 @@ function standInWith(name: string, instead: string, members: readonly string[]):
   return Object.freeze(fn);
 }
 
+/**
+ * The most slots `new Array(n)` gives feed code. V8 makes an array of up to 2^25 slots with a backing
+ * store, and a larger one sparse (a dictionary): filling that runs one C++ loop that V8's watchdog
+ * cannot interrupt, so `new Array(2 ** 26).fill(0)` held the process for 22 s past a 250 ms limit
+ * (measured; RSS 5.3 GB), and `new Array(5e8).fill(0)` ends it out of memory. Filling 2^25 slots takes
+ * ~0.3 s here.
+ */
+export const MAX_ARRAY_SLOTS = 2 ** 25;
+
+/**
+ * Feed code's `Array`: the language's own (its prototype, isArray, from and of), except that it makes
+ * no array of more than MAX_ARRAY_SLOTS slots. `Array.from` and `Array.of` construct through it, so
+ * `Array.from({ length: 5e8 })` is refused too. What it cannot see: an array made small and then given
+ * a large `length`, or the constructor reached as `[].constructor` (ART.md, "What is contained").
+ */
+const GUARDED_ARRAY: ArrayConstructor = (() => {
+  const real = Array;
+  const check = (args: unknown[]) => {
+    const n = args[0];
+    if (args.length === 1 && typeof n === 'number' && n > MAX_ARRAY_SLOTS)
+      throw new RangeError(
+        `new Array(${n}): feed code may make an array of at most ${MAX_ARRAY_SLOTS.toLocaleString('en')} slots at once (a larger one is sparse, and filling it would hold the whole process, past its time limit)`,
+      );
+  };
+  const guarded = function Array(this: unknown, ...args: unknown[]): unknown {
+    check(args);
+    // (`new Array(n)` makes the language's very array, with V8's own map for it; a subclass its own)
+    return new.target === undefined || new.target === guarded ? Reflect.apply(real, undefined, args) : Reflect.construct(real, args, new.target);
+  };
+  Object.defineProperties(guarded, {
+    prototype: { value: real.prototype },
+    isArray: { value: real.isArray, writable: true, configurable: true },
+    from: { value: real.from, writable: true, configurable: true },
+    of: { value: real.of, writable: true, configurable: true },
+    [Symbol.species]: { get: function species(this: unknown) { return this; }, configurable: true },
+  });
+  return Object.freeze(guarded) as unknown as ArrayConstructor;
+})();
+
 /** Stand-ins that fail with a message saying what to use instead. */
 function standIns(): Record<string, unknown> {
   return {
+    Array: GUARDED_ARRAY,
     Date: Object.freeze(
       Object.assign(function Date() { unavailable('Date', 'take the time from ctx.now'); }, {
         now: () => unavailable('Date.now', 'take the time from ctx.now'),

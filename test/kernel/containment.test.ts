@@ -131,6 +131,10 @@ describe('lineage: a handler builds on the state it is given', () => {
 });
 
 describe('bounded in bytes', () => {
+  it('refuses a handler that makes an array too large to fill within its time limit, and keeps serving', async () => {
+    await refusedWith(`(() => { const zeros = new Array(5e8).fill(0); return { state: s, reply: { n: zeros.length } }; })()`, 'E_HANDLER_THREW', /RangeError: new Array\(500000000\): feed code may make an array of at most 33,554,432 slots/);
+  });
+
   it('refuses an event over its limit, and a reply over its limit, before anything is sent', async () => {
     await refusedWith(`({ state: s, events: [{ type: 'huge', text: 'x'.repeat(300_000) }] })`, 'E_TOO_LARGE', /event is larger than 262,144 bytes/);
     await refusedWith(`({ state: s, reply: { text: 'x'.repeat(5_000_000) } })`, 'E_TOO_LARGE', /reply is larger than/);

@@ -58,9 +58,15 @@ describe('out of memory in release code costs the rehearsal process only', () =>
     expect(kernel.state).toEqual({ total: 4 });
   }, 60_000);
 
-  it('one allocation too big for any heap: new Array(5e8).fill(0)', async () => {
+  it('one array too big for any heap: given a length of 5e8, then filled', async () => {
     const { kernel, conn } = await started();
-    await refused(kernel, conn, brokenUp(`(s) => ({ state: { total: new Array(5e8).fill(0).length } })`), 'E_REHEARSAL', /ran out of memory|exited/);
+    await refused(kernel, conn, brokenUp(`(s) => { const zeros = []; zeros.length = 5e8; return { state: { total: zeros.fill(0).length } }; }`), 'E_REHEARSAL', /ran out of memory|exited/);
+    expect((await kernel.upgrade(tiny({ version: 2 }))).result).toBe('committed');
+  }, 60_000);
+
+  it('new Array(5e8) is refused where it is made, saying why: no process is lost', async () => {
+    const { kernel, conn } = await started();
+    await refused(kernel, conn, brokenUp(`(s) => ({ state: { total: new Array(5e8).fill(0).length } })`), 'E_MIGRATION_THREW', /RangeError: new Array\(500000000\): feed code may make an array of at most 33,554,432 slots at once/);
     expect((await kernel.upgrade(tiny({ version: 2 }))).result).toBe('committed');
   }, 60_000);
 

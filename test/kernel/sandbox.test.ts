@@ -99,6 +99,28 @@ describe('sandbox', () => {
     expect(box.run(() => ex['ok']!(), 50)).toBe('still here');
   });
 
+  it("gives feed code the language's Array, except arrays V8 would make sparse: those are refused at once", () => {
+    const box = load(`
+      exports.uses = () => {
+        class List extends Array {}
+        const list = new List(2);
+        return [new Array(3).length, Array(2).length, new Array(1, 2).length, Array.isArray([]), [] instanceof Array,
+          Array.from([1, 2]).length, Array.of(7)[0], list.length, list instanceof List, Array.isArray(list),
+          list.map((v) => v) instanceof List, Object.getPrototypeOf([]) === Array.prototype, new Array(2 ** 25).length];
+      };
+      exports.fill = () => new Array(5e8).fill(0);
+      exports.call = () => Array(2 ** 25 + 1);
+      exports.from = () => Array.from({ length: 5e8 }, () => 0);
+    `);
+    const ex = box.exports as Record<string, () => unknown>;
+    expect(box.run(() => ex['uses']!(), 1000)).toEqual([3, 2, 2, true, true, 2, 7, 2, true, true, true, true, 2 ** 25]);
+    // Unguarded, the first held the process for seconds past the limit (a sparse fill is one C++ loop
+    // the watchdog cannot interrupt), then ran it out of memory.
+    for (const [name, n] of [['fill', 500_000_000], ['call', 2 ** 25 + 1], ['from', 500_000_000]] as const) {
+      expect(() => box.run(() => ex[name]!(), 1000)).toThrow(new RangeError(`new Array(${n}): feed code may make an array of at most 33,554,432 slots at once (a larger one is sparse, and filling it would hold the whole process, past its time limit)`));
+    }
+  });
+
   it('stops a top level that never ends', () => {
     expect(() => evaluate('for (;;) {}', 'loop.js', 50)).toThrow(TimeoutError);
   });
