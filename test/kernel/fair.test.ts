@@ -69,9 +69,11 @@ describe('kernel scheduling', () => {
     const conn = kernel.connect(framesTo(() => {}));
     let answered = 0;
     const all = Array.from({ length: 30 }, () => kernel.dispatch(conn, { type: 'slow' }).then(() => answered++));
+    // A timer set once the first batch is answered (set before, a busy machine's loop may fire it
+    // before any batch has run) fires while most of the commands still wait.
+    await all[0];
     const atTimer = await new Promise<number>((resolve) => setTimeout(() => resolve(answered), 0));
     await Promise.all(all);
-    expect(atTimer).toBeGreaterThan(0);
     expect(atTimer).toBeLessThan(30);
   });
 });
