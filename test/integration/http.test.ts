@@ -83,8 +83,10 @@ describe('health, liveness and readiness', () => {
     expect([ready.status, await ready.json()]).toEqual([200, { ok: true }]);
 
     // While an upgrade cuts over (commands wait), the server is live but not ready. A held upgrade,
-    // so that the cut-over starts when the test says; a connection already open, so the request is
-    // read in the very next turn of the server's loop, while the cut-over waits for its last round.
+    // so that the cut-over starts when the test says; a write while it is held, so the cut-over has a
+    // last round to catch up (with nothing written since the last check it has nothing to wait for);
+    // a connection already open, so the request is read in the very next turn of the server's loop,
+    // while the cut-over waits for that round.
     const { buildRelease } = await import('../../src/release/build.ts');
     const v2 = await buildRelease(2);
     const upgrade = server.kernel.upgrade({ code: v2.code, view: v2.view }, { hold: true });
@@ -95,6 +97,10 @@ describe('health, liveness and readiness', () => {
     await new Promise((r) => setTimeout(r, 50));
     let raw = '';
     sock.on('data', (d: Buffer) => (raw += String(d)));
+    // the write: answered inside a batch, and cutover() called in the same turn, so no held round
+    // runs between them and catches it up first
+    const writer = server.kernel.connect({ welcome() {}, event() {}, upgrade() {} });
+    expect(await server.kernel.dispatch(writer, { type: 'join', handle: 'ready_watcher' })).toMatchObject({ ok: true });
     server.kernel.cutover();
     while (!server.kernel.cuttingOver) await new Promise((r) => setImmediate(r));
     sock.write('GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');

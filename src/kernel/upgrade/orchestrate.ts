@@ -13,7 +13,7 @@
  *   catch-up   rounds that re-migrate only what commands changed meanwhile (node identity), first in the
  *              rehearsal, then here, until what is left is small
  *   held       (--hold) kept caught up until `molt cutover` or `molt abort`
- *   cutover    commands wait: the last changes are caught up, rehearsed, checked
+ *   cutover    commands wait: the last changes are caught up, rehearsed, checked (none: nothing to do)
  *   ────────── point of no return: everything that can fail has happened above ──────────
  *   commit     cell = {target, new state}: one assignment; the queue drains through the new version
  *
@@ -531,6 +531,9 @@ export class UpgradeRun {
     const reh = this.#host.rehearsal;
     const deadline = this.#host.limits.migrationTimeoutMs * 2 + 10_000;
     if (!inPause && live && live.input === state) return null;
+    // Nothing written since the round (or the validate phase) that checked this very state, there and
+    // here: the cut-over has no delta to catch up, and validate() would only see again what it saw.
+    if (inPause && live && live.input === state && live.result().state === this.#frozen) return 0;
     await reh.sync(state);
     const c = await reh.call<{ entities: number; census: { before: Record<string, number>; after: Record<string, number> }; dropped: Record<string, number>; changed: Record<string, string[]> }>(
       'check', { now, catchUp: true, validate }, deadline);
