@@ -530,10 +530,10 @@ export class UpgradeRun {
   async #catchUp(live: Pipeline | null, state: unknown, now: number, validate: boolean, inPause = false): Promise<number | null> {
     const reh = this.#host.rehearsal;
     const deadline = this.#host.limits.migrationTimeoutMs * 2 + 10_000;
-    if (!inPause && live && live.input === state) return null;
     // Nothing written since the round (or the validate phase) that checked this very state, there and
-    // here: the cut-over has no delta to catch up, and validate() would only see again what it saw.
-    if (inPause && live && live.input === state && live.result().state === this.#frozen) return 0;
+    // here (in the cut-over: and walked here for plain data): no delta to catch up, and validate()
+    // would only see again what it saw.
+    if (live && live.input === state && (!inPause || live.result().state === this.#frozen)) return null;
     await reh.sync(state);
     const c = await reh.call<{ entities: number; census: { before: Record<string, number>; after: Record<string, number> }; dropped: Record<string, number>; changed: Record<string, string[]> }>(
       'check', { now, catchUp: true, validate }, deadline);
