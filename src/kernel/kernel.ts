@@ -337,6 +337,14 @@ export class Kernel {
     const conn = connection ? (this.#conns.get(connection.id) ?? null) : null;
     if (typeof command !== 'object' || command === null || typeof (command as Command).type !== 'string')
       return reply(fail('E_BAD_COMMAND', `command must be a map with a string type; got ${show(command)}`));
+    // plain data only, like the state: a decoder may hand over more (msgpackr turns its extensions into
+    // typed arrays, Sets, Dates, BigInts), and a typed array or a Date would give feed code what its
+    // globals keep from it (its constructor: a buffer of any size, the clock)
+    try {
+      checkSent(command, `command ${JSON.stringify((command as Command).type.slice(0, 40))}`, 'command', Infinity);
+    } catch (err) {
+      return reply(fail('E_BAD_COMMAND', (err as Error).message));
+    }
     if (this.#closed) return reply(fail('E_SHUTTING_DOWN'));
     if (this.#queue.length >= this.#limits.maxQueuedCommands) return reply(fail('E_QUEUE_FULL'));
     this.#queue.push({ conn, command: command as Command, resolve: reply });

@@ -19,7 +19,7 @@ import { die } from './errors.ts';
  * spend them), so the kernel can bound replies, events and the state's growth per command.
  */
 
-export type PlainWhat = 'state' | 'reply' | 'event';
+export type PlainWhat = 'state' | 'reply' | 'event' | 'command';
 
 /** A rough msgpack size: string bytes (UTF-16 length, a lower bound for UTF-8) plus a few per value. */
 const SIZE = { value: 1, number: 9, container: 3, key: 1 } as const;
@@ -77,8 +77,8 @@ export function estimateBytes(value: unknown): number {
   return bytes;
 }
 
-/** Replies and events: small, walked whole. */
-export function checkSent(value: unknown, where: string, what: 'reply' | 'event', maxBytes: number): number {
+/** Replies, events and commands: small, walked whole. */
+export function checkSent(value: unknown, where: string, what: 'reply' | 'event' | 'command', maxBytes: number): number {
   return checkPlain(value, null, where, what, maxBytes).bytes;
 }
 
@@ -179,7 +179,7 @@ export class PlainWalk {
   #fail(problem: string, node: object | null, key: string | number | null): never {
     const at = node === null ? (key === null ? '' : String(key)) : this.#locate ? this.#pathOf(node, key) : '';
     const label = this.#what === 'event' ? 'events' : this.#what;
-    die('E_VALIDATE', `${this.#where}: ${label} holds ${problem}${at ? ` at ${at}` : ''}; only plain data may be ${this.#what === 'state' ? 'stored' : 'sent'}`);
+    die(this.#what === 'command' ? 'E_BAD_COMMAND' : 'E_VALIDATE', `${this.#where}: ${label} holds ${problem}${at ? ` at ${at}` : ''}; only plain data may be ${this.#what === 'state' ? 'stored' : 'sent'}`);
   }
 
   #value(value: unknown, prev: unknown, parent: object | null, key: string | number | null): void {

@@ -55,6 +55,37 @@ describe('transport: bad input gets a clear error and loses nothing', () => {
     expect((await client.ok('timeline')).posts.map((p: { text: string }) => p.text)).not.toContain('sneaky');
   });
 
+
+  it('refuses a command holding what is not plain data (bin, extension types, NaN) with E_BAD_COMMAND, and nothing is posted', async () => {
+    // what a msgpack library may send: bytes (bin), msgpackr's typed-array and Set extensions, the
+    // timestamp extension, a BigInt, a NaN. Decoded, each would reach the feed as a Buffer, a Float64Array,
+    // a Set, a Date, a BigInt: none of them plain data
+    const rich = new Packr({ moreTypes: true, structuredClone: true, useRecords: false });
+    const text = (i: number) => `not plain ${i}`;
+    const frames = [
+      Buffer.concat([Buffer.from([0x84]), packr.pack('id'), packr.pack(301), packr.pack('type'), packr.pack('post'), packr.pack('text'), packr.pack(text(1)), packr.pack('x'), Buffer.from([0xc4, 0x03, 1, 2, 3])]),
+      rich.pack({ id: 302, type: 'post', text: text(2), x: new Float64Array(4) }),
+      rich.pack({ id: 303, type: 'post', text: text(3), x: { deep: [new Set([1])] } }),
+      rich.pack({ id: 304, type: 'post', text: text(4), x: new Date(0) }),
+      rich.pack({ id: 305, type: 'post', text: text(5), x: 2n ** 70n }),
+      packr.pack({ id: 306, type: 'post', text: text(6), x: Number.NaN }),
+    ];
+    for (const f of frames) client.socket.send(f);
+    const replies = await Promise.all([301, 302, 303, 304, 305, 306].map((id) => client.waitFor((f) => f.t === 'reply' && f.id === id)));
+    for (const r of replies) expect(r).toMatchObject({ ok: false, error: { code: 'E_BAD_COMMAND', message: expect.stringContaining('only plain data') } });
+    expect(replies.map((r) => r.error.message)).toEqual([
+      expect.stringContaining('a Buffer at x'),
+      expect.stringContaining('a Float64Array at x'),
+      expect.stringContaining('a Set at x.deep[0]'),
+      expect.stringContaining('a Date at x'),
+      expect.stringContaining('a bigint at x'),
+      expect.stringContaining('the number NaN at x'),
+    ]);
+    expect(client.closed).toBeNull();
+    const texts = (await client.ok('timeline')).posts.map((p: { text: string }) => p.text);
+    for (let i = 1; i <= 6; i++) expect(texts).not.toContain(text(i));
+    expect((await client.ok('post', { text: 'plain again' })).post).toBeDefined();
+  });
   it('closes a connection that sends a frame over the payload limit with 1009, and others are unaffected', async () => {
     const other = await TestClient.open(server.wsUrl);
     other.socket.send(packr.pack({ id: 1, type: 'post', text: 'x'.repeat(10_000) }));
