@@ -3,8 +3,12 @@ import 'ses';
 import vm from 'node:vm';
 import { types } from 'node:util';
 import * as immer from 'immer';
+import { MAX_ARRAY_SLOTS, TYPED, boundedConstructor, enterFeed, guardBuiltins, leaveFeed } from './builtins.ts';
 
 restoreFreeze();
+// the built-ins that walk a whole length in one call get their bounds (builtins.ts): inert until feed
+// code runs, and installed before anything here reads them (GUARDED_ARRAY's from) or lockdown freezes them
+guardBuiltins();
 
 /**
  * Where release code runs, in the live process. Three walls, each measured (ART.md, "What is
@@ -18,7 +22,9 @@ restoreFreeze();
  *     no require, no fs). The compartment's globals are the language's only, and a few stand-ins that
  *     fail with a message saying what to use instead: Date (ctx.now), Math.random (ctx.token()), Intl
  *     (it reads the clock), Proxy, Promise, WeakRef, FinalizationRegistry, SharedArrayBuffer, Atomics;
- *     and an Array that makes no array V8 would make sparse (GUARDED_ARRAY).
+ *     an Array that makes no array V8 would make sparse (GUARDED_ARRAY), and typed arrays and
+ *     ArrayBuffer bounded in length the same way. While it runs, the built-ins that walk a whole length in one call (indexOf over
+ *     `{ length: 2 ** 40 }`, a sort without a comparator) are bounded too (builtins.ts).
  *     The one import allowed is `immer`, the kernel's own instance.
  *  3. Every call into release code runs under V8's watchdog (runBounded): past its limit whatever runs
  *     is terminated, however deep. So is everything the kernel does with what comes back that could run
@@ -87,19 +93,19 @@ function standInWith(name: string, instead: string, members: readonly string[]):
 }
 
 /**
- * The most slots `new Array(n)` gives feed code. V8 makes an array of up to 2^25 slots with a backing
- * store, and a larger one sparse (a dictionary): filling that runs one C++ loop that V8's watchdog
- * cannot interrupt, so `new Array(2 ** 26).fill(0)` held the process for 22 s past a 250 ms limit
- * (measured; RSS 5.3 GB), and `new Array(5e8).fill(0)` ends it out of memory. Filling 2^25 slots takes
- * ~0.3 s here.
+ * The most slots `new Array(n)` gives feed code (builtins.ts): V8 makes a larger array sparse (a
+ * dictionary), and a built-in over that runs one C++ loop that V8's watchdog cannot interrupt:
+ * `new Array(2 ** 26).fill(0)` held the process for 22 s past a 250 ms limit (measured; RSS 5.3 GB),
+ * and `new Array(5e8).fill(0)` ends it out of memory. Filling 2^25 slots takes ~0.3 s here.
  */
-export const MAX_ARRAY_SLOTS = 2 ** 25;
+export { MAX_ARRAY_SLOTS };
 
 /**
  * Feed code's `Array`: the language's own (its prototype, isArray, from and of), except that it makes
  * no array of more than MAX_ARRAY_SLOTS slots. `Array.from` and `Array.of` construct through it, so
- * `Array.from({ length: 5e8 })` is refused too. What it cannot see: an array made small and then given
- * a large `length`, or the constructor reached as `[].constructor` (ART.md, "What is contained").
+ * `Array.from({ length: 5e8 })` is refused too. What it cannot see, an array made small and then given
+ * a large `length` or made by `[].constructor`, is harmless on its own: the built-ins that would walk
+ * its length refuse it (builtins.ts).
  */
 const GUARDED_ARRAY: ArrayConstructor = (() => {
   const real = Array;
@@ -147,6 +153,9 @@ function standIns(): Record<string, unknown> {
     FinalizationRegistry: standIn('FinalizationRegistry', 'it depends on the garbage collector'),
     SharedArrayBuffer: standIn('SharedArrayBuffer', 'feed code shares nothing'),
     Atomics: standIn('Atomics', 'feed code shares nothing'),
+    // the host's own, bounded in length (builtins.ts): a buffer of any size costs nothing until a
+    // built-in touches it all, in one call nothing interrupts
+    ...Object.fromEntries([...TYPED, 'ArrayBuffer'].map((name) => [name, boundedConstructor(name)])),
   };
 }
 
@@ -195,12 +204,14 @@ export function runBounded<T>(fn: () => T, ms: number): T {
   slots[SLOT] = () => {
     result = fn();
   };
+  enterFeed();
   try {
     CALL.runInThisContext({ timeout: Math.max(1, Math.round(ms)) });
   } catch (err) {
     if (isWatchdog(err)) throw new TimeoutError(ms);
     throw err;
   } finally {
+    leaveFeed();
     slots[SLOT] = undefined;
   }
   return result as T;

@@ -135,6 +135,14 @@ describe('bounded in bytes', () => {
     await refusedWith(`(() => { const zeros = new Array(5e8).fill(0); return { state: s, reply: { n: zeros.length } }; })()`, 'E_HANDLER_THREW', /RangeError: new Array\(500000000\): feed code may make an array of at most 33,554,432 slots/);
   });
 
+  it('refuses a handler whose one built-in call would walk a huge length (the process died or wedged), and keeps serving', async () => {
+    // unguarded: V8 aborted the process (invalid array length), then with indexOf it never returned
+    await refusedWith(`(Array.prototype.sort.call({ length: 2 ** 40 }), { state: s })`, 'E_HANDLER_THREW', /RangeError: Array\.prototype\.sort: feed code may have a built-in walk at most 33,554,432 slots in one call/);
+    await refusedWith(`(Array.prototype.indexOf.call({ length: 2 ** 40 }, 1), { state: s })`, 'E_HANDLER_THREW', /RangeError: Array\.prototype\.indexOf: feed code may have a built-in walk/);
+    // unguarded: out of memory, the process gone
+    await refusedWith(`({ state: s, reply: { n: 'x'.repeat(2 ** 28).split('').length } })`, 'E_HANDLER_THREW', /RangeError: String\.prototype\.split: feed code may have a built-in walk/);
+  });
+
   it('refuses an event over its limit, and a reply over its limit, before anything is sent', async () => {
     await refusedWith(`({ state: s, events: [{ type: 'huge', text: 'x'.repeat(300_000) }] })`, 'E_TOO_LARGE', /event is larger than 262,144 bytes/);
     await refusedWith(`({ state: s, reply: { text: 'x'.repeat(5_000_000) } })`, 'E_TOO_LARGE', /reply is larger than/);

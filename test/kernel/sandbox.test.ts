@@ -116,9 +116,84 @@ describe('sandbox', () => {
     expect(box.run(() => ex['uses']!(), 1000)).toEqual([3, 2, 2, true, true, 2, 7, 2, true, true, true, true, 2 ** 25]);
     // Unguarded, the first held the process for seconds past the limit (a sparse fill is one C++ loop
     // the watchdog cannot interrupt), then ran it out of memory.
-    for (const [name, n] of [['fill', 500_000_000], ['call', 2 ** 25 + 1], ['from', 500_000_000]] as const) {
+    for (const [name, n] of [['fill', 500_000_000], ['call', 2 ** 25 + 1]] as const) {
       expect(() => box.run(() => ex[name]!(), 1000)).toThrow(new RangeError(`new Array(${n}): feed code may make an array of at most 33,554,432 slots at once (a larger one is sparse, and filling it would hold the whole process, past its time limit)`));
     }
+    expect(() => box.run(() => ex['from']!(), 1000)).toThrow(/^Array\.from: feed code may have a built-in walk at most 33,554,432 slots in one call; this one has 500,000,000/);
+  });
+
+  // Each of these, unguarded, was measured from a handler limited to 250 ms: the process wedged for good
+  // (a C++ loop over the length that V8's watchdog cannot interrupt), died (V8 could not make the array
+  // or ran out of memory), or was held for seconds (builtins.ts).
+  const LONG: readonly [string, string][] = [
+    ['Array.prototype.indexOf', `Array.prototype.indexOf.call({ length: 2 ** 40 }, 1)`],
+    ['Array.prototype.forEach', `const a = []; a.length = 2 ** 30; a.forEach(() => {})`],
+    ['Array.prototype.sort', `Array.prototype.sort.call({ length: 2 ** 40 })`],
+    ['Array.prototype.fill', `[].constructor(2 ** 30).fill(0)`],
+    ['Array.prototype.concat', `[].concat({ length: 2 ** 40, [Symbol.isConcatSpreadable]: true })`],
+    ['Array.prototype.flat', `const a = []; a.length = 2 ** 30; [a].flat()`],
+    ['Array.prototype.flatMap (what its callback returned)', `[1].flatMap(() => { const a = []; a.length = 2 ** 30; return a; })`],
+    ['Array.from', `Array.from.call(Object, { length: 2 ** 40 })`],
+    ['String.prototype.split', `'x'.repeat(2 ** 28).split('')`],
+    ['JSON.parse', `JSON.parse('[' + '0,'.repeat(2 ** 27) + '0]')`],
+    ['Object.keys', `Object.keys('x'.repeat(2 ** 28))`],
+    ['Object.assign', `Object.assign({}, 'x'.repeat(2 ** 28))`],
+    ['Reflect.apply', `Reflect.apply(Math.max, null, { length: 2 ** 26 })`],
+    ['Function.prototype.apply', `Math.max.apply(null, { length: 2 ** 26 })`],
+  ];
+
+  it('refuses a built-in that would walk a length no watchdog can interrupt, at once and saying why', () => {
+    const box = load(`exports.calls = [${LONG.map(([, code]) => `() => { ${code}; }`).join(', ')}];`);
+    const calls = (box.exports as { calls: (() => unknown)[] }).calls;
+    LONG.forEach(([name], i) => {
+      const t0 = performance.now();
+      expect(() => box.run(() => calls[i]!(), 1000)).toThrow(new RegExp(`^${name.replace(/[.()]/g, '\\$&')}: feed code may have a built-in walk at most (33,554,432|131,072) slots in one call; this one has [\\d,]+ \\(the call would run as one step that nothing can interrupt`));
+      expect(performance.now() - t0).toBeLessThan(900); // refused before it starts, not stopped by the watchdog
+    });
+    // the host's own calls are not bounded: the guards look at nothing unless feed code runs
+    expect(Array.prototype.indexOf.call({ length: 2 ** 26 + 1, [2 ** 26]: 'x' }, 'x')).toBe(2 ** 26);
+  });
+
+  it('lets the watchdog stop a sort without a comparator: it compares in JavaScript, in the same order', () => {
+    const box = load(`
+      exports.big = () => { const a = []; for (let i = 0; i < 2 ** 22; i++) a.push((i * 2654435761) % 1000003); return a.sort().length; };
+      exports.small = () => [[10, 9, 1, undefined, 'b', 'a', , null, 2e21, -0].sort(), [3, 20, 100].toSorted(), ['b', 'a'].sort((x, y) => (x < y ? 1 : -1))];
+    `);
+    const ex = box.exports as Record<string, () => unknown>;
+    // unguarded: one sort() of 2^22 numbers held the process for 7 s past a 250 ms limit
+    const t0 = performance.now();
+    expect(() => box.run(() => ex['big']!(), 100)).toThrow(TimeoutError);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    // eslint-disable-next-line no-sparse-arrays
+    expect(box.run(() => ex['small']!(), 1000)).toEqual([[10, 9, 1, undefined, 'b', 'a', , null, 2e21, -0].sort(), [100, 20, 3], ['b', 'a']]);
+  });
+
+  it('keeps what the bounded built-ins give for ordinary lengths', () => {
+    const code = `[[1, [2, [3]]].flat(), [1, 2].flatMap((x) => [x, x * 2]), [1].concat([2], 3, { length: 1, 0: 4, [Symbol.isConcatSpreadable]: true }),
+      Array.from({ length: 3 }, (_, i) => i * i), Array.from('héllo'), 'a,b,,c'.split(','), 'abc'.split(''), JSON.parse('{"a":[1,{"b":null}]}', (k, v) => (k === 'a' ? v.length : v)),
+      Object.keys('abc'), Object.entries({ x: 1 }), Object.assign({}, 'ab', { c: 1 }), Math.max.apply(null, [1, 5, 3]), Reflect.apply(Math.min, null, [4, 2]),
+      [5, 1, 4].indexOf(4), [1, 2, 3].reduce((a, b) => a + b), [1, 2, 3].reduceRight((a, b) => a + b, ''), [3, 1, 2].toReversed(), [1, 2, 3].with(1, 9),
+      [1, 2, 3, 4].splice(1, 2), [1, 2, 3].slice(-2), [, 1].findLast(() => true), Array.prototype.map.call('ab', (c) => c + c), [1, 2].join('-'), String([1, [2, 3]])]`;
+    const box = load(`exports.all = () => ${code};`);
+    const inBox = box.run(() => (box.exports as { all: () => unknown }).all(), 1000);
+    expect(inBox).toEqual(new Function(`return ${code};`)());
+    expect(inBox).toEqual([[1, 2, [3]], [1, 2, 2, 4], [1, 2, 3, 4], [0, 1, 4], ['h', 'é', 'l', 'l', 'o'], ['a', 'b', '', 'c'], ['a', 'b', 'c'], { a: 2 },
+      ['0', '1', '2'], [['x', 1]], { 0: 'a', 1: 'b', c: 1 }, 5, 2, 2, 6, '321', [2, 1, 3], [1, 9, 3], [2, 3], [2, 3], 1, ['aa', 'bb'], '1-2', '1,2,3']);
+  });
+
+  it('bounds typed arrays and buffers the same way, even made through an instance\'s own constructor', () => {
+    const box = load(`
+      exports.calls = [() => new Uint8Array(2 ** 31), () => new ArrayBuffer(2 ** 30), () => new Int32Array({ length: 2 ** 30 }),
+        () => new (new Uint8Array(1).constructor)(2 ** 31).fill(1), () => new (new Float64Array(1).constructor)(2 ** 26).sort()];
+      exports.ok = () => { const a = new Int32Array(4).fill(7); return [Array.from(new Float64Array([3, -0, 0, NaN, -1]).sort(), (x) => (Object.is(x, -0) ? '-0' : x)), Array.from(a.map((x) => x + 1)), new Uint8Array(new ArrayBuffer(8)).length]; };
+      exports.big = () => { const a = new Float64Array(2 ** 24); for (let i = 0; i < a.length; i++) a[i] = (i * 2654435761) % 1000003; return a.sort().length; };
+    `);
+    const ex = box.exports as { calls: (() => unknown)[]; ok: () => unknown; big: () => unknown };
+    const said = ['new Uint8Array: feed code may have a built-in walk at most 33,554,432 slots', 'new ArrayBuffer: feed code may have a built-in walk at most 268,435,456 bytes', 'new Int32Array: feed code may have a built-in walk at most 33,554,432 slots', 'TypedArray.prototype.fill: feed code may have', 'TypedArray.prototype.sort: feed code may have'];
+    ex.calls.forEach((call, i) => expect(() => box.run(call, 1000)).toThrow(said[i]));
+    expect(box.run(ex.ok, 1000)).toEqual([[-1, '-0', 0, 3, Number.NaN], [8, 8, 8, 8], 8]);
+    // 2^24 doubles sorted without a comparator: one C++ call unguarded; now the watchdog stops it
+    expect(() => box.run(ex.big, 100)).toThrow(TimeoutError);
   });
 
   it('stops a top level that never ends', () => {

@@ -1,0 +1,312 @@
+import { types } from 'node:util';
+
+/**
+ * Built-ins that do a whole length's work in one call, bounded for feed code.
+ *
+ * V8's watchdog (runBounded) interrupts JavaScript, not the C++ inside one built-in call. Most
+ * built-ins do work in proportion to memory that feed code had to fill first, in JavaScript, under
+ * the watchdog. Some do work in proportion to a *length*, and a length costs nothing to make: an
+ * array-like `{ length: 2 ** 40 }`, an array given `a.length = 2 ** 30`, a string doubled 28 times.
+ * Measured here, each from one line in a handler limited to 250 ms:
+ *
+ *   Array.prototype.indexOf / forEach / some / fill / reverse ... .call({ length: 2 ** 40 })
+ *                                               never returned (the process was wedged)
+ *   Array.prototype.sort.call({ length: 2 ** 40 })       the process died (V8: invalid array length)
+ *   'x'.repeat(2 ** 28).split('')                         the process died (out of memory)
+ *   JSON.parse('[' + '0,'.repeat(2 ** 27) + '0]')         the process died (out of memory)
+ *   Array.from.call(Object, { length: 2 ** 40 })         held for 13.6 s, 2.4 GB
+ *   Object.keys('x'.repeat(2 ** 28))                      held for 6 s, 900 MB
+ *   an array of 2 ** 22 numbers .sort()                   held for 7 s (each comparison is a
+ *                                                          ToString, inside one call)
+ *   Reflect.apply(f, null, { length: 2 ** 26 })           held for 1.9 s, 635 MB
+ *
+ * So while feed code runs (`enterFeed`, counted by runBounded), these refuse a receiver or argument
+ * longer than MAX_ARRAY_SLOTS (2^25: filling that many slots takes ~0.3 s here) with a RangeError
+ * saying why, and a sort without a comparator compares in JavaScript (the language's own order,
+ * ToString of each side), where the watchdog can stop it. The host's own calls are unchanged: the
+ * guards are installed before lockdown, on the shared intrinsics, and look at nothing unless feed code
+ * is running. Feed code's typed arrays and ArrayBuffer are bounded the same way where they are made.
+ *
+ * What this cannot reach is syntax: `for (k in s)` and `{ ...s }` over the longest string V8 makes
+ * (2^28 characters, one line of feed code) enumerate its indices in C++: measured, 6-7 s and 900 MB,
+ * then the handler's E_HANDLER_TIMEOUT; `{ ...u8 }` over a 2^30-byte typed array, 6 s. And an instance's
+ * `constructor` is the host's own (SES checks it): `new (u8.constructor)({ length: 2 ** 30 })` copies
+ * the array-like in one call. Commands hold plain data only (kernel.ts), so no buffer arrives in one.
+ */
+
+/** The longest array, array-like or string a built-in may walk in one call from feed code. */
+export const MAX_ARRAY_SLOTS = 2 ** 25;
+
+/** The largest ArrayBuffer feed code may make: room for MAX_ARRAY_SLOTS doubles. */
+export const MAX_BUFFER_BYTES = MAX_ARRAY_SLOTS * 8;
+
+/** Most arguments a spread-from-array-like call (apply) may pass: V8 overflows its stack well before. */
+export const MAX_APPLY_ARGS = 2 ** 17;
+
+let feedDepth = 0;
+
+/** Feed code starts running (runBounded): the guards apply until the matching leaveFeed. */
+export function enterFeed(): void {
+  feedDepth++;
+}
+
+export function leaveFeed(): void {
+  feedDepth--;
+}
+
+const { apply, construct } = Reflect;
+const isArray = Array.isArray;
+
+/** ToLength of `o.length` as the built-ins read it (0 where they would throw: they still do). */
+function lengthOf(o: unknown): number {
+  if (isArray(o)) return o.length;
+  if (o === null || o === undefined) return 0;
+  if (typeof o === 'string') return o.length;
+  if (typeof o !== 'object' && typeof o !== 'function') return 0;
+  const n = Number((o as { length?: unknown }).length);
+  return n > 0 ? n : 0;
+}
+
+function tooLong(what: string, n: number, max = MAX_ARRAY_SLOTS, unit = 'slots'): never {
+  throw new RangeError(
+    `${what}: feed code may have a built-in walk at most ${max.toLocaleString('en')} ${unit} in one call; this one has ${n.toLocaleString('en')} (the call would run as one step that nothing can interrupt, holding the whole process)`,
+  );
+}
+
+function checkLength(what: string, o: unknown, max = MAX_ARRAY_SLOTS): void {
+  const n = lengthOf(o);
+  if (n > max) tooLong(what, n, max);
+}
+
+/** A string, or a String object, longer than the limit: its indices are keys one by one. */
+function checkKeys(what: string, o: unknown): void {
+  if (typeof o === 'string' || types.isStringObject(o)) checkLength(what, String(o));
+}
+
+/** The language's order for a sort without a comparator: ToString of each side, compared as strings. */
+function defaultCompare(x: unknown, y: unknown): number {
+  const a = String(x);
+  const b = String(y);
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+type Method = (this: unknown, ...args: unknown[]) => unknown;
+
+/** Replace `owner[name]` by `make(original)`, keeping its name, its length and how it is defined. */
+function replace(owner: object, name: string, make: (original: Method) => Method): void {
+  const d = Object.getOwnPropertyDescriptor(owner, name);
+  if (!d || typeof d.value !== 'function') return; // not in this Node: nothing to guard
+  const original = d.value as Method;
+  const guarded = make(original);
+  Object.defineProperty(guarded, 'name', { value: original.name });
+  Object.defineProperty(guarded, 'length', { value: original.length });
+  Object.defineProperty(owner, name, { ...d, value: guarded });
+}
+
+/** Methods whose work is the receiver's length. */
+const BY_RECEIVER = [
+  'copyWithin', 'every', 'fill', 'filter', 'find', 'findIndex', 'findLast', 'findLastIndex', 'forEach', 'includes', 'indexOf', 'join',
+  'lastIndexOf', 'map', 'reduce', 'reduceRight', 'reverse', 'shift', 'slice', 'some', 'splice', 'toLocaleString', 'toReversed', 'toSpliced',
+  'unshift', 'with',
+] as const;
+
+/** The typed arrays, and what feed code gets for each: the same, bounded in length (guardBuiltins). */
+export const TYPED = ['Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array', 'Uint32Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array'] as const;
+const bounded = new Map<string, unknown>();
+
+/** Feed code's `name` (a typed array or ArrayBuffer): the host's own but for its bound on length. */
+export function boundedConstructor(name: string): unknown {
+  return bounded.get(name);
+}
+
+/** A typed array's order for a sort without a comparator: numbers ascending, -0 before +0, NaN last. */
+function numericCompare(x: number | bigint, y: number | bigint): number {
+  if (x !== x) return y !== y ? 0 : 1;
+  if (y !== y) return -1;
+  if (x < y) return -1;
+  if (x > y) return 1;
+  if (x === 0 && y === 0) return Object.is(x, -0) === Object.is(y, -0) ? 0 : Object.is(x, -0) ? -1 : 1;
+  return 0;
+}
+
+/**
+ * A constructor that is `real` (its prototype, statics, species) except that, while feed code runs, it
+ * makes nothing longer than the bound: a buffer costs nothing until a built-in touches it all (a 2 GB
+ * Uint8Array filled in 2.5 s past a 250 ms limit, measured), and an array-like is copied in one call.
+ * An instance's `constructor` is still the real one (SES checks that it is), so the typed arrays'
+ * methods are bounded too, by the length they are called on.
+ */
+function boundConstructor(name: string): void {
+  const real = (globalThis as Record<string, unknown>)[name] as (new (...args: unknown[]) => object) | undefined;
+  if (typeof real !== 'function') return;
+  const buffer = name === 'ArrayBuffer';
+  const guarded = {
+    [name]: function (this: unknown, ...args: unknown[]): unknown {
+      if (new.target === undefined) throw new TypeError(`Constructor ${name} requires 'new'`);
+      if (feedDepth !== 0) {
+        const a = args[0];
+        if (buffer) {
+          const max = typeof args[1] === 'object' && args[1] !== null ? Number((args[1] as { maxByteLength?: unknown }).maxByteLength) || 0 : 0;
+          const n = Math.max(Number(a) || 0, max);
+          if (n > MAX_BUFFER_BYTES) tooLong(`new ${name}`, n, MAX_BUFFER_BYTES, 'bytes');
+        } else if (typeof a !== 'object' || a === null) {
+          const n = Number(a) || 0;
+          if (n > MAX_ARRAY_SLOTS) tooLong(`new ${name}`, n);
+        } else if (!types.isAnyArrayBuffer(a)) checkLength(`new ${name}`, a);
+      }
+      return construct(real, args, new.target === guarded ? real : new.target);
+    },
+  }[name]!;
+  Object.setPrototypeOf(guarded, Object.getPrototypeOf(real));
+  for (const key of Reflect.ownKeys(real)) {
+    if (key === 'name' || key === 'length' || key === 'prototype') continue;
+    Object.defineProperty(guarded, key, Object.getOwnPropertyDescriptor(real, key)!);
+  }
+  Object.defineProperty(guarded, 'prototype', { value: real.prototype });
+  Object.defineProperty(guarded, 'length', { value: real.length });
+  bounded.set(name, guarded);
+}
+
+/** The same, on the typed arrays' shared prototype. */
+const BY_RECEIVER_TYPED = [
+  'copyWithin', 'every', 'fill', 'filter', 'find', 'findIndex', 'findLast', 'findLastIndex', 'forEach', 'includes', 'indexOf', 'join',
+  'lastIndexOf', 'map', 'reduce', 'reduceRight', 'reverse', 'slice', 'some', 'toLocaleString', 'toReversed', 'with',
+] as const;
+
+let installed = false;
+
+/** Install the guards on the shared intrinsics, once, before lockdown freezes them. */
+export function guardBuiltins(): void {
+  if (installed) return;
+  installed = true;
+  const AP = Array.prototype;
+  for (const name of BY_RECEIVER)
+    replace(AP, name, (original) => ({
+      [name](this: unknown) {
+        if (feedDepth !== 0) checkLength(`Array.prototype.${name}`, this);
+        return apply(original, this, arguments);
+      },
+    })[name]!);
+
+  for (const name of ['sort', 'toSorted'] as const)
+    replace(AP, name, (original) => ({
+      [name](this: unknown, compare?: unknown) {
+        if (feedDepth === 0) return apply(original, this, arguments);
+        checkLength(`Array.prototype.${name}`, this);
+        return apply(original, this, [compare === undefined ? defaultCompare : compare]);
+      },
+    })[name]!);
+
+  replace(AP, 'concat', (original) => ({ f(this: unknown) {
+    if (feedDepth !== 0) {
+      let n = lengthOf(this);
+      for (let i = 0; i < arguments.length; i++) {
+        const a: unknown = arguments[i];
+        if (typeof a !== 'object' || a === null) continue;
+        const spread = (a as { [Symbol.isConcatSpreadable]?: unknown })[Symbol.isConcatSpreadable];
+        if (spread === undefined ? isArray(a) : Boolean(spread)) n += lengthOf(a);
+      }
+      if (n > MAX_ARRAY_SLOTS) tooLong('Array.prototype.concat', n);
+    }
+    return apply(original, this, arguments);
+  } }).f);
+
+  // flat walks the arrays inside too, to its depth: count them first (in JavaScript, interruptible)
+  replace(AP, 'flat', (original) => ({ f(this: unknown, depth?: unknown) {
+    if (feedDepth !== 0) {
+      checkLength('Array.prototype.flat', this);
+      const d = depth === undefined ? 1 : Math.trunc(Number(depth)) || 0;
+      let n = 0;
+      const count = (a: unknown, level: number): void => {
+        const len = lengthOf(a);
+        n += len;
+        if (n > MAX_ARRAY_SLOTS) tooLong('Array.prototype.flat', n);
+        if (level >= d) return;
+        for (let i = 0; i < len; i++) {
+          const v = (a as Record<number, unknown>)[i];
+          if (isArray(v)) count(v, level + 1);
+        }
+      };
+      count(this, 0);
+    }
+    return apply(original, this, arguments);
+  } }).f);
+
+  // flatMap flattens what its callback returns: each is checked as it comes back
+  replace(AP, 'flatMap', (original) => ({ f(this: unknown, fn?: unknown, thisArg?: unknown) {
+    if (feedDepth === 0 || typeof fn !== 'function') return apply(original, this, arguments);
+    checkLength('Array.prototype.flatMap', this);
+    return apply(original, this, [
+      function (this: unknown) {
+        const r: unknown = apply(fn as Method, thisArg, arguments);
+        if (isArray(r)) checkLength('Array.prototype.flatMap (what its callback returned)', r);
+        return r;
+      },
+    ]);
+  } }).f);
+
+  replace(Array, 'from', (original) => ({ f(this: unknown, items?: unknown) {
+    if (feedDepth !== 0) checkLength('Array.from', items);
+    return apply(original, this, arguments);
+  } }).f);
+
+  replace(String.prototype, 'split', (original) => ({ f(this: unknown) {
+    if (feedDepth !== 0 && (typeof this === 'string' || types.isStringObject(this))) checkLength('String.prototype.split', String(this));
+    return apply(original, this, arguments);
+  } }).f);
+
+  replace(JSON, 'parse', (original) => ({ f(this: unknown, text?: unknown) {
+    if (feedDepth !== 0) checkKeys('JSON.parse', text);
+    return apply(original, this, arguments);
+  } }).f);
+
+  for (const name of ['keys', 'values', 'entries', 'getOwnPropertyNames', 'getOwnPropertyDescriptors'] as const)
+    replace(Object, name, (original) => ({ f(this: unknown, o?: unknown) {
+      if (feedDepth !== 0) checkKeys(`Object.${name}`, o);
+      return apply(original, this, arguments);
+    } }).f);
+  replace(Reflect, 'ownKeys', (original) => ({ f(this: unknown, o?: unknown) {
+    if (feedDepth !== 0) checkKeys('Reflect.ownKeys', o);
+    return apply(original, this, arguments);
+  } }).f);
+  for (const name of ['assign', 'defineProperties', 'create'] as const)
+    replace(Object, name, (original) => ({ f(this: unknown) {
+      if (feedDepth !== 0) for (let i = 0; i < arguments.length; i++) checkKeys(`Object.${name}`, arguments[i]);
+      return apply(original, this, arguments);
+    } }).f);
+
+  for (const name of [...TYPED, 'ArrayBuffer']) boundConstructor(name);
+  const TP = Object.getPrototypeOf(Int8Array.prototype) as object;
+  for (const name of BY_RECEIVER_TYPED)
+    replace(TP, name, (original) => ({
+      [name](this: unknown) {
+        if (feedDepth !== 0) checkLength(`TypedArray.prototype.${name}`, this);
+        return apply(original, this, arguments);
+      },
+    })[name]!);
+  replace(TP, 'set', (original) => ({ f(this: unknown, source?: unknown) {
+    if (feedDepth !== 0) checkLength('TypedArray.prototype.set', source);
+    return apply(original, this, arguments);
+  } }).f);
+  for (const name of ['sort', 'toSorted'] as const)
+    replace(TP, name, (original) => ({
+      [name](this: unknown, compare?: unknown) {
+        if (feedDepth === 0) return apply(original, this, arguments);
+        checkLength(`TypedArray.prototype.${name}`, this);
+        return apply(original, this, [compare === undefined ? numericCompare : compare]);
+      },
+    })[name]!);
+  // a call spread from an array-like: V8 copies the whole length before it finds the stack too small
+  replace(Function.prototype, 'apply', () => ({ f(this: unknown, thisArg?: unknown, args?: unknown) {
+    if (feedDepth !== 0 && args !== null && args !== undefined) checkLength('Function.prototype.apply', args, MAX_APPLY_ARGS);
+    return apply(this as Method, thisArg, args === null || args === undefined ? [] : (args as unknown[]));
+  } }).f);
+  replace(Reflect, 'apply', (original) => ({ f(this: unknown, target?: unknown, thisArg?: unknown, args?: unknown) {
+    if (feedDepth !== 0) checkLength('Reflect.apply', args, MAX_APPLY_ARGS);
+    return apply(original, this, arguments);
+  } }).f);
+  replace(Reflect, 'construct', (original) => ({ f(this: unknown, target?: unknown, args?: unknown) {
+    if (feedDepth !== 0) checkLength('Reflect.construct', args, MAX_APPLY_ARGS);
+    return apply(original, this, arguments);
+  } }).f);
+}
