@@ -73,7 +73,7 @@ describe('transport: bad input gets a clear error and loses nothing', () => {
     for (const f of frames) client.socket.send(f);
     const replies = await Promise.all([301, 302, 303, 304, 305, 306].map((id) => client.waitFor((f) => f.t === 'reply' && f.id === id)));
     for (const r of replies) expect(r).toMatchObject({ ok: false, error: { code: 'E_BAD_COMMAND', message: expect.stringContaining('only plain data') } });
-    expect(replies.map((r) => r.error.message)).toEqual([
+    expect(replies.map((r) => (r as { error: { message: string } }).error.message)).toEqual([
       expect.stringContaining('a Buffer at x'),
       expect.stringContaining('a Float64Array at x'),
       expect.stringContaining('a Set at x.deep[0]'),
