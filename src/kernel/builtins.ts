@@ -45,6 +45,9 @@ export const MAX_APPLY_ARGS = 2 ** 17;
 
 let feedDepth = 0;
 
+/** The host's own, taken before any guard: for the kernel's per-command walk (plain.ts). */
+export const hostGetOwnPropertyNames = Object.getOwnPropertyNames;
+
 /** Feed code starts running (runBounded): the guards apply until the matching leaveFeed. */
 export function enterFeed(): void {
   feedDepth++;
@@ -103,12 +106,35 @@ function replace(owner: object, name: string, make: (original: Method) => Method
   Object.defineProperty(owner, name, { ...d, value: guarded });
 }
 
-/** Methods whose work is the receiver's length. */
+/**
+ * Methods whose work is the receiver's length. Most ignore what they are not given, so the guard passes
+ * three arguments on with a plain call (the host's own calls stay cheap: no arguments object, and V8
+ * can still inline the built-in); the rest tell a missing argument from an undefined one (reduce's
+ * initial value, splice's count, lastIndexOf's start) and are passed on whole.
+ */
 const BY_RECEIVER = [
   'copyWithin', 'every', 'fill', 'filter', 'find', 'findIndex', 'findLast', 'findLastIndex', 'forEach', 'includes', 'indexOf', 'join',
-  'lastIndexOf', 'map', 'reduce', 'reduceRight', 'reverse', 'shift', 'slice', 'some', 'splice', 'toLocaleString', 'toReversed', 'toSpliced',
-  'unshift', 'with',
+  'map', 'reverse', 'shift', 'slice', 'some', 'toReversed', 'with',
 ] as const;
+const BY_RECEIVER_WHOLE = ['lastIndexOf', 'reduce', 'reduceRight', 'splice', 'toLocaleString', 'toSpliced', 'unshift'] as const;
+
+/** Guard `owner`'s `names` by the length of their receiver (`label`.name in what they say). */
+function guardByReceiver(owner: object, label: string, names: readonly string[], whole: readonly string[]): void {
+  for (const name of names)
+    replace(owner, name, (original) => ({
+      [name](this: unknown, a?: unknown, b?: unknown, c?: unknown) {
+        if (feedDepth !== 0) checkLength(`${label}.${name}`, this);
+        return original.call(this, a, b, c);
+      },
+    })[name]!);
+  for (const name of whole)
+    replace(owner, name, (original) => ({
+      [name](this: unknown) {
+        if (feedDepth !== 0) checkLength(`${label}.${name}`, this);
+        return apply(original, this, arguments);
+      },
+    })[name]!);
+}
 
 /** The typed arrays, and what feed code gets for each: the same, bounded in length (guardBuiltins). */
 export const TYPED = ['Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array', 'Uint32Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array'] as const;
@@ -170,8 +196,9 @@ function boundConstructor(name: string): void {
 /** The same, on the typed arrays' shared prototype. */
 const BY_RECEIVER_TYPED = [
   'copyWithin', 'every', 'fill', 'filter', 'find', 'findIndex', 'findLast', 'findLastIndex', 'forEach', 'includes', 'indexOf', 'join',
-  'lastIndexOf', 'map', 'reduce', 'reduceRight', 'reverse', 'slice', 'some', 'toLocaleString', 'toReversed', 'with',
+  'map', 'reverse', 'slice', 'some', 'toReversed', 'with',
 ] as const;
+const BY_RECEIVER_TYPED_WHOLE = ['lastIndexOf', 'reduce', 'reduceRight', 'toLocaleString'] as const;
 
 let installed = false;
 
@@ -180,13 +207,7 @@ export function guardBuiltins(): void {
   if (installed) return;
   installed = true;
   const AP = Array.prototype;
-  for (const name of BY_RECEIVER)
-    replace(AP, name, (original) => ({
-      [name](this: unknown) {
-        if (feedDepth !== 0) checkLength(`Array.prototype.${name}`, this);
-        return apply(original, this, arguments);
-      },
-    })[name]!);
+  guardByReceiver(AP, 'Array.prototype', BY_RECEIVER, BY_RECEIVER_WHOLE);
 
   for (const name of ['sort', 'toSorted'] as const)
     replace(AP, name, (original) => ({
@@ -245,48 +266,47 @@ export function guardBuiltins(): void {
     ]);
   } }).f);
 
-  replace(Array, 'from', (original) => ({ f(this: unknown, items?: unknown) {
+  replace(Array, 'from', (original) => ({ f(this: unknown, items?: unknown, map?: unknown, thisArg?: unknown) {
     if (feedDepth !== 0) checkLength('Array.from', items);
-    return apply(original, this, arguments);
+    return original.call(this, items, map, thisArg);
   } }).f);
 
-  replace(String.prototype, 'split', (original) => ({ f(this: unknown) {
+  replace(String.prototype, 'split', (original) => ({ f(this: unknown, separator?: unknown, limit?: unknown) {
     if (feedDepth !== 0 && (typeof this === 'string' || types.isStringObject(this))) checkLength('String.prototype.split', String(this));
-    return apply(original, this, arguments);
+    return original.call(this, separator, limit);
   } }).f);
 
-  replace(JSON, 'parse', (original) => ({ f(this: unknown, text?: unknown) {
+  replace(JSON, 'parse', (original) => ({ f(this: unknown, text?: unknown, reviver?: unknown) {
     if (feedDepth !== 0) checkKeys('JSON.parse', text);
-    return apply(original, this, arguments);
+    return original.call(this, text, reviver);
   } }).f);
 
+  // the kernel's own plain walk, immer and msgpackr call these for every command: one plain call each
   for (const name of ['keys', 'values', 'entries', 'getOwnPropertyNames', 'getOwnPropertyDescriptors'] as const)
     replace(Object, name, (original) => ({ f(this: unknown, o?: unknown) {
       if (feedDepth !== 0) checkKeys(`Object.${name}`, o);
-      return apply(original, this, arguments);
+      return original(o);
     } }).f);
   replace(Reflect, 'ownKeys', (original) => ({ f(this: unknown, o?: unknown) {
     if (feedDepth !== 0) checkKeys('Reflect.ownKeys', o);
+    return original(o);
+  } }).f);
+  for (const name of ['defineProperties', 'create'] as const)
+    replace(Object, name, (original) => ({ f(this: unknown, o?: unknown, properties?: unknown) {
+      if (feedDepth !== 0) checkKeys(`Object.${name}`, properties);
+      return original(o, properties);
+    } }).f);
+  replace(Object, 'assign', (original) => ({ f(this: unknown) {
+    if (feedDepth !== 0) for (let i = 1; i < arguments.length; i++) checkKeys('Object.assign', arguments[i]);
     return apply(original, this, arguments);
   } }).f);
-  for (const name of ['assign', 'defineProperties', 'create'] as const)
-    replace(Object, name, (original) => ({ f(this: unknown) {
-      if (feedDepth !== 0) for (let i = 0; i < arguments.length; i++) checkKeys(`Object.${name}`, arguments[i]);
-      return apply(original, this, arguments);
-    } }).f);
 
   for (const name of [...TYPED, 'ArrayBuffer']) boundConstructor(name);
   const TP = Object.getPrototypeOf(Int8Array.prototype) as object;
-  for (const name of BY_RECEIVER_TYPED)
-    replace(TP, name, (original) => ({
-      [name](this: unknown) {
-        if (feedDepth !== 0) checkLength(`TypedArray.prototype.${name}`, this);
-        return apply(original, this, arguments);
-      },
-    })[name]!);
-  replace(TP, 'set', (original) => ({ f(this: unknown, source?: unknown) {
+  guardByReceiver(TP, 'TypedArray.prototype', BY_RECEIVER_TYPED, BY_RECEIVER_TYPED_WHOLE);
+  replace(TP, 'set', (original) => ({ f(this: unknown, source?: unknown, offset?: unknown) {
     if (feedDepth !== 0) checkLength('TypedArray.prototype.set', source);
-    return apply(original, this, arguments);
+    return original.call(this, source, offset);
   } }).f);
   for (const name of ['sort', 'toSorted'] as const)
     replace(TP, name, (original) => ({
@@ -303,7 +323,7 @@ export function guardBuiltins(): void {
   } }).f);
   replace(Reflect, 'apply', (original) => ({ f(this: unknown, target?: unknown, thisArg?: unknown, args?: unknown) {
     if (feedDepth !== 0) checkLength('Reflect.apply', args, MAX_APPLY_ARGS);
-    return apply(original, this, arguments);
+    return original(target, thisArg, args);
   } }).f);
   replace(Reflect, 'construct', (original) => ({ f(this: unknown, target?: unknown, args?: unknown) {
     if (feedDepth !== 0) checkLength('Reflect.construct', args, MAX_APPLY_ARGS);

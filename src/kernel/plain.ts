@@ -1,4 +1,5 @@
 import { types } from 'node:util';
+import { hostGetOwnPropertyNames } from './builtins.ts';
 import { die } from './errors.ts';
 
 /**
@@ -263,7 +264,7 @@ export class PlainWalk {
       }
       // named properties (enumerable or not) and holes: only the indices, all of them, and length may be keys
       const n = node.length;
-      if (Object.getOwnPropertyNames(node).length !== n + 1) this.#fail('an array with holes or named properties', node, null);
+      if (hostGetOwnPropertyNames(node).length !== n + 1) this.#fail('an array with holes or named properties', node, null);
       if (Object.getOwnPropertySymbols(node).length > 0) this.#fail('a symbol key', node, null);
       for (let i = 0; i < n; i++) {
         // an index may be a getter too (reading it would run it) or hidden, with a named property in its place
@@ -294,7 +295,7 @@ export class PlainWalk {
         bytes = this.#child(d.value as unknown, other, prev, node, key, bytes + key.length + SIZE.key);
         if (bytes > max) this.#tooLarge();
       }
-      if (Object.getOwnPropertyNames(node).length !== keys) this.#fail('a non-enumerable key', node, null);
+      if (hostGetOwnPropertyNames(node).length !== keys) this.#fail('a non-enumerable key', node, null);
     }
     this.bytes = bytes;
     // its own properties are read and checked (its children wait on the stack): freezing is shallow
