@@ -7,7 +7,10 @@ import { die } from './errors.ts';
  * booleans and null. Replies and events are the same, plus undefined (msgpack's nil). That keeps the
  * state encodable, comparable and safe to freeze, and it means nothing stored can run code when read:
  * no Proxy, no getter or setter, no symbol or non-enumerable key, no named property on an array, no
- * hole. Release code's `Proxy` is a stand-in that throws, so a Proxy can only be a leaked immer draft.
+ * hole; and nothing nested deeper than MAX_DEPTH (a subtree shared with the previous state is not
+ * walked again, so a state that puts its old root under a new one each time can grow deeper: measured
+ * after 20,000 such commands, the next upgrade was refused, E_INTERNAL, a stack overflow copying the
+ * state to the rehearsal, and the feed kept serving). Release code's `Proxy` is a stand-in that throws, so a Proxy can only be a leaked immer draft.
  *
  * Frozen is not plain: feed code freezes what it writes, so this walk checks every node it has not
  * seen, however frozen. "Seen" is decided against the state the handler was given: the walk goes
@@ -21,6 +24,13 @@ import { die } from './errors.ts';
  */
 
 export type PlainWhat = 'state' | 'reply' | 'event' | 'command';
+
+/**
+ * How deep plain data may nest. The feed's states are ~10 levels deep at a million posts; msgpack
+ * encoders and decoders recurse, and a reply nested 20,000 deep passed every other check here, then
+ * overflowed the stack of the encoder that was to send it (measured).
+ */
+export const MAX_DEPTH = 256;
 
 /** A rough msgpack size: string bytes (UTF-16 length, a lower bound for UTF-8) plus a few per value. */
 const SIZE = { value: 1, number: 9, container: 3, key: 1 } as const;
@@ -119,6 +129,9 @@ export class PlainWalk {
   /** Nodes still to check, and what each is compared with (parallel stacks: no object per node). */
   readonly #stack: object[] = [];
   readonly #prevs: unknown[] = [];
+  readonly #depths: number[] = [];
+  /** How deep the nodes pushed now sit (the root 0, the children of a node at d: d + 1). */
+  #at = 0;
   readonly #root: unknown;
   readonly #where: string;
   readonly #what: PlainWhat;
@@ -151,7 +164,11 @@ export class PlainWalk {
     this.#objectProto = undefined;
     const stack = this.#stack;
     const prevs = this.#prevs;
-    while (stack.length > 0 && budget-- > 0) this.#node(stack.pop()!, prevs.pop());
+    const depths = this.#depths;
+    while (stack.length > 0 && budget-- > 0) {
+      this.#at = depths.pop()! + 1;
+      this.#node(stack.pop()!, prevs.pop());
+    }
     return stack.length === 0;
   }
 
@@ -178,7 +195,8 @@ export class PlainWalk {
   }
 
   #fail(problem: string, node: object | null, key: string | number | null): never {
-    const at = node === null ? (key === null ? '' : String(key)) : this.#locate ? this.#pathOf(node, key) : '';
+    const path = node === null ? (key === null ? '' : String(key)) : this.#locate ? this.#pathOf(node, key) : '';
+    const at = path.length > 120 ? `${path.slice(0, 60)}...${path.slice(-50)}` : path;
     const label = this.#what === 'event' ? 'events' : this.#what;
     die(this.#what === 'command' ? 'E_BAD_COMMAND' : 'E_VALIDATE', `${this.#where}: ${label} holds ${problem}${at ? ` at ${at}` : ''}; only plain data may be ${this.#what === 'state' ? 'stored' : 'sent'}`);
   }
@@ -210,6 +228,7 @@ export class PlainWalk {
         if (this.#over !== undefined && typeof prev === 'object' && prev !== null && this.#over.get(value) === prev) break;
         this.#stack.push(value);
         this.#prevs.push(prev);
+        this.#depths.push(this.#at);
         break;
       default:
         this.#fail(`a ${typeof value}`, parent, key);
@@ -235,7 +254,9 @@ export class PlainWalk {
       if (this.#over !== undefined && counterpart && this.#over.get(child) === was) return bytes;
       // nothing across from it: it may have moved within the node this one replaces (likes -> reactions)
       if (!counterpart && other !== null && movedWithin(child, other)) return bytes;
+      if (this.#at > MAX_DEPTH) this.#fail(`nesting deeper than ${MAX_DEPTH} levels`, parent, key);
       this.#stack.push(child);
+      this.#depths.push(this.#at);
       // what it is walked against: its counterpart, or else the node its parent replaces (still a node
       // of the previous state, so whatever is found identical under it is checked already)
       this.#prevs.push(counterpart ? was : (other ?? undefined));

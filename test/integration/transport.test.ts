@@ -56,7 +56,7 @@ describe('transport: bad input gets a clear error and loses nothing', () => {
   });
 
 
-  it('refuses a command holding what is not plain data (bin, extension types, NaN) with E_BAD_COMMAND, and nothing is posted', async () => {
+  it('refuses a command holding what is not plain data (bin, extension types, NaN, nesting past 256) with E_BAD_COMMAND, and nothing is posted', async () => {
     // what a msgpack library may send: bytes (bin), msgpackr's typed-array and Set extensions, the
     // timestamp extension, a BigInt, a NaN. Decoded, each would reach the feed as a Buffer, a Float64Array,
     // a Set, a Date, a BigInt: none of them plain data
@@ -69,9 +69,10 @@ describe('transport: bad input gets a clear error and loses nothing', () => {
       rich.pack({ id: 304, type: 'post', text: text(4), x: new Date(0) }),
       rich.pack({ id: 305, type: 'post', text: text(5), x: 2n ** 70n }),
       packr.pack({ id: 306, type: 'post', text: text(6), x: Number.NaN }),
+      packr.pack({ id: 307, type: 'post', text: text(7), x: Array.from({ length: 300 }).reduce((r: unknown) => ({ r }), {}) }),
     ];
     for (const f of frames) client.socket.send(f);
-    const replies = await Promise.all([301, 302, 303, 304, 305, 306].map((id) => client.waitFor((f) => f.t === 'reply' && f.id === id)));
+    const replies = await Promise.all([301, 302, 303, 304, 305, 306, 307].map((id) => client.waitFor((f) => f.t === 'reply' && f.id === id)));
     for (const r of replies) expect(r).toMatchObject({ ok: false, error: { code: 'E_BAD_COMMAND', message: expect.stringContaining('only plain data') } });
     expect(replies.map((r) => (r as { error: { message: string } }).error.message)).toEqual([
       expect.stringContaining('a Buffer at x'),
@@ -80,10 +81,11 @@ describe('transport: bad input gets a clear error and loses nothing', () => {
       expect.stringContaining('a Date at x'),
       expect.stringContaining('a bigint at x'),
       expect.stringContaining('the number NaN at x'),
+      expect.stringContaining('nesting deeper than 256 levels at x.r.r'),
     ]);
     expect(client.closed).toBeNull();
     const texts = (await client.ok('timeline')).posts.map((p: { text: string }) => p.text);
-    for (let i = 1; i <= 6; i++) expect(texts).not.toContain(text(i));
+    for (let i = 1; i <= 7; i++) expect(texts).not.toContain(text(i));
     expect((await client.ok('post', { text: 'plain again' })).post).toBeDefined();
   });
   it('closes a connection that sends a frame over the payload limit with 1009, and others are unaffected', async () => {

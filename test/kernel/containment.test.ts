@@ -10,6 +10,7 @@ import type { ServerFrame } from '../../src/transport/protocol.ts';
 import { tiny } from '../support/tiny.ts';
 import { framesTo } from '../../src/transport/frames.ts';
 import { checkPlain } from '../../src/kernel/plain.ts';
+import { encode } from '../../src/transport/codec.ts';
 
 /** A counter feed whose `bad` command returns `expr` (with s = state, c = command, produce, freeze). */
 function withBad(expr: string, limits = {}, prelude = '') {
@@ -133,6 +134,18 @@ describe('lineage: a handler builds on the state it is given', () => {
 describe('bounded in bytes', () => {
   it('refuses a handler that makes an array too large to fill within its time limit, and keeps serving', async () => {
     await refusedWith(`(() => { const zeros = new Array(5e8).fill(0); return { state: s, reply: { n: zeros.length } }; })()`, 'E_HANDLER_THREW', /RangeError: new Array\(500000000\): feed code may make an array of at most 33,554,432 slots/);
+  });
+
+  it('refuses a reply, an event or a state nested deeper than 256 levels (an encoder would overflow its stack sending it)', async () => {
+    const deep = (n: number, leaf = '{}') => `(() => { let r = ${leaf}; for (let i = 0; i < ${n}; i++) r = { r }; return r; })()`;
+    await refusedWith(`({ state: s, reply: ${deep(20_000)} })`, 'E_HANDLER_CONTRACT', /reply holds nesting deeper than 256 levels at r\.r\.r.*\.\.\./);
+    await refusedWith(`({ state: s, events: [{ type: 'x', r: ${deep(300)} }] })`, 'E_HANDLER_CONTRACT', /events holds nesting deeper than 256 levels/);
+    await refusedWith(`({ state: { ...s, deep: ${deep(20_000, '[]')} } })`, 'E_HANDLER_CONTRACT', /state holds nesting deeper than 256 levels/);
+    // 256 levels are plain data still, and encode
+    const { kernel, conn } = withBad(`({ state: s, reply: ${deep(255)} })`);
+    const r = await kernel.dispatch(conn, { type: 'bad' });
+    expect(r.ok).toBe(true);
+    expect(encode({ t: 'reply', id: 1, ok: true, data: (r as { data: unknown }).data }).length).toBeGreaterThan(255 * 2);
   });
 
   it('refuses a handler whose one built-in call would walk a huge length (the process died or wedged), and keeps serving', async () => {
