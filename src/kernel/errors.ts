@@ -12,7 +12,7 @@ export const ERRORS = {
   E_HANDLER_CONTRACT: 'the feed handler returned something outside its contract; the state is unchanged',
   E_HANDLER_TIMEOUT: 'the feed handler ran past its time limit; the state is unchanged',
   E_LINEAGE: 'the feed handler returned a state that does not descend from the one it was given; the state is unchanged',
-  E_TOO_LARGE: 'a reply, an event or one change to the state is larger than its limit; nothing changed',
+  E_TOO_LARGE: 'a reply, an event, the events of one command or one change to the state is larger than its limit; nothing changed',
   E_QUEUE_FULL: 'too many commands are waiting (an upgrade is in progress); try again',
   E_GAP: 'the events since that sequence number are no longer kept; reload the timeline',
   E_SHUTTING_DOWN: 'the server is shutting down',

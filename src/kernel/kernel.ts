@@ -518,7 +518,15 @@ export class Kernel {
         // What goes on the wire must encode and be bounded: checked here, before anything is committed.
         if (outcome.reply !== undefined) checkSent(outcome.reply, where, 'reply', limits.maxReplyBytes);
         if (outcome.events) {
-          for (const ev of outcome.events) checkSent(ev, where, 'event', limits.maxEventBytes);
+          // bounded in count and in bytes together too: the walks below run outside the watchdog, and
+          // 10^5 events sharing one 200 KB object would be walked one by one (10^5 frames to every socket)
+          const { length } = outcome.events;
+          if (length > limits.maxEventsPerCommand) die('E_TOO_LARGE', `${where}: sent ${length.toLocaleString('en')} events; one command may send at most ${limits.maxEventsPerCommand.toLocaleString('en')}`);
+          let bytes = 0;
+          for (const ev of outcome.events) {
+            bytes += checkSent(ev, where, 'event', limits.maxEventBytes);
+            if (bytes > limits.maxEventsBytes) die('E_TOO_LARGE', `${where}: the events of one command hold more than ${limits.maxEventsBytes.toLocaleString('en')} bytes together`);
+          }
           checkEvents(outcome.events, release.version, command.type);
         }
         if (outcome.state !== state) {

@@ -21,6 +21,10 @@ export interface Limits {
   maxReplyBytes: number;
   /** Largest single event. */
   maxEventBytes: number;
+  /** Most events one command may send. */
+  maxEventsPerCommand: number;
+  /** Most bytes the events of one command may hold together. */
+  maxEventsBytes: number;
   /** Most new data one command may add to the state. */
   maxGrowthBytes: number;
   /** Bytes of events kept for $since (besides the count, eventBacklog): the oldest go first. */
@@ -82,6 +86,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   problemsShown: 5,
   maxReplyBytes: 4 * 1024 * 1024,
   maxEventBytes: 256 * 1024,
+  maxEventsPerCommand: 1_000,
+  maxEventsBytes: 4 * 1024 * 1024,
   maxGrowthBytes: 4 * 1024 * 1024,
   backlogBytes: 32 * 1024 * 1024,
   upgradeTimeoutMs: 10 * 60_000,

@@ -161,6 +161,12 @@ describe('bounded in bytes', () => {
     await refusedWith(`({ state: s, reply: { text: 'x'.repeat(5_000_000) } })`, 'E_TOO_LARGE', /reply is larger than/);
   });
 
+  it('refuses one command sending more events than its limit, or more bytes of them together', async () => {
+    await refusedWith(`({ state: s, events: Array.from({ length: 100_000 }, () => ({ type: 'x' })) })`, 'E_TOO_LARGE', /sent 100,000 events; one command may send at most 1,000/);
+    // the same 200 KB object as 500 events: each under the limit of one, 100 MB together
+    await refusedWith(`(() => { const big = { type: 'big', text: 'z'.repeat(200_000) }; return { state: s, events: Array(500).fill(big) }; })()`, 'E_TOO_LARGE', /the events of one command hold more than 4,194,304 bytes together/);
+  });
+
   it('refuses one command adding more than its limit to the state', async () => {
     await refusedWith(`({ state: { count: s.count, blob: 'y'.repeat(2_000) } })`, 'E_TOO_LARGE', /state is larger than 1,000 bytes/, { maxGrowthBytes: 1000 });
   });
