@@ -60,14 +60,30 @@ export function leaveFeed(): void {
 const { apply, construct } = Reflect;
 const isArray = Array.isArray;
 
-/** ToLength of `o.length` as the built-ins read it (0 where they would throw: they still do). */
-function lengthOf(o: unknown): number {
+const gopd = Object.getOwnPropertyDescriptor;
+const getProto = Object.getPrototypeOf;
+const stringValue = String.prototype.valueOf;
+
+/**
+ * The length a built-in will read from `o`, read so that it cannot say one thing here and another to
+ * the built-in: no getter or valueOf of feed code's runs here. An array's, a string's or a typed array's
+ * length is the language's own; an array-like's must be a plain number (own or inherited), or the call
+ * is refused: a getter could answer 1 to this look and 2^40 to the built-in.
+ */
+function lengthOf(what: string, o: unknown): number {
   if (isArray(o)) return o.length;
   if (o === null || o === undefined) return 0;
   if (typeof o === 'string') return o.length;
   if (typeof o !== 'object' && typeof o !== 'function') return 0;
-  const n = Number((o as { length?: unknown }).length);
-  return n > 0 ? n : 0;
+  if (types.isTypedArray(o)) return (o as Uint8Array).length;
+  if (types.isStringObject(o)) return (stringValue.call(o) as string).length;
+  for (let at: object | null = o as object; at !== null; at = getProto(at) as object | null) {
+    const d = gopd(at, 'length');
+    if (d === undefined) continue;
+    if ('value' in d && (typeof d.value === 'number' || d.value === undefined)) return d.value > 0 ? (d.value as number) : 0;
+    throw new RangeError(`${what}: feed code may hand a built-in an array-like only with a plain number for its length (this one's is ${'value' in d ? (typeof d.value === 'object' ? 'an object' : `a ${typeof d.value}`) : 'a getter'}: it could give the built-in another length than the one checked)`);
+  }
+  return 0;
 }
 
 function tooLong(what: string, n: number, max = MAX_ARRAY_SLOTS, unit = 'slots'): never {
@@ -77,13 +93,13 @@ function tooLong(what: string, n: number, max = MAX_ARRAY_SLOTS, unit = 'slots')
 }
 
 function checkLength(what: string, o: unknown, max = MAX_ARRAY_SLOTS): void {
-  const n = lengthOf(o);
+  const n = lengthOf(what, o);
   if (n > max) tooLong(what, n, max);
 }
 
 /** A string, or a String object, longer than the limit: its indices are keys one by one. */
 function checkKeys(what: string, o: unknown): void {
-  if (typeof o === 'string' || types.isStringObject(o)) checkLength(what, String(o));
+  if (typeof o === 'string' || types.isStringObject(o)) checkLength(what, o);
 }
 
 /** The language's order for a sort without a comparator: ToString of each side, compared as strings. */
@@ -172,8 +188,11 @@ function boundConstructor(name: string): void {
       if (feedDepth !== 0) {
         const a = args[0];
         if (buffer) {
-          const max = typeof args[1] === 'object' && args[1] !== null ? Number((args[1] as { maxByteLength?: unknown }).maxByteLength) || 0 : 0;
-          const n = Math.max(Number(a) || 0, max);
+          // read once and handed on as numbers: a valueOf could answer differently twice
+          const options = args[1];
+          const max = typeof options === 'object' && options !== null ? (options as { maxByteLength?: unknown }).maxByteLength : undefined;
+          args = max === undefined ? [Number(a)] : [Number(a), { maxByteLength: Number(max) }];
+          const n = Math.max(Number(args[0]) || 0, max === undefined ? 0 : Number(max) || 0);
           if (n > MAX_BUFFER_BYTES) tooLong(`new ${name}`, n, MAX_BUFFER_BYTES, 'bytes');
         } else if (typeof a !== 'object' || a === null) {
           const n = Number(a) || 0;
@@ -220,12 +239,11 @@ export function guardBuiltins(): void {
 
   replace(AP, 'concat', (original) => ({ f(this: unknown) {
     if (feedDepth !== 0) {
-      let n = lengthOf(this);
+      // every object argument counts, spreadable or not: a getter could say no here and yes to concat
+      let n = lengthOf('Array.prototype.concat', this);
       for (let i = 0; i < arguments.length; i++) {
         const a: unknown = arguments[i];
-        if (typeof a !== 'object' || a === null) continue;
-        const spread = (a as { [Symbol.isConcatSpreadable]?: unknown })[Symbol.isConcatSpreadable];
-        if (spread === undefined ? isArray(a) : Boolean(spread)) n += lengthOf(a);
+        if (typeof a === 'object' && a !== null) n += lengthOf('Array.prototype.concat', a);
       }
       if (n > MAX_ARRAY_SLOTS) tooLong('Array.prototype.concat', n);
     }
@@ -239,7 +257,7 @@ export function guardBuiltins(): void {
       const d = depth === undefined ? 1 : Math.trunc(Number(depth)) || 0;
       let n = 0;
       const count = (a: unknown, level: number): void => {
-        const len = lengthOf(a);
+        const len = lengthOf('Array.prototype.flat', a);
         n += len;
         if (n > MAX_ARRAY_SLOTS) tooLong('Array.prototype.flat', n);
         if (level >= d) return;
@@ -271,14 +289,19 @@ export function guardBuiltins(): void {
     return original.call(this, items, map, thisArg);
   } }).f);
 
+  // the receiver and the text become strings once, here: a toString could answer differently twice
   replace(String.prototype, 'split', (original) => ({ f(this: unknown, separator?: unknown, limit?: unknown) {
-    if (feedDepth !== 0 && (typeof this === 'string' || types.isStringObject(this))) checkLength('String.prototype.split', String(this));
-    return original.call(this, separator, limit);
+    if (feedDepth === 0 || this === null || this === undefined) return original.call(this, separator, limit);
+    const text = String(this);
+    checkLength('String.prototype.split', text);
+    return original.call(text, separator, limit);
   } }).f);
 
   replace(JSON, 'parse', (original) => ({ f(this: unknown, text?: unknown, reviver?: unknown) {
-    if (feedDepth !== 0) checkKeys('JSON.parse', text);
-    return original.call(this, text, reviver);
+    if (feedDepth === 0) return original.call(this, text, reviver);
+    const source = String(text);
+    checkLength('JSON.parse', source);
+    return original.call(this, source, reviver);
   } }).f);
 
   // the kernel's own plain walk, immer and msgpackr call these for every command: one plain call each

@@ -154,6 +154,31 @@ describe('sandbox', () => {
     expect(Array.prototype.indexOf.call({ length: 2 ** 26 + 1, [2 ** 26]: 'x' }, 'x')).toBe(2 ** 26);
   });
 
+  it('reads a length, a string or a size once, so it cannot tell the check one thing and the built-in another', () => {
+    const box = load(`
+      const twice = (small, large) => { let n = 0; return () => (n++ ? large : small); };
+      exports.calls = [
+        () => { const len = twice(1, 2 ** 40); return Array.prototype.indexOf.call({ get length() { return len(); } }, 1); },
+        () => { const len = twice(1, 2 ** 40); return Array.prototype.forEach.call({ length: { valueOf: len } }, () => {}); },
+        () => { const len = twice(2, 2 ** 26); return Math.max.apply(null, { get length() { return len(); } }); },
+        () => { const yes = twice(false, true); return [].concat({ get [Symbol.isConcatSpreadable]() { return yes(); }, length: 2 ** 40 }); },
+        () => Array.prototype.fill.call(Object.create({ length: 2 ** 40 }), 1),
+      ];
+      exports.once = () => {
+        const text = twice('a,b', 'x'.repeat(2 ** 28));
+        const json = twice('[1]', '[' + '0,'.repeat(2 ** 27) + '0]');
+        const size = twice(8, 2 ** 31);
+        return [String.prototype.split.call({ toString: text }, ','), JSON.parse({ toString: json }), new ArrayBuffer({ valueOf: size }).byteLength,
+          Array.prototype.map.call({ length: 2, 0: 'a', 1: 'b' }, (x) => x + x), Array.prototype.slice.call(function (a, b) {}).length];
+      };
+    `);
+    const ex = box.exports as { calls: (() => unknown)[]; once: () => unknown };
+    const said = [/^Array\.prototype\.indexOf: feed code may hand a built-in an array-like only with a plain number for its length \(this one's is a getter/, /^Array\.prototype\.forEach: .*this one's is an object/, /^Function\.prototype\.apply: .*a getter/, /^Array\.prototype\.concat: feed code may have a built-in walk at most 33,554,432 slots/, /^Array\.prototype\.fill: feed code may have a built-in walk at most 33,554,432 slots/];
+    ex.calls.forEach((call, i) => expect(() => box.run(call, 1000)).toThrow(said[i]!));
+    // converted once, as the language would: what the check saw is what the built-in got
+    expect(box.run(ex.once, 1000)).toEqual([['a', 'b'], [1], 8, ['aa', 'bb'], 2]);
+  });
+
   it('lets the watchdog stop a sort without a comparator: it compares in JavaScript, in the same order', () => {
     const box = load(`
       exports.big = () => { const a = []; for (let i = 0; i < 2 ** 22; i++) a.push((i * 2654435761) % 1000003); return a.sort().length; };
