@@ -60,7 +60,7 @@ export interface Accepted<S> {
   readonly reply?: unknown;
   /** Broadcast after the state is committed, in order. */
   readonly events?: readonly FeedEvent[];
-  /** Bind the calling connection to this user (join, resume) or unbind it (null, sign out). */
+  /** Bind the calling connection to this user (join, resume) or unbind it (null, sign out): an id of at most 256 characters. */
   readonly bind?: UserId | null;
 }
 

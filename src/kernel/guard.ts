@@ -8,6 +8,9 @@ import { die } from './errors.ts';
  * call and what came back, and the kernel keeps its old state.
  */
 
+/** The longest user id a handler may bind a connection to. */
+export const MAX_USER_ID = 256;
+
 /**
  * A short, safe rendering of any value for an error message. It reads through property descriptors, so
  * a getter in something release code returned is shown, never run.
@@ -124,7 +127,8 @@ export function checkOutcome(out: unknown, version: number, type: string): Outco
   const { state, reply, events, bind } = o as Record<string, unknown>;
   if (typeof state !== 'object' || state === null) badOutcome(out, version, type, 'state must be an object');
   if (events !== undefined && !Array.isArray(events)) badOutcome(out, version, type, 'events must be an array');
-  if (bind !== undefined && bind !== null && typeof bind !== 'string') badOutcome(out, version, type, 'bind must be a user id or null');
+  // a user id travels in presence frames to every socket and in every ctx.online: an id, not a payload
+  if (bind !== undefined && bind !== null && (typeof bind !== 'string' || bind.length > MAX_USER_ID)) badOutcome(out, version, type, `bind must be a user id (a string of at most ${MAX_USER_ID} characters) or null`);
   const accepted: { state: unknown; reply?: unknown; events?: readonly FeedEvent[]; bind?: string | null } = { state };
   if (reply !== undefined) accepted.reply = reply;
   if (events !== undefined) accepted.events = events as FeedEvent[];

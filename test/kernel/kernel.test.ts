@@ -120,6 +120,7 @@ describe('kernel dispatch', () => {
     ['events that are not typed', '({ state: s, events: [{}] })', /every event needs a string type/],
     ['a state holding a function', '({ state: { count: () => 1 } })', /state holds a function/],
     ['a state holding a Map', '({ state: { count: new Map() } })', /state holds a Map/],
+    ['a binding to an id of a million characters', "({ state: s, bind: 'u'.repeat(1e6) })", /bind must be a user id \(a string of at most 256 characters\) or null/],
   ])('answers a handler returning %s with E_HANDLER_CONTRACT, naming version and command', async (_n, expr, message) => {
     const { kernel, conn } = setup({ handle: `(s, c) => ${expr}` });
     const before = kernel.state;
