@@ -219,6 +219,21 @@ const BY_RECEIVER_TYPED = [
 ] as const;
 const BY_RECEIVER_TYPED_WHOLE = ['lastIndexOf', 'reduce', 'reduceRight', 'toLocaleString'] as const;
 
+/**
+ * sort and toSorted on `owner`: bounded by the receiver's length, and without a comparator they compare
+ * with `order` (the language's own, written in JavaScript), which the watchdog can stop.
+ */
+function guardSort(owner: object, label: string, order: (x: never, y: never) => number): void {
+  for (const name of ['sort', 'toSorted'] as const)
+    replace(owner, name, (original) => ({
+      [name](this: unknown, compare?: unknown) {
+        if (feedDepth === 0) return apply(original, this, arguments);
+        checkLength(`${label}.${name}`, this);
+        return apply(original, this, [compare === undefined ? order : compare]);
+      },
+    })[name]!);
+}
+
 let installed = false;
 
 /** Install the guards on the shared intrinsics, once, before lockdown freezes them. */
@@ -228,14 +243,7 @@ export function guardBuiltins(): void {
   const AP = Array.prototype;
   guardByReceiver(AP, 'Array.prototype', BY_RECEIVER, BY_RECEIVER_WHOLE);
 
-  for (const name of ['sort', 'toSorted'] as const)
-    replace(AP, name, (original) => ({
-      [name](this: unknown, compare?: unknown) {
-        if (feedDepth === 0) return apply(original, this, arguments);
-        checkLength(`Array.prototype.${name}`, this);
-        return apply(original, this, [compare === undefined ? defaultCompare : compare]);
-      },
-    })[name]!);
+  guardSort(AP, 'Array.prototype', defaultCompare);
 
   replace(AP, 'concat', (original) => ({ f(this: unknown) {
     if (feedDepth !== 0) {
@@ -331,14 +339,7 @@ export function guardBuiltins(): void {
     if (feedDepth !== 0) checkLength('TypedArray.prototype.set', source);
     return original.call(this, source, offset);
   } }).f);
-  for (const name of ['sort', 'toSorted'] as const)
-    replace(TP, name, (original) => ({
-      [name](this: unknown, compare?: unknown) {
-        if (feedDepth === 0) return apply(original, this, arguments);
-        checkLength(`TypedArray.prototype.${name}`, this);
-        return apply(original, this, [compare === undefined ? numericCompare : compare]);
-      },
-    })[name]!);
+  guardSort(TP, 'TypedArray.prototype', numericCompare);
   // a call spread from an array-like: V8 copies the whole length before it finds the stack too small
   replace(Function.prototype, 'apply', () => ({ f(this: unknown, thisArg?: unknown, args?: unknown) {
     if (feedDepth !== 0 && args !== null && args !== undefined) checkLength('Function.prototype.apply', args, MAX_APPLY_ARGS);
