@@ -337,14 +337,6 @@ export class Kernel {
     const conn = connection ? (this.#conns.get(connection.id) ?? null) : null;
     if (typeof command !== 'object' || command === null || typeof (command as Command).type !== 'string')
       return reply(fail('E_BAD_COMMAND', `command must be a map with a string type; got ${show(command)}`));
-    // plain data only, like the state: a decoder may hand over more (msgpackr turns its extensions into
-    // typed arrays, Sets, Dates, BigInts), and a typed array or a Date would give feed code what its
-    // globals keep from it (its constructor: a buffer of any size, the clock)
-    try {
-      checkSent(command, `command ${JSON.stringify((command as Command).type.slice(0, 40))}`, 'command', Infinity);
-    } catch (err) {
-      return reply(fail('E_BAD_COMMAND', (err as Error).message));
-    }
     if (this.#closed) return reply(fail('E_SHUTTING_DOWN'));
     if (this.#queue.length >= this.#limits.maxQueuedCommands) return reply(fail('E_QUEUE_FULL'));
     this.#queue.push({ conn, command: command as Command, resolve: reply });
@@ -504,6 +496,15 @@ export class Kernel {
       if (command.type === '$ping' || command.type === '$since') return finished(w, release, t0, { ok: true, data: null }, { late: command.type });
       if (!release.feed.commands.includes(command.type))
         return finished(w, release, t0, fail('E_UNKNOWN_COMMAND', `feed v${release.version} does not handle '${command.type.slice(0, 40)}'; it handles ${release.feed.commands.join(', ')}`));
+      // What reaches feed code is plain data only, like the state: a decoder may hand over more
+      // (msgpackr turns its extensions into typed arrays, Sets, Dates, BigInts), and a typed array or a
+      // Date would give feed code what its globals keep from it (its constructor: a buffer of any size,
+      // the clock). Checked here, past the cheap refusals, so a flood of junk costs no walk.
+      try {
+        checkSent(command, 'command', 'command', Infinity);
+      } catch (err) {
+        return finished(w, release, t0, fail('E_BAD_COMMAND', (err as Error).message.replace(/^command: /, `command '${command.type.slice(0, 40)}': `)));
+      }
     }
     const user = conn ? (users.has(conn) ? users.get(conn)! : conn.user) : null;
     const caller: Caller = w.system !== undefined ? { conn: null, user: w.system, system: true } : { conn: conn?.id ?? null, user, system: false };
