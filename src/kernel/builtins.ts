@@ -191,8 +191,10 @@ function boundConstructor(name: string): void {
           // read once and handed on as numbers: a valueOf could answer differently twice
           const options = args[1];
           const max = typeof options === 'object' && options !== null ? (options as { maxByteLength?: unknown }).maxByteLength : undefined;
-          args = max === undefined ? [Number(a)] : [Number(a), { maxByteLength: Number(max) }];
-          const n = Math.max(Number(args[0]) || 0, max === undefined ? 0 : Number(max) || 0);
+          const bytes = Number(a);
+          const most = max === undefined ? undefined : Number(max);
+          args = most === undefined ? [bytes] : [bytes, { maxByteLength: most }];
+          const n = Math.max(bytes || 0, most || 0);
           if (n > MAX_BUFFER_BYTES) tooLong(`new ${name}`, n, MAX_BUFFER_BYTES, 'bytes');
         } else if (typeof a !== 'object' || a === null) {
           const n = Number(a) || 0;

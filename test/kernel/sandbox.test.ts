@@ -163,6 +163,7 @@ describe('sandbox', () => {
         () => { const len = twice(2, 2 ** 26); return Math.max.apply(null, { get length() { return len(); } }); },
         () => { const yes = twice(false, true); return [].concat({ get [Symbol.isConcatSpreadable]() { return yes(); }, length: 2 ** 40 }); },
         () => Array.prototype.fill.call(Object.create({ length: 2 ** 40 }), 1),
+        () => { const most = twice(2 ** 31, 8); return new ArrayBuffer(8, { maxByteLength: { valueOf: most } }).maxByteLength; },
       ];
       exports.once = () => {
         const text = twice('a,b', 'x'.repeat(2 ** 28));
@@ -173,7 +174,7 @@ describe('sandbox', () => {
       };
     `);
     const ex = box.exports as { calls: (() => unknown)[]; once: () => unknown };
-    const said = [/^Array\.prototype\.indexOf: feed code may hand a built-in an array-like only with a plain number for its length \(this one's is a getter/, /^Array\.prototype\.forEach: .*this one's is an object/, /^Function\.prototype\.apply: .*a getter/, /^Array\.prototype\.concat: feed code may have a built-in walk at most 33,554,432 slots/, /^Array\.prototype\.fill: feed code may have a built-in walk at most 33,554,432 slots/];
+    const said = [/^Array\.prototype\.indexOf: feed code may hand a built-in an array-like only with a plain number for its length \(this one's is a getter/, /^Array\.prototype\.forEach: .*this one's is an object/, /^Function\.prototype\.apply: .*a getter/, /^Array\.prototype\.concat: feed code may have a built-in walk at most 33,554,432 slots/, /^Array\.prototype\.fill: feed code may have a built-in walk at most 33,554,432 slots/, /^new ArrayBuffer: feed code may have a built-in walk at most 268,435,456 bytes in one call; this one has 2,147,483,648/];
     ex.calls.forEach((call, i) => expect(() => box.run(call, 1000)).toThrow(said[i]!));
     // converted once, as the language would: what the check saw is what the built-in got
     expect(box.run(ex.once, 1000)).toEqual([['a', 'b'], [1], 8, ['aa', 'bb'], 2]);
