@@ -113,8 +113,8 @@ type Method = (this: unknown, ...args: unknown[]) => unknown;
 
 /** Replace `owner[name]` by `make(original)`, keeping its name, its length and how it is defined. */
 function replace(owner: object, name: string, make: (original: Method) => Method): void {
-  const d = Object.getOwnPropertyDescriptor(owner, name);
-  if (!d || typeof d.value !== 'function') return; // not in this Node: nothing to guard
+  const d = gopd(owner, name);
+  if (!d || typeof d.value !== 'function') return; // not here (or not in this Node): nothing to guard
   const original = d.value as Method;
   const guarded = make(original);
   Object.defineProperty(guarded, 'name', { value: original.name });
@@ -123,10 +123,11 @@ function replace(owner: object, name: string, make: (original: Method) => Method
 }
 
 /**
- * Methods whose work is the receiver's length. Most ignore what they are not given, so the guard passes
- * three arguments on with a plain call (the host's own calls stay cheap: no arguments object, and V8
- * can still inline the built-in); the rest tell a missing argument from an undefined one (reduce's
- * initial value, splice's count, lastIndexOf's start) and are passed on whole.
+ * Methods whose work is the receiver's length, on arrays and on typed arrays. Most ignore what they
+ * are not given, so the guard passes three arguments on with a plain call (the host's own calls stay
+ * cheap: no arguments object, and V8 can still inline the built-in); the rest tell a missing argument
+ * from an undefined one (reduce's initial value, splice's count, lastIndexOf's start) and are passed
+ * on whole.
  */
 const BY_RECEIVER = [
   'copyWithin', 'every', 'fill', 'filter', 'find', 'findIndex', 'findLast', 'findLastIndex', 'forEach', 'includes', 'indexOf', 'join',
@@ -213,13 +214,6 @@ function boundConstructor(name: string): void {
   Object.defineProperty(guarded, 'length', { value: real.length });
   bounded.set(name, guarded);
 }
-
-/** The same, on the typed arrays' shared prototype. */
-const BY_RECEIVER_TYPED = [
-  'copyWithin', 'every', 'fill', 'filter', 'find', 'findIndex', 'findLast', 'findLastIndex', 'forEach', 'includes', 'indexOf', 'join',
-  'map', 'reverse', 'slice', 'some', 'toReversed', 'with',
-] as const;
-const BY_RECEIVER_TYPED_WHOLE = ['lastIndexOf', 'reduce', 'reduceRight', 'toLocaleString'] as const;
 
 /**
  * sort and toSorted on `owner`: bounded by the receiver's length, and without a comparator they compare
@@ -336,7 +330,8 @@ export function guardBuiltins(): void {
 
   for (const name of [...TYPED, 'ArrayBuffer']) boundConstructor(name);
   const TP = Object.getPrototypeOf(Int8Array.prototype) as object;
-  guardByReceiver(TP, 'TypedArray.prototype', BY_RECEIVER_TYPED, BY_RECEIVER_TYPED_WHOLE);
+  // the same methods (replace() passes over those typed arrays lack: shift, splice, toSpliced, unshift)
+  guardByReceiver(TP, 'TypedArray.prototype', BY_RECEIVER, BY_RECEIVER_WHOLE);
   replace(TP, 'set', (original) => ({ f(this: unknown, source?: unknown, offset?: unknown) {
     if (feedDepth !== 0) checkLength('TypedArray.prototype.set', source);
     return original.call(this, source, offset);

@@ -10,7 +10,8 @@ import { die } from './errors.ts';
  * hole; and nothing nested deeper than MAX_DEPTH (a subtree shared with the previous state is not
  * walked again, so a state that puts its old root under a new one each time can grow deeper: measured
  * after 20,000 such commands, the next upgrade was refused, E_INTERNAL, a stack overflow copying the
- * state to the rehearsal, and the feed kept serving). Release code's `Proxy` is a stand-in that throws, so a Proxy can only be a leaked immer draft.
+ * state to the rehearsal, and the feed kept serving). Release code's `Proxy` is a stand-in that
+ * throws, so a Proxy can only be a leaked immer draft.
  *
  * Frozen is not plain: feed code freezes what it writes, so this walk checks every node it has not
  * seen, however frozen. "Seen" is decided against the state the handler was given: the walk goes
@@ -198,7 +199,7 @@ export class PlainWalk {
     const path = node === null ? (key === null ? '' : String(key)) : this.#locate ? this.#pathOf(node, key) : '';
     const at = path.length > 120 ? `${path.slice(0, 60)}...${path.slice(-50)}` : path;
     const label = this.#what === 'event' ? 'events' : this.#what;
-    die(this.#what === 'command' ? 'E_BAD_COMMAND' : 'E_VALIDATE', `${this.#where}: ${label} holds ${problem}${at ? ` at ${at}` : ''}; only plain data may be ${this.#what === 'state' ? 'stored' : 'sent'}`);
+    die('E_VALIDATE', `${this.#where}: ${label} holds ${problem}${at ? ` at ${at}` : ''}; only plain data may be ${this.#what === 'state' ? 'stored' : 'sent'}`);
   }
 
   #value(value: unknown, prev: unknown, parent: object | null, key: string | number | null): void {

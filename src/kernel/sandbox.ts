@@ -23,8 +23,9 @@ guardBuiltins();
  *     fail with a message saying what to use instead: Date (ctx.now), Math.random (ctx.token()), Intl
  *     (it reads the clock), Proxy, Promise, WeakRef, FinalizationRegistry, SharedArrayBuffer, Atomics;
  *     an Array that makes no array V8 would make sparse (GUARDED_ARRAY), and typed arrays and
- *     ArrayBuffer bounded in length the same way. While it runs, the built-ins that walk a whole length in one call (indexOf over
- *     `{ length: 2 ** 40 }`, a sort without a comparator) are bounded too (builtins.ts).
+ *     ArrayBuffer bounded in length the same way. While it runs, the built-ins that walk a whole
+ *     length in one call (indexOf over `{ length: 2 ** 40 }`, a sort without a comparator) are
+ *     bounded too (builtins.ts).
  *     The one import allowed is `immer`, the kernel's own instance.
  *  3. Every call into release code runs under V8's watchdog (runBounded): past its limit whatever runs
  *     is terminated, however deep. So is everything the kernel does with what comes back that could run
