@@ -134,6 +134,8 @@ const READ_PER_TURN = 4;
 
 /** The place of a reply not yet known in a socket's reply line. */
 const WAITING = Symbol('waiting');
+/** A frame that is not a binary msgpack message (decoded values are anything else, undefined too). */
+const MALFORMED = Symbol('malformed');
 
 interface Peer {
   readonly socket: WebSocket;
@@ -331,6 +333,8 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
     let later: { data: RawData; isBinary: boolean }[] = [];
     let readThisTurn = 0;
     let gone = false;
+    /** This socket has sent a frame that did not decode. */
+    let malformed = false;
     const nextTurn = () => {
       readThisTurn = 0;
       // (a frame read after our close is dropped without counting: the rest go with it)
@@ -360,11 +364,15 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
       readThisTurn++;
       const now = performance.now();
       const at = reserve();
-      let frame: unknown;
-      try {
-        if (!isBinary) throw new Error('text frame');
-        frame = decode(Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data));
-      } catch {
+      let frame: unknown = MALFORMED;
+      if (isBinary) {
+        try {
+          frame = decode(Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data), malformed);
+        } catch {
+          malformed = true; // from now on without a stack (codec.ts): this socket sends garbage
+        }
+      }
+      if (frame === MALFORMED) {
         for (const b of budgets) if (b.budget.commands.wait(now) === 0) b.budget.commands.take(now); // counts against the same budget
         return refuse(at, null, { code: 'E_BAD_FRAME', message: `${ERRORS.E_BAD_FRAME}: send binary msgpack maps` }, now);
       }

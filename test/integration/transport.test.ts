@@ -28,6 +28,12 @@ describe('transport: bad input gets a clear error and loses nothing', () => {
     expect(f).toMatchObject({ t: 'error', error: { code: 'E_BAD_FRAME' } });
     expect(client.closed).toBeNull();
     expect((await client.ok('timeline')).posts[0].text).toBe('before the garbage');
+    // later frames of a socket that sent garbage are decoded without stacks (codec.ts): same answers
+    const m = client.frames.length;
+    client.socket.send(Buffer.from([0x85, 0xa2, 0x69, 0x64]));
+    const g = await client.waitFor((f) => f.t === 'error' && client.frames.indexOf(f) >= m);
+    expect(g).toMatchObject({ t: 'error', error: { code: 'E_BAD_FRAME' } });
+    expect((await client.ok('timeline')).posts[0].text).toBe('before the garbage');
   });
 
   it('answers a text frame with E_BAD_FRAME', async () => {

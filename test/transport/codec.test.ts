@@ -30,3 +30,31 @@ describe('the committed frame: one encoding shared by every connection, and each
     expect(decode(encodeWith(wide, 'hello', { conn: 'c9' }))).toEqual({ ...wide, hello: { conn: 'c9' } });
   });
 });
+
+describe('decoding garbage', () => {
+  const garbage = Buffer.from([0x85, 0xa2, 0x69, 0x64]); // a map of 5 entries that ends early
+
+  it('throws, quietly when asked: no stack, and the stack limit put back', () => {
+    const limit = Error.stackTraceLimit;
+    const thrown = (quiet: boolean) => {
+      try {
+        decode(garbage, quiet);
+      } catch (err) {
+        return err as Error;
+      }
+      throw new Error('garbage decoded');
+    };
+    expect(thrown(false).stack).toMatch(/\n\s+at /);
+    const quiet = thrown(true);
+    expect(quiet).toBeInstanceOf(Error);
+    expect(quiet.stack).not.toMatch(/\n\s+at /);
+    expect(Error.stackTraceLimit).toBe(limit);
+    expect(new Error('after').stack).toMatch(/\n\s+at /);
+  });
+
+  it('decodes a good frame the same either way', () => {
+    const bytes = encode({ t: 'reply', id: 7, ok: true, data: { posts: [{ id: 'p1', text: 'hi' }] } } as ServerFrame);
+    expect(decode(bytes, true)).toEqual(decode(bytes));
+    expect(decode(bytes, true)).toMatchObject({ id: 7, data: { posts: [{ text: 'hi' }] } });
+  });
+});
