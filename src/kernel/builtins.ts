@@ -25,13 +25,14 @@ import { types } from 'node:util';
  * saying why, and a sort without a comparator compares in JavaScript (the language's own order,
  * ToString of each side), where the watchdog can stop it. The host's own calls are unchanged: the
  * guards are installed before lockdown, on the shared intrinsics, and look at nothing unless feed code
- * is running. Feed code's typed arrays and ArrayBuffer are bounded the same way where they are made.
+ * is running. The typed arrays and ArrayBuffer are bounded the same way where they are made (a view
+ * too: no typed array feed code makes is longer than 2^25), and the bounded constructors are the
+ * host's own globals, so an instance's `constructor` is one of them as well.
  *
  * What this cannot reach is syntax: `for (k in s)` and `{ ...s }` over the longest string V8 makes
  * (2^28 characters, one line of feed code) enumerate its indices in C++: measured, 6-7 s and 900 MB,
- * then the handler's E_HANDLER_TIMEOUT; `{ ...u8 }` over a 2^30-byte typed array, 6 s. And an instance's
- * `constructor` is the host's own (SES checks it): `new (u8.constructor)({ length: 2 ** 30 })` copies
- * the array-like in one call. Commands hold plain data only (kernel.ts), so no buffer arrives in one.
+ * then the handler's E_HANDLER_TIMEOUT. Commands hold plain data only (kernel.ts), so no buffer
+ * arrives in one.
  */
 
 /** The longest array, array-like or string a built-in may walk in one call from feed code. */
@@ -62,6 +63,12 @@ const isArray = Array.isArray;
 
 const gopd = Object.getOwnPropertyDescriptor;
 const getProto = Object.getPrototypeOf;
+const getter = (o: object, key: string): (() => unknown) => gopd(o, key)!.get!;
+const TypedArrayPrototype = getProto(Int8Array.prototype) as object;
+const taLength = getter(TypedArrayPrototype, 'length');
+const taByteOffset = getter(TypedArrayPrototype, 'byteOffset');
+const abResizable = getter(ArrayBuffer.prototype, 'resizable');
+const abMaxByteLength = getter(ArrayBuffer.prototype, 'maxByteLength');
 const stringValue = String.prototype.valueOf;
 
 /**
@@ -75,7 +82,7 @@ function lengthOf(what: string, o: unknown): number {
   if (o === null || o === undefined) return 0;
   if (typeof o === 'string') return o.length;
   if (typeof o !== 'object' && typeof o !== 'function') return 0;
-  if (types.isTypedArray(o)) return (o as Uint8Array).length;
+  if (types.isTypedArray(o)) return taLength.call(o) as number;
   if (types.isStringObject(o)) return (stringValue.call(o) as string).length;
   for (let at: object | null = o as object; at !== null; at = getProto(at) as object | null) {
     const d = gopd(at, 'length');
@@ -176,13 +183,20 @@ function numericCompare(x: number | bigint, y: number | bigint): number {
  * A constructor that is `real` (its prototype, statics, species) except that, while feed code runs, it
  * makes nothing longer than the bound: a buffer costs nothing until a built-in touches it all (a 2 GB
  * Uint8Array filled in 2.5 s past a 250 ms limit, measured), and an array-like is copied in one call.
- * An instance's `constructor` is still the real one (SES checks that it is), so the typed arrays'
- * methods are bounded too, by the length they are called on.
+ *
+ * It replaces the real one everywhere feed code could find it: the host's global, and the prototype's
+ * `constructor` (which SES checks is that global), so an instance's `constructor` is this one too.
+ * With the real one still there, `new (u8.constructor)({ length: 2 ** 30 })` held the process for
+ * good (measured: more than a minute, then killed), `u8.constructor.from({ length: 2 ** 28 })` for
+ * 10 s and 2.2 GB, and `new (u8.buffer.constructor)(2 ** 31).slice(0)` for 2.8 s and 2.1 GB. The host's
+ * own code is unchanged: Buffer and Node's internals hold the real constructors from before, and a
+ * `new Uint8Array` of the kernel's own pays one wrapper call (~20 ns).
  */
 function boundConstructor(name: string): void {
   const real = (globalThis as Record<string, unknown>)[name] as (new (...args: unknown[]) => object) | undefined;
   if (typeof real !== 'function') return;
   const buffer = name === 'ArrayBuffer';
+  const perElement = (real as unknown as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1;
   const guarded = {
     [name]: function (this: unknown, ...args: unknown[]): unknown {
       if (new.target === undefined) throw new TypeError(`Constructor ${name} requires 'new'`);
@@ -201,6 +215,16 @@ function boundConstructor(name: string): void {
           const n = Number(a) || 0;
           if (n > MAX_ARRAY_SLOTS) tooLong(`new ${name}`, n);
         } else if (!types.isAnyArrayBuffer(a)) checkLength(`new ${name}`, a);
+        else {
+          // a view costs nothing to make, but is as long as the buffer (a Float64Array's buffer seen
+          // as bytes: 8 times as many), and a view of a resizable buffer grows with it
+          // (read with the language's own getters: a subclass or the buffer may shadow them)
+          const made = construct(real, args, new.target === guarded ? real : new.target) as Uint8Array;
+          const tracking = types.isArrayBuffer(a) && abResizable.call(a) === true && args[2] === undefined;
+          const most = tracking ? ((abMaxByteLength.call(a) as number) - (taByteOffset.call(made) as number)) / perElement : (taLength.call(made) as number);
+          if (most > MAX_ARRAY_SLOTS) tooLong(`new ${name}`, most);
+          return made;
+        }
       }
       return construct(real, args, new.target === guarded ? real : new.target);
     },
@@ -212,6 +236,8 @@ function boundConstructor(name: string): void {
   }
   Object.defineProperty(guarded, 'prototype', { value: real.prototype });
   Object.defineProperty(guarded, 'length', { value: real.length });
+  Object.defineProperty(real.prototype, 'constructor', { ...Object.getOwnPropertyDescriptor(real.prototype, 'constructor'), value: guarded });
+  Object.defineProperty(globalThis, name, { ...Object.getOwnPropertyDescriptor(globalThis, name), value: guarded });
   bounded.set(name, guarded);
 }
 
@@ -329,7 +355,7 @@ export function guardBuiltins(): void {
   } }).f);
 
   for (const name of [...TYPED, 'ArrayBuffer']) boundConstructor(name);
-  const TP = Object.getPrototypeOf(Int8Array.prototype) as object;
+  const TP = TypedArrayPrototype;
   // the same methods (replace() passes over those typed arrays lack: shift, splice, toSpliced, unshift)
   guardByReceiver(TP, 'TypedArray.prototype', BY_RECEIVER, BY_RECEIVER_WHOLE);
   replace(TP, 'set', (original) => ({ f(this: unknown, source?: unknown, offset?: unknown) {

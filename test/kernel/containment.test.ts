@@ -154,6 +154,8 @@ describe('bounded in bytes', () => {
     await refusedWith(`(Array.prototype.indexOf.call({ length: 2 ** 40 }, 1), { state: s })`, 'E_HANDLER_THREW', /RangeError: Array\.prototype\.indexOf: feed code may have a built-in walk/);
     // unguarded: out of memory, the process gone
     await refusedWith(`({ state: s, reply: { n: 'x'.repeat(2 ** 28).split('').length } })`, 'E_HANDLER_THREW', /RangeError: String\.prototype\.split: feed code may have a built-in walk/);
+    // unguarded: a typed array's own constructor (the host's) copied the array-like for more than a minute
+    await refusedWith(`({ state: s, reply: { n: new (new Uint8Array(1).constructor)({ length: 2 ** 30 }).length } })`, 'E_HANDLER_THREW', /RangeError: new Uint8Array: feed code may have a built-in walk/);
   });
 
   it('refuses an event over its limit, and a reply over its limit, before anything is sent', async () => {

@@ -210,13 +210,32 @@ describe('sandbox', () => {
   it('bounds typed arrays and buffers the same way, even made through an instance\'s own constructor', () => {
     const box = load(`
       exports.calls = [() => new Uint8Array(2 ** 31), () => new ArrayBuffer(2 ** 30), () => new Int32Array({ length: 2 ** 30 }),
-        () => new (new Uint8Array(1).constructor)(2 ** 31).fill(1), () => new (new Float64Array(1).constructor)(2 ** 26).sort()];
+        () => new (new Uint8Array(1).constructor)(2 ** 31).fill(1), () => new (new Float64Array(1).constructor)(2 ** 26).sort(),
+        // the constructor reached through an instance (before: held the process for good, 10 s, 2.8 s)
+        () => new (new Uint8Array(1).constructor)({ length: 2 ** 30 }), () => new Float64Array(1).constructor.from({ length: 2 ** 28 }),
+        () => new (new Uint8Array(1).buffer.constructor)(2 ** 31).slice(0), () => new (Object.getPrototypeOf(new Int16Array(1)).constructor)(2 ** 30),
+        // views: as long as the buffer (the bytes of a Float64Array's), or as long as a resizable one may grow
+        () => ({ ...new Uint8Array(new ArrayBuffer(2 ** 28)) }), () => new Uint8Array(new Float64Array(2 ** 25).buffer),
+        () => new Uint8Array(new ArrayBuffer(8, { maxByteLength: 2 ** 28 })),
+        () => { const b = new ArrayBuffer(8, { maxByteLength: 2 ** 28 }); Object.defineProperty(b, 'resizable', { value: false }); return new Uint8Array(b); },
+        () => new (class extends Uint8Array { get length() { return 1; } })(new ArrayBuffer(2 ** 28)).sort()];
+      exports.views = () => [new Uint8Array(new ArrayBuffer(8, { maxByteLength: 2 ** 28 }), 0, 8).length, new Float64Array(new ArrayBuffer(2 ** 28)).length, new Uint8Array(new ArrayBuffer(2 ** 25)).subarray(1).length];
+      exports.same = () => [new Uint8Array(1).constructor === Uint8Array, new Uint8Array(1).buffer.constructor === ArrayBuffer, new Uint8Array(2) instanceof Uint8Array, Object.getPrototypeOf(Uint8Array) === Object.getPrototypeOf(Int8Array)];
       exports.ok = () => { const a = new Int32Array(4).fill(7); return [Array.from(new Float64Array([3, -0, 0, NaN, -1]).sort(), (x) => (Object.is(x, -0) ? '-0' : x)), Array.from(a.map((x) => x + 1)), new Uint8Array(new ArrayBuffer(8)).length]; };
       exports.big = () => { const a = new Float64Array(2 ** 24); for (let i = 0; i < a.length; i++) a[i] = (i * 2654435761) % 1000003; return a.sort().length; };
     `);
-    const ex = box.exports as { calls: (() => unknown)[]; ok: () => unknown; big: () => unknown };
-    const said = ['new Uint8Array: feed code may have a built-in walk at most 33,554,432 slots', 'new ArrayBuffer: feed code may have a built-in walk at most 268,435,456 bytes', 'new Int32Array: feed code may have a built-in walk at most 33,554,432 slots', 'TypedArray.prototype.fill: feed code may have', 'TypedArray.prototype.sort: feed code may have'];
+    const ex = box.exports as { calls: (() => unknown)[]; ok: () => unknown; big: () => unknown; same: () => unknown; views: () => unknown };
+    const slots = 'feed code may have a built-in walk at most 33,554,432 slots';
+    const bytes = 'feed code may have a built-in walk at most 268,435,456 bytes';
+    const said = [`new Uint8Array: ${slots}`, `new ArrayBuffer: ${bytes}`, `new Int32Array: ${slots}`, `new Uint8Array: ${slots}`, `new Float64Array: ${slots}`,
+      `new Uint8Array: ${slots}`, `new Float64Array: ${slots}`, `new ArrayBuffer: ${bytes}`, `new Int16Array: ${slots}`,
+      ...Array.from({ length: 5 }, () => `new Uint8Array: ${slots}`)];
+    expect(ex.calls).toHaveLength(said.length);
     ex.calls.forEach((call, i) => expect(() => box.run(call, 1000)).toThrow(said[i]));
+    expect(box.run(ex.same, 1000)).toEqual([true, true, true, true]);
+    expect(box.run(ex.views, 1000)).toEqual([8, 2 ** 25, 2 ** 25 - 1]);
+    // the host's own are the same constructors, unbounded where no feed code runs
+    expect([new Uint8Array(1).constructor === Uint8Array, new Uint8Array(2 ** 26).length, Buffer.alloc(3, 1).constructor.name, Buffer.from('ab') instanceof Uint8Array]).toEqual([true, 2 ** 26, 'Buffer', true]);
     expect(box.run(ex.ok, 1000)).toEqual([[-1, '-0', 0, 3, Number.NaN], [8, 8, 8, 8], 8]);
     // 2^24 doubles sorted without a comparator: one C++ call unguarded; now the watchdog stops it
     expect(() => box.run(ex.big, 100)).toThrow(TimeoutError);
