@@ -29,10 +29,13 @@ import { types } from 'node:util';
  * too: no typed array feed code makes is longer than 2^25), and the bounded constructors are the
  * host's own globals, so an instance's `constructor` is one of them as well.
  *
- * What this cannot reach is syntax: `for (k in s)` and `{ ...s }` over the longest string V8 makes
- * (2^28 characters, one line of feed code) enumerate its indices in C++: measured, 6-7 s and 900 MB,
- * then the handler's E_HANDLER_TIMEOUT. Commands hold plain data only (kernel.ts), so no buffer
- * arrives in one.
+ * Listing keys costs more a slot than walking them (a string is made for each index), so the
+ * built-ins that list them take at most MAX_KEYS indices (checkKeys).
+ *
+ * What this cannot reach is syntax: `for (k in x)` and `{ ...x }` enumerate indices in C++ too, over
+ * the longest string V8 makes (2^28 characters, one line of feed code: measured 6-7 s and 900 MB) or
+ * an array of 2^25 (`{ ...a }`: 6.3 s), then the handler's E_HANDLER_TIMEOUT. Commands hold plain data
+ * only (kernel.ts), so no buffer arrives in one.
  */
 
 /** The longest array, array-like or string a built-in may walk in one call from feed code. */
@@ -40,6 +43,9 @@ export const MAX_ARRAY_SLOTS = 2 ** 25;
 
 /** The largest ArrayBuffer feed code may make: room for MAX_ARRAY_SLOTS doubles. */
 export const MAX_BUFFER_BYTES = MAX_ARRAY_SLOTS * 8;
+
+/** The most keys a built-in may list in one call from feed code (each index becomes a string: ~0.4 us). */
+export const MAX_KEYS = 2 ** 20;
 
 /** Most arguments a spread-from-array-like call (apply) may pass: V8 overflows its stack well before. */
 export const MAX_APPLY_ARGS = 2 ** 17;
@@ -99,14 +105,18 @@ function tooLong(what: string, n: number, max = MAX_ARRAY_SLOTS, unit = 'slots')
   );
 }
 
-function checkLength(what: string, o: unknown, max = MAX_ARRAY_SLOTS): void {
+function checkLength(what: string, o: unknown, max = MAX_ARRAY_SLOTS, unit = 'slots'): void {
   const n = lengthOf(what, o);
-  if (n > max) tooLong(what, n, max);
+  if (n > max) tooLong(what, n, max, unit);
 }
 
-/** A string, or a String object, longer than the limit: its indices are keys one by one. */
+/**
+ * A string, array or typed array with more indices than MAX_KEYS: listing them makes a string of each
+ * (measured: Object.getOwnPropertyNames of an array of 2^25 held the process 6.5 s and 1.2 GB; of 2^20,
+ * 0.4 s). Any other object's keys exist already, and an array-like's length is not a key.
+ */
 function checkKeys(what: string, o: unknown): void {
-  if (typeof o === 'string' || types.isStringObject(o)) checkLength(what, o);
+  if (typeof o === 'string' || isArray(o) || types.isTypedArray(o) || types.isStringObject(o)) checkLength(what, o, MAX_KEYS, 'keys');
 }
 
 /** The language's order for a sort without a comparator: ToString of each side, compared as strings. */
