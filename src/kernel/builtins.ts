@@ -32,10 +32,8 @@ import { types } from 'node:util';
  * Listing keys costs more a slot than walking them (a string is made for each index), so the
  * built-ins that list them take at most MAX_KEYS indices (checkKeys).
  *
- * What this cannot reach is syntax: `for (k in x)` and `{ ...x }` enumerate indices in C++ too, over
- * the longest string V8 makes (2^28 characters, one line of feed code: measured 6-7 s and 900 MB) or
- * an array of 2^25 (`{ ...a }`: 6.3 s), then the handler's E_HANDLER_TIMEOUT. Commands hold plain data
- * only (kernel.ts), so no buffer arrives in one.
+ * Syntax that lists keys (`for (k in x)`, `{ ...x }`, `{ ...rest } = x`) is rewritten to call
+ * keysBounded first (syntax.ts). Commands hold plain data only (kernel.ts), so no buffer arrives in one.
  */
 
 /** The longest array, array-like or string a built-in may walk in one call from feed code. */
@@ -117,6 +115,15 @@ function checkLength(what: string, o: unknown, max = MAX_ARRAY_SLOTS, unit = 'sl
  */
 function checkKeys(what: string, o: unknown): void {
   if (typeof o === 'string' || isArray(o) || types.isTypedArray(o) || types.isStringObject(o)) checkLength(what, o, MAX_KEYS, 'keys');
+}
+
+/**
+ * What release code's `for (k in x)`, `{ ...x }` and `{ ...rest } = x` call on x (syntax.ts rewrites
+ * them so): x itself, or a RangeError where listing its keys would run too long in one step.
+ */
+export function keysBounded(x: unknown): unknown {
+  if (typeof x === 'string' ? x.length > MAX_KEYS : typeof x === 'object' && x !== null) checkKeys('for-in, or { ...x }', x);
+  return x;
 }
 
 /** The language's order for a sort without a comparator: ToString of each side, compared as strings. */

@@ -3,7 +3,8 @@ import 'ses';
 import vm from 'node:vm';
 import { types } from 'node:util';
 import * as immer from 'immer';
-import { MAX_ARRAY_SLOTS, TYPED, boundedConstructor, enterFeed, guardBuiltins, leaveFeed } from './builtins.ts';
+import { MAX_ARRAY_SLOTS, TYPED, boundedConstructor, enterFeed, guardBuiltins, keysBounded, leaveFeed } from './builtins.ts';
+import { KEYS, guardSyntax, keysGlobal } from './syntax.ts';
 
 restoreFreeze();
 // the built-ins that walk a whole length in one call get their bounds (builtins.ts): inert until feed
@@ -225,18 +226,21 @@ export function runBounded<T>(fn: () => T, ms: number): T {
 export function evaluate(code: string, filename: string, timeoutMs: number): Sandbox {
   lockdownHost();
   const stand = standIns();
-  const compartment = new Compartment({ globals: stand, __options__: true, name: filename } as never);
+  // what its eval and Function compile is bounded as its own source is (syntax.ts)
+  const transforms = [(source: string) => guardSyntax(source, `${filename} (eval)`)];
+  const compartment = new Compartment({ globals: { ...stand, ...keysGlobal }, transforms, __options__: true, name: filename } as never);
   const global = compartment.globalThis as Record<string, unknown>;
+  Object.defineProperty(global, KEYS, { writable: false, configurable: false });
   // The outer function is sloppy so that one of its parameters may be called eval; the bundle inside
   // is strict. vm.compileFunction, not compartment.evaluate: compiled functions are freed with their
   // release, where evaluated sources stay in V8's eval cache (measured: 20 KB per push kept).
-  const outer = vm.compileFunction(`return function (exports, require, module) {\n${code}\n};`, [...NAMES], { filename });
+  const outer = vm.compileFunction(`return function (exports, require, module) {\n${guardSyntax(code, filename)}\n};`, [...NAMES, KEYS], { filename });
   const module = { exports: {} as unknown };
   const require = (id: string): unknown => {
     if (typeof id === 'string' && Object.hasOwn(ALLOWED_IMPORTS, id)) return ALLOWED_IMPORTS[id];
     throw new Error(`release code may import only ${Object.keys(ALLOWED_IMPORTS).join(', ')}; it asked for '${String(id).slice(0, 60)}'`);
   };
-  const values = NAMES.map((n) => (Object.hasOwn(stand, n) ? stand[n] : LANGUAGE.has(n) || n === 'eval' || n === 'globalThis' ? global[n] : undefined));
+  const values = [...NAMES.map((n) => (Object.hasOwn(stand, n) ? stand[n] : LANGUAGE.has(n) || n === 'eval' || n === 'globalThis' ? global[n] : undefined)), keysBounded];
   runBounded(() => {
     const body = (outer as (...args: unknown[]) => (exports: unknown, require: unknown, module: unknown) => void)(...values);
     body(module.exports, require, module);

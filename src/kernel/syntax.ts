@@ -1,0 +1,83 @@
+import { parse, type Node } from 'acorn';
+import { ancestor } from 'acorn-walk';
+import MagicString from 'magic-string';
+import { keysBounded } from './builtins.ts';
+
+/**
+ * The syntax that enumerates keys in one step, bounded like the built-ins that do (builtins.ts).
+ *
+ * `for (k in x)`, `{ ...x }` and `const { a, ...rest } = x` list every key of x in C++, before any
+ * JavaScript runs again, so V8's watchdog cannot stop them: over the longest string V8 makes (2^28
+ * characters, one line of a handler) they held the process 6-7 s and 900 MB, over an array of 2^25
+ * 6.3 s, and only then did the handler get its E_HANDLER_TIMEOUT. So release code is rewritten where
+ * it is loaded, and wherever its eval or Function compiles more: each such `x` becomes
+ * `KEYS((x))`, which hands x back unchanged, or refuses a string, an array or a typed array of more
+ * than MAX_KEYS indices with a RangeError that says why. A rest pattern whose source is not at hand
+ * (a parameter, a nested pattern, the head of a for-of) is refused when the release loads.
+ *
+ * The name KEYS may not appear in release code, so nothing there can rebind it.
+ */
+export const KEYS = '$molt$keys';
+
+/** What a compartment's own evaluators (eval, Function) are given to call. */
+export const keysGlobal = { [KEYS]: keysBounded };
+
+type Pattern = Node & { type: string; properties?: (Node & { type: string })[] };
+type Parent = Node & { type: string; id?: Node; init?: Node | null; left?: Node; right?: Node };
+
+/**
+ * The sources rewritten last, newest last: a push and its rollback load the same two releases again
+ * and again (parsing one of 72 KB took 10-20 ms here, 80 ms before the parser was warm).
+ */
+const recent = new Map<string, string>();
+const RECENT = 8;
+
+/** `source` (a script) with every key-enumerating expression bounded; throws SyntaxError where it cannot be. */
+export function guardSyntax(source: string, where: string): string {
+  if (source.includes(KEYS)) throw new SyntaxError(`${where}: release code may not use the name ${KEYS} (the kernel's own)`);
+  // nothing to bound without one of these words (most code compiled by eval or Function)
+  if (!/\.\.\.|\bin\b/.test(source)) return source;
+  const known = recent.get(source);
+  if (known !== undefined) {
+    recent.delete(source);
+    recent.set(source, known);
+    return known;
+  }
+  const guarded = rewrite(source, where);
+  recent.set(source, guarded);
+  if (recent.size > RECENT) recent.delete(recent.keys().next().value!);
+  return guarded;
+}
+
+function rewrite(source: string, where: string): string {
+  let ast: Node;
+  try {
+    ast = parse(source, { ecmaVersion: 'latest', sourceType: 'script', allowReturnOutsideFunction: true, allowHashBang: true });
+  } catch (err) {
+    throw new SyntaxError(`${where}: ${(err as Error).message}`);
+  }
+  const out = new MagicString(source);
+  const bound = (node: Node) => {
+    out.prependRight(node.start, `${KEYS}((`);
+    out.appendLeft(node.end, '))');
+  };
+  ancestor(ast, {
+    ForInStatement(node) {
+      bound((node as unknown as { right: Node }).right);
+    },
+    ObjectExpression(node) {
+      for (const p of (node as Pattern).properties!) if (p.type === 'SpreadElement') bound((p as unknown as { argument: Node }).argument);
+    },
+    ObjectPattern(node, _state, ancestors) {
+      if (!(node as Pattern).properties!.some((p) => p.type === 'RestElement')) return;
+      const parent = ancestors[ancestors.length - 2] as Parent | undefined;
+      if (parent?.type === 'VariableDeclarator' && parent.id === node && parent.init) return bound(parent.init);
+      if (parent?.type === 'AssignmentExpression' && parent.left === node) return bound(parent.right!);
+      const line = source.slice(0, node.start).split('\n').length;
+      throw new SyntaxError(
+        `${where}:${line}: release code may collect the rest of an object's keys ({ ...rest }) only in a declaration or an assignment, where the kernel can bound what it reads; destructure there instead`,
+      );
+    },
+  });
+  return out.toString();
+}

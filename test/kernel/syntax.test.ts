@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { evaluate } from '../../src/kernel/sandbox.ts';
+import { KEYS, guardSyntax } from '../../src/kernel/syntax.ts';
+
+const load = (body: string) => evaluate(`"use strict";\n${body}`, 'test.js', 1000);
+const LONG = `'x'.repeat(2 ** 28)`;
+const refused = /^for-in, or \{ \.\.\.x \}: feed code may have a built-in walk at most 1,048,576 keys in one call; this one has [\d,]+ \(the call would run as one step that nothing can interrupt/;
+
+describe('syntax that lists keys in one step is bounded like the built-ins', () => {
+  // Each of these, unguarded, held the process 6-7 s (2^28 characters) or 6.3 s (2^25 slots) in C++,
+  // past any time limit, before the handler got E_HANDLER_TIMEOUT.
+  const CASES: readonly [string, string][] = [
+    ['for-in over a long string', `let n = 0; for (const k in ${LONG}) n++; return n;`],
+    ['for-in over a big array', `let n = 0; for (const k in new Array(2 ** 25).fill(0)) n++; return n;`],
+    ['for-in whose right side is a sequence', `let n = 0; for (const k in (0, ${LONG})) n++; return n;`],
+    ['an object spread', `return { ...${LONG} };`],
+    ['a spread among other properties', `return { a: 1, ...{ b: 2 }, ...new Uint8Array(2 ** 21) };`],
+    ['a rest pattern in a declaration', `const { length, ...rest } = ${LONG}; return rest;`],
+    ['a rest pattern in an assignment', `let rest; ({ ...rest } = new Array(2 ** 21).fill(1)); return rest;`],
+    ['eval', `let n = 0; eval("for (const k in ${LONG}) n++;"); return n;`],
+    ['indirect eval', `return (0, eval)("({ ...${LONG} })");`],
+    ['the Function constructor', `return new Function('s', 'return { ...s }')(${LONG});`],
+  ];
+
+  it.each(CASES)('refuses %s at once, saying why', (_, body) => {
+    const box = load(`exports.f = () => { ${body} };`);
+    const t0 = performance.now();
+    expect(() => box.run((box.exports as { f: () => unknown }).f, 1000)).toThrow(refused);
+    expect(performance.now() - t0).toBeLessThan(900); // refused before it starts, not stopped by the watchdog
+  });
+
+  it('changes nothing else: the same keys, in the same order, as the language gives', () => {
+    const code = `(() => {
+      const keys = []; for (const k in { b: 1, a: 2, 1: 3 }) keys.push(k); for (const k in 'hey') keys.push(k); for (const k in null) keys.push(k);
+      const o = { ...{ c: 3 }, ...'ab', ...null, ...undefined, ...[7], d: 4 };
+      const { c, ...rest } = o; let again; ({ d: again, ...again } = o);
+      let i = 0; for (const k in (i++, { z: 1 })) keys.push(k);
+      const kin = 'x' in { x: 1 } && !('y' in { x: 1 });
+      return [keys, o, rest, again, i, kin];
+    })()`;
+    const box = load(`exports.all = () => ${code};`);
+    expect(box.run((box.exports as { all: () => unknown }).all, 1000)).toEqual(new Function(`return ${code};`)());
+  });
+
+  it('refuses to load a rest pattern whose source it cannot bound, and a release that names the kernel\'s helper', () => {
+    expect(() => load('exports.f = ({ a, ...rest }) => rest;')).toThrow(/test\.js:2: release code may collect the rest of an object's keys \(\{ \.\.\.rest \}\) only in a declaration or an assignment/);
+    expect(() => load('for (const { ...r } of [{}]) {}')).toThrow(/only in a declaration or an assignment/);
+    expect(() => load('const { a: { ...inner } } = { a: {} };')).toThrow(/only in a declaration or an assignment/);
+    expect(() => load(`exports.f = () => eval('(({ ...r }) => r)({})');`)).not.toThrow();
+    const box = load(`exports.f = () => eval('(({ ...r }) => r)({})');`);
+    expect(() => box.run((box.exports as { f: () => unknown }).f, 1000)).toThrow(/test\.js \(eval\):1: release code may collect the rest/);
+    expect(() => load(`const ${KEYS} = (x) => x; for (const k in 'abc') {}`)).toThrow(`release code may not use the name ${KEYS}`);
+    expect(() => load(`exports.f = () => { const ${KEYS} = 1; };`)).toThrow(/may not use the name/);
+    // the helper cannot be replaced from inside either
+    const box2 = load(`exports.f = () => { try { globalThis['$molt' + '$keys'] = (x) => x; } catch {} return eval("({ ...'x'.repeat(2 ** 28) })"); };`);
+    expect(() => box2.run((box2.exports as { f: () => unknown }).f, 1000)).toThrow(refused);
+  });
+
+  it('leaves code without for-in, spread or rest as it is, and says where it cannot parse', () => {
+    const plain = 'const a = 1;\nexports.x = a + 2;';
+    expect(guardSyntax(plain, 'p.js')).toBe(plain);
+    expect(guardSyntax('for (const k in o) f(k);', 'p.js')).toBe(`for (const k in ${KEYS}((o))) f(k);`);
+    expect(() => guardSyntax('for (const k in o', 'p.js')).toThrow(SyntaxError);
+    expect(() => load('exports.x = { ...;')).toThrow(SyntaxError);
+  });
+});
