@@ -148,6 +148,19 @@ describe('bounded in bytes', () => {
     expect(encode({ t: 'reply', id: 1, ok: true, data: (r as { data: unknown }).data }).length).toBeGreaterThan(255 * 2);
   });
 
+  it('refuses, saying why, an upgrade of a state grown too deep a level at a time (the state given, under a new root), and keeps serving', async () => {
+    // each command walks only its new root: what it shares with the state before is not walked again
+    const { kernel, conn } = withBad(`({ state: { count: s.count, under: s } })`, { maxQueuedCommands: 100_000 });
+    const results = await Promise.all(Array.from({ length: 12_000 }, () => kernel.dispatch(conn, { type: 'bad' })));
+    expect(results.every((r) => r.ok)).toBe(true);
+    const before = kernel.state;
+    const report = await kernel.upgrade(tiny({ version: 2 }));
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_INTERNAL', message: expect.stringMatching(/^the live state is nested too deeply to copy to the rehearsal \(encoding it overflowed the stack\); nothing changed/) } });
+    expect(kernel.state).toBe(before);
+    expect(await kernel.dispatch(conn, { type: 'inc' })).toMatchObject({ ok: true });
+    kernel.close();
+  }, 60_000);
+
   it('refuses a handler whose one built-in call would walk a huge length (the process died or wedged), and keeps serving', async () => {
     // unguarded: V8 aborted the process (invalid array length), then with indexOf it never returned
     await refusedWith(`(Array.prototype.sort.call({ length: 2 ** 40 }), { state: s })`, 'E_HANDLER_THREW', /RangeError: Array\.prototype\.sort: feed code may have a built-in walk at most 33,554,432 slots in one call/);

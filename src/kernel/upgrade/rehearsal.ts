@@ -234,7 +234,7 @@ export class Rehearsal {
       for (let batch = full.next(budgetBytes); batch !== null; batch = full.next(budgetBytes)) {
         n += batch.length;
         // not awaited one by one: the child builds while the next batch is packed
-        void this.#send('sync', { full: 'chunk', bytes: this.#packr.pack(batch) }, 120_000).catch(() => undefined);
+        void this.#send('sync', { full: 'chunk', bytes: this.#pack(batch) }, 120_000).catch(() => undefined);
         await tick();
       }
       await this.#send('sync', { full: 'end' }, 120_000);
@@ -243,9 +243,24 @@ export class Rehearsal {
       return n;
     }
     const patches: Patch[] = diff(this.#synced, state);
-    if (patches.length > 0) await this.#send('sync', { bytes: this.#packr.pack(patches) }, 60_000);
+    if (patches.length > 0) await this.#send('sync', { bytes: this.#pack(patches) }, 60_000);
     this.#synced = state;
     return patches.length;
+  }
+
+  /**
+   * msgpack encodes a value by recursion: a state nested deeper than the stack allows cannot be copied
+   * (the plain-data walk bounds nesting where it walks, but not under a subtree shared with the state
+   * before: a handler that puts the state it was given under a new root grows it a level a command).
+   */
+  #pack(value: unknown): Buffer {
+    try {
+      return this.#packr.pack(value);
+    } catch (err) {
+      if (err instanceof RangeError && /call stack/i.test(err.message))
+        die('E_INTERNAL', 'the live state is nested too deeply to copy to the rehearsal (encoding it overflowed the stack); nothing changed. A handler that puts an older part of the state under a new node each time grows it one level a command');
+      throw err;
+    }
   }
 
   /** The live state moved where a patch would be the whole state: the next sync is a full one. */
