@@ -234,7 +234,9 @@ export function evaluate(code: string, filename: string, timeoutMs: number): San
   // The outer function is sloppy so that one of its parameters may be called eval; the bundle inside
   // is strict. vm.compileFunction, not compartment.evaluate: compiled functions are freed with their
   // release, where evaluated sources stay in V8's eval cache (measured: 20 KB per push kept).
-  const outer = vm.compileFunction(`return function (exports, require, module) {\n${guardSyntax(code, filename)}\n};`, [...NAMES, KEYS], { filename });
+  // (parsed under the watchdog too: the parser is JavaScript, and its time is the load's)
+  const guarded = runBounded(() => guardSyntax(code, filename), timeoutMs);
+  const outer = vm.compileFunction(`return function (exports, require, module) {\n${guarded}\n};`, [...NAMES, KEYS], { filename });
   const module = { exports: {} as unknown };
   const require = (id: string): unknown => {
     if (typeof id === 'string' && Object.hasOwn(ALLOWED_IMPORTS, id)) return ALLOWED_IMPORTS[id];

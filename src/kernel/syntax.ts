@@ -19,6 +19,12 @@ import { keysBounded } from './builtins.ts';
  */
 export const KEYS = '$molt$keys';
 
+/**
+ * The most release code parsed at once (a bundle, or what eval or Function is given), in characters:
+ * a parser's tree is many times its source. The released bundles are 43-72 KB.
+ */
+export const MAX_SOURCE = 4 * 1024 * 1024;
+
 /** What a compartment's own evaluators (eval, Function) are given to call. */
 export const keysGlobal = { [KEYS]: keysBounded };
 
@@ -34,6 +40,8 @@ const RECENT = 8;
 
 /** `source` (a script) with every key-enumerating expression bounded; throws SyntaxError where it cannot be. */
 export function guardSyntax(source: string, where: string): string {
+  if (source.length > MAX_SOURCE)
+    throw new SyntaxError(`${where}: release code of ${source.length.toLocaleString('en')} characters; the kernel parses it to bound its syntax, and takes at most ${MAX_SOURCE.toLocaleString('en')} at once`);
   if (source.includes(KEYS)) throw new SyntaxError(`${where}: release code may not use the name ${KEYS} (the kernel's own)`);
   // nothing to bound without one of these words (most code compiled by eval or Function)
   if (!/\.\.\.|\bin\b/.test(source)) return source;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { evaluate } from '../../src/kernel/sandbox.ts';
-import { KEYS, guardSyntax } from '../../src/kernel/syntax.ts';
+import { TimeoutError, evaluate } from '../../src/kernel/sandbox.ts';
+import { KEYS, MAX_SOURCE, guardSyntax } from '../../src/kernel/syntax.ts';
 
 const load = (body: string) => evaluate(`"use strict";\n${body}`, 'test.js', 1000);
 const LONG = `'x'.repeat(2 ** 28)`;
@@ -62,5 +62,11 @@ describe('syntax that lists keys in one step is bounded like the built-ins', () 
     expect(guardSyntax('for (const k in o) f(k);', 'p.js')).toBe(`for (const k in ${KEYS}((o))) f(k);`);
     expect(() => guardSyntax('for (const k in o', 'p.js')).toThrow(SyntaxError);
     expect(() => load('exports.x = { ...;')).toThrow(SyntaxError);
+  });
+
+  it('parses within the load\'s time limit, and no more than MAX_SOURCE characters at once', () => {
+    const big = 'var a = { ...{} };\n'.repeat(Math.floor(MAX_SOURCE / 20));
+    expect(() => evaluate(big, 'big.js', 5)).toThrow(TimeoutError);
+    expect(() => evaluate(`${big}/*${'x'.repeat(MAX_SOURCE)}*/`, 'huge.js', 10_000)).toThrow(/^huge\.js: release code of [\d,]+ characters; the kernel parses it to bound its syntax, and takes at most 4,194,304 at once/);
   });
 });
