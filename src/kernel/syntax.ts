@@ -15,7 +15,7 @@ import { keysBounded } from './builtins.ts';
  * than MAX_KEYS indices with a RangeError that says why. A rest pattern whose source is not at hand
  * (a parameter, a nested pattern, the head of a for-of) is refused when the release loads.
  *
- * The name KEYS may not appear in release code, so nothing there can rebind it.
+ * The name KEYS may not appear in release code (nor a `with`), so nothing there can rebind it.
  */
 export const KEYS = '$molt$keys';
 
@@ -69,7 +69,19 @@ function rewrite(source: string, where: string): string {
     out.prependRight(node.start, `${KEYS}((`);
     out.appendLeft(node.end, '))');
   };
+  const lineOf = (node: Node) => source.slice(0, node.start).split('\n').length;
+  // nothing may stand between the rewritten code and the kernel's helper: no binding of its name
+  // (spelled with escapes, it passes the look at the text above), no `with` (sloppy code only)
+  const named = (node: Node) => {
+    if ((node as unknown as { name: string }).name === KEYS) throw new SyntaxError(`${where}:${lineOf(node)}: release code may not use the name ${KEYS} (the kernel's own)`);
+  };
+  // (acorn-walk visits a binding's name as a VariablePattern, which its types do not list)
   ancestor(ast, {
+    Identifier: named,
+    ...({ VariablePattern: named } as object),
+    WithStatement(node) {
+      throw new SyntaxError(`${where}:${lineOf(node)}: release code may not use a with statement`);
+    },
     ForInStatement(node) {
       bound((node as unknown as { right: Node }).right);
     },
@@ -81,9 +93,8 @@ function rewrite(source: string, where: string): string {
       const parent = ancestors[ancestors.length - 2] as Parent | undefined;
       if (parent?.type === 'VariableDeclarator' && parent.id === node && parent.init) return bound(parent.init);
       if (parent?.type === 'AssignmentExpression' && parent.left === node) return bound(parent.right!);
-      const line = source.slice(0, node.start).split('\n').length;
       throw new SyntaxError(
-        `${where}:${line}: release code may collect the rest of an object's keys ({ ...rest }) only in a declaration or an assignment, where the kernel can bound what it reads; destructure there instead`,
+        `${where}:${lineOf(node)}: release code may collect the rest of an object's keys ({ ...rest }) only in a declaration or an assignment, where the kernel can bound what it reads; destructure there instead`,
       );
     },
   });

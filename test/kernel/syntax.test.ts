@@ -51,6 +51,11 @@ describe('syntax that lists keys in one step is bounded like the built-ins', () 
     expect(() => box.run((box.exports as { f: () => unknown }).f, 1000)).toThrow(/test\.js \(eval\):1: release code may collect the rest/);
     expect(() => load(`const ${KEYS} = (x) => x; for (const k in 'abc') {}`)).toThrow(`release code may not use the name ${KEYS}`);
     expect(() => load(`exports.f = () => { const ${KEYS} = 1; };`)).toThrow(/may not use the name/);
+    // spelled with an escape, the name passes a look at the text: the parsed name does not
+    expect(() => load(`exports.f = (s) => { const $molt\\u0024keys = (x) => x; let n = 0; for (const k in s) n++; return n; };`)).toThrow(/test\.js:2: release code may not use the name/);
+    expect(() => load(`exports.f = ($molt\\u{24}keys, s) => { for (const k in s) {} };`)).toThrow(/may not use the name/);
+    // nor can a with statement (sloppy code) put an object of its own in front of it
+    expect(() => evaluate(`exports.f = (s) => { with ({ ['$molt' + '$keys']: (x) => x }) { for (const k in s) {} } };`, 'sloppy.js', 1000)).toThrow(/sloppy\.js:1: release code may not use a with statement/);
     // the helper cannot be replaced from inside either
     const box2 = load(`exports.f = () => { try { globalThis['$molt' + '$keys'] = (x) => x; } catch {} return eval("({ ...'x'.repeat(2 ** 28) })"); };`);
     expect(() => box2.run((box2.exports as { f: () => unknown }).f, 1000)).toThrow(refused);
