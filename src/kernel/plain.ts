@@ -1,5 +1,5 @@
 import { types } from 'node:util';
-import { hostGetOwnPropertyNames } from './builtins.ts';
+import { hostFreeze, hostGetOwnPropertyNames } from './builtins.ts';
 import { die } from './errors.ts';
 
 /**
@@ -321,7 +321,7 @@ export class PlainWalk {
     }
     this.bytes = bytes;
     // its own properties are read and checked (its children wait on the stack): freezing is shallow
-    Object.freeze(node);
+    hostFreeze(node);
   }
 
   #tooLarge(): never {

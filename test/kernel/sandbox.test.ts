@@ -143,6 +143,8 @@ describe('sandbox', () => {
     ['Object.entries', `Object.entries(new Array(2 ** 21).fill(0))`],
     ['Reflect.ownKeys', `Reflect.ownKeys(new Uint8Array(2 ** 21))`],
     ['Object.keys', `Object.keys('x'.repeat(2 ** 21))`],
+    ['Object.freeze', `Object.freeze(new String('x'.repeat(2 ** 28)))`],
+    ['Object.isSealed', `Object.isSealed(Object('x'.repeat(2 ** 21)))`],
     // text rewritten a character at a time: over 2^28 characters, 6.1 s for each of the first two
     ['encodeURIComponent', `encodeURIComponent('\u00e9'.repeat(2 ** 28))`],
     ['String.prototype.normalize', `'\u00e9'.repeat(2 ** 28).normalize('NFD')`],
