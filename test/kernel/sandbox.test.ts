@@ -146,6 +146,7 @@ describe('sandbox', () => {
     ['Object.freeze', `Object.freeze(new String('x'.repeat(2 ** 28)))`],
     // a template's raw strings, however many its length says: the process held for good
     ['String.raw', `String.raw({ raw: { length: 2 ** 40 } })`],
+    ['JSON.stringify', `const a = []; a.length = 2 ** 32 - 1; JSON.stringify({ x: 1 }, a)`],
     ['Object.isSealed', `Object.isSealed(Object('x'.repeat(2 ** 21)))`],
     // text rewritten a character at a time: over 2^28 characters, 6.1 s for each of the first two
     ['encodeURIComponent', `encodeURIComponent('\u00e9'.repeat(2 ** 28))`],
@@ -164,8 +165,8 @@ describe('sandbox', () => {
       expect(() => box.run(() => calls[i]!(), 1000)).toThrow(new RegExp(`^${name.replace(/[.()]/g, '\\$&')}: feed code may have a built-in walk at most (33,554,432 slots|131,072 slots|1,048,576 keys|1,048,576 strings|16,777,216 characters) in one call; this one has [\\d,]+ \\(the call would run as one step that nothing can interrupt`));
       expect(performance.now() - t0).toBeLessThan(900); // refused before it starts, not stopped by the watchdog
     });
-    const text = load(`exports.f = () => [encodeURIComponent('a b\u00e9'), decodeURI('%41%20'), escape('\u00e9'), unescape('%E9'), '\u00e9'.normalize('NFD').length, 'i'.toLocaleUpperCase('tr'), 'I'.toLocaleLowerCase('en'), String.raw\`a\${1}\\n\`, String.raw({ raw: 'xyz' }, 1, 2)];`);
-    expect(text.run((text.exports as { f: () => unknown }).f, 1000)).toEqual(['a%20b%C3%A9', 'A ', '%E9', '\u00e9', 2, '\u0130', 'i', 'a1\\n', 'x1y2z']);
+    const text = load(`exports.f = () => [encodeURIComponent('a b\u00e9'), decodeURI('%41%20'), escape('\u00e9'), unescape('%E9'), '\u00e9'.normalize('NFD').length, 'i'.toLocaleUpperCase('tr'), 'I'.toLocaleLowerCase('en'), String.raw\`a\${1}\\n\`, String.raw({ raw: 'xyz' }, 1, 2), JSON.stringify({ a: 1, b: [2], c: 3 }, ['a', 'b'], 1)];`);
+    expect(text.run((text.exports as { f: () => unknown }).f, 1000)).toEqual(['a%20b%C3%A9', 'A ', '%E9', '\u00e9', 2, '\u0130', 'i', 'a1\\n', 'x1y2z', '{\n "a": 1,\n "b": [\n  2\n ]\n}']);
     // the host's own calls are not bounded: the guards look at nothing unless feed code runs
     expect(Array.prototype.indexOf.call({ length: 2 ** 26 + 1, [2 ** 26]: 'x' }, 'x')).toBe(2 ** 26);
   });
