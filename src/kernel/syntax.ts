@@ -12,8 +12,9 @@ import { keysBounded } from './builtins.ts';
  * 6.3 s, and only then did the handler get its E_HANDLER_TIMEOUT. So release code is rewritten where
  * it is loaded, and wherever its eval or Function compiles more: each such `x` becomes
  * `KEYS((x))`, which hands x back unchanged, or refuses a string, an array or a typed array of more
- * than MAX_KEYS indices with a RangeError that says why. A rest pattern whose source is not at hand
- * (a parameter, a nested pattern, the head of a for-of) is refused when the release loads.
+ * than MAX_KEYS indices with a RangeError that says why. A parameter with a rest pattern takes a name
+ * (KEYS$n), and the function's body destructures that name first. A rest pattern whose source is not
+ * at hand (a nested pattern, the head of a for-of, a catch) is refused when the release loads.
  *
  * The name KEYS may not appear in release code (nor a `with`), so nothing there can rebind it.
  */
@@ -30,6 +31,8 @@ export const keysGlobal = { [KEYS]: keysBounded };
 
 type Pattern = Node & { type: string; properties?: (Node & { type: string })[] };
 type Parent = Node & { type: string; id?: Node; init?: Node | null; left?: Node; right?: Node };
+type Fn = Node & { type: string; params: Node[]; body: Node & { type: string } };
+const FUNCTIONS = new Set(['FunctionDeclaration', 'FunctionExpression', 'ArrowFunctionExpression']);
 
 /**
  * The sources rewritten last, newest last: a push and its rollback load the same two releases again
@@ -60,11 +63,14 @@ export function guardSyntax(source: string, where: string): string {
 function rewrite(source: string, where: string): string {
   let ast: Node;
   try {
-    ast = parse(source, { ecmaVersion: 'latest', sourceType: 'script', allowReturnOutsideFunction: true, allowHashBang: true });
+    ast = parse(source, { ecmaVersion: 'latest', sourceType: 'script', allowReturnOutsideFunction: true, allowHashBang: true, preserveParens: true });
   } catch (err) {
     throw new SyntaxError(`${where}: ${(err as Error).message}`);
   }
   const out = new MagicString(source);
+  let params = 0;
+  /** What each function's body destructures first: its rest parameters, in order. */
+  const takes = new Map<Fn, string[]>();
   const bound = (node: Node) => {
     out.prependRight(node.start, `${KEYS}((`);
     out.appendLeft(node.end, '))');
@@ -93,10 +99,29 @@ function rewrite(source: string, where: string): string {
       const parent = ancestors[ancestors.length - 2] as Parent | undefined;
       if (parent?.type === 'VariableDeclarator' && parent.id === node && parent.init) return bound(parent.init);
       if (parent?.type === 'AssignmentExpression' && parent.left === node) return bound(parent.right!);
+      // a parameter (with or without a default): it takes a name, and the body destructures that name
+      const fn = (parent?.type === 'AssignmentPattern' && parent.left === node ? ancestors[ancestors.length - 3] : parent) as Fn | undefined;
+      const param = parent?.type === 'AssignmentPattern' ? parent : node;
+      if (fn !== undefined && FUNCTIONS.has(fn.type) && fn.params.includes(param)) {
+        const name = `${KEYS}$${++params}`;
+        const pattern = out.slice(node.start, node.end);
+        out.overwrite(node.start, node.end, name);
+        const list = takes.get(fn) ?? [];
+        list.push(`var ${pattern} = ${KEYS}((${name}));`);
+        takes.set(fn, list);
+        return;
+      }
       throw new SyntaxError(
-        `${where}:${lineOf(node)}: release code may collect the rest of an object's keys ({ ...rest }) only in a declaration or an assignment, where the kernel can bound what it reads; destructure there instead`,
+        `${where}:${lineOf(node)}: release code may collect the rest of an object's keys ({ ...rest }) only in a declaration, an assignment or a parameter, where the kernel can bound what it reads; destructure there instead`,
       );
     },
   });
+  for (const [fn, list] of takes) {
+    if (fn.body.type === 'BlockStatement') out.appendLeft(fn.body.start + 1, ` ${list.join(' ')}`);
+    else {
+      out.prependRight(fn.body.start, `{ ${list.join(' ')} return (`);
+      out.appendLeft(fn.body.end, '); }');
+    }
+  }
   return out.toString();
 }

@@ -18,6 +18,8 @@ describe('syntax that lists keys in one step is bounded like the built-ins', () 
     ['a spread among other properties', `return { a: 1, ...{ b: 2 }, ...new Uint8Array(2 ** 21) };`],
     ['a rest pattern in a declaration', `const { length, ...rest } = ${LONG}; return rest;`],
     ['a rest pattern in an assignment', `let rest; ({ ...rest } = new Array(2 ** 21).fill(1)); return rest;`],
+    ['a rest pattern in a parameter', `const f = ({ length, ...rest }) => rest; return f(${LONG});`],
+    ['a rest pattern in a parameter with a default, of a method', `return ({ m(a, { ...rest } = {}) { return rest; } }).m(1, ${LONG});`],
     ['eval', `let n = 0; eval("for (const k in ${LONG}) n++;"); return n;`],
     ['indirect eval', `return (0, eval)("({ ...${LONG} })");`],
     ['the Function constructor', `return new Function('s', 'return { ...s }')(${LONG});`],
@@ -35,20 +37,22 @@ describe('syntax that lists keys in one step is bounded like the built-ins', () 
       const keys = []; for (const k in { b: 1, a: 2, 1: 3 }) keys.push(k); for (const k in 'hey') keys.push(k); for (const k in null) keys.push(k);
       const o = { ...{ c: 3 }, ...'ab', ...null, ...undefined, ...[7], d: 4 };
       const { c, ...rest } = o; let again; ({ d: again, ...again } = o);
+      const param = (({ c, ...p }, q = 1, { ...r } = { z: q }) => [c, p, r])(o);
+      class K { constructor({ d, ...k }) { this.k = k; } m(x, { ...m }) { return [x, m]; } }
+      const methods = [new K(o).k, new K(o).m(1, { y: 2 }), (function ({ ...f }) { return arguments.length + Object.keys(f).length; })({ a: 1, b: 2 })];
       let i = 0; for (const k in (i++, { z: 1 })) keys.push(k);
       const kin = 'x' in { x: 1 } && !('y' in { x: 1 });
-      return [keys, o, rest, again, i, kin];
+      return [keys, o, rest, again, i, kin, param, methods];
     })()`;
     const box = load(`exports.all = () => ${code};`);
     expect(box.run((box.exports as { all: () => unknown }).all, 1000)).toEqual(new Function(`return ${code};`)());
   });
 
   it('refuses to load a rest pattern whose source it cannot bound, and a release that names the kernel\'s helper', () => {
-    expect(() => load('exports.f = ({ a, ...rest }) => rest;')).toThrow(/test\.js:2: release code may collect the rest of an object's keys \(\{ \.\.\.rest \}\) only in a declaration or an assignment/);
-    expect(() => load('for (const { ...r } of [{}]) {}')).toThrow(/only in a declaration or an assignment/);
-    expect(() => load('const { a: { ...inner } } = { a: {} };')).toThrow(/only in a declaration or an assignment/);
-    expect(() => load(`exports.f = () => eval('(({ ...r }) => r)({})');`)).not.toThrow();
-    const box = load(`exports.f = () => eval('(({ ...r }) => r)({})');`);
+    expect(() => load('for (const { ...r } of [{}]) {}')).toThrow(/test\.js:2: release code may collect the rest of an object's keys \(\{ \.\.\.rest \}\) only in a declaration, an assignment or a parameter/);
+    expect(() => load('const { a: { ...inner } } = { a: {} };')).toThrow(/only in a declaration, an assignment or a parameter/);
+    expect(() => load('exports.f = ({ a: { ...inner } }) => inner;')).toThrow(/only in a declaration, an assignment or a parameter/);
+    const box = load(`exports.f = () => eval('for (const { ...r } of [{}]) {}');`);
     expect(() => box.run((box.exports as { f: () => unknown }).f, 1000)).toThrow(/test\.js \(eval\):1: release code may collect the rest/);
     expect(() => load(`const ${KEYS} = (x) => x; for (const k in 'abc') {}`)).toThrow(`release code may not use the name ${KEYS}`);
     expect(() => load(`exports.f = () => { const ${KEYS} = 1; };`)).toThrow(/may not use the name/);
