@@ -114,6 +114,13 @@ function checkLength(what: string, o: unknown, max = MAX_ARRAY_SLOTS, unit = 'sl
   if (n > max) tooLong(what, n, max, unit);
 }
 
+/** `value` as a string, converted once (a toString could answer one length here, another to the built-in), within `max`. */
+function textOf(what: string, value: unknown, max = MAX_ARRAY_SLOTS, unit = 'slots'): string {
+  const text = String(value);
+  checkLength(what, text, max, unit);
+  return text;
+}
+
 /**
  * A string, array or typed array with more indices than MAX_KEYS: listing them makes a string of each
  * (measured: Object.getOwnPropertyNames of an array of 2^25 held the process 6.5 s and 1.2 GB; of 2^20,
@@ -228,6 +235,7 @@ function boundConstructor(name: string): void {
   const guarded = {
     [name]: function (this: unknown, ...args: unknown[]): unknown {
       if (new.target === undefined) throw new TypeError(`Constructor ${name} requires 'new'`);
+      const target = new.target === guarded ? real : new.target;
       if (feedDepth !== 0) {
         const a = args[0];
         if (buffer) {
@@ -247,14 +255,14 @@ function boundConstructor(name: string): void {
           // a view costs nothing to make, but is as long as the buffer (a Float64Array's buffer seen
           // as bytes: 8 times as many), and a view of a resizable buffer grows with it
           // (read with the language's own getters: a subclass or the buffer may shadow them)
-          const made = construct(real, args, new.target === guarded ? real : new.target) as Uint8Array;
+          const made = construct(real, args, target) as Uint8Array;
           const tracking = types.isArrayBuffer(a) && abResizable.call(a) === true && args[2] === undefined;
           const most = tracking ? ((abMaxByteLength.call(a) as number) - (taByteOffset.call(made) as number)) / perElement : (taLength.call(made) as number);
           if (most > MAX_ARRAY_SLOTS) tooLong(`new ${name}`, most);
           return made;
         }
       }
-      return construct(real, args, new.target === guarded ? real : new.target);
+      return construct(real, args, target);
     },
   }[name]!;
   Object.setPrototypeOf(guarded, Object.getPrototypeOf(real));
@@ -347,30 +355,21 @@ export function guardBuiltins(): void {
     return original.call(this, items, map, thisArg);
   } }).f);
 
-  // the receiver and the text become strings once, here: a toString could answer differently twice
-  replace(String.prototype, 'split', (original) => ({ f(this: unknown, separator?: unknown, limit?: unknown) {
-    if (feedDepth === 0 || this === null || this === undefined) return original.call(this, separator, limit);
-    const text = String(this);
-    checkLength('String.prototype.split', text);
-    return original.call(text, separator, limit);
-  } }).f);
-
-  // text rewritten character by character in C++, dearer a character than a slot: over 2^28
-  // characters, encodeURIComponent held the process 6.1 s, normalize('NFD') 6.1 s, decodeURIComponent
-  // (2^27 escapes) 0.9 s, toLocaleUpperCase 1.1 s
-  for (const name of ['normalize', 'toLocaleUpperCase', 'toLocaleLowerCase'] as const)
-    replace(String.prototype, name, (original) => ({ f(this: unknown, form?: unknown) {
-      if (feedDepth === 0 || this === null || this === undefined) return original.call(this, form);
-      const text = String(this);
-      checkLength(`String.prototype.${name}`, text, MAX_TEXT, 'characters');
-      return original.call(text, form);
+  // the receiver becomes a string once, here (textOf). split makes a string a character; the others
+  // rewrite text character by character in C++, dearer a character than a slot: over 2^28 characters,
+  // normalize('NFD') held the process 6.1 s, toLocaleUpperCase 1.1 s
+  const receivers = [['split', MAX_ARRAY_SLOTS, 'slots'], ['normalize', MAX_TEXT, 'characters'], ['toLocaleUpperCase', MAX_TEXT, 'characters'], ['toLocaleLowerCase', MAX_TEXT, 'characters']] as const;
+  for (const [name, max, unit] of receivers)
+    replace(String.prototype, name, (original) => ({ f(this: unknown, a?: unknown, b?: unknown) {
+      if (feedDepth === 0 || this === null || this === undefined) return original.call(this, a, b);
+      return original.call(textOf(`String.prototype.${name}`, this, max, unit), a, b);
     } }).f);
+  // likewise: encodeURIComponent held the process 6.1 s over 2^28 characters, decodeURIComponent 0.9 s
+  // over 2^27 escapes
   for (const name of ['encodeURI', 'encodeURIComponent', 'decodeURI', 'decodeURIComponent', 'escape', 'unescape'] as const)
     replace(globalThis, name, (original) => ({ f(this: unknown, value?: unknown) {
       if (feedDepth === 0) return original(value);
-      const text = String(value);
-      checkLength(name, text, MAX_TEXT, 'characters');
-      return original(text);
+      return original(textOf(name, value, MAX_TEXT, 'characters'));
     } }).f);
 
   // a template's raw strings, as many as their length says, each read and made a string (~0.35 us):
@@ -394,9 +393,7 @@ export function guardBuiltins(): void {
 
   replace(JSON, 'parse', (original) => ({ f(this: unknown, text?: unknown, reviver?: unknown) {
     if (feedDepth === 0) return original.call(this, text, reviver);
-    const source = String(text);
-    checkLength('JSON.parse', source);
-    return original.call(this, source, reviver);
+    return original.call(this, textOf('JSON.parse', text), reviver);
   } }).f);
 
   // the kernel's own plain walk, immer and msgpackr call these for every command: one plain call each

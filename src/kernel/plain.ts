@@ -8,9 +8,9 @@ import { die } from './errors.ts';
  * state encodable, comparable and safe to freeze, and it means nothing stored can run code when read:
  * no Proxy, no getter or setter, no symbol or non-enumerable key, no named property on an array, no
  * hole; and nothing nested deeper than MAX_DEPTH (a subtree shared with the previous state is not
- * walked again, so a state that puts its old root under a new one each time can grow deeper: measured
- * after 20,000 such commands, the next upgrade was refused, E_INTERNAL, a stack overflow copying the
- * state to the rehearsal, and the feed kept serving). Release code's `Proxy` is a stand-in that
+ * walked again, so a state that puts its old root under a new one each time can grow deeper: after
+ * ~12,000 such commands the next upgrade is refused, E_INTERNAL, saying the state is nested too deeply
+ * to copy to the rehearsal (rehearsal.ts), and the feed keeps serving). Release code's `Proxy` is a stand-in that
  * throws, so a Proxy can only be a leaked immer draft.
  *
  * Frozen is not plain: feed code freezes what it writes, so this walk checks every node it has not
