@@ -246,6 +246,21 @@ export function validate(s: Parameters<typeof checked>[0]) { let x = 0; for (let
     expect(await kernel.dispatch(conn, { type: 'timeline' })).toMatchObject({ ok: true });
   }, 60_000);
 
+  it('a problem validate() finds in the rehearsal stops the live process where its first pass is: refused long before its pace would end it', async () => {
+    const { kernel, frames } = boot();
+    const cursed = await v2With('invalid', 'react', '', `export const validate = () => ['every post is cursed'];\n`);
+    const before = digest(kernel.state);
+    // at 1,000 entities a second, this process alone would follow the rehearsal for 4 s; the rehearsal
+    // maps it all in milliseconds and checks the whole new state while this process still follows
+    const report = await kernel.upgrade(cursed, { pace: { perSecond: 1000 } });
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_VALIDATE', message: expect.stringMatching(/every post is cursed/) } });
+    const last = frames.filter((f): f is UpgradeFrame => f.t === 'upgrade' && f.phase === 'migrate').at(-1)!.detail as { progress: { done: number; total: number } };
+    expect(last.progress.total).toBe(4000);
+    expect(last.progress.done).toBeLessThan(last.progress.total / 2);
+    expect(digest(kernel.state)).toBe(before);
+    expect(kernel.version).toBe(1);
+  }, 60_000);
+
   it('an entity mapped to something that is not plain data refuses the upgrade, naming the entity and the field', async () => {
     const { kernel } = boot();
     const broken = await v2With('nan-in-slice', `(post, ctx) => { const out = react(post, ctx); return post.id === 'p2bi' ? { ...out, score: 0 / 0 } : out; }`);

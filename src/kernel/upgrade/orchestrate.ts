@@ -88,6 +88,9 @@ export interface UpgradeHost {
   log(phase: string, extra: Record<string, unknown>): void;
 }
 
+/** What the rehearsal's check of a whole new state answers (child.ts, `check`). */
+type Checked = { census: { before: Record<string, number>; after: Record<string, number> }; dropped: Record<string, number>; sample: UpgradeReport['sample']; changed?: Record<string, string[]>; validateMs: number; heapMb: number; skipped: string[]; compared: Record<string, number> | null };
+
 const MIN_SLICE = 32;
 const MAX_SLICE = 1 << 16;
 /** What one slice of the live process aims to take, ms: well under a frame of latency. */
@@ -319,6 +322,9 @@ export class UpgradeRun {
       this.#setProgress(begun.progress.kinds, 0, true);
       const live = !report.dryRun && begun.online ? new Pipeline(fresh, s0, now, { ms, shapes }) : null;
       const walked = live ? this.#walkSlices(live) : null;
+      const check = (): Promise<Checked> => reh.call<Checked>('check', { now, sample: true }, deadline);
+      // the rehearsal's check of the whole new state, once begun (see the first pass below)
+      const checks: { whole: Promise<Checked> | null } = { whole: null };
       if (begun.online) {
         type Slice = { n: number; position: number; mapped: boolean; heapMb: number; progress: { kinds: Record<string, { done: number; total: number }> } };
         // with a pace in entities a second, a slice holds at most what the pace allows between two
@@ -350,6 +356,14 @@ export class UpgradeRun {
               }
               this.#check();
             }
+            // The rehearsal is done mapping, and this process may still be following it (at 1M posts
+            // ~0.5-1.4 s behind): the rehearsal checks the whole new state meanwhile, rather than after,
+            // and a problem it finds stops this process's first pass at its next slice.
+            checks.whole = check();
+            checks.whole.catch((err: unknown) => {
+              child.error ??= err;
+              child.wake?.();
+            });
           } catch (err) {
             child.error = err;
             child.wake?.();
@@ -383,10 +397,9 @@ export class UpgradeRun {
       this.#check();
       host.log('migrate', { ms: report.phases.migrate, online: report.online, entities: this.#progress.total });
 
-      // ---- validate: the rehearsal checks the whole new state ----
+      // ---- validate: the rehearsal checks the whole new state (begun already when online) ----
       this.#phase = 'validate';
-      const checked = await reh.call<{ census: { before: Record<string, number>; after: Record<string, number> }; dropped: Record<string, number>; sample: UpgradeReport['sample']; changed?: Record<string, string[]>; validateMs: number; heapMb: number; skipped: string[]; compared: Record<string, number> | null }>(
-        'check', { now, sample: true }, deadline);
+      const checked = await (checks.whole ?? check());
       report.census = checked.census;
       report.skipped = checked.skipped;
       report.checked = checked.compared;
