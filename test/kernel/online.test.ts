@@ -261,6 +261,25 @@ export function validate(s: Parameters<typeof checked>[0]) { let x = 0; for (let
     expect(kernel.version).toBe(1);
   }, 60_000);
 
+  it('an abort while the rehearsal checks the new state and the live process still follows: refused, nothing changed, and the next upgrade commits', async () => {
+    const { kernel, conn, frames } = boot();
+    // validate() made slow (~1 s): the rehearsal is inside it while this process follows at its pace
+    const slow = await v2With('slow-check', 'react', '', `import { validate as checked } from ${JSON.stringify(path.join(ROOT, 'src/feed/v2/index.ts'))};
+export function validate(s: Parameters<typeof checked>[0]) { let x = 0; for (let i = 0; i < 4e8; i++) x += i % 7; return x < 0 ? ['never'] : checked(s); }
+`);
+    const before = digest(kernel.state);
+    const pending = kernel.upgrade(slow, { pace: { perSecond: 1000 } });
+    while (!frames.some((f) => f.t === 'upgrade' && f.phase === 'migrate' && ((f.detail as { progress?: { done: number } })?.progress?.done ?? 0) > 200)) await new Promise((r) => setTimeout(r, 20));
+    kernel.abort();
+    expect(await pending).toMatchObject({ result: 'refused', error: { code: 'E_ABORTED' } });
+    expect(phasesOf(frames)).not.toContain('validate'); // the check had not answered
+    expect(digest(kernel.state)).toBe(before);
+    expect(kernel.version).toBe(1);
+    expect(await kernel.dispatch(conn, { type: 'timeline' })).toMatchObject({ ok: true });
+    expect(await kernel.upgrade(r2)).toMatchObject({ result: 'committed' });
+    expect(kernel.version).toBe(2);
+  }, 60_000);
+
   it('an entity mapped to something that is not plain data refuses the upgrade, naming the entity and the field', async () => {
     const { kernel } = boot();
     const broken = await v2With('nan-in-slice', `(post, ctx) => { const out = react(post, ctx); return post.id === 'p2bi' ? { ...out, score: 0 / 0 } : out; }`);
