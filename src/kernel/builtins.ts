@@ -136,7 +136,7 @@ function checkKeys(what: string, o: unknown): void {
  */
 export function keysBounded(x: unknown): unknown {
   if (typeof x === 'string') {
-    if (x.length > MAX_KEYS) checkKeys('for-in, or { ...x }', x);
+    if (x.length > MAX_KEYS) tooLong('for-in, or { ...x }', x.length, MAX_KEYS, 'keys');
   } else if (typeof x === 'object' && x !== null) {
     // for-in lists what the prototypes hold too: an array of 2^25 under an empty object, 5.9 s
     for (let at: object | null = x; at !== null && at !== ObjectPrototype; at = getProto(at) as object | null) checkKeys('for-in, or { ...x }', at);
@@ -426,14 +426,13 @@ export function guardBuiltins(): void {
     } }).f);
 
   for (const name of [...TYPED, 'ArrayBuffer']) boundConstructor(name);
-  const TP = TypedArrayPrototype;
   // the same methods (replace() passes over those typed arrays lack: shift, splice, toSpliced, unshift)
-  guardByReceiver(TP, 'TypedArray.prototype', BY_RECEIVER, BY_RECEIVER_WHOLE);
-  replace(TP, 'set', (original) => ({ f(this: unknown, source?: unknown, offset?: unknown) {
+  guardByReceiver(TypedArrayPrototype, 'TypedArray.prototype', BY_RECEIVER, BY_RECEIVER_WHOLE);
+  replace(TypedArrayPrototype, 'set', (original) => ({ f(this: unknown, source?: unknown, offset?: unknown) {
     if (feedDepth !== 0) checkLength('TypedArray.prototype.set', source);
     return original.call(this, source, offset);
   } }).f);
-  guardSort(TP, 'TypedArray.prototype', numericCompare);
+  guardSort(TypedArrayPrototype, 'TypedArray.prototype', numericCompare);
   // a call spread from an array-like: V8 copies the whole length before it finds the stack too small
   replace(Function.prototype, 'apply', () => ({ f(this: unknown, thisArg?: unknown, args?: unknown) {
     if (feedDepth !== 0 && args !== null && args !== undefined) checkLength('Function.prototype.apply', args, MAX_APPLY_ARGS);
