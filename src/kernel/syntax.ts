@@ -69,8 +69,9 @@ function rewrite(source: string, where: string): string {
   }
   const out = new MagicString(source);
   let params = 0;
-  /** What each function's body destructures first: its rest parameters, in order. */
+  /** What each function's body destructures first: its rest parameters, in order, and their patterns. */
   const takes = new Map<Fn, string[]>();
+  const moved = new Map<Fn, Node[]>();
   const bound = (node: Node) => {
     out.prependRight(node.start, `${KEYS}((`);
     out.appendLeft(node.end, '))');
@@ -109,6 +110,7 @@ function rewrite(source: string, where: string): string {
         const list = takes.get(fn) ?? [];
         list.push(`var ${pattern} = ${KEYS}((${name}));`);
         takes.set(fn, list);
+        moved.set(fn, [...(moved.get(fn) ?? []), node]);
         return;
       }
       throw new SyntaxError(
@@ -117,6 +119,7 @@ function rewrite(source: string, where: string): string {
     },
   });
   for (const [fn, list] of takes) {
+    movable(fn, moved.get(fn)!, where, lineOf);
     if (fn.body.type === 'BlockStatement') out.appendLeft(fn.body.start + 1, ` ${list.join(' ')}`);
     else {
       out.prependRight(fn.body.start, `{ ${list.join(' ')} return (`);
@@ -124,4 +127,52 @@ function rewrite(source: string, where: string): string {
     }
   }
   return out.toString();
+}
+
+/**
+ * A pattern moved from the parameters into the body binds its names only once the body runs, so
+ * nothing that runs before may read them: a later parameter's default (`({ a, ...r }, b = a)`), which
+ * would otherwise see another `a` or none; and a function the body declares under one of them
+ * (`({ f, ...r }) => { function f() {} }`), which the moved declaration would overwrite. Both are
+ * refused where the release loads rather than run differently from what was written.
+ */
+function movable(fn: Fn, patterns: Node[], where: string, lineOf: (node: Node) => number): void {
+  const names = new Set<string>();
+  for (const p of patterns) bindings(p, names);
+  const skip = new Set<unknown>(patterns);
+  const first = fn.params.findIndex((p) => p.start <= patterns[0]!.start && patterns[0]!.end <= p.end);
+  for (const param of fn.params.slice(first + 1)) {
+    const read = identifiers(param, skip).find((id) => names.has(id.name));
+    if (read !== undefined)
+      throw new SyntaxError(`${where}:${lineOf(read)}: release code may not read ${read.name} in a parameter after the { ...rest } pattern that binds it (the kernel moves that pattern into the body, to bound what it reads); read it in the body instead`);
+  }
+  const body = fn.body as Node & { body?: (Node & { type: string; id?: { name: string } })[] };
+  for (const st of fn.body.type === 'BlockStatement' ? body.body! : [])
+    if (st.type === 'FunctionDeclaration' && st.id && names.has(st.id.name))
+      throw new SyntaxError(`${where}:${lineOf(st)}: release code may not declare a function ${st.id.name} in a body whose parameter binds that name with a { ...rest } pattern (the kernel moves that pattern into the body, to bound what it reads); rename one of them`);
+}
+
+/** The names a binding pattern binds. */
+function bindings(node: Node, into: Set<string>): void {
+  const n = node as Node & { type: string; name?: string; properties?: Node[]; elements?: (Node | null)[]; value?: Node; argument?: Node; left?: Node };
+  if (n.type === 'Identifier') into.add(n.name!);
+  else if (n.type === 'ObjectPattern') for (const p of n.properties!) bindings((p as typeof n).type === 'RestElement' ? p : (p as typeof n).value!, into);
+  else if (n.type === 'ArrayPattern') for (const e of n.elements!) e && bindings(e, into);
+  else if (n.type === 'RestElement') bindings(n.argument!, into);
+  else if (n.type === 'AssignmentPattern') bindings(n.left!, into);
+}
+
+/** Every identifier read within `node` (not a property's name), but for the subtrees in `skip`. */
+function identifiers(node: unknown, skip: Set<unknown>, out: (Node & { name: string })[] = []): (Node & { name: string })[] {
+  if (node === null || typeof node !== 'object' || skip.has(node)) return out;
+  if (Array.isArray(node)) {
+    for (const x of node) identifiers(x, skip, out);
+    return out;
+  }
+  const n = node as Node & { type?: string; computed?: boolean; shorthand?: boolean };
+  if (n.type === 'Identifier') out.push(n as Node & { name: string });
+  // `{ a: 1 }`, `x.a`, `{ a() {} }`: a name, not a read (a shorthand `{ a }` reads a, as its value)
+  const named = !n.computed && (n.type === 'MemberExpression' ? 'property' : n.type === 'Property' || n.type === 'MethodDefinition' || n.type === 'PropertyDefinition' ? 'key' : null);
+  for (const key in n) if (key !== named) identifiers((n as unknown as Record<string, unknown>)[key], skip, out);
+  return out;
 }

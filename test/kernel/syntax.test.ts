@@ -66,6 +66,19 @@ describe('syntax that lists keys in one step is bounded like the built-ins', () 
     expect(() => box2.run((box2.exports as { f: () => unknown }).f, 1000)).toThrow(refused);
   });
 
+  it('refuses a parameter list that would read a moved rest pattern\'s names before the body binds them', () => {
+    // moved into the body, `{ a, ...r }` binds a only there: the default `b = a` would read the outer a
+    expect(() => load(`const a = 'outer'; exports.f = ({ a, ...r }, b = a) => b;`)).toThrow(/test\.js:2: release code may not read a in a parameter after the \{ \.\.\.rest \} pattern that binds it/);
+    expect(() => load(`exports.f = ({ a: [x, { y }], ...r }, g = () => y) => g();`)).toThrow(/may not read y in a parameter after/);
+    expect(() => load(`exports.f = ({ a, ...r }, { ...s } = { a }) => s;`)).toThrow(/may not read a in a parameter after/);
+    // a function the body declares under a moved name would be overwritten by the moved declaration
+    expect(() => load(`exports.f = function ({ g, ...r }) { function g() {} return g; };`)).toThrow(/test\.js:2: release code may not declare a function g in a body whose parameter binds that name/);
+    // names that are not reads, and later patterns that read earlier ones (moved in order), load and run as written
+    const code = `(({ a, ...r }, b = { a: 1 }, c = b.a, { d = a, ...s } = { e: c }) => [a, r, b, c, d, s])({ a: 'x', z: 2 })`;
+    const box = load(`exports.f = () => ${code};`);
+    expect(box.run((box.exports as { f: () => unknown }).f, 1000)).toEqual(new Function(`return ${code};`)());
+  });
+
   it('leaves code without for-in, spread or rest as it is, and says where it cannot parse', () => {
     const plain = 'const a = 1;\nexports.x = a + 2;';
     expect(guardSyntax(plain, 'p.js')).toBe(plain);
