@@ -48,6 +48,16 @@ export const MAX_TEXT = 2 ** 24;
 /** The most keys a built-in may list in one call from feed code (each index becomes a string: ~0.4 us). */
 export const MAX_KEYS = 2 ** 20;
 
+/**
+ * The longest pattern feed code may make a RegExp of. V8 parses a pattern when it makes one and
+ * compiles it when first used, each in one C++ call no watchdog can stop (running it is another
+ * matter: a backtracking match stops at the time limit like any JavaScript). The compile grows faster
+ * than the pattern: measured here, 'a|' repeated to 2^16 characters took 75 ms, to 2^20 2.9 s, to 2^24
+ * 119 s, and to 2^26 the process died (V8's compiler out of memory). Of the shapes tried, the dearest
+ * at 2^14 characters took 128 ms (groups nested 8,192 deep), at 2^16 334 ms (named groups).
+ */
+export const MAX_PATTERN = 2 ** 14;
+
 /** Most arguments a spread-from-array-like call (apply) may pass: V8 overflows its stack well before. */
 export const MAX_APPLY_ARGS = 2 ** 17;
 
@@ -292,6 +302,50 @@ function guardSort(owner: object, label: string, order: (x: never, y: never) => 
     })[name]!);
 }
 
+/**
+ * What a RegExp made from feed code's `pattern` is made from: a RegExp as it is (its pattern was
+ * bounded when it was made: a literal by the size of the release, the others here); anything else
+ * read once, as the constructor would read it (a RegExp-like's source and flags, else the pattern as a
+ * string), and refused past MAX_PATTERN.
+ */
+function patternArgs(pattern: unknown, rest: IArguments): unknown[] {
+  const flags = rest[1];
+  if (pattern === undefined || types.isRegExp(pattern)) return [...rest];
+  let source: unknown = pattern;
+  let given = flags;
+  if ((typeof pattern === 'object' || typeof pattern === 'function') && pattern !== null && (pattern as { [Symbol.match]?: unknown })[Symbol.match]) {
+    source = (pattern as { source?: unknown }).source;
+    if (flags === undefined) given = (pattern as { flags?: unknown }).flags;
+  }
+  const text = source === undefined ? '' : textOf('RegExp', source, MAX_PATTERN, 'characters');
+  return given === undefined ? [text] : [text, given];
+}
+
+/**
+ * globalThis.RegExp, bounded while feed code runs (patternArgs). SES builds every compartment's RegExp
+ * (and the one on RegExp.prototype.constructor) over the RegExp it finds when it loads, so this is
+ * installed before SES is imported (pattern.ts); the host's own calls pass through unchanged. The
+ * string methods that make a RegExp of a string themselves are bounded in guardBuiltins.
+ */
+export function boundRegExp(): void {
+  const real = RegExp;
+  if ((real as unknown as { [BOUND]?: true })[BOUND]) return;
+  const guarded = function RegExp(this: unknown, pattern?: unknown): unknown {
+    const args = feedDepth === 0 ? arguments : patternArgs(pattern, arguments);
+    return new.target === undefined ? apply(real, undefined, args as unknown[]) : construct(real, args as unknown[], new.target);
+  };
+  for (const key of Reflect.ownKeys(real)) {
+    if (key === 'name' || key === 'length' || key === 'prototype') continue;
+    Object.defineProperty(guarded, key, gopd(real, key)!);
+  }
+  Object.defineProperty(guarded, 'prototype', { value: real.prototype });
+  Object.defineProperty(guarded, 'length', { value: real.length });
+  Object.defineProperty(guarded, BOUND, { value: true });
+  Object.defineProperty(real.prototype, 'constructor', { ...gopd(real.prototype, 'constructor'), value: guarded });
+  Object.defineProperty(globalThis, 'RegExp', { ...gopd(globalThis, 'RegExp'), value: guarded });
+}
+const BOUND = Symbol('molt.bounded');
+
 let installed = false;
 
 /** Install the guards on the shared intrinsics, once, before lockdown freezes them. */
@@ -363,6 +417,15 @@ export function guardBuiltins(): void {
     replace(String.prototype, name, (original) => ({ f(this: unknown, a?: unknown, b?: unknown) {
       if (feedDepth === 0 || this === null || this === undefined) return original.call(this, a, b);
       return original.call(textOf(`String.prototype.${name}`, this, max, unit), a, b);
+    } }).f);
+  // a string (or anything but a RegExp, or an object that says how it matches) becomes a RegExp inside
+  // these, made by the language's own constructor: bounded here as the global one is (boundRegExp)
+  const matchers = [['match', Symbol.match], ['matchAll', Symbol.matchAll], ['search', Symbol.search]] as const;
+  for (const [name, symbol] of matchers)
+    replace(String.prototype, name, (original) => ({ f(this: unknown, pattern?: unknown) {
+      if (feedDepth === 0 || pattern === undefined || pattern === null) return original.call(this, pattern);
+      if ((typeof pattern === 'object' || typeof pattern === 'function') && (pattern as Record<symbol, unknown>)[symbol] != null) return original.call(this, pattern);
+      return original.call(this, textOf(`String.prototype.${name}`, pattern, MAX_PATTERN, 'characters'));
     } }).f);
   // likewise: encodeURIComponent held the process 6.1 s over 2^28 characters, decodeURIComponent 0.9 s
   // over 2^27 escapes

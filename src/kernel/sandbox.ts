@@ -1,4 +1,5 @@
 import { restoreFreeze } from './freeze.ts'; // first: SES takes its freeze from it (see freeze.ts)
+import './pattern.ts'; // before SES too: it takes the RegExp its compartments build on when it loads
 import 'ses';
 import vm from 'node:vm';
 import { types } from 'node:util';

@@ -1,7 +1,7 @@
 import { parse, type Node } from 'acorn';
 import { ancestor } from 'acorn-walk';
 import MagicString from 'magic-string';
-import { keysBounded } from './builtins.ts';
+import { MAX_PATTERN, keysBounded } from './builtins.ts';
 
 /**
  * The syntax that enumerates keys in one step, bounded like the built-ins that do (builtins.ts).
@@ -46,8 +46,9 @@ export function guardSyntax(source: string, where: string): string {
   if (source.length > MAX_SOURCE)
     throw new SyntaxError(`${where}: release code of ${source.length.toLocaleString('en')} characters; the kernel parses it to bound its syntax, and takes at most ${MAX_SOURCE.toLocaleString('en')} at once`);
   if (source.includes(KEYS)) throw new SyntaxError(`${where}: release code may not use the name ${KEYS} (the kernel's own)`);
-  // nothing to bound without one of these words (most code compiled by eval or Function)
-  if (!/\.\.\.|\bin\b/.test(source)) return source;
+  // nothing to bound without one of these words (most code compiled by eval or Function), nor a
+  // RegExp literal too long to compile (in source no longer than it may be)
+  if (source.length <= MAX_PATTERN && !/\.\.\.|\bin\b/.test(source)) return source;
   const known = recent.get(source);
   if (known !== undefined) {
     recent.delete(source);
@@ -86,6 +87,12 @@ function rewrite(source: string, where: string): string {
   ancestor(ast, {
     Identifier: named,
     ...({ VariablePattern: named } as object),
+    Literal(node) {
+      // compiled when first used, in one C++ call (builtins.ts, MAX_PATTERN): as bounded as one made by new RegExp
+      const pattern = (node as unknown as { regex?: { pattern: string } }).regex?.pattern;
+      if (pattern !== undefined && pattern.length > MAX_PATTERN)
+        throw new SyntaxError(`${where}:${lineOf(node)}: release code may hold a RegExp of at most ${MAX_PATTERN.toLocaleString('en')} characters; this one has ${pattern.length.toLocaleString('en')} (V8 compiles it in one step that nothing can interrupt, holding the whole process)`);
+    },
     WithStatement(node) {
       throw new SyntaxError(`${where}:${lineOf(node)}: release code may not use a with statement`);
     },

@@ -171,6 +171,43 @@ describe('sandbox', () => {
     expect(Array.prototype.indexOf.call({ length: 2 ** 26 + 1, [2 ** 26]: 'x' }, 'x')).toBe(2 ** 26);
   });
 
+  // V8 parses a pattern when it makes a RegExp and compiles it when first used, each in one C++ call:
+  // 'a|' to 2^20 characters took 2.9 s, to 2^26 it killed the process. Every way feed code can make one
+  // from a string is bounded (builtins.ts, MAX_PATTERN), and a literal when the release loads.
+  const PATTERNS: readonly [string, string][] = [
+    ['RegExp', `new RegExp(LONG)`],
+    ['RegExp', `RegExp(LONG, 'g')`],
+    ['RegExp', `new (/x/.constructor)(LONG)`],
+    ['RegExp', `new (Object.getPrototypeOf(/x/).constructor[Symbol.species])(LONG)`],
+    ['RegExp', `new RegExp({ [Symbol.match]: true, source: LONG, flags: '' })`],
+    ['RegExp', `new RegExp({ toString: () => LONG })`],
+    ['String.prototype.match', `'x'.match(LONG)`],
+    ['String.prototype.matchAll', `[...'x'.matchAll(LONG)]`],
+    ['String.prototype.search', `'x'.search({ toString: () => LONG })`],
+  ];
+
+  it('refuses to make a RegExp of a pattern longer than MAX_PATTERN, at once and saying why', () => {
+    const box = load(`const LONG = 'a|'.repeat(2 ** 25); exports.calls = [${PATTERNS.map(([, code]) => `() => { ${code}; }`).join(', ')}];`);
+    const calls = (box.exports as { calls: (() => unknown)[] }).calls;
+    PATTERNS.forEach(([name], i) => {
+      const t0 = performance.now();
+      expect(() => box.run(() => calls[i]!(), 1000), PATTERNS[i]![1]).toThrow(new RegExp(`^${name.replace(/[.()]/g, '\\$&')}: feed code may have a built-in walk at most 16,384 characters in one call; this one has 67,108,864 `));
+      expect(performance.now() - t0).toBeLessThan(900);
+    });
+    // what feed code does with patterns of its own size is as the language gives it
+    const code = `[new RegExp('a+', 'g').source, RegExp('b').test('abc'), new (/x/.constructor)('y', 'i').test('Y'), 'aab'.match('a+')[0], 'xyz'.search('z'), [...'a1b2'.matchAll('\\d')].map((m) => m[0]), new RegExp(/q/g).flags, new RegExp(/q/g, 'y').flags, 'a,b'.split(/,/), new RegExp({ [Symbol.match]: true, source: 'k', flags: 'i' }).test('K'), 'c'.match({ [Symbol.match]: (s) => s + '!' }), new RegExp().source, new RegExp('ab|'.repeat(5000) + 'c').test('c'), /x|y/.test('y')]`;
+    const fine = load(`exports.f = () => ${code};`);
+    expect(fine.run((fine.exports as { f: () => unknown }).f, 1000)).toEqual(new Function(`return ${code};`)());
+    // a literal is bounded where the release loads, however the code came
+    const literal = `/${'ab|'.repeat(6000)}c/`;
+    expect(() => load(`exports.re = ${literal};`)).toThrow(/^test\.js:2: release code may hold a RegExp of at most 16,384 characters; this one has 18,001 /);
+    const evaluated = load(`exports.f = (code) => eval(code);`);
+    expect(() => evaluated.run(() => (evaluated.exports as { f: (c: string) => unknown }).f(literal), 1000)).toThrow(/test\.js \(eval\):1: release code may hold a RegExp of at most 16,384 characters/);
+    // the host's own are not bounded
+    expect(new RegExp('ab|'.repeat(8000)).source.length).toBe(24_000);
+    expect('x'.search('ab|'.repeat(8000) + 'x')).toBe(0);
+  });
+
   it('reads a length, a string or a size once, so it cannot tell the check one thing and the built-in another', () => {
     const box = load(`
       const twice = (small, large) => { let n = 0; return () => (n++ ? large : small); };
