@@ -58,6 +58,13 @@ export const MAX_KEYS = 2 ** 20;
  */
 export const MAX_PATTERN = 2 ** 14;
 
+/**
+ * The longest text replaceAll may search with a string for one to put in its place (~0.4 s): V8 collects
+ * every match in one loop no watchdog stops, 1.5 s over 2^24 characters here, and over 2^28 the process
+ * died (out of memory). With a function to call, or a RegExp, it runs JavaScript between matches.
+ */
+export const MAX_REPLACE = 2 ** 22;
+
 /** Most arguments a spread-from-array-like call (apply) may pass: V8 overflows its stack well before. */
 export const MAX_APPLY_ARGS = 2 ** 17;
 
@@ -411,13 +418,24 @@ export function guardBuiltins(): void {
 
   // the receiver becomes a string once, here (textOf). split makes a string a character; the others
   // rewrite text character by character in C++, dearer a character than a slot: over 2^28 characters,
-  // normalize('NFD') held the process 6.1 s, toLocaleUpperCase 1.1 s
-  const receivers = [['split', MAX_ARRAY_SLOTS, 'slots'], ['normalize', MAX_TEXT, 'characters'], ['toLocaleUpperCase', MAX_TEXT, 'characters'], ['toLocaleLowerCase', MAX_TEXT, 'characters']] as const;
+  // normalize('NFD') held the process 6.1 s, toLocaleUpperCase 1.1 s; and a search that finds nothing
+  // reads it all (indexOf over 2^28 characters, 1.7 s)
+  const receivers = [
+    ['split', MAX_ARRAY_SLOTS, 'slots'], ['normalize', MAX_TEXT, 'characters'], ['toLocaleUpperCase', MAX_TEXT, 'characters'], ['toLocaleLowerCase', MAX_TEXT, 'characters'],
+    ['indexOf', MAX_ARRAY_SLOTS, 'characters'], ['lastIndexOf', MAX_ARRAY_SLOTS, 'characters'], ['includes', MAX_ARRAY_SLOTS, 'characters'],
+  ] as const;
   for (const [name, max, unit] of receivers)
     replace(String.prototype, name, (original) => ({ f(this: unknown, a?: unknown, b?: unknown) {
       if (feedDepth === 0 || this === null || this === undefined) return original.call(this, a, b);
       return original.call(textOf(`String.prototype.${name}`, this, max, unit), a, b);
     } }).f);
+  // a string to find and one to put (MAX_REPLACE); a RegExp or anything else that says how it replaces
+  // (Symbol.replace), or a function to call, goes its own way
+  replace(String.prototype, 'replaceAll', (original) => ({ f(this: unknown, search?: unknown, replacement?: unknown) {
+    if (feedDepth === 0 || this === null || this === undefined || typeof replacement === 'function') return original.call(this, search, replacement);
+    if ((typeof search === 'object' || typeof search === 'function') && search !== null && (search as Record<symbol, unknown>)[Symbol.replace] != null) return original.call(this, search, replacement);
+    return original.call(textOf('String.prototype.replaceAll', this, MAX_REPLACE, 'characters'), search, replacement);
+  } }).f);
   // a string (or anything but a RegExp, or an object that says how it matches) becomes a RegExp inside
   // these, made by the language's own constructor: bounded here as the global one is (boundRegExp)
   const matchers = [['match', Symbol.match], ['matchAll', Symbol.matchAll], ['search', Symbol.search]] as const;
