@@ -110,6 +110,11 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
 
 /** The limits whose range is not 1 and up: those that take 0, and those with a top. */
 const RANGES: Partial<Record<keyof Limits, { min: number; max: number }>> = {
+  // One command holds every other one for as long as it runs; and the longer it may run, the larger
+  // an array it can grow, which V8 does not refuse but aborts the process at (~169M elements: a handler
+  // spreading an endless iterator got there in 3.1 s here, one pushing in a loop in 8 s; stopped at 1 s,
+  // it had 31M). ART.md, "Memory is the wall".
+  handlerTimeoutMs: { min: 1, max: 1000 },
   rehearsalHeapMb: { min: 0, max: Infinity },
   windowMs: { min: 0, max: Infinity },
   rehearsalNice: { min: 0, max: 19 },

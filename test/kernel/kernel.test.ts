@@ -153,6 +153,9 @@ describe('kernel dispatch', () => {
 
   it('throws at construction on an impossible limit', () => {
     expect(() => new Kernel(tiny(), { limits: { handlerTimeoutMs: -1 } })).toThrow(/limit handlerTimeoutMs = -1/);
+    // a handler that may run for seconds can grow an array until V8 aborts the process (limits.ts)
+    expect(() => new Kernel(tiny(), { limits: { handlerTimeoutMs: 1001 } })).toThrow('limit handlerTimeoutMs = 1001; expected an integer from 1 to 1000');
+    expect(new Kernel(tiny(), { limits: { handlerTimeoutMs: 1000 } }).status().version).toBe(1);
   });
 
   it('forgets a connection that closes', () => {
