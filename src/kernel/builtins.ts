@@ -282,16 +282,24 @@ function boundConstructor(name: string): void {
       return construct(real, args, target);
     },
   }[name]!;
-  Object.setPrototypeOf(guarded, Object.getPrototypeOf(real));
+  replaceConstructor(name, real, guarded);
+  bounded.set(name, guarded);
+}
+
+/**
+ * Put `guarded` where the global constructor `real` was, as `real` itself to anyone who looks: its
+ * statics, prototype and length, the prototype's `constructor`, and the global `name`.
+ */
+function replaceConstructor(name: string, real: Function, guarded: Function): void {
+  Object.setPrototypeOf(guarded, getProto(real));
   for (const key of Reflect.ownKeys(real)) {
     if (key === 'name' || key === 'length' || key === 'prototype') continue;
-    Object.defineProperty(guarded, key, Object.getOwnPropertyDescriptor(real, key)!);
+    Object.defineProperty(guarded, key, gopd(real, key)!);
   }
   Object.defineProperty(guarded, 'prototype', { value: real.prototype });
   Object.defineProperty(guarded, 'length', { value: real.length });
-  Object.defineProperty(real.prototype, 'constructor', { ...Object.getOwnPropertyDescriptor(real.prototype, 'constructor'), value: guarded });
-  Object.defineProperty(globalThis, name, { ...Object.getOwnPropertyDescriptor(globalThis, name), value: guarded });
-  bounded.set(name, guarded);
+  Object.defineProperty(real.prototype, 'constructor', { ...gopd(real.prototype, 'constructor'), value: guarded });
+  Object.defineProperty(globalThis, name, { ...gopd(globalThis, name), value: guarded });
 }
 
 /**
@@ -308,6 +316,8 @@ function guardSort(owner: object, label: string, order: (x: never, y: never) => 
       },
     })[name]!);
 }
+
+const BOUND = Symbol('molt.bounded');
 
 /**
  * What a RegExp made from feed code's `pattern` is made from: a RegExp as it is (its pattern was
@@ -336,22 +346,15 @@ function patternArgs(pattern: unknown, rest: IArguments): unknown[] {
  */
 export function boundRegExp(): void {
   const real = RegExp;
+  // (a second instance of this module, in the same realm, finds the global bounded already)
   if ((real as unknown as { [BOUND]?: true })[BOUND]) return;
   const guarded = function RegExp(this: unknown, pattern?: unknown): unknown {
     const args = feedDepth === 0 ? arguments : patternArgs(pattern, arguments);
     return new.target === undefined ? apply(real, undefined, args as unknown[]) : construct(real, args as unknown[], new.target);
   };
-  for (const key of Reflect.ownKeys(real)) {
-    if (key === 'name' || key === 'length' || key === 'prototype') continue;
-    Object.defineProperty(guarded, key, gopd(real, key)!);
-  }
-  Object.defineProperty(guarded, 'prototype', { value: real.prototype });
-  Object.defineProperty(guarded, 'length', { value: real.length });
+  replaceConstructor('RegExp', real, guarded);
   Object.defineProperty(guarded, BOUND, { value: true });
-  Object.defineProperty(real.prototype, 'constructor', { ...gopd(real.prototype, 'constructor'), value: guarded });
-  Object.defineProperty(globalThis, 'RegExp', { ...gopd(globalThis, 'RegExp'), value: guarded });
 }
-const BOUND = Symbol('molt.bounded');
 
 let installed = false;
 
