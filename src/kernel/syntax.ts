@@ -70,9 +70,8 @@ function rewrite(source: string, where: string): string {
   }
   const out = new MagicString(source);
   let params = 0;
-  /** What each function's body destructures first: its rest parameters, in order, and their patterns. */
-  const takes = new Map<Fn, string[]>();
-  const moved = new Map<Fn, Node[]>();
+  /** What each function's body destructures first: its rest parameters, in order (their patterns, and the declarations). */
+  const moved = new Map<Fn, { patterns: Node[]; lines: string[] }>();
   const bound = (node: Node) => {
     out.prependRight(node.start, `${KEYS}((`);
     out.appendLeft(node.end, '))');
@@ -114,10 +113,10 @@ function rewrite(source: string, where: string): string {
         const name = `${KEYS}$${++params}`;
         const pattern = out.slice(node.start, node.end);
         out.overwrite(node.start, node.end, name);
-        const list = takes.get(fn) ?? [];
-        list.push(`var ${pattern} = ${KEYS}((${name}));`);
-        takes.set(fn, list);
-        moved.set(fn, [...(moved.get(fn) ?? []), node]);
+        const into = moved.get(fn) ?? { patterns: [], lines: [] };
+        into.patterns.push(node);
+        into.lines.push(`var ${pattern} = ${KEYS}((${name}));`);
+        moved.set(fn, into);
         return;
       }
       throw new SyntaxError(
@@ -125,11 +124,11 @@ function rewrite(source: string, where: string): string {
       );
     },
   });
-  for (const [fn, list] of takes) {
-    movable(fn, moved.get(fn)!, where, lineOf);
-    if (fn.body.type === 'BlockStatement') out.appendLeft(fn.body.start + 1, ` ${list.join(' ')}`);
+  for (const [fn, { patterns, lines }] of moved) {
+    movable(fn, patterns, where, lineOf);
+    if (fn.body.type === 'BlockStatement') out.appendLeft(fn.body.start + 1, ` ${lines.join(' ')}`);
     else {
-      out.prependRight(fn.body.start, `{ ${list.join(' ')} return (`);
+      out.prependRight(fn.body.start, `{ ${lines.join(' ')} return (`);
       out.appendLeft(fn.body.end, '); }');
     }
   }
