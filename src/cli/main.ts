@@ -297,6 +297,9 @@ export function formatStatus(s: Status): string {
     ...(s.upgrade
       ? [`  upgrading  ${s.upgrade.kind} v${s.upgrade.from} -> ${s.upgrade.to === null ? '?' : `v${s.upgrade.to}`}${s.upgrade.dryRun ? ' (dry run)' : ''}: ${s.upgrade.held ? 'held, waiting for molt cutover' : s.upgrade.phase}${s.upgrade.progress.total ? `, ${s.upgrade.progress.done.toLocaleString('en')} of ${s.upgrade.progress.total.toLocaleString('en')}${s.upgrade.progress.round ? `, catch-up round ${s.upgrade.progress.round}` : ''}` : ''}, ${(s.upgrade.startedMs / 1000).toFixed(1)} s`]
       : []),
+    ...(s.circuits.length
+      ? [`  set aside  ${s.circuits.map((c) => `${c.command} (${c.timeouts} timeouts in a row; ${c.retryMs > 0 ? `refused for ${Math.ceil(c.retryMs / 1000)} s more` : 'its next command is tried'})`).join(', ')}`]
+      : []),
     `  releases   ${s.releases.map((r) => `v${r.version} ${short(r.release)}`).join(' -> ')}`,
     '  history',
     ...s.history.map(

@@ -11,6 +11,7 @@ export const ERRORS = {
   E_HANDLER_THREW: 'the feed handler threw; the state is unchanged',
   E_HANDLER_CONTRACT: 'the feed handler returned something outside its contract; the state is unchanged',
   E_HANDLER_TIMEOUT: 'the feed handler ran past its time limit; the state is unchanged',
+  E_CIRCUIT_OPEN: 'the feed handler ran past its time limit on the last commands of this type in a row; the type is set aside for retryMs, then tried again',
   E_LINEAGE: 'the feed handler returned a state that does not descend from the one it was given; the state is unchanged',
   E_TOO_LARGE: 'a reply, an event, the events of one command or one change to the state is larger than its limit; nothing changed',
   E_QUEUE_FULL: 'too many commands are waiting (an upgrade is in progress); try again',

@@ -22,6 +22,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import v8 from 'node:v8';
 import type { Caller, Command, Context, FeedEvent, UserId } from '../contract.ts';
+import { Breaker, type Circuit } from './breaker.ts';
 import { Ceiling } from './ceiling.ts';
 import { ERRORS, MoltError, die, type ErrorCode } from './errors.ts';
 import { FairQueue } from './fair.ts';
@@ -69,6 +70,8 @@ export interface Logger {
 
 export interface Observer {
   command?(type: string, outcome: 'ok' | 'refused' | 'error', ms: number): void;
+  /** Command type `type` was set aside by the breaker. */
+  circuit?(type: string): void;
   upgrade?(report: UpgradeReport): void;
 }
 
@@ -90,6 +93,9 @@ export interface Status {
   /** The last upgrade's reversible window while it is open: rollback replays the writes since. */
   window: ReturnType<ReversibleWindow['status']> | null;
   queued: number;
+  /** Command types of the running release that ran out their time in a row, and how long each stays
+   *  set aside (E_CIRCUIT_OPEN; 0: its next command is let through). */
+  circuits: Circuit[];
   releases: { version: number; release: string }[];
   history: HistoryEntry[];
 }
@@ -128,6 +134,8 @@ interface Done {
   late?: '$ping' | '$since';
   /** An accepted feed command as it ran, for the journal. */
   served?: Served;
+  /** Its handler ran to the end in time (it may have thrown or refused): for the breaker. */
+  ran?: boolean;
 }
 
 const SYSTEM_PRESENCE = 'presence';
@@ -176,6 +184,8 @@ export class Kernel {
   /** Told when nothing waits and no upgrade runs, once the kernel is closed. */
   #idle: (() => void) | null = null;
   readonly #ceiling: Ceiling;
+  /** Command types whose handler keeps running out its time, set aside for a while (breaker.ts). */
+  readonly #breaker: Breaker;
   /** This process's boot: a page that reconnects and sees another boot id knows the feed restarted. */
   readonly boot = randomBytes(9).toString('base64url');
   #online: readonly UserId[] = Object.freeze([]);
@@ -204,6 +214,7 @@ export class Kernel {
     this.#observe = options.observe ?? {};
     this.#started = this.#clock();
     this.#ceiling = new Ceiling(this.#limits);
+    this.#breaker = new Breaker(this.#limits.breakerTimeouts, this.#limits.breakerOpenMs);
     this.#events = new EventLog(this.#limits);
     const release = loadRelease(boot, this.#limits.loadTimeoutMs);
     const t = this.#limits.migrationTimeoutMs;
@@ -280,6 +291,7 @@ export class Kernel {
       upgrade: this.#upgrade?.status() ?? null,
       window: this.#openWindow()?.status(this.#clock()) ?? null,
       queued: this.#queue.length,
+      circuits: this.#breaker.circuits(release.hash, performance.now()),
       releases: this.#stack.map((s) => ({ version: s.version, release: s.hash })),
       history: [...this.#history],
     };
@@ -409,12 +421,18 @@ export class Kernel {
     let stopTaking = performance.now() + slice;
     const cursor = this.#queue.cursor();
     const ceiling = this.#ceiling.batch(release);
+    const breaker = this.#breaker;
+    breaker.begin(release.hash, performance.now());
     let current: Waiting | undefined; // the command being served when the watchdog fires
     let failure: unknown = null;
     const sliceUsed = () => done.length > 0 && performance.now() > stopTaking;
-    // Commands that run no feed code (the kernel's own, and types the version does not handle) are
-    // answered without starting the watchdog: a batch of $pings costs no thread.
-    const light = (w: Waiting) => w.system === undefined && (w.command.type === '$ping' || w.command.type === '$since' || !release.feed.commands.includes(w.command.type));
+    // Commands that run no feed code (the kernel's own, types the version does not handle, types set
+    // aside by the breaker) are answered without starting the watchdog: a batch of $pings costs no thread.
+    const light = (w: Waiting) => {
+      if (w.system !== undefined) return false;
+      const { type } = w.command;
+      return type === '$ping' || type === '$since' || !release.feed.commands.includes(type) || breaker.refuses(type) > 0;
+    };
     let next = cursor.next(lightOnly ? light : undefined);
     while (next !== undefined && light(next) && !sliceUsed()) {
       done.push(this.#step(next, release, start, new Map()));
@@ -456,17 +474,20 @@ export class Kernel {
       // The step that was running when the watchdog fired (or something threw): only it fails.
       const w = current;
       const type = w.command.type.slice(0, 40);
-      done.push({
-        w,
-        version: release.version,
-        ms: limit,
-        result:
-          failure instanceof TimeoutError
-            ? fail('E_HANDLER_TIMEOUT', `feed v${release.version} handle('${type}') ${failure.message}; the state is unchanged`)
-            : fail('E_HANDLER_THREW', `internal error while serving '${type}': ${describeThrown(failure)}`),
-      });
+      let result = fail('E_HANDLER_THREW', `internal error while serving '${type}': ${describeThrown(failure)}`);
+      if (failure instanceof TimeoutError) {
+        result = fail('E_HANDLER_TIMEOUT', `feed v${release.version} handle('${type}') ${failure.message}; the state is unchanged`);
+        // (a system command is the kernel's own notice: it is never set aside)
+        const aside = w.system === undefined ? breaker.timedOut(w.command.type, performance.now()) : 0;
+        if (aside > 0) {
+          this.#log?.warn({ version: release.version, command: type, timeouts: breaker.after, ms: aside }, 'command type set aside: its handler keeps running out its time');
+          this.#observe.circuit?.(type);
+        }
+      }
+      done.push({ w, version: release.version, ms: limit, result });
     }
     this.#queue.commit(cursor, done.length);
+    for (const d of done) if (d.ran) breaker.finished(d.w.command.type);
     // Commit: one assignment, the state of the last step that changed it. Old states are untouched.
     for (let k = done.length - 1; k >= 0; k--) {
       const committed = done[k]!.state;
@@ -496,6 +517,13 @@ export class Kernel {
       if (command.type === '$ping' || command.type === '$since') return finished(w, release, t0, { ok: true, data: null }, { late: command.type });
       if (!release.feed.commands.includes(command.type))
         return finished(w, release, t0, fail('E_UNKNOWN_COMMAND', `feed v${release.version} does not handle '${command.type.slice(0, 40)}'; it handles ${release.feed.commands.join(', ')}`));
+      const aside = this.#breaker.refuses(command.type);
+      if (aside > 0) {
+        const type = command.type.slice(0, 40);
+        const refusal = fail('E_CIRCUIT_OPEN', `feed v${release.version} handle('${type}') ran past its time limit on ${this.#breaker.after} '${type}' commands in a row; '${type}' is set aside for ${Math.ceil(aside / 1000)} s, then tried again. Other commands are served; the state is unchanged`);
+        if (!refusal.ok) refusal.error.retryMs = aside;
+        return finished(w, release, t0, refusal);
+      }
       // What reaches feed code is plain data only, like the state: a decoder may hand over more
       // (msgpackr turns its extensions into typed arrays, Sets, Dates, BigInts), and a typed array or a
       // Date would give feed code what its globals keep from it (its constructor: a buffer of any size,
@@ -543,12 +571,14 @@ export class Kernel {
         err instanceof MoltError
           ? fail(err.code === 'E_VALIDATE' ? 'E_HANDLER_CONTRACT' : err.code, err.message)
           : fail('E_HANDLER_THREW', `feed v${release.version} handle('${command.type.slice(0, 40)}') ${describeThrown(err)}; the state is unchanged`),
+        { ran: true },
       );
     }
-    if ('error' in outcome) return finished(w, release, t0, { ok: false, error: { code: outcome.error.code, message: outcome.error.message } }, { refused: true });
+    if ('error' in outcome) return finished(w, release, t0, { ok: false, error: { code: outcome.error.code, message: outcome.error.message } }, { refused: true, ran: true });
     if (outcome.state !== state) this.#retire(state, outcome.state);
     const bind = conn && outcome.bind !== undefined && outcome.bind !== user ? { conn, before: user, after: outcome.bind } : undefined;
     const d = finished(w, release, t0, { ok: true, data: outcome.reply ?? null });
+    d.ran = true;
     d.served = served(command, ctx.now, caller, ctx.online, tokens, true, outcome.state !== state, release.version);
     if (outcome.state !== state) d.state = outcome.state;
     if (outcome.events) d.events = outcome.events;
@@ -602,7 +632,7 @@ export class Kernel {
     if (!d.result.ok) {
       const code = d.result.error.code;
       if (d.w.system !== undefined) this.#log?.warn({ version: d.version, command: type, code }, 'system command refused');
-      else if (!d.refused) this.#log?.warn({ version: d.version, command: type, code }, 'command failed');
+      else if (!d.refused && code !== 'E_CIRCUIT_OPEN') this.#log?.warn({ version: d.version, command: type, code }, 'command failed');
     }
     if (d.served) {
       this.#recent.push(d.served);

@@ -5,6 +5,10 @@ import { die } from './errors.ts';
 export interface Limits {
   /** Longest one command may run in the feed handler (ms). */
   handlerTimeoutMs: number;
+  /** Timeouts in a row after which a command type is set aside (E_CIRCUIT_OPEN; breaker.ts); 0: never. */
+  breakerTimeouts: number;
+  /** How long a command type is first set aside, ms (doubling, at most 8x, while it keeps timing out). */
+  breakerOpenMs: number;
   /** Longest evaluating a release's top level may take (ms). */
   loadTimeoutMs: number;
   /** Longest one migration step, validate() or census() may run over the whole state (ms). */
@@ -78,6 +82,8 @@ function defaultHeapMark(): number {
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   handlerTimeoutMs: 250,
+  breakerTimeouts: 3,
+  breakerOpenMs: 5_000,
   loadTimeoutMs: 2_000,
   migrationTimeoutMs: 30_000,
   maxQueuedCommands: 10_000,
@@ -115,6 +121,7 @@ const RANGES: Partial<Record<keyof Limits, { min: number; max: number }>> = {
   // spreading an endless iterator got there in 3.1 s here, one pushing in a loop in 8 s; stopped at 1 s,
   // it had 31M). ART.md, "Memory is the wall".
   handlerTimeoutMs: { min: 1, max: 1000 },
+  breakerTimeouts: { min: 0, max: Infinity },
   rehearsalHeapMb: { min: 0, max: Infinity },
   windowMs: { min: 0, max: Infinity },
   rehearsalNice: { min: 0, max: 19 },

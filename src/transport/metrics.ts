@@ -15,6 +15,7 @@ export function createMetrics() {
   const pause = new client.Histogram({ name: 'molt_upgrade_pause_seconds', help: 'Time commands waited during an upgrade', buckets: [0.005, 0.02, 0.1, 0.5, 2, 10], registers: [registry] });
   const rateLimited = new client.Counter({ name: 'molt_rate_limited_total', help: 'Commands refused with E_RATE_LIMITED, by scope (connection, address) and budget (commands, joins)', labelNames: ['scope', 'budget'] as const, registers: [registry] });
   const closedPeers = new client.Counter({ name: 'molt_closed_peers_total', help: 'Sockets the server closed, by reason (dead, slow, refused_frames, too_many_connections)', labelNames: ['reason'] as const, registers: [registry] });
+  const circuits = new client.Counter({ name: 'molt_circuit_open_total', help: 'Times a command type was set aside (E_CIRCUIT_OPEN) because its handler kept running out its time, by type', labelNames: ['type'] as const, registers: [registry] });
   const lag = new client.Histogram({ name: 'molt_event_loop_lag_seconds', help: `How late a ${LAG_SAMPLE_MS} ms timer fires: time the event loop was held`, buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [registry] });
   let lagMax = 0;
   new client.Gauge({ name: 'molt_event_loop_lag_max_seconds', help: 'Longest event-loop lag since the last scrape', registers: [registry], collect() { this.set(lagMax); lagMax = 0; } });
@@ -43,6 +44,10 @@ export function createMetrics() {
       if (child === undefined) counted.set(key, (child = commands.labels(known ? type : 'other', outcome)));
       child.inc();
       commandSeconds.observe(ms / 1000);
+    },
+    circuit(type) {
+      // only types the running version handles are ever set aside: the labels are bounded by its commands
+      circuits.inc({ type });
     },
     upgrade(report) {
       upgrades.inc({ kind: report.kind, result: report.result });

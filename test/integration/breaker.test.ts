@@ -1,0 +1,52 @@
+/**
+ * A release whose `like` loops, booted in a real server: over the WebSocket, the fourth like in a row is
+ * refused at once with E_CIRCUIT_OPEN and a retryMs, posts go on, and the operator sees it in
+ * `molt status` and in /metrics.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type RunningServer } from '../../src/server.ts';
+import { ROOT } from '../../src/release/build.ts';
+import { molt, TestClient } from '../support/client.ts';
+
+const TOKEN = 'breaker-test-token-0123456789';
+
+describe('a command type whose handler keeps running out its time, on a real server', () => {
+  let server: RunningServer;
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'molt-breaker-'));
+    const v1 = JSON.stringify(path.join(ROOT, 'src/feed/v1/index.ts'));
+    writeFileSync(path.join(dir, 'index.ts'), `import { handle as served } from ${v1};\nexport * from ${v1};\nexport const handle: typeof served = (s, c, ctx) => {\n  if (c.type === 'like') for (;;) {}\n  return served(s, c, ctx);\n};\n`);
+    writeFileSync(path.join(dir, 'migrations.ts'), `export { migrations } from ${JSON.stringify(path.join(ROOT, 'migrations/index.ts'))};\n`);
+    server = await startServer({ port: 0, operatorPort: 0, token: TOKEN, logLevel: 'silent', boot: dir, limits: { handlerTimeoutMs: 50, breakerOpenMs: 30_000 } });
+  });
+  afterAll(async () => {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses the type at once after three timeouts, serves the rest, and says so to the operator', async () => {
+    const client = await TestClient.open(server.wsUrl);
+    expect((await client.send('join', { handle: 'ada' })).ok).toBe(true);
+    const posted = await client.send('post', { text: 'hello' });
+    expect(posted.ok).toBe(true);
+    const post = posted.data.id as string;
+    for (let i = 0; i < 3; i++) expect((await client.send('like', { post })).error?.code).toBe('E_HANDLER_TIMEOUT');
+    const t0 = performance.now();
+    const refused = await client.send('like', { post });
+    expect(performance.now() - t0).toBeLessThan(50);
+    expect(refused.error).toMatchObject({ code: 'E_CIRCUIT_OPEN', message: expect.stringMatching(/'like' is set aside for 30 s, then tried again/) });
+    expect(refused.error!.retryMs).toBeGreaterThan(25_000);
+    expect((await client.send('post', { text: 'still here' })).ok).toBe(true);
+
+    const status = await molt(['status', '--url', server.operatorUrl, `--token=${TOKEN}`]);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/set aside {2}like \(3 timeouts in a row; refused for (29|30) s more\)/);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/molt_circuit_open_total\{type="like"\} 1/);
+    client.close();
+  });
+});
