@@ -47,6 +47,9 @@ export class App {
   /** Bumped by every page build: a build that lost the race drops its page. */
   private generation = 0;
   private hello: HelloFrame | null = null;
+  /** A resume the server could not judge yet, tried again later (see resume). */
+  private resumeTimer: ReturnType<typeof setTimeout> | null = null;
+  private resumeTries = 0;
   private boot: string | null = localStorage.getItem(BOOT_KEY);
   private me: User | null = null;
   private lastSeq = -1;
@@ -191,10 +194,28 @@ export class App {
           (token ? ` Join again${handle ? ` (you were @${handle})` : ''}; your draft is kept.` : ''),
       );
     }
+    if (this.resumeTimer !== null) clearTimeout(this.resumeTimer);
+    this.resumeTimer = null;
     if (!token) return this.setMe(null);
     const r = await this.wire.request('resume', { token });
-    if (r.ok) return this.setMe(userOf((r.data as { user?: unknown }).user));
+    if (r.ok) {
+      this.resumeTries = 0;
+      return this.setMe(userOf((r.data as { user?: unknown }).user));
+    }
     if (r.error.code === 'E_OFFLINE') return;
+    if (r.error.code.startsWith('E_') && r.error.code !== 'E_UNKNOWN_COMMAND') {
+      // The server did not judge the token (busy, over a budget, its resume handler failing or set
+      // aside, stopping): keep it, and try again, as told or backing off. Only the feed's own answer
+      // (bad_session) means the session is gone; dropping it here would lose the handle for good.
+      const wait = Math.min(30_000, Math.max(r.error.retryMs ?? 0, 1000 * 2 ** Math.min(this.resumeTries++, 5)));
+      this.showNotice(`Could not resume your session${handle ? ` as @${handle}` : ''} yet: ${r.error.message}. Trying again in ${Math.ceil(wait / 1000)} s; your draft is kept.`);
+      // (a new hello resumes by itself, and clears this timer first)
+      this.resumeTimer = setTimeout(() => {
+        this.resumeTimer = null;
+        if (this.me === null) void this.resume(false);
+      }, wait);
+      return;
+    }
     localStorage.removeItem(TOKEN_KEY);
     this.joinHandle = handle ?? '';
     // Never a silent sign-out: say why the join form is back.

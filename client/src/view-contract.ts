@@ -45,7 +45,7 @@ export interface ViewEvent {
 
 export type CommandResult =
   | { readonly ok: true; readonly data: unknown }
-  | { readonly ok: false; readonly error: { readonly code: string; readonly message: string } };
+  | { readonly ok: false; readonly error: { readonly code: string; readonly message: string; readonly retryMs?: number } };
 
 /** What the shell gives a view. Narrow on purpose: no socket, no store, no other posts. */
 export interface ViewApi {
