@@ -44,8 +44,19 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 const FEED_FUNCTIONS = ['init', 'handle', 'validate', 'census', 'sample'] as const;
+const { bind } = Function.prototype;
 
-/** The release's exports: {feed: FeedVersion, migrations: Migration[]}. */
+/** At most this many command names, each at most MAX_COMMAND_NAME characters: every hello carries them,
+ *  and E_UNKNOWN_COMMAND lists them. */
+export const MAX_COMMANDS = 1000;
+export const MAX_COMMAND_NAME = 100;
+
+/**
+ * The release's exports: {feed: FeedVersion, migrations: Migration[]}. The caller runs this under the
+ * watchdog (loadRelease): what it reads may be a getter of the release's. The feed it returns is the
+ * kernel's own copy, read once here, so the reads the kernel makes for every command (`commands`,
+ * `handle`) never run release code again.
+ */
 export function checkExports(exports: unknown): { feed: FeedVersion; migrations: readonly Migration[] } {
   if (!isRecord(exports)) die('E_RELEASE_EXPORTS', `release exports ${show(exports)}; expected {feed, migrations}`);
   const { feed, migrations } = exports;
@@ -59,9 +70,13 @@ export function checkExports(exports: unknown): { feed: FeedVersion; migrations:
     if (types.isAsyncFunction(feed[name]) || types.isGeneratorFunction(feed[name]))
       die('E_RELEASE_EXPORTS', `feed v${version} exports ${name} as an async or generator function; feed code is synchronous (a continuation would run unbounded)`);
   }
-  const commands = feed['commands'];
-  if (!Array.isArray(commands) || !commands.every((c) => typeof c === 'string' && c.length > 0 && !c.startsWith('$')))
-    die('E_RELEASE_EXPORTS', `feed v${version} exports commands = ${show(commands)}; expected an array of command names (not starting with $)`);
+  const listed = feed['commands'];
+  if (!Array.isArray(listed) || listed.length > MAX_COMMANDS)
+    die('E_RELEASE_EXPORTS', `feed v${version} exports commands = ${show(listed)}; expected an array of at most ${MAX_COMMANDS} command names`);
+  const commands: string[] = [];
+  for (let i = 0; i < listed.length; i++) commands.push(listed[i] as string);
+  if (!commands.every((c) => typeof c === 'string' && c.length > 0 && c.length <= MAX_COMMAND_NAME && !c.startsWith('$')))
+    die('E_RELEASE_EXPORTS', `feed v${version} exports commands = ${show(commands)}; expected command names of 1 to ${MAX_COMMAND_NAME} characters (not starting with $)`);
   if (!Array.isArray(migrations)) die('E_RELEASE_EXPORTS', `release exports migrations = ${show(migrations)}; expected an array`);
   migrations.forEach((m, i) => {
     if (!isRecord(m) || !Number.isSafeInteger(m['from']) || !Number.isSafeInteger(m['to']) || m['up'] === undefined)
@@ -85,7 +100,11 @@ export function checkExports(exports: unknown): { feed: FeedVersion; migrations:
       if (d['changes'] !== undefined && !isRecord(d['changes'])) die('E_RELEASE_EXPORTS', `${where} has changes = ${show(d['changes'])}; expected {kind: {add, remove, change, rename, drops, ...}}`);
     }
   });
-  return { feed: feed as unknown as FeedVersion, migrations: migrations as Migration[] };
+  const own: Record<string, unknown> = { version, commands: Object.freeze(commands) };
+  // bound to the release's own feed: a function that reads `this` sees what it always saw
+  for (const name of FEED_FUNCTIONS) own[name] = bind.call(feed[name] as () => unknown, feed);
+  if (feed['shape'] !== undefined) own['shape'] = feed['shape'];
+  return { feed: Object.freeze(own) as unknown as FeedVersion, migrations: migrations as Migration[] };
 }
 
 /**

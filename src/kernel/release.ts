@@ -3,7 +3,7 @@ import type { FeedVersion, Migration } from '../contract.ts';
 import { checkChain } from './chain.ts';
 import { MoltError, die } from './errors.ts';
 import { checkExports } from './guard.ts';
-import { describeThrown, evaluate, type Sandbox } from './sandbox.ts';
+import { TimeoutError, describeThrown, evaluate, type Sandbox } from './sandbox.ts';
 
 /** A release as it travels: bundled server code, optional browser view code, and their hash. */
 export interface ReleaseSource {
@@ -41,7 +41,15 @@ export function loadRelease(source: ReleaseSource, loadTimeoutMs: number): Loade
   } catch (err) {
     die('E_RELEASE_LOAD', `release ${hash.slice(0, 12)} failed to load: ${describeThrown(err)}`);
   }
-  const { feed, migrations } = checkExports(sandbox.exports);
+  // Reading the exports may run release code (a getter): bounded like the top level that made them.
+  let exported: ReturnType<typeof checkExports>;
+  try {
+    exported = sandbox.run(() => checkExports(sandbox.exports), loadTimeoutMs);
+  } catch (err) {
+    if (err instanceof MoltError) throw err;
+    die('E_RELEASE_EXPORTS', `release ${hash.slice(0, 12)}: reading its exports ${err instanceof TimeoutError ? `${err.message} (a getter that does not return?)` : `threw: ${describeThrown(err)}`}`);
+  }
+  const { feed, migrations } = exported;
   try {
     checkChain(migrations, feed.version);
   } catch (err) {

@@ -186,6 +186,9 @@ describe('a broken release is refused and the running system is untouched', () =
     ['its top level throws', () => tiny({ version: 2, prelude: `throw new Error('bad top level')` }), 'E_RELEASE_LOAD', /Error: bad top level/],
     ['it imports something other than immer', () => tiny({ version: 2, prelude: `require('fs')` }), 'E_RELEASE_LOAD', /may import only immer/],
     ['exports are missing', () => tiny({ version: 2, omit: ['validate'] }), 'E_RELEASE_EXPORTS', /feed v2 exports validate = undefined; expected a function/],
+    // read under the watchdog: unbounded, the rehearsal froze reading them until its deadline (70 s), and a boot never ended
+    ['a getter on its exports never returns', () => ({ code: `"use strict"; exports.migrations = []; Object.defineProperty(exports, 'feed', { get() { for (;;) {} }, enumerable: true });`, view: null }), 'E_RELEASE_EXPORTS', /reading its exports ran for more than 2000 ms \(a getter that does not return\?\)/],
+    ['it lists more command names than a hello should carry', () => tiny({ version: 2, commands: Array.from({ length: 1001 }, (_, i) => `c${i}`) }), 'E_RELEASE_EXPORTS', /expected an array of at most 1000 command names/],
     ['the chain has a gap', () => tiny({ version: 3, migrations: UP_2_3 }), 'E_CHAIN', /No migration from 1 to 2: cannot go from version 1 to 3/],
     ['the chain skips a step', () => tiny({ version: 3, migrations: `${UP_1_2}, { from: 3, to: 4, up: (s) => ({ state: s }) }` }), 'E_CHAIN', /gap: expected a step from 2 to 3 but got 3->4/],
     ['up throws', () => tiny({ version: 2, migrations: `{ from: 1, to: 2, up: () => { throw new TypeError('halfway') } }` }), 'E_MIGRATION_THREW', /migration 1->2 \(up\) TypeError: halfway; nothing changed/],
@@ -197,6 +200,18 @@ describe('a broken release is refused and the running system is untouched', () =
     ['an entity count changes without a declared casualty', () => tiny({ version: 2, migrations: `{ from: 1, to: 2, up: (s) => ({ state: { total: s.count - 1 } }) }` }), 'E_INVARIANT', /things: 3 before, 2 after, but the migration declared 0 dropped/],
     ['validate itself throws', () => tiny({ version: 2, validate: `() => { throw new Error('validator broke') }` }), 'E_VALIDATE', /validate\(\) Error: validator broke/],
   ];
+
+  it('reads a release\'s exports once: a command list that is a getter throwing from its second read still serves', async () => {
+    const { kernel, conn } = await started();
+    const v2 = tiny({ version: 2 });
+    const code = v2.code.replace(/commands: (\[[^\]]*\])/, 'get commands() { if (reads++ > 0) throw new Error(\'read again\'); return $1; }').replace('"use strict";', '"use strict";\nlet reads = 0;');
+    expect(code).toContain('get commands()');
+    const report = await kernel.upgrade({ code, view: null });
+    expect(report.result).toBe('committed');
+    // every command asks which types the version handles: from the kernel's copy, never the getter
+    expect(await kernel.dispatch(conn, { type: 'inc' })).toEqual({ ok: true, data: { value: 4 } });
+    expect(await kernel.dispatch(conn, { type: 'nope' })).toMatchObject({ ok: false, error: { code: 'E_UNKNOWN_COMMAND' } });
+  });
 
   it.each(broken)('when %s', async (_what, make, code, message) => {
     const { kernel, conn, frames } = await started();
