@@ -86,8 +86,8 @@ export interface FeedVersion<S = unknown> {
   handle(state: S, command: Command, ctx: Context): Outcome<S>;
   /** Problems found in `state`; empty when it is valid. Run on every migrated state before commit. */
   validate(state: S): readonly string[];
-  /** Entity counts per kind ({users, posts, ...}). Kinds present before and after a migration must
-   *  agree with what the migration declared dropped. */
+  /** Entity counts per kind ({users, posts, ...}), at most 100 kinds. Kinds present before and after a
+   *  migration must agree with what the migration declared dropped. */
   census(state: S): Readonly<Record<string, number>>;
   /** Pick a representative entity (newest post) or look up the entity with `id`; null when none. */
   sample(state: S, id?: string): Sample | null;

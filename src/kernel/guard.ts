@@ -187,9 +187,14 @@ export function checkProblems(out: unknown, version: number): readonly string[] 
   return out;
 }
 
-/** census() must return {kind: count}. */
+/** Kinds a census may count: every upgrade frame and report carries them, to every client. */
+export const MAX_KINDS = 100;
+
+/** census() must return {kind: count}: at most MAX_KINDS kinds, named in at most MAX_COMMAND_NAME characters. */
 export function checkCensus(out: unknown, version: number): Record<string, number> {
-  if (!isRecord(out) || !Object.values(out).every((n) => Number.isSafeInteger(n) && (n as number) >= 0))
-    die('E_RELEASE_EXPORTS', `feed v${version} census() returned ${show(out)}; expected {kind: count}`);
-  return { ...(out as Record<string, number>) };
+  const fields = dataFields(out);
+  const kinds = fields === null ? [] : Object.keys(fields);
+  if (fields === null || kinds.length > MAX_KINDS || !kinds.every((k) => k.length <= MAX_COMMAND_NAME && Number.isSafeInteger(fields[k]) && (fields[k] as number) >= 0))
+    die('E_RELEASE_EXPORTS', `feed v${version} census() returned ${show(out)}; expected {kind: count}, at most ${MAX_KINDS} kinds named in at most ${MAX_COMMAND_NAME} characters`);
+  return fields as Record<string, number>;
 }

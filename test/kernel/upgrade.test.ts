@@ -188,6 +188,7 @@ describe('a broken release is refused and the running system is untouched', () =
     ['exports are missing', () => tiny({ version: 2, omit: ['validate'] }), 'E_RELEASE_EXPORTS', /feed v2 exports validate = undefined; expected a function/],
     // read under the watchdog: unbounded, the rehearsal froze reading them until its deadline (70 s), and a boot never ended
     ['a getter on its exports never returns', () => ({ code: `"use strict"; exports.migrations = []; Object.defineProperty(exports, 'feed', { get() { for (;;) {} }, enumerable: true });`, view: null }), 'E_RELEASE_EXPORTS', /reading its exports ran for more than 2000 ms \(a getter that does not return\?\)/],
+    ['its census counts more kinds than an upgrade frame should carry', () => tiny({ version: 2, census: `(s) => Object.fromEntries(Array.from({ length: 101 }, (_, i) => ['kind' + i, 1]))` }), 'E_RELEASE_EXPORTS', /census\(\) returned \{kind0: 1, .*at most 100 kinds named in at most 100 characters/],
     ['it lists more command names than a hello should carry', () => tiny({ version: 2, commands: Array.from({ length: 1001 }, (_, i) => `c${i}`) }), 'E_RELEASE_EXPORTS', /expected an array of at most 1000 command names/],
     ['the chain has a gap', () => tiny({ version: 3, migrations: UP_2_3 }), 'E_CHAIN', /No migration from 1 to 2: cannot go from version 1 to 3/],
     ['the chain skips a step', () => tiny({ version: 3, migrations: `${UP_1_2}, { from: 3, to: 4, up: (s) => ({ state: s }) }` }), 'E_CHAIN', /gap: expected a step from 2 to 3 but got 3->4/],
