@@ -190,7 +190,7 @@ export type Changes = { readonly [kind: string]: KindChange };
  *    kernel runs it during the cut-over, so the feed pauses for as long as it takes (the report says so).
  */
 export interface Direction<A = any, B = any> {
-  /** One plain sentence for the people watching: what changes for them ("Likes become emoji reactions"). */
+  /** One plain sentence for the people watching: what changes for them ("Likes become emoji reactions"), at most 500 characters. */
   readonly describe: string;
   /** Every change this direction makes, per kind. Undeclared differences refuse the upgrade. */
   readonly changes?: Changes;

@@ -50,6 +50,9 @@ const { bind } = Function.prototype;
  *  and E_UNKNOWN_COMMAND lists them. */
 export const MAX_COMMANDS = 1000;
 export const MAX_COMMAND_NAME = 100;
+/** A migration's `describe` (each direction's, and the step's own) is shown to every client watching an
+ *  upgrade: one sentence, at most this long. */
+export const MAX_DESCRIBE = 500;
 
 /**
  * The release's exports: {feed: FeedVersion, migrations: Migration[]}. The caller runs this under the
@@ -81,6 +84,8 @@ export function checkExports(exports: unknown): { feed: FeedVersion; migrations:
   migrations.forEach((m, i) => {
     if (!isRecord(m) || !Number.isSafeInteger(m['from']) || !Number.isSafeInteger(m['to']) || m['up'] === undefined)
       die('E_RELEASE_EXPORTS', `migrations[${i}] is ${show(m)}; expected {from, to, up, down?}`);
+    if (m['describe'] !== undefined && (typeof m['describe'] !== 'string' || m['describe'].length > MAX_DESCRIBE))
+      die('E_RELEASE_EXPORTS', `migration ${m['from']}->${m['to']} has describe = ${show(m['describe'])}; expected one line (at most ${MAX_DESCRIBE} characters)`);
     for (const dir of ['up', 'down'] as const) {
       const d = m[dir];
       if (d === undefined && dir === 'down') continue;
@@ -90,7 +95,7 @@ export function checkExports(exports: unknown): { feed: FeedVersion; migrations:
         continue;
       }
       if (!isRecord(d)) die('E_RELEASE_EXPORTS', `${where} is ${show(d)}; expected a function, {describe, whole} or {describe, changes, each, finish}`);
-      if (typeof d['describe'] !== 'string') die('E_RELEASE_EXPORTS', `${where} has describe = ${show(d['describe'])}; expected one sentence`);
+      if (typeof d['describe'] !== 'string' || d['describe'].length > MAX_DESCRIBE) die('E_RELEASE_EXPORTS', `${where} has describe = ${show(d['describe'])}; expected one sentence (at most ${MAX_DESCRIBE} characters)`);
       const fns = [d['whole'], d['finish'], ...(isRecord(d['each']) ? Object.values(d['each']) : [])];
       if (fns.some((f) => typeof f === 'function' && (types.isAsyncFunction(f) || types.isGeneratorFunction(f))))
         die('E_RELEASE_EXPORTS', `${where} has an async or generator function; migrations are synchronous`);
