@@ -8,9 +8,12 @@
  * bursts of someone else's work fall on both; these tests run after the rest of the suite, one file at
  * a time (vitest.config.ts); and the same traffic is sent, in the same run, to a bare ws server with
  * no kernel (test/support/floor-server.ts). Where even that floor's quiet socket slows past 3x under
- * the load (the machine, not the server), molt is held to 1.5x of the floor's busy p99 instead. Either
- * bound fails a server that is not fair by a wide margin: serving one socket's queue first put the
- * quiet socket's p99 at 400-1,000 ms.
+ * the load (the machine, not the server), molt is held to 2x of the floor's busy p99 instead: molt's
+ * kernel does more with each frame than the floor, and in 12 runs here on one day (both tests; the
+ * code before and after that day's changes alike; two of them with other tests running) its busy p99
+ * was 1.2-1.8x the floor's, 7 of them over 1.5x, the bound this test had. Either bound fails a server
+ * that is not fair by a wide margin: serving one socket's queue first put the quiet socket's p99 at
+ * 400-1,000 ms.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -100,9 +103,9 @@ async function fairness(t: Trial) {
   const floor = await measure('test/support/floor-server.ts', { ...t, rounds: Math.ceil(t.rounds / 2) });
   // 3x of molt's own idle p99; where the machine does not allow even the bare floor that much (its busy
   // p99 past 3x of the machine's idle one: the lower of the two quiet p99s, which measure the same
-  // thing), molt may be at most 1.5x the floor under the same traffic
+  // thing), molt may be at most 2x the floor under the same traffic
   const machineBound = floor.busyP99 > 3 * Math.min(floor.quietP99, molt.quietP99);
-  const bound = Math.round(Math.max(3 * molt.quietP99, machineBound ? 1.5 * floor.busyP99 : 0) * 100) / 100;
+  const bound = Math.round(Math.max(3 * molt.quietP99, machineBound ? 2 * floor.busyP99 : 0) * 100) / 100;
   console.log(`${t.kind}: ${JSON.stringify({ molt: { ...molt.ran, quietP99: molt.quietP99, busyP99: molt.busyP99, pings: molt.pings }, floor: { quietP99: floor.quietP99, busyP99: floor.busyP99 }, bound, machineBound })}`);
   return { molt, floor, bound };
 }
