@@ -21,7 +21,7 @@ describe('a command type whose handler keeps running out its time, on a real ser
     const v1 = JSON.stringify(path.join(ROOT, 'src/feed/v1/index.ts'));
     writeFileSync(path.join(dir, 'index.ts'), `import { handle as served } from ${v1};\nexport * from ${v1};\nexport const handle: typeof served = (s, c, ctx) => {\n  if (c.type === 'like') for (;;) {}\n  return served(s, c, ctx);\n};\n`);
     writeFileSync(path.join(dir, 'migrations.ts'), `export { migrations } from ${JSON.stringify(path.join(ROOT, 'migrations/index.ts'))};\n`);
-    server = await startServer({ port: 0, operatorPort: 0, token: TOKEN, logLevel: 'silent', boot: dir, limits: { handlerTimeoutMs: 50, breakerOpenMs: 30_000 } });
+    server = await startServer({ port: 0, operatorPort: 0, token: TOKEN, logLevel: 'silent', boot: dir, limits: { handlerTimeoutMs: 200, breakerOpenMs: 30_000 } });
   });
   afterAll(async () => {
     await server.close();
@@ -37,7 +37,7 @@ describe('a command type whose handler keeps running out its time, on a real ser
     for (let i = 0; i < 3; i++) expect((await client.send('like', { post })).error?.code).toBe('E_HANDLER_TIMEOUT');
     const t0 = performance.now();
     const refused = await client.send('like', { post });
-    expect(performance.now() - t0).toBeLessThan(50);
+    expect(performance.now() - t0).toBeLessThan(200); // not run: the limit was not spent on it
     expect(refused.error).toMatchObject({ code: 'E_CIRCUIT_OPEN', message: expect.stringMatching(/'like' is set aside for 30 s, then tried again/) });
     expect(refused.error!.retryMs).toBeGreaterThan(25_000);
     expect((await client.send('post', { text: 'still here' })).ok).toBe(true);
