@@ -4,14 +4,12 @@
  * pushes a fixed release, the person is signed in as before. Only the feed's own answer (bad_session)
  * ends a session: dropping the token on a server error would lose the handle for good.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, buildRelease } from '../../src/release/build.ts';
+import { buildRelease } from '../../src/release/build.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import { HAVE_CHROMIUM, launch, watch } from '../support/browser.ts';
+import { loopingVersion } from '../support/releases.ts';
 
 const T = 60_000;
 
@@ -19,14 +17,10 @@ describe.skipIf(!HAVE_CHROMIUM)('a session the server cannot resume yet', () => 
   let server: RunningServer;
   let browser: Browser;
   let page: Page;
-  let dir: string;
+  const looping = loopingVersion('resume');
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'molt-resume-'));
-    const v1 = JSON.stringify(path.join(ROOT, 'src/feed/v1/index.ts'));
-    writeFileSync(path.join(dir, 'index.ts'), `import { handle as served } from ${v1};\nexport * from ${v1};\nexport const handle: typeof served = (s, c, ctx) => {\n  if (c.type === 'resume') for (;;) {}\n  return served(s, c, ctx);\n};\n`);
-    writeFileSync(path.join(dir, 'migrations.ts'), `export { migrations } from ${JSON.stringify(path.join(ROOT, 'migrations/index.ts'))};\n`);
-    server = await startServer({ port: 0, operatorPort: 0, token: 'resume-suite-token-0123', logLevel: 'silent', boot: dir, limits: { handlerTimeoutMs: 50, breakerOpenMs: 2_000 } });
+    server = await startServer({ port: 0, operatorPort: 0, token: 'resume-suite-token-0123', logLevel: 'silent', boot: looping.dir, limits: { handlerTimeoutMs: 50, breakerOpenMs: 2_000 } });
     browser = await launch();
     page = await (await browser.newContext()).newPage();
     watch(page);
@@ -36,7 +30,7 @@ describe.skipIf(!HAVE_CHROMIUM)('a session the server cannot resume yet', () => 
   afterAll(async () => {
     await browser?.close();
     await server?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    looping.remove();
   });
 
   it('keeps the token, says it is trying again, and is signed in once a fixed release runs', async () => {

@@ -3,29 +3,22 @@
  * refused at once with E_CIRCUIT_OPEN and a retryMs, posts go on, and the operator sees it in
  * `molt status` and in /metrics.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server.ts';
-import { ROOT } from '../../src/release/build.ts';
 import { molt, TestClient } from '../support/client.ts';
+import { loopingVersion } from '../support/releases.ts';
 
 const TOKEN = 'breaker-test-token-0123456789';
 
 describe('a command type whose handler keeps running out its time, on a real server', () => {
   let server: RunningServer;
-  let dir: string;
+  const looping = loopingVersion('like');
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'molt-breaker-'));
-    const v1 = JSON.stringify(path.join(ROOT, 'src/feed/v1/index.ts'));
-    writeFileSync(path.join(dir, 'index.ts'), `import { handle as served } from ${v1};\nexport * from ${v1};\nexport const handle: typeof served = (s, c, ctx) => {\n  if (c.type === 'like') for (;;) {}\n  return served(s, c, ctx);\n};\n`);
-    writeFileSync(path.join(dir, 'migrations.ts'), `export { migrations } from ${JSON.stringify(path.join(ROOT, 'migrations/index.ts'))};\n`);
-    server = await startServer({ port: 0, operatorPort: 0, token: TOKEN, logLevel: 'silent', boot: dir, limits: { handlerTimeoutMs: 200, breakerOpenMs: 30_000 } });
+    server = await startServer({ port: 0, operatorPort: 0, token: TOKEN, logLevel: 'silent', boot: looping.dir, limits: { handlerTimeoutMs: 200, breakerOpenMs: 30_000 } });
   });
   afterAll(async () => {
     await server.close();
-    rmSync(dir, { recursive: true, force: true });
+    looping.remove();
   });
 
   it('refuses the type at once after three timeouts, serves the rest, and says so to the operator', async () => {

@@ -34,3 +34,19 @@ export class TempReleases {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * A version folder to boot (`startServer({ boot })`): feed v1 as released, except that its handler
+ * never returns on commands of `type`. For what a server and its clients do about a handler that keeps
+ * running out its time.
+ */
+export function loopingVersion(type: string): { dir: string; remove(): void } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'molt-looping-'));
+  const v1 = abs('src/feed/v1/index.ts');
+  writeFileSync(
+    path.join(dir, 'index.ts'),
+    `import { handle as served } from ${v1};\nexport * from ${v1};\nexport const handle: typeof served = (s, c, ctx) => {\n  if (c.type === ${JSON.stringify(type)}) for (;;) {}\n  return served(s, c, ctx);\n};\n`,
+  );
+  writeFileSync(path.join(dir, 'migrations.ts'), `export { migrations } from ${abs('migrations/index.ts')};\n`);
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
