@@ -67,11 +67,16 @@ export function checkExports(exports: unknown): { feed: FeedVersion; migrations:
   const version = feed['version'];
   if (!Number.isSafeInteger(version) || (version as number) < 1)
     die('E_RELEASE_EXPORTS', `feed exports version = ${show(version)}; expected a positive integer`);
+  // each field read once: a getter could answer the check one thing and the kernel another
+  const own: Record<string, unknown> = { version };
   for (const name of FEED_FUNCTIONS) {
-    if (typeof feed[name] !== 'function')
-      die('E_RELEASE_EXPORTS', `feed v${version} exports ${name} = ${show(feed[name])}; expected a function`);
-    if (types.isAsyncFunction(feed[name]) || types.isGeneratorFunction(feed[name]))
+    const fn = feed[name];
+    if (typeof fn !== 'function')
+      die('E_RELEASE_EXPORTS', `feed v${version} exports ${name} = ${show(fn)}; expected a function`);
+    if (types.isAsyncFunction(fn) || types.isGeneratorFunction(fn))
       die('E_RELEASE_EXPORTS', `feed v${version} exports ${name} as an async or generator function; feed code is synchronous (a continuation would run unbounded)`);
+    // bound to the release's own feed: a function that reads `this` sees what it always saw
+    own[name] = bind.call(fn as () => unknown, feed);
   }
   const listed = feed['commands'];
   if (!Array.isArray(listed) || listed.length > MAX_COMMANDS)
@@ -105,10 +110,9 @@ export function checkExports(exports: unknown): { feed: FeedVersion; migrations:
       if (d['changes'] !== undefined && !isRecord(d['changes'])) die('E_RELEASE_EXPORTS', `${where} has changes = ${show(d['changes'])}; expected {kind: {add, remove, change, rename, drops, ...}}`);
     }
   });
-  const own: Record<string, unknown> = { version, commands: Object.freeze(commands) };
-  // bound to the release's own feed: a function that reads `this` sees what it always saw
-  for (const name of FEED_FUNCTIONS) own[name] = bind.call(feed[name] as () => unknown, feed);
-  if (feed['shape'] !== undefined) own['shape'] = feed['shape'];
+  own['commands'] = Object.freeze(commands);
+  const shape = feed['shape'];
+  if (shape !== undefined) own['shape'] = shape;
   return { feed: Object.freeze(own) as unknown as FeedVersion, migrations: migrations as Migration[] };
 }
 
