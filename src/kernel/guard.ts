@@ -86,34 +86,55 @@ export function checkExports(exports: unknown): { feed: FeedVersion; migrations:
   if (!commands.every((c) => typeof c === 'string' && c.length > 0 && c.length <= MAX_COMMAND_NAME && !c.startsWith('$')))
     die('E_RELEASE_EXPORTS', `feed v${version} exports commands = ${show(commands)}; expected command names of 1 to ${MAX_COMMAND_NAME} characters (not starting with $)`);
   if (!Array.isArray(migrations)) die('E_RELEASE_EXPORTS', `release exports migrations = ${show(migrations)}; expected an array`);
-  migrations.forEach((m, i) => {
-    if (!isRecord(m) || !Number.isSafeInteger(m['from']) || !Number.isSafeInteger(m['to']) || m['up'] === undefined)
-      die('E_RELEASE_EXPORTS', `migrations[${i}] is ${show(m)}; expected {from, to, up, down?}`);
-    if (m['describe'] !== undefined && (typeof m['describe'] !== 'string' || m['describe'].length > MAX_DESCRIBE))
-      die('E_RELEASE_EXPORTS', `migration ${m['from']}->${m['to']} has describe = ${show(m['describe'])}; expected one line (at most ${MAX_DESCRIBE} characters)`);
-    for (const dir of ['up', 'down'] as const) {
-      const d = m[dir];
-      if (d === undefined && dir === 'down') continue;
-      const where = `migration ${m['from']}->${m['to']} ${dir}`;
-      if (typeof d === 'function') {
-        if (types.isAsyncFunction(d) || types.isGeneratorFunction(d)) die('E_RELEASE_EXPORTS', `${where} is an async or generator function; migrations are synchronous`);
-        continue;
-      }
-      if (!isRecord(d)) die('E_RELEASE_EXPORTS', `${where} is ${show(d)}; expected a function, {describe, whole} or {describe, changes, each, finish}`);
-      if (typeof d['describe'] !== 'string' || d['describe'].length > MAX_DESCRIBE) die('E_RELEASE_EXPORTS', `${where} has describe = ${show(d['describe'])}; expected one sentence (at most ${MAX_DESCRIBE} characters)`);
-      const fns = [d['whole'], d['finish'], ...(isRecord(d['each']) ? Object.values(d['each']) : [])];
-      if (fns.some((f) => typeof f === 'function' && (types.isAsyncFunction(f) || types.isGeneratorFunction(f))))
-        die('E_RELEASE_EXPORTS', `${where} has an async or generator function; migrations are synchronous`);
-      const whole = typeof d['whole'] === 'function';
-      const each = isRecord(d['each']) && Object.values(d['each']).every((f) => typeof f === 'function') && typeof d['finish'] === 'function';
-      if (whole === each) die('E_RELEASE_EXPORTS', `${where} needs either whole(state) or each: {kind: fn} with finish(state, mapped)`);
-      if (d['changes'] !== undefined && !isRecord(d['changes'])) die('E_RELEASE_EXPORTS', `${where} has changes = ${show(d['changes'])}; expected {kind: {add, remove, change, rename, drops, ...}}`);
-    }
-  });
+  const steps: Migration[] = [];
+  for (let i = 0; i < migrations.length; i++) steps.push(ownStep(migrations[i], i));
   own['commands'] = Object.freeze(commands);
   const shape = feed['shape'];
   if (shape !== undefined) own['shape'] = shape;
-  return { feed: Object.freeze(own) as unknown as FeedVersion, migrations: migrations as Migration[] };
+  return { feed: Object.freeze(own) as unknown as FeedVersion, migrations: Object.freeze(steps) };
+}
+
+const isAsync = (f: unknown) => typeof f === 'function' && (types.isAsyncFunction(f) || types.isGeneratorFunction(f));
+
+/** One step of the release's migrations, checked, as the kernel's own copy: each field read once. */
+function ownStep(m: unknown, i: number): Migration {
+  if (!isRecord(m)) die('E_RELEASE_EXPORTS', `migrations[${i}] is ${show(m)}; expected {from, to, up, down?}`);
+  const { from, to, up, down, describe, shapes, lossless } = m;
+  if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || up === undefined) die('E_RELEASE_EXPORTS', `migrations[${i}] is ${show(m)}; expected {from, to, up, down?}`);
+  if (describe !== undefined && (typeof describe !== 'string' || describe.length > MAX_DESCRIBE))
+    die('E_RELEASE_EXPORTS', `migration ${from}->${to} has describe = ${show(describe)}; expected one line (at most ${MAX_DESCRIBE} characters)`);
+  const step: Record<string, unknown> = { from, to, up: ownDirection(up, m, `migration ${from}->${to} up`) };
+  if (down !== undefined) step['down'] = ownDirection(down, m, `migration ${from}->${to} down`);
+  if (describe !== undefined) step['describe'] = describe;
+  if (shapes !== undefined) step['shapes'] = shapes;
+  if (lossless !== undefined) step['lossless'] = lossless;
+  return Object.freeze(step) as unknown as Migration;
+}
+
+/** A direction of a step: a whole-state function, or {describe, changes?, each + finish | whole}. Its
+ *  functions are bound to what held them, so one that reads `this` sees what it always saw. */
+function ownDirection(d: unknown, holder: object, where: string): unknown {
+  if (typeof d === 'function') {
+    if (isAsync(d)) die('E_RELEASE_EXPORTS', `${where} is an async or generator function; migrations are synchronous`);
+    return bind.call(d as () => unknown, holder);
+  }
+  if (!isRecord(d)) die('E_RELEASE_EXPORTS', `${where} is ${show(d)}; expected a function, {describe, whole} or {describe, changes, each, finish}`);
+  const { describe, changes, each, finish, whole } = d;
+  if (typeof describe !== 'string' || describe.length > MAX_DESCRIBE) die('E_RELEASE_EXPORTS', `${where} has describe = ${show(describe)}; expected one sentence (at most ${MAX_DESCRIBE} characters)`);
+  const perKind: [string, unknown][] = isRecord(each) ? Object.entries(each) : [];
+  if ([whole, finish, ...perKind.map(([, f]) => f)].some(isAsync)) die('E_RELEASE_EXPORTS', `${where} has an async or generator function; migrations are synchronous`);
+  const isWhole = typeof whole === 'function';
+  const isEach = isRecord(each) && perKind.every(([, f]) => typeof f === 'function') && typeof finish === 'function';
+  if (isWhole === isEach) die('E_RELEASE_EXPORTS', `${where} needs either whole(state) or each: {kind: fn} with finish(state, mapped)`);
+  if (changes !== undefined && !isRecord(changes)) die('E_RELEASE_EXPORTS', `${where} has changes = ${show(changes)}; expected {kind: {add, remove, change, rename, drops, ...}}`);
+  const own: Record<string, unknown> = { describe };
+  if (changes !== undefined) own['changes'] = changes;
+  if (isWhole) own['whole'] = bind.call(whole as () => unknown, d);
+  else {
+    own['each'] = Object.freeze(Object.fromEntries(perKind.map(([kind, f]) => [kind, bind.call(f as () => unknown, each)])));
+    own['finish'] = bind.call(finish as () => unknown, d);
+  }
+  return Object.freeze(own);
 }
 
 /**

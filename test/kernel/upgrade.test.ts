@@ -215,6 +215,15 @@ describe('a broken release is refused and the running system is untouched', () =
     expect(await kernel.dispatch(conn, { type: 'nope' })).toMatchObject({ ok: false, error: { code: 'E_UNKNOWN_COMMAND' } });
   });
 
+  it('reads its migrations once too, and calls their functions on what held them: a step whose up is a getter throwing from its second read, written with `this`, commits', async () => {
+    const { kernel, conn } = await started();
+    const step = `{ from: 1, to: 2, get up() { if (reads++ > 0) throw new Error('read again'); return { describe: 'count becomes total', total(s) { return s.count; }, whole(s) { return { state: { total: this.total(s) } }; } }; }, down: (s) => ({ state: { count: s.total } }) }`;
+    const report = await kernel.upgrade(tiny({ version: 2, prelude: 'let reads = 0;', migrations: step }));
+    expect(report.result).toBe('committed');
+    expect(kernel.state).toEqual({ total: 3 });
+    expect(await kernel.dispatch(conn, { type: 'inc' })).toEqual({ ok: true, data: { value: 4 } });
+  });
+
   it.each(broken)('when %s', async (_what, make, code, message) => {
     const { kernel, conn, frames } = await started();
     const cell = { state: kernel.state, version: kernel.version, release: kernel.release, hash: digest(kernel.state) };
