@@ -45,6 +45,9 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 const FEED_FUNCTIONS = ['init', 'handle', 'validate', 'census', 'sample'] as const;
 const { bind } = Function.prototype;
+/** `f` bound to the release's object that held it: a function that reads `this` sees what it always saw. */
+const boundTo = (f: unknown, holder: unknown) => bind.call(f as () => unknown, holder);
+const isAsync = (f: unknown) => typeof f === 'function' && (types.isAsyncFunction(f) || types.isGeneratorFunction(f));
 
 /** At most this many command names, each at most MAX_COMMAND_NAME characters: every hello carries them,
  *  and E_UNKNOWN_COMMAND lists them. */
@@ -73,10 +76,9 @@ export function checkExports(exports: unknown): { feed: FeedVersion; migrations:
     const fn = feed[name];
     if (typeof fn !== 'function')
       die('E_RELEASE_EXPORTS', `feed v${version} exports ${name} = ${show(fn)}; expected a function`);
-    if (types.isAsyncFunction(fn) || types.isGeneratorFunction(fn))
+    if (isAsync(fn))
       die('E_RELEASE_EXPORTS', `feed v${version} exports ${name} as an async or generator function; feed code is synchronous (a continuation would run unbounded)`);
-    // bound to the release's own feed: a function that reads `this` sees what it always saw
-    own[name] = bind.call(fn as () => unknown, feed);
+    own[name] = boundTo(fn, feed);
   }
   const listed = feed['commands'];
   if (!Array.isArray(listed) || listed.length > MAX_COMMANDS)
@@ -94,13 +96,10 @@ export function checkExports(exports: unknown): { feed: FeedVersion; migrations:
   return { feed: Object.freeze(own) as unknown as FeedVersion, migrations: Object.freeze(steps) };
 }
 
-const isAsync = (f: unknown) => typeof f === 'function' && (types.isAsyncFunction(f) || types.isGeneratorFunction(f));
-
 /** One step of the release's migrations, checked, as the kernel's own copy: each field read once. */
 function ownStep(m: unknown, i: number): Migration {
-  if (!isRecord(m)) die('E_RELEASE_EXPORTS', `migrations[${i}] is ${show(m)}; expected {from, to, up, down?}`);
-  const { from, to, up, down, describe, shapes, lossless } = m;
-  if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || up === undefined) die('E_RELEASE_EXPORTS', `migrations[${i}] is ${show(m)}; expected {from, to, up, down?}`);
+  const { from, to, up, down, describe, shapes, lossless } = isRecord(m) ? m : {};
+  if (!isRecord(m) || !Number.isSafeInteger(from) || !Number.isSafeInteger(to) || up === undefined) die('E_RELEASE_EXPORTS', `migrations[${i}] is ${show(m)}; expected {from, to, up, down?}`);
   if (describe !== undefined && (typeof describe !== 'string' || describe.length > MAX_DESCRIBE))
     die('E_RELEASE_EXPORTS', `migration ${from}->${to} has describe = ${show(describe)}; expected one line (at most ${MAX_DESCRIBE} characters)`);
   const step: Record<string, unknown> = { from, to, up: ownDirection(up, m, `migration ${from}->${to} up`) };
@@ -112,11 +111,11 @@ function ownStep(m: unknown, i: number): Migration {
 }
 
 /** A direction of a step: a whole-state function, or {describe, changes?, each + finish | whole}. Its
- *  functions are bound to what held them, so one that reads `this` sees what it always saw. */
+ *  functions are bound to what held them (boundTo). */
 function ownDirection(d: unknown, holder: object, where: string): unknown {
   if (typeof d === 'function') {
     if (isAsync(d)) die('E_RELEASE_EXPORTS', `${where} is an async or generator function; migrations are synchronous`);
-    return bind.call(d as () => unknown, holder);
+    return boundTo(d, holder);
   }
   if (!isRecord(d)) die('E_RELEASE_EXPORTS', `${where} is ${show(d)}; expected a function, {describe, whole} or {describe, changes, each, finish}`);
   const { describe, changes, each, finish, whole } = d;
@@ -129,10 +128,10 @@ function ownDirection(d: unknown, holder: object, where: string): unknown {
   if (changes !== undefined && !isRecord(changes)) die('E_RELEASE_EXPORTS', `${where} has changes = ${show(changes)}; expected {kind: {add, remove, change, rename, drops, ...}}`);
   const own: Record<string, unknown> = { describe };
   if (changes !== undefined) own['changes'] = changes;
-  if (isWhole) own['whole'] = bind.call(whole as () => unknown, d);
+  if (isWhole) own['whole'] = boundTo(whole, d);
   else {
-    own['each'] = Object.freeze(Object.fromEntries(perKind.map(([kind, f]) => [kind, bind.call(f as () => unknown, each)])));
-    own['finish'] = bind.call(finish as () => unknown, d);
+    own['each'] = Object.freeze(Object.fromEntries(perKind.map(([kind, f]) => [kind, boundTo(f, each)])));
+    own['finish'] = boundTo(finish, d);
   }
   return Object.freeze(own);
 }

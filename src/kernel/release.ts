@@ -41,24 +41,21 @@ export function loadRelease(source: ReleaseSource, loadTimeoutMs: number): Loade
   } catch (err) {
     die('E_RELEASE_LOAD', `release ${hash.slice(0, 12)} failed to load: ${describeThrown(err)}`);
   }
-  // Reading the exports and the chain may run release code (a getter): bounded like the top level
-  // that made them.
+  // Reading the exports may run release code (a getter): bounded like the top level that made them.
+  // What comes back is the kernel's own copy, plain data read once, so nothing after reads the release.
   let exported: ReturnType<typeof checkExports>;
   try {
-    exported = sandbox.run(() => {
-      const checked = checkExports(sandbox.exports);
-      try {
-        checkChain(checked.migrations, checked.feed.version);
-      } catch (err) {
-        if (err instanceof MoltError) throw new MoltError(err.code, `release v${checked.feed.version}: ${err.message}`);
-        throw err;
-      }
-      return checked;
-    }, loadTimeoutMs);
+    exported = sandbox.run(() => checkExports(sandbox.exports), loadTimeoutMs);
   } catch (err) {
     if (err instanceof MoltError) throw err;
     die('E_RELEASE_EXPORTS', `release ${hash.slice(0, 12)}: reading its exports ${err instanceof TimeoutError ? `${err.message} (a getter that does not return?)` : `threw: ${describeThrown(err)}`}`);
   }
   const { feed, migrations } = exported;
+  try {
+    checkChain(migrations, feed.version);
+  } catch (err) {
+    if (err instanceof MoltError) throw new MoltError(err.code, `release v${feed.version}: ${err.message}`);
+    throw err;
+  }
   return { version: feed.version, hash, source, feed, migrations, sandbox };
 }
