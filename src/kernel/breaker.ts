@@ -16,10 +16,9 @@
 const MAX_DOUBLING = 8;
 
 interface Lane {
-  /** Timeouts in a row. */
+  /** Timeouts in a row. Past `after`, each one is a command let through that timed out again (the others
+   *  were refused), so the type has been set aside `timeouts - after + 1` times. */
   timeouts: number;
-  /** Times it was set aside since it last finished in time. */
-  trips: number;
   /** Set aside until then (performance.now()); 0 while served. */
   until: number;
 }
@@ -67,12 +66,11 @@ export class Breaker {
    *  0 when it is not (fewer timeouts in a row than `after`, or the breaker is off). */
   timedOut(type: string, now: number): number {
     if (this.after === 0) return 0;
-    const lane = this.#lanes.get(type) ?? { timeouts: 0, trips: 0, until: 0 };
+    const lane = this.#lanes.get(type) ?? { timeouts: 0, until: 0 };
     this.#lanes.set(type, lane);
     lane.timeouts++;
     if (lane.timeouts < this.after) return 0;
-    const ms = this.openMs * Math.min(MAX_DOUBLING, 2 ** lane.trips);
-    lane.trips++;
+    const ms = this.openMs * Math.min(MAX_DOUBLING, 2 ** (lane.timeouts - this.after));
     lane.until = now + ms;
     return ms;
   }
