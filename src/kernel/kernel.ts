@@ -474,15 +474,15 @@ export class Kernel {
       // The step that was running when the watchdog fired (or something threw): only it fails.
       const w = current;
       const type = w.command.type.slice(0, 40);
-      let result = fail('E_HANDLER_THREW', `internal error while serving '${type}': ${describeThrown(failure)}`);
-      if (failure instanceof TimeoutError) {
-        result = fail('E_HANDLER_TIMEOUT', `feed v${release.version} handle('${type}') ${failure.message}; the state is unchanged`);
-        // (a system command is the kernel's own notice: it is never set aside)
-        const aside = w.system === undefined ? breaker.timedOut(w.command.type, performance.now()) : 0;
-        if (aside > 0) {
-          this.#log?.warn({ version: release.version, command: type, timeouts: breaker.after, ms: aside }, 'command type set aside: its handler keeps running out its time');
-          this.#observe.circuit?.(type);
-        }
+      const timedOut = failure instanceof TimeoutError;
+      const result = timedOut
+        ? fail('E_HANDLER_TIMEOUT', `feed v${release.version} handle('${type}') ${(failure as TimeoutError).message}; the state is unchanged`)
+        : fail('E_HANDLER_THREW', `internal error while serving '${type}': ${describeThrown(failure)}`);
+      // (a system command is the kernel's own notice: it is never set aside)
+      const aside = timedOut && w.system === undefined ? breaker.timedOut(w.command.type, performance.now()) : 0;
+      if (aside > 0) {
+        this.#log?.warn({ version: release.version, command: type, timeouts: breaker.after, ms: aside }, 'command type set aside: its handler keeps running out its time');
+        this.#observe.circuit?.(type);
       }
       done.push({ w, version: release.version, ms: limit, result });
     }
@@ -520,9 +520,8 @@ export class Kernel {
       const aside = this.#breaker.refuses(command.type);
       if (aside > 0) {
         const type = command.type.slice(0, 40);
-        const refusal = fail('E_CIRCUIT_OPEN', `feed v${release.version} handle('${type}') ran past its time limit on ${this.#breaker.after} '${type}' commands in a row; '${type}' is set aside for ${Math.ceil(aside / 1000)} s, then tried again. Other commands are served; the state is unchanged`);
-        if (!refusal.ok) refusal.error.retryMs = aside;
-        return finished(w, release, t0, refusal);
+        const message = `feed v${release.version} handle('${type}') ran past its time limit on ${this.#breaker.after} '${type}' commands in a row; '${type}' is set aside for ${Math.ceil(aside / 1000)} s, then tried again. Other commands are served; the state is unchanged`;
+        return finished(w, release, t0, { ok: false, error: { code: 'E_CIRCUIT_OPEN', message, retryMs: aside } });
       }
       // What reaches feed code is plain data only, like the state: a decoder may hand over more
       // (msgpackr turns its extensions into typed arrays, Sets, Dates, BigInts), and a typed array or a
