@@ -12,8 +12,8 @@ import { tiny } from '../support/tiny.ts';
 const BOOM = `(s, c, ctx) => { if (c.type === 'boom') { if (c.loop) for (;;) {} return { state: s, reply: 'fine' }; } return handle(s, c, ctx) }`;
 const COMMANDS = ['inc', 'whoami', 'boom'];
 
-function setup(limits: Record<string, number>, version = 1) {
-  const kernel = new Kernel(tiny({ version, handle: BOOM, commands: COMMANDS }), { limits: { handlerTimeoutMs: 100, breakerTimeouts: 3, breakerOpenMs: 300, ...limits } });
+function setup(limits: Record<string, number>) {
+  const kernel = new Kernel(tiny({ handle: BOOM, commands: COMMANDS }), { limits: { handlerTimeoutMs: 100, breakerTimeouts: 3, breakerOpenMs: 300, ...limits } });
   const conn = kernel.connect(framesTo(() => {}));
   return { kernel, conn };
 }
