@@ -1,0 +1,92 @@
+/**
+ * Command types set aside for one address: the per-address half of the circuit breaker.
+ *
+ * The kernel's breaker (src/kernel/breaker.ts) sets a type aside when its handler runs out its time on
+ * every command of it. A handler that is slow only for some input (one post, one long text) runs out
+ * its time only on the commands that ask for that input, and the ones in between finish in time, so
+ * the type-wide count of timeouts in a row never gets far: a client that asks for that input again and
+ * again holds the whole process for the handler's limit (250 ms) every time, and it chooses the
+ * commands in between. So each address keeps its own count, where successes do not count (the client
+ * chooses them), only time does:
+ *
+ * - `after` timeouts of one type within WINDOW_MS, and that type is refused for that address at once
+ *   (E_CIRCUIT_OPEN, with retryMs) for `openMs`;
+ * - after that, the first of its commands of the type that runs out its time again sets it aside at
+ *   once, for twice as long as the last time (at most 8x);
+ * - a type with no timeout from the address for MEMORY_MS is forgotten, and so is everything when
+ *   another release runs (what was slow may be fixed).
+ *
+ * Other addresses, and the address's other types, are served throughout.
+ */
+const MAX_DOUBLING = 8;
+/** Timeouts count toward setting a type aside within this long, ms. */
+export const WINDOW_MS = 60_000;
+/** A type set aside once is watched this long after its last timeout, ms. */
+export const MEMORY_MS = 10 * 60_000;
+
+interface Lane {
+  /** When its last timeouts were (at most `after`), before it was first set aside. */
+  times: number[];
+  /** Set aside until then (performance.now()); 0 before the first time. */
+  until: number;
+  /** Times it was set aside. */
+  trips: number;
+  last: number;
+}
+
+export class Aside {
+  readonly #lanes = new Map<string, Lane>();
+  #release = '';
+
+  constructor(
+    readonly after: number,
+    readonly openMs: number,
+  ) {}
+
+  /** Forget what another release did. */
+  #on(release: string): void {
+    if (release !== this.#release) {
+      this.#lanes.clear();
+      this.#release = release;
+    }
+  }
+
+  /** How long `type` stays set aside for this address, ms, or 0 when it is served. */
+  refuses(type: string, release: string, now: number): number {
+    if (this.#lanes.size === 0) return 0;
+    this.#on(release);
+    const lane = this.#lanes.get(type);
+    return lane === undefined || lane.until <= now ? 0 : Math.ceil(lane.until - now);
+  }
+
+  /**
+   * A command of `type` from this address ran out its time at `now`, under `release`. Returns how long
+   * the type is now set aside for the address (ms), or 0 when it is not.
+   */
+  timedOut(type: string, release: string, now: number): number {
+    if (this.after === 0) return 0;
+    this.#on(release);
+    let lane = this.#lanes.get(type);
+    if (lane === undefined) this.#lanes.set(type, (lane = { times: [], until: 0, trips: 0, last: now }));
+    lane.last = now;
+    if (lane.trips === 0) {
+      lane.times.push(now);
+      if (lane.times.length > this.after) lane.times.shift();
+      if (lane.times.length < this.after || now - lane.times[0]! > WINDOW_MS) return 0;
+      lane.times = [];
+    }
+    lane.trips++;
+    const ms = this.openMs * Math.min(MAX_DOUBLING, 2 ** (lane.trips - 1));
+    lane.until = now + ms;
+    return ms;
+  }
+
+  /** Forget the types that have not run out their time lately; true when nothing is kept. */
+  sweep(now: number): boolean {
+    for (const [type, lane] of this.#lanes) {
+      const quiet = now - lane.last > (lane.trips === 0 ? WINDOW_MS : MEMORY_MS);
+      if (quiet && lane.until <= now) this.#lanes.delete(type);
+    }
+    return this.#lanes.size === 0;
+  }
+}
