@@ -12,6 +12,10 @@
  * last time (at most 8x). Other types are served throughout. A new release starts with none set aside.
  *
  * What counts is time, not errors: a handler that throws or refuses has finished in time.
+ *
+ * A handler slow for some input only never gets far here (the commands in between finish): the
+ * transport keeps the same count per client address, where nothing that finishes counts
+ * (src/transport/aside.ts).
  */
 const MAX_DOUBLING = 8;
 
@@ -55,6 +59,12 @@ export class Breaker {
     if (this.#lanes.size === 0) return 0;
     const lane = this.#lanes.get(type);
     return lane === undefined || lane.until <= this.#at ? 0 : Math.ceil(lane.until - this.#at);
+  }
+
+  /** How long `type` of `release` stays set aside from `now`, ms (0: served), outside a batch. */
+  openFor(type: string, release: string, now: number): number {
+    const lane = release === this.#release ? this.#lanes.get(type) : undefined;
+    return lane === undefined || lane.until <= now ? 0 : Math.ceil(lane.until - now);
   }
 
   /** A command of `type` ran its handler to the end in time: the type is served again. */

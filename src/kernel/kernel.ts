@@ -257,6 +257,15 @@ export class Kernel {
   get connections(): number {
     return this.#conns.size;
   }
+  /** The breaker's settings (timeouts before a type is set aside, and for how long): the transport
+   *  sets types aside per address by the same ones. */
+  get breaker(): { readonly after: number; readonly openMs: number } {
+    return this.#breaker;
+  }
+  /** How long command type `type` stays set aside for everyone, ms (0: it is served). */
+  setAside(type: string): number {
+    return this.#breaker.openFor(type, this.#cell.release.hash, performance.now());
+  }
 
   /** Browser view code of an installed release, by hash (for /views/<hash>.js). */
   view(hash: string): string | null {

@@ -5,6 +5,8 @@
  * A bucket holds up to `burst` tokens and refills at `perSecond`; a command takes one. An empty
  * bucket says how long until the next token (the retry hint a client gets), never drops silently.
  */
+import { Aside } from './aside.ts';
+
 export class Bucket {
   #tokens: number;
   #at: number;
@@ -87,32 +89,37 @@ export function spend(budgets: readonly { scope: 'connection' | 'address'; budge
   return null;
 }
 
-/** One remote address: its connections and its shared budget. */
+/** One remote address: its connections, its shared budget, and the command types set aside for it. */
 export interface Address {
   connections: number;
   readonly budget: Budget;
+  readonly aside: Aside;
 }
 
 /**
- * Every address seen lately. An entry lives while the address has connections or a budget that is not
- * full again; `sweep` forgets the others, so the table stays as small as the set of recent clients.
+ * Every address seen lately. An entry lives while the address has connections, a budget that is not
+ * full again, or a command type it made run out its time lately; `sweep` forgets the others, so the
+ * table stays as small as the set of recent clients.
  */
 export class Addresses {
   readonly #table = new Map<string, Address>();
 
-  constructor(private readonly rates: Rates) {}
+  constructor(
+    private readonly rates: Rates,
+    private readonly breaker: { after: number; openMs: number },
+  ) {}
 
   get(ip: string, now: number): Address {
     let entry = this.#table.get(ip);
     if (!entry) {
-      entry = { connections: 0, budget: new Budget(this.rates, now) };
+      entry = { connections: 0, budget: new Budget(this.rates, now), aside: new Aside(this.breaker.after, this.breaker.openMs) };
       this.#table.set(ip, entry);
     }
     return entry;
   }
 
   sweep(now: number): void {
-    for (const [ip, entry] of this.#table) if (entry.connections === 0 && entry.budget.full(now)) this.#table.delete(ip);
+    for (const [ip, entry] of this.#table) if (entry.aside.sweep(now) && entry.connections === 0 && entry.budget.full(now)) this.#table.delete(ip);
   }
 
   get size(): number {

@@ -16,6 +16,7 @@ export function createMetrics() {
   const rateLimited = new client.Counter({ name: 'molt_rate_limited_total', help: 'Commands refused with E_RATE_LIMITED, by scope (connection, address) and budget (commands, joins)', labelNames: ['scope', 'budget'] as const, registers: [registry] });
   const closedPeers = new client.Counter({ name: 'molt_closed_peers_total', help: 'Sockets the server closed, by reason (dead, slow, refused_frames, too_many_connections)', labelNames: ['reason'] as const, registers: [registry] });
   const circuits = new client.Counter({ name: 'molt_circuit_open_total', help: 'Times a command type was set aside (E_CIRCUIT_OPEN) because its handler kept running out its time, by type', labelNames: ['type'] as const, registers: [registry] });
+  const asides = new client.Counter({ name: 'molt_address_circuit_open_total', help: 'Times a command type was set aside for one address (E_CIRCUIT_OPEN) because its handler kept running out its time on the commands from there, by type', labelNames: ['type'] as const, registers: [registry] });
   const lag = new client.Histogram({ name: 'molt_event_loop_lag_seconds', help: `How late a ${LAG_SAMPLE_MS} ms timer fires: time the event loop was held`, buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [registry] });
   let lagMax = 0;
   new client.Gauge({ name: 'molt_event_loop_lag_max_seconds', help: 'Longest event-loop lag since the last scrape', registers: [registry], collect() { this.set(lagMax); lagMax = 0; } });
@@ -60,6 +61,10 @@ export function createMetrics() {
     },
     closed(reason) {
       closedPeers.inc({ reason });
+    },
+    aside(type) {
+      // only a type the running version handles runs out its time: the labels are bounded by its commands
+      asides.inc({ type });
     },
   };
   return {

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { ERRORS, type ErrorCode } from '../kernel/errors.ts';
 import type { Kernel, Result } from '../kernel/kernel.ts';
+import { WINDOW_MS } from './aside.ts';
 import { Addresses, Bucket, Budget, addressOf, spend, type BudgetName } from './budget.ts';
 import { decode, encode, encodeWith } from './codec.ts';
 import { originAllowed } from './origin.ts';
@@ -20,6 +21,8 @@ import { framesTo, replyFrame, sharedPart } from './frames.ts';
  * - budgets (budget.ts): commands and joins per connection and per address, refused with
  *   E_RATE_LIMITED and a retry hint; connections per address; a socket that keeps sending refused
  *   frames (malformed or over budget) is closed with 1008;
+ * - command types whose handler keeps running out its time on one address's commands, refused for
+ *   that address with E_CIRCUIT_OPEN (aside.ts);
  * - at most `maxInFlight` commands read and not yet answered per socket: past that the socket is not
  *   read until they are (TCP holds the rest), so one socket cannot fill the kernel's queue;
  * - liveness: a ping every `pingIntervalMs`; a peer that has not answered by the next one is cut off,
@@ -69,6 +72,8 @@ export type CloseReason = 'dead' | 'slow' | 'refused_frames' | 'too_many_connect
 
 export interface WsObserver {
   rateLimited?(scope: 'connection' | 'address', budget: BudgetName): void;
+  /** Command type `type` was set aside for one address (aside.ts). */
+  aside?(type: string): void;
   closed?(reason: CloseReason): void;
 }
 
@@ -97,6 +102,16 @@ export function resolveWs(partial: Partial<WsOptions> = {}): WsOptions {
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new Error(`ws limit ${name} = ${String(value)}; expected a positive number`);
   }
   return opts;
+}
+
+/** The refusal of a command type set aside for the client's address (aside.ts). */
+function setAside(type: string, ms: number, after: number): ErrorBody {
+  const t = type.slice(0, 40);
+  return {
+    code: 'E_CIRCUIT_OPEN',
+    message: `'${t}' commands from your address keep running past the handler's time limit (${after} within ${WINDOW_MS / 1000} s, then any one), so '${t}' is set aside for your address for ${Math.ceil(ms / 1000)} s, then tried again. Your other commands are served; nothing was applied`,
+    retryMs: ms,
+  };
 }
 
 /**
@@ -165,7 +180,7 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
     ip
       ? { commandsPerSec: opts.ipCommandsPerSec, commandBurst: opts.ipCommandBurst, joinsPerMin: opts.ipJoinsPerMin, joinBurst: opts.ipJoinBurst }
       : { commandsPerSec: opts.commandsPerSec, commandBurst: opts.commandBurst, joinsPerMin: opts.joinsPerMin, joinBurst: opts.joinBurst };
-  const addresses = new Addresses(rates(true));
+  const addresses = new Addresses(rates(true), kernel.breaker);
   const peers = new Set<Peer>();
   /** How to close each peer after the replies it is owed. */
   const closers = new Map<Peer, (code: number, reason: string) => void>();
@@ -390,7 +405,20 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
         const what = over.name === 'joins' ? `joins (at most ${over.scope === 'connection' ? opts.joinBurst : opts.ipJoinBurst} at once, then ${over.scope === 'connection' ? opts.joinsPerMin : opts.ipJoinsPerMin} a minute for ${per})` : `commands (at most ${over.scope === 'connection' ? opts.commandBurst : opts.ipCommandBurst} at once, then ${over.scope === 'connection' ? opts.commandsPerSec : opts.ipCommandsPerSec} a second for ${per})`;
         return refuse(at, id as number, { code: 'E_RATE_LIMITED', message: `too many ${what}; try again in ${over.retryMs} ms`, retryMs: over.retryMs }, now);
       }
-      kernel.submit(conn, command, (r: Result) => answer(at, replyFrame(id as number, command.type, r)));
+      // (set aside for everyone too: the kernel says so, and why)
+      const aside = address.aside.refuses(command.type, kernel.release, now);
+      if (aside > 0 && kernel.setAside(command.type) === 0) return answer(at, { t: 'reply', id: id as number, ok: false, error: setAside(command.type, aside, address.aside.after) });
+      kernel.submit(conn, command, (r: Result) => {
+        if (!r.ok && r.error.code === 'E_HANDLER_TIMEOUT') timedOut(command.type);
+        answer(at, replyFrame(id as number, command.type, r));
+      });
+    }
+    /** A command of `type` from this address ran out its time: set the type aside for the address? */
+    function timedOut(type: string): void {
+      const ms = address.aside.timedOut(type, kernel.release, performance.now());
+      if (ms === 0) return;
+      opts.log?.warn({ address: ip, command: type, ms }, 'command type set aside for one address: its handler keeps running out its time on commands from there');
+      observe.aside?.(type);
     }
     socket.on('pong', () => (peer.alive = true));
     socket.on('close', () => {

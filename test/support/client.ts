@@ -30,9 +30,10 @@ export class TestClient {
     socket.on('close', (code, reason) => (this.closed = { code, reason: reason.toString() }));
   }
 
-  static open(url: string): Promise<TestClient> {
+  /** `localAddress`: the loopback address to connect from (127.x.y.z), to be another client address. */
+  static open(url: string, localAddress?: string): Promise<TestClient> {
     return new Promise((resolve, reject) => {
-      const socket = new WebSocket(url);
+      const socket = new WebSocket(url, localAddress ? { localAddress } : {});
       const client = new TestClient(socket);
       socket.once('error', reject);
       // Resolve on hello, so the client knows the version before it acts.

@@ -41,11 +41,19 @@ export class TempReleases {
  * running out its time.
  */
 export function loopingVersion(type: string): { dir: string; remove(): void } {
+  return slowVersion(type, 'true');
+}
+
+/**
+ * The same, but its handler never returns only on the commands of `type` for which `when` (an
+ * expression over the command `c`) is true: a handler slow for some input only.
+ */
+export function slowVersion(type: string, when: string): { dir: string; remove(): void } {
   const dir = mkdtempSync(path.join(tmpdir(), 'molt-looping-'));
   const v1 = abs('src/feed/v1/index.ts');
   writeFileSync(
     path.join(dir, 'index.ts'),
-    `import { handle as served } from ${v1};\nexport * from ${v1};\nexport const handle: typeof served = (s, c, ctx) => {\n  if (c.type === ${JSON.stringify(type)}) for (;;) {}\n  return served(s, c, ctx);\n};\n`,
+    `import { handle as served } from ${v1};\nexport * from ${v1};\nexport const handle: typeof served = (s, c, ctx) => {\n  if (c.type === ${JSON.stringify(type)} && (${when})) for (;;) {}\n  return served(s, c, ctx);\n};\n`,
   );
   writeFileSync(path.join(dir, 'migrations.ts'), `export { migrations } from ${abs('migrations/index.ts')};\n`);
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
