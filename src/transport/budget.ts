@@ -5,6 +5,7 @@
  * A bucket holds up to `burst` tokens and refills at `perSecond`; a command takes one. An empty
  * bucket says how long until the next token (the retry hint a client gets), never drops silently.
  */
+import ipaddr from 'ipaddr.js';
 import { Aside } from './aside.ts';
 
 export class Bucket {
@@ -127,8 +128,26 @@ export class Addresses {
   }
 }
 
-/** The address a socket came from, with IPv4-mapped IPv6 written as IPv4. */
+/**
+ * The address a socket came from, as budgets count it: an IPv4 address (IPv4-mapped IPv6, and NAT64's
+ * 64:ff9b::/96, written as the IPv4 they hold); a global IPv6 address by its /64, which is one
+ * subscriber's, as one IPv4 address is (a client can take any address of its /64 at will); any other
+ * IPv6 address (loopback, link-local, unique-local: a private network's machines) whole.
+ */
 export function addressOf(remote: string | undefined): string {
   if (!remote) return 'unknown';
-  return remote.startsWith('::ffff:') && remote.includes('.') ? remote.slice(7) : remote;
+  let ip: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    ip = ipaddr.parse(remote);
+  } catch {
+    return remote;
+  }
+  if (ip.kind() === 'ipv4') return ip.toString();
+  const v6 = ip as ipaddr.IPv6;
+  if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString();
+  const [a, b, c, d, , , g = 0, h = 0] = v6.parts;
+  const range = v6.range();
+  if (range === 'rfc6052') return `${g >> 8}.${g & 255}.${h >> 8}.${h & 255}`;
+  if (range === 'unicast') return `${[a, b, c, d].map((p) => (p ?? 0).toString(16)).join(':')}::/64`;
+  return v6.toString();
 }
