@@ -1,9 +1,10 @@
 /**
  * Every limit, settable from the environment: `MOLT_` and the limit's name in upper snake case
  * (`maxPosts` is `MOLT_MAX_POSTS`). The kernel's limits (src/kernel/limits.ts), the socket limits
- * (src/transport/ws.ts) and the log bounds; plus `MOLT_ORIGINS`. README's table lists each one, and a
+ * (src/transport/ws.ts) and the log bounds; plus `MOLT_ORIGINS` and `MOLT_TRUST_PROXY`. README's table lists each one, and a
  * test checks that it does. A bad value stops the server at start, naming the variable.
  */
+import proxyaddr from '@fastify/proxy-addr';
 import { DEFAULT_LIMITS, expectedOf, resolveLimits, type Limits } from './kernel/limits.ts';
 import type { LogBounds } from './transport/bounded-log.ts';
 import { parseOrigins } from './transport/origin.ts';
@@ -13,7 +14,7 @@ export const DEFAULT_LOG: Readonly<LogBounds> = Object.freeze({ fieldChars: 200,
 
 export interface EnvConfig {
   limits: Partial<Limits>;
-  ws: Partial<WsLimits> & { origins?: string[] };
+  ws: Partial<WsLimits> & { origins?: string[]; trustProxy?: string[] };
   logBounds: Partial<LogBounds>;
 }
 
@@ -56,5 +57,26 @@ export function configFromEnv(env: Record<string, string | undefined>): EnvConfi
       throw new Error(`MOLT_ORIGINS=${env['MOLT_ORIGINS']}: ${(err as Error).message}`);
     }
   }
+  if (env['MOLT_TRUST_PROXY']) {
+    try {
+      config.ws.trustProxy = parseProxies(env['MOLT_TRUST_PROXY']);
+    } catch (err) {
+      throw new Error(`MOLT_TRUST_PROXY=${env['MOLT_TRUST_PROXY']}: ${(err as Error).message}`);
+    }
+  }
   return config;
+}
+
+/** `MOLT_TRUST_PROXY`: a comma-separated list of addresses, CIDR ranges, `loopback`, `linklocal`, `uniquelocal`. */
+export function parseProxies(text: string): string[] {
+  const list = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  try {
+    proxyaddr.compile(list);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}: write addresses (10.0.0.2), ranges (10.0.0.0/8) or loopback, linklocal, uniquelocal`);
+  }
+  return list;
 }

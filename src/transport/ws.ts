@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
+import proxyaddr from '@fastify/proxy-addr';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { ERRORS, type ErrorCode } from '../kernel/errors.ts';
 import type { Kernel, Result } from '../kernel/kernel.ts';
@@ -64,6 +65,12 @@ export interface WsLimits {
 export interface WsOptions extends WsLimits {
   /** Origins whose pages may open /ws: exact origins, 'self' (same host as the request), or '*'. */
   origins: readonly string[];
+  /**
+   * Reverse proxies whose X-Forwarded-For is believed (addresses, CIDR ranges, or `loopback`,
+   * `linklocal`, `uniquelocal`): a client's address is the nearest one in that header that is not one
+   * of them. None by default: the socket's own address.
+   */
+  trustProxy: readonly string[];
   log?: { warn(obj: object, msg?: string): void };
   observe?: WsObserver;
 }
@@ -96,7 +103,7 @@ export const DEFAULT_WS: Readonly<WsLimits> = Object.freeze({
 });
 
 export function resolveWs(partial: Partial<WsOptions> = {}): WsOptions {
-  const opts: WsOptions = { ...DEFAULT_WS, origins: ['self'], ...partial };
+  const opts: WsOptions = { ...DEFAULT_WS, origins: ['self'], trustProxy: [], ...partial };
   for (const name of Object.keys(DEFAULT_WS) as (keyof WsLimits)[]) {
     const value = opts[name];
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new Error(`ws limit ${name} = ${String(value)}; expected a positive number`);
@@ -181,6 +188,7 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
       ? { commandsPerSec: opts.ipCommandsPerSec, commandBurst: opts.ipCommandBurst, joinsPerMin: opts.ipJoinsPerMin, joinBurst: opts.ipJoinBurst }
       : { commandsPerSec: opts.commandsPerSec, commandBurst: opts.commandBurst, joinsPerMin: opts.joinsPerMin, joinBurst: opts.joinBurst };
   const addresses = new Addresses(rates(true), kernel.breaker);
+  const trusted = opts.trustProxy.length > 0 ? proxyaddr.compile([...opts.trustProxy]) : null;
   const peers = new Set<Peer>();
   /** How to close each peer after the replies it is owed. */
   const closers = new Map<Peer, (code: number, reason: string) => void>();
@@ -224,7 +232,7 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
   liveness.unref();
 
   wss.on('connection', (socket: WebSocket, req: IncomingMessage) => {
-    const ip = addressOf(req.socket.remoteAddress);
+    const ip = addressOf(trusted ? proxyaddr(req, trusted) : req.socket.remoteAddress);
     const address = addresses.get(ip, performance.now());
     if (address.connections >= opts.maxConnectionsPerIp) {
       observe.closed?.('too_many_connections');

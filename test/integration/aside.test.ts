@@ -23,8 +23,8 @@ describe('a handler slow for one input, asked for it again and again from one ad
   });
 
   it('sets the type aside for that address only, then again, for longer, at its next timeout', async () => {
-    const mallory = await TestClient.open(server.wsUrl, '127.0.0.2');
-    const ada = await TestClient.open(server.wsUrl, '127.0.0.3');
+    const mallory = await TestClient.open(server.wsUrl, { localAddress: '127.0.0.2' });
+    const ada = await TestClient.open(server.wsUrl, { localAddress: '127.0.0.3' });
     await mallory.ok('join', { handle: 'mallory' });
     await ada.ok('join', { handle: 'ada' });
 

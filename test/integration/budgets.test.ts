@@ -100,6 +100,30 @@ describe('connections per address', () => {
     const again = await open();
     expect(await again.send('$ping')).toMatchObject({ ok: true });
   });
+
+  /** Whether a connection that says it is for `client` (X-Forwarded-For) gets its hello. */
+  const greeted = async (client: string): Promise<boolean> => {
+    const { default: WebSocket } = await import('ws');
+    const socket = new WebSocket(server!.wsUrl, { headers: { 'X-Forwarded-For': client } });
+    const first = await new Promise<ServerFrame>((resolve) => socket.once('message', (d: Buffer) => resolve(packr.unpack(d))));
+    if (first.t === 'hello') clients.push({ close: () => socket.close() } as TestClient);
+    else expect(first).toMatchObject({ t: 'error', error: { code: 'E_TOO_MANY_CONNECTIONS' } });
+    return first.t === 'hello';
+  };
+
+  it("counts each client behind a trusted reverse proxy by the address the proxy forwards, and no one else's say-so", async () => {
+    await serve({ maxConnectionsPerIp: 1, trustProxy: ['loopback'] });
+    expect(await greeted('198.51.100.1')).toBe(true);
+    expect(await greeted('198.51.100.2')).toBe(true); // another person behind the same proxy
+    expect(await greeted('198.51.100.1')).toBe(false); // the first one's place is taken
+    expect(await greeted('2001:db8:1:2::1, 198.51.100.3')).toBe(true); // the nearest hop the proxy added
+    await server!.close();
+
+    // without a trusted proxy the header is the client's own claim: the socket's address counts
+    await serve({ maxConnectionsPerIp: 1 });
+    expect(await greeted('198.51.100.1')).toBe(true);
+    expect(await greeted('198.51.100.2')).toBe(false);
+  });
 });
 
 /** Send $ping until `n` are answered, waiting `share` of each refusal's retryMs; returns the refusals. */

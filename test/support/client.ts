@@ -31,9 +31,9 @@ export class TestClient {
   }
 
   /** `localAddress`: the loopback address to connect from (127.x.y.z), to be another client address. */
-  static open(url: string, localAddress?: string): Promise<TestClient> {
+  static open(url: string, options: { localAddress?: string; headers?: Record<string, string> } = {}): Promise<TestClient> {
     return new Promise((resolve, reject) => {
-      const socket = new WebSocket(url, localAddress ? { localAddress } : {});
+      const socket = new WebSocket(url, options);
       const client = new TestClient(socket);
       socket.once('error', reject);
       // Resolve on hello, so the client knows the version before it acts.

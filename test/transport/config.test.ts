@@ -31,10 +31,12 @@ describe('limits from the environment', () => {
     expect(configFromEnv({ MOLT_WINDOW_MS: '0' }).limits).toEqual({ windowMs: 0 }); // 0 turns the window off
     expect(() => configFromEnv({ MOLT_HEAP_HIGH_WATER_PERCENT: '120' })).toThrow('MOLT_HEAP_HIGH_WATER_PERCENT=120');
     expect(() => configFromEnv({ MOLT_ORIGINS: 'evil.example' })).toThrow("MOLT_ORIGINS=evil.example: origin 'evil.example' is not an origin");
+    expect(configFromEnv({ MOLT_TRUST_PROXY: 'loopback, 10.0.0.0/8' }).ws).toEqual({ trustProxy: ['loopback', '10.0.0.0/8'] });
+    expect(() => configFromEnv({ MOLT_TRUST_PROXY: 'nginx' })).toThrow('MOLT_TRUST_PROXY=nginx: invalid IP address: nginx');
   });
 
   it('lists every variable the server reads in README, and README lists no other', () => {
-    const read = new Set([...TUNABLES.map((t) => t.env), 'MOLT_ORIGINS', 'MOLT_TOKEN', 'MOLT_TOKEN_FILE', 'MOLT_BOOT', 'MOLT_OPERATOR_URL']);
+    const read = new Set([...TUNABLES.map((t) => t.env), 'MOLT_ORIGINS', 'MOLT_TRUST_PROXY', 'MOLT_TOKEN', 'MOLT_TOKEN_FILE', 'MOLT_BOOT', 'MOLT_OPERATOR_URL']);
     const main = readFileSync(new URL('../../src/main.ts', import.meta.url), 'utf8');
     for (const m of main.matchAll(/env\['(MOLT_[A-Z_]+)'\]/g)) expect(read.has(m[1]!)).toBe(true);
     expect([...rows.keys()].filter((r) => !read.has(r))).toEqual([]);
