@@ -1,8 +1,9 @@
 /**
  * Every limit, settable from the environment: `MOLT_` and the limit's name in upper snake case
  * (`maxPosts` is `MOLT_MAX_POSTS`). The kernel's limits (src/kernel/limits.ts), the socket limits
- * (src/transport/ws.ts) and the log bounds; plus `MOLT_ORIGINS` and `MOLT_TRUST_PROXY`. README's table lists each one, and a
- * test checks that it does. A bad value stops the server at start, naming the variable.
+ * (src/transport/ws.ts) and the log bounds; plus `MOLT_ORIGINS` and `MOLT_TRUST_PROXY`. README's
+ * table lists each one, and a test checks that it does. A bad value stops the server at start, naming
+ * the variable.
  */
 import proxyaddr from '@fastify/proxy-addr';
 import { DEFAULT_LIMITS, expectedOf, resolveLimits, type Limits } from './kernel/limits.ts';
