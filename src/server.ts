@@ -88,7 +88,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     if (new URL(req.url ?? '/', 'http://x').pathname === '/ws') ws.handleUpgrade(req, socket, head);
     else socket.destroy();
   });
-  const operator = createOperatorApi(kernel, token, quiet ? undefined : log.child({ part: 'operator' }));
+  const operator = createOperatorApi(kernel, token, quiet ? undefined : log.child({ part: 'operator' }), ws);
   let closing: Promise<void> | null = null;
 
   await app.listen({ port: options.port ?? 8080, host: options.host ?? '0.0.0.0' });

@@ -120,7 +120,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'status': {
-      const status = await api().get<Status>('/status');
+      const status = await api().get<OperatorStatus>('/status');
       print(json ? JSON.stringify(status, null, 2) : formatStatus(status));
       return 0;
     }
@@ -284,7 +284,10 @@ export function formatReport(r: UpgradeReport): string {
   return lines.join('\n');
 }
 
-export function formatStatus(s: Status): string {
+/** What `GET /status` answers: the kernel's status and the command types set aside for one address. */
+type OperatorStatus = Status & { asides?: { address: string; command: string; times: number; retryMs: number }[] };
+
+export function formatStatus(s: OperatorStatus): string {
   const lines = [
     `molt v${s.version}  release ${s.release}`,
     `  uptime     ${(s.uptimeMs / 1000).toFixed(0)} s`,
@@ -299,6 +302,9 @@ export function formatStatus(s: Status): string {
       : []),
     ...(s.circuits.length
       ? [`  set aside  ${s.circuits.map((c) => `${c.command} (${c.timeouts} timeouts in a row; ${c.retryMs > 0 ? `refused for ${Math.ceil(c.retryMs / 1000)} s more` : 'its next command is tried'})`).join(', ')}`]
+      : []),
+    ...(s.asides?.length
+      ? [`  for one address  ${s.asides.map((a) => `${a.command} from ${a.address} (set aside ${a.times === 1 ? 'once' : `${a.times} times`}; ${a.retryMs > 0 ? `refused for ${Math.ceil(a.retryMs / 1000)} s more` : 'its next timeout sets it aside again'})`).join(', ')}`]
       : []),
     `  releases   ${s.releases.map((r) => `v${r.version} ${short(r.release)}`).join(' -> ')}`,
     '  history',

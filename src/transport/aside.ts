@@ -81,6 +81,14 @@ export class Aside {
     return ms;
   }
 
+  /** The types set aside at least once and still watched: how often, and for how long from `now` (0:
+   *  its next command is run). */
+  list(now: number): { command: string; times: number; retryMs: number }[] {
+    const out: { command: string; times: number; retryMs: number }[] = [];
+    for (const [command, lane] of this.#lanes) if (lane.trips > 0) out.push({ command, times: lane.trips, retryMs: Math.max(0, Math.ceil(lane.until - now)) });
+    return out;
+  }
+
   /** Forget the types that have not run out their time lately; true when nothing is kept. */
   sweep(now: number): boolean {
     for (const [type, lane] of this.#lanes) {

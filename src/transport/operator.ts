@@ -7,7 +7,8 @@ import type { Kernel, UpgradeOptions } from '../kernel/kernel.ts';
  * The operator API: its own listener (127.0.0.1 by default), every route behind a bearer token
  * compared in constant time. Without the right token: 401 and nothing runs.
  *
- *   GET  /status                      -> Status (with the upgrade in progress, if any)
+ *   GET  /status                      -> Status (with the upgrade in progress, if any), and the command
+ *                                        types set aside for one address (`asides`)
  *   POST /upgrade  {release: {code, view, hash}, dryRun?, hold?, pace?, expect?}  -> UpgradeReport (409 if refused)
  *   POST /rollback {dryRun?, hold?, pace?, expect?}                            -> UpgradeReport (409 if refused)
  *   POST /cutover                     -> {upgrade}: a held upgrade cuts over (409 E_NOT_HELD)
@@ -44,7 +45,12 @@ function options(body: Options | null | undefined): UpgradeOptions {
   return out;
 }
 
-export function createOperatorApi(kernel: Kernel, token: string, log?: FastifyBaseLogger): FastifyInstance {
+/** What the transport adds to the operator's status: command types set aside for one address. */
+export interface TransportStatus {
+  asides(): { address: string; command: string; times: number; retryMs: number }[];
+}
+
+export function createOperatorApi(kernel: Kernel, token: string, log?: FastifyBaseLogger, transport?: TransportStatus): FastifyInstance {
   const bodyLimit = 32 * 1024 * 1024;
   const app: FastifyInstance = log ? Fastify({ loggerInstance: log, bodyLimit, logController: new LogController({ disableRequestLogging: true }) }) : Fastify({ logger: false, bodyLimit });
   const expected = createHash('sha256').update(token).digest();
@@ -64,7 +70,7 @@ export function createOperatorApi(kernel: Kernel, token: string, log?: FastifyBa
     return reply.code(status).send({ error: { code: status < 500 ? 'E_BAD_REQUEST' : 'E_INTERNAL', message: (err as Error).message } });
   });
 
-  app.get('/status', async () => kernel.status());
+  app.get('/status', async () => ({ ...kernel.status(), asides: transport?.asides() ?? [] }));
 
   app.post('/upgrade', async (req, reply) => {
     const body = req.body as ({ release?: { code?: unknown; view?: unknown; hash?: unknown } } & Options) | null;

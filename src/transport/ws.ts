@@ -453,6 +453,10 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
     get peers(): number {
       return peers.size;
     },
+    /** Command types set aside for one address (aside.ts), for the operator's status. */
+    asides(): { address: string; command: string; times: number; retryMs: number }[] {
+      return addresses.asides(performance.now());
+    },
     /** Hand an HTTP upgrade on /ws to the WebSocket server, if its origin may and we are not stopping. */
     handleUpgrade(req: IncomingMessage, sock: Duplex, head: Buffer) {
       if (stopping) return refuseUpgrade(sock, 503, 'E_SHUTTING_DOWN', ERRORS.E_SHUTTING_DOWN);

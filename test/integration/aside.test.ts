@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server.ts';
-import { TestClient } from '../support/client.ts';
+import { molt, TestClient } from '../support/client.ts';
 import { slowVersion } from '../support/releases.ts';
 
 const TOKEN = 'aside-test-token-0123456789';
@@ -46,8 +46,12 @@ describe('a handler slow for one input, asked for it again and again from one ad
     expect(posted.post.text).toBe('hello from another address');
 
     // the type-wide breaker saw no three timeouts in a row: without the address's count nothing stops it
-    const status = (await (await fetch(`${server.operatorUrl}/status`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { circuits: unknown[] };
+    const status = (await (await fetch(`${server.operatorUrl}/status`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { circuits: unknown[]; asides: unknown[] };
     expect(status.circuits).toEqual([]);
+    // the operator sees which address, and what
+    expect(status.asides).toEqual([{ address: '127.0.0.2', command: 'post', times: 1, retryMs: expect.any(Number) }]);
+    const shown = await molt(['status', '--url', server.operatorUrl, `--token=${TOKEN}`]);
+    expect(shown.stdout).toMatch(/for one address {2}post from 127\.0\.0\.2 \(set aside once; refused for [12] s more\)/);
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     expect(metrics).toMatch(/molt_address_circuit_open_total\{type="post"\} 1/);
 

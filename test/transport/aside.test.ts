@@ -33,6 +33,9 @@ describe('command types set aside for one address', () => {
       seen.push(aside.timedOut('post', R, now));
     }
     expect(seen).toEqual([2_000, 4_000, 8_000, 8_000, 8_000]);
+    // what the operator's status lists: how often, and how long still
+    expect(aside.list(now + 1_000)).toEqual([{ command: 'post', times: 6, retryMs: 7_000 }]);
+    expect(aside.list(now + 9_000)).toEqual([{ command: 'post', times: 6, retryMs: 0 }]);
   });
 
   it('forgets a type after a quiet while, and everything when another release runs', () => {
