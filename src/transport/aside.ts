@@ -81,9 +81,10 @@ export class Aside {
     return ms;
   }
 
-  /** The types set aside at least once and still watched: how often, and for how long from `now` (0:
-   *  its next command is run). */
-  list(now: number): { command: string; times: number; retryMs: number }[] {
+  /** The types set aside at least once and still watched under `release`: how often, and for how long
+   *  from `now` (0: its next command is run). */
+  list(release: string, now: number): { command: string; times: number; retryMs: number }[] {
+    if (this.#lanes.size > 0) this.#on(release);
     const out: { command: string; times: number; retryMs: number }[] = [];
     for (const [command, lane] of this.#lanes) if (lane.trips > 0) out.push({ command, times: lane.trips, retryMs: Math.max(0, Math.ceil(lane.until - now)) });
     return out;

@@ -123,11 +123,11 @@ export class Addresses {
     for (const [ip, entry] of this.#table) if (entry.aside.sweep(now) && entry.connections === 0 && entry.budget.full(now)) this.#table.delete(ip);
   }
 
-  /** Command types set aside for an address (aside.ts), at most `max` of them. */
-  asides(now: number, max = 100): { address: string; command: string; times: number; retryMs: number }[] {
+  /** Command types set aside for an address under `release` (aside.ts), at most `max` of them. */
+  asides(release: string, now: number, max = 100): { address: string; command: string; times: number; retryMs: number }[] {
     const out: { address: string; command: string; times: number; retryMs: number }[] = [];
     for (const [address, entry] of this.#table) {
-      for (const a of entry.aside.list(now)) {
+      for (const a of entry.aside.list(release, now)) {
         if (out.length >= max) return out;
         out.push({ address, ...a });
       }

@@ -455,7 +455,7 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
     },
     /** Command types set aside for one address (aside.ts), for the operator's status. */
     asides(): { address: string; command: string; times: number; retryMs: number }[] {
-      return addresses.asides(performance.now());
+      return addresses.asides(kernel.release, performance.now());
     },
     /** Hand an HTTP upgrade on /ws to the WebSocket server, if its origin may and we are not stopping. */
     handleUpgrade(req: IncomingMessage, sock: Duplex, head: Buffer) {

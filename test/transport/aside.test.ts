@@ -34,8 +34,9 @@ describe('command types set aside for one address', () => {
     }
     expect(seen).toEqual([2_000, 4_000, 8_000, 8_000, 8_000]);
     // what the operator's status lists: how often, and how long still
-    expect(aside.list(now + 1_000)).toEqual([{ command: 'post', times: 6, retryMs: 7_000 }]);
-    expect(aside.list(now + 9_000)).toEqual([{ command: 'post', times: 6, retryMs: 0 }]);
+    expect(aside.list(R, now + 1_000)).toEqual([{ command: 'post', times: 6, retryMs: 7_000 }]);
+    expect(aside.list(R, now + 9_000)).toEqual([{ command: 'post', times: 6, retryMs: 0 }]);
+    expect(aside.list('release-b', now + 1_000)).toEqual([]); // another release runs: forgotten
   });
 
   it('forgets a type after a quiet while, and everything when another release runs', () => {
