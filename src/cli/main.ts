@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Status, UpgradeReport } from '../kernel/kernel.ts';
+import type { AddressAside } from '../transport/aside.ts';
 import { BuildError, ROOT, buildRelease } from '../release/build.ts';
 import { ScaffoldError, formatScaffold, newVersion } from './new-version.ts';
 import { DEFAULT_TOKEN_FILE } from '../transport/token.ts';
@@ -285,7 +286,7 @@ export function formatReport(r: UpgradeReport): string {
 }
 
 /** What `GET /status` answers: the kernel's status and the command types set aside for one address. */
-type OperatorStatus = Status & { asides?: { address: string; command: string; times: number; retryMs: number }[] };
+type OperatorStatus = Status & { asides?: AddressAside[] };
 
 export function formatStatus(s: OperatorStatus): string {
   const lines = [

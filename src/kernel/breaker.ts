@@ -19,6 +19,17 @@
  */
 const MAX_DOUBLING = 8;
 
+/** How long something set aside for the `times`-th time stays aside: `openMs`, twice as long each time
+ *  after the first, at most 8x. (The transport's per-address count doubles the same way.) */
+export function asideMs(openMs: number, times: number): number {
+  return openMs * Math.min(MAX_DOUBLING, 2 ** (times - 1));
+}
+
+/** Milliseconds from `now` until `until`, rounded up; 0 once it has passed. */
+export function msUntil(until: number, now: number): number {
+  return Math.max(0, Math.ceil(until - now));
+}
+
 interface Lane {
   /** Timeouts in a row. Past `after`, each one is a command let through that timed out again (the others
    *  were refused), so the type has been set aside `timeouts - after + 1` times. */
@@ -56,15 +67,13 @@ export class Breaker {
 
   /** How long `type` stays set aside, ms, or 0 when it is served now. */
   refuses(type: string): number {
-    if (this.#lanes.size === 0) return 0;
-    const lane = this.#lanes.get(type);
-    return lane === undefined || lane.until <= this.#at ? 0 : Math.ceil(lane.until - this.#at);
+    return this.#lanes.size === 0 ? 0 : this.openFor(type, this.#release, this.#at);
   }
 
   /** How long `type` of `release` stays set aside from `now`, ms (0: served), outside a batch. */
   openFor(type: string, release: string, now: number): number {
     const lane = release === this.#release ? this.#lanes.get(type) : undefined;
-    return lane === undefined || lane.until <= now ? 0 : Math.ceil(lane.until - now);
+    return lane === undefined ? 0 : msUntil(lane.until, now);
   }
 
   /** A command of `type` ran its handler to the end in time: the type is served again. */
@@ -80,7 +89,7 @@ export class Breaker {
     this.#lanes.set(type, lane);
     lane.timeouts++;
     if (lane.timeouts < this.after) return 0;
-    const ms = this.openMs * Math.min(MAX_DOUBLING, 2 ** (lane.timeouts - this.after));
+    const ms = asideMs(this.openMs, lane.timeouts - this.after + 1);
     lane.until = now + ms;
     return ms;
   }
@@ -88,6 +97,6 @@ export class Breaker {
   /** The types of `release` with timeouts in a row, for status. */
   circuits(release: string, now: number): Circuit[] {
     if (release !== this.#release) return [];
-    return [...this.#lanes].map(([command, lane]) => ({ command, timeouts: lane.timeouts, retryMs: Math.max(0, Math.ceil(lane.until - now)) }));
+    return [...this.#lanes].map(([command, lane]) => ({ command, timeouts: lane.timeouts, retryMs: msUntil(lane.until, now) }));
   }
 }

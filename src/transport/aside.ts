@@ -18,11 +18,22 @@
  *
  * Other addresses, and the address's other types, are served throughout.
  */
-const MAX_DOUBLING = 8;
+import { asideMs, msUntil } from '../kernel/breaker.ts';
+
 /** Timeouts count toward setting a type aside within this long, ms. */
 export const WINDOW_MS = 60_000;
 /** A type set aside once is watched this long after its last timeout, ms. */
 export const MEMORY_MS = 10 * 60_000;
+
+/** A command type set aside for one address, as the operator's status lists it. */
+export interface AddressAside {
+  address: string;
+  command: string;
+  /** Times it was set aside. */
+  times: number;
+  /** How long it stays set aside, ms; 0 when the address's next command of it runs. */
+  retryMs: number;
+}
 
 interface Lane {
   /** When its last timeouts were (at most `after`), before it was first set aside. */
@@ -56,7 +67,7 @@ export class Aside {
     if (this.#lanes.size === 0) return 0;
     this.#on(release);
     const lane = this.#lanes.get(type);
-    return lane === undefined || lane.until <= now ? 0 : Math.ceil(lane.until - now);
+    return lane === undefined ? 0 : msUntil(lane.until, now);
   }
 
   /**
@@ -76,17 +87,17 @@ export class Aside {
       lane.times = [];
     }
     lane.trips++;
-    const ms = this.openMs * Math.min(MAX_DOUBLING, 2 ** (lane.trips - 1));
+    const ms = asideMs(this.openMs, lane.trips);
     lane.until = now + ms;
     return ms;
   }
 
   /** The types set aside at least once and still watched under `release`: how often, and for how long
    *  from `now` (0: its next command is run). */
-  list(release: string, now: number): { command: string; times: number; retryMs: number }[] {
+  list(release: string, now: number): Omit<AddressAside, 'address'>[] {
     if (this.#lanes.size > 0) this.#on(release);
-    const out: { command: string; times: number; retryMs: number }[] = [];
-    for (const [command, lane] of this.#lanes) if (lane.trips > 0) out.push({ command, times: lane.trips, retryMs: Math.max(0, Math.ceil(lane.until - now)) });
+    const out: Omit<AddressAside, 'address'>[] = [];
+    for (const [command, lane] of this.#lanes) if (lane.trips > 0) out.push({ command, times: lane.trips, retryMs: msUntil(lane.until, now) });
     return out;
   }
 

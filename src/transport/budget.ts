@@ -6,7 +6,7 @@
  * bucket says how long until the next token (the retry hint a client gets), never drops silently.
  */
 import ipaddr from 'ipaddr.js';
-import { Aside } from './aside.ts';
+import { Aside, type AddressAside } from './aside.ts';
 
 export class Bucket {
   #tokens: number;
@@ -124,8 +124,8 @@ export class Addresses {
   }
 
   /** Command types set aside for an address under `release` (aside.ts), at most `max` of them. */
-  asides(release: string, now: number, max = 100): { address: string; command: string; times: number; retryMs: number }[] {
-    const out: { address: string; command: string; times: number; retryMs: number }[] = [];
+  asides(release: string, now: number, max = 100): AddressAside[] {
+    const out: AddressAside[] = [];
     for (const [address, entry] of this.#table) {
       for (const a of entry.aside.list(release, now)) {
         if (out.length >= max) return out;

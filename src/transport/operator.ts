@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { MoltError } from '../kernel/errors.ts';
 import type { Kernel, UpgradeOptions } from '../kernel/kernel.ts';
+import type { AddressAside } from './aside.ts';
 
 /**
  * The operator API: its own listener (127.0.0.1 by default), every route behind a bearer token
@@ -47,7 +48,7 @@ function options(body: Options | null | undefined): UpgradeOptions {
 
 /** What the transport adds to the operator's status: command types set aside for one address. */
 export interface TransportStatus {
-  asides(): { address: string; command: string; times: number; retryMs: number }[];
+  asides(): AddressAside[];
 }
 
 export function createOperatorApi(kernel: Kernel, token: string, log?: FastifyBaseLogger, transport?: TransportStatus): FastifyInstance {

@@ -5,7 +5,7 @@ import proxyaddr from '@fastify/proxy-addr';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { ERRORS, type ErrorCode } from '../kernel/errors.ts';
 import type { Kernel, Result } from '../kernel/kernel.ts';
-import { WINDOW_MS } from './aside.ts';
+import { WINDOW_MS, type AddressAside } from './aside.ts';
 import { Addresses, Bucket, Budget, addressOf, spend, type BudgetName } from './budget.ts';
 import { decode, encode, encodeWith } from './codec.ts';
 import { originAllowed } from './origin.ts';
@@ -454,7 +454,7 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
       return peers.size;
     },
     /** Command types set aside for one address (aside.ts), for the operator's status. */
-    asides(): { address: string; command: string; times: number; retryMs: number }[] {
+    asides(): AddressAside[] {
       return addresses.asides(kernel.release, performance.now());
     },
     /** Hand an HTTP upgrade on /ws to the WebSocket server, if its origin may and we are not stopping. */
