@@ -55,6 +55,13 @@ export interface Known {
   readonly over?: ReadonlyMap<object, object> | undefined;
   /** False: a failure does not say where the node sits (finding it costs a walk of its own). */
   readonly locate?: boolean;
+  /**
+   * False: keys that a for-in does not show (non-enumerable ones, symbols, an array's named
+   * properties) are not looked for; listing every node's keys is ~40% of the walk. Only for a state
+   * that the live process checks in full itself (the rehearsal's, upgrade/child.ts). Every value is
+   * still read through its descriptor, never through a getter, and everything else is checked.
+   */
+  readonly hidden?: boolean;
 }
 
 /**
@@ -141,12 +148,14 @@ export class PlainWalk {
   readonly #skip: ReadonlySet<object> | undefined;
   readonly #over: ReadonlyMap<object, object> | undefined;
   readonly #locate: boolean;
+  readonly #hidden: boolean;
 
   constructor(next: unknown, prev: unknown, where: string, what: PlainWhat, maxBytes = Infinity, known?: Known) {
     this.#root = next;
     this.#skip = known?.skip;
     this.#over = known?.over;
     this.#locate = known?.locate ?? true;
+    this.#hidden = known?.hidden ?? true;
     this.#where = where;
     this.#what = what;
     this.#maxBytes = maxBytes;
@@ -286,8 +295,10 @@ export class PlainWalk {
       }
       // named properties (enumerable or not) and holes: only the indices, all of them, and length may be keys
       const n = node.length;
-      if (hostGetOwnPropertyNames(node).length !== n + 1) this.#fail('an array with holes or named properties', node, null);
-      if (Object.getOwnPropertySymbols(node).length > 0) this.#fail('a symbol key', node, null);
+      if (this.#hidden) {
+        if (hostGetOwnPropertyNames(node).length !== n + 1) this.#fail('an array with holes or named properties', node, null);
+        if (Object.getOwnPropertySymbols(node).length > 0) this.#fail('a symbol key', node, null);
+      }
       for (let i = 0; i < n; i++) {
         // an index may be a getter too (reading it would run it) or hidden, with a named property in its place
         const d = Object.getOwnPropertyDescriptor(node, i);
@@ -305,7 +316,7 @@ export class PlainWalk {
         }
         this.#objectProto = proto;
       }
-      if (Object.getOwnPropertySymbols(node).length > 0) this.#fail('a symbol key', node, null);
+      if (this.#hidden && Object.getOwnPropertySymbols(node).length > 0) this.#fail('a symbol key', node, null);
       let keys = 0;
       for (const key in node) {
         keys++;
@@ -317,7 +328,7 @@ export class PlainWalk {
         bytes = this.#child(d.value as unknown, other, prev, node, key, bytes + key.length + SIZE.key);
         if (bytes > max) this.#tooLarge();
       }
-      if (hostGetOwnPropertyNames(node).length !== keys) this.#fail('a non-enumerable key', node, null);
+      if (this.#hidden && hostGetOwnPropertyNames(node).length !== keys) this.#fail('a non-enumerable key', node, null);
     }
     this.bytes = bytes;
     // its own properties are read and checked (its children wait on the stack): freezing is shallow

@@ -107,6 +107,28 @@ describe('online migration of the real feed', () => {
     expect(await kernel.dispatch(conn, { type: 'post', text: 'still serving' })).toMatchObject({ ok: true });
   }, 60_000);
 
+  it.each([
+    ['a non-enumerable key', `(post, ctx) => post.id === 'p${(1500).toString(36)}' ? Object.defineProperty({ ...react(post, ctx) }, 'secret', { value: 1 }) : react(post, ctx)`, /non-enumerable key/],
+    ['a symbol key', `(post, ctx) => post.id === 'p${(1500).toString(36)}' ? { ...react(post, ctx), [Symbol.iterator]: 1 } : react(post, ctx)`, /symbol key/],
+  ])('a step that hides %s in one post: the dry run is refused by the rehearsal, the push by the live process, and nothing changes', async (what, each, problem) => {
+    const { kernel, conn } = boot(2000);
+    const hiding = await v2With(`hiding-${what.length}`, each);
+    const before = { state: kernel.state, digest: digest(kernel.state), release: kernel.release };
+    // a dry run builds nothing here: the rehearsal looks for every key itself
+    const dry = await kernel.upgrade(hiding, { dryRun: true });
+    expect(dry).toMatchObject({ result: 'refused', error: { code: 'E_VALIDATE', message: expect.stringMatching(problem) } });
+    expect(dry.error!.message).not.toMatch(/checked in the live process/);
+    // a push: the live process checks every key of what it will commit, so the rehearsal leaves keys a
+    // for-in does not show to it (and still refuses getters, prototypes, numbers: the test above)
+    const report = await kernel.upgrade(hiding);
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_VALIDATE', message: expect.stringMatching(new RegExp(`checked in the live process.*${problem.source}`)) } });
+    expect(kernel.state).toBe(before.state);
+    expect(digest(kernel.state)).toBe(before.digest);
+    expect(kernel.release).toBe(before.release);
+    await kernel.dispatch(conn, { type: 'join', handle: 'writer' });
+    expect(await kernel.dispatch(conn, { type: 'post', text: 'still serving' })).toMatchObject({ ok: true });
+  }, 60_000);
+
   it('serves commands in every phase exactly once, in order, and the new state is the migration of the state at the cut-over', async () => {
     const { kernel, conn, frames } = boot();
     await kernel.dispatch(conn, { type: 'join', handle: 'writer' });

@@ -68,22 +68,22 @@ export class Walked {
  * The walk of a slice: its new collection against the one before it, in one walk. The entity is named
  * only when something is wrong (finding it costs walks of their own).
  */
-export function walkSlice(where: string, kind: string, keys: readonly Key[], before: readonly unknown[], after: readonly unknown[], c: Placed): void {
+export function walkSlice(where: string, kind: string, keys: readonly Key[], before: readonly unknown[], after: readonly unknown[], c: Placed, hidden = true): void {
   try {
-    checkPlain(c.to, c.from, where, 'state', Infinity, { locate: false });
+    checkPlain(c.to, c.from, where, 'state', Infinity, { locate: false, hidden });
   } catch (err) {
     if (!(err instanceof MoltError) || err.code !== 'E_VALIDATE') throw err;
-    checkEntities(where, kind, keys, before, after);
+    checkEntities(where, kind, keys, before, after, hidden);
     // not in an entity: in the collection's own nodes
-    checkPlain(c.to, c.from, where, 'state');
+    checkPlain(c.to, c.from, where, 'state', Infinity, { hidden });
     throw err;
   }
 }
 
 /** The plain-data walk of a slice's entities, each against the one it replaces; a failure names it. */
-export function checkEntities(where: string, kind: string, keys: readonly Key[], before: readonly unknown[], after: readonly unknown[]): void {
+export function checkEntities(where: string, kind: string, keys: readonly Key[], before: readonly unknown[], after: readonly unknown[], hidden = true): void {
   try {
-    checkPlain(after, before, where, 'state');
+    checkPlain(after, before, where, 'state', Infinity, { hidden });
   } catch (err) {
     const m = err instanceof MoltError ? / at \[(\d+)\]([^;]*);/.exec(err.message) : null;
     if (!m) throw err;

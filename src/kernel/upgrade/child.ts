@@ -48,6 +48,12 @@ interface Run {
   checked: { input: unknown; output: unknown }[] | null;
   /** The collections the first pass's slices built and walked (walked.ts). */
   walked: Walked;
+  /**
+   * Whether the plain-data walks here look for keys a for-in does not show (non-enumerable, symbol).
+   * Not when the live process builds this same state and checks it in full itself (online, not a dry
+   * run): listing every node's keys was ~40% of this process's walks, done again there.
+   */
+  hidden: boolean;
   /** Entities the slices compared with the ones they replace (declared changes), per step and kind. */
   compared: Map<string, number>;
   /** Entities the slices compared, per kind (for the report). */
@@ -136,7 +142,8 @@ const ops: Record<string, (msg: Message) => unknown> = {
       const changes = directionOf(step.migration, step.direction).changes ?? {};
       for (const [kind, change] of Object.entries(changes)) if (typeof change?.rename === 'string') renames[kind] = change.rename;
     }
-    run = { force: msg['force'] === true, skipped: [], current, target, pipeline, ms, problemsShown: Number(msg['problemsShown'] ?? 5), renames, lastResult: null, checked: null, walked: new Walked(), compared: new Map(), comparedCounts: {}, pending: [], failed: null, defer: false };
+    const hidden = !(msg['liveChecks'] === true && pipeline.online);
+    run = { force: msg['force'] === true, skipped: [], current, target, pipeline, ms, problemsShown: Number(msg['problemsShown'] ?? 5), renames, lastResult: null, checked: null, walked: new Walked(), hidden, compared: new Map(), comparedCounts: {}, pending: [], failed: null, defer: false };
     watchSlices(run);
     return { online: pipeline.online, progress: pipeline.progress(), census: censusBefore(run, mirror), heapMb: heapMb() };
   },
@@ -174,7 +181,7 @@ const ops: Record<string, (msg: Message) => unknown> = {
     const { state, dropped } = r.pipeline.result();
     const label = `the state after ${r.pipeline.steps.map((s) => s.label).join(', ') || 'no migration'}`;
     // new nodes only: what the previous result already had, or a slice already checked, is skipped
-    checkPlain(state, r.lastResult ?? r.pipeline.input, label, 'state', Infinity, { over: r.walked.over() });
+    checkPlain(state, r.lastResult ?? r.pipeline.input, label, 'state', Infinity, { over: r.walked.over(), hidden: r.hidden });
     r.lastResult = state;
     // the declared changes first: they name the entity, the field and both values
     const compared = checkSteps(r);
@@ -322,7 +329,7 @@ function watchSlices(r: Run): void {
     return {
       // entities that are not objects are checked before the collection takes them (it may refuse some)
       mapped(kind, keys, before, after) {
-        for (let i = 0; i < after.length; i++) if (!plainLeaf(after[i])) checkEntities(where, kind, keys, before, after);
+        for (let i = 0; i < after.length; i++) if (!plainLeaf(after[i])) checkEntities(where, kind, keys, before, after, r.hidden);
       },
       placed(kind, keys, before, after, c) {
         if (r.defer) r.pending.push(() => step.bounded(() => placed(kind, keys, before, after, c)));
@@ -335,8 +342,8 @@ function watchSlices(r: Run): void {
       const check = step.source && step.target ? checker(kind) : null;
       // walked whole only while the collection changed at exactly the keys the slice rewrote, to the
       // very entities it built: then `built` is checked, and compared, apart from what it shares with `base`
-      if (r.walked.note(step.index, kind, c, () => sameEntries(c.into, c.from, c.to, keys, after))) walkSlice(where, kind, keys, before, after, c);
-      else checkEntities(where, kind, keys, before, after);
+      if (r.walked.note(step.index, kind, c, () => sameEntries(c.into, c.from, c.to, keys, after))) walkSlice(where, kind, keys, before, after, c, r.hidden);
+      else checkEntities(where, kind, keys, before, after, r.hidden);
       if (check === null) return;
       r.comparedCounts[kind] = (r.comparedCounts[kind] ?? 0) + keys.length;
       r.compared.set(id, (r.compared.get(id) ?? 0) + keys.length);

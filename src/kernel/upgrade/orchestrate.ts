@@ -315,7 +315,8 @@ export class UpgradeRun {
       this.#phase = 'migrate';
       const now = host.clock();
       const begun = await reh.call<{ online: boolean; census: Record<string, number>; heapMb: number; progress: { kinds: Record<string, { done: number; total: number }> } }>(
-        'begin', { current: current.hash, target: target.hash, now, ms, problemsShown: limits.problemsShown, force: this.#req.force === true }, deadline);
+        // liveChecks: this process builds the same state (online, not a dry run) and checks it in full
+        'begin', { current: current.hash, target: target.hash, now, ms, problemsShown: limits.problemsShown, force: this.#req.force === true, liveChecks: !report.dryRun }, deadline);
       report.online = begun.online;
       report.census.before = begun.census;
       this.#migrateStart = performance.now();
