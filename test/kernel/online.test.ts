@@ -66,6 +66,18 @@ function boot(posts = 4000) {
   return { kernel, conn, frames };
 }
 
+/** What the kernel holds now: the function it returns asserts that none of it changed, and that the feed still serves. */
+function untouched(kernel: Kernel, conn: Connection) {
+  const before = { state: kernel.state, digest: digest(kernel.state), release: kernel.release };
+  return async () => {
+    expect(kernel.state).toBe(before.state);
+    expect(digest(kernel.state)).toBe(before.digest);
+    expect(kernel.release).toBe(before.release);
+    await kernel.dispatch(conn, { type: 'join', handle: 'writer' });
+    expect(await kernel.dispatch(conn, { type: 'post', text: 'still serving' })).toMatchObject({ ok: true });
+  };
+}
+
 const phasesOf = (frames: ServerFrame[]) => frames.filter((f): f is UpgradeFrame => f.t === 'upgrade').map((f) => f.phase);
 
 /** Keep sending posts (numbered) as user `who` until stop(); every reply is recorded with the phase it met. */
@@ -97,14 +109,10 @@ describe('online migration of the real feed', () => {
     const { kernel, conn } = boot(2000);
     const counting = await v2With('counting', `(post, ctx) => seen++ === 0 ? Object.defineProperty({ ...react(post, ctx) }, 'text', { get() { for (;;) {} }, enumerable: true }) : react(post, ctx)`, 'let seen = 0;');
     expect(await kernel.upgrade(counting)).toMatchObject({ result: 'refused', error: { code: 'E_VALIDATE', message: expect.stringMatching(/a getter or setter at .*text/) } });
-    const before = { state: kernel.state, digest: digest(kernel.state), release: kernel.release };
+    const unchanged = untouched(kernel, conn);
     const report = await kernel.upgrade(counting);
     expect(report).toMatchObject({ result: 'refused', error: { code: 'E_VALIDATE', message: expect.stringMatching(/checked in the live process.*a getter or setter at .*text/) } });
-    expect(kernel.state).toBe(before.state);
-    expect(digest(kernel.state)).toBe(before.digest);
-    expect(kernel.release).toBe(before.release);
-    await kernel.dispatch(conn, { type: 'join', handle: 'writer' });
-    expect(await kernel.dispatch(conn, { type: 'post', text: 'still serving' })).toMatchObject({ ok: true });
+    await unchanged();
   }, 60_000);
 
   it.each([
@@ -113,7 +121,7 @@ describe('online migration of the real feed', () => {
   ])('a step that hides %s in one post: the dry run is refused by the rehearsal, the push by the live process, and nothing changes', async (what, each, problem) => {
     const { kernel, conn } = boot(2000);
     const hiding = await v2With(`hiding-${what.length}`, each);
-    const before = { state: kernel.state, digest: digest(kernel.state), release: kernel.release };
+    const unchanged = untouched(kernel, conn);
     // a dry run builds nothing here: the rehearsal looks for every key itself
     const dry = await kernel.upgrade(hiding, { dryRun: true });
     expect(dry).toMatchObject({ result: 'refused', error: { code: 'E_VALIDATE', message: expect.stringMatching(problem) } });
@@ -122,11 +130,7 @@ describe('online migration of the real feed', () => {
     // for-in does not show to it (and still refuses getters, prototypes, numbers: the test above)
     const report = await kernel.upgrade(hiding);
     expect(report).toMatchObject({ result: 'refused', error: { code: 'E_VALIDATE', message: expect.stringMatching(new RegExp(`checked in the live process.*${problem.source}`)) } });
-    expect(kernel.state).toBe(before.state);
-    expect(digest(kernel.state)).toBe(before.digest);
-    expect(kernel.release).toBe(before.release);
-    await kernel.dispatch(conn, { type: 'join', handle: 'writer' });
-    expect(await kernel.dispatch(conn, { type: 'post', text: 'still serving' })).toMatchObject({ ok: true });
+    await unchanged();
   }, 60_000);
 
   it('serves commands in every phase exactly once, in order, and the new state is the migration of the state at the cut-over', async () => {
