@@ -96,9 +96,74 @@ export function estimateBytes(value: unknown): number {
   return bytes;
 }
 
-/** Replies, events and commands: small, walked whole. */
+/**
+ * Replies, events and commands: small, walked whole. Every command and most replies pass, so they take
+ * a lean path first (`lean`: no walk object, no stacks); whatever it does not accept is walked again by
+ * the full check, which finds the problem and names where it is.
+ */
 export function checkSent(value: unknown, where: string, what: 'reply' | 'event' | 'command', maxBytes: number): number {
-  return checkPlain(value, null, where, what, maxBytes).bytes;
+  leanBytes = 0;
+  leanMax = maxBytes;
+  return lean(value, 0) ? leanBytes : checkPlain(value, null, where, what, maxBytes).bytes;
+}
+
+/** What `lean` counted so far, and where it gives up (module state: it runs no code but its own). */
+let leanBytes = 0;
+let leanMax = Infinity;
+
+/**
+ * Whether `value` is plain data (a reply's, an event's or a command's: undefined is allowed) and
+ * `leanBytes` stays within `leanMax`; each node is frozen once its own properties are read. The same
+ * rules as `PlainWalk` with nothing shared, read the same way (descriptors, never a getter), by
+ * recursion instead of a stack. False says only "walk it": the walk finds what is wrong.
+ */
+function lean(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+      leanBytes += value.length + SIZE.value;
+      return leanBytes <= leanMax;
+    case 'boolean':
+    case 'undefined':
+      leanBytes += SIZE.value;
+      return leanBytes <= leanMax;
+    case 'number':
+      leanBytes += SIZE.number;
+      return Number.isFinite(value) && (value !== 0 || 1 / value > 0) && leanBytes <= leanMax;
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (value === null) {
+    leanBytes += SIZE.value;
+    return leanBytes <= leanMax;
+  }
+  if (depth > MAX_DEPTH || types.isProxy(value)) return false;
+  leanBytes += SIZE.container;
+  const proto = Object.getPrototypeOf(value) as object | null;
+  if (Array.isArray(value)) {
+    if (proto !== null && Object.getPrototypeOf(proto) !== null && !Array.isArray(proto)) return false;
+    const n = value.length;
+    if (hostGetOwnPropertyNames(value).length !== n + 1 || Object.getOwnPropertySymbols(value).length > 0) return false;
+    for (let i = 0; i < n; i++) {
+      const d = Object.getOwnPropertyDescriptor(value, i);
+      if (d === undefined || !d.enumerable || !('value' in d) || !lean(d.value, depth + 1)) return false;
+    }
+  } else {
+    if (proto !== null && Object.getPrototypeOf(proto) !== null) return false;
+    if (Object.getOwnPropertySymbols(value).length > 0) return false;
+    let keys = 0;
+    for (const key in value) {
+      keys++;
+      const d = Object.getOwnPropertyDescriptor(value, key);
+      if (d === undefined || !('value' in d) || key === '__proto__') return false;
+      leanBytes += key.length + SIZE.key;
+      if (!lean(d.value, depth + 1)) return false;
+    }
+    if (hostGetOwnPropertyNames(value).length !== keys) return false;
+  }
+  hostFreeze(value);
+  return leanBytes <= leanMax;
 }
 
 /** How many values of a node of the previous state a child without a counterpart is looked for among. */
