@@ -28,6 +28,8 @@ export interface Served {
   readonly bytes: number;
 }
 
-export function served(command: Command, now: number, caller: Caller, online: readonly UserId[], tokens: readonly string[], accepted: boolean, wrote: boolean, version: number): Served {
-  return Object.freeze({ command, now, caller, online, tokens: Object.freeze(tokens), accepted, wrote, version, bytes: estimateBytes(command) + 64 + tokens.length * 24 });
+/** `commandBytes`: the command's estimated bytes if its check counted them already (-1: not). */
+export function served(command: Command, now: number, caller: Caller, online: readonly UserId[], tokens: readonly string[], accepted: boolean, wrote: boolean, version: number, commandBytes = -1): Served {
+  const bytes = (commandBytes >= 0 ? commandBytes : estimateBytes(command)) + 64 + tokens.length * 24;
+  return Object.freeze({ command, now, caller, online, tokens: Object.freeze(tokens), accepted, wrote, version, bytes });
 }

@@ -521,6 +521,7 @@ export class Kernel {
     // (no closures made here that do not escape: under tsx each named one costs a defineProperty)
     const t0 = performance.now();
     const { conn, command } = w;
+    let commandBytes = -1; // as its check counted them (the journal keeps that much)
     if (w.system === undefined) {
       // Kernel commands read the event log, which the batch's effects extend: answer them in order there.
       if (command.type === '$ping' || command.type === '$since') return finished(w, release, t0, { ok: true, data: null }, { late: command.type });
@@ -537,7 +538,7 @@ export class Kernel {
       // Date would give feed code what its globals keep from it (its constructor: a buffer of any size,
       // the clock). Checked here, past the cheap refusals, so a flood of junk costs no walk.
       try {
-        checkSent(command, 'command', 'command', Infinity);
+        commandBytes = checkSent(command, 'command', 'command', Infinity);
       } catch (err) {
         return finished(w, release, t0, fail('E_BAD_COMMAND', (err as Error).message.replace(/^command: /, `command '${command.type.slice(0, 40)}': `)));
       }
@@ -587,7 +588,7 @@ export class Kernel {
     const bind = conn && outcome.bind !== undefined && outcome.bind !== user ? { conn, before: user, after: outcome.bind } : undefined;
     const d = finished(w, release, t0, { ok: true, data: outcome.reply ?? null });
     d.ran = true;
-    d.served = served(command, ctx.now, caller, ctx.online, tokens, true, outcome.state !== state, release.version);
+    d.served = served(command, ctx.now, caller, ctx.online, tokens, true, outcome.state !== state, release.version, commandBytes);
     if (outcome.state !== state) d.state = outcome.state;
     if (outcome.events) d.events = outcome.events;
     if (bind) d.bind = bind;
