@@ -2,6 +2,10 @@ import client from 'prom-client';
 import type { Kernel, Observer } from '../kernel/kernel.ts';
 import type { WsObserver } from './ws.ts';
 
+/** A command's outcome, as the kernel reports it. */
+type Outcome = Parameters<NonNullable<Observer['command']>>[1];
+const OUTCOMES: readonly Outcome[] = ['ok', 'refused', 'error'];
+
 /** How often the event loop's lag is sampled (ms). */
 const LAG_SAMPLE_MS = 50;
 
@@ -9,7 +13,19 @@ const LAG_SAMPLE_MS = 50;
 export function createMetrics() {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
-  const commands = new client.Counter({ name: 'molt_commands_total', help: 'Commands handled, by type and outcome', labelNames: ['type', 'outcome'] as const, registers: [registry] });
+  // Counted here per (type, outcome), one number each, and handed to prom-client when it is scraped:
+  // its inc() hashes the labels at every call (even through a child from labels()).
+  const counted = new Map<string, Record<Outcome, number>>();
+  new client.Counter({
+    name: 'molt_commands_total',
+    help: 'Commands handled, by type and outcome',
+    labelNames: ['type', 'outcome'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [type, by] of counted) for (const outcome of OUTCOMES) if (by[outcome] > 0) this.inc({ type, outcome }, by[outcome]);
+    },
+  });
   const commandSeconds = new client.Histogram({ name: 'molt_command_seconds', help: 'Time in the feed handler per command', buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.25], registers: [registry] });
   const upgrades = new client.Counter({ name: 'molt_upgrades_total', help: 'Upgrade attempts, by kind and result', labelNames: ['kind', 'result'] as const, registers: [registry] });
   const pause = new client.Histogram({ name: 'molt_upgrade_pause_seconds', help: 'Time commands waited during an upgrade', buckets: [0.005, 0.02, 0.1, 0.5, 2, 10], registers: [registry] });
@@ -33,17 +49,14 @@ export function createMetrics() {
   new client.Gauge({ name: 'molt_feed_version', help: 'Running feed version', registers: [registry], collect() { if (kernel) this.set(kernel.version); } });
   new client.Gauge({ name: 'molt_connections', help: 'Open client connections', registers: [registry], collect() { if (kernel) this.set(kernel.connections); } });
 
-  // The counter's child per (type, outcome), made once: labels are hashed at the first command of a
-  // kind, not at every one.
-  const counted = new Map<string, client.Counter.Internal>();
   const observer: Observer = {
     command(type, outcome, ms) {
       // Command types come from clients: only count the ones the running version knows, to bound labels.
       const known = kernel ? kernel.commands.includes(type) || type === 'presence' : false;
-      const key = `${known ? type : 'other'}\u0000${outcome}`;
-      let child = counted.get(key);
-      if (child === undefined) counted.set(key, (child = commands.labels(known ? type : 'other', outcome)));
-      child.inc();
+      const label = known ? type : 'other';
+      let by = counted.get(label);
+      if (by === undefined) counted.set(label, (by = { ok: 0, refused: 0, error: 0 }));
+      by[outcome]++;
       commandSeconds.observe(ms / 1000);
     },
     circuit(type) {

@@ -147,6 +147,19 @@ describe('transport: bad input gets a clear error and loses nothing', () => {
     }
   });
 
+  it('counts commands in its metrics by type and outcome, each one once', async () => {
+    const counted = async (type: string, outcome: string) => {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`molt_commands_total{type="${type}",outcome="${outcome}"} `));
+      return line === undefined ? 0 : Number(line.split(' ').pop());
+    };
+    const [posts, refused, other] = [await counted('post', 'ok'), await counted('thread', 'refused'), await counted('other', 'error')];
+    for (let i = 0; i < 3; i++) await client.ok('post', { text: `counted ${i}` });
+    for (let i = 0; i < 2; i++) expect(await client.send('thread', { post: 'p-nowhere' })).toMatchObject({ ok: false });
+    expect(await client.send('no-such-type', {})).toMatchObject({ ok: false, error: { code: 'E_UNKNOWN_COMMAND' } });
+    expect([await counted('post', 'ok'), await counted('thread', 'refused'), await counted('other', 'error')]).toEqual([posts + 3, refused + 2, other + 1]);
+  });
+
   it('refuses WebSocket upgrades on other paths', async () => {
     const ws = new WebSocket(server.wsUrl.replace('/ws', '/elsewhere'));
     const err = await new Promise((resolve) => ws.once('error', resolve));
