@@ -63,6 +63,11 @@ const refused: Record<string, () => unknown> = {
   'a key named __proto__': () => JSON.parse('{"a": {"__proto__": 1}}'),
   'nesting past the limit': () => nested(MAX_DEPTH + 2, 'leaf'),
   'deep trouble': () => nested(40, { list: [1, 2, { x: Number.NaN }] }),
+  'a cycle': () => {
+    const a: Record<string, unknown> = { n: 1 };
+    a['self'] = { back: a };
+    return a;
+  },
 };
 
 describe('the lean check of what is sent agrees with the full walk', () => {
