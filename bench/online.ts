@@ -12,7 +12,8 @@
  *   cpu          commands per server CPU-second with clients pipelining likes (each answered, and an event
  *                about it sent to every client), vs a bare ws server doing the same (the floor); and reads
  *                (`thread`: a reply, nothing sent to others) vs a bare ws echo answering each frame with a
- *                reply of the same kind. Servers in processes of their own.
+ *                reply of the same kind. Servers in processes of their own, both up, measured in three
+ *                alternating 4 s rounds: medians, and the median of the rounds' ratios.
  *
  * The server runs in a child process (bench/serve.ts); loopback only, bounded in count and time.
  */
@@ -277,6 +278,22 @@ async function throughput(pid: number, clients: Client[], make: (i: number, n: n
   return { commands: answered, per_s: Math.round(answered / seconds), server_cpu_s: round(cpu), per_cpu_s: Math.round(answered / Math.max(cpu, 0.01)) };
 }
 
+/**
+ * molt and its floor in alternating rounds (both servers up, each measured alone), so that a drift of
+ * the machine's speed, which moved one server's figure by a fifth between two rounds, falls on both:
+ * each side's median commands per CPU-second, and the median of the rounds' ratios.
+ */
+async function alternate(molt: () => ReturnType<typeof throughput>, bare: () => ReturnType<typeof throughput>, rounds = 3) {
+  const m: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    m.push((await molt()).per_cpu_s);
+    b.push((await bare()).per_cpu_s);
+  }
+  const ratios = m.map((x, i) => round(x / b[i]!));
+  return { molt: { per_cpu_s: quantile(m, 0.5), rounds: m }, bare: { per_cpu_s: quantile(b, 0.5), rounds: b }, ratio: quantile(ratios, 0.5), ratios };
+}
+
 /** The floor for CPU: a bare ws server in a process of its own that does what molt does with a like:
  *  answers it and sends an event about it to every client (encoded once). */
 function echoServer(fanout: boolean, replyData: unknown): Promise<{ proc: ChildProcess; url: string; pid: number }> {
@@ -341,25 +358,24 @@ for (const posts of sizes) {
     };
   }
   load.stop();
-  // CPU per command: the same clients pipelining likes, the server's own CPU
-  const molt = await throughput(s.pid, clients, (i, n) => ({ type: n % 2 ? 'unlike' : 'like', post: `p${(s.posts - (i % 400)).toString(36)}` }));
-  // and reads, which send nothing to anyone else: what a command itself costs
+  // CPU per command, molt beside a bare ws server doing the same: likes (a reply and an event to every
+  // client), and reads, which send nothing to anyone else (what a command itself costs)
   const readPost = `p${(s.posts - 7).toString(36)}`;
   const sample = await clients[0]!.send({ type: 'thread', post: readPost });
   if (!sample.ok) throw new Error(`thread ${readPost}: ${JSON.stringify(sample.error)}`);
-  const moltReads = await throughput(s.pid, clients, () => ({ type: 'thread', post: readPost }));
-  for (const c of clients) c.ws.close();
+  const bare = await Promise.all([echoServer(true, sample.data), echoServer(false, sample.data)]);
+  const bareClients = await Promise.all(bare.map((b) => Promise.all(Array.from({ length: 50 }, () => Client.open(b.url)))));
+  const likes = await alternate(
+    () => throughput(s.pid, clients, (i, n) => ({ type: n % 2 ? 'unlike' : 'like', post: `p${(s.posts - (i % 400)).toString(36)}` })),
+    () => throughput(bare[0].pid, bareClients[0]!, (i, n) => ({ type: n % 2 ? 'unlike' : 'like', post: `p${i}` })),
+  );
+  const reads = await alternate(
+    () => throughput(s.pid, clients, () => ({ type: 'thread', post: readPost })),
+    () => throughput(bare[1].pid, bareClients[1]!, (i) => ({ type: 'thread', post: `p${i}` })),
+  );
+  for (const c of [...clients, ...bareClients.flat()]) c.ws.close();
   s.proc.kill('SIGTERM');
-  const bareRun = async (fanout: boolean, make: (i: number, n: number) => object) => {
-    const echo = await echoServer(fanout, sample.data);
-    const echoClients = await Promise.all(Array.from({ length: 50 }, () => Client.open(echo.url)));
-    const result = await throughput(echo.pid, echoClients, make);
-    for (const c of echoClients) c.ws.close();
-    echo.proc.kill();
-    return result;
-  };
-  const bare = await bareRun(true, (i, n) => ({ type: n % 2 ? 'unlike' : 'like', post: `p${i}` }));
-  const bareEcho = await bareRun(false, (i) => ({ type: 'thread', post: `p${i}` }));
+  for (const b of bare) b.proc.kill();
   // the floor for time: the same state, stop-the-world, in this process
   const state = seed(v1, { posts, now: 1_790_000_000_000 }).state;
   const f = floor(state);
@@ -389,8 +405,8 @@ for (const posts of sizes) {
     stop_the_world_floor: f,
     after_many_upgrades: many,
     cpu: {
-      likes_with_fanout: { molt, bare_ws: bare, ratio_commands_per_cpu_s: round(molt.per_cpu_s / bare.per_cpu_s) },
-      reads_no_fanout: { molt: moltReads, bare_ws_echo: bareEcho, ratio_commands_per_cpu_s: round(moltReads.per_cpu_s / bareEcho.per_cpu_s) },
+      likes_with_fanout: { molt: likes.molt, bare_ws: likes.bare, ratio_commands_per_cpu_s: likes.ratio, ratios: likes.ratios },
+      reads_no_fanout: { molt: reads.molt, bare_ws_echo: reads.bare, ratio_commands_per_cpu_s: reads.ratio, ratios: reads.ratios },
     },
   };
   process.stderr.write(`bench online: ${posts} posts done\n`);
