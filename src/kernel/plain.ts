@@ -107,6 +107,16 @@ export function checkSent(value: unknown, where: string, what: 'reply' | 'event'
   return lean(value, 0) ? leanBytes : checkPlain(value, null, where, what, maxBytes).bytes;
 }
 
+/** A prototype a plain object may have: null, or a realm's Object.prototype (whose own is null). */
+function objectProto(proto: object | null): boolean {
+  return proto === null || Object.getPrototypeOf(proto) === null;
+}
+
+/** A prototype a plain array may have: that, or a realm's Array.prototype (itself an array). */
+function arrayProto(proto: object | null): boolean {
+  return objectProto(proto) || Array.isArray(proto);
+}
+
 /** What `lean` counted so far, and where it gives up (module state: it runs no code but its own). */
 let leanBytes = 0;
 let leanMax = Infinity;
@@ -142,7 +152,7 @@ function lean(value: unknown, depth: number): boolean {
   leanBytes += SIZE.container;
   const proto = Object.getPrototypeOf(value) as object | null;
   if (Array.isArray(value)) {
-    if (proto !== null && Object.getPrototypeOf(proto) !== null && !Array.isArray(proto)) return false;
+    if (!arrayProto(proto)) return false;
     const n = value.length;
     if (hostGetOwnPropertyNames(value).length !== n + 1 || Object.getOwnPropertySymbols(value).length > 0) return false;
     for (let i = 0; i < n; i++) {
@@ -150,7 +160,7 @@ function lean(value: unknown, depth: number): boolean {
       if (d === undefined || !d.enumerable || !('value' in d) || !lean(d.value, depth + 1)) return false;
     }
   } else {
-    if (proto !== null && Object.getPrototypeOf(proto) !== null) return false;
+    if (!objectProto(proto)) return false;
     if (Object.getOwnPropertySymbols(value).length > 0) return false;
     let keys = 0;
     for (const key in value) {
@@ -355,7 +365,7 @@ export class PlainWalk {
     const max = this.#maxBytes;
     if (Array.isArray(node)) {
       if (proto !== this.#arrayProto) {
-        if (proto !== null && Object.getPrototypeOf(proto) !== null && !Array.isArray(proto)) this.#fail('an array with a prototype of its own', node, null);
+        if (!arrayProto(proto)) this.#fail('an array with a prototype of its own', node, null);
         this.#arrayProto = proto;
       }
       // named properties (enumerable or not) and holes: only the indices, all of them, and length may be keys
@@ -375,7 +385,7 @@ export class PlainWalk {
     } else {
       // plain objects from any realm: their prototype is that realm's Object.prototype, or null
       if (proto !== this.#objectProto) {
-        if (proto !== null && Object.getPrototypeOf(proto) !== null) {
+        if (!objectProto(proto)) {
           const name = (node as { constructor?: { name?: unknown } }).constructor?.name;
           this.#fail(typeof name === 'string' && name ? `a ${name}` : 'an object with a prototype', node, null);
         }
