@@ -4,7 +4,6 @@ import type { WsObserver } from './ws.ts';
 
 /** A command's outcome, as the kernel reports it. */
 type Outcome = Parameters<NonNullable<Observer['command']>>[1];
-const OUTCOMES: readonly Outcome[] = ['ok', 'refused', 'error'];
 
 /** How often the event loop's lag is sampled (ms). */
 const LAG_SAMPLE_MS = 50;
@@ -23,7 +22,7 @@ export function createMetrics() {
     registers: [registry],
     collect() {
       this.reset();
-      for (const [type, by] of counted) for (const outcome of OUTCOMES) if (by[outcome] > 0) this.inc({ type, outcome }, by[outcome]);
+      for (const [type, by] of counted) for (const [outcome, n] of Object.entries(by)) if (n > 0) this.inc({ type, outcome }, n);
     },
   });
   const commandSeconds = new client.Histogram({ name: 'molt_command_seconds', help: 'Time in the feed handler per command', buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.25], registers: [registry] });
