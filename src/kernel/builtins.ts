@@ -21,7 +21,7 @@ import { types } from 'node:util';
  *   Reflect.apply(f, null, { length: 2 ** 26 })           held for 1.9 s, 635 MB
  *
  * So while feed code runs (`enterFeed`, counted by runBounded), these refuse a receiver or argument
- * longer than MAX_ARRAY_SLOTS (2^25: filling that many slots takes ~0.3 s here) with a RangeError
+ * longer than MAX_ARRAY_SLOTS (2^25: filling that many slots takes 0.3-0.8 s here) with a RangeError
  * saying why, and a sort without a comparator compares in JavaScript (the language's own order,
  * ToString of each side), where the watchdog can stop it. The host's own calls are unchanged: the
  * guards are installed before lockdown, on the shared intrinsics, and look at nothing unless feed code
