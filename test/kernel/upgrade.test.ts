@@ -35,6 +35,30 @@ describe('upgrade', () => {
     expect(report.loopDelayMs.max).toBeGreaterThanOrEqual(70);
   });
 
+  it('reports the CPU the upgrade took here and in the rehearsal: a migration that computes shows in both', async () => {
+    // a step that spends CPU: the same loop, timed here first (the report must show at least half of it)
+    const loop = 'let x = 0; for (let i = 0; i < 3e7; i++) x = (x + i) % 7;';
+    const c0 = process.cpuUsage();
+    vm.runInNewContext(loop);
+    const c = process.cpuUsage(c0);
+    const loopMs = (c.user + c.system) / 1000;
+    const kernel = new Kernel(tiny(), { limits: { migrationTimeoutMs: 5_000 } });
+    // the first upgrade starts the rehearsal process: its start counts there, so warm it up first
+    await kernel.upgrade(tiny({ version: 2 }));
+    const quiet = await kernel.rollback();
+    expect(quiet.result).toBe('committed');
+    expect(quiet.cpuMs.live).toBeGreaterThan(0);
+    expect(quiet.cpuMs.rehearsal).toBeGreaterThan(0);
+    const slow = `{ from: 1, to: 2, describe: 'count becomes total, slowly', up: (s) => { ${loop} return { state: { total: s.count + x * 0 } }; }, down: (s) => ({ state: { count: s.total } }) }`;
+    const busy = await kernel.upgrade(tiny({ version: 2, migrations: slow }));
+    expect(busy.result).toBe('committed');
+    // a whole-state step runs in the rehearsal (twice: rehearsed, then again on the final state) and here at the cut-over
+    expect(busy.cpuMs.rehearsal).toBeGreaterThanOrEqual(quiet.cpuMs.rehearsal + loopMs / 2);
+    expect(busy.cpuMs.live).toBeGreaterThanOrEqual(quiet.cpuMs.live + loopMs / 2);
+    expect(busy.cpuMs.live + busy.cpuMs.rehearsal).toBeLessThan(busy.totalMs * 8);
+    await kernel.close();
+  });
+
   it('migrates the live state, swaps the code and reports every phase', async () => {
     const { kernel, conn, frames } = await started();
     const v2 = tiny({ version: 2 });

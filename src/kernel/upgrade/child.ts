@@ -496,7 +496,7 @@ function settleQuietly(r: Run): void {
 }
 
 process.on('message', (msg: Message) => {
-  let reply: { id: number; ok: boolean; data?: unknown; error?: { code: string; message: string } };
+  let reply: { id: number; ok: boolean; data?: unknown; error?: { code: string; message: string }; cpuMs?: number };
   try {
     const op = ops[msg.op];
     if (!op) die('E_REHEARSAL', `unknown rehearsal op ${msg.op}`);
@@ -505,6 +505,9 @@ process.on('message', (msg: Message) => {
     const e = err instanceof MoltError ? err : new MoltError('E_REHEARSAL', String((err as Error)?.message ?? err).slice(0, 500));
     reply = { id: msg.id, ok: false, error: { code: e.code, message: e.message } };
   }
+  // the CPU this process has used so far, all its threads (the live process counts what an upgrade cost)
+  const cpu = process.cpuUsage();
+  reply.cpuMs = (cpu.user + cpu.system) / 1000;
   process.send!(reply);
 });
 

@@ -117,6 +117,8 @@ export class UpgradeRun {
   readonly #host: UpgradeHost;
   readonly #req: UpgradeRequest;
   readonly #started = performance.now();
+  /** CPU used so far, here and in the rehearsal, when this upgrade began. */
+  readonly #cpu0: { live: NodeJS.CpuUsage; rehearsal: number };
   #phase = 'begin';
   #abort: MoltError | null = null;
   #cutover: (() => void) | null = null;
@@ -128,6 +130,7 @@ export class UpgradeRun {
 
   constructor(host: UpgradeHost, request: UpgradeRequest, id: string) {
     this.#host = host;
+    this.#cpu0 = { live: process.cpuUsage(), rehearsal: host.rehearsal.cpuMs };
     this.#req = request;
     this.id = id;
     const { release } = host.current();
@@ -135,7 +138,7 @@ export class UpgradeRun {
     this.report = {
       upgrade: id, kind: request.kind, dryRun: request.dryRun ?? false, result: 'refused', from, to: from,
       direction: 'up', describe: '', steps: [], online: true, census: { before: {}, after: null }, migrated: 0,
-      dropped: {}, pauseMs: 0, totalMs: 0, phases: {}, rounds: 0, cutoverEntities: 0, peakHeapMb: 0, loopDelayMs: { p99: 0, max: 0 },
+      dropped: {}, pauseMs: 0, totalMs: 0, phases: {}, rounds: 0, cutoverEntities: 0, peakHeapMb: 0, loopDelayMs: { p99: 0, max: 0 }, cpuMs: { live: 0, rehearsal: 0 },
       rehearsalPeakHeapMb: null, sample: null, changed: {}, queued: 0, skipped: [], checked: null, shadow: null, casualties: [],
     };
   }
@@ -736,8 +739,8 @@ export class UpgradeRun {
   #frozen: unknown = undefined;
 
   /**
-   * What the upgrade cost, as the report gives it: its time, the peak heap, and how late this process's
-   * event loop ran meanwhile (what a command could wait on top of its own turn; the cut-over's pause,
+   * What the upgrade cost, as the report gives it: its time, the peak heap, the CPU of both processes,
+   * and how late this process's event loop ran meanwhile (what a command could wait on top of its own turn; the cut-over's pause,
    * where commands wait in the queue, is pauseMs).
    */
   #measured(): void {
@@ -745,6 +748,8 @@ export class UpgradeRun {
     report.totalMs = round(performance.now() - this.#started);
     report.peakHeapMb = round(this.#peakHeap / 2 ** 20);
     report.loopDelayMs = this.#loop.stop();
+    const live = process.cpuUsage(this.#cpu0.live);
+    report.cpuMs = { live: round((live.user + live.system) / 1000), rehearsal: round(this.#host.rehearsal.cpuMs - this.#cpu0.rehearsal) };
   }
 
   /** How late the event loop runs while this upgrade does. */

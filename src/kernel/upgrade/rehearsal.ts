@@ -79,6 +79,10 @@ export class Rehearsal {
   #hasMirror = false;
   #stderr = '';
   #died: string | null = null;
+  /** CPU ms the children have used, as their answers said (a total over every child started). */
+  #cpuMs = 0;
+  /** What the running child had used at its last answer. */
+  #childCpuMs = 0;
   /** Serializes syncs and calls: one conversation with the child at a time. */
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -90,6 +94,15 @@ export class Rehearsal {
     return this.#child !== null;
   }
 
+  /**
+   * CPU milliseconds the rehearsal processes have used since this object was made, as of the last
+   * answer (all of a child's threads, its start included). The difference of two readings is what the
+   * calls between them cost.
+   */
+  get cpuMs(): number {
+    return this.#cpuMs;
+  }
+
   /** Start the child if it is not running (never again once closed). */
   start(): Promise<void> {
     if (this.#closed) return Promise.reject(new MoltError('E_SHUTTING_DOWN', 'the server is stopping: no rehearsal starts'));
@@ -99,6 +112,7 @@ export class Rehearsal {
     this.#packr = new Packr({ useRecords: true, sequential: true, mapsAsObjects: true } as never);
     this.#hasMirror = false;
     this.#synced = null;
+    this.#childCpuMs = 0;
     const child = fork(CHILD, [], {
       execArgv: ['--import', TSX, `--max-old-space-size=${Math.max(32, Math.round(this.#options.heapMb))}`, '--stack-size=984', `--max-semi-space-size=${semiSpaceMb(this.#options.heapMb)}`, ...(process.env['MOLT_CHILD_PROF'] ? ['--cpu-prof', '--cpu-prof-dir=' + process.env['MOLT_CHILD_PROF']] : [])],
       serialization: 'advanced',
@@ -118,7 +132,11 @@ export class Rehearsal {
     child.stderr!.on('data', (s: string) => {
       this.#stderr = (this.#stderr + s).slice(-4000);
     });
-    child.on('message', (msg: { id: number; ok: boolean; data?: unknown; error?: { code: string; message: string } }) => {
+    child.on('message', (msg: { id: number; ok: boolean; data?: unknown; error?: { code: string; message: string }; cpuMs?: number }) => {
+      if (this.#child === child && typeof msg.cpuMs === 'number' && msg.cpuMs > this.#childCpuMs) {
+        this.#cpuMs += msg.cpuMs - this.#childCpuMs;
+        this.#childCpuMs = msg.cpuMs;
+      }
       const p = this.#pending.get(msg.id);
       if (!p) return;
       this.#pending.delete(msg.id);

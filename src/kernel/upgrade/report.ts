@@ -36,6 +36,12 @@ export interface UpgradeReport {
   /** How late the live process's event loop ran during the upgrade, ms (p99 and the longest). */
   loopDelayMs: { p99: number; max: number };
   rehearsalPeakHeapMb: number | null;
+  /**
+   * CPU milliseconds the upgrade took, all threads: `live` is this process's while the upgrade ran
+   * (the commands it served meanwhile included), `rehearsal` the rehearsal process's, as of its last
+   * answer before the report was made.
+   */
+  cpuMs: { live: number; rehearsal: number };
   /** One entity before and after the migration. */
   sample: { kind: string; id: string; before: unknown; after: unknown } | null;
   /** Ids of entities the migration rewrote (newest last, at most 200 per kind). */
