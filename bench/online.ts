@@ -179,6 +179,7 @@ interface Report {
   rounds: number;
   phases: Record<string, number>;
   loopDelayMs?: { p99: number; max: number };
+  cpuMs?: { live: number; rehearsal: number };
   error?: { code: string; message: string };
 }
 
@@ -203,6 +204,8 @@ async function measured(load: Load, run: () => Promise<Report>) {
     total_ms: round(report.totalMs),
     pause_ms: report.pauseMs,
     loop_late_max_ms: report.loopDelayMs?.max ?? 0,
+    cpu_live_ms: report.cpuMs?.live ?? 0,
+    cpu_rehearsal_ms: report.cpuMs?.rehearsal ?? 0,
     online: report.online,
     rounds: report.rounds,
     during: { n: during.length, p99_ms: round(quantile(during, 0.99)), longest_wait_ms: round(Math.max(0, ...during)) },
@@ -336,7 +339,10 @@ for (const posts of sizes) {
   load.start();
   await sleep(3000);
   const t = performance.now();
+  const steadyCpu0 = cpuSeconds(s.pid);
   await sleep(4000);
+  // the server's CPU a millisecond under this load alone, to tell an upgrade's own CPU from the commands'
+  const steadyCpuPerMs = (cpuSeconds(s.pid) - steadyCpu0) / (performance.now() - t);
   const steady = load.between(t, performance.now());
   const pushes: Awaited<ReturnType<typeof measured>>[] = [];
   const rollbacks: Awaited<ReturnType<typeof measured>>[] = [];
@@ -380,9 +386,23 @@ for (const posts of sizes) {
   const state = seed(v1, { posts, now: 1_790_000_000_000 }).state;
   const f = floor(state);
   const p99 = round(quantile(steady, 0.99));
+  /**
+   * What upgrades cost in CPU (the report's cpuMs): the live process's, that beyond what the steady
+   * load alone would have used in as long (its commands), the rehearsal's, and the two together (the
+   * upgrade's own) against the stop-the-world floor, which runs on one thread (its time is its CPU).
+   */
+  const cpuOf = (ms: Awaited<ReturnType<typeof measured>>[], floorMs: number) => {
+    const own = ms.map((m) => m.cpu_live_ms - steadyCpuPerMs * 1000 * m.total_ms + m.cpu_rehearsal_ms);
+    return {
+      cpu_live_ms: stats3(ms.map((m) => m.cpu_live_ms)),
+      cpu_rehearsal_ms: stats3(ms.map((m) => m.cpu_rehearsal_ms)),
+      cpu_own_ms: stats3(own),
+      ratio_cpu_own_vs_stop_the_world: stats3(own.map((x) => x / floorMs)),
+    };
+  };
   (out['sizes'] as Record<string, unknown>)[String(posts)] = {
     seed_ms: s.seedMs,
-    steady: { n: steady.length, p50_ms: round(quantile(steady, 0.5)), p99_ms: p99 },
+    steady: { n: steady.length, p50_ms: round(quantile(steady, 0.5)), p99_ms: p99, server_cpu_ms_per_s: round(steadyCpuPerMs * 1e6) },
     push: {
       longest_wait_ms: stats3(pushes.map((m) => m.during.longest_wait_ms)),
       longest_wait_above_steady_p99_ms: stats3(pushes.map((m) => m.during.longest_wait_ms - p99)),
@@ -392,6 +412,7 @@ for (const posts of sizes) {
       pause_ms: stats3(pushes.map((m) => m.pause_ms)),
       total_ms: stats3(pushes.map((m) => m.total_ms)),
       ratio_total_vs_stop_the_world: stats3(pushes.map((m) => m.total_ms / f.up_ms)),
+      ...cpuOf(pushes, f.up_ms),
     },
     rollback: {
       longest_wait_ms: stats3(rollbacks.map((m) => m.during.longest_wait_ms)),
@@ -401,6 +422,7 @@ for (const posts of sizes) {
       pause_ms: stats3(rollbacks.map((m) => m.pause_ms)),
       total_ms: stats3(rollbacks.map((m) => m.total_ms)),
       ratio_total_vs_stop_the_world: stats3(rollbacks.map((m) => m.total_ms / f.down_ms)),
+      ...cpuOf(rollbacks, f.down_ms),
     },
     stop_the_world_floor: f,
     after_many_upgrades: many,
