@@ -28,7 +28,7 @@ import type { Shape } from '../../contract.ts';
 import { MoltError, die } from '../errors.ts';
 import type { Limits } from '../limits.ts';
 import { Pipeline, plan, type Plan } from '../migrate/pipeline.ts';
-import { directionOf } from '../migrate/runner.ts';
+import { MAX_READ, directionOf } from '../migrate/runner.ts';
 import { PlainWalk } from '../plain.ts';
 import { Walked, walkSlice } from '../migrate/walked.ts';
 import { census } from '../migrate/verify.ts';
@@ -92,13 +92,13 @@ export interface UpgradeHost {
 type Checked = { census: { before: Record<string, number>; after: Record<string, number> }; dropped: Record<string, number>; sample: UpgradeReport['sample']; changed?: Record<string, string[]>; validateMs: number; heapMb: number; skipped: string[]; compared: Record<string, number> | null };
 
 const MIN_SLICE = 32;
-const MAX_SLICE = 1 << 16;
+const MAX_SLICE = MAX_READ;
 /** What one slice of the live process aims to take, ms: well under a frame of latency. */
 const SLICE_TARGET_MS = 4;
 /** Progress frames at most this often, ms. */
 const PROGRESS_EVERY_MS = 200;
 /** Entities per slice of the rehearsal's first pass (it blocks nobody: big slices, few messages). */
-const CHILD_SLICE = 16_384;
+const CHILD_SLICE = MAX_READ;
 const FIRST_CHILD_SLICE = 1_024;
 /** A catch-up round that re-migrated at most this many entities is small enough to cut over after. */
 const SMALL_ROUND = 256;
