@@ -77,7 +77,6 @@ export function directionOf(step: Migration, dir: 'up' | 'down'): Direction {
 /** How many rewritten keys per kind are kept to show people what changed. */
 export const REWRITTEN_KEPT = 200;
 
-
 /**
  * The most entities one slice reads. A slice makes five arrays that long (what the collection read,
  * what it became, what it was), and V8 puts an array of more than 16,382 slots (past 128 KiB, its
@@ -85,6 +84,7 @@ export const REWRITTEN_KEPT = 200;
  * 730 us to make and fill an array of 16,383 slots, against 34 us for 16,382.
  */
 export const MAX_READ = 16_000;
+
 export class Runner {
   readonly online: boolean;
   readonly #direction: Direction;

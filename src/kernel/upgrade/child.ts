@@ -506,7 +506,8 @@ process.on('message', (msg: Message) => {
     reply = { id: msg.id, ok: false, error: { code: e.code, message: e.message } };
   }
   // the CPU this process has used so far, all its threads (the live process counts what an upgrade
-  // cost); not on the chunks of a sync, thousands of them at 1M posts: the next answer counts them
+  // cost); not on the answers to a sync (a full sync of a big state is many messages): the next answer
+  // counts what they used
   if (msg.op !== 'sync') {
     const cpu = process.cpuUsage();
     reply.cpuMs = (cpu.user + cpu.system) / 1000;

@@ -740,8 +740,8 @@ export class UpgradeRun {
 
   /**
    * What the upgrade cost, as the report gives it: its time, the peak heap, the CPU of both processes,
-   * and how late this process's event loop ran meanwhile (what a command could wait on top of its own turn; the cut-over's pause,
-   * where commands wait in the queue, is pauseMs).
+   * and how late this process's event loop ran meanwhile (what a command could wait on top of its own
+   * turn; the cut-over's pause, where commands wait in the queue, is pauseMs).
    */
   #measured(): void {
     const report = this.report;
