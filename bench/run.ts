@@ -5,7 +5,7 @@
  *   command_cost       one like/unlike/post through kernel.dispatch at 1k and at 1M posts: ratio ~1 means
  *                      a command costs the same however big the feed is.
  *   kernel_overhead    kernel.dispatch vs calling feed.handle directly (the floor): the price of the
- *                      time limit (V8's watchdog, ~50 us to start), a turn of the event loop, the outcome
+ *                      time limit (V8's watchdog: a thread per call), a turn of the event loop, the outcome
  *                      checks and the freeze. One at a time, each command pays all of it; commands that
  *                      arrive together share one batch.
  *   upgrade_1m         push v2 and roll back on 1M posts: pause and phases, vs a plain loop that rebuilds

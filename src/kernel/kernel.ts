@@ -340,10 +340,11 @@ export class Kernel {
   /**
    * The one entry point for commands. Replies in order per connection. Commands wait in one lane per
    * connection and are served round-robin in batches: each batch runs under one watchdog (starting
-   * V8's watchdog costs ~50 us, more than a command) for at most `batchSliceMs`, then the event loop
-   * gets a turn before the next one, so one busy connection delays the others by one command per
-   * round, and sockets, timers and HTTP are never held for long. While an upgrade runs, commands wait
-   * and are served by whichever version is running when it ends: none lost, none run twice.
+   * V8's watchdog costs 55-145 us of CPU here, more than a command) for at most `batchSliceMs`, then
+   * the event loop gets a turn before the next one, so one busy connection delays the others by one
+   * command per round, and sockets, timers and HTTP are never held for long. While an upgrade runs,
+   * commands wait and are served by whichever version is running when it ends: none lost, none run
+   * twice.
    */
   dispatch(connection: Connection | null, command: unknown, reply?: (result: Result) => void): Promise<Result> {
     return new Promise((resolve) => this.submit(connection, command, reply ? (r) => (reply(r), resolve(r)) : resolve));
