@@ -84,6 +84,22 @@ describe('shadow run', () => {
     expect(kernel.release).toBe(v2.hash);
   }, 60_000);
 
+  it('replays commands whatever numbers they hold (the small integers msgpack records would misread)', async () => {
+    const kernel = new Kernel(v1);
+    kernels.push(kernel);
+    const conn = kernel.connect(framesTo(() => {}));
+    await kernel.dispatch(conn, { type: 'join', handle: 'numbers' });
+    await kernel.dispatch(conn, { type: 'post', text: 'count me' });
+    // every positive fixint: with records on, 0x40-0x7f would be read as references to record shapes
+    for (let n = 0; n < 128; n++) expect((await kernel.dispatch(conn, { type: 'timeline', limit: 1 + (n % 50), x: n, y: [n, n - 200, n + 0.5] })).ok).toBe(true);
+    const dry = await kernel.upgrade(v2, { dryRun: true });
+    expect(dry.error ?? null).toBeNull();
+    expect(dry.result).toBe('dry-run');
+    const report = await kernel.upgrade(v2);
+    expect(report).toMatchObject({ result: 'committed', shadow: { replayed: expect.any(Number) } });
+    expect(report.shadow!.replayed).toBeGreaterThanOrEqual(20);
+  }, 60_000);
+
   it('a rollback reports the commands the older version no longer accepts, without refusing', async () => {
     const { kernel } = await onV2WithReactions();
     const report = await kernel.rollback({ acceptDrops: { reactions: 10 } });

@@ -26,6 +26,11 @@ interface Message {
 }
 
 const unpackr = new Unpackr({ useRecords: true, sequential: true, mapsAsObjects: true, int64AsType: 'number' } as never);
+/**
+ * The shadow run's commands come packed without records (orchestrate.ts): a reader that has seen records
+ * takes the small integers 0x40-0x7f for references to them, so they are read with a reader of their own.
+ */
+const plainUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' } as never);
 let mirror: unknown = undefined;
 let builder: Builder | null = null;
 const releases = new Map<string, LoadedRelease>();
@@ -214,7 +219,7 @@ const ops: Record<string, (msg: Message) => unknown> = {
    */
   shadow(msg) {
     const r = need();
-    const list = unpackr.unpack(msg['bytes'] as Uint8Array) as Served[];
+    const list = plainUnpackr.unpack(msg['bytes'] as Uint8Array) as Served[];
     const same = r.current.version === r.target.version;
     const knows = new Set(r.target.feed.commands);
     let before = r.pipeline.input;
