@@ -524,11 +524,10 @@ export class Kernel {
     const { conn, command } = w;
     let commandBytes = -1; // as its check counted them (the journal keeps that much)
     if (w.system === undefined) {
-      // Kernel commands read the event log, which the batch's effects extend: answer them in order there.
-      if (command.type === '$ping' || command.type === '$since') return finished(w, release, t0, { ok: true, data: null }, { late: command.type });
-      if (!release.feed.commands.includes(command.type))
+      const kernelCommand = command.type === '$ping' || command.type === '$since';
+      if (!kernelCommand && !release.feed.commands.includes(command.type))
         return finished(w, release, t0, fail('E_UNKNOWN_COMMAND', `feed v${release.version} does not handle '${command.type.slice(0, 40)}'; it handles ${release.feed.commands.join(', ')}`));
-      const aside = this.#breaker.refuses(command.type);
+      const aside = kernelCommand ? 0 : this.#breaker.refuses(command.type);
       if (aside > 0) {
         const type = command.type.slice(0, 40);
         const message = `feed v${release.version} handle('${type}') ran past its time limit on ${this.#breaker.after} '${type}' commands in a row; '${type}' is set aside for ${Math.ceil(aside / 1000)} s, then tried again. Other commands are served; the state is unchanged`;
@@ -537,12 +536,15 @@ export class Kernel {
       // What reaches feed code is plain data only, like the state: a decoder may hand over more
       // (msgpackr turns its extensions into typed arrays, Sets, Dates, BigInts), and a typed array or a
       // Date would give feed code what its globals keep from it (its constructor: a buffer of any size,
-      // the clock). Checked here, past the cheap refusals, so a flood of junk costs no walk.
+      // the clock). Checked here, past the cheap refusals, so a flood of junk costs no walk; kernel
+      // commands too (the protocol holds every command to it).
       try {
         commandBytes = checkSent(command, 'command', 'command', Infinity);
       } catch (err) {
         return finished(w, release, t0, fail('E_BAD_COMMAND', (err as Error).message.replace(/^command: /, `command '${command.type.slice(0, 40)}': `)));
       }
+      // Kernel commands read the event log, which the batch's effects extend: answer them in order there.
+      if (kernelCommand) return finished(w, release, t0, { ok: true, data: null }, { late: command.type as '$ping' | '$since' });
     }
     const user = conn ? (users.has(conn) ? users.get(conn)! : conn.user) : null;
     const caller: Caller = w.system !== undefined ? { conn: null, user: w.system, system: true } : { conn: conn?.id ?? null, user, system: false };

@@ -319,6 +319,13 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
     };
     closers.set(peer, (code, reason) => {
       if (peer.closeWith) return;
+      // A stop answers what this socket sent before the close, the frames still waiting for their
+      // turn included (the kernel refuses them now: E_SHUTTING_DOWN); a close for misbehaviour does not.
+      if (code === 1001 && later.length > 0) {
+        const rest = later;
+        later = [];
+        for (const f of rest) read(f.data, f.isBinary);
+      }
       peer.closing = true;
       peer.closeWith = { code, reason };
       kernel.disconnect(conn);
@@ -340,15 +347,17 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
      * machine, milliseconds), while a client that ignores retryMs comes back at once.
      */
     let strikeBefore = 0;
-    const refuse = (at: number, id: number | null, error: ErrorBody, now: number) => {
-      answer(at, id === null ? { t: 'error', error } : { t: 'reply', id, ok: false, error });
-      const strike = error.retryMs === undefined || now < strikeBefore;
-      if (error.retryMs !== undefined) strikeBefore = Math.max(strikeBefore, now + error.retryMs / 2);
-      if (!strike) return;
+    const strike = (now: number) => {
       if (refusals.wait(now) > 0) {
         observe.closed?.('refused_frames');
         closers.get(peer)!(1008, 'too many refused frames (malformed or over budget)');
       } else refusals.take(now);
+    };
+    const refuse = (at: number, id: number | null, error: ErrorBody, now: number) => {
+      answer(at, id === null ? { t: 'error', error } : { t: 'reply', id, ok: false, error });
+      const struck = error.retryMs === undefined || now < strikeBefore;
+      if (error.retryMs !== undefined) strikeBefore = Math.max(strikeBefore, now + error.retryMs / 2);
+      if (struck) strike(now);
     };
 
     const conn = kernel.connect(framesTo(send));
@@ -400,7 +409,7 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
         return refuse(at, null, { code: 'E_BAD_FRAME', message: `${ERRORS.E_BAD_FRAME}: send binary msgpack maps` }, now);
       }
       const id = (frame as { id?: unknown } | null)?.id;
-      const usable = Number.isSafeInteger(id);
+      const usable = Number.isSafeInteger(id) && !Object.is(id, -0);
       if (typeof frame !== 'object' || frame === null || Array.isArray(frame) || !usable || typeof (frame as { type?: unknown }).type !== 'string') {
         for (const b of budgets) if (b.budget.commands.wait(now) === 0) b.budget.commands.take(now);
         return refuse(at, usable ? (id as number) : null, { code: 'E_BAD_COMMAND', message: ERRORS.E_BAD_COMMAND }, now);
@@ -419,6 +428,8 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
       kernel.submit(conn, command, (r: Result) => {
         if (!r.ok && r.error.code === 'E_HANDLER_TIMEOUT') timedOut(command.type);
         answer(at, replyFrame(id as number, command.type, r));
+        // a command the kernel found malformed (not plain data, a bad $since) is a refused frame too
+        if (!r.ok && r.error.code === 'E_BAD_COMMAND') strike(now);
       });
     }
     /** A command of `type` from this address ran out its time: set the type aside for the address? */

@@ -156,6 +156,35 @@ describe('malformed frames', () => {
     expect(await (await fetch(`${server!.url}/metrics`)).text()).toMatch(/molt_closed_peers_total\{reason="refused_frames"\} 1/);
   });
 
+  it('count when the kernel finds them malformed too (not plain data, a bad $since), kernel commands included', async () => {
+    await serve({ ...UNMETERED, maxRefusedFrames: 10 });
+    const bad = await open();
+    const good = await open();
+    const junk = [{ type: 'timeline', limit: NaN }, { type: '$ping', at: Infinity }, { type: '$since', seq: 'x' }, { type: 'post', text: new Uint8Array([1]) }];
+    for (let i = 0; i < 20; i++) bad.socket.send(packr.pack({ id: i + 1, ...junk[i % junk.length] }));
+    await expect.poll(() => bad.closed?.code, { timeout: 5000 }).toBe(1008);
+    const refused = replies(bad);
+    expect(refused.length).toBeGreaterThanOrEqual(10);
+    expect(refused.length).toBeLessThan(20);
+    expect(refused.every((r) => !r.ok && r.error.code === 'E_BAD_COMMAND')).toBe(true);
+    expect(refused[1]).toMatchObject({ id: 2, error: { message: expect.stringMatching(/\$ping.*Infinity/) } });
+    expect(await good.send('$ping')).toMatchObject({ ok: true });
+  });
+
+  it('an id of -0 is no usable id: an error frame, not a reply to id 0', async () => {
+    await serve({ ...UNMETERED });
+    const c = await open();
+    const from = c.frames.length;
+    // {id: -0.0 as a float64, type: '$ping'} (encoders write -0 as the integer 0 otherwise)
+    const minusZero = Buffer.alloc(9);
+    minusZero[0] = 0xcb;
+    minusZero.writeDoubleBE(-0, 1);
+    c.socket.send(Buffer.concat([Buffer.of(0x82), packr.pack('id'), minusZero, packr.pack('type'), packr.pack('$ping')]));
+    const f = await c.waitFor((x) => x.t === 'error' || x.t === 'reply');
+    expect(c.frames.indexOf(f)).toBeGreaterThanOrEqual(from);
+    expect(f).toMatchObject({ t: 'error', error: { code: 'E_BAD_COMMAND' } });
+  });
+
   it('use up the same command budget as good frames', async () => {
     await serve({ commandsPerSec: 0.5, commandBurst: 5, maxRefusedFrames: 1000 });
     const c = await open();

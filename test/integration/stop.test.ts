@@ -7,8 +7,9 @@ import { once } from 'node:events';
 import { Packr } from 'msgpackr';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ServerFrame } from '../../src/transport/protocol.ts';
+import { startServer } from '../../src/server.ts';
 import { startChild, stopChildren } from '../support/child.ts';
-import { TestClient } from '../support/client.ts';
+import { TestClient, UNMETERED } from '../support/client.ts';
 
 afterAll(stopChildren);
 
@@ -63,5 +64,23 @@ describe('a stop (SIGTERM)', () => {
     await expect.poll(() => c.closed?.code, { timeout: 10_000 }).toBe(1001);
     await expect(TestClient.open(wsUrl)).rejects.toThrow();
     expect((await exited)[0]).toBe(0);
+  }, 30_000);
+
+  it('answers the frames a socket sent that still wait for their turn to be read (E_SHUTTING_DOWN), before the close', async () => {
+    const server = await startServer({ port: 0, operatorPort: 0, token: 'stop-test-token-0123456789', logLevel: 'silent', ws: { ...UNMETERED } });
+    const c = await TestClient.open(server.wsUrl);
+    await c.ok('join', { handle: 'burster' });
+    const from = c.frames.length;
+    // one burst: the server reads a few frames a turn and keeps the rest waiting in order
+    const ids = Array.from({ length: 60 }, (_, i) => 5000 + i);
+    for (const id of ids) c.socket.send(packr.pack({ id, type: 'timeline', limit: 1 }));
+    await c.waitFor((f) => f.t === 'reply' && f.id === ids[0]);
+    await server.close();
+    await expect.poll(() => c.closed, { timeout: 10_000 }).toEqual({ code: 1001, reason: 'server shutting down' });
+    const got = c.frames.slice(from).filter((f): f is Extract<ServerFrame, { t: 'reply' }> => f.t === 'reply');
+    expect(got.map((r) => r.id)).toEqual(ids);
+    const refused = got.filter((r) => !r.ok);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.every((r) => !r.ok && r.error.code === 'E_SHUTTING_DOWN')).toBe(true);
   }, 30_000);
 });
