@@ -254,7 +254,7 @@ export function formatReport(r: UpgradeReport): string {
   if (r.migrated > 0) lines.push(`  migrated   ${r.migrated.toLocaleString('en')} entities (${counts(r.census.before)})`);
   else lines.push(`  before     ${counts(r.census.before)}`);
   if (r.census.after) lines.push(`  after      ${counts(r.census.after)}`);
-  lines.push(`  dropped    ${counts(r.dropped)}`);
+  lines.push(`  ${r.result === 'committed' ? 'dropped   ' : 'would drop'} ${counts(r.dropped)}`);
   const how = r.online
     ? `online: built beside the live state while the feed served${r.rounds ? `, ${r.rounds} catch-up round${r.rounds === 1 ? '' : 's'}` : ''}`
     : 'stop-the-world: a whole-state step runs inside the cut-over';

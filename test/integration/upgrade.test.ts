@@ -115,6 +115,12 @@ describe('a live upgrade on a real server, driven by the CLI', () => {
     const refused = await cli(['rollback', '--json']);
     expect(refused.code).toBe(1);
     expect(JSON.parse(refused.stdout).error).toMatchObject({ code: 'E_DROPS_NOT_ACCEPTED', message: expect.stringMatching(/drops 1 reactions.*--accept-drops reactions=1/) });
+    // the report of the refusal says what it would drop, and the fix in full
+    expect(JSON.parse(refused.stdout).dropped).toMatchObject({ reactions: 1 });
+    const told = await cli(['rollback']);
+    expect(told.code).toBe(1);
+    expect(told.stdout).toContain('would drop reactions 1\n');
+    expect(told.stdout).toContain('to commit  run it again with --accept-drops reactions=1\n');
     const r = await cli(['rollback', '--accept-drops', 'reactions=1', '--json']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);

@@ -407,10 +407,11 @@ export class UpgradeRun {
       report.census = checked.census;
       report.skipped = checked.skipped;
       report.checked = checked.compared;
-      if (!report.dryRun) this.#acceptDrops(checked.dropped);
       report.dropped = checked.dropped;
       report.sample = checked.sample;
       report.changed = checked.changed ?? {};
+      // (after the report has them: a refusal for drops says what it would drop)
+      if (!report.dryRun) this.#acceptDrops(checked.dropped);
       report.migrated = report.steps.length ? Object.values(report.census.before).reduce((a, b) => a + b, 0) : 0;
       let validateMs = checked.validateMs;
       report.rehearsalPeakHeapMb = round((await reh.stats()).peakHeapMb);
