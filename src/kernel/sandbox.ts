@@ -28,7 +28,7 @@ guardBuiltins();
  *     ArrayBuffer bounded in length the same way. While it runs, the built-ins that walk a whole
  *     length in one call (indexOf over `{ length: 2 ** 40 }`, a sort without a comparator) are
  *     bounded too (builtins.ts).
- *     The one import allowed is `immer`, the kernel's own instance.
+ *     The one import allowed is `immer`, with settings of the release's own (immerFor).
  *  3. Every call into release code runs under V8's watchdog (runBounded): past its limit whatever runs
  *     is terminated, however deep. So is everything the kernel does with what comes back that could run
  *     release code (reading a thrown value, say).
@@ -156,6 +156,14 @@ function standIns(): Record<string, unknown> {
     FinalizationRegistry: standIn('FinalizationRegistry', 'it depends on the garbage collector'),
     SharedArrayBuffer: standIn('SharedArrayBuffer', 'feed code shares nothing'),
     Atomics: standIn('Atomics', 'feed code shares nothing'),
+    // what SES puts on a compartment's globalThis: a Compartment of its own would have none of these
+    // stand-ins, nor the bounds of syntax.ts (a Promise, a Proxy, an Array of any length)
+    Compartment: standIn('Compartment', 'release code runs in the one compartment the kernel gives it'),
+    lockdown: standIn('lockdown', 'the kernel locked the host down before any release ran'),
+    harden: standIn('harden', 'the kernel freezes the state itself'),
+    // one call encodes a string of any length, in C++ that nothing interrupts
+    TextEncoder: standIn('TextEncoder', 'the feed keeps strings, not bytes'),
+    TextDecoder: standIn('TextDecoder', 'the feed keeps strings, not bytes'),
     // the host's own, bounded in length (builtins.ts): a buffer of any size costs nothing until a
     // built-in touches it all, in one call nothing interrupts
     ...Object.fromEntries([...TYPED, 'ArrayBuffer'].map((name) => [name, boundedConstructor(name)])),
@@ -177,7 +185,30 @@ const NAMES: readonly string[] = (() => {
   return [...names].filter((n) => /^[A-Za-z_$][\w$]*$/.test(n) && !STRICT_RESERVED.has(n)).sort();
 })();
 
-const ALLOWED_IMPORTS: Readonly<Record<string, unknown>> = Object.freeze({ immer });
+/**
+ * immer for one release: the module, with the functions that read or change its settings (autoFreeze,
+ * strict copies and iteration) bound to an Immer of the release's own. The module's are one instance
+ * for the whole process: a release that turned autoFreeze off, refused or not, changed every release
+ * loaded after it. Its plugins are the module's too, and cannot be had per instance: enableMapSet and
+ * enablePatches only add what produce can do, but enableArrayMethods changes what array callbacks on
+ * drafts are given (base values, not drafts) for every release after it, so it is a stand-in.
+ */
+function immerFor(): unknown {
+  const own = new immer.Immer();
+  return Object.freeze({
+    ...immer,
+    produce: own.produce,
+    produceWithPatches: own.produceWithPatches,
+    createDraft: own.createDraft.bind(own),
+    finishDraft: own.finishDraft.bind(own),
+    applyPatches: own.applyPatches.bind(own),
+    setAutoFreeze: own.setAutoFreeze.bind(own),
+    setUseStrictShallowCopy: own.setUseStrictShallowCopy.bind(own),
+    setUseStrictIteration: own.setUseStrictIteration.bind(own),
+    enableArrayMethods: () => unavailable('enableArrayMethods', 'it would change how the drafts of every release behave, in the whole process'),
+  });
+}
+const IMPORTS = ['immer'];
 
 export interface Sandbox {
   /** What the release's top level assigned to module.exports. */
@@ -239,9 +270,10 @@ export function evaluate(code: string, filename: string, timeoutMs: number): San
   const guarded = runBounded(() => guardSyntax(code, filename), timeoutMs);
   const outer = vm.compileFunction(`return function (exports, require, module) {\n${guarded}\n};`, [...NAMES, KEYS], { filename });
   const module = { exports: {} as unknown };
+  let ownImmer: unknown;
   const require = (id: string): unknown => {
-    if (typeof id === 'string' && Object.hasOwn(ALLOWED_IMPORTS, id)) return ALLOWED_IMPORTS[id];
-    throw new Error(`release code may import only ${Object.keys(ALLOWED_IMPORTS).join(', ')}; it asked for '${String(id).slice(0, 60)}'`);
+    if (id === 'immer') return (ownImmer ??= immerFor());
+    throw new Error(`release code may import only ${IMPORTS.join(', ')}; it asked for '${String(id).slice(0, 60)}'`);
   };
   const values = [...NAMES.map((n) => (Object.hasOwn(stand, n) ? stand[n] : LANGUAGE.has(n) || n === 'eval' || n === 'globalThis' ? global[n] : undefined)), keysBounded];
   runBounded(() => {

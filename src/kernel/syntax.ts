@@ -46,9 +46,9 @@ export function guardSyntax(source: string, where: string): string {
   if (source.length > MAX_SOURCE)
     throw new SyntaxError(`${where}: release code of ${source.length.toLocaleString('en')} characters; the kernel parses it to bound its syntax, and takes at most ${MAX_SOURCE.toLocaleString('en')} at once`);
   if (source.includes(KEYS)) throw new SyntaxError(`${where}: release code may not use the name ${KEYS} (the kernel's own)`);
-  // nothing to bound without one of these words (most code compiled by eval or Function), nor a
-  // RegExp literal too long to compile (in source no longer than it may be)
-  if (source.length <= MAX_PATTERN && !/\.\.\.|\bin\b/.test(source)) return source;
+  // nothing to bound or refuse without one of these words (most code compiled by eval or Function),
+  // nor a RegExp literal too long to compile (in source no longer than it may be)
+  if (source.length <= MAX_PATTERN && !/\.\.\.|\bin\b|\basync\b|\bimport\b/.test(source)) return source;
   const known = recent.get(source);
   if (known !== undefined) {
     recent.delete(source);
@@ -82,6 +82,10 @@ function rewrite(source: string, where: string): string {
   const named = (node: Node) => {
     if ((node as unknown as { name: string }).name === KEYS) throw new SyntaxError(`${where}:${lineOf(node)}: release code may not use the name ${KEYS} (the kernel's own)`);
   };
+  const noAsync = (node: Node) => {
+    if ((node as Node & { async?: boolean }).async)
+      throw new SyntaxError(`${where}:${lineOf(node)}: release code may not use async functions: feed code is synchronous, and an async function's continuations run after its call has returned, past the time limit, where nothing can stop them`);
+  };
   // (acorn-walk visits a binding's name as a VariablePattern, which its types do not list)
   ancestor(ast, {
     Identifier: named,
@@ -94,6 +98,16 @@ function rewrite(source: string, where: string): string {
     },
     WithStatement(node) {
       throw new SyntaxError(`${where}:${lineOf(node)}: release code may not use a with statement`);
+    },
+    // A promise's continuations run after the call that made them has returned, past its time limit and
+    // outside V8's watchdog: `(async () => { for (;;) await 0; })()` would hold the whole process. Feed
+    // code is synchronous (no I/O to wait for), so the syntax that makes promises is refused where the
+    // release loads; the globals that make them are stand-ins (sandbox.ts).
+    FunctionDeclaration: noAsync,
+    FunctionExpression: noAsync,
+    ArrowFunctionExpression: noAsync,
+    ImportExpression(node) {
+      throw new SyntaxError(`${where}:${lineOf(node)}: release code may not use import(): it makes a promise, whose continuations would run past the time limit; the one import allowed is require('immer')`);
     },
     ForInStatement(node) {
       bound((node as unknown as { right: Node }).right);

@@ -50,6 +50,21 @@ async function refused(kernel: Kernel, conn: ReturnType<Kernel['connect']>, rele
   return performance.now() - t0;
 }
 
+describe('promises in release code: refused where the release loads, before any of it runs', () => {
+  // An endless chain of awaits runs after the call that started it has returned, outside V8's
+  // watchdog: started at a release's top level, it held the live process for good, dry run or not.
+  it.each([false, true])('a release whose top level starts an endless chain of awaits (dry run: %s)', async (dryRun) => {
+    const { kernel, conn } = await started();
+    await refused(kernel, conn, tiny({ version: 2, prelude: '(async () => { for (;;) await 0; })();' }), 'E_RELEASE_LOAD', /may not use async functions: feed code is synchronous/, dryRun);
+    expect((await kernel.upgrade(tiny({ version: 2 }))).result).toBe('committed');
+  }, 60_000);
+
+  it('a migration step that would start one for one entity', async () => {
+    const { kernel, conn } = await started();
+    await refused(kernel, conn, brokenUp(`(s) => { if (s.total === 3) (async () => { for (;;) await 0; })(); return s; }`), 'E_RELEASE_LOAD', /may not use async functions/);
+  }, 60_000);
+});
+
 describe('out of memory in release code costs the rehearsal process only', () => {
   it.each([false, true])('a migration that keeps allocating (dry run: %s)', async (dryRun) => {
     const { kernel, conn } = await started();

@@ -93,3 +93,32 @@ describe('syntax that lists keys in one step is bounded like the built-ins', () 
     expect(() => evaluate(`${big}/*${'x'.repeat(MAX_SOURCE)}*/`, 'huge.js', 10_000)).toThrow(/^huge\.js: release code of [\d,]+ characters; the kernel parses it to bound its syntax, and takes at most 4,194,304 at once/);
   });
 });
+
+describe('syntax that makes promises is refused where a release loads', () => {
+  // A promise's continuations run after the call that made them, outside V8's watchdog: an endless
+  // chain of them held the live process for good (a release that did this at its top level wedged it,
+  // even on a dry run).
+  it.each([
+    ['an async function', `exports.f = async function () { return 1; };`],
+    ['an async arrow', `exports.f = async () => 1;`],
+    ['an async method', `exports.o = { async m() { return 1; } };`],
+    ['an async generator', `exports.o = { async *m() { yield 1; } };`],
+    ['a loop of awaits started at the top level', `(async () => { for (;;) await 0; })();`],
+  ])('refuses %s, saying why', (_, body) => {
+    expect(() => load(body)).toThrow(/release code may not use async functions: feed code is synchronous/);
+  });
+
+  it('refuses import(), and async code compiled by eval or Function', () => {
+    expect(() => load(`exports.f = () => import('immer');`)).toThrow(/may not use import\(\): it makes a promise/);
+    const box = load(`exports.ev = () => (0, eval)('(async () => 1)'); exports.fn = () => Function('return async () => 1')();`);
+    const ex = box.exports as Record<string, () => unknown>;
+    expect(() => box.run(ex['ev']!, 500)).toThrow(/\(eval\):1: release code may not use async functions/);
+    expect(() => box.run(ex['fn']!, 500)).toThrow(/release code may not use async functions/);
+  });
+
+  it('still loads the words where they are not syntax: in strings, comments and property names', () => {
+    const box = load(`// async and import() in a comment
+      exports.o = { async: 'import()', import: 1 }; exports.s = "async () => await 0";`);
+    expect(box.exports).toMatchObject({ o: { async: 'import()', import: 1 }, s: 'async () => await 0' });
+  });
+});
