@@ -84,6 +84,37 @@ describe('shadow run', () => {
     expect(kernel.release).toBe(v2.hash);
   }, 60_000);
 
+  it('a rollback away from a release whose handler loops only in the rehearsal (module state) waits out one limit, not one per command', async () => {
+    // The handler counts its calls in its own instance and loops on a post past the 31st. The
+    // rehearsal's instance replayed the 31 commands before the push in its shadow run; the live
+    // process's served 30 posts after it. On the way back the rehearsal replays all 61 through it, and
+    // every post there runs past the limit.
+    const folder = `${releases.dir}/counting-${Math.random().toString(36).slice(2)}`;
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(`${folder}/index.ts`, `import * as v2 from ${abs('src/feed/v2/index.ts')};
+export const { version, commands, init, validate, census, sample } = v2;
+let calls = 0;
+export function handle(state, command, ctx) { calls++; if (command.type === 'post' && calls > 31) for (;;) {} return v2.handle(state, command, ctx); }
+`);
+    writeFileSync(`${folder}/view.ts`, `export { default } from ${abs('src/feed/v2/view.ts')};\n`);
+    const built = await buildRelease(folder);
+    const kernel = new Kernel(v1, { limits: { migrationTimeoutMs: 400 } });
+    kernels.push(kernel);
+    const conn = kernel.connect(framesTo(() => {}));
+    await kernel.dispatch(conn, { type: 'join', handle: 'counted' });
+    for (let i = 0; i < 30; i++) expect((await kernel.dispatch(conn, { type: 'post', text: `before ${i}` })).ok).toBe(true);
+    expect((await kernel.upgrade({ code: built.code, view: built.view, hash: built.hash })).result).toBe('committed');
+    for (let i = 0; i < 30; i++) expect((await kernel.dispatch(conn, { type: 'post', text: `after ${i}` })).ok).toBe(true);
+    const t0 = performance.now();
+    const report = await kernel.rollback();
+    // (waiting out the limit on each of the 60 posts took 24 s, past the rehearsal's deadline: E_REHEARSAL)
+    expect(report.error ?? null).toBeNull();
+    expect(report.result).toBe('committed');
+    expect(performance.now() - t0).toBeLessThan(8_000);
+    expect(kernel.version).toBe(1);
+  }, 60_000);
+
   it('replays commands whatever numbers they hold (the small integers msgpack records would misread)', async () => {
     const kernel = new Kernel(v1);
     kernels.push(kernel);
