@@ -65,6 +65,32 @@ describe('the reversible window', () => {
     expect(kernel.status().window).toBeNull();
   }, 60_000);
 
+  it('a rollback whose down breaks on what the release did to the state says that --replay goes back without it', async () => {
+    // v2 whose handler, from its second post on, commits a state with no posts (plain data: accepted)
+    const folder = `${releases.dir}/wrecking-${Math.random().toString(36).slice(2)}`;
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    const { buildRelease } = await import('../../src/release/build.ts');
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(`${folder}/index.ts`, `import * as v2 from ${abs('src/feed/v2/index.ts')};
+export const { version, commands, init, validate, census, sample } = v2;
+let posts = 0;
+export function handle(state, command, ctx) { const out = v2.handle(state, command, ctx); return command.type === 'post' && ++posts > 1 && 'state' in out ? { ...out, state: { ...out.state, posts: null } } : out; }
+`);
+    writeFileSync(`${folder}/view.ts`, `export { default } from ${abs('src/feed/v2/view.ts')};\n`);
+    const built = await buildRelease(folder);
+    const kernel = new Kernel(v1);
+    kernels.push(kernel);
+    const conn = kernel.connect(framesTo(() => {}));
+    await kernel.dispatch(conn, { type: 'join', handle: 'wrecked' });
+    await kernel.dispatch(conn, { type: 'post', text: 'before the upgrade' });
+    expect((await kernel.upgrade({ code: built.code, view: built.view, hash: built.hash })).result).toBe('committed');
+    for (const text of ['after one', 'after two']) expect((await kernel.dispatch(conn, { type: 'post', text })).ok).toBe(true);
+    const refused = await kernel.rollback();
+    expect(refused).toMatchObject({ result: 'refused', error: { code: 'E_MIGRATION_THREW', message: expect.stringMatching(/The reversible window of the last upgrade is open: `molt rollback --replay` goes back without this migration/) } });
+    expect(await kernel.rollback({ replay: true })).toMatchObject({ result: 'committed', to: { version: 1 } });
+    expect(await texts(kernel, conn)).toEqual(['after two', 'after one', 'before the upgrade']);
+  }, 60_000);
+
   it('replays on request (--replay) even when every step has down', async () => {
     const v2 = await releases.real(2);
     const kernel = new Kernel(v1);

@@ -43,6 +43,9 @@ import { Packr } from 'msgpackr';
 
 const plainPackr = new Packr({ useRecords: false, mapsAsObjects: true } as never);
 
+/** Refusals where the migration itself broke on the state (a rollback then says what else there is). */
+const MIGRATION_FAILED = new Set(['E_MIGRATION_THREW', 'E_MIGRATION_TIMEOUT', 'E_MIGRATION_CONTRACT', 'E_VALIDATE', 'E_INVARIANT', 'E_UNDECLARED']);
+
 /** How fast a migration may go: entities per second, or a share of one CPU (0 < share <= 1). */
 export type Pace = { perSecond: number } | { share: number };
 
@@ -530,6 +533,9 @@ export class UpgradeRun {
       const e = err instanceof MoltError ? err : new MoltError('E_INTERNAL', describeThrown(err));
       report.result = 'refused';
       report.error = { code: e.code, message: e.message };
+      // a way back that breaks on what the release did to the state has another, if its window is open
+      if (this.#req.kind === 'rollback' && !this.#req.replay && MIGRATION_FAILED.has(e.code) && this.#host.window() !== null)
+        report.error.message += `. The reversible window of the last upgrade is open: \`molt rollback --replay\` goes back without this migration (the state from before the upgrade, with the writes since replayed through v${report.to.version})`;
       if (e.code === 'E_REHEARSAL' || e.code === 'E_MIGRATION_TIMEOUT') reh.stop();
       return this.#end('refused');
     } finally {
