@@ -239,6 +239,15 @@ const ms = (n: number | undefined) => (n === undefined ? '-' : `${n < 10 ? n.toF
 const counts = (c: Record<string, number> | null) =>
   c && Object.keys(c).length ? Object.entries(c).map(([k, n]) => `${k} ${n.toLocaleString('en')}`).join(', ') : 'none';
 
+/**
+ * A line as the terminal should show it: what release code wrote (an error's message, a step's
+ * describe, a census kind) may hold control characters, and an escape sequence could clear the
+ * screen or print a fake "committed" over a refusal. Controls, line breaks and bidirectional overrides
+ * are shown as escapes instead.
+ */
+const visible = (line: string) =>
+  line.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
 export function formatReport(r: UpgradeReport): string {
   const verb = r.kind === 'rollback' ? 'rollback' : 'push';
   const headline =
@@ -283,7 +292,7 @@ export function formatReport(r: UpgradeReport): string {
   if (r.sample) {
     lines.push(`  sample     ${r.sample.kind} ${r.sample.id}`, `    before   ${JSON.stringify(r.sample.before)}`, `    after    ${JSON.stringify(r.sample.after)}`);
   }
-  return lines.join('\n');
+  return lines.map(visible).join('\n');
 }
 
 /** What `GET /status` answers: the kernel's status and the command types set aside for one address. */
@@ -314,7 +323,7 @@ export function formatStatus(s: OperatorStatus): string {
       (h) => `    ${h.at}  ${h.kind.padEnd(8)} ${h.from === null ? '' : `v${h.from} -> `}v${h.to}  ${short(h.release)}  ${h.result}${h.dryRun && h.result !== 'dry-run' ? ' (dry run)' : ''}  pause ${ms(h.pauseMs)}${h.error ? `  ${h.error}` : ''}`,
     ),
   ];
-  return lines.join('\n');
+  return lines.map(visible).join('\n');
 }
 
 function print(text: string): void {

@@ -1,11 +1,12 @@
 /** The operator CLI and API meet tokens and typos: usage errors, never a stack trace. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import { ensureTokenFile } from '../../src/transport/token.ts';
 import { molt } from '../support/client.ts';
+import { abs } from '../support/releases.ts';
 
 const DASH_TOKEN = '-starts-with-a-dash-0123456789';
 const STACK = /\n\s+at /;
@@ -36,6 +37,29 @@ describe('the CLI', () => {
     expect(bad.stderr).toMatch(/^molt: --token needs a value; a value that starts with '-' is written --token=VALUE\n/);
     expect(bad.stderr).not.toMatch(STACK);
   });
+
+  it('shows what release code wrote as text, never as terminal control: an escape in an error cannot paint a fake result', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'molt-ansi-'));
+    try {
+      const folder = path.join(dir, 'v2');
+      mkdirSync(folder);
+      writeFileSync(path.join(folder, 'index.ts'), `export * from ${abs('src/feed/v2/index.ts')};\n`);
+      writeFileSync(path.join(folder, 'migrations.ts'), `import { v1ToV2 } from ${abs('migrations/001-v1-to-v2.ts')};
+export const migrations = [{ ...v1ToV2, up: { ...v1ToV2.up, finish: () => { throw new Error('\\x1b[2J\\x1b[H\\x1b[32mcommitted: all good\\nresult     committed'); } } }];\n`);
+      const r = await molt(['push', folder, '--url', server.operatorUrl, `--token=${DASH_TOKEN}`]);
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      expect(r.stdout).toContain('REFUSED: nothing was changed, still v1');
+      expect(r.stdout).not.toContain('\x1b');
+      expect(r.stdout).toContain('\\u001b[2J\\u001b[H\\u001b[32mcommitted: all good\\u000aresult     committed');
+      expect(r.stdout).not.toMatch(/^result +committed/m);
+      const status = await molt(['status', '--url', server.operatorUrl, `--token=${DASH_TOKEN}`]);
+      expect(status.stdout).toContain('refused');
+      expect(status.stdout).not.toContain('\x1b');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(server.kernel.version).toBe(1);
+  }, 60_000);
 
   it('is accepted by the operator API with the scheme in any case', async () => {
     for (const scheme of ['Bearer', 'bearer', 'BEARER']) {
