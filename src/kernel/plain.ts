@@ -205,6 +205,31 @@ function movedWithin(child: object, node: object): boolean {
   return false;
 }
 
+/**
+ * Whether `start` holds itself within MAX_DEPTH levels (for a message only: a walk past MAX_DEPTH is
+ * refused either way). Reads values through descriptors, never a getter, and looks at a bounded number
+ * of nodes.
+ */
+function holdsItself(start: object): boolean {
+  const seen = new Set<object>();
+  let looks = 100_000;
+  const stack: [object, number][] = [[start, 0]];
+  while (stack.length > 0 && looks-- > 0) {
+    const [node, depth] = stack.pop()!;
+    if (depth > MAX_DEPTH || types.isProxy(node)) continue;
+    for (const k of Object.keys(node)) {
+      const d = Object.getOwnPropertyDescriptor(node, k);
+      const v: unknown = d !== undefined && 'value' in d ? d.value : undefined;
+      if (v === start) return true;
+      if (typeof v === 'object' && v !== null && !seen.has(v)) {
+        seen.add(v);
+        stack.push([v, depth + 1]);
+      }
+    }
+  }
+  return false;
+}
+
 /** The resumable check: run(maxNodes) walks at most that many new nodes; done when true. */
 export class PlainWalk {
   bytes = 0;
@@ -339,7 +364,7 @@ export class PlainWalk {
       if (this.#over !== undefined && counterpart && this.#over.get(child) === was) return bytes;
       // nothing across from it: it may have moved within the node this one replaces (likes -> reactions)
       if (!counterpart && other !== null && movedWithin(child, other)) return bytes;
-      if (this.#at > MAX_DEPTH) this.#fail(`nesting deeper than ${MAX_DEPTH} levels`, parent, key);
+      if (this.#at > MAX_DEPTH) this.#fail(holdsItself(child) ? 'a cycle (an object that holds itself)' : `nesting deeper than ${MAX_DEPTH} levels`, parent, key);
       this.#stack.push(child);
       this.#depths.push(this.#at);
       // what it is walked against: its counterpart, or else the node its parent replaces (still a node

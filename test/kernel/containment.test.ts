@@ -92,8 +92,9 @@ describe('what a handler stores is plain data at every depth, however frozen', (
 });
 
 describe('handlers are synchronous', () => {
-  it('refuses to load a release whose handle is an async function', () => {
-    expect(() => new Kernel(tiny({ handle: `async (s, c) => ({ state: s })` }))).toThrow(/exports handle as an async or generator function; feed code is synchronous/);
+  it('refuses to load a release whose handle is an async or a generator function', () => {
+    expect(() => new Kernel(tiny({ handle: `async (s, c) => ({ state: s })` }))).toThrow(/failed to load: SyntaxError: .*release code may not use async functions: feed code is synchronous/);
+    expect(() => new Kernel(tiny({ handle: `function* (s, c) { yield { state: s }; }` }))).toThrow(/exports handle as an async or generator function; feed code is synchronous/);
   });
 });
 
@@ -141,6 +142,8 @@ describe('bounded in bytes', () => {
     await refusedWith(`({ state: s, reply: ${deep(20_000)} })`, 'E_HANDLER_CONTRACT', /reply holds nesting deeper than 256 levels at r\.r\.r.*\.\.\./);
     await refusedWith(`({ state: s, events: [{ type: 'x', r: ${deep(300)} }] })`, 'E_HANDLER_CONTRACT', /events holds nesting deeper than 256 levels/);
     await refusedWith(`({ state: { ...s, deep: ${deep(20_000, '[]')} } })`, 'E_HANDLER_CONTRACT', /state holds nesting deeper than 256 levels/);
+    // a cycle nests without end: said as such
+    await refusedWith(`(() => { const o = { a: { b: {} } }; o.a.b.back = o; return { state: s, reply: { o } }; })()`, 'E_HANDLER_CONTRACT', /reply holds a cycle \(an object that holds itself\) at o(\.(a|b|back))+;/);
     // 256 levels are plain data still, and encode
     const { kernel, conn } = withBad(`({ state: s, reply: ${deep(255)} })`);
     const r = await kernel.dispatch(conn, { type: 'bad' });
