@@ -115,7 +115,6 @@ describe('kernel dispatch', () => {
   it.each([
     ['undefined', 'undefined', /returned undefined; expected \{state, reply\?, events\?, bind\?\} or \{error/],
     ['a number', '42', /returned 42; expected/],
-    ['a promise', '(async () => ({ state: s }))()', /returned a Promise/],
     ['a refusal without a message', "({ error: { code: 'x' } })", /a refusal needs error: \{code: string, message: string\}/],
     ['events that are not typed', '({ state: s, events: [{}] })', /every event needs a string type/],
     ['a state holding a function', '({ state: { count: () => 1 } })', /state holds a function/],
@@ -129,6 +128,10 @@ describe('kernel dispatch', () => {
     expect(!r.ok && r.error.message).toMatch(/feed v1 handle\('inc'\)/);
     expect(!r.ok && r.error.message).toMatch(message);
     expect(kernel.state).toBe(before);
+  });
+
+  it('refuses a release whose handler would return a promise where it loads: no release code makes one', () => {
+    expect(() => setup({ handle: `(s, c) => (async () => ({ state: s }))()` })).toThrow(/may not use async functions: feed code is synchronous/);
   });
 
   it('stops a handler that loops forever with E_HANDLER_TIMEOUT and keeps serving', async () => {

@@ -92,17 +92,17 @@ describe('out of memory in release code costs the rehearsal process only', () =>
 });
 
 describe('release code never runs unbounded, here or there', () => {
-  it('an async up() is refused when the release loads', async () => {
+  it('an async up(), or an up() that returns a promise, is refused when the release loads, before any of it runs', async () => {
     const { kernel, conn } = await started();
-    await refused(kernel, conn, brokenUp(`async (s) => { await null; for (;;) {} }`), 'E_RELEASE_EXPORTS', /async or generator function; migrations are synchronous/);
+    await refused(kernel, conn, brokenUp(`async (s) => { await null; for (;;) {} }`), 'E_RELEASE_LOAD', /may not use async functions: feed code is synchronous/);
+    const ms = await refused(kernel, conn, brokenUp(`(s) => (async () => { await null; for (;;) {} })()`), 'E_RELEASE_LOAD', /may not use async functions/);
+    expect(ms).toBeLessThan(10_000);
+    expect((await kernel.upgrade(tiny({ version: 2 }))).result).toBe('committed');
   }, 60_000);
 
-  it('an up() that returns a promise: refused as a Promise, and its continuation spins in the rehearsal only', async () => {
+  it('a generator up() is refused when the release loads', async () => {
     const { kernel, conn } = await started();
-    const ms = await refused(kernel, conn, brokenUp(`(s) => (async () => { await null; for (;;) {} })()`), 'E_MIGRATION_CONTRACT', /a Promise: migrations are synchronous/);
-    expect(ms).toBeLessThan(10_000);
-    // the rehearsal that ran it is replaced: the next push does not wait for the spinning one
-    expect((await kernel.upgrade(tiny({ version: 2 }))).result).toBe('committed');
+    await refused(kernel, conn, brokenUp(`function* (s) { yield s; }`), 'E_RELEASE_EXPORTS', /async or generator function; migrations are synchronous/);
   }, 60_000);
 
   it("a result whose state getter spins is refused within the migration's time limit", async () => {
