@@ -70,6 +70,10 @@ describe('a migration that changes what it does not declare is refused', () => {
     await expectRefused(await wrongUp(`(up, react) => ({ ...up, each: { posts: (p, c) => (p.replyTo === null ? react(p, c) : { ...react(p, c), replyTo: 'p1' }) } })`), 'E_UNDECLARED', /replyTo was "p[0-9a-z]+", is "p1"/);
   });
 
+  it('turns one post into a number', async () => {
+    await expectRefused(await wrongUp(`(up, react) => ({ ...up, each: { posts: (p, c) => (p.id === 'p2' ? 42 : react(p, c)) } })`), 'E_UNDECLARED', /post p2 was \{.*\}, is 42: an entity and a plain value, where the step declares no such change of posts/);
+  });
+
   it('shuffles the order of the timeline', async () => {
     await expectRefused(await wrongUp(`(up) => ({ ...up, finish(s, m, c) { const r = up.finish(s, m, c); return { state: { ...r.state, roots: toVec(fromVec(r.state.roots).reverse()) } }; } })`), 'E_UNDECLARED', /timeline entry \d+ was \d+, is \d+: the order of timeline changed, but the step does not declare reorders/);
   });

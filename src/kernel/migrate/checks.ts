@@ -170,7 +170,7 @@ export function entityCheck(label: string, kind: string, change: KindChange, sou
     if (!isObject(eb) || !isObject(ea)) {
       // entities that are values (a timeline's slots, a session's user): equal, in place
       if (eb !== ea && !changedFields.has('value'))
-        die('E_UNDECLARED', `${where(key, ea)} was ${show(eb)}, is ${show(ea)}${target.ordered ? `: the order of ${kind} changed, but the step does not declare reorders` : `, but ${kind} is not declared changed`}`);
+        die('E_UNDECLARED', `${where(key, ea)} was ${show(eb)}, is ${show(ea)}${isObject(eb) !== isObject(ea) ? `: an entity and a plain value, where the step declares no such change of ${kind}` : target.ordered ? `: the order of ${kind} changed, but the step does not declare reorders` : `, but ${kind} is not declared changed`}`);
       return;
     }
     if (known !== null && sameFields(eb, known.before) && sameFields(ea, known.after)) {
