@@ -3,9 +3,9 @@ import './pattern.ts'; // before SES too: it takes the RegExp its compartments b
 import 'ses';
 import vm from 'node:vm';
 import { types } from 'node:util';
-import * as immer from 'immer';
 import { MAX_ARRAY_SLOTS, TYPED, boundedConstructor, enterFeed, guardBuiltins, keysBounded, leaveFeed } from './builtins.ts';
 import { KEYS, guardSyntax, keysGlobal } from './syntax.ts';
+import { immerFor } from './release-immer.ts';
 
 restoreFreeze();
 // the built-ins that walk a whole length in one call get their bounds (builtins.ts): inert until feed
@@ -28,7 +28,7 @@ guardBuiltins();
  *     ArrayBuffer bounded in length the same way. While it runs, the built-ins that walk a whole
  *     length in one call (indexOf over `{ length: 2 ** 40 }`, a sort without a comparator) are
  *     bounded too (builtins.ts).
- *     The one import allowed is `immer`, with settings of the release's own (immerFor).
+ *     The one import allowed is `immer`, a copy of the module of the release's own (release-immer.ts).
  *  3. Every call into release code runs under V8's watchdog (runBounded): past its limit whatever runs
  *     is terminated, however deep. So is everything the kernel does with what comes back that could run
  *     release code (reading a thrown value, say).
@@ -185,29 +185,6 @@ const NAMES: readonly string[] = (() => {
   return [...names].filter((n) => /^[A-Za-z_$][\w$]*$/.test(n) && !STRICT_RESERVED.has(n)).sort();
 })();
 
-/**
- * immer for one release: the module, with the functions that read or change its settings (autoFreeze,
- * strict copies and iteration) bound to an Immer of the release's own. The module's are one instance
- * for the whole process: a release that turned autoFreeze off, refused or not, changed every release
- * loaded after it. Its plugins are the module's too, and cannot be had per instance: enableMapSet and
- * enablePatches only add what produce can do, but enableArrayMethods changes what array callbacks on
- * drafts are given (base values, not drafts) for every release after it, so it is a stand-in.
- */
-function immerFor(): unknown {
-  const own = new immer.Immer();
-  return Object.freeze({
-    ...immer,
-    produce: own.produce,
-    produceWithPatches: own.produceWithPatches,
-    createDraft: own.createDraft.bind(own),
-    finishDraft: own.finishDraft.bind(own),
-    applyPatches: own.applyPatches.bind(own),
-    setAutoFreeze: own.setAutoFreeze.bind(own),
-    setUseStrictShallowCopy: own.setUseStrictShallowCopy.bind(own),
-    setUseStrictIteration: own.setUseStrictIteration.bind(own),
-    enableArrayMethods: () => unavailable('enableArrayMethods', 'it would change how the drafts of every release behave, in the whole process'),
-  });
-}
 const IMPORTS = ['immer'];
 
 export interface Sandbox {
@@ -231,8 +208,12 @@ function isWatchdog(err: unknown): boolean {
   return code !== undefined && 'value' in code && code.value === 'ERR_SCRIPT_EXECUTION_TIMEOUT';
 }
 
+/** Bounded calls started so far: what a release's immer compares to find a call stopped inside it. */
+let bounded = 0;
+
 /** Run `fn` under V8's watchdog: past `ms`, whatever runs is terminated and TimeoutError thrown. */
 export function runBounded<T>(fn: () => T, ms: number): T {
+  bounded++;
   const slots = globalThis as unknown as Record<symbol, (() => void) | undefined>;
   let result: T | undefined;
   slots[SLOT] = () => {
@@ -272,7 +253,7 @@ export function evaluate(code: string, filename: string, timeoutMs: number): San
   const module = { exports: {} as unknown };
   let ownImmer: unknown;
   const require = (id: string): unknown => {
-    if (id === 'immer') return (ownImmer ??= immerFor());
+    if (id === 'immer') return (ownImmer ??= immerFor(() => bounded));
     throw new Error(`release code may import only ${IMPORTS.join(', ')}; it asked for '${String(id).slice(0, 60)}'`);
   };
   const values = [...NAMES.map((n) => (Object.hasOwn(stand, n) ? stand[n] : LANGUAGE.has(n) || n === 'eval' || n === 'globalThis' ? global[n] : undefined)), keysBounded];

@@ -26,8 +26,8 @@ describe('sandbox', () => {
     expect(() => load(`require('node:fs')`)).toThrow(/may import only immer; it asked for 'node:fs'/);
   });
 
-  it("gives each release immer settings of its own: one that changes them changes no other release's", () => {
-    const poisoner = load(`const i = require('immer'); i.setAutoFreeze(false); i.setUseStrictShallowCopy(true); i.setUseStrictIteration(true);
+  it("gives each release a copy of immer of its own: one that changes its settings changes no other release's", () => {
+    const poisoner = load(`const i = require('immer'); i.setAutoFreeze(false); i.setUseStrictShallowCopy(true); i.setUseStrictIteration(true); i.enableArrayMethods();
       exports.made = i.produce({ a: { n: 1 } }, (d) => { d.a.n = 2; });`);
     expect(Object.isFrozen((poisoner.exports as { made: object }).made)).toBe(false); // its own setting holds for it
     const next = load(`const { produce } = require('immer'); exports.made = produce({ a: { n: 1 } }, (d) => { d.a.n = 2; });`);
@@ -35,7 +35,21 @@ describe('sandbox', () => {
     expect(made.a.n).toBe(2);
     expect(Object.isFrozen(made)).toBe(true);
     expect(Object.isFrozen(made.a)).toBe(true);
-    expect(() => load(`require('immer').enableArrayMethods();`)).toThrow(/enableArrayMethods is not available to feed code: it would change how the drafts of every release behave/);
+  });
+
+  it('recovers immer from a call the watchdog stopped inside produce: later ones freeze again, in that release and in others', () => {
+    const probe = `exports.probe = () => { const r = produce({ a: { n: 1 } }, (d) => { d.a.n = 2; }); return Object.isFrozen(r) && Object.isFrozen(r.a) && r.a.n === 2; };`;
+    const box = load(`const { produce, setUseStrictShallowCopy } = require('immer'); setUseStrictShallowCopy(true);
+      exports.spin = () => produce({ a: 1 }, (d) => { for (;;) {} }); ${probe}
+      exports.strict = () => { let copied; produce(Object.defineProperty({ a: { n: 1 } }, 'hidden', { value: 7 }), (d) => { d.a.n = 2; copied = Object.getOwnPropertyDescriptor(d, 'hidden') !== undefined; }); return copied; };`);
+    const ex = box.exports as Record<string, () => unknown>;
+    expect(box.run(ex['probe']!, 100)).toBe(true);
+    expect(() => box.run(ex['spin']!, 50)).toThrow(TimeoutError);
+    // (a finally does not run when V8 terminates: immer's scope stayed current, and nothing was frozen after)
+    expect(box.run(ex['probe']!, 100)).toBe(true);
+    expect(box.run(ex['strict']!, 100)).toBe(true); // its settings came along
+    const other = load(`const { produce } = require('immer'); ${probe}`);
+    expect(other.run((other.exports as Record<string, () => unknown>)['probe']!, 100)).toBe(true);
   });
 
   it.each([
