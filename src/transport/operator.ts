@@ -26,6 +26,10 @@ type Options = { dryRun?: unknown; hold?: unknown; pace?: unknown; expect?: unkn
 
 /** The operator's options for a push or rollback, checked. */
 function options(body: Options | null | undefined): UpgradeOptions {
+  if (body !== null && body !== undefined && (typeof body !== 'object' || Array.isArray(body))) throw new MoltError('E_BAD_REQUEST', 'the body must be a JSON object of options');
+  // a flag that is not a boolean is refused, never read as false: {"dryRun": "yes"} must not commit
+  for (const flag of ['dryRun', 'hold', 'force', 'replay'] as const)
+    if (body?.[flag] !== undefined && typeof body[flag] !== 'boolean') throw new MoltError('E_BAD_REQUEST', `${flag} must be true or false, not ${JSON.stringify(body[flag])?.slice(0, 40) ?? typeof body[flag]}`);
   const out: UpgradeOptions = { dryRun: body?.dryRun === true, hold: body?.hold === true, force: body?.force === true, replay: body?.replay === true };
   const pace = body?.pace as { perSecond?: unknown; share?: unknown } | undefined | null;
   if (pace !== undefined && pace !== null) {

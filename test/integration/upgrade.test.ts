@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { pack } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server.ts';
+import { buildRelease } from '../../src/release/build.ts';
 import type { UpgradeFrame } from '../../src/transport/protocol.ts';
 import { TestClient, UNMETERED, allPosts, molt } from '../support/client.ts';
 
@@ -158,6 +159,16 @@ describe('a live upgrade on a real server, driven by the CLI', () => {
     expect((await garbage.json()).error.code).toBe('E_BAD_REQUEST');
     const notCode = await post(JSON.stringify({ release: { code: 42, view: null } }));
     expect(notCode.status).toBe(400);
+    // a flag that is not a boolean is refused, never read as false (a real push would commit)
+    const v2 = await buildRelease(2);
+    const yes = await post(JSON.stringify({ release: { code: v2.code, view: v2.view, hash: v2.hash }, dryRun: 'yes' }));
+    expect(yes.status).toBe(400);
+    expect(await yes.json()).toMatchObject({ error: { code: 'E_BAD_REQUEST', message: 'dryRun must be true or false, not "yes"' } });
+    for (const body of ['{"dryRun": "true"}', '{"replay": 1}', '[]']) {
+      const back = await fetch(`${server.operatorUrl}/rollback`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body });
+      expect(back.status, body).toBe(400);
+      expect((await back.json()).error.code).toBe('E_BAD_REQUEST');
+    }
     expect(server.kernel.release).toBe(release);
   });
 
