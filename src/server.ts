@@ -109,11 +109,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       closing ??= (async () => {
         readiness.stopping = true;
         ws.stopAccepting();
-        // Stop listening now; each listener's close resolves once its last connection has gone.
-        const listeners = Promise.all([app.close(), operator.close()]);
+        // Still listening while the commands drain: a new WebSocket gets 503 E_SHUTTING_DOWN and /readyz
+        // says "stopping" (a load balancer reads that), rather than a refused connection saying nothing.
         await kernel.close();
         await ws.close();
-        await listeners;
+        await Promise.all([app.close(), operator.close()]);
         metrics.stop();
       })();
       return closing;

@@ -111,13 +111,19 @@ describe('health, liveness and readiness', () => {
     await expect.poll(() => server.kernel.version).toBe(2);
     expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
 
-    // Once it stops, it takes no one new.
+    // Once it stops, it takes no one new, and says so while it drains (here: a client that does not
+    // read holds the drain for its grace)
+    (client.socket as unknown as { _socket: { pause(): void } })._socket.pause();
     const closing = server.close();
-    const after = await fetch(`${server.url}/readyz`).then(
-      (r) => r.status,
-      () => 'refused',
-    );
-    expect([503, 'refused']).toContain(after);
+    const after = await fetch(`${server.url}/readyz`);
+    expect({ status: after.status, body: await after.json() }).toEqual({ status: 503, body: { ok: false, reason: 'stopping' } });
+    const refused = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(server.wsUrl);
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => resolve(101));
+      ws.on('error', () => resolve(-1));
+    });
+    expect(refused).toBe(503);
     client.close();
     await closing;
   });
