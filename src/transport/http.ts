@@ -42,6 +42,7 @@ export function createPublicHttp(kernel: Kernel, files: StaticFiles, metrics: Re
     reply.header('x-content-type-options', 'nosniff').header('x-frame-options', 'DENY').header('referrer-policy', 'same-origin');
     return payload;
   });
+  answerErrorsAsErrors(app);
 
   for (const [url, file] of files) {
     if (file.type.startsWith('text/html')) {
@@ -87,4 +88,19 @@ export function createPublicHttp(kernel: Kernel, files: StaticFiles, metrics: Re
   app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
 
   return app;
+}
+
+/**
+ * Errors in the shape of every other error molt answers, `{error: {code, message}}`: an unknown path or
+ * method is 404 E_NOT_FOUND, a request fastify cannot read is 400 E_BAD_REQUEST (not fastify's own
+ * `{statusCode, error, message}`).
+ */
+export function answerErrorsAsErrors(app: FastifyInstance): void {
+  app.setNotFoundHandler(async (req, reply) =>
+    reply.code(404).send({ error: { code: 'E_NOT_FOUND', message: `no ${req.method} ${req.url.split('?')[0]!.slice(0, 100)} here` } }),
+  );
+  app.setErrorHandler(async (err, _req, reply) => {
+    const status = (err as { statusCode?: number }).statusCode ?? 500;
+    return reply.code(status).send({ error: { code: status < 500 ? 'E_BAD_REQUEST' : 'E_INTERNAL', message: status < 500 ? (err as Error).message : 'an unexpected error in the server itself' } });
+  });
 }

@@ -75,6 +75,10 @@ export function createOperatorApi(kernel: Kernel, token: string, log?: FastifyBa
     return reply.code(status).send({ error: { code: status < 500 ? 'E_BAD_REQUEST' : 'E_INTERNAL', message: (err as Error).message } });
   });
 
+  app.setNotFoundHandler(async (req, reply) =>
+    reply.code(404).send({ error: { code: 'E_NOT_FOUND', message: `no ${req.method} ${req.url.split('?')[0]!.slice(0, 100)} here: the operator API has GET /status and POST /upgrade, /rollback, /cutover, /abort, /permanent` } }),
+  );
+
   app.get('/status', async () => ({ ...kernel.status(), asides: transport?.asides() ?? [] }));
 
   app.post('/upgrade', async (req, reply) => {

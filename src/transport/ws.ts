@@ -455,7 +455,8 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
   const refuseUpgrade = (sock: Duplex, status: number, code: ErrorCode, message: string) => {
     const body = JSON.stringify({ error: { code, message } });
     sock.on('error', () => {});
-    sock.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    // (the headers every HTTP answer of the public listener has: http.ts)
+    sock.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\nReferrer-Policy: same-origin\r\n\r\n${body}`);
   };
 
   return {

@@ -7,17 +7,17 @@ import { startServer, type RunningServer } from '../../src/server.ts';
 import { TestClient } from '../support/client.ts';
 
 /** Open /ws with these headers: the HTTP status of the handshake (101 when it opened). */
-function handshake(url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+function handshake(url: string, headers: Record<string, string>): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { headers });
     ws.once('open', () => {
       ws.close();
-      resolve({ status: 101, body: '' });
+      resolve({ status: 101, body: '', headers: {} });
     });
     ws.once('unexpected-response', (_req, res) => {
       let body = '';
       res.on('data', (d: Buffer) => (body += String(d)));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
     });
     ws.once('error', reject);
   });
@@ -41,6 +41,7 @@ describe('the Origin allowlist', () => {
       const r = await handshake(server.wsUrl, { Origin: origin });
       expect(r.status).toBe(403);
       expect(JSON.parse(r.body)).toMatchObject({ error: { code: 'E_ORIGIN', message: expect.stringContaining(origin) } });
+      expect(r.headers).toMatchObject({ 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY', 'referrer-policy': 'same-origin' });
     }
     expect(server.kernel.connections).toBe(0);
   });
@@ -69,6 +70,19 @@ describe('the Origin allowlist', () => {
     const again = (await fetch(`${server.url}/`)).headers.get('content-security-policy');
     expect(again).not.toContain(nonce);
     expect((await fetch(`${server.url}/app.js`)).headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
+  it('answers an unknown path or method with 404 E_NOT_FOUND in the shape of every error, with the same headers', async () => {
+    for (const [method, path] of [['GET', '/no/such/page'], ['POST', '/health'], ['DELETE', '/']]) {
+      const res = await fetch(`${server.url}${path}`, { method });
+      expect(res.status, `${method} ${path}`).toBe(404);
+      expect(await res.json()).toEqual({ error: { code: 'E_NOT_FOUND', message: `no ${method} ${path} here` } });
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    }
+    const op = await fetch(`${server.operatorUrl}/upgrades`, { method: 'POST', headers: { authorization: 'Bearer http-test-token-0123456789' } });
+    expect(op.status).toBe(404);
+    expect(await op.json()).toMatchObject({ error: { code: 'E_NOT_FOUND', message: expect.stringContaining('the operator API has GET /status') } });
+    expect((await fetch(`${server.operatorUrl}/upgrades`, { method: 'POST' })).status).toBe(401); // the token first
   });
 });
 
