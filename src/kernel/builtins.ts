@@ -423,8 +423,13 @@ export function guardBuiltins(): void {
   // rewrite text character by character in C++, dearer a character than a slot: over 2^28 characters,
   // normalize('NFD') held the process 6.1 s, toLocaleUpperCase 1.1 s; and a search that finds nothing
   // reads it all (indexOf over 2^28 characters, 1.7 s)
+  // (and, found by releases written to break the kernel, 250 ms handlers held for: toUpperCase 3.8 s over
+  // 2^28 two-byte characters, toLowerCase 5.1 s over 2^27, trim 2.1 s over 2^29, replace with a string
+  // that is not there 5.8 s over 2^29, localeCompare 1.9 s over two of 2^28)
   const receivers = [
     ['split', MAX_ARRAY_SLOTS, 'slots'], ['normalize', MAX_TEXT, 'characters'], ['toLocaleUpperCase', MAX_TEXT, 'characters'], ['toLocaleLowerCase', MAX_TEXT, 'characters'],
+    ['toUpperCase', MAX_TEXT, 'characters'], ['toLowerCase', MAX_TEXT, 'characters'],
+    ['trim', MAX_ARRAY_SLOTS, 'characters'], ['trimStart', MAX_ARRAY_SLOTS, 'characters'], ['trimEnd', MAX_ARRAY_SLOTS, 'characters'],
     ['indexOf', MAX_ARRAY_SLOTS, 'characters'], ['lastIndexOf', MAX_ARRAY_SLOTS, 'characters'], ['includes', MAX_ARRAY_SLOTS, 'characters'],
   ] as const;
   for (const [name, max, unit] of receivers)
@@ -439,6 +444,17 @@ export function guardBuiltins(): void {
   replace(String.prototype, 'replaceAll', (original) => ({ f(this: unknown, search?: unknown, replacement?: unknown) {
     if (feedDepth === 0 || this === null || this === undefined || typeof replacement === 'function' || handsOver(search, Symbol.replace)) return original.call(this, search, replacement);
     return original.call(textOf('String.prototype.replaceAll', this, MAX_REPLACE, 'characters'), search, replacement);
+  } }).f);
+  // replace with a string to find reads the text like indexOf until it finds it (a RegExp or a function
+  // goes its own way, where the watchdog reaches)
+  replace(String.prototype, 'replace', (original) => ({ f(this: unknown, search?: unknown, replacement?: unknown) {
+    if (feedDepth === 0 || this === null || this === undefined || handsOver(search, Symbol.replace)) return original.call(this, search, replacement);
+    return original.call(textOf('String.prototype.replace', this, MAX_ARRAY_SLOTS, 'characters'), search, replacement);
+  } }).f);
+  // two texts compared in one ICU call
+  replace(String.prototype, 'localeCompare', (original) => ({ f(this: unknown, that?: unknown, locales?: unknown, options?: unknown) {
+    if (feedDepth === 0 || this === null || this === undefined) return original.call(this, that, locales, options);
+    return original.call(textOf('String.prototype.localeCompare', this, MAX_TEXT, 'characters'), textOf('String.prototype.localeCompare', that, MAX_TEXT, 'characters'), locales, options);
   } }).f);
   // a string (or anything but a RegExp, or an object that says how it matches) becomes a RegExp inside
   // these, made by the language's own constructor: bounded here as the global one is (boundRegExp)
