@@ -60,7 +60,9 @@ export class Wire {
 
   /** Drop the socket as if the network failed (tests and the "reconnect now" button use this). */
   drop(): void {
-    this.socket?.close();
+    const socket = this.socket;
+    if (socket) this.lost(socket);
+    socket?.close();
   }
 
   /** Skip the backoff wait and reconnect now. */
@@ -108,14 +110,21 @@ export class Wire {
       }
       this.dispatch(frame);
     };
-    socket.onclose = () => {
-      if (this.socket !== socket) return;
-      this.socket = null;
-      this.stopHeartbeat();
-      for (const resolve of this.pending.values()) resolve(OFFLINE);
-      this.pending.clear();
-      if (!this.stopped) this.scheduleRetry();
-    };
+    socket.onclose = () => this.lost(socket);
+  }
+
+  /**
+   * `socket` is gone: what waited on it is answered E_OFFLINE, and a new one is tried. Called on its
+   * close, or before it, when it stopped answering: on a dead network the close handshake never
+   * ends, and the page would say "Live" until the network came back.
+   */
+  private lost(socket: WebSocket): void {
+    if (this.socket !== socket) return;
+    this.socket = null;
+    this.stopHeartbeat();
+    for (const resolve of this.pending.values()) resolve(OFFLINE);
+    this.pending.clear();
+    if (!this.stopped) this.scheduleRetry();
   }
 
   private dispatch(frame: ServerFrame): void {
@@ -155,7 +164,9 @@ export class Wire {
         answered = true;
       });
       setTimeout(() => {
-        if (!answered && this.socket === socket) socket.close();
+        if (answered || this.socket !== socket) return;
+        this.lost(socket);
+        socket.close();
       }, HEARTBEAT_TIMEOUT_MS);
     }, HEARTBEAT_MS);
   }
