@@ -165,6 +165,7 @@ export class App {
     const sameRelease = !first && this.hello!.release === hello.release;
     this.hello = hello;
     this.held = [];
+    if (!first && this.upgrade?.outcome === 'running') this.missedEnd(hello);
     if (restarted) this.lastSeq = -1;
     await this.resume(restarted);
     const online = await this.wire.request('online');
@@ -274,6 +275,23 @@ export class App {
       this.markMigrated(next.changed['posts'] ?? []);
       await this.switchTo(frame.hello);
     }
+  }
+
+  /**
+   * An upgrade this page saw run, whose end it may have missed while its socket was down: the hello
+   * says which release runs now. Its target: it committed. Otherwise the page cannot tell how it ended,
+   * or whether it still runs (then its next frame, a few a second, brings the panel back): it stops
+   * saying that it runs.
+   */
+  private missedEnd(hello: HelloFrame): void {
+    const m = this.upgrade!;
+    if (m.to.release !== m.from.release && hello.release === m.to.release) {
+      void this.onUpgrade({ t: 'upgrade', upgrade: m.id, phase: 'committed', direction: m.direction, dryRun: m.dryRun, from: m.from, to: m.to });
+      return;
+    }
+    this.upgrade = null;
+    this.renderUpgrade();
+    this.renderStatus();
   }
 
   /** Posts the upgrade rewrote are marked for a few seconds, so people see what it did. */
