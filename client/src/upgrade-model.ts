@@ -65,7 +65,12 @@ export interface UpgradeModel {
   readonly held: boolean;
   /** Ids of the entities the migration rewrote, per kind (committed). */
   readonly changed: Readonly<Record<string, readonly string[]>>;
+  /** The step a refused attempt stopped in, as the refusal says (null: it does not say). */
+  readonly failedAt: UpgradePhase | null;
 }
+
+/** Refusals of a check of the new state: the panel's Validate step failed. */
+const FAILED_CHECK = new Set(['E_VALIDATE', 'E_INVARIANT', 'E_UNDECLARED', 'E_SHADOW', 'E_DROPS_NOT_ACCEPTED']);
 
 /** The phases a successful attempt goes through, in order, for the panel's steps. */
 export const STEPS: readonly UpgradePhase[] = ['begin', 'load', 'migrate', 'validate', 'committed'];
@@ -106,6 +111,7 @@ export function foldUpgrade(model: UpgradeModel | null, frame: UpgradeFrame): Up
           cuttingOver: false,
           held: false,
           changed: {},
+          failedAt: null,
         };
   const detail = (frame.detail ?? {}) as Record<string, unknown>;
   const entry: PhaseEntry = { phase, ms: typeof frame.ms === 'number' ? frame.ms : null, detail };
@@ -118,7 +124,8 @@ export function foldUpgrade(model: UpgradeModel | null, frame: UpgradeFrame): Up
     to: frame.to,
     direction: frame.direction,
     phases,
-    totalMs: phases.reduce((sum, p) => sum + (p.ms ?? 0), 0),
+    // (begin's ms is the load's, which the load frame carries too)
+    totalMs: phases.reduce((sum, p) => sum + (p.phase === 'begin' ? 0 : (p.ms ?? 0)), 0),
     outcome: TERMINAL[phase] ?? base.outcome,
   };
   // Phases carry what they learned (load: steps; migrate: census before, dropped, sample; validate:
@@ -136,10 +143,22 @@ export function foldUpgrade(model: UpgradeModel | null, frame: UpgradeFrame): Up
   if (isRecord(sample)) {
     next.sample = { kind: String(sample.kind ?? 'entity'), id: String(sample.id ?? ''), before: sample.before ?? null, after: sample.after ?? null };
   }
+  // the report knows what the frames could not: the whole time, and each phase's (migrate frames are
+  // progress, with no time of their own)
+  if (typeof report.totalMs === 'number') next.totalMs = report.totalMs;
+  const took = isRecord(report.phases) ? report.phases : null;
+  if (took) next.phases = next.phases.map((p) => (p.ms === null && typeof took[p.phase] === 'number' ? { ...p, ms: took[p.phase] as number } : p));
   const pause = detail.pauseMs ?? report.pauseMs;
   if (typeof pause === 'number') next.pauseMs = pause;
   if (typeof report.queued === 'number') next.queued = report.queued;
-  if (phase === 'refused') next.error = errorOf(detail.error ?? report.error);
+  if (phase === 'refused') {
+    next.error = errorOf(detail.error ?? report.error);
+    // the step that failed: what the error says, else where the server was (held or in the cut-over:
+    // the swap never came). A whole-state step runs in the rehearsal while the server checks.
+    const code = next.error?.code ?? '';
+    const at = code.startsWith('E_MIGRATION_') ? 'migrate' : code.startsWith('E_RELEASE_') || code === 'E_CHAIN' ? 'load' : FAILED_CHECK.has(code) ? 'validate' : detail.phase;
+    next.failedAt = at === 'begin' || at === 'load' || at === 'migrate' || at === 'validate' ? at : at === 'held' || at === 'cutover' || at === 'commit' ? 'committed' : null;
+  }
   const describe = typeof detail.describe === 'string' ? detail.describe : describeOf(report.describe, frame.direction);
   if (describe) next.describe = describe;
   const progress = progressOf(detail.progress);

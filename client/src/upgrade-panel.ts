@@ -34,10 +34,13 @@ export function renderUpgrade(m: UpgradeModel, ui: PanelControls): HTMLElement {
   const seen = new Map(m.phases.map((p) => [p.phase, p]));
   const steps = m.dryRun ? [...STEPS.slice(0, -1), 'dry-run' as const] : STEPS;
   let failedMarked = false;
-  const items = steps.map((phase) => {
+  const failedAt = m.outcome === 'refused' && m.failedAt !== null ? steps.indexOf(m.failedAt as (typeof steps)[number]) : -1;
+  const items = steps.map((phase, i) => {
     const entry = seen.get(phase);
     let state: StepState;
-    if (entry) state = 'done';
+    // where the refusal says it stopped: before it done, after it skipped (a step seen running is not done)
+    if (failedAt >= 0) state = i < failedAt ? 'done' : i === failedAt ? 'failed' : 'skipped';
+    else if (entry) state = 'done';
     else if (m.outcome === 'refused' && !failedMarked) {
       state = 'failed';
       failedMarked = true;
@@ -60,7 +63,7 @@ export function renderUpgrade(m: UpgradeModel, ui: PanelControls): HTMLElement {
     facts.push(fact('Dropped', dropped.length ? dropped.map(([k, n]) => `${n} ${k}`).join(', ') : 'nothing'));
   }
   if (m.pauseMs !== null) facts.push(fact('Commands paused', fmtMs(m.pauseMs) + (m.queued ? ` · ${m.queued} waited` : '')));
-  if (m.outcome !== 'running') facts.push(fact('Phases, summed', fmtMs(m.totalMs)));
+  if (m.outcome !== 'running') facts.push(fact('Took', fmtMs(m.totalMs)));
 
   const sample = m.sample
     ? h(

@@ -96,7 +96,7 @@ export type UpgradePhase =
   | 'cutover' // the short pause begins: commands wait
   | 'committed' // code and state swapped; detail: report, pauseMs, changed
   | 'dry-run' // everything up to the cut-over passed; nothing changed
-  | 'refused'; // failed or aborted before the cut-over; nothing changed (detail.error)
+  | 'refused'; // failed or aborted before the cut-over; nothing changed (detail.error; detail.phase: where it stopped)
 
 /** A frame-level error with no command to answer (e.g. undecodable frame). */
 export interface ErrorFrame {

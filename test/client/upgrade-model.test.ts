@@ -26,6 +26,8 @@ describe('foldUpgrade', () => {
     ]);
     expect(m.phases.map((p) => p.phase)).toEqual(['begin', 'load', 'migrate', 'validate', 'committed']);
     expect(m).toMatchObject({ outcome: 'committed', totalMs: 9.5, pauseMs: 7, dropped: {}, error: null });
+    // begin's ms is the load's: counted once
+    expect(fold([frame('begin', { ms: 3 }), frame('load', { ms: 3 }), frame('refused', { ms: 0 })]).totalMs).toBe(3);
     expect(m.sample).toEqual({ kind: 'post', id: 'p1', before: { likes: 1 }, after: { reactions: { '❤️': 1 } } });
     expect(m.census).toEqual({ before: { posts: 2, likes: 1 }, after: { posts: 2, reactions: 1 } });
     expect(m.steps).toEqual([{ step: '1->2', describe: 'likes become reactions' }]);
@@ -36,11 +38,21 @@ describe('foldUpgrade', () => {
     const report = { census: { before: { posts: 1 }, after: { posts: 1 } }, dropped: { reactions: 2 }, pauseMs: 3, queued: 4, steps: [], sample: null };
     const m = fold([frame('committed', { ms: 1, detail: { report, pauseMs: 3 } })]);
     expect(m).toMatchObject({ outcome: 'committed', census: report.census, dropped: { reactions: 2 }, pauseMs: 3, queued: 4 });
+    // the whole time, and the migrate phase's (its frames are progress, with no ms)
+    const timed = fold([frame('begin', { ms: 300 }), frame('load', { ms: 300 }), frame('migrate', { detail: {} }), frame('committed', { ms: 0.1, detail: { report: { ...report, totalMs: 7200, phases: { load: 300, migrate: 6790, validate: 100 } } } })]);
+    expect(timed.totalMs).toBe(7200);
+    expect(timed.phases.find((p) => p.phase === 'migrate')?.ms).toBe(6790);
   });
 
-  it('keeps the reason of a refusal', () => {
+  it('keeps the reason of a refusal, and the step it stopped in', () => {
     const m = fold([frame('begin'), frame('refused', { ms: 2, detail: { error: { code: 'E_RELEASE_LOAD', message: 'boom' } } })]);
-    expect(m).toMatchObject({ outcome: 'refused', error: { code: 'E_RELEASE_LOAD', message: 'boom' } });
+    expect(m).toMatchObject({ outcome: 'refused', error: { code: 'E_RELEASE_LOAD', message: 'boom' }, failedAt: 'load' });
+    const inMigrate = fold([frame('begin'), frame('load', { ms: 1 }), frame('migrate', { detail: {} }), frame('refused', { detail: { error: { code: 'E_MIGRATION_THREW', message: 'x' }, phase: 'migrate' } })]);
+    expect(inMigrate.failedAt).toBe('migrate');
+    // a whole-state step throws while the server checks: still the migration's step
+    expect(fold([frame('begin'), frame('refused', { detail: { error: { code: 'E_MIGRATION_THREW', message: 'x' }, phase: 'validate' } })]).failedAt).toBe('migrate');
+    expect(fold([frame('begin'), frame('refused', { detail: { error: { code: 'E_UNDECLARED', message: 'x' }, phase: 'migrate' } })]).failedAt).toBe('validate');
+    expect(fold([frame('begin'), frame('held'), frame('refused', { detail: { error: { code: 'E_ABORTED', message: 'x' }, phase: 'held' } })]).failedAt).toBe('committed');
     expect(headline(m)).toBe('Upgrade to v2 refused');
   });
 

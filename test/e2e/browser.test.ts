@@ -197,7 +197,10 @@ describe.skipIf(!HAVE_CHROMIUM)('the browser client', () => {
       await p.locator('.upgrade-panel[data-outcome="refused"]').waitFor({ timeout: 10_000 });
       await expect.poll(() => p.locator('.status .version').textContent()).toBe('v1');
     }
-    expect(await a.locator('.upgrade-panel .refusal code').textContent()).toMatch(/^E_/);
+    expect(await a.locator('.upgrade-panel .refusal code').textContent()).toMatch(/^E_MIGRATION_THREW/);
+    // the step it stopped in is the one marked failed (its migration threw), the ones after it skipped
+    expect(await a.locator('.upgrade-panel .step[data-state="failed"]').getAttribute('data-phase')).toBe('migrate');
+    expect(await a.locator('.upgrade-panel .step[data-phase="validate"]').getAttribute('data-state')).toBe('skipped');
     expect(await a.locator('#timeline').innerText()).toBe(feedBefore);
     await a.screenshot({ animations: 'disabled', path: path.join(SHOTS, '5-refused.png') });
   }, T);

@@ -766,7 +766,7 @@ export class UpgradeRun {
     const report = this.report;
     this.#measured();
     if (result === 'dry-run') this.#announce('dry-run', { report }, 0);
-    else this.#announce('refused', { error: report.error });
+    else this.#announce('refused', { error: report.error, phase: this.#phase });
     this.#host.log(result, { error: report.error?.code, totalMs: report.totalMs });
     return report;
   }
