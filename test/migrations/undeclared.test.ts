@@ -74,6 +74,14 @@ describe('a migration that changes what it does not declare is refused', () => {
     await expectRefused(await wrongUp(`(up, react) => ({ ...up, each: { posts: (p, c) => (p.id === 'p2' ? 42 : react(p, c)) } })`), 'E_UNDECLARED', /post p2 was \{.*\}, is 42: an entity and a plain value, where the step declares no such change of posts/);
   });
 
+  it('loses every like and lets the kind go from the census unrenamed (a count that vanished checked nothing)', async () => {
+    const dropsAll = `(up, react) => ({ ...up, changes: { posts: up.changes.posts }, each: { posts: (p, c) => ({ ...react(p, c), reactions: {} }) },
+      finish(s, m, c) { const r = up.finish(s, m, c); return { state: { ...r.state, count: { ...r.state.count, reactions: 0 } } }; } })`;
+    await expectRefused(await wrongUp(dropsAll), 'E_INVARIANT', /likes: \d+ before, and gone from the census after, but the migration declared 0 dropped/);
+    // renamed to a kind the census does not count: the same
+    await expectRefused(await wrongUp(dropsAll.replace('changes: { posts: up.changes.posts }', "changes: { posts: up.changes.posts, likes: { rename: 'bogus' } }")), 'E_INVARIANT', /likes \(renamed bogus\): \d+ before, and gone from the census after/);
+  });
+
   it('shuffles the order of the timeline', async () => {
     await expectRefused(await wrongUp(`(up) => ({ ...up, finish(s, m, c) { const r = up.finish(s, m, c); return { state: { ...r.state, roots: toVec(fromVec(r.state.roots).reverse()) } }; } })`), 'E_UNDECLARED', /timeline entry \d+ was \d+, is \d+: the order of timeline changed, but the step does not declare reorders/);
   });

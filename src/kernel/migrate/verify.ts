@@ -40,8 +40,14 @@ export function validate(target: LoadedRelease, state: unknown, ms: number, prob
 export function checkCensusInvariants(before: Record<string, number>, after: Record<string, number>, dropped: Record<string, number>, renames: Record<string, string>): void {
   for (const kind of Object.keys(before)) {
     const renamed = renames[kind] ?? kind;
-    if (!(renamed in after)) continue; // the kind went away or changed shape: declared checks cover it
     const declared = dropped[kind] ?? 0;
+    // a kind that goes away is dropped in full, and says so: a count that vanished (a rename left
+    // undeclared, or to a name the census does not use) would otherwise lose every entity unchecked
+    if (!(renamed in after)) {
+      if (declared !== before[kind])
+        die('E_INVARIANT', `${kind}${renamed !== kind ? ` (renamed ${renamed})` : ''}: ${before[kind]} before, and gone from the census after, but the migration declared ${declared} dropped (a kind that goes away is dropped in full, or renamed to a kind the census counts)`);
+      continue;
+    }
     if (after[renamed] !== before[kind]! - declared)
       die('E_INVARIANT', `${kind}${renamed !== kind ? ` (now ${renamed})` : ''}: ${before[kind]} before, ${after[renamed]} after, but the migration declared ${declared} dropped`);
   }
