@@ -82,6 +82,10 @@ describe('a migration that changes what it does not declare is refused', () => {
     await expectRefused(await wrongUp(dropsAll.replace('changes: { posts: up.changes.posts }', "changes: { posts: up.changes.posts, likes: { rename: 'bogus' } }")), 'E_INVARIANT', /likes \(renamed bogus\): \d+ before, and gone from the census after/);
   });
 
+  it('puts the old posts back: validate() says how many problems in all, not the ones it listed', async () => {
+    await expectRefused(await wrongUp(`(up) => ({ ...up, finish(s, m, c) { const r = up.finish(s, m, c); return { state: { ...r.state, posts: s.posts } }; } })`), 'E_VALIDATE', /validate\(\) rejected the migrated state \(2\d\d problems\): post p1: /);
+  });
+
   it('shuffles the order of the timeline', async () => {
     await expectRefused(await wrongUp(`(up) => ({ ...up, finish(s, m, c) { const r = up.finish(s, m, c); return { state: { ...r.state, roots: toVec(fromVec(r.state.roots).reverse()) } }; } })`), 'E_UNDECLARED', /timeline entry \d+ was \d+, is \d+: the order of timeline changed, but the step does not declare reorders/);
   });

@@ -29,8 +29,12 @@ export function census(release: LoadedRelease, state: unknown, ms: number): Reco
 /** The target's validate() on a state: refuses with the first problems quoted. */
 export function validate(target: LoadedRelease, state: unknown, ms: number, problemsShown: number, what = 'the migrated state'): void {
   const problems = callRelease(target, 'E_VALIDATE', 'validate()', () => checkProblems(target.feed.validate(state), target.version).slice(0, problemsShown + 1000).map((p) => String(p).slice(0, 300)), ms);
-  if (problems.length > 0)
-    die('E_VALIDATE', `feed v${target.version} validate() rejected ${what} (${problems.length} problem${problems.length === 1 ? '' : 's'}): ${problems.slice(0, problemsShown).join('; ')}`);
+  if (problems.length > 0) {
+    // a validate() that stops listing says how many more in its last line ("... and 2900 more problems")
+    const more = /^\.\.\. and (\d+) more/.exec(problems[problems.length - 1]!);
+    const count = more ? problems.length - 1 + Number(more[1]) : problems.length;
+    die('E_VALIDATE', `feed v${target.version} validate() rejected ${what} (${count.toLocaleString('en')} problem${count === 1 ? '' : 's'}): ${problems.slice(0, problemsShown).join('; ')}`);
+  }
 }
 
 /**
