@@ -120,6 +120,9 @@ export class Timeline {
   /** A live post for the top of the list: shown at once when the top is in view or it is mine. */
   private arrive(post: BasePost): void {
     if (post.author.id === this.me() || this.atTop()) {
+      // the posts held behind the pill are older: they go on top first, or the list would not be
+      // newest first once they are shown
+      this.insertPending();
       this.apply(this.store.insertTop(post));
       this.entries.get(post.id)?.li.classList.add('arrived');
       this.hear(1);
@@ -135,10 +138,17 @@ export class Timeline {
     return this.list.getBoundingClientRect().top >= header - 8;
   }
 
-  private showPending(): void {
+  /** The posts held behind the pill, oldest first, on top of the list. */
+  private insertPending(): void {
+    if (this.pending.length === 0) return;
     const posts = this.pending.reverse();
     this.pending = [];
     for (const post of posts) this.apply(this.store.insertTop(post));
+    this.renderPill();
+  }
+
+  private showPending(): void {
+    this.insertPending();
     this.renderPill();
     const top = this.el.getBoundingClientRect().top + window.scrollY - (document.querySelector('.topbar')?.getBoundingClientRect().height ?? 0) - 12;
     window.scrollTo({ top: Math.max(0, top) });

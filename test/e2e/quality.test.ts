@@ -99,6 +99,18 @@ describe.skipIf(!HAVE_CHROMIUM)('the page, as a new person finds it', () => {
     await post(page, 'news while Dora reads').waitFor();
     expect(await page.locator('.new-posts').isHidden()).toBe(true);
     await expect.poll(() => page.evaluate(() => window.scrollY)).toBeLessThan(300);
+
+    // held behind the pill, then back at the top without clicking it: a newer post must not jump the
+    // held ones, or the list is no longer newest first once they are shown
+    await page.evaluate(() => window.scrollTo(0, 900));
+    await carol.ok('post', { text: 'older news, held' });
+    await expect.poll(() => page.locator('.new-posts').textContent()).toBe('↑ 1 new post');
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await carol.ok('post', { text: 'newer news, shown at once' });
+    await post(page, 'newer news, shown at once').waitFor();
+    const texts = await page.locator('#page article.post .post-text').evaluateAll((els) => els.slice(0, 3).map((e) => e.textContent));
+    expect(texts.slice(0, 2)).toEqual(['newer news, shown at once', 'older news, held']);
+    expect(await page.locator('.new-posts').isHidden()).toBe(true);
   }, T);
 
   it('moves between posts with j and k, and n writes a post', async () => {
