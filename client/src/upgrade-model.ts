@@ -206,7 +206,7 @@ function progressOf(raw: unknown): Progress | null {
 export function plainSentence(m: UpgradeModel): string {
   if (m.describe) return m.describe;
   const to = `version ${m.to.version}`;
-  if (m.outcome === 'refused') return `An update of the feed was tried and refused: nothing changed for you.`;
+  if (m.outcome === 'refused') return m.error?.code === 'E_ABORTED' ? `The operator called off an update of the feed: nothing changed for you.` : `An update of the feed was tried and refused: nothing changed for you.`;
   if (m.outcome === 'dry-run') return `The operator rehearsed an update to ${to}: nothing changed for you.`;
   if (m.outcome === 'committed') return m.direction === 'down' ? `The feed went back to ${to}.` : `The feed now runs ${to}.`;
   return m.direction === 'down' ? `The feed is going back to ${to}; keep reading and writing.` : `The feed is being updated to ${to}; keep reading and writing.`;
@@ -242,6 +242,7 @@ export function headline(m: UpgradeModel): string {
     case 'dry-run':
       return `Dry run to ${to} passed`;
     case 'refused':
-      return `${down ? 'Rollback' : 'Upgrade'} to ${to} refused`;
+      // the operator called it off: not a failure of the release
+      return `${down ? 'Rollback' : 'Upgrade'} to ${to} ${m.error?.code === 'E_ABORTED' ? 'called off' : 'refused'}`;
   }
 }

@@ -54,6 +54,10 @@ describe('foldUpgrade', () => {
     expect(fold([frame('begin'), frame('refused', { detail: { error: { code: 'E_UNDECLARED', message: 'x' }, phase: 'migrate' } })]).failedAt).toBe('validate');
     expect(fold([frame('begin'), frame('held'), frame('refused', { detail: { error: { code: 'E_ABORTED', message: 'x' }, phase: 'held' } })]).failedAt).toBe('committed');
     expect(headline(m)).toBe('Upgrade to v2 refused');
+    // the operator's abort is not the release's failure
+    const aborted = fold([frame('begin'), frame('held'), frame('refused', { detail: { error: { code: 'E_ABORTED', message: 'the operator aborted the upgrade before its cut-over; nothing changed' }, phase: 'held' } })]);
+    expect(headline(aborted)).toBe('Upgrade to v2 called off');
+    expect(plainSentence({ ...aborted, describe: null })).toBe('The operator called off an update of the feed: nothing changed for you.');
   });
 
   it('starts over when frames of another attempt arrive', () => {
