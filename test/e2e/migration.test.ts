@@ -97,7 +97,7 @@ describe.skipIf(!HAVE_CHROMIUM)('watching an online migration', () => {
     expect(JSON.parse(refused.stdout)).toMatchObject({ result: 'refused', error: { code: 'E_ABORTED' } });
     for (const p of [a, b]) {
       await expect.poll(() => panel(p).getAttribute('data-outcome')).toBe('refused');
-      expect(await headline(p)).toBe('Upgrade to v2 refused');
+      expect(await headline(p)).toBe('Upgrade to v2 called off'); // the operator's abort, not a failure
       expect(await p.locator('.upgrade-panel .refusal-note').textContent()).toBe('Nothing changed: the feed keeps running v1.');
       expect(await p.locator('.upgrade-panel .refusal code').textContent()).toBe('E_ABORTED');
       expect(await version(p)).toBe('v1');
