@@ -149,7 +149,6 @@ export class Timeline {
 
   private showPending(): void {
     this.insertPending();
-    this.renderPill();
     const top = this.el.getBoundingClientRect().top + window.scrollY - (document.querySelector('.topbar')?.getBoundingClientRect().height ?? 0) - 12;
     window.scrollTo({ top: Math.max(0, top) });
     (this.list.querySelector('article') as HTMLElement | null)?.focus({ preventScroll: true });

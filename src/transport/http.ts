@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Kernel } from '../kernel/kernel.ts';
 
@@ -96,11 +96,15 @@ export function createPublicHttp(kernel: Kernel, files: StaticFiles, metrics: Re
  * `{statusCode, error, message}`).
  */
 export function answerErrorsAsErrors(app: FastifyInstance): void {
-  app.setNotFoundHandler(async (req, reply) =>
-    reply.code(404).send({ error: { code: 'E_NOT_FOUND', message: `no ${req.method} ${req.url.split('?')[0]!.slice(0, 100)} here` } }),
-  );
+  app.setNotFoundHandler(notFound());
   app.setErrorHandler(async (err, _req, reply) => {
     const status = (err as { statusCode?: number }).statusCode ?? 500;
     return reply.code(status).send({ error: { code: status < 500 ? 'E_BAD_REQUEST' : 'E_INTERNAL', message: status < 500 ? (err as Error).message : 'an unexpected error in the server itself' } });
   });
+}
+
+/** The 404 of a listener, in molt's error shape; `hint` says what the listener does have. */
+export function notFound(hint = '') {
+  return async (req: FastifyRequest, reply: FastifyReply) =>
+    reply.code(404).send({ error: { code: 'E_NOT_FOUND', message: `no ${req.method} ${req.url.split('?')[0]!.slice(0, 100)} here${hint}` } });
 }

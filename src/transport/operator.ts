@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { MoltError } from '../kernel/errors.ts';
 import type { Kernel, UpgradeOptions } from '../kernel/kernel.ts';
 import type { AddressAside } from './aside.ts';
+import { notFound } from './http.ts';
 
 /**
  * The operator API: its own listener (127.0.0.1 by default), every route behind a bearer token
@@ -75,9 +76,7 @@ export function createOperatorApi(kernel: Kernel, token: string, log?: FastifyBa
     return reply.code(status).send({ error: { code: status < 500 ? 'E_BAD_REQUEST' : 'E_INTERNAL', message: (err as Error).message } });
   });
 
-  app.setNotFoundHandler(async (req, reply) =>
-    reply.code(404).send({ error: { code: 'E_NOT_FOUND', message: `no ${req.method} ${req.url.split('?')[0]!.slice(0, 100)} here: the operator API has GET /status and POST /upgrade, /rollback, /cutover, /abort, /permanent` } }),
-  );
+  app.setNotFoundHandler(notFound(': the operator API has GET /status and POST /upgrade, /rollback, /cutover, /abort, /permanent'));
 
   app.get('/status', async () => ({ ...kernel.status(), asides: transport?.asides() ?? [] }));
 
