@@ -9,6 +9,7 @@ import { Packr, Unpackr } from 'msgpackr';
 import * as v1 from '../../src/feed/v1/index.ts';
 import { Builder, FullSync, apply, diff, type Patch } from '../../src/kernel/upgrade/mirror.ts';
 import { buildV1 } from '../feed/build.ts';
+import { vecChanged } from '../../src/feed/lib/collections.ts';
 import { Driver } from '../feed/helpers.ts';
 
 function wire() {
@@ -55,7 +56,12 @@ describe('mirror', () => {
         }
       }
       const patches = diff(synced, d.state);
+      const was = copy;
       copy = apply(copy, send(patches));
+      // every post that is a new object here is one in the copy too (a catch-up round finds changes by
+      // identity); the copy may have more (a patch that sets a whole leaf, when the root splits)
+      const renewed = new Set(vecChanged((was as v1.State).posts, (copy as v1.State).posts));
+      for (const slot of vecChanged(synced.posts, d.state.posts)) expect(renewed.has(slot)).toBe(true);
       synced = d.state;
       expect(copy).toEqual(d.state);
     }
@@ -80,5 +86,25 @@ describe('mirror', () => {
     expect(patches.some((p) => p[0] === 3)).toBe(true);
     expect(new Packr({ useRecords: false } as never).pack(patches).length).toBeLessThan(2000);
     expect(apply(before, patches)).toEqual(d.state);
+  });
+
+  it('a post replaced by an equal one (a like taken back) is a new object in the copy too', () => {
+    const d = new Driver<v1.State>(v1, buildV1(2000, 20));
+    const send = wire();
+    const copy0 = fullCopy(d.state, send) as v1.State;
+    const live0 = d.state;
+    const me = d.join('fickle');
+    const s1 = d.state;
+    const copy1 = apply(copy0, send(diff(live0, s1))) as v1.State;
+    d.ok(me, { type: 'like', post: 'p7' });
+    d.ok(me, { type: 'unlike', post: 'p7' });
+    const patches = diff(s1, d.state);
+    const copy2 = apply(copy1, send(patches)) as v1.State;
+    expect(copy2).toEqual(d.state);
+    // the post is equal to what it was, but a new object, on both sides: the same positions changed
+    const live = vecChanged(s1.posts, d.state.posts);
+    expect(live).toEqual([6]);
+    expect(vecChanged(copy1.posts, copy2.posts)).toEqual(live);
+    expect(patches.some((p) => p[0] === 4)).toBe(true);
   });
 });

@@ -7,6 +7,9 @@
  *   patches  what changed since the last sync, found by walking both states side by side and stopping
  *            wherever a node is the very same object: O(changes). A subtree that moved under a new
  *            parent (a vector's old root under its new one) is sent as a reference to where it was.
+ *            A node replaced by an equal one (a like, then an unlike) is "touched": the mirror copies
+ *            it too, so which entities are new objects is the same on both sides, and a catch-up
+ *            round (which finds what changed by identity) re-migrates the same ones in both processes.
  *
  * Both sides hold frozen trees of the same shape, so a patch addresses nodes by path. Patches carry the
  * old length or key count of each node they change, and the child checks them: a mirror that drifted
@@ -15,17 +18,22 @@
 
 export type Path = (string | number)[];
 
-/** One change: set a value at a path, delete a key, truncate an array, or put back a moved subtree. */
+/**
+ * One change: set a value at a path, delete a key, truncate an array, put back a moved subtree, or
+ * touch a node (the same content, a new object).
+ */
 export type Patch =
   | readonly [op: 0, path: Path, value: unknown]
   | readonly [op: 1, path: Path]
   | readonly [op: 2, path: Path, length: number]
-  | readonly [op: 3, path: Path, from: Path];
+  | readonly [op: 3, path: Path, from: Path]
+  | readonly [op: 4, path: Path];
 
 export const SET = 0;
 export const DELETE = 1;
 export const TRUNCATE = 2;
 export const MOVED = 3;
+export const TOUCH = 4;
 
 /** Rough bytes of a value, stopping once past `limit` (so a big subtree costs `limit`, not its size). */
 export function sizeUpTo(value: unknown, limit: number): number {
@@ -129,6 +137,7 @@ function diffValue(a: unknown, b: unknown, path: Path, ancestors: Ancestor[], ou
       }
     }
     if (typeof a === 'object' && a !== null && Array.isArray(a) === Array.isArray(b)) {
+      const before = out.length;
       ancestors.push({ node: a, path });
       if (Array.isArray(b)) {
         const old = a as unknown[];
@@ -140,6 +149,8 @@ function diffValue(a: unknown, b: unknown, path: Path, ancestors: Ancestor[], ou
         for (const k in old) if (!Object.hasOwn(b, k)) out.push([DELETE, [...path, k]]);
       }
       ancestors.pop();
+      // a new object with nothing new in it: the mirror's gets renewed too
+      if (out.length === before) out.push([TOUCH, path]);
       return;
     }
   }
@@ -180,6 +191,7 @@ export function apply(root: unknown, patches: readonly Patch[]): unknown {
     const value = patch[0] === SET ? deepFreeze(patch[2]) : patch[0] === MOVED ? at(root, patch[2]) : undefined;
     if (path.length === 0) {
       if (patch[0] === SET || patch[0] === MOVED) top = value;
+      else if (patch[0] === TOUCH) top = own(top, undefined);
       else if (patch[0] === TRUNCATE) {
         const copy = own(top, 0) as unknown as unknown[];
         copy.length = patch[2];
@@ -196,6 +208,7 @@ export function apply(root: unknown, patches: readonly Patch[]): unknown {
     }
     const last = path[path.length - 1]!;
     if (patch[0] === DELETE) delete node[last];
+    else if (patch[0] === TOUCH) node[last] = own(node[last], last);
     else if (patch[0] === TRUNCATE) {
       const copy = own(node[last], 0) as unknown as unknown[];
       copy.length = patch[2];
