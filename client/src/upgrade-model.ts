@@ -70,7 +70,7 @@ export interface UpgradeModel {
 }
 
 /** Refusals of a check of the new state: the panel's Validate step failed. */
-const FAILED_CHECK = new Set(['E_VALIDATE', 'E_INVARIANT', 'E_UNDECLARED', 'E_SHADOW', 'E_DROPS_NOT_ACCEPTED']);
+const FAILED_CHECK = new Set(['E_VALIDATE', 'E_INVARIANT', 'E_UNDECLARED', 'E_DIVERGED', 'E_SHADOW', 'E_DROPS_NOT_ACCEPTED']);
 
 /** The phases a successful attempt goes through, in order, for the panel's steps. */
 export const STEPS: readonly UpgradePhase[] = ['begin', 'load', 'migrate', 'validate', 'committed'];

@@ -43,6 +43,7 @@ export const ERRORS = {
   E_NO_DOWN: 'a migration on the way back has no down: it is irreversible',
   E_NO_PREVIOUS: 'there is no previous version to roll back to',
   E_REHEARSAL: 'the rehearsal process died, ran out of memory or stopped answering while it ran the release; nothing changed',
+  E_DIVERGED: 'the live process built a different state than the rehearsal checked (release code behaves otherwise in the two); nothing changed',
   E_MEMORY: 'there is not enough memory to build the new state beside the live one',
   E_ABORTED: 'the operator aborted the upgrade before its cut-over; nothing changed',
   E_CONFLICT: 'the release running is not the one the operator expected to replace',

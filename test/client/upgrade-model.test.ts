@@ -52,6 +52,8 @@ describe('foldUpgrade', () => {
     // a whole-state step throws while the server checks: still the migration's step
     expect(fold([frame('begin'), frame('refused', { detail: { error: { code: 'E_MIGRATION_THREW', message: 'x' }, phase: 'validate' } })]).failedAt).toBe('migrate');
     expect(fold([frame('begin'), frame('refused', { detail: { error: { code: 'E_UNDECLARED', message: 'x' }, phase: 'migrate' } })]).failedAt).toBe('validate');
+    // the two processes built different states: found comparing them, a check of the new state
+    expect(fold([frame('begin'), frame('refused', { detail: { error: { code: 'E_DIVERGED', message: 'x' }, phase: 'cutover' } })]).failedAt).toBe('validate');
     expect(fold([frame('begin'), frame('held'), frame('refused', { detail: { error: { code: 'E_ABORTED', message: 'x' }, phase: 'held' } })]).failedAt).toBe('committed');
     expect(headline(m)).toBe('Upgrade to v2 refused');
     // the operator's abort is not the release's failure

@@ -235,6 +235,21 @@ export class Pipeline {
     return this.#stages[0]?.input ?? this.#final;
   }
 
+  /** The entity at `key` in what step `index` built for `kind` (release code: bounded). */
+  entity(index: number, kind: string, key: import('../../contract.ts').Key): unknown {
+    const stage = this.#stages[index];
+    return stage?.runner ? this.#call(this.#where(stage), () => stage.runner!.entity(kind, key)) : undefined;
+  }
+
+  /** Every collection the steps built, each with "<step>:<kind>" (digest.ts marks them by that). */
+  built(): Map<object, string> {
+    const out = new Map<object, string>();
+    this.#stages.forEach((s, i) => {
+      for (const [kind, c] of s.runner?.collections() ?? []) if (typeof c === 'object' && c !== null && !out.has(c)) out.set(c, `${i}:${kind}`);
+    });
+    return out;
+  }
+
   /** Ids of entities the last step rewrote, per kind (for people to see what changed). */
   rewritten(): Record<string, string[]> {
     const last = this.#stages[this.#stages.length - 1];

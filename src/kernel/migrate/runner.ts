@@ -64,6 +64,8 @@ export interface SliceObserver {
   mapped(kind: string, keys: readonly Key[], before: readonly unknown[], after: readonly unknown[]): void;
   /** Once they are in it: `with` has run. */
   placed(kind: string, keys: readonly Key[], before: readonly unknown[], after: readonly unknown[], collection: Placed): void;
+  /** A catch-up round re-migrated these entities (undefined: removed), and they are in the collection. */
+  caught?(kind: string, keys: readonly Key[], after: readonly unknown[]): void;
 }
 
 /** One direction of a step in its object form (a bare function is the older whole-state form). */
@@ -229,6 +231,7 @@ export class Runner {
           values[i] = entity === undefined ? undefined : this.#mapOne(k, keys[i]!, entity);
         }
         k.mapped = k.into.with(k.mapped, keys, values);
+        this.observer?.caught?.(k.kind, keys, values);
         n += keys.length;
       }
       k.base = value;
@@ -238,6 +241,17 @@ export class Runner {
     this.#state = live;
     this.#rounds++;
     return n;
+  }
+
+  /** The entity at `key` in the collection built for `kind` (undefined: none, or no such kind). */
+  entity(kind: string, key: Key): unknown {
+    const k = this.#kinds.find((x) => x.kind === kind);
+    return k && k.mapped !== null ? k.into.lookup(k.mapped, key) : undefined;
+  }
+
+  /** The collection built for each kind so far (the state's as it is, for a kind nothing rewrote yet). */
+  collections(): [string, unknown][] {
+    return this.#kinds.map((k) => [k.kind, k.mapped]);
   }
 
   /** The state it reads now (the snapshot, or the last state it caught up with). */

@@ -18,6 +18,7 @@ import type { Served } from '../journal.ts';
 import type { Collection, Key } from '../../contract.ts';
 import { Builder, apply, type Patch } from './mirror.ts';
 import { Walked, checkEntities, walkSlice } from '../migrate/walked.ts';
+import { Digests } from '../migrate/digest.ts';
 
 interface Message {
   id: number;
@@ -71,6 +72,12 @@ interface Run {
   failed: { error: unknown } | null;
   /** Whether a slice's checks wait (set while the slice op maps). */
   defer: boolean;
+  /**
+   * What this process built, as digests, when the live process builds it too and compares (digest.ts);
+   * with the entities a catch-up round re-migrated, digested once the round's walk has checked them.
+   */
+  digests: Digests | null;
+  caught: { stream: string; keys: readonly Key[]; after: readonly unknown[] }[];
 }
 let run: Run | null = null;
 
@@ -148,7 +155,10 @@ const ops: Record<string, (msg: Message) => unknown> = {
       for (const [kind, change] of Object.entries(changes)) if (typeof change?.rename === 'string') renames[kind] = change.rename;
     }
     const hidden = !(msg['liveChecks'] === true && pipeline.online);
-    run = { force: msg['force'] === true, skipped: [], current, target, pipeline, ms, problemsShown: Number(msg['problemsShown'] ?? 5), renames, lastResult: null, checked: null, walked: new Walked(), hidden, compared: new Map(), comparedCounts: {}, pending: [], failed: null, defer: false };
+    // the live process builds this state too and compares: online and not a dry run, or a whole-state
+    // step rehearsed again at the cut-over
+    const digests = (msg['liveChecks'] === true && pipeline.online) || msg['digest'] === true ? new Digests() : null;
+    run = { force: msg['force'] === true, skipped: [], current, target, pipeline, ms, problemsShown: Number(msg['problemsShown'] ?? 5), renames, lastResult: null, checked: null, walked: new Walked(), hidden, compared: new Map(), comparedCounts: {}, pending: [], failed: null, defer: false, digests, caught: [] };
     watchSlices(run);
     return { online: pipeline.online, progress: pipeline.progress(), census: censusBefore(run, mirror), heapMb: heapMb() };
   },
@@ -188,6 +198,9 @@ const ops: Record<string, (msg: Message) => unknown> = {
     // new nodes only: what the previous result already had, or a slice already checked, is skipped
     checkPlain(state, r.lastResult ?? r.pipeline.input, label, 'state', Infinity, { over: r.walked.over(), hidden: r.hidden });
     r.lastResult = state;
+    // checked: now digested, for the live process to compare with what it built
+    for (const c of r.caught.splice(0)) r.digests?.caught(c.stream, c.keys, c.after);
+    r.digests?.around('state', state, r.pipeline.input, r.pipeline.built());
     // the declared changes first: they name the entity, the field and both values
     const compared = checkSteps(r);
     const t0 = performance.now();
@@ -208,6 +221,7 @@ const ops: Record<string, (msg: Message) => unknown> = {
       sample: sample ? { ...sample, before: bounded(sample.before), after: bounded(sample.after) } : null,
       changed: r.pipeline.rewritten(),
       heapMb: heapMb(),
+      digests: r.digests?.take() ?? null,
     };
   },
 
@@ -347,6 +361,9 @@ function watchSlices(r: Run): void {
         if (r.defer) r.pending.push(() => step.bounded(() => placed(kind, keys, before, after, c)));
         else placed(kind, keys, before, after, c);
       },
+      caught(kind, keys, after) {
+        if (r.digests) r.caught.push({ stream: `${step.index}:${kind} caught up`, keys, after });
+      },
     };
 
     function placed(kind: string, keys: readonly Key[], before: readonly unknown[], after: readonly unknown[], c: Placed): void {
@@ -356,6 +373,8 @@ function watchSlices(r: Run): void {
       // very entities it built: then `built` is checked, and compared, apart from what it shares with `base`
       if (r.walked.note(step.index, kind, c, () => sameEntries(c.into, c.from, c.to, keys, after))) walkSlice(where, kind, keys, before, after, c, r.hidden);
       else checkEntities(where, kind, keys, before, after, r.hidden);
+      // checked: digested, in the order the step mapped them (the live process does the same)
+      r.digests?.entities(id, keys, after);
       if (check === null) return;
       r.comparedCounts[kind] = (r.comparedCounts[kind] ?? 0) + keys.length;
       r.compared.set(id, (r.compared.get(id) ?? 0) + keys.length);

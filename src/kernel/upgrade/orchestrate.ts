@@ -9,7 +9,8 @@
  *              walking what it built for plain data: here too, as release code may behave otherwise
  *              here than there
  *   validate   the rehearsal checks the new state: plain data, validate(), the census invariants, the
- *              sample; what comes back is bounded in size
+ *              sample; what comes back is bounded in size. What the two processes built is compared
+ *              (digest.ts) here, after every catch-up round and in the cut-over: E_DIVERGED
  *   catch-up   rounds that re-migrate only what commands changed meanwhile (node identity), first in the
  *              rehearsal, then here, until what is left is small
  *   held       (--hold) kept caught up until `molt cutover` or `molt abort`
@@ -24,13 +25,14 @@
  * the feed paused for it.
  */
 import v8 from 'node:v8';
-import type { Shape } from '../../contract.ts';
+import type { Key, Shape } from '../../contract.ts';
 import { MoltError, die } from '../errors.ts';
 import type { Limits } from '../limits.ts';
 import { Pipeline, plan, type Plan } from '../migrate/pipeline.ts';
 import { MAX_READ, directionOf } from '../migrate/runner.ts';
-import { PlainWalk } from '../plain.ts';
-import { Walked, walkSlice } from '../migrate/walked.ts';
+import { PlainWalk, checkPlain } from '../plain.ts';
+import { Walked, checkEntities, walkSlice } from '../migrate/walked.ts';
+import { Digests, BLOCK, compareCaught, type Stream } from '../migrate/digest.ts';
 import { census } from '../migrate/verify.ts';
 import { loadRelease, type LoadedRelease, type ReleaseSource } from '../release.ts';
 import { describeThrown } from '../sandbox.ts';
@@ -44,7 +46,7 @@ import { Packr } from 'msgpackr';
 const plainPackr = new Packr({ useRecords: false, mapsAsObjects: true } as never);
 
 /** Refusals where the migration itself broke on the state (a rollback then says what else there is). */
-const MIGRATION_FAILED = new Set(['E_MIGRATION_THREW', 'E_MIGRATION_TIMEOUT', 'E_MIGRATION_CONTRACT', 'E_VALIDATE', 'E_INVARIANT', 'E_UNDECLARED']);
+const MIGRATION_FAILED = new Set(['E_MIGRATION_THREW', 'E_MIGRATION_TIMEOUT', 'E_MIGRATION_CONTRACT', 'E_VALIDATE', 'E_INVARIANT', 'E_UNDECLARED', 'E_DIVERGED']);
 
 /** How fast a migration may go: entities per second, or a share of one CPU (0 < share <= 1). */
 export type Pace = { perSecond: number } | { share: number };
@@ -92,7 +94,7 @@ export interface UpgradeHost {
 }
 
 /** What the rehearsal's check of a whole new state answers (child.ts, `check`). */
-type Checked = { census: { before: Record<string, number>; after: Record<string, number> }; dropped: Record<string, number>; sample: UpgradeReport['sample']; changed?: Record<string, string[]>; validateMs: number; heapMb: number; skipped: string[]; compared: Record<string, number> | null };
+type Checked = { census: { before: Record<string, number>; after: Record<string, number> }; dropped: Record<string, number>; sample: UpgradeReport['sample']; changed?: Record<string, string[]>; validateMs: number; heapMb: number; skipped: string[]; compared: Record<string, number> | null; digests: Record<string, Stream> | null };
 
 const MIN_SLICE = 32;
 const MAX_SLICE = MAX_READ;
@@ -419,7 +421,10 @@ export class UpgradeRun {
       let validateMs = checked.validateMs;
       report.rehearsalPeakHeapMb = round((await reh.stats()).peakHeapMb);
       phase('validate');
-      if (live) await this.#checkBuilt(live.result().state, s0, walked!.over());
+      if (live) {
+        await this.#checkBuilt(live.result().state, s0, walked!.over());
+        this.#compare(live, s0, checked.digests);
+      }
       phase('migrate');
       this.#announce('validate', { census: report.census.after }, report.phases.validate);
       host.log('validate', { census: report.census.after, online: report.online });
@@ -501,7 +506,7 @@ export class UpgradeRun {
       } else {
         // a whole-state step: rehearsed on the final state, then run here, inside the pause
         await reh.sync(last);
-        await reh.call('begin', { current: current.hash, target: target.hash, now, ms, problemsShown: limits.problemsShown, force: this.#req.force === true }, deadline);
+        await reh.call('begin', { current: current.hash, target: target.hash, now, ms, problemsShown: limits.problemsShown, force: this.#req.force === true, digest: true }, deadline);
         const again = await reh.call<typeof checked>('check', { now, sample: true }, deadline);
         report.census = again.census;
         report.dropped = again.dropped;
@@ -512,6 +517,7 @@ export class UpgradeRun {
         whole.runAll();
         final = whole.result().state;
         this.#built(final, last).run(Infinity);
+        this.#compare(whole, last, again.digests);
       }
       this.#check();
       this.#acceptDrops(report.dropped);
@@ -559,7 +565,7 @@ export class UpgradeRun {
     // would only see again what it saw.
     if (live && live.input === state && (!inPause || live.result().state === this.#frozen)) return null;
     await reh.sync(state);
-    const c = await reh.call<{ entities: number; census: { before: Record<string, number>; after: Record<string, number> }; dropped: Record<string, number>; changed: Record<string, string[]> }>(
+    const c = await reh.call<{ entities: number; census: { before: Record<string, number>; after: Record<string, number> }; dropped: Record<string, number>; changed: Record<string, string[]>; digests: Record<string, Stream> | null }>(
       'check', { now, catchUp: true, validate }, deadline);
     this.#check();
     this.report.census = c.census;
@@ -573,6 +579,7 @@ export class UpgradeRun {
         this.#built(live.result().state, this.#frozen).run(Infinity);
         this.#frozen = live.result().state;
       } else await this.#checkBuilt(live.result().state, this.#frozen);
+      this.#compare(live, state, c.digests);
     }
     return c.entities;
   }
@@ -720,16 +727,65 @@ export class UpgradeRun {
    */
   #walkSlices(live: Pipeline): Walked {
     const walked = new Walked();
+    const digests = this.#digests;
+    const caught = this.#caught;
     live.observe((step) => {
       const where = `the state after ${step.label} (checked in the live process)`;
       return {
         mapped() {},
         placed(kind, keys, before, after, c) {
+          // checked before the digest reads them (it reads values directly)
           if (walked.note(step.index, kind, c)) walkSlice(where, kind, keys, before, after, c);
+          else checkEntities(where, kind, keys, before, after);
+          digests.entities(`${step.index}:${kind}`, keys, after);
+        },
+        caught(kind, keys, after) {
+          // digested once the round's walk has checked them
+          caught.push({ stream: `${step.index}:${kind} caught up`, keys, after });
         },
       };
     });
     return walked;
+  }
+
+  /** What this process built, as digests (digest.ts), to compare with what the rehearsal built. */
+  readonly #digests = new Digests();
+  /** Entities a catch-up round re-migrated here, not yet digested. */
+  readonly #caught: { stream: string; keys: readonly Key[]; after: readonly unknown[] }[] = [];
+
+  /**
+   * The state this process built (from `input`) against what the rehearsal built and checked: the same
+   * digests, or E_DIVERGED naming the step, the kind and the block where they part. Called once what was
+   * built here is checked for plain data (the digest reads values directly).
+   */
+  #compare(pipeline: Pipeline, input: unknown, theirs: Record<string, Stream> | null | undefined): void {
+    for (const c of this.#caught.splice(0)) this.#digests.caught(c.stream, c.keys, c.after);
+    this.#digests.around('state', pipeline.result().state, input, pipeline.built());
+    const mine = this.#digests.take();
+    if (!theirs) die('E_REHEARSAL', 'the rehearsal did not say what it built (no digests); nothing changed');
+    const d = this.#digests.differs(mine, theirs);
+    const [at, rest] = (d?.stream ?? '').split(':') as [string, string | undefined];
+    const step = this.report.steps[Number(at)]?.step;
+    let what: string;
+    if (d !== null)
+      what = d.stream === 'state'
+        ? 'what the last step built around its collections (finish)'
+        : `the ${rest} that ${step ? `migration ${step}` : 'the migration'} mapped, ${d.first !== undefined ? `from key ${JSON.stringify(d.first)} on ` : ''}(entities ${(d.block * BLOCK + 1).toLocaleString('en')} to ${Math.min(Math.max(d.mine, d.theirs), (d.block + 1) * BLOCK).toLocaleString('en')} of ${d.mine === d.theirs ? `the ${d.mine.toLocaleString('en')} it rewrote` : `those it rewrote: ${d.mine.toLocaleString('en')} here, ${d.theirs.toLocaleString('en')} there`})`;
+    else {
+      // what a catch-up round re-migrated, entity by entity; one only the rehearsal re-migrated is
+      // compared with what this process holds there (checked plain data before it is read)
+      const c = compareCaught(mine, theirs, (stream, key) => {
+        const [i, kind] = stream.replace(' caught up', '').split(':') as [string, string];
+        const held = pipeline.entity(Number(i), kind, key);
+        if (held !== undefined) checkPlain(held, null, `the state after ${this.report.steps[Number(i)]?.step ?? 'the migration'} (checked in the live process)`, 'state');
+        return held;
+      });
+      if (c === null) return;
+      const [i, kind] = c.stream.replace(' caught up', '').split(':') as [string, string];
+      const label = this.report.steps[Number(i)]?.step;
+      what = `the ${kind} that ${label ? `migration ${label}` : 'the migration'} mapped in a catch-up round, at key ${JSON.stringify(c.key)}`;
+    }
+    die('E_DIVERGED', `the live process built a different state than the rehearsal checked, in ${what}. Release code behaves otherwise in one process than in the other (state of its own at module level?), so the checks did not see what would be committed; nothing changed`);
   }
 
   /** #built run in slices that yield; then `state` is the one frozen last. */

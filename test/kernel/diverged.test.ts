@@ -1,0 +1,177 @@
+/**
+ * What the two processes build is compared before anything commits. The rehearsal checks the state it
+ * builds (validate(), the census, the declared changes); the live process builds its own, from the
+ * same input with the same code, and commits that. A release whose code tells the two processes apart
+ * (here: by the size of the first slice a step is asked to read, which differs between them) could
+ * otherwise commit a state no check saw. Each is refused with E_DIVERGED, nothing changed, and the
+ * feed serves on; an honest release commits.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pack } from 'msgpackr';
+import { Kernel } from '../../src/kernel/kernel.ts';
+import type { ReleaseSource } from '../../src/kernel/release.ts';
+import { ROOT, buildRelease } from '../../src/release/build.ts';
+import { framesTo } from '../../src/transport/frames.ts';
+import type { ServerFrame } from '../../src/transport/protocol.ts';
+import { buildV1 } from '../feed/build.ts';
+import { tiny } from '../support/tiny.ts';
+
+const digest = (state: unknown) => createHash('sha256').update(pack(state)).digest('hex');
+let dir: string;
+let r1: ReleaseSource;
+let r2: ReleaseSource;
+const kernels: Kernel[] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'molt-diverged-'));
+  const [a, b] = await Promise.all([buildRelease(1), buildRelease(2)]);
+  r1 = { code: a.code, view: a.view, hash: a.hash };
+  r2 = { code: b.code, view: b.view, hash: b.hash };
+}, 60_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => {
+  for (const k of kernels.splice(0)) k.close();
+});
+
+/**
+ * Feed v2 whose 1 -> 2 step is the real one, except for `each` (posts) and `finish`, written with
+ * `live()`: true in the live process only. The step reads posts through a collection that notes how
+ * many posts the first slice asks for: the live process asks for a few hundred, the rehearsal for more.
+ */
+async function telling(name: string, each: string, finish = 'up.finish'): Promise<ReleaseSource> {
+  const folder = path.join(dir, name);
+  const abs = (p: string) => JSON.stringify(path.join(ROOT, p));
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(path.join(folder, 'index.ts'), `export * from ${abs('src/feed/v2/index.ts')};\n`);
+  writeFileSync(
+    path.join(folder, 'migrations.ts'),
+    `import { v1ToV2 } from ${abs('migrations/001-v1-to-v2.ts')};
+import { v1Shape, v2Shape } from ${abs('src/feed/lib/shapes.ts')};
+const up = v1ToV2.up;
+const react = up.each.posts;
+let firstMax = 0;
+let finished = false;
+const live = () => firstMax > 0 && firstMax <= 256;
+const posts = { ...v1Shape.posts, read(c, cursor, max) { if (firstMax === 0) firstMax = max; return v1Shape.posts.read(c, cursor, max); } };
+const finish = ${finish};
+export const migrations = [{ ...v1ToV2, shapes: { from: { ...v1Shape, posts }, to: v2Shape }, up: { ...up, each: { posts: ${each} }, finish: (s, m, ctx) => { finished = true; return finish(s, m, ctx); } } }];
+void finished;
+`,
+  );
+  const built = await buildRelease(folder);
+  return { code: built.code, view: built.view, hash: built.hash };
+}
+
+function boot(posts = 4000) {
+  const kernel = new Kernel(r1, { initialState: buildV1(posts, 50), limits: { rehearsalHeapMb: 512 } });
+  kernels.push(kernel);
+  const frames: ServerFrame[] = [];
+  const conn = kernel.connect(framesTo((f) => frames.push(f)));
+  return { kernel, conn, frames };
+}
+
+describe('the live process commits only a state the rehearsal built and checked too', () => {
+  it('a step that rewrites every post only in the live process is refused, naming the posts', async () => {
+    const { kernel, conn } = boot();
+    const before = { digest: digest(kernel.state), state: kernel.state };
+    const report = await kernel.upgrade(await telling('text', `(post, ctx) => (live() ? { ...react(post, ctx), text: post.text.toUpperCase() } : react(post, ctx))`));
+    expect(report).toMatchObject({
+      result: 'refused',
+      error: { code: 'E_DIVERGED', message: expect.stringMatching(/built a different state than the rehearsal checked, in the posts that migration 1->2 mapped, from key 0 on \(entities 1 to 1,024 of the 3,963 it rewrote\).*nothing changed/) },
+    });
+    expect(kernel.state).toBe(before.state);
+    expect(digest(kernel.state)).toBe(before.digest);
+    expect(kernel.version).toBe(1);
+    expect(await kernel.dispatch(conn, { type: 'timeline' })).toMatchObject({ ok: true });
+    // the rehearsal is not left in a state that refuses the next, honest push
+    expect((await kernel.upgrade(r2)).result).toBe('committed');
+  }, 60_000);
+
+  it('one post out of thousands, deep in the pass: the block it is in is named', async () => {
+    const { kernel } = boot();
+    const before = digest(kernel.state);
+    const report = await kernel.upgrade(await telling('one', `(post, ctx) => (live() && post.id === 'p2yo' ? { ...react(post, ctx), at: post.at + 1 } : react(post, ctx))`));
+    // p2yo is post 3,840 (base 36), in slot 3,839; some posts before it are deleted (not rewritten)
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_DIVERGED', message: expect.stringMatching(/from key \d+ on \(entities 3,073 to 3,963 of the 3,963 it rewrote\)/) } });
+    expect(digest(kernel.state)).toBe(before);
+  }, 60_000);
+
+  it('what finish builds around the collections is compared too', async () => {
+    const { kernel } = boot();
+    const before = digest(kernel.state);
+    const report = await kernel.upgrade(await telling('finish', 'react', `(s, m, ctx) => { const out = up.finish(s, m, ctx); return live() ? { ...out, state: { ...out.state, count: { ...out.state.count, posts: out.state.count.posts + 1 } } } : out; }`));
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_DIVERGED', message: expect.stringMatching(/in what the last step built around its collections \(finish\)/) } });
+    expect(digest(kernel.state)).toBe(before);
+  }, 60_000);
+
+  it('a post re-migrated in a catch-up round is compared: a write during the migration, mapped otherwise here', async () => {
+    const { kernel, conn, frames } = boot();
+    await kernel.dispatch(conn, { type: 'join', handle: 'liker' });
+    const release = await telling('catch-up', `(post, ctx) => (live() && finished ? { ...react(post, ctx), text: 'changed in the live process only' } : react(post, ctx))`);
+    const pending = kernel.upgrade(release, { pace: { perSecond: 4000 } });
+    while (!frames.some((f) => f.t === 'upgrade' && f.phase === 'migrate' && ((f.detail as { progress?: { done: number } })?.progress?.done ?? 0) > 500)) await new Promise((r) => setTimeout(r, 20));
+    const before = digest(kernel.state);
+    expect(await kernel.dispatch(conn, { type: 'like', post: 'p1' })).toMatchObject({ ok: true });
+    const after = kernel.state;
+    const report = await pending;
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_DIVERGED', message: expect.stringMatching(/the posts that migration 1->2 mapped in a catch-up round/) } });
+    expect(before).not.toBe(digest(after));
+    // the like is kept: only the upgrade was refused
+    expect(kernel.state).toBe(after);
+    expect(kernel.version).toBe(1);
+  }, 60_000);
+
+  it('an honest push and its rollback compare equal at every step and commit', async () => {
+    const { kernel, conn, frames } = boot();
+    await kernel.dispatch(conn, { type: 'join', handle: 'writer' });
+    const pending = kernel.upgrade(r2, { pace: { perSecond: 4000 } });
+    while (!frames.some((f) => f.t === 'upgrade' && f.phase === 'migrate' && ((f.detail as { progress?: { done: number } })?.progress?.done ?? 0) > 500)) await new Promise((r) => setTimeout(r, 20));
+    for (const post of ['p1', 'p2yo', 'p1k']) expect(await kernel.dispatch(conn, { type: 'like', post })).toMatchObject({ ok: true });
+    expect(await kernel.dispatch(conn, { type: 'post', text: 'written during the migration' })).toMatchObject({ ok: true });
+    // a like taken back: the post is a new object with the same content (the rehearsal's copy of the
+    // state must see it as new too, or the two processes re-migrate different posts in the round)
+    expect(await kernel.dispatch(conn, { type: 'unlike', post: 'p1k' })).toMatchObject({ ok: true });
+    const report = await pending;
+    expect(report).toMatchObject({ result: 'committed' });
+    expect(report.rounds).toBeGreaterThanOrEqual(1);
+    expect((await kernel.rollback({ acceptDrops: { reactions: 1e9 } })).result).toBe('committed');
+    expect(kernel.version).toBe(1);
+  }, 60_000);
+
+  it('a whole-state step, run in the cut-over, is compared with its rehearsal there', async () => {
+    // whole() returns something else the first time a process calls it: the rehearsal calls it twice
+    // (the first check, then again on the final state at the cut-over), this process once
+    const kernel = new Kernel(tiny(), { limits: { rehearsalHeapMb: 96 } });
+    kernels.push(kernel);
+    const conn = kernel.connect(framesTo(() => {}));
+    for (let i = 0; i < 3; i++) await kernel.dispatch(conn, { type: 'inc' });
+    const before = { state: kernel.state, digest: digest(kernel.state) };
+    const once = tiny({ version: 2, prelude: 'let calls = 0;', migrations: `{ from: 1, to: 2, describe: 'count becomes total', up: (s) => { calls++; return { state: calls === 1 ? { total: s.count, note: 'first call only' } : { total: s.count } }; } }` });
+    const report = await kernel.upgrade(once);
+    expect(report).toMatchObject({ online: false, result: 'refused', error: { code: 'E_DIVERGED', message: expect.stringMatching(/in what the last step built around its collections/) } });
+    expect(kernel.state).toBe(before.state);
+    expect(digest(kernel.state)).toBe(before.digest);
+    expect(await kernel.dispatch(conn, { type: 'inc' })).toMatchObject({ ok: true, data: { value: 4 } });
+  }, 60_000);
+
+  it("posts written across the vector's root split during the migration: the rehearsal re-migrates more, and it still commits", async () => {
+    // 1,020 posts: ten more cross 1,024, where the posts vector gets a new root over the old one. The
+    // rehearsal's copy of the state then gets a whole subtree set anew, and its catch-up round
+    // re-migrates every post in it, where this process re-migrates only the new ones
+    const { kernel, conn, frames } = boot(1020);
+    await kernel.dispatch(conn, { type: 'join', handle: 'writer' });
+    const pending = kernel.upgrade(r2, { pace: { perSecond: 2000 } });
+    while (!frames.some((f) => f.t === 'upgrade' && f.phase === 'migrate' && ((f.detail as { progress?: { done: number } })?.progress?.done ?? 0) > 100)) await new Promise((r) => setTimeout(r, 20));
+    const written = await Promise.all(Array.from({ length: 10 }, (_, i) => kernel.dispatch(conn, { type: 'post', text: `across the split ${i}` })));
+    for (const w of written) expect(w).toMatchObject({ ok: true });
+    const report = await pending;
+    expect(report).toMatchObject({ result: 'committed' });
+    expect(report.cutoverEntities + report.rounds).toBeGreaterThan(0);
+    const timeline = (await kernel.dispatch(conn, { type: 'timeline' })) as { ok: boolean; data: { posts: { text: string }[] } };
+    expect(timeline.data.posts.map((p) => p.text)).toContain('across the split 9');
+  }, 60_000);
+});
