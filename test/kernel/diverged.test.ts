@@ -8,6 +8,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
+import v8 from 'node:v8';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -55,6 +56,8 @@ const up = v1ToV2.up;
 const react = up.each.posts;
 let firstMax = 0;
 let finished = false;
+const kept = [];
+void kept;
 const live = () => firstMax > 0 && firstMax <= 256;
 const posts = { ...v1Shape.posts, read(c, cursor, max) { if (firstMax === 0) firstMax = max; return v1Shape.posts.read(c, cursor, max); } };
 const finish = ${finish};
@@ -173,5 +176,22 @@ describe('the live process commits only a state the rehearsal built and checked 
     expect(report.cutoverEntities + report.rounds).toBeGreaterThan(0);
     const timeline = (await kernel.dispatch(conn, { type: 'timeline' })) as { ok: boolean; data: { posts: { text: string }[] } };
     expect(timeline.data.posts.map((p) => p.text)).toContain('across the split 9');
+  }, 60_000);
+
+  it('a step that allocates only in the live process is refused once this heap outgrows the rehearsal\'s, long before the mark', async () => {
+    // the high-water mark at least 600 MB above what the heap holds now; each post mapped here keeps 1 MB
+    const heap = v8.getHeapStatistics();
+    const percent = Math.ceil(((heap.used_heap_size + 600 * 2 ** 20) / heap.heap_size_limit) * 100);
+    const kernel = new Kernel(r1, { initialState: buildV1(4000, 50), limits: { rehearsalHeapMb: 512, heapHighWaterPercent: percent } });
+    kernels.push(kernel);
+    const conn = kernel.connect(framesTo(() => {}));
+    const before = digest(kernel.state);
+    const hoard = await telling('hoard', `(post, ctx) => { if (live()) kept.push(new Array(1 << 17).fill(post.at)); return react(post, ctx); }`);
+    const t0 = performance.now();
+    const report = await kernel.upgrade(hoard);
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_MEMORY', message: expect.stringMatching(/the live process's heap grew by \d+ MB while it built what grew the rehearsal's by \d+ MB/) } });
+    expect(performance.now() - t0).toBeLessThan(30_000);
+    expect(digest(kernel.state)).toBe(before);
+    expect(await kernel.dispatch(conn, { type: 'timeline' })).toMatchObject({ ok: true });
   }, 60_000);
 });

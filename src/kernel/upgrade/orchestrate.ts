@@ -226,6 +226,23 @@ export class UpgradeRun {
       die('E_MEMORY', `the new state needs about ${mb(projected)} beside the live one (measured in the rehearsal), but this process has ${mb(Math.max(0, room))} left below its heap limit of ${mb(heap.heap_size_limit)}; nothing changed. Start the server with a larger --max-old-space-size`);
   }
 
+  /**
+   * The other memory guard: this process builds what the rehearsal built, one slice behind it, so its
+   * heap should grow by about what the rehearsal's did. A release that allocates only here (it can tell
+   * the processes apart) was refused by the high-water mark alone, after half a minute of GC near the
+   * limit with every write refused as full. Growing past twice the rehearsal's growth by more than half
+   * the room this process had below its mark is refused at once (garbage not yet collected counts as
+   * growth here, so the margin is wide).
+   */
+  #guardGrowth(heap0: v8.HeapInfo, rehearsalMb: number): void {
+    const now = v8.getHeapStatistics();
+    const mark = heap0.heap_size_limit * (this.#host.limits.heapHighWaterPercent / 100);
+    const grown = now.used_heap_size - heap0.used_heap_size;
+    const slack = Math.max(0, mark - heap0.used_heap_size) / 2;
+    if (grown > 2 * rehearsalMb * 2 ** 20 + slack)
+      die('E_MEMORY', `the live process's heap grew by ${mb(grown)} while it built what grew the rehearsal's by ${mb(rehearsalMb * 2 ** 20)}: the release allocates here what it did not there (it tells the two processes apart?); nothing changed`);
+  }
+
   /** Sleep as the pace asks after a slice of `n` entities that took `ms`. */
   async #pace(n: number, ms: number): Promise<void> {
     const pace = this.#req.pace;
@@ -345,7 +362,8 @@ export class UpgradeRun {
         // The rehearsal runs its first pass in big slices, checking what it maps as it goes; this process
         // follows in small ones, never past where the rehearsal has been (the result does not depend on
         // where slices end, so only the position must agree).
-        const child = { position: 0, mapped: false, kinds: begun.progress.kinds, error: null as unknown, wake: null as (() => void) | null };
+        const child = { position: 0, mapped: false, kinds: begun.progress.kinds, grownMb: 0, error: null as unknown, wake: null as (() => void) | null };
+        const heap0 = v8.getHeapStatistics();
         // small first slices, so this process starts following early (at 10k posts it waited for the
         // whole first pass: ~10% of the upgrade); then doubling up to big ones, few messages
         let childSlice = FIRST_CHILD_SLICE;
@@ -357,6 +375,7 @@ export class UpgradeRun {
               child.position = step.position;
               child.mapped = step.mapped;
               child.kinds = step.progress.kinds;
+              child.grownMb = Math.max(child.grownMb, step.heapMb - childHeap0);
               this.#guardMemory(step.progress.kinds, step.heapMb - childHeap0);
               child.wake?.();
               if (!live) {
@@ -395,6 +414,7 @@ export class UpgradeRun {
           const took = performance.now() - t0;
           // at most double: one quick slice (no GC in it) must not make the next one long
           size = Math.max(MIN_SLICE, Math.min(cap, 2 * n, Math.round((n * SLICE_TARGET_MS) / Math.max(took, 0.1))));
+          this.#guardGrowth(heap0, child.grownMb);
           this.#setProgress(live.progress().kinds, 0);
           await this.#pace(n, took);
         }
