@@ -72,7 +72,7 @@ export function renderUpgrade(m: UpgradeModel, ui: PanelControls): HTMLElement {
         h('p.sample-title', {}, `Sample ${m.sample.kind} ${m.sample.id}, before and after migration`),
         sampleBox(`Before · v${m.from.version}`, m.sample.before),
         h('span.sample-arrow', { 'aria-hidden': 'true' }, '→'),
-        sampleBox(`After · v${m.to.version}`, m.sample.after),
+        sampleBox(`${m.outcome === 'refused' ? 'Would have been' : 'After'} · v${m.to.version}`, m.sample.after),
       )
     : null;
 
@@ -94,7 +94,7 @@ export function renderUpgrade(m: UpgradeModel, ui: PanelControls): HTMLElement {
     h('p.hashes', {}, `v${m.from.version} → v${m.to.version} · release ${short(m.from.release)} → ${short(m.to.release)}`),
     h('ol.steps', {}, ...items),
     refusal,
-    censusTable(m.census.before, m.census.after),
+    censusTable(m.census.before, m.census.after, afterLabel(m)),
     facts.length ? h('dl.facts', {}, ...facts) : null,
     sample,
   );
@@ -151,8 +151,13 @@ function fact(label: string, value: string | Node): HTMLElement {
   return h('div.fact', {}, h('dt', {}, label), h('dd', {}, value));
 }
 
+/** The census's second column: a refused or aborted attempt's new state was thrown away, a dry run's never kept. */
+function afterLabel(m: UpgradeModel): string {
+  return m.outcome === 'refused' ? 'after (not kept)' : m.outcome === 'dry-run' ? 'after (dry run)' : 'after';
+}
+
 /** Entities per kind before the migration and after validation: what the upgrade did to the data. */
-function censusTable(before: Record<string, number> | null, after: Record<string, number> | null): HTMLElement | null {
+function censusTable(before: Record<string, number> | null, after: Record<string, number> | null, afterTitle: string): HTMLElement | null {
   if (!before && !after) return null;
   const b = before ?? {};
   const a = after ?? {};
@@ -161,7 +166,7 @@ function censusTable(before: Record<string, number> | null, after: Record<string
   return h(
     'table.census',
     {},
-    h('thead', {}, h('tr', {}, h('th', {}, 'Entities'), h('th', {}, 'before'), h('th', {}, 'after'))),
+    h('thead', {}, h('tr', {}, h('th', {}, 'Entities'), h('th', {}, 'before'), h('th', {}, afterTitle))),
     h(
       'tbody',
       {},

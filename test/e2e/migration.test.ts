@@ -100,6 +100,8 @@ describe.skipIf(!HAVE_CHROMIUM)('watching an online migration', () => {
       expect(await headline(p)).toBe('Upgrade to v2 called off'); // the operator's abort, not a failure
       expect(await p.locator('.upgrade-panel .refusal-note').textContent()).toBe('Nothing changed: the feed keeps running v1.');
       expect(await p.locator('.upgrade-panel .refusal code').textContent()).toBe('E_ABORTED');
+      // the counts the attempt built are shown as thrown away, not as the feed's
+      expect(await p.locator('.upgrade-panel table.census thead').textContent()).toContain('after (not kept)');
       expect(await version(p)).toBe('v1');
     }
     expect(await a.locator('#timeline').innerText()).toBe(before);
