@@ -122,6 +122,54 @@ export function handle(state, command, ctx) { const out = v2.handle(state, comma
     expect(kernel.version).toBe(1);
   }, 60_000);
 
+  it('a window that reaches its bound while the replay runs refuses the rollback: every write served meanwhile is kept', async () => {
+    const { kernel, conn } = await pushed({ windowWrites: 300 });
+    const acked: string[] = [];
+    const post = async (text: string) => {
+      const r = (await kernel.dispatch(conn, { type: 'post', text })) as { ok: boolean; data: { post: { id: string } } };
+      if (r.ok) acked.push(r.data.post.id);
+    };
+    for (let i = 0; i < 250; i++) await post(`before ${i}`);
+    let writing = true;
+    const during = (async () => {
+      for (let i = 0; writing; i++) {
+        await post(`during ${i}`);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
+    const report = await kernel.rollback({ replay: true, pace: { perSecond: 200 } });
+    writing = false;
+    await during;
+    // the bound (300 writes) passed during the replay: the window closed and emptied, which is not "done"
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_NOT_HELD', message: expect.stringMatching(/closed \(writes\) during the rollback; nothing changed/) } });
+    expect(kernel.version).toBe(2);
+    for (const id of acked) expect(await kernel.dispatch(conn, { type: 'thread', post: id })).toMatchObject({ ok: true });
+  }, 60_000);
+
+  it('writes coming faster than the pace: the replay catches up with them at full speed and cuts over', async () => {
+    const { kernel, conn } = await pushed();
+    for (let i = 0; i < 100; i++) await kernel.dispatch(conn, { type: 'post', text: `early ${i}` });
+    let writing = true;
+    let n = 0;
+    const during = (async () => {
+      while (writing) {
+        await kernel.dispatch(conn, { type: 'post', text: `during ${n++}` });
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    })();
+    // 100 writes a second, fewer than come in: paced all the way, it would never end
+    const report = await kernel.rollback({ replay: true, pace: { perSecond: 100 } });
+    writing = false;
+    await during;
+    expect(report).toMatchObject({ result: 'committed' });
+    expect(report.cutoverEntities).toBeGreaterThanOrEqual(0);
+    expect(report.cutoverEntities).toBeLessThanOrEqual(256);
+    expect(report.totalMs).toBeLessThan(30_000);
+    expect(kernel.version).toBe(1);
+    const all = await texts(kernel, conn);
+    expect(all[0]).toBe(`during ${n - 1}`);
+  }, 60_000);
+
   it('closes on molt permanent, on a bound, and then rollback needs down', async () => {
     const { kernel, conn } = await pushed({ windowWrites: 3 });
     expect(kernel.permanent()).toMatchObject({ upgrade: expect.any(String) });

@@ -647,16 +647,27 @@ export class UpgradeRun {
     const progress = (force = false) => this.#setProgress({ writes: { done: replay.at, total: window.writes.length } }, 0, force);
     progress(true);
     let n = 64;
-    while (!replay.done) {
-      this.#check();
+    // A window that closes (a bound passed) empties its writes: the replay must not take that for done.
+    const open = () => {
       if (window.closed) die('E_NOT_HELD', `the reversible window closed (${window.closed}) during the rollback; nothing changed: molt rollback again goes back through down`);
+    };
+    // the pace holds for the writes there were when the rollback began; those written meanwhile are
+    // caught up with at full speed until few are left, and the last ones are replayed in the cut-over
+    const initial = window.writes.length;
+    while (!replay.done && !(replay.at >= initial && window.writes.length - replay.at <= SMALL_ROUND)) {
+      this.#check();
+      open();
       const s0 = performance.now();
       const k = replay.next(n);
       const took = performance.now() - s0;
       n = Math.max(16, Math.min(4096, Math.round((k * SLICE_TARGET_MS) / Math.max(took, 0.1))));
       progress();
-      await this.#pace(k, took);
+      if (replay.at <= initial) await this.#pace(k, took);
+      else await this.#yield();
     }
+    open();
+    // a dry run replays everything here (it never reaches the cut-over)
+    if (report.dryRun) replay.next(Number.MAX_SAFE_INTEGER);
     report.phases.migrate = round(performance.now() - t1);
     const finish = () => {
       report.dropped = replay.casualties.length ? { commands: replay.casualties.length } : {};
@@ -676,15 +687,17 @@ export class UpgradeRun {
     host.log('cutover', {});
     host.hold();
     const paused = performance.now();
+    const left = window.writes.length - replay.at;
     replay.next(Number.MAX_SAFE_INTEGER);
     finish();
     this.#acceptDrops(report.dropped);
     this.#check();
+    open();
     // ======== point of no return ========
     this.#phase = 'commit';
     report.pauseMs = round(performance.now() - paused);
     report.phases.commit = report.pauseMs;
-    report.cutoverEntities = window.writes.length - replay.at;
+    report.cutoverEntities = left;
     report.queued = host.queued();
     report.result = 'committed';
     this.#measured();
