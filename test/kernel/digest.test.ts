@@ -61,7 +61,7 @@ describe('digests of what a migration built', () => {
     const copy = JSON.parse(JSON.stringify(input)) as typeof input;
     const digestAround = (s: unknown, i: unknown, b: object) => {
       const d = new Digests();
-      d.around('state', s, i, new Map([[b, '0:posts']]));
+      d.around('state', s, i, new Map([[b, { label: '0:posts', base: (i as typeof input).posts, every: false }]]));
       return d.take()['state']!.h[0];
     };
     const builtCopy = JSON.parse(JSON.stringify(built)) as typeof built;
@@ -93,5 +93,12 @@ describe('digests of what a migration built', () => {
     expect(compareCaught(mine, there([3], [posts[3]]), held)).toEqual({ stream: '0:posts caught up', key: 7 });
     // block streams are not its business, nor are caught streams differs()'
     expect(live.differs(mine, there([1], [posts[1]]))).toBeNull();
+  });
+
+  it('strings as UTF-8 carries them: a lone surrogate digests as U+FFFD, a pair as itself', () => {
+    expect(digestOf({ text: 'cut short \uD83D' })).toBe(digestOf({ text: 'cut short \uFFFD' }));
+    expect(digestOf({ text: 'ab\uDE00cd' })).toBe(digestOf({ text: 'ab\uFFFDcd' }));
+    expect(digestOf({ text: 'smile \uD83D\uDE00' })).not.toBe(digestOf({ text: 'smile \uFFFD\uFFFD' }));
+    expect(digestOf({ text: 'x\uD83D\uDE00y' })).not.toBe(digestOf({ text: 'x\uD83D\uDE01y' }));
   });
 });

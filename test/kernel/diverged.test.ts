@@ -69,6 +69,17 @@ void finished;
   return { code: built.code, view: built.view, hash: built.hash };
 }
 
+/** Feed v2 with `migrations` (source of migrations.ts, which may import `up`, `v1Shape` and `v2Shape` as given). */
+async function v2Release(name: string, body: string): Promise<ReleaseSource> {
+  const folder = path.join(dir, name);
+  const abs = (p: string) => JSON.stringify(path.join(ROOT, p));
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(path.join(folder, 'index.ts'), `export * from ${abs('src/feed/v2/index.ts')};\n`);
+  writeFileSync(path.join(folder, 'migrations.ts'), `import { v1ToV2 } from ${abs('migrations/001-v1-to-v2.ts')};\nimport { v1Shape, v2Shape } from ${abs('src/feed/lib/shapes.ts')};\nconst up = v1ToV2.up;\n${body}\n`);
+  const built = await buildRelease(folder);
+  return { code: built.code, view: built.view, hash: built.hash };
+}
+
 function boot(posts = 4000) {
   const kernel = new Kernel(r1, { initialState: buildV1(posts, 50), limits: { rehearsalHeapMb: 512 } });
   kernels.push(kernel);
@@ -193,5 +204,35 @@ describe('the live process commits only a state the rehearsal built and checked 
     expect(performance.now() - t0).toBeLessThan(30_000);
     expect(digest(kernel.state)).toBe(before);
     expect(await kernel.dispatch(conn, { type: 'timeline' })).toMatchObject({ ok: true });
+  }, 60_000);
+
+  it("a collection whose get() hands one process a copy of its own making is compared by content, not taken as the state's", async () => {
+    // users are mapped as they are (none rewritten), so no entity of theirs is in a stream; get() gives
+    // the first process to call it a copy with one handle changed (and the others a copy of their own). The rehearsal keeps the releases it
+    // loaded, so a dry run spends that there; the live process loads the release afresh for the push.
+    const lying = await v2Release('lying-get', `
+let calls = 0;
+function lie(users) {
+  const leaf0 = users.shift === 0 ? users.root : users.root[0];
+  const leaf = Object.freeze([{ ...leaf0[0], handle: 'not_what_was_checked' }, ...leaf0.slice(1)]);
+  return Object.freeze({ size: users.size, shift: users.shift, root: users.shift === 0 ? leaf : Object.freeze([leaf, ...users.root.slice(1)]) });
+}
+const users = { ...v1Shape.users, get: (s) => (calls++ === 0 ? lie(s.users) : Object.freeze({ ...s.users })) };
+export const migrations = [{ ...v1ToV2, shapes: { from: { ...v1Shape, users }, to: { ...v2Shape, users } }, up: { ...up, each: { posts: up.each.posts, users: (u) => u }, finish: (s, m, ctx) => { const out = up.finish(s, m, ctx); return { ...out, state: { ...out.state, users: m.users } }; } } }];`);
+    const { kernel, conn } = boot(2000);
+    expect((await kernel.upgrade(lying, { dryRun: true })).result).not.toBe('committed');
+    const before = digest(kernel.state);
+    const report = await kernel.upgrade(lying);
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_DIVERGED', message: expect.stringMatching(/what the last step built around its collections/) } });
+    expect(digest(kernel.state)).toBe(before);
+    expect(await kernel.dispatch(conn, { type: 'timeline' })).toMatchObject({ ok: true });
+  }, 60_000);
+
+  it('a post holding half an emoji (a lone surrogate, which the copy to the rehearsal carries as U+FFFD) commits', async () => {
+    const { kernel, conn } = boot(200);
+    await kernel.dispatch(conn, { type: 'join', handle: 'halfway' });
+    expect(await kernel.dispatch(conn, { type: 'post', text: 'cut short \uD83D' })).toMatchObject({ ok: true });
+    expect(await kernel.dispatch(conn, { type: 'post', text: 'half \uD83D, then more' })).toMatchObject({ ok: true });
+    expect((await kernel.upgrade(r2)).result).toBe('committed');
   }, 60_000);
 });

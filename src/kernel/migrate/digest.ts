@@ -41,14 +41,37 @@ function mix(x: number): void {
   h = Math.imul(h ^ x, PRIME);
 }
 
+/**
+ * A string, two UTF-16 units a word. The rehearsal's copy of the state crossed msgpack, which writes
+ * UTF-8: a lone surrogate (half an emoji, as a handler that cuts a text short can leave) arrives there
+ * as U+FFFD. So a string is digested as UTF-8 would carry it (toWellFormed), which both sides agree on.
+ */
 function str(s: string): void {
   const n = s.length;
   h = Math.imul(h ^ (n | 0x40000000), PRIME);
   let i = 0;
-  // two UTF-16 units a word
+  for (; i + 1 < n; i += 2) {
+    const a = s.charCodeAt(i);
+    const b = s.charCodeAt(i + 1);
+    // a surrogate: the rest of the string as it would arrive (the same length, lone ones replaced)
+    if ((a & 0xf800) === 0xd800 || (b & 0xf800) === 0xd800) return rest(wellFormed(s), i);
+    h = Math.imul(h ^ (a | (b << 16)), PRIME);
+  }
+  if (i < n) {
+    const a = s.charCodeAt(i);
+    h = Math.imul(h ^ ((a & 0xf800) === 0xd800 ? 0xfffd : a), PRIME);
+  }
+}
+
+function rest(s: string, from: number): void {
+  const n = s.length;
+  let i = from;
   for (; i + 1 < n; i += 2) h = Math.imul(h ^ (s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16)), PRIME);
   if (i < n) h = Math.imul(h ^ s.charCodeAt(i), PRIME);
 }
+
+/** `s` with every lone surrogate replaced by U+FFFD (String.prototype.toWellFormed, Node 20). */
+const wellFormed = (s: string): string => (s as unknown as { toWellFormed(): string }).toWellFormed();
 
 /** How deep the digest follows data; below, a subtree is folded as a mark only (see the file's comment). */
 const DEEP = 2_000;
@@ -136,6 +159,13 @@ interface Open extends Stream {
   at: number;
 }
 
+/** A collection a step built, as `around` marks it: "<step>:<kind>", what it was built over, and whether every entry moved. */
+export interface Built {
+  readonly label: string;
+  readonly base: unknown;
+  readonly every: boolean;
+}
+
 /** What one process built, as digests per stream: "<step>:<kind>" (first pass), "<step>:<kind>@<round>", "state@<round>". */
 export class Digests {
   readonly #streams = new Map<string, Open>();
@@ -191,7 +221,7 @@ export class Digests {
    * their streams); everything else by content. At most a few nodes for a state whose collections
    * hold its size.
    */
-  around(stream: string, state: unknown, input: unknown, built: ReadonlyMap<object, string>): void {
+  around(stream: string, state: unknown, input: unknown, built: ReadonlyMap<object, Built>): void {
     const moved = new Map<object, string>();
     // the input's nodes one and two levels down, by the path they were at (bounded)
     if (typeof input === 'object' && input !== null && !Array.isArray(input)) {
@@ -209,10 +239,21 @@ export class Digests {
         }
       }
     }
+    // built over the input's collection where the walk finds it (`was`), or over one of the input's
+    // first nodes, or over a collection an earlier step built so (a chain of steps), or all moved
+    const overInput = (b: Built, was: unknown): boolean => {
+      for (let at: Built | undefined = b, hops = 0; at !== undefined && hops < 64; at = built.get(at.base as object), hops++)
+        if (at.every || at.base === was || moved.has(at.base as object)) return true;
+      return false;
+    };
     h = SEED;
     const walk = (v: unknown, was: unknown, depth: number): void => {
       if (typeof v !== 'object' || v === null) return value(v, depth);
-      const label = v === was ? '=' : (built.get(v) ?? moved.get(v));
+      const b = built.get(v);
+      // a built collection is a mark only where its entities are all in their streams or the input's
+      // own: every entry moved (all of them mapped), or it was built over the input's collection as it
+      // is there (what a collection's get() returned can be a copy of its own making)
+      const label = v === was ? '=' : b !== undefined ? (overInput(b, was) ? b.label : undefined) : moved.get(v);
       if (label !== undefined) {
         mix(13);
         str(label);

@@ -14,6 +14,7 @@ import { checkMigrationResult } from '../guard.ts';
 import type { LoadedRelease } from '../release.ts';
 import { TimeoutError, describeThrown, runBounded } from '../sandbox.ts';
 import { Runner, directionOf, type KindProgress, type SliceObserver } from './runner.ts';
+import type { Built } from './digest.ts';
 
 /** A step as an observer of its first pass sees it: its place in the pipeline, shapes and changes. */
 export interface ObservedStep {
@@ -242,10 +243,11 @@ export class Pipeline {
   }
 
   /** Every collection the steps built, each with "<step>:<kind>" (digest.ts marks them by that). */
-  built(): Map<object, string> {
-    const out = new Map<object, string>();
+  built(): Map<object, Built> {
+    const out = new Map<object, Built>();
     this.#stages.forEach((s, i) => {
-      for (const [kind, c] of s.runner?.collections() ?? []) if (typeof c === 'object' && c !== null && !out.has(c)) out.set(c, `${i}:${kind}`);
+      for (const c of s.runner?.collections() ?? [])
+        if (typeof c.mapped === 'object' && c.mapped !== null && !out.has(c.mapped)) out.set(c.mapped, { label: `${i}:${c.kind}`, base: c.base, every: c.every });
     });
     return out;
   }

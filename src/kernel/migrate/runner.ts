@@ -250,8 +250,8 @@ export class Runner {
   }
 
   /** The collection built for each kind so far (the state's as it is, for a kind nothing rewrote yet). */
-  collections(): [string, unknown][] {
-    return this.#kinds.map((k) => [k.kind, k.mapped]);
+  collections(): { kind: string; mapped: unknown; base: unknown; every: boolean }[] {
+    return this.#kinds.map((k) => ({ kind: k.kind, mapped: k.mapped, base: k.base, every: k.every }));
   }
 
   /** The state it reads now (the snapshot, or the last state it caught up with). */
