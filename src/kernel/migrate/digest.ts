@@ -10,10 +10,11 @@
  * process commits nothing whose digests differ from the rehearsal's (E_DIVERGED).
  *
  * The digest is of content only, never of identity: a copy (the rehearsal's mirror) digests the same
- * as its original, and where slices end does not matter (the entities come in one order). It is two
- * 32-bit multiplicative hashes over every string's characters, every number's bits and every key,
- * with the shape of the data between them: not cryptographic (a release crafted to collide could pass),
- * but an accidental difference (module state, a counter, the other process's history) shows.
+ * as its original, and where slices end does not matter (the entities come in one order). It is a
+ * 32-bit multiplicative hash (FNV-1a over 32-bit words) of every string's characters, every number's
+ * bits and every key, with the shape of the data between them, one per block of entities: not
+ * cryptographic (a release crafted to collide could pass), but an accidental difference (module state,
+ * a counter, the other process's history) shows.
  *
  * It reads values directly (for-in, indices), so it runs only over data a plain-data walk has checked
  * already (plain.ts: no getter, no Proxy, no prototype of its own). Data nested more than DEEP levels
@@ -166,7 +167,10 @@ export interface Built {
   readonly every: boolean;
 }
 
-/** What one process built, as digests per stream: "<step>:<kind>" (first pass), "<step>:<kind>@<round>", "state@<round>". */
+/**
+ * What one process built, as digests per stream, since the last take(): "<step>:<kind>" (a first
+ * pass), "<step>:<kind> caught up" (a catch-up round) and "state" (around the collections).
+ */
 export class Digests {
   readonly #streams = new Map<string, Open>();
 
@@ -217,9 +221,9 @@ export class Digests {
    * Fold what a pipeline built around its collections into a stream of its own: `state` walked against
    * `input` (the state the pipeline read). A node that is the input's own at the same place, or one of
    * the input's first nodes moved elsewhere, is folded as a mark of where it came from; a collection a
-   * step built (`built`: the collection -> "<step>:<kind>") as a mark of that (its entities are in
-   * their streams); everything else by content. At most a few nodes for a state whose collections
-   * hold its size.
+   * step built over the input's own (`built`) as a mark of that ("<step>:<kind>": the entities the step
+   * rewrote are in their streams, the rest are the input's); everything else by content. At most a few
+   * nodes for a state whose collections hold its size.
    */
   around(stream: string, state: unknown, input: unknown, built: ReadonlyMap<object, Built>): void {
     const moved = new Map<object, string>();
@@ -279,7 +283,7 @@ export class Digests {
     this.#streams.set(stream, { n: 1, h: [], first: [''], at: h });
   }
 
-  /** The streams so far, closed (each block's lanes), and forget them. */
+  /** The streams so far, closed (each block's digest), and forget them. */
   take(): Record<string, Stream> {
     const out: Record<string, Stream> = {};
     for (const [name, s] of this.#streams) out[name] = { n: s.n, h: s.n === 0 ? [] : [...s.h, s.at >>> 0] };
