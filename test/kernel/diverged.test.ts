@@ -235,4 +235,30 @@ export const migrations = [{ ...v1ToV2, shapes: { from: { ...v1Shape, users }, t
     expect(await kernel.dispatch(conn, { type: 'post', text: 'half \uD83D, then more' })).toMatchObject({ ok: true });
     expect((await kernel.upgrade(r2)).result).toBe('committed');
   }, 60_000);
+
+  it("a reaction taken back and given again (its emoji now last in the post's map) does not part the two copies: v3 -> v2 commits", async () => {
+    const { kernel, conn } = boot(500);
+    expect((await kernel.upgrade(r2)).result).toBe('committed');
+    const join = async (handle: string) => {
+      const c = kernel.connect(framesTo(() => {}));
+      await kernel.dispatch(c, { type: 'join', handle });
+      return c;
+    };
+    const [ann, bob] = [await join('ann'), await join('bob')];
+    const made = (await kernel.dispatch(ann, { type: 'post', text: 'react to me' })) as { data: { post: { id: string } } };
+    const post = made.data.post.id;
+    await kernel.dispatch(ann, { type: 'react', post, emoji: '❤️' });
+    await kernel.dispatch(bob, { type: 'react', post, emoji: '😂' });
+    // the rehearsal's copy has the post now, ❤️ first
+    const r3 = await buildRelease(3);
+    expect((await kernel.upgrade({ code: r3.code, view: r3.view, hash: r3.hash })).result).toBe('committed');
+    await kernel.dispatch(ann, { type: 'unreact', post, emoji: '❤️' });
+    await kernel.dispatch(ann, { type: 'react', post, emoji: '❤️' });
+    // v3's down keeps each post's reactions as they are, in their order: 😂 first now
+    const report = await kernel.rollback({ acceptDrops: { edits: 1e9, follows: 1e9, notifications: 1e9 } });
+    expect(report.error).toBeUndefined();
+    expect(report.result).toBe('committed');
+    expect(kernel.version).toBe(2);
+    expect(await kernel.dispatch(conn, { type: 'timeline' })).toMatchObject({ ok: true });
+  }, 60_000);
 });

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { Packr, Unpackr } from 'msgpackr';
 import * as v1 from '../../src/feed/v1/index.ts';
+import * as v2 from '../../src/feed/v2/index.ts';
 import { Builder, FullSync, apply, diff, type Patch } from '../../src/kernel/upgrade/mirror.ts';
 import { buildV1 } from '../feed/build.ts';
 import { vecChanged } from '../../src/feed/lib/collections.ts';
@@ -64,6 +65,8 @@ describe('mirror', () => {
       for (const slot of vecChanged(synced.posts, d.state.posts)) expect(renewed.has(slot)).toBe(true);
       synced = d.state;
       expect(copy).toEqual(d.state);
+      // and in the same order (toEqual does not look at key order; a digest does)
+      expect(JSON.stringify(copy)).toBe(JSON.stringify(d.state));
     }
     expect(d.state.posts.size).toBeGreaterThan(1024); // the posts vector's root split twice
   });
@@ -106,5 +109,24 @@ describe('mirror', () => {
     expect(live).toEqual([6]);
     expect(vecChanged(copy1.posts, copy2.posts)).toEqual(live);
     expect(patches.some((p) => p[0] === 4)).toBe(true);
+  });
+
+  it("keeps keys in the live node's order: a reaction taken back and given again goes last in both", () => {
+    const d = new Driver<v2.State>(v2, v2.init());
+    const send = wire();
+    const [ann, bob] = [d.join('ann'), d.join('bob')];
+    const post = d.ok(ann, { type: 'post', text: 'react to me' }).post.id as string;
+    d.ok(ann, { type: 'react', post, emoji: '❤️' });
+    d.ok(bob, { type: 'react', post, emoji: '😂' });
+    const s1 = d.state;
+    const copy1 = fullCopy(s1, send) as v2.State;
+    // ❤️ goes (its last reactor takes it back) and comes again: now after 😂
+    d.ok(ann, { type: 'unreact', post, emoji: '❤️' });
+    d.ok(ann, { type: 'react', post, emoji: '❤️' });
+    const copy2 = apply(copy1, send(diff(s1, d.state))) as v2.State;
+    const reactions = (s: v2.State) => JSON.stringify(v2.sample(s, post)?.data);
+    expect(reactions(d.state)).toContain('"😂":["u2"],"❤️":["u1"]');
+    expect(reactions(copy2)).toBe(reactions(d.state));
+    expect(JSON.stringify(copy2)).toBe(JSON.stringify(d.state));
   });
 });

@@ -10,6 +10,8 @@
  *            A node replaced by an equal one (a like, then an unlike) is "touched": the mirror copies
  *            it too, so which entities are new objects is the same on both sides, and a catch-up
  *            round (which finds what changed by identity) re-migrates the same ones in both processes.
+ *            Key order is copied too: a key deleted and added again goes last in the live node, where
+ *            the copy would keep it in place (a REORDER patch puts the copy's keys in the live order).
  *
  * Both sides hold frozen trees of the same shape, so a patch addresses nodes by path. Patches carry the
  * old length or key count of each node they change, and the child checks them: a mirror that drifted
@@ -19,21 +21,23 @@
 export type Path = (string | number)[];
 
 /**
- * One change: set a value at a path, delete a key, truncate an array, put back a moved subtree, or
- * touch a node (the same content, a new object).
+ * One change: set a value at a path, delete a key, truncate an array, put back a moved subtree, touch
+ * a node (the same content, a new object), or put a node's keys in a new order.
  */
 export type Patch =
   | readonly [op: 0, path: Path, value: unknown]
   | readonly [op: 1, path: Path]
   | readonly [op: 2, path: Path, length: number]
   | readonly [op: 3, path: Path, from: Path]
-  | readonly [op: 4, path: Path];
+  | readonly [op: 4, path: Path]
+  | readonly [op: 5, path: Path, keys: string[]];
 
 export const SET = 0;
 export const DELETE = 1;
 export const TRUNCATE = 2;
 export const MOVED = 3;
 export const TOUCH = 4;
+export const REORDER = 5;
 
 /** Rough bytes of a value, stopping once past `limit` (so a big subtree costs `limit`, not its size). */
 export function sizeUpTo(value: unknown, limit: number): number {
@@ -147,6 +151,10 @@ function diffValue(a: unknown, b: unknown, path: Path, ancestors: Ancestor[], ou
         const old = a as Record<string, unknown>;
         for (const k in b) diffValue(old[k], (b as Record<string, unknown>)[k], [...path, k], ancestors, out);
         for (const k in old) if (!Object.hasOwn(b, k)) out.push([DELETE, [...path, k]]);
+        // the copy keeps its keys where they were and adds new ones at the end; the live node may
+        // have them otherwise (a reaction taken back and given again goes last): key order is content
+        const keys = reordered(old, b as Record<string, unknown>);
+        if (keys !== null) out.push([REORDER, path, keys]);
       }
       ancestors.pop();
       // a new object with nothing new in it: the mirror's gets renewed too
@@ -155,6 +163,29 @@ function diffValue(a: unknown, b: unknown, path: Path, ancestors: Ancestor[], ou
     }
   }
   out.push([SET, path, b]);
+}
+
+/**
+ * The keys of `b` in its order, when a copy of `a` patched to `b` would have them in another: the keys
+ * `a` keeps stay where they were there, and new ones go last. Null when the order is the same.
+ */
+function reordered(a: Record<string, unknown>, b: Record<string, unknown>): string[] | null {
+  const now = Object.keys(b);
+  let i = 0;
+  for (const k in a) {
+    if (!Object.hasOwn(b, k)) continue;
+    if (now[i++] !== k) return now;
+  }
+  for (; i < now.length; i++) if (Object.hasOwn(a, now[i]!)) return now;
+  return null;
+}
+
+/** A node of the copy being patched (fresh, not yet frozen) with its keys put in `keys`' order. */
+function inOrder(node: Record<string | number, unknown>, keys: readonly string[]): Record<string | number, unknown> {
+  const values = keys.map((k) => node[k]);
+  for (const k of keys) delete node[k];
+  keys.forEach((k, i) => (node[k] = values[i]));
+  return node;
 }
 
 /** The value at `path` in `root`, or undefined. */
@@ -192,6 +223,7 @@ export function apply(root: unknown, patches: readonly Patch[]): unknown {
     if (path.length === 0) {
       if (patch[0] === SET || patch[0] === MOVED) top = value;
       else if (patch[0] === TOUCH) top = own(top, undefined);
+      else if (patch[0] === REORDER) top = inOrder(own(top, undefined), patch[2]);
       else if (patch[0] === TRUNCATE) {
         const copy = own(top, 0) as unknown as unknown[];
         copy.length = patch[2];
@@ -209,6 +241,7 @@ export function apply(root: unknown, patches: readonly Patch[]): unknown {
     const last = path[path.length - 1]!;
     if (patch[0] === DELETE) delete node[last];
     else if (patch[0] === TOUCH) node[last] = own(node[last], last);
+    else if (patch[0] === REORDER) node[last] = inOrder(own(node[last], last), patch[2]);
     else if (patch[0] === TRUNCATE) {
       const copy = own(node[last], 0) as unknown as unknown[];
       copy.length = patch[2];
