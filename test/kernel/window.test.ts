@@ -170,6 +170,43 @@ export function handle(state, command, ctx) { const out = v2.handle(state, comma
     expect(all[0]).toBe(`during ${n - 1}`);
   }, 60_000);
 
+  it('--replay --hold: replayed, then kept caught up with the writes until the cut-over the operator gives', async () => {
+    const { kernel, conn } = await pushed();
+    for (let i = 0; i < 50; i++) await kernel.dispatch(conn, { type: 'post', text: `early ${i}` });
+    const rolling = kernel.rollback({ replay: true, hold: true });
+    while (kernel.status().upgrade?.phase !== 'held') await new Promise((r) => setTimeout(r, 20));
+    expect(kernel.version).toBe(2);
+    for (let i = 0; i < 5; i++) expect(await kernel.dispatch(conn, { type: 'post', text: `while held ${i}` })).toMatchObject({ ok: true });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(kernel.version).toBe(2);
+    kernel.cutover();
+    expect((await rolling).result).toBe('committed');
+    expect(kernel.version).toBe(1);
+    expect((await texts(kernel, conn)).slice(0, 5)).toEqual([4, 3, 2, 1, 0].map((i) => `while held ${i}`));
+  }, 60_000);
+
+  it('writes as fast as they can be served: the replay ends within bounds, committed or refused, and keeps every write', async () => {
+    const { kernel, conn } = await pushed();
+    const acked: string[] = [];
+    let writing = true;
+    // four writers, each sending its next post as soon as the last is answered
+    const writers = Array.from({ length: 4 }, async (_, w) => {
+      for (let i = 0; writing; i++) {
+        const r = (await kernel.dispatch(conn, { type: 'post', text: `w${w} ${i}` })) as { ok: boolean; data: { post: { id: string } } };
+        if (r.ok) acked.push(r.data.post.id);
+      }
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    const t0 = performance.now();
+    const report = await kernel.rollback({ replay: true, pace: { perSecond: 500 } });
+    writing = false;
+    await Promise.all(writers);
+    expect(performance.now() - t0).toBeLessThan(40_000);
+    if (report.result === 'committed') expect(kernel.version).toBe(1);
+    else expect(report).toMatchObject({ result: 'refused', error: { code: 'E_CUTOVER' } });
+    for (const id of acked.slice(-200)) expect(await kernel.dispatch(conn, { type: 'thread', post: id })).toMatchObject({ ok: true });
+  }, 60_000);
+
   it('closes on molt permanent, on a bound, and then rollback needs down', async () => {
     const { kernel, conn } = await pushed({ windowWrites: 3 });
     expect(kernel.permanent()).toMatchObject({ upgrade: expect.any(String) });

@@ -110,6 +110,8 @@ const SMALL_ROUND = 256;
 const MAX_ROUNDS = 20;
 /** While held, catch up this often, ms. */
 const HOLD_ROUND_MS = 1000;
+/** A window rollback catches up with the writes made meanwhile for at most this long, ms, then cuts over. */
+const WINDOW_CATCH_UP_MS = 5_000;
 /**
  * Commands first: between two slices the migration waits while commands wait, but not longer than
  * this, ms (so on a feed that keeps the kernel busy it still moves, at a slice every this often).
@@ -651,20 +653,33 @@ export class UpgradeRun {
     const open = () => {
       if (window.closed) die('E_NOT_HELD', `the reversible window closed (${window.closed}) during the rollback; nothing changed: molt rollback again goes back through down`);
     };
-    // the pace holds for the writes there were when the rollback began; those written meanwhile are
-    // caught up with at full speed until few are left, and the last ones are replayed in the cut-over
+    // The pace holds for the writes there were when the rollback began. Those written meanwhile are
+    // caught up with at full speed (a slice between two turns of the commands) until few are left, or
+    // for WINDOW_CATCH_UP_MS at most: on a feed written as fast as it can be served the replay never
+    // gains on the writes, and the rest is replayed in the cut-over, within its time limit.
     const initial = window.writes.length;
-    while (!replay.done && !(replay.at >= initial && window.writes.length - replay.at <= SMALL_ROUND)) {
-      this.#check();
-      open();
-      const s0 = performance.now();
-      const k = replay.next(n);
-      const took = performance.now() - s0;
-      n = Math.max(16, Math.min(4096, Math.round((k * SLICE_TARGET_MS) / Math.max(took, 0.1))));
-      progress();
-      if (replay.at <= initial) await this.#pace(k, took);
-      else await this.#yield();
-    }
+    /** What replaying one write took lately, ms (the cut-over's pause is forecast from it). */
+    let perWrite = 0;
+    const slices = async (stop: () => boolean): Promise<void> => {
+      while (!replay.done && !stop()) {
+        this.#check();
+        open();
+        const s0 = performance.now();
+        const k = replay.next(n);
+        const took = performance.now() - s0;
+        if (k > 0) perWrite = took / k;
+        n = Math.max(16, Math.min(4096, Math.round((k * SLICE_TARGET_MS) / Math.max(took, 0.1))));
+        progress();
+        if (replay.at <= initial) await this.#pace(k, took);
+        else await tick();
+      }
+    };
+    let caughtUpFrom: number | null = null;
+    await slices(() => {
+      if (replay.at < initial) return false;
+      caughtUpFrom ??= performance.now();
+      return window.writes.length - replay.at <= SMALL_ROUND || performance.now() - caughtUpFrom > WINDOW_CATCH_UP_MS;
+    });
     open();
     // a dry run replays everything here (it never reaches the cut-over)
     if (report.dryRun) replay.next(Number.MAX_SAFE_INTEGER);
@@ -682,6 +697,33 @@ export class UpgradeRun {
       return this.#end('dry-run');
     }
     this.#acceptDrops(report.dropped);
+    // held: kept caught up with the writes until the operator says cut over (or aborts)
+    if (this.#req.hold) {
+      this.#held = true;
+      this.#phase = 'held';
+      this.#announce('held', { progress: this.#progress, census: report.census.after });
+      host.log('held', { window: true });
+      let go = false;
+      this.#cutover = () => {
+        go = true;
+        this.#wake?.();
+      };
+      while (!go) {
+        await this.#sleep(HOLD_ROUND_MS);
+        this.#check();
+        open();
+        const start = performance.now();
+        await slices(() => go || window.writes.length - replay.at <= SMALL_ROUND || performance.now() - start > WINDOW_CATCH_UP_MS);
+      }
+      this.#cutover = null;
+      this.#held = false;
+      finish();
+      this.#acceptDrops(report.dropped);
+    }
+    // refused before commands wait, when the rest would not replay within the cut-over's limit
+    const forecast = (window.writes.length - replay.at) * perWrite;
+    if (forecast > limits.cutoverTimeoutMs / 2)
+      die('E_CUTOVER', `${(window.writes.length - replay.at).toLocaleString('en')} writes are still to replay, about ${Math.round(forecast)} ms with commands waiting, over half the cut-over's ${limits.cutoverTimeoutMs} ms limit: the feed is written about as fast as the replay goes; nothing changed (try again when it is quieter)`);
     this.#phase = 'cutover';
     this.#announce('cutover', {});
     host.log('cutover', {});
@@ -693,6 +735,8 @@ export class UpgradeRun {
     this.#acceptDrops(report.dropped);
     this.#check();
     open();
+    if (performance.now() - paused > limits.cutoverTimeoutMs)
+      die('E_CUTOVER', `the cut-over replayed ${left.toLocaleString('en')} writes in ${Math.round(performance.now() - paused)} ms, over its ${limits.cutoverTimeoutMs} ms limit: the feed is written faster than the replay gains on it; nothing changed (try again when it is quieter)`);
     // ======== point of no return ========
     this.#phase = 'commit';
     report.pauseMs = round(performance.now() - paused);
