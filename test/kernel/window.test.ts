@@ -203,7 +203,13 @@ export function handle(state, command, ctx) { const out = v2.handle(state, comma
     await Promise.all(writers);
     expect(performance.now() - t0).toBeLessThan(40_000);
     if (report.result === 'committed') expect(kernel.version).toBe(1);
-    else expect(report).toMatchObject({ result: 'refused', error: { code: 'E_CUTOVER' } });
+    // refused with nothing changed: the rest would not replay within the cut-over's limit, or the
+    // window reached its bound of writes meanwhile (it closes, and a rollback then needs down)
+    else {
+      expect(report.result).toBe('refused');
+      expect(['E_CUTOVER', 'E_NOT_HELD']).toContain(report.error?.code);
+      expect(kernel.version).toBe(2);
+    }
     for (const id of acked.slice(-200)) expect(await kernel.dispatch(conn, { type: 'thread', post: id })).toMatchObject({ ok: true });
   }, 60_000);
 
