@@ -9,51 +9,45 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import v8 from 'node:v8';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { pack } from 'msgpackr';
 import { Kernel } from '../../src/kernel/kernel.ts';
 import type { ReleaseSource } from '../../src/kernel/release.ts';
-import { ROOT, buildRelease } from '../../src/release/build.ts';
+import { TempReleases, abs } from '../support/releases.ts';
 import { framesTo } from '../../src/transport/frames.ts';
 import type { ServerFrame } from '../../src/transport/protocol.ts';
 import { buildV1 } from '../feed/build.ts';
 import { tiny } from '../support/tiny.ts';
 
 const digest = (state: unknown) => createHash('sha256').update(pack(state)).digest('hex');
-let dir: string;
+const releases = new TempReleases();
 let r1: ReleaseSource;
 let r2: ReleaseSource;
 const kernels: Kernel[] = [];
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'molt-diverged-'));
-  const [a, b] = await Promise.all([buildRelease(1), buildRelease(2)]);
-  r1 = { code: a.code, view: a.view, hash: a.hash };
-  r2 = { code: b.code, view: b.view, hash: b.hash };
+  [r1, r2] = await Promise.all([releases.real(1), releases.real(2)]);
 }, 60_000);
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => releases.remove());
 afterEach(() => {
   for (const k of kernels.splice(0)) k.close();
 });
+
+/** Feed v2 with `body` as its migrations.ts, after imports of the real step (`up`) and the shapes. */
+function v2Release(body: string): Promise<ReleaseSource> {
+  return releases.build(2, `import { v1ToV2 } from ${abs('migrations/001-v1-to-v2.ts')};
+import { v1Shape, v2Shape } from ${abs('src/feed/lib/shapes.ts')};
+const up = v1ToV2.up;
+${body}
+`);
+}
 
 /**
  * Feed v2 whose 1 -> 2 step is the real one, except for `each` (posts) and `finish`, written with
  * `live()`: true in the live process only. The step reads posts through a collection that notes how
  * many posts the first slice asks for: the live process asks for a few hundred, the rehearsal for more.
  */
-async function telling(name: string, each: string, finish = 'up.finish'): Promise<ReleaseSource> {
-  const folder = path.join(dir, name);
-  const abs = (p: string) => JSON.stringify(path.join(ROOT, p));
-  mkdirSync(folder, { recursive: true });
-  writeFileSync(path.join(folder, 'index.ts'), `export * from ${abs('src/feed/v2/index.ts')};\n`);
-  writeFileSync(
-    path.join(folder, 'migrations.ts'),
-    `import { v1ToV2 } from ${abs('migrations/001-v1-to-v2.ts')};
-import { v1Shape, v2Shape } from ${abs('src/feed/lib/shapes.ts')};
-const up = v1ToV2.up;
-const react = up.each.posts;
+function telling(each: string, finish = 'up.finish'): Promise<ReleaseSource> {
+  return v2Release(`const react = up.each.posts;
 let firstMax = 0;
 let finished = false;
 const kept = [];
@@ -62,22 +56,7 @@ const live = () => firstMax > 0 && firstMax <= 256;
 const posts = { ...v1Shape.posts, read(c, cursor, max) { if (firstMax === 0) firstMax = max; return v1Shape.posts.read(c, cursor, max); } };
 const finish = ${finish};
 export const migrations = [{ ...v1ToV2, shapes: { from: { ...v1Shape, posts }, to: v2Shape }, up: { ...up, each: { posts: ${each} }, finish: (s, m, ctx) => { finished = true; return finish(s, m, ctx); } } }];
-void finished;
-`,
-  );
-  const built = await buildRelease(folder);
-  return { code: built.code, view: built.view, hash: built.hash };
-}
-
-/** Feed v2 with `migrations` (source of migrations.ts, which may import `up`, `v1Shape` and `v2Shape` as given). */
-async function v2Release(name: string, body: string): Promise<ReleaseSource> {
-  const folder = path.join(dir, name);
-  const abs = (p: string) => JSON.stringify(path.join(ROOT, p));
-  mkdirSync(folder, { recursive: true });
-  writeFileSync(path.join(folder, 'index.ts'), `export * from ${abs('src/feed/v2/index.ts')};\n`);
-  writeFileSync(path.join(folder, 'migrations.ts'), `import { v1ToV2 } from ${abs('migrations/001-v1-to-v2.ts')};\nimport { v1Shape, v2Shape } from ${abs('src/feed/lib/shapes.ts')};\nconst up = v1ToV2.up;\n${body}\n`);
-  const built = await buildRelease(folder);
-  return { code: built.code, view: built.view, hash: built.hash };
+void finished;`);
 }
 
 function boot(posts = 4000) {
@@ -92,7 +71,7 @@ describe('the live process commits only a state the rehearsal built and checked 
   it('a step that rewrites every post only in the live process is refused, naming the posts', async () => {
     const { kernel, conn } = boot();
     const before = { digest: digest(kernel.state), state: kernel.state };
-    const report = await kernel.upgrade(await telling('text', `(post, ctx) => (live() ? { ...react(post, ctx), text: post.text.toUpperCase() } : react(post, ctx))`));
+    const report = await kernel.upgrade(await telling(`(post, ctx) => (live() ? { ...react(post, ctx), text: post.text.toUpperCase() } : react(post, ctx))`));
     expect(report).toMatchObject({
       result: 'refused',
       error: { code: 'E_DIVERGED', message: expect.stringMatching(/built a different state than the rehearsal checked, in the posts that migration 1->2 mapped, from key 0 on \(entities 1 to 1,024 of the 3,963 it rewrote\).*nothing changed/) },
@@ -108,7 +87,7 @@ describe('the live process commits only a state the rehearsal built and checked 
   it('one post out of thousands, deep in the pass: the block it is in is named', async () => {
     const { kernel } = boot();
     const before = digest(kernel.state);
-    const report = await kernel.upgrade(await telling('one', `(post, ctx) => (live() && post.id === 'p2yo' ? { ...react(post, ctx), at: post.at + 1 } : react(post, ctx))`));
+    const report = await kernel.upgrade(await telling(`(post, ctx) => (live() && post.id === 'p2yo' ? { ...react(post, ctx), at: post.at + 1 } : react(post, ctx))`));
     // p2yo is post 3,840 (base 36), in slot 3,839; some posts before it are deleted (not rewritten)
     expect(report).toMatchObject({ result: 'refused', error: { code: 'E_DIVERGED', message: expect.stringMatching(/from key \d+ on \(entities 3,073 to 3,963 of the 3,963 it rewrote\)/) } });
     expect(digest(kernel.state)).toBe(before);
@@ -117,7 +96,7 @@ describe('the live process commits only a state the rehearsal built and checked 
   it('what finish builds around the collections is compared too', async () => {
     const { kernel } = boot();
     const before = digest(kernel.state);
-    const report = await kernel.upgrade(await telling('finish', 'react', `(s, m, ctx) => { const out = up.finish(s, m, ctx); return live() ? { ...out, state: { ...out.state, count: { ...out.state.count, posts: out.state.count.posts + 1 } } } : out; }`));
+    const report = await kernel.upgrade(await telling('react', `(s, m, ctx) => { const out = up.finish(s, m, ctx); return live() ? { ...out, state: { ...out.state, count: { ...out.state.count, posts: out.state.count.posts + 1 } } } : out; }`));
     expect(report).toMatchObject({ result: 'refused', error: { code: 'E_DIVERGED', message: expect.stringMatching(/in what the last step built around its collections \(finish\)/) } });
     expect(digest(kernel.state)).toBe(before);
   }, 60_000);
@@ -125,7 +104,7 @@ describe('the live process commits only a state the rehearsal built and checked 
   it('a post re-migrated in a catch-up round is compared: a write during the migration, mapped otherwise here', async () => {
     const { kernel, conn, frames } = boot();
     await kernel.dispatch(conn, { type: 'join', handle: 'liker' });
-    const release = await telling('catch-up', `(post, ctx) => (live() && finished ? { ...react(post, ctx), text: 'changed in the live process only' } : react(post, ctx))`);
+    const release = await telling(`(post, ctx) => (live() && finished ? { ...react(post, ctx), text: 'changed in the live process only' } : react(post, ctx))`);
     const pending = kernel.upgrade(release, { pace: { perSecond: 4000 } });
     while (!frames.some((f) => f.t === 'upgrade' && f.phase === 'migrate' && ((f.detail as { progress?: { done: number } })?.progress?.done ?? 0) > 500)) await new Promise((r) => setTimeout(r, 20));
     const before = digest(kernel.state);
@@ -197,7 +176,7 @@ describe('the live process commits only a state the rehearsal built and checked 
     kernels.push(kernel);
     const conn = kernel.connect(framesTo(() => {}));
     const before = digest(kernel.state);
-    const hoard = await telling('hoard', `(post, ctx) => { if (live()) kept.push(new Array(1 << 17).fill(post.at)); return react(post, ctx); }`);
+    const hoard = await telling(`(post, ctx) => { if (live()) kept.push(new Array(1 << 17).fill(post.at)); return react(post, ctx); }`);
     const t0 = performance.now();
     const report = await kernel.upgrade(hoard);
     expect(report).toMatchObject({ result: 'refused', error: { code: 'E_MEMORY', message: expect.stringMatching(/the live process's heap grew by \d+ MB while it built what grew the rehearsal's by \d+ MB/) } });
@@ -210,7 +189,7 @@ describe('the live process commits only a state the rehearsal built and checked 
     // users are mapped as they are (none rewritten), so no entity of theirs is in a stream; get() gives
     // the first process to call it a copy with one handle changed (and the others a copy of their own). The rehearsal keeps the releases it
     // loaded, so a dry run spends that there; the live process loads the release afresh for the push.
-    const lying = await v2Release('lying-get', `
+    const lying = await v2Release(`
 let calls = 0;
 function lie(users) {
   const leaf0 = users.shift === 0 ? users.root : users.root[0];
@@ -250,8 +229,8 @@ export const migrations = [{ ...v1ToV2, shapes: { from: { ...v1Shape, users }, t
     await kernel.dispatch(ann, { type: 'react', post, emoji: '❤️' });
     await kernel.dispatch(bob, { type: 'react', post, emoji: '😂' });
     // the rehearsal's copy has the post now, ❤️ first
-    const r3 = await buildRelease(3);
-    expect((await kernel.upgrade({ code: r3.code, view: r3.view, hash: r3.hash })).result).toBe('committed');
+    const r3 = await releases.real(3);
+    expect((await kernel.upgrade(r3)).result).toBe('committed');
     await kernel.dispatch(ann, { type: 'unreact', post, emoji: '❤️' });
     await kernel.dispatch(ann, { type: 'react', post, emoji: '❤️' });
     // v3's down keeps each post's reactions as they are, in their order: 😂 first now

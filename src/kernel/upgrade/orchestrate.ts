@@ -488,26 +488,11 @@ export class UpgradeRun {
       // ---- held: keep caught up until the operator says cut over ----
       if (this.#req.hold) {
         held = true;
-        this.#held = true;
-        this.#phase = 'held';
-        this.#announce('held', { progress: this.#progress, census: report.census.after });
-        host.log('held', {});
-        let go = false;
-        this.#cutover = () => {
-          go = true;
-          this.#wake?.();
-        };
-        while (!go) {
-          await this.#sleep(HOLD_ROUND_MS);
-          this.#check();
-          if (go) break;
-          if (begun.online) {
-            const entities = await this.#catchUp(live, host.current().state, now, validateMs <= limits.cutoverValidateMs);
-            if (entities !== null) report.rounds = ++rounds;
-          }
-        }
-        this.#cutover = null;
-        this.#held = false;
+        await this.#holdUntilCutover(async () => {
+          if (!begun.online) return;
+          const entities = await this.#catchUp(live, host.current().state, now, validateMs <= limits.cutoverValidateMs);
+          if (entities !== null) report.rounds = ++rounds;
+        }, {});
         phase('catchUp');
       }
 
@@ -606,6 +591,32 @@ export class UpgradeRun {
     return c.entities;
   }
 
+  /**
+   * Held: said so, then `round` (a catch-up) every HOLD_ROUND_MS until the operator cuts over; an
+   * abort or a limit ends it by throwing from #check.
+   */
+  async #holdUntilCutover(round: (go: () => boolean) => Promise<void>, log: Record<string, unknown>): Promise<void> {
+    this.#held = true;
+    this.#phase = 'held';
+    this.#announce('held', { progress: this.#progress, census: this.report.census.after });
+    this.#host.log('held', log);
+    let go = false;
+    this.#cutover = () => {
+      go = true;
+      this.#wake?.();
+    };
+    try {
+      while (!go) {
+        await this.#sleep(HOLD_ROUND_MS);
+        this.#check();
+        if (!go) await round(() => go);
+      }
+    } finally {
+      this.#cutover = null;
+      this.#held = false;
+    }
+  }
+
   /** The steps between two releases; null when they lead back through a step without down and the
    *  reversible window is open (the rollback then replays it). */
   #plan(current: LoadedRelease, target: LoadedRelease, window: ReversibleWindow | null): Plan | null {
@@ -699,24 +710,11 @@ export class UpgradeRun {
     this.#acceptDrops(report.dropped);
     // held: kept caught up with the writes until the operator says cut over (or aborts)
     if (this.#req.hold) {
-      this.#held = true;
-      this.#phase = 'held';
-      this.#announce('held', { progress: this.#progress, census: report.census.after });
-      host.log('held', { window: true });
-      let go = false;
-      this.#cutover = () => {
-        go = true;
-        this.#wake?.();
-      };
-      while (!go) {
-        await this.#sleep(HOLD_ROUND_MS);
-        this.#check();
+      await this.#holdUntilCutover(async (go) => {
         open();
         const start = performance.now();
-        await slices(() => go || window.writes.length - replay.at <= SMALL_ROUND || performance.now() - start > WINDOW_CATCH_UP_MS);
-      }
-      this.#cutover = null;
-      this.#held = false;
+        await slices(() => go() || window.writes.length - replay.at <= SMALL_ROUND || performance.now() - start > WINDOW_CATCH_UP_MS);
+      }, { window: true });
       finish();
       this.#acceptDrops(report.dropped);
     }
