@@ -216,19 +216,31 @@ export function apply(root: unknown, patches: readonly Patch[]): unknown {
     fresh.add(made);
     return made as Record<string | number, unknown>;
   };
+  // what a patch makes of the node it addresses (`was`, under `key`): all but DELETE, which takes it away
+  const made = (patch: Patch, was: unknown, key: string | number | undefined): unknown => {
+    switch (patch[0]) {
+      case SET:
+        return deepFreeze(patch[2]);
+      case MOVED:
+        return at(root, patch[2]);
+      case TOUCH:
+        return own(was, key);
+      case REORDER:
+        return inOrder(own(was, key), patch[2]);
+      case TRUNCATE: {
+        const copy = own(was, 0) as unknown as unknown[];
+        copy.length = patch[2];
+        return copy;
+      }
+      default:
+        return undefined;
+    }
+  };
   let top: unknown = root;
   for (const patch of patches) {
     const path = patch[1];
-    const value = patch[0] === SET ? deepFreeze(patch[2]) : patch[0] === MOVED ? at(root, patch[2]) : undefined;
     if (path.length === 0) {
-      if (patch[0] === SET || patch[0] === MOVED) top = value;
-      else if (patch[0] === TOUCH) top = own(top, undefined);
-      else if (patch[0] === REORDER) top = inOrder(own(top, undefined), patch[2]);
-      else if (patch[0] === TRUNCATE) {
-        const copy = own(top, 0) as unknown as unknown[];
-        copy.length = patch[2];
-        top = copy;
-      }
+      if (patch[0] !== DELETE) top = made(patch, top, undefined);
       continue;
     }
     top = own(top, path[0]);
@@ -240,13 +252,7 @@ export function apply(root: unknown, patches: readonly Patch[]): unknown {
     }
     const last = path[path.length - 1]!;
     if (patch[0] === DELETE) delete node[last];
-    else if (patch[0] === TOUCH) node[last] = own(node[last], last);
-    else if (patch[0] === REORDER) node[last] = inOrder(own(node[last], last), patch[2]);
-    else if (patch[0] === TRUNCATE) {
-      const copy = own(node[last], 0) as unknown as unknown[];
-      copy.length = patch[2];
-      node[last] = copy;
-    } else node[last] = value;
+    else node[last] = made(patch, node[last], last);
   }
   for (const node of fresh) Object.freeze(node);
   return top;
