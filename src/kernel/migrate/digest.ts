@@ -142,6 +142,21 @@ export function digestOf(v: unknown): number {
   return h >>> 0;
 }
 
+/** The stream a step's kind is digested in: its first pass, or its catch-up rounds. */
+export function streamOf(step: number, kind: string, caughtUp = false): string {
+  return `${step}:${kind}${caughtUp ? CAUGHT_UP : ''}`;
+}
+
+/** The step and the kind of a stream streamOf() named. */
+export function streamParts(stream: string): { step: number; kind: string; caughtUp: boolean } {
+  const caughtUp = stream.endsWith(CAUGHT_UP);
+  const name = caughtUp ? stream.slice(0, -CAUGHT_UP.length) : stream;
+  const at = name.indexOf(':');
+  return { step: Number(name.slice(0, at)), kind: name.slice(at + 1), caughtUp };
+}
+
+const CAUGHT_UP = ' caught up';
+
 /**
  * One stream of entities: a step's kind in the first pass, in blocks; or in one catch-up round, entity
  * by entity with their keys (see caught()).
@@ -200,22 +215,15 @@ export class Digests {
    * key. A catch-up round finds what changed by node identity, and the rehearsal's copy of the state
    * can hold new objects where the live state kept old ones (a patch that sets a whole subtree, as when
    * a vector's root splits), so the rehearsal may re-migrate more entities than the live process: the
-   * live process compares those with what it holds (compareCaught).
+   * live process compares those with what it holds (compareCaught). They are kept as they come (the
+   * round calls this before its walk has checked them) and digested by take(), after that walk.
    */
   caught(stream: string, keys: readonly Key[], values: readonly unknown[]): void {
-    let s = this.#caught.get(stream);
-    if (!s) {
-      s = { n: 0, h: [], keys: [] };
-      this.#caught.set(stream, s);
-    }
-    for (let i = 0; i < keys.length; i++) {
-      s.keys!.push(keys[i]!);
-      s.h.push(digestOf(values[i]));
-      s.n++;
-    }
+    this.#caught.push({ stream, keys, values });
   }
 
-  readonly #caught = new Map<string, Stream>();
+  readonly #caught: { stream: string; keys: readonly Key[]; values: readonly unknown[] }[] = [];
+
 
   /**
    * Fold what a pipeline built around its collections into a stream of its own: `state` walked against
@@ -283,14 +291,21 @@ export class Digests {
     this.#streams.set(stream, { n: 1, h: [], first: [''], at: h });
   }
 
-  /** The streams so far, closed (each block's digest), and forget them. */
+  /** The streams so far, closed (each block's digest), and forget them. Whatever went into them must be
+   *  checked plain data by now (the digest reads values directly). */
   take(): Record<string, Stream> {
     const out: Record<string, Stream> = {};
     for (const [name, s] of this.#streams) out[name] = { n: s.n, h: s.n === 0 ? [] : [...s.h, s.at >>> 0] };
     this.#firsts = new Map([...this.#streams].map(([name, s]) => [name, s.first]));
     this.#streams.clear();
-    for (const [name, s] of this.#caught) out[name] = s;
-    this.#caught.clear();
+    for (const { stream, keys, values } of this.#caught.splice(0)) {
+      const s = (out[stream] ??= { n: 0, h: [], keys: [] });
+      for (let i = 0; i < keys.length; i++) {
+        s.keys!.push(keys[i]!);
+        s.h.push(digestOf(values[i]));
+        s.n++;
+      }
+    }
     return out;
   }
 

@@ -14,7 +14,7 @@ import { checkMigrationResult } from '../guard.ts';
 import type { LoadedRelease } from '../release.ts';
 import { TimeoutError, describeThrown, runBounded } from '../sandbox.ts';
 import { Runner, directionOf, type KindProgress, type SliceObserver } from './runner.ts';
-import type { Built } from './digest.ts';
+import { streamOf, type Built } from './digest.ts';
 
 /** A step as an observer of its first pass sees it: its place in the pipeline, shapes and changes. */
 export interface ObservedStep {
@@ -247,7 +247,7 @@ export class Pipeline {
     const out = new Map<object, Built>();
     this.#stages.forEach((s, i) => {
       for (const c of s.runner?.collections() ?? [])
-        if (typeof c.mapped === 'object' && c.mapped !== null && !out.has(c.mapped)) out.set(c.mapped, { label: `${i}:${c.kind}`, base: c.base, every: c.every });
+        if (typeof c.mapped === 'object' && c.mapped !== null && !out.has(c.mapped)) out.set(c.mapped, { label: streamOf(i, c.kind), base: c.base, every: c.every });
     });
     return out;
   }

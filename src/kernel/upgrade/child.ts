@@ -18,7 +18,7 @@ import type { Served } from '../journal.ts';
 import type { Collection, Key } from '../../contract.ts';
 import { Builder, apply, type Patch } from './mirror.ts';
 import { Walked, checkEntities, walkSlice } from '../migrate/walked.ts';
-import { Digests } from '../migrate/digest.ts';
+import { Digests, streamOf } from '../migrate/digest.ts';
 
 interface Message {
   id: number;
@@ -72,12 +72,8 @@ interface Run {
   failed: { error: unknown } | null;
   /** Whether a slice's checks wait (set while the slice op maps). */
   defer: boolean;
-  /**
-   * What this process built, as digests, when the live process builds it too and compares (digest.ts);
-   * with the entities a catch-up round re-migrated, digested once the round's walk has checked them.
-   */
+  /** What this process built, as digests, when the live process builds it too and compares (digest.ts). */
   digests: Digests | null;
-  caught: { stream: string; keys: readonly Key[]; after: readonly unknown[] }[];
 }
 let run: Run | null = null;
 
@@ -158,7 +154,7 @@ const ops: Record<string, (msg: Message) => unknown> = {
     // the live process builds this state too and compares: online and not a dry run, or a whole-state
     // step rehearsed again at the cut-over
     const digests = (msg['liveChecks'] === true && pipeline.online) || msg['digest'] === true ? new Digests() : null;
-    run = { force: msg['force'] === true, skipped: [], current, target, pipeline, ms, problemsShown: Number(msg['problemsShown'] ?? 5), renames, lastResult: null, checked: null, walked: new Walked(), hidden, compared: new Map(), comparedCounts: {}, pending: [], failed: null, defer: false, digests, caught: [] };
+    run = { force: msg['force'] === true, skipped: [], current, target, pipeline, ms, problemsShown: Number(msg['problemsShown'] ?? 5), renames, lastResult: null, checked: null, walked: new Walked(), hidden, compared: new Map(), comparedCounts: {}, pending: [], failed: null, defer: false, digests };
     watchSlices(run);
     return { online: pipeline.online, progress: pipeline.progress(), census: censusBefore(run, mirror), heapMb: heapMb() };
   },
@@ -198,8 +194,7 @@ const ops: Record<string, (msg: Message) => unknown> = {
     // new nodes only: what the previous result already had, or a slice already checked, is skipped
     checkPlain(state, r.lastResult ?? r.pipeline.input, label, 'state', Infinity, { over: r.walked.over(), hidden: r.hidden });
     r.lastResult = state;
-    // checked: now digested, for the live process to compare with what it built
-    for (const c of r.caught.splice(0)) r.digests?.caught(c.stream, c.keys, c.after);
+    // checked: what the live process compares with what it built (taken below)
     r.digests?.around('state', state, r.pipeline.input, r.pipeline.built());
     // the declared changes first: they name the entity, the field and both values
     const compared = checkSteps(r);
@@ -362,7 +357,8 @@ function watchSlices(r: Run): void {
         else placed(kind, keys, before, after, c);
       },
       caught(kind, keys, after) {
-        if (r.digests) r.caught.push({ stream: `${step.index}:${kind} caught up`, keys, after });
+        // digested when taken, after the check op's walk
+        r.digests?.caught(streamOf(step.index, kind, true), keys, after);
       },
     };
 
@@ -374,7 +370,7 @@ function watchSlices(r: Run): void {
       if (r.walked.note(step.index, kind, c, () => sameEntries(c.into, c.from, c.to, keys, after))) walkSlice(where, kind, keys, before, after, c, r.hidden);
       else checkEntities(where, kind, keys, before, after, r.hidden);
       // checked: digested, in the order the step mapped them (the live process does the same)
-      r.digests?.entities(id, keys, after);
+      r.digests?.entities(streamOf(step.index, kind), keys, after);
       if (check === null) return;
       r.comparedCounts[kind] = (r.comparedCounts[kind] ?? 0) + keys.length;
       r.compared.set(id, (r.compared.get(id) ?? 0) + keys.length);

@@ -25,14 +25,14 @@
  * the feed paused for it.
  */
 import v8 from 'node:v8';
-import type { Key, Shape } from '../../contract.ts';
+import type { Shape } from '../../contract.ts';
 import { MoltError, die } from '../errors.ts';
 import type { Limits } from '../limits.ts';
 import { Pipeline, plan, type Plan } from '../migrate/pipeline.ts';
 import { MAX_READ, directionOf } from '../migrate/runner.ts';
 import { PlainWalk, checkPlain } from '../plain.ts';
 import { Walked, checkEntities, walkSlice } from '../migrate/walked.ts';
-import { Digests, BLOCK, compareCaught, type Stream } from '../migrate/digest.ts';
+import { Digests, BLOCK, compareCaught, streamOf, streamParts, type Stream } from '../migrate/digest.ts';
 import { census } from '../migrate/verify.ts';
 import { loadRelease, type LoadedRelease, type ReleaseSource } from '../release.ts';
 import { describeThrown } from '../sandbox.ts';
@@ -803,7 +803,6 @@ export class UpgradeRun {
   #walkSlices(live: Pipeline): Walked {
     const walked = new Walked();
     const digests = this.#digests;
-    const caught = this.#caught;
     live.observe((step) => {
       const where = `the state after ${step.label} (checked in the live process)`;
       return {
@@ -812,11 +811,11 @@ export class UpgradeRun {
           // checked before the digest reads them (it reads values directly)
           if (walked.note(step.index, kind, c)) walkSlice(where, kind, keys, before, after, c);
           else checkEntities(where, kind, keys, before, after);
-          digests.entities(`${step.index}:${kind}`, keys, after);
+          digests.entities(streamOf(step.index, kind), keys, after);
         },
         caught(kind, keys, after) {
-          // digested once the round's walk has checked them
-          caught.push({ stream: `${step.index}:${kind} caught up`, keys, after });
+          // digested when taken (#compare), after the round's walk has checked them
+          digests.caught(streamOf(step.index, kind, true), keys, after);
         },
       };
     });
@@ -825,8 +824,6 @@ export class UpgradeRun {
 
   /** What this process built, as digests (digest.ts), to compare with what the rehearsal built. */
   readonly #digests = new Digests();
-  /** Entities a catch-up round re-migrated here, not yet digested. */
-  readonly #caught: { stream: string; keys: readonly Key[]; after: readonly unknown[] }[] = [];
 
   /**
    * The state this process built (from `input`) against what the rehearsal built and checked: the same
@@ -834,31 +831,31 @@ export class UpgradeRun {
    * built here is checked for plain data (the digest reads values directly).
    */
   #compare(pipeline: Pipeline, input: unknown, theirs: Record<string, Stream> | null | undefined): void {
-    for (const c of this.#caught.splice(0)) this.#digests.caught(c.stream, c.keys, c.after);
     this.#digests.around('state', pipeline.result().state, input, pipeline.built());
     const mine = this.#digests.take();
     if (!theirs) die('E_REHEARSAL', 'the rehearsal did not say what it built (no digests); nothing changed');
+    const mapped = (stream: string) => {
+      const { step, kind, caughtUp } = streamParts(stream);
+      const label = this.report.steps[step]?.step;
+      return `the ${kind} that ${label ? `migration ${label}` : 'the migration'} mapped${caughtUp ? ' in a catch-up round' : ''}`;
+    };
     const d = this.#digests.differs(mine, theirs);
-    const [at, rest] = (d?.stream ?? '').split(':') as [string, string | undefined];
-    const step = this.report.steps[Number(at)]?.step;
     let what: string;
     if (d !== null)
       what = d.stream === 'state'
         ? 'what the last step built around its collections (finish)'
-        : `the ${rest} that ${step ? `migration ${step}` : 'the migration'} mapped, ${d.first !== undefined ? `from key ${JSON.stringify(d.first)} on ` : ''}(entities ${(d.block * BLOCK + 1).toLocaleString('en')} to ${Math.min(Math.max(d.mine, d.theirs), (d.block + 1) * BLOCK).toLocaleString('en')} of ${d.mine === d.theirs ? `the ${d.mine.toLocaleString('en')} it rewrote` : `those it rewrote: ${d.mine.toLocaleString('en')} here, ${d.theirs.toLocaleString('en')} there`})`;
+        : `${mapped(d.stream)}, ${d.first !== undefined ? `from key ${JSON.stringify(d.first)} on ` : ''}(entities ${(d.block * BLOCK + 1).toLocaleString('en')} to ${Math.min(Math.max(d.mine, d.theirs), (d.block + 1) * BLOCK).toLocaleString('en')} of ${d.mine === d.theirs ? `the ${d.mine.toLocaleString('en')} it rewrote` : `those it rewrote: ${d.mine.toLocaleString('en')} here, ${d.theirs.toLocaleString('en')} there`})`;
     else {
       // what a catch-up round re-migrated, entity by entity; one only the rehearsal re-migrated is
       // compared with what this process holds there (checked plain data before it is read)
       const c = compareCaught(mine, theirs, (stream, key) => {
-        const [i, kind] = stream.replace(' caught up', '').split(':') as [string, string];
-        const held = pipeline.entity(Number(i), kind, key);
-        if (held !== undefined) checkPlain(held, null, `the state after ${this.report.steps[Number(i)]?.step ?? 'the migration'} (checked in the live process)`, 'state');
+        const { step, kind } = streamParts(stream);
+        const held = pipeline.entity(step, kind, key);
+        if (held !== undefined) checkPlain(held, null, `the state after ${this.report.steps[step]?.step ?? 'the migration'} (checked in the live process)`, 'state');
         return held;
       });
       if (c === null) return;
-      const [i, kind] = c.stream.replace(' caught up', '').split(':') as [string, string];
-      const label = this.report.steps[Number(i)]?.step;
-      what = `the ${kind} that ${label ? `migration ${label}` : 'the migration'} mapped in a catch-up round, at key ${JSON.stringify(c.key)}`;
+      what = `${mapped(c.stream)}, at key ${JSON.stringify(c.key)}`;
     }
     die('E_DIVERGED', `the live process built a different state than the rehearsal checked, in ${what}. Release code behaves otherwise in one process than in the other (state of its own at module level?), so the checks did not see what would be committed; nothing changed`);
   }
