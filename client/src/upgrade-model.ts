@@ -67,6 +67,8 @@ export interface UpgradeModel {
   readonly changed: Readonly<Record<string, readonly string[]>>;
   /** The step a refused attempt stopped in, as the refusal says (null: it does not say). */
   readonly failedAt: UpgradePhase | null;
+  /** Refused before its release loaded (the server's phase `begin`): `to` only repeats `from`. */
+  readonly unloaded: boolean;
 }
 
 /** Refusals of a check of the new state: the panel's Validate step failed. */
@@ -112,6 +114,7 @@ export function foldUpgrade(model: UpgradeModel | null, frame: UpgradeFrame): Up
           held: false,
           changed: {},
           failedAt: null,
+          unloaded: false,
         };
   const detail = (frame.detail ?? {}) as Record<string, unknown>;
   const entry: PhaseEntry = { phase, ms: typeof frame.ms === 'number' ? frame.ms : null, detail };
@@ -157,6 +160,7 @@ export function foldUpgrade(model: UpgradeModel | null, frame: UpgradeFrame): Up
     // the swap never came). A whole-state step runs in the rehearsal while the server checks.
     const code = next.error?.code ?? '';
     const at = code.startsWith('E_MIGRATION_') ? 'migrate' : code.startsWith('E_RELEASE_') || code === 'E_CHAIN' ? 'load' : FAILED_CHECK.has(code) ? 'validate' : detail.phase;
+    next.unloaded = detail.phase === 'begin';
     next.failedAt = at === 'begin' || at === 'load' || at === 'migrate' || at === 'validate' ? at : at === 'held' || at === 'cutover' || at === 'commit' ? 'committed' : null;
   }
   const describe = typeof detail.describe === 'string' ? detail.describe : describeOf(report.describe, frame.direction);
@@ -230,6 +234,7 @@ function isRecord(x: unknown): x is Record<string, unknown> {
 
 /** The one-line headline for the panel. */
 export function headline(m: UpgradeModel): string {
+  if (m.unloaded) return m.error?.code === 'E_ABORTED' ? 'Update called off' : 'Update refused before its release loaded';
   const to = `v${m.to.version}`;
   const down = m.direction === 'down';
   switch (m.outcome) {

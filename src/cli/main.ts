@@ -252,12 +252,18 @@ export function formatReport(r: UpgradeReport): string {
   const verb = r.kind === 'rollback' ? 'rollback' : 'push';
   const headline =
     r.result === 'committed' ? 'committed' : r.result === 'dry-run' ? 'dry run passed: nothing was changed' : `REFUSED: nothing was changed, still v${r.from.version}`;
+  // refused before its release loaded: where it would have gone is not known (`to` repeats `from`)
+  const unloaded = r.result === 'refused' && r.failedAt === 'begin';
   const lines = [
-    `molt ${verb}: v${r.from.version} -> v${r.to.version}  ${headline}`,
-    `  release    ${r.to.release}`,
+    `molt ${verb}: v${r.from.version} -> ${unloaded ? '?' : `v${r.to.version}`}  ${headline}`,
+    `  release    ${unloaded ? 'not loaded' : r.to.release}`,
     `  was        ${short(r.from.release)} (v${r.from.version})`,
   ];
   if (r.error) lines.push(`  error      ${r.error.code}: ${r.error.message}`);
+  if (unloaded) {
+    lines.push(`  time       ${ms(r.totalMs)} in all`);
+    return lines.map(visible).join('\n');
+  }
   if (r.describe) lines.push(`  for people ${r.describe}`);
   lines.push(`  steps      ${r.steps.length ? r.steps.map((s) => `${s.step}${s.describe ? ` (${s.describe})` : ''}`).join('; ') : 'no migration'}`);
   if (r.migrated > 0) lines.push(`  migrated   ${r.migrated.toLocaleString('en')} entities (${counts(r.census.before)})`);
@@ -320,7 +326,7 @@ export function formatStatus(s: OperatorStatus): string {
     `  releases   ${s.releases.map((r) => `v${r.version} ${short(r.release)}`).join(' -> ')}`,
     '  history',
     ...s.history.map(
-      (h) => `    ${h.at}  ${h.kind.padEnd(8)} ${h.from === null ? '' : `v${h.from} -> `}v${h.to}  ${short(h.release)}  ${h.result}${h.dryRun && h.result !== 'dry-run' ? ' (dry run)' : ''}  pause ${ms(h.pauseMs)}${h.error ? `  ${h.error}` : ''}`,
+      (h) => `    ${h.at}  ${h.kind.padEnd(8)} ${h.from === null ? '' : `v${h.from} -> `}${h.failedAt === 'begin' ? '?  (not loaded)' : `v${h.to}  ${short(h.release)}`}  ${h.result}${h.dryRun && h.result !== 'dry-run' ? ' (dry run)' : ''}  pause ${ms(h.pauseMs)}${h.error ? `  ${h.error}` : ''}`,
     ),
   ];
   return lines.map(visible).join('\n');

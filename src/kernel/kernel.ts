@@ -732,7 +732,7 @@ export class Kernel {
     } finally {
       this.#upgrade = null;
     }
-    this.#record({ upgrade: id, at: new Date(this.#clock()).toISOString(), kind: report.kind, dryRun: report.dryRun, result: report.result, from: report.from.version, to: report.to.version, release: report.to.release, pauseMs: report.pauseMs, ...(report.error ? { error: `${report.error.code}: ${report.error.message}` } : {}) });
+    this.#record({ upgrade: id, at: new Date(this.#clock()).toISOString(), kind: report.kind, dryRun: report.dryRun, result: report.result, from: report.from.version, to: report.to.version, release: report.to.release, pauseMs: report.pauseMs, ...(report.error ? { error: `${report.error.code}: ${report.error.message}` } : {}), ...(report.failedAt ? { failedAt: report.failedAt } : {}) });
     this.#observe.upgrade?.(report);
     this.#schedule();
     return report;

@@ -62,6 +62,20 @@ describe('foldUpgrade', () => {
     expect(plainSentence({ ...aborted, describe: null })).toBe('The operator called off an update of the feed: nothing changed for you.');
   });
 
+  it('shows no target for an attempt refused before its release loaded (the server sends `to` as `from` then)', () => {
+    const same = { from: { version: 1, release: 'aaaa' }, to: { version: 1, release: 'aaaa' } };
+    const m = fold([frame('refused', { ...same, ms: 0, detail: { error: { code: 'E_RELEASE_LOAD', message: 'release bbbb failed to load: SyntaxError' }, phase: 'begin' } })]);
+    expect(m).toMatchObject({ outcome: 'refused', unloaded: true, failedAt: 'load' });
+    expect(headline(m)).toBe('Update refused before its release loaded');
+    expect(plainSentence(m)).toBe('An update of the feed was tried and refused: nothing changed for you.');
+    const aborted = fold([frame('refused', { ...same, detail: { error: { code: 'E_ABORTED', message: 'x' }, phase: 'begin' } })]);
+    expect(headline(aborted)).toBe('Update called off');
+    // loaded, then refused: the target is known and named
+    const loaded = fold([frame('refused', { to: { version: 1, release: 'aaaa' }, detail: { error: { code: 'E_SAME_VERSION', message: 'x' }, phase: 'load' } })]);
+    expect(loaded.unloaded).toBe(false);
+    expect(headline(loaded)).toBe('Upgrade to v1 refused');
+  });
+
   it('starts over when frames of another attempt arrive', () => {
     const first = fold([frame('begin'), frame('committed')]);
     const second = foldUpgrade(first, frame('begin', { upgrade: 'up2', direction: 'down', from: { version: 2, release: 'bbbb' }, to: { version: 1, release: 'aaaa' } }));

@@ -7,7 +7,8 @@
  * Last, `molt push 3 --hold` waits for `molt cutover`. A screenshot mid-migration goes to
  * test-artifacts/.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -18,6 +19,7 @@ import { seed } from '../../src/seed.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import type { UpgradeFrame } from '../../src/transport/protocol.ts';
 import { TestClient } from '../support/client.ts';
+import { abs } from '../support/releases.ts';
 import { CHROMIUM, HAVE_CHROMIUM, launch, watch } from '../support/browser.ts';
 import { join, operate, post } from './pages.ts';
 
@@ -105,6 +107,26 @@ describe.skipIf(!HAVE_CHROMIUM)('watching an online migration', () => {
       expect(await version(p)).toBe('v1');
     }
     expect(await a.locator('#timeline').innerText()).toBe(before);
+    expect(await a.locator('textarea[name=draft]').inputValue()).toBe(DRAFT);
+  }, T);
+
+  it('shows a release that does not load as refused before it loaded, going nowhere (v1 → ?)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'molt-unloadable-'));
+    try {
+      writeFileSync(path.join(dir, 'index.ts'), `export * from ${abs('src/feed/v2/index.ts')};\nthrow new Error('bad top level');\n`);
+      writeFileSync(path.join(dir, 'migrations.ts'), `export { migrations } from ${abs('migrations/index.ts')};\n`);
+      const refused = await operate(server, 'push', dir);
+      expect(refused.code).toBe(1);
+      expect(JSON.parse(refused.stdout)).toMatchObject({ result: 'refused', failedAt: 'begin', error: { code: 'E_RELEASE_LOAD' } });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    for (const p of [a, b]) {
+      await expect.poll(() => headline(p)).toBe('Update refused before its release loaded');
+      expect(await p.locator('.upgrade-panel .upgrade-title small').textContent()).toMatch(/^v1 → \? · /);
+      expect(await p.locator('.upgrade-panel .refusal code').textContent()).toBe('E_RELEASE_LOAD');
+      expect(await version(p)).toBe('v1');
+    }
     expect(await a.locator('textarea[name=draft]').inputValue()).toBe(DRAFT);
   }, T);
 

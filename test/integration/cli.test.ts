@@ -61,6 +61,29 @@ export const migrations = [{ ...v1ToV2, up: { ...v1ToV2.up, finish: () => { thro
     expect(server.kernel.version).toBe(1);
   }, 60_000);
 
+  it('shows a release that did not load as going nowhere (v1 -> ?), in the report and in the history, not as "v1 -> v1" with the running hash', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'molt-unloaded-'));
+    try {
+      const folder = path.join(dir, 'v2');
+      mkdirSync(folder);
+      writeFileSync(path.join(folder, 'index.ts'), `export * from ${abs('src/feed/v2/index.ts')};\nthrow new Error('bad top level');\n`);
+      writeFileSync(path.join(folder, 'migrations.ts'), `export { migrations } from ${abs('migrations/index.ts')};\n`);
+      const r = await molt(['push', folder, '--url', server.operatorUrl, `--token=${DASH_TOKEN}`]);
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      const running = server.kernel.release;
+      expect(r.stdout).toMatch(/^molt push: v1 -> \?  REFUSED: nothing was changed, still v1\n  release    not loaded\n/);
+      expect(r.stdout).toMatch(/error +E_RELEASE_LOAD: release [0-9a-f]{12} failed to load: Error: bad top level/);
+      // nothing it did not do: no steps, no "online", and the running release only as what was running
+      expect(r.stdout).not.toMatch(/steps|online|would drop/);
+      expect(r.stdout.split(running.slice(0, 12)).length).toBe(2);
+      const status = await molt(['status', '--url', server.operatorUrl, `--token=${DASH_TOKEN}`]);
+      expect(status.stdout).toMatch(/push +v1 -> \?  \(not loaded\)  refused .*E_RELEASE_LOAD/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(server.kernel.version).toBe(1);
+  }, 60_000);
+
   it('is accepted by the operator API with the scheme in any case', async () => {
     for (const scheme of ['Bearer', 'bearer', 'BEARER']) {
       const res = await fetch(`${server.operatorUrl}/status`, { headers: { authorization: `${scheme} ${DASH_TOKEN}` } });

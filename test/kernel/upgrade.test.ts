@@ -263,6 +263,32 @@ describe('a broken release is refused and the running system is untouched', () =
     expect(phases(frames).at(-1)).toBe('refused');
     expect(await kernel.dispatch(conn, { type: 'inc' })).toEqual({ ok: true, data: { value: 4 } });
   });
+
+  it('says where each refusal stopped: a release that never loaded has no target (to repeats from), one that loaded names it', async () => {
+    const { kernel, frames } = await started();
+    const refusedFrame = () => frames.filter((f): f is UpgradeFrame => f.t === 'upgrade' && f.phase === 'refused').at(-1)!;
+    const from = { version: 1, release: kernel.release };
+
+    const unloadable = await kernel.upgrade({ code: 'this is not javascript', view: null });
+    expect(unloadable).toMatchObject({ result: 'refused', failedAt: 'begin', from, to: from, error: { code: 'E_RELEASE_LOAD' } });
+    expect(refusedFrame().detail).toMatchObject({ phase: 'begin' });
+
+    const same = await kernel.upgrade(tiny());
+    expect(same).toMatchObject({ result: 'refused', failedAt: 'load', to: { version: 1, release: kernel.release }, error: { code: 'E_SAME_VERSION' } });
+    expect(refusedFrame().detail).toMatchObject({ phase: 'load' });
+
+    const gap = tiny({ version: 3, migrations: UP_2_3 });
+    const noWay = await kernel.upgrade(gap);
+    expect(noWay).toMatchObject({ result: 'refused', failedAt: 'load', to: { version: 3 }, error: { code: 'E_CHAIN' } });
+    expect(noWay.to.release).not.toBe(from.release);
+
+    const threw = await kernel.upgrade(tiny({ version: 2, migrations: `{ from: 1, to: 2, up: () => { throw new TypeError('halfway') } }` }));
+    // (a whole-state step: the rehearsal runs it while it checks what the first pass built)
+    expect(threw).toMatchObject({ result: 'refused', failedAt: 'validate', to: { version: 2 } });
+
+    // status keeps it: `molt status` shows the first as "v1 -> ?  (not loaded)"
+    expect(kernel.status().history.slice(1).map((h) => h.failedAt)).toEqual(['begin', 'load', 'load', 'validate']);
+  });
 });
 
 describe('old code is collectable', () => {

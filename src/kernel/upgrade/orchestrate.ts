@@ -316,6 +316,8 @@ export class UpgradeRun {
       const target = loadRelease(source, limits.loadTimeoutMs);
       if (target.hash !== loaded.hash) die('E_REHEARSAL', 'the rehearsal loaded a different release');
       report.to = { version: target.version, release: target.hash };
+      // loaded: a refusal from here on (the same release, no way between the versions) stopped in `load`
+      this.#phase = 'load';
       const planned: Plan | null = target.hash === current.hash
         ? die('E_SAME_VERSION', `release ${target.hash.slice(0, 12)} (v${target.version}) is already running`)
         : target.version === current.version ? { owner: target, steps: [], direction: 'up' } : this.#plan(current, target, window);
@@ -894,7 +896,10 @@ export class UpgradeRun {
     const report = this.report;
     this.#measured();
     if (result === 'dry-run') this.#announce('dry-run', { report }, 0);
-    else this.#announce('refused', { error: report.error, phase: this.#phase });
+    else {
+      report.failedAt = this.#phase;
+      this.#announce('refused', { error: report.error, phase: this.#phase });
+    }
     this.#host.log(result, { error: report.error?.code, totalMs: report.totalMs });
     return report;
   }

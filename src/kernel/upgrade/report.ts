@@ -8,6 +8,7 @@ export interface UpgradeReport {
   dryRun: boolean;
   result: UpgradeResult;
   from: { version: number; release: string };
+  /** Until the release is loaded (a refusal in `begin`), `to` repeats `from`: the target is not known. */
   to: { version: number; release: string };
   direction: 'up' | 'down';
   /** One plain sentence for people: what changes for them (each step's describe, in order). */
@@ -57,6 +58,8 @@ export interface UpgradeReport {
   /** What was skipped on the operator's say-so (--force), if anything. */
   skipped: string[];
   error?: { code: string; message: string };
+  /** A refused attempt: the phase it stopped in, as the `refused` frame says it (`begin`: before the release loaded). */
+  failedAt?: string;
 }
 
 export interface HistoryEntry {
@@ -70,6 +73,8 @@ export interface HistoryEntry {
   release: string;
   pauseMs: number;
   error?: string;
+  /** A refused attempt: the phase it stopped in (`begin`: the release never loaded, and `to` is `from`). */
+  failedAt?: string;
 }
 
 /** A running upgrade, as `molt status` shows it. */
