@@ -445,6 +445,9 @@ export class App {
     this.held ??= [];
     let route = wanted;
     const had = mode === 'swap' && this.page && this.route.path === route.path ? this.page.state() : null;
+    // before the new page is built: it takes the composers it shows (a reply being written) out of
+    // the page on screen, and a textarea taken out of the document loses focus
+    const focusBefore = this.focusNow();
     let page = regions.page(route, had);
     if (page === null && route.name !== 'global') {
       // This version has no such page (a rollback took it away, or an old link): go to everyone's posts.
@@ -465,7 +468,8 @@ export class App {
     const anchor = mode === 'swap' ? anchorOf(this.$.page) : null;
     const anchorId = anchor?.el.dataset.id ?? null;
     const anchorTop = anchor?.top ?? 0;
-    const focus = this.focusNow();
+    // what has focus now, or the composer that had it and was taken into the new page meanwhile
+    const focus = this.focusNow() ?? (focusBefore && 'composer' in focusBefore && !this.composers.get(focusBefore.composer)?.textarea.isConnected ? focusBefore : null);
     this.page?.dispose();
     this.page = page;
     this.route = route;

@@ -4,7 +4,8 @@
  * shows as waiting and `molt abort` as nothing changed; `molt push 2 --pace 1000` takes a few
  * seconds: the progress bar rises, a post and a like sent mid-migration arrive (once) and survive,
  * then the committed state marks the posts the migration rewrote, and the draft is still there.
- * Last, `molt push 3 --hold` waits for `molt cutover`. A screenshot mid-migration goes to
+ * Then `molt push 3 --hold` waits for `molt cutover`, and a reply being typed keeps its focus across
+ * `molt rollback`. A screenshot mid-migration goes to
  * test-artifacts/.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -206,6 +207,21 @@ describe.skipIf(!HAVE_CHROMIUM)('watching an online migration', () => {
       expect(await p.locator('.upgrade-panel .step[data-phase="committed"]').getAttribute('data-state')).toBe('done');
     }
     expect(await a.locator('textarea[name=draft]').inputValue()).toBe(DRAFT);
+  }, T);
+
+  it('keeps a reply being written, and the typing in it, across `molt rollback`', async () => {
+    const card = b.locator('#page article.post').first();
+    await card.locator('.act.reply').click();
+    const reply = b.locator('textarea[name^="reply-"]');
+    await reply.fill('Half a repl');
+    await reply.focus();
+    const result = await operate(server, 'rollback');
+    expect(result.code, result.stderr).toBe(0);
+    await expect.poll(() => version(b)).toBe('v2');
+    // the new version's page took the composer in: still focused, the caret where it was
+    expect(await b.evaluate(() => document.activeElement?.getAttribute('name'))).toMatch(/^reply-/);
+    await b.keyboard.type('y');
+    expect(await reply.inputValue()).toBe('Half a reply');
   }, T);
 });
 
