@@ -363,6 +363,25 @@ export function validate(s: Parameters<typeof checked>[0]) { let x = 0; for (let
     expect(before).not.toBe(digest(kernel.state));
   }, 60_000);
 
+  it('says each catch-up round of a held upgrade in a catch-up frame, as before the hold', async () => {
+    const { kernel, conn, frames } = boot(1000);
+    await kernel.dispatch(conn, { type: 'join', handle: 'writer' });
+    const pending = kernel.upgrade(r2, { hold: true });
+    while (!phasesOf(frames).includes('held')) await new Promise((r) => setTimeout(r, 10));
+    const rounds = () => frames.filter((f): f is UpgradeFrame => f.t === 'upgrade' && f.phase === 'catch-up').map((f) => f.detail as { round: number; entities: number });
+    const before = rounds().length;
+    // a write while held: the next round (about a second later) migrates it again, and says so
+    expect(await kernel.dispatch(conn, { type: 'like', post: 'p3' })).toMatchObject({ ok: true });
+    while (rounds().length === before) await new Promise((r) => setTimeout(r, 20));
+    const said = rounds().at(-1)!;
+    expect(said.entities).toBeGreaterThanOrEqual(1);
+    expect(said.round).toBe(before + 1);
+    kernel.cutover();
+    const report = await pending;
+    expect(report.result).toBe('committed');
+    expect(report.rounds).toBeGreaterThanOrEqual(said.round);
+  }, 60_000);
+
   it('a dry run does the whole online migration in the rehearsal and changes nothing here', async () => {
     const { kernel, conn, frames } = boot();
     const state = kernel.state;

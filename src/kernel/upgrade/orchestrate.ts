@@ -493,7 +493,11 @@ export class UpgradeRun {
         await this.#holdUntilCutover(async () => {
           if (!begun.online) return;
           const entities = await this.#catchUp(live, host.current().state, now, validateMs <= limits.cutoverValidateMs);
-          if (entities !== null) report.rounds = ++rounds;
+          if (entities === null) return;
+          report.rounds = ++rounds;
+          // every page watching sees a held upgrade keep up, as it saw the rounds before the hold
+          this.#announce('catch-up', { round: rounds, entities });
+          host.log('catch-up', { round: rounds, entities, held: true });
         }, {});
         phase('catchUp');
       }
