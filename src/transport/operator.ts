@@ -70,9 +70,11 @@ export function createOperatorApi(kernel: Kernel, token: string, log?: FastifyBa
     }
   });
 
-  app.setErrorHandler(async (err, _req, reply) => {
+  app.setErrorHandler(async (err, req, reply) => {
     if (err instanceof MoltError) return reply.code(CONFLICTS.has(err.code) ? 409 : err.code === 'E_INTERNAL' ? 500 : 400).send({ error: err.toJSON() });
     const status = (err as { statusCode?: number }).statusCode ?? 500;
+    // a body that is not JSON (fastify says 415) cannot be read: 400, and what to send instead
+    if (status === 415) return reply.code(400).send({ error: { code: 'E_BAD_REQUEST', message: `the body must be JSON, sent with Content-Type: application/json (got ${JSON.stringify(String(req.headers['content-type'] ?? 'none').slice(0, 80))})` } });
     return reply.code(status).send({ error: { code: status < 500 ? 'E_BAD_REQUEST' : 'E_INTERNAL', message: (err as Error).message } });
   });
 

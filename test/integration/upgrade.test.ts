@@ -169,6 +169,13 @@ describe('a live upgrade on a real server, driven by the CLI', () => {
       expect(back.status, body).toBe(400);
       expect((await back.json()).error.code).toBe('E_BAD_REQUEST');
     }
+    // JSON sent as something else (curl -d sends form data): 400 as documented, saying what to send
+    const form = await fetch(`${server.operatorUrl}/rollback`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/x-www-form-urlencoded' }, body: '{}' });
+    expect(form.status).toBe(400);
+    expect(await form.json()).toEqual({ error: { code: 'E_BAD_REQUEST', message: 'the body must be JSON, sent with Content-Type: application/json (got "application/x-www-form-urlencoded")' } });
+    const text = await fetch(`${server.operatorUrl}/rollback`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'text/plain' }, body: '{}' });
+    expect(text.status).toBe(400);
+    expect(await text.json()).toEqual({ error: { code: 'E_BAD_REQUEST', message: 'the body must be a JSON object of options' } });
     expect(server.kernel.release).toBe(release);
   });
 
