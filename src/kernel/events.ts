@@ -19,8 +19,11 @@ export class EventLog {
   #seq = 0;
   readonly #kept: Ring<Kept>;
 
-  constructor(limits: { eventBacklog: number; backlogBytes: number }) {
+  readonly #maxReplyBytes: number;
+
+  constructor(limits: { eventBacklog: number; backlogBytes: number; maxReplyBytes: number }) {
     this.#kept = new Ring(limits.eventBacklog, limits.backlogBytes);
+    this.#maxReplyBytes = limits.maxReplyBytes;
   }
 
   /** The sequence number of the newest event (0 before the first). */
@@ -36,7 +39,11 @@ export class EventLog {
     return kept;
   }
 
-  /** `$since`: the events after `seq` that `user` may see, or E_GAP when some of them are gone. */
+  /**
+   * `$since`: the events after `seq` that `user` may see, or E_GAP when some of them are gone, or when
+   * they are more than one reply may carry (the backlog keeps more bytes than a reply holds): either
+   * way the client reloads the timeline.
+   */
   since(seq: unknown, user: UserId | null): Result {
     if (!Number.isSafeInteger(seq) || (seq as number) < 0 || (seq as number) > this.#seq)
       return { ok: false, error: { code: 'E_BAD_COMMAND', message: `$since needs seq, an integer from 0 to ${this.#seq}` } };
@@ -45,10 +52,15 @@ export class EventLog {
     const oldest = kept.at(0)?.numbered.seq ?? this.#seq + 1;
     if (after + 1 < oldest) return { ok: false, error: { code: 'E_GAP', message: `events after ${after} are gone (oldest kept: ${oldest}); reload the timeline` } };
     const events: Numbered[] = [];
+    let bytes = 0;
     // kept in order of seq, without gaps: start at the first one after `after`
     for (let i = Math.max(0, after + 1 - oldest); i < kept.length; i++) {
       const e = kept.at(i)!;
-      if (!e.to || (user !== null && e.to.includes(user))) events.push(e.numbered);
+      if (e.to && (user === null || !e.to.includes(user))) continue;
+      bytes += e.bytes;
+      if (bytes > this.#maxReplyBytes)
+        return { ok: false, error: { code: 'E_GAP', message: `the events after ${after} hold more than one reply may (${this.#maxReplyBytes.toLocaleString('en')} bytes); reload the timeline` } };
+      events.push(e.numbered);
     }
     return { ok: true, data: { events, seq: this.#seq } };
   }

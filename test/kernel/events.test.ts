@@ -3,7 +3,7 @@ import { EventLog } from '../../src/kernel/events.ts';
 
 describe('the event log', () => {
   it('numbers events without gaps, keeps the newest within its count, and $since answers from them or says E_GAP', () => {
-    const log = new EventLog({ eventBacklog: 1500, backlogBytes: 1 << 30 });
+    const log = new EventLog({ eventBacklog: 1500, backlogBytes: 1 << 30, maxReplyBytes: 1 << 30 });
     for (let i = 1; i <= 5000; i++) log.append({ type: 'post', n: i, ...(i % 2 === 0 ? { to: ['ann'] } : {}) }, 1);
     expect(log.seq).toBe(5000);
     // 3501..5000 are kept
@@ -20,7 +20,7 @@ describe('the event log', () => {
   });
 
   it('lets the oldest go when the kept events pass their bytes, always keeping the newest', () => {
-    const log = new EventLog({ eventBacklog: 1000, backlogBytes: 10_000 });
+    const log = new EventLog({ eventBacklog: 1000, backlogBytes: 10_000, maxReplyBytes: 1 << 30 });
     for (let i = 1; i <= 100; i++) log.append({ type: 'post', text: 'x'.repeat(1000) }, 2);
     const r = log.since(99, null);
     expect(r.ok).toBe(true);
@@ -28,5 +28,18 @@ describe('the event log', () => {
     log.append({ type: 'big', text: 'y'.repeat(50_000) }, 2);
     const last = log.since(100, null);
     expect(last.ok && (last.data as { events: { seq: number; version: number }[] }).events).toMatchObject([{ seq: 101, version: 2 }]);
+  });
+
+  it('answers $since with E_GAP when the events asked for hold more than one reply may (the client reloads the timeline)', () => {
+    const log = new EventLog({ eventBacklog: 1000, backlogBytes: 1 << 30, maxReplyBytes: 6_000 });
+    for (let i = 1; i <= 10; i++) log.append({ type: 'post', text: 'x'.repeat(1000), ...(i <= 5 ? { to: ['ann'] } : {}) }, 1);
+    // ten posts of 1,000 characters: more than a reply of 6,000 bytes holds
+    expect(log.since(0, 'ann')).toMatchObject({ ok: false, error: { code: 'E_GAP', message: 'the events after 0 hold more than one reply may (6,000 bytes); reload the timeline' } });
+    // what this reader may not see does not count: five of them fit
+    const bob = log.since(0, 'bob');
+    expect(bob.ok && (bob.data as { events: { seq: number }[] }).events.map((e) => e.seq)).toEqual([6, 7, 8, 9, 10]);
+    // and fewer, asked for from later on, fit too
+    const later = log.since(7, 'ann');
+    expect(later.ok && (later.data as { events: { seq: number }[] }).events.map((e) => e.seq)).toEqual([8, 9, 10]);
   });
 });
