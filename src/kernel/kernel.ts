@@ -547,9 +547,12 @@ export class Kernel {
       if (kernelCommand) return finished(w, release, t0, { ok: true, data: null }, { late: command.type as '$ping' | '$since' });
     }
     const user = conn ? (users.has(conn) ? users.get(conn)! : conn.user) : null;
-    const caller: Caller = w.system !== undefined ? { conn: null, user: w.system, system: true } : { conn: conn?.id ?? null, user, system: false };
+    // Frozen: release code gets them, and the journal keeps the caller, which the kernel reads again
+    // later outside any time limit (the shadow run packs it, a window rollback replays under it): a
+    // getter planted on it there would run then, unbounded.
+    const caller: Caller = Object.freeze(w.system !== undefined ? { conn: null, user: w.system, system: true } : { conn: conn?.id ?? null, user, system: false });
     const tokens: string[] = [];
-    const ctx: Context = { now: this.#clock(), token: tokenInto(tokens), caller, online: this.#online };
+    const ctx: Context = Object.freeze({ now: this.#clock(), token: tokenInto(tokens), caller, online: this.#online });
     let outcome;
     try {
       outcome = checkOutcome(release.feed.handle(state, command, ctx), release.version, command.type);

@@ -91,6 +91,24 @@ describe('what a handler stores is plain data at every depth, however frozen', (
   });
 });
 
+describe('what a handler is given cannot be changed to run later', () => {
+  it('refuses a getter planted on its caller (the journal keeps the caller, and a push reads it again), and the next push commits', async () => {
+    const plant = `(Object.defineProperty(ctx.caller, 'user', { get() { for (;;) {} }, enumerable: true }), { state: s })`;
+    const { kernel, conn } = withBad(plant);
+    // the first command must be answered, whether or not it could plant it
+    expect(await kernel.dispatch(conn, { type: 'bad' })).toMatchObject({ ok: false, error: { code: 'E_HANDLER_THREW', message: expect.stringMatching(/Cannot redefine property: user|not extensible|read.only|frozen/) } });
+    const context = `(ctx.extra = 1, ctx.now = 0, { state: s })`;
+    const again = withBad(context);
+    expect(await again.kernel.dispatch(again.conn, { type: 'bad' })).toMatchObject({ ok: false, error: { code: 'E_HANDLER_THREW' } });
+    // an honest push reads the journal (its shadow run replays the last commands): it ends, and commits
+    const t0 = performance.now();
+    const report = await kernel.upgrade(tiny({ version: 2 }));
+    expect(report.result, report.error?.message).toBe('committed');
+    expect(performance.now() - t0).toBeLessThan(20_000);
+    expect(await kernel.dispatch(conn, { type: 'inc' })).toEqual({ ok: true, data: { value: 1 } });
+  }, 30_000);
+});
+
 describe('handlers are synchronous', () => {
   it('refuses to load a release whose handle is an async or a generator function', () => {
     expect(() => new Kernel(tiny({ handle: `async (s, c) => ({ state: s })` }))).toThrow(/failed to load: SyntaxError: .*release code may not use async functions: feed code is synchronous/);
