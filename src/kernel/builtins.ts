@@ -212,6 +212,33 @@ function guardByReceiver(owner: object, label: string, names: readonly string[],
     })[name]!);
 }
 
+/**
+ * The most characters one search of an array for a string (indexOf, includes, lastIndexOf) may compare.
+ * Each slot holding a string as long as the one searched for is compared to it in full, in C++, in the
+ * same step: 2^20 slots of a 1 MB string held the process 25 s past its limit, and eight pieces
+ * of 2^27 characters put together (a few bytes each until read) were flattened by one search
+ * until the heap ran out and the process died. Bounding slots times length bounds both; a string
+ * shorter than 13 characters is never made of pieces and compares at once.
+ */
+export const MAX_COMPARED = 2 ** 26;
+
+function guardSearches(AP: object): void {
+  for (const name of ['indexOf', 'includes', 'lastIndexOf'])
+    replace(AP, name, (original) => ({
+      [name](this: unknown) {
+        const x: unknown = arguments[0];
+        if (feedDepth !== 0 && typeof x === 'string' && x.length > 12) {
+          const n = lengthOf(`Array.prototype.${name}`, this);
+          if (n * x.length > MAX_COMPARED)
+            throw new RangeError(
+              `Array.prototype.${name}: feed code may have one search of an array for a string compare at most ${MAX_COMPARED.toLocaleString('en')} characters; this one could compare ${(n * x.length).toLocaleString('en')} (${n.toLocaleString('en')} slots, each against ${x.length.toLocaleString('en')} characters, in one step that nothing can interrupt, holding the whole process)`,
+            );
+        }
+        return apply(original, this, arguments);
+      },
+    })[name]!);
+}
+
 /** The typed arrays, and what feed code gets for each: the same, bounded in length (guardBuiltins). */
 export const TYPED = ['Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array', 'Uint32Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array'] as const;
 const bounded = new Map<string, unknown>();
@@ -364,6 +391,7 @@ export function guardBuiltins(): void {
   installed = true;
   const AP = Array.prototype;
   guardByReceiver(AP, 'Array.prototype', BY_RECEIVER, BY_RECEIVER_WHOLE);
+  guardSearches(AP);
 
   guardSort(AP, 'Array.prototype', defaultCompare);
 

@@ -192,6 +192,18 @@ describe('bounded in bytes', () => {
     await refusedWith(`({ state: s, reply: { n: new (new Uint8Array(1).constructor)({ length: 2 ** 30 }).length } })`, 'E_HANDLER_THREW', /RangeError: new Uint8Array: feed code may have a built-in walk/);
   });
 
+  it('refuses a search of an array for a long string that would compare without end in one step (25 s held; or flattened pieces until the process died), and keeps serving', async () => {
+    // every slot a 1 MB string of the searched one's length: compared in full, slot after slot
+    const mk = `const mk = (ch) => { const t = 'a'.repeat(2 ** 20 - 1) + ch; t.charCodeAt(0); return t; };`;
+    for (const name of ['indexOf', 'includes', 'lastIndexOf'])
+      await refusedWith(`({ state: s, reply: { at: new Array(2 ** 20).fill(mk('y')).${name}(mk('x')) } })`, 'E_HANDLER_THREW', new RegExp(`RangeError: Array\\.prototype\\.${name}: feed code may have one search of an array for a string compare at most 67,108,864 characters; this one could compare 1,099,511,627,776 \\(1,048,576 slots, each against 1,048,576 characters`), {}, mk);
+    // pieces of 2^27 characters, a few bytes each until read: one search would flatten them all
+    await refusedWith(`(() => { const y = 'a'.repeat(2 ** 27 - 1); const a = []; for (let i = 0; i < 8; i++) a.push(y + String.fromCharCode(66 + i)); return { state: s, reply: { at: a.indexOf(y + 'A') } }; })()`, 'E_HANDLER_THREW', /Array\.prototype\.indexOf: feed code may have one search/);
+    // what a feed does with ids is far within it, and short strings are never bounded
+    const { kernel, conn } = withBad(`({ state: s, reply: { at: Array.from({ length: 10_000 }, (_, i) => 'p' + i.toString(36).padStart(20, '0')).indexOf('p' + (9_999).toString(36).padStart(20, '0')), short: new Array(2 ** 21).fill('abc').includes('abd') } })`);
+    expect(await kernel.dispatch(conn, { type: 'bad' })).toEqual({ ok: true, data: { at: 9_999, short: false } });
+  });
+
   it('refuses an event over its limit, and a reply over its limit, before anything is sent', async () => {
     await refusedWith(`({ state: s, events: [{ type: 'huge', text: 'x'.repeat(300_000) }] })`, 'E_TOO_LARGE', /event is larger than 262,144 bytes/);
     await refusedWith(`({ state: s, reply: { text: 'x'.repeat(5_000_000) } })`, 'E_TOO_LARGE', /reply is larger than/);
