@@ -34,7 +34,10 @@ export class EventLog {
   /** Number `event` (by feed `version`) and keep it; returns it with who may see it. */
   append(event: FeedEvent, version: number): Kept {
     const { to, ...rest } = event;
-    const kept: Kept = { numbered: { seq: ++this.#seq, version, event: rest }, to, bytes: estimateBytes(rest) };
+    // who may see it is kept too: counted as the heap holds it (a slot is 8 bytes however short the id),
+    // or a list of 200,000 empty ids an event filled 800 MB that the backlog counted as nothing
+    const bytes = estimateBytes(rest) + (to ? estimateBytes(to) + 8 * to.length : 0);
+    const kept: Kept = { numbered: { seq: ++this.#seq, version, event: rest }, to, bytes };
     this.#kept.push(kept);
     return kept;
   }

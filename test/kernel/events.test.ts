@@ -30,6 +30,14 @@ describe('the event log', () => {
     expect(last.ok && (last.data as { events: { seq: number; version: number }[] }).events).toMatchObject([{ seq: 101, version: 2 }]);
   });
 
+  it('counts who may see an event in the bytes it keeps: long lists of recipients push the oldest out too', () => {
+    const log = new EventLog({ eventBacklog: 1000, backlogBytes: 100_000, maxReplyBytes: 1 << 30 });
+    for (let i = 1; i <= 100; i++) log.append({ type: 'x', to: new Array(1000).fill('') }, 1);
+    // each keeps ~9,000 bytes (8 a slot, 1 a string): about ten fit in 100,000
+    expect(log.since(85, null)).toMatchObject({ ok: false, error: { code: 'E_GAP' } });
+    expect(log.since(95, null)).toMatchObject({ ok: true });
+  });
+
   it('answers $since with E_GAP when the events asked for hold more than one reply may (the client reloads the timeline)', () => {
     const log = new EventLog({ eventBacklog: 1000, backlogBytes: 1 << 30, maxReplyBytes: 6_000 });
     for (let i = 1; i <= 10; i++) log.append({ type: 'post', text: 'x'.repeat(1000), ...(i <= 5 ? { to: ['ann'] } : {}) }, 1);
