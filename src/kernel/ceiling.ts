@@ -5,8 +5,14 @@
  * - a ceiling per counted kind (`maxPosts`, `maxUsers`): a command that would take the census of
  *   that kind past its ceiling is refused with E_FULL; commands that delete, read or change in
  *   place still work, so the feed stays usable at the ceiling;
- * - a heap high-water mark (`maxHeapMb`), read once per batch: past it, every command that
- *   would raise any census count is refused with E_FULL until memory is freed.
+ * - a heap high-water mark (`maxHeapMb`), read once per batch: past it, only reads and what frees
+ *   something are served: a command that changes the state is refused with E_FULL unless it lowers
+ *   a census count and raises none (a delete). Growth the census does not count (a release adding
+ *   arrays under keys of its own) would otherwise go on to the end of the heap;
+ * - a second mark (`haltHeapMb`), past which no feed command runs at all, reads included: memory
+ *   the release keeps outside the state (a module-level cache that grows with every command) is
+ *   not the state's, and only stopping its code stops it. The kernel also loads the running
+ *   release again past the first mark (kernel.ts), which frees what its code kept.
  *
  * It is generic: it reads the running version's census() after each command that changed the state
  * (census must therefore be cheap; v1 and v2 read running counters, O(1)) and never looks inside.
@@ -20,6 +26,7 @@ export interface CeilingLimits {
   maxPosts: number;
   maxUsers: number;
   maxHeapMb: number;
+  haltHeapMb: number;
 }
 
 type Counts = Readonly<Record<string, number>>;
@@ -30,16 +37,21 @@ const FULL: ErrorCode = 'E_FULL';
 export class Ceiling {
   readonly #max: Record<string, number>;
   readonly #heapMb: number;
+  readonly #haltMb: number;
 
   constructor(limits: CeilingLimits) {
     this.#max = { posts: limits.maxPosts, users: limits.maxUsers };
     this.#heapMb = limits.maxHeapMb;
+    this.#haltMb = limits.haltHeapMb;
   }
 
   /** Checks for one batch: the heap is read once, here, and each census is computed once. */
   batch(release: LoadedRelease): CeilingCheck {
     const usedMb = getHeapStatistics().used_heap_size / MB;
-    return new CeilingCheck(release, this.#max, usedMb > this.#heapMb ? { usedMb, markMb: this.#heapMb } : null);
+    const halt: Refusal | null = usedMb > this.#haltMb
+      ? { code: FULL, message: `the server is nearly out of memory (heap ${Math.round(usedMb)} MB, past ${this.#haltMb} MB): no command of the feed runs until memory is freed; nothing changed` }
+      : null;
+    return new CeilingCheck(release, this.#max, usedMb > this.#heapMb ? { usedMb, markMb: this.#heapMb } : null, halt);
   }
 }
 
@@ -51,22 +63,34 @@ export class CeilingCheck {
     private readonly release: LoadedRelease,
     private readonly max: Readonly<Record<string, number>>,
     private readonly heap: { usedMb: number; markMb: number } | null,
+    /** Past the second mark: the refusal every feed command gets, without running. */
+    readonly halt: Refusal | null,
   ) {}
 
   /** The refusal for a command that took the state from `before` to `after`, or null when it may stand. */
   check(before: unknown, after: unknown): Refusal | null {
+    if (after === before) return null;
     const was = this.#census(before);
     const now = this.#census(after);
     if (was === null || now === null) return null; // a census that fails is the upgrade checks' concern, not a reason to stop the feed
+    let freed = false;
     for (const [kind, n] of Object.entries(now)) {
-      if (typeof n !== 'number' || n <= (was[kind] ?? 0)) continue;
+      if (typeof n !== 'number') continue;
+      const had = was[kind] ?? 0;
+      if (n < had) freed = true;
+      if (n <= had) continue;
       const max = this.max[kind];
       if (max !== undefined && n > max)
         return { code: FULL, message: `the feed holds its maximum of ${max.toLocaleString('en')} ${kind}; nothing more can be added until some are deleted or the operator raises the ceiling` };
-      if (this.heap)
-        return { code: FULL, message: `the server is at its memory ceiling (heap ${Math.round(this.heap.usedMb)} MB, high-water mark ${this.heap.markMb} MB): nothing new can be added until memory is freed` };
+      if (this.heap) return this.#atMark('nothing new can be added');
     }
+    // past the mark a change that frees nothing may still grow the state where the census does not look
+    if (this.heap && !freed) return this.#atMark('only reading and deleting are served');
     return null;
+  }
+
+  #atMark(what: string): Refusal {
+    return { code: FULL, message: `the server is at its memory ceiling (heap ${Math.round(this.heap!.usedMb)} MB, high-water mark ${this.heap!.markMb} MB): ${what} until memory is freed` };
   }
 
   #census(state: unknown): Counts | null {

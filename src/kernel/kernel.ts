@@ -38,7 +38,7 @@ import { UpgradeRun, type Pace } from './upgrade/orchestrate.ts';
 import type { HistoryEntry, UpgradeProgress, UpgradeReport } from './upgrade/report.ts';
 import { callRelease, census, validate } from './migrate/verify.ts';
 import { TimeoutError, describeThrown, runBounded } from './sandbox.ts';
-import type { Listener, Result, UpgradeNotice, Welcome } from './notices.ts';
+import type { Listener, Refusal, Result, UpgradeNotice, Welcome } from './notices.ts';
 import { EventLog } from './events.ts';
 
 export type { Listener, Numbered, Refusal, Result, UpgradeNotice, UpgradePhase, Welcome } from './notices.ts';
@@ -144,6 +144,8 @@ const SYSTEM_PRESENCE = 'presence';
  *  commands from no connection (the operator, tests). */
 const SYSTEM_LANE = Symbol('system');
 const NO_CONNECTION_LANE = Symbol('no connection');
+/** At most one reload of the running release a minute past the heap's mark (#reloadPastMark). */
+const RELOAD_PAST_MARK_MS = 60_000;
 
 /** A served command, with what it took. */
 function finished(w: Waiting, release: LoadedRelease, t0: number, result: Result, extra?: Partial<Done>): Done {
@@ -197,6 +199,10 @@ export class Kernel {
   readonly #queue = new FairQueue<Waiting>((w) => w.conn ?? (w.system !== undefined ? SYSTEM_LANE : NO_CONNECTION_LANE));
   /** The upgrade running now (one at a time). */
   #upgrade: UpgradeRun | null = null;
+  /** Past the second heap mark, this batch: the refusal every feed command gets (ceiling.ts). */
+  #halt: Refusal | null = null;
+  /** When the running release may be loaded again past the heap's mark (#reloadPastMark). */
+  #reloadAt = 0;
   readonly #rehearsal: Rehearsal;
   readonly #history: HistoryEntry[] = [];
   /** The reversible window of the last upgrade (upgrade/window.ts), while it is open. */
@@ -424,6 +430,7 @@ export class Kernel {
    * commands before it keep their results, the ones after it are served next.
    */
   #batch(lightOnly: boolean): number {
+    this.#reloadPastMark();
     const { release, state: start } = this.#cell;
     const done: Done[] = [];
     const limit = this.#limits.handlerTimeoutMs;
@@ -431,6 +438,8 @@ export class Kernel {
     let stopTaking = performance.now() + slice;
     const cursor = this.#queue.cursor();
     const ceiling = this.#ceiling.batch(release);
+    // past the second heap mark no feed code runs: each feed command is refused without a watchdog
+    const halt = (this.#halt = ceiling.halt);
     const breaker = this.#breaker;
     breaker.begin(release.hash, performance.now());
     let current: Waiting | undefined; // the command being served when the watchdog fires
@@ -441,7 +450,7 @@ export class Kernel {
     const light = (w: Waiting) => {
       if (w.system !== undefined) return false;
       const { type } = w.command;
-      return type === '$ping' || type === '$since' || !release.feed.commands.includes(type) || breaker.refuses(type) > 0;
+      return type === '$ping' || type === '$since' || halt !== null || !release.feed.commands.includes(type) || breaker.refuses(type) > 0;
     };
     let next = cursor.next(lightOnly ? light : undefined);
     while (next !== undefined && light(next) && !sliceUsed()) {
@@ -517,6 +526,30 @@ export class Kernel {
     return done.length;
   }
 
+  /**
+   * Past the heap's high-water mark, the running release's code is loaded again (at most once a
+   * minute, never while an upgrade runs): what its module kept (a cache grown by every command, which
+   * no ceiling on the state sees) is garbage then. Release code is pure, so nothing else changes: the
+   * same release, the same state. A release that keeps nothing frees nothing, and the ceiling's
+   * refusals do the rest.
+   */
+  #reloadPastMark(): void {
+    const now = performance.now();
+    if (now < this.#reloadAt || this.#upgrading || this.#upgrade !== null) return;
+    const heapMb = v8.getHeapStatistics().used_heap_size / 2 ** 20;
+    if (heapMb <= this.#limits.maxHeapMb) return;
+    this.#reloadAt = now + RELOAD_PAST_MARK_MS;
+    const old = this.#cell.release;
+    try {
+      const fresh = loadRelease(old.source, this.#limits.loadTimeoutMs);
+      if (fresh.hash !== old.hash) return;
+      this.#cell = { release: fresh, state: this.#cell.state };
+      this.#log?.warn({ version: old.version, release: old.hash, heapMb: Math.round(heapMb), markMb: this.#limits.maxHeapMb }, 'heap past its high-water mark: the running release loaded again, freeing what its code kept');
+    } catch (err) {
+      this.#log?.error({ version: old.version, err: describeThrown(err) }, 'heap past its high-water mark: loading the running release again failed; it keeps running');
+    }
+  }
+
   /** One command against `state`: run the handler and check what it returned. Changes nothing. */
   #step(w: Waiting, release: LoadedRelease, state: unknown, users: ReadonlyMap<Conn, UserId | null>): Done {
     // (no closures made here that do not escape: under tsx each named one costs a defineProperty)
@@ -527,6 +560,7 @@ export class Kernel {
       const kernelCommand = command.type === '$ping' || command.type === '$since';
       if (!kernelCommand && !release.feed.commands.includes(command.type))
         return finished(w, release, t0, fail('E_UNKNOWN_COMMAND', `feed v${release.version} does not handle '${command.type.slice(0, 40)}'; it handles ${release.feed.commands.join(', ')}`));
+      if (!kernelCommand && this.#halt !== null) return finished(w, release, t0, { ok: false, error: this.#halt });
       const aside = kernelCommand ? 0 : this.#breaker.refuses(command.type);
       if (aside > 0) {
         const type = command.type.slice(0, 40);

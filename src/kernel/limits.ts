@@ -67,6 +67,10 @@ export interface Limits {
   /** Heap high-water mark (MB of V8 heap in use): past it, anything that adds to the feed is refused
    *  with E_FULL. Default: 75% of V8's old-generation limit (`--max-old-space-size`). */
   maxHeapMb: number;
+  /** Heap mark (MB in use) past which the running release's code serves nothing: every feed command
+   *  is refused with E_FULL until memory is freed (the kernel's own commands still answer). Default:
+   *  87.5% of V8's old-generation limit, halfway from the default maxHeapMb to the limit. */
+  haltHeapMb: number;
 }
 
 /**
@@ -74,10 +78,10 @@ export interface Limits {
  * 4,096 MB by default on Node 20, 64-bit) plus 48 MB kept for the young generation; what the feed
  * keeps lives in the old one. The rest is room for garbage, a command's copies and a migration's.
  */
-function defaultHeapMark(): number {
+function defaultHeapMark(share = 0.75): number {
   const limitMb = getHeapStatistics().heap_size_limit / 1024 / 1024;
   const oldMb = limitMb > 96 ? limitMb - 48 : limitMb / 2;
-  return Math.max(1, Math.floor(oldMb * 0.75));
+  return Math.max(1, Math.floor(oldMb * share));
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -112,6 +116,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxPosts: 2_000_000,
   maxUsers: 1_000_000,
   maxHeapMb: defaultHeapMark(),
+  haltHeapMb: defaultHeapMark(0.875),
 });
 
 /** The limits whose range is not 1 and up: those that take 0, and those with a top. */

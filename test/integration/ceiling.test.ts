@@ -66,11 +66,14 @@ describe('the heap high-water mark', () => {
 });
 
 describe('the default heap mark', () => {
-  it('is 75% of the old generation V8 was given, under its limit', async () => {
+  it('is 75% of the old generation V8 was given, under its limit, and the second 87.5%', async () => {
     const { execFileSync } = await import('node:child_process');
     const mark = (mb: number) =>
       Number(execFileSync(process.execPath, [`--max-old-space-size=${mb}`, '--import', 'tsx', '-e', "import('./src/kernel/limits.ts').then((m) => console.log(m.DEFAULT_LIMITS.maxHeapMb))"], { encoding: 'utf8' }).trim());
     expect(mark(64)).toBe(48);
     expect(mark(4096)).toBe(3072);
+    const halt = (mb: number) =>
+      Number(execFileSync(process.execPath, [`--max-old-space-size=${mb}`, '--import', 'tsx', '-e', "import('./src/kernel/limits.ts').then((m) => console.log(m.DEFAULT_LIMITS.haltHeapMb))"], { encoding: 'utf8' }).trim());
+    expect(halt(4096)).toBe(3584);
   });
 });

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FairQueue } from '../../src/kernel/fair.ts';
 import { Kernel } from '../../src/kernel/kernel.ts';
 import type { ServerFrame } from '../../src/transport/protocol.ts';
@@ -102,6 +102,64 @@ describe('the memory ceiling', () => {
     expect(await kernel.dispatch(conn, { type: '$ping' })).toMatchObject({ ok: true });
     expect(await kernel.dispatch(conn, { type: 'whoami' })).toMatchObject({ ok: true });
     expect(kernel.state).toEqual({ count: 0 });
+  });
+
+  it('past the mark, refuses a change that frees nothing (growth the census does not count) and serves a delete', async () => {
+    // 'stash' grows the state under keys of its own (the census counts posts only); 'drop' deletes one
+    const handle = `(s, c, ctx) => c.type === 'stash' ? { state: { ...s, ['k' + c.i]: new Array(1000).fill(null) } } : c.type === 'drop' ? { state: { ...s, [KEY]: s[KEY] - 1 } } : handle(s, c, ctx)`;
+    const release = tiny({ census: '(s) => ({ posts: s[KEY] })', handle, commands: ['inc', 'stash', 'drop', 'whoami'] });
+    const below = new Kernel(release);
+    const c1 = below.connect(framesTo(() => {}));
+    expect(await below.dispatch(c1, { type: 'stash', i: 1 })).toMatchObject({ ok: true });
+    const kernel = new Kernel(release, { limits: { maxHeapMb: 1 } });
+    const conn = kernel.connect(framesTo(() => {}));
+    const before = kernel.state;
+    expect(await kernel.dispatch(conn, { type: 'stash', i: 1 })).toMatchObject({ ok: false, error: { code: 'E_FULL', message: expect.stringMatching(/memory ceiling .*only reading and deleting are served until memory is freed/) } });
+    expect(kernel.state).toBe(before);
+    expect(await kernel.dispatch(conn, { type: 'drop' })).toMatchObject({ ok: true });
+    expect(kernel.state).toEqual({ count: -1 });
+  });
+
+  it('past the second mark, runs no feed code at all (reads included) and still answers the kernel', async () => {
+    const looping = `(s, c, ctx) => { if (c.type === 'spin') for (;;) {} return handle(s, c, ctx); }`;
+    const kernel = new Kernel(tiny({ handle: looping, commands: ['inc', 'spin', 'whoami'] }), { limits: { maxHeapMb: 1, haltHeapMb: 1 } });
+    const conn = kernel.connect(framesTo(() => {}));
+    const t0 = performance.now();
+    for (const type of ['whoami', 'spin', 'inc'])
+      expect(await kernel.dispatch(conn, { type })).toMatchObject({ ok: false, error: { code: 'E_FULL', message: expect.stringMatching(/^the server is nearly out of memory \(heap \d+ MB, past 1 MB\): no command of the feed runs until memory is freed; nothing changed$/) } });
+    // the looping handler never ran: no watchdog's limit was waited out
+    expect(performance.now() - t0).toBeLessThan(200);
+    expect(await kernel.dispatch(conn, { type: '$ping' })).toMatchObject({ ok: true });
+    expect(kernel.state).toEqual({ count: 0 });
+  });
+
+  it('past the mark, loads the running release again (at most once a minute), freeing what its code kept', async () => {
+    // a release that keeps something of its own in its module, growing with every command
+    const handle = `(s, c, ctx) => { kept.push(c.type); return { state: s, reply: { kept: kept.length } }; }`;
+    const release = tiny({ prelude: 'const kept = [];', handle, commands: ['keep'] });
+    const real = performance.now.bind(performance);
+    let skew = 0;
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => real() + skew);
+    try {
+      const kernel = new Kernel(release, { limits: { maxHeapMb: 1 } });
+      const conn = kernel.connect(framesTo(() => {}));
+      const kept = async () => ((await kernel.dispatch(conn, { type: 'keep' })) as { data: { kept: number } }).data.kept;
+      expect([await kept(), await kept(), await kept()]).toEqual([1, 2, 3]);
+      const hash = kernel.release;
+      skew += 61_000;
+      // loaded again: what it kept is gone, and the release is the same one
+      expect(await kept()).toBe(1);
+      expect(kernel.release).toBe(hash);
+      expect(await kept()).toBe(2);
+      // below the mark, nothing of the kind
+      const calm = new Kernel(release);
+      const c2 = calm.connect(framesTo(() => {}));
+      await calm.dispatch(c2, { type: 'keep' });
+      skew += 61_000;
+      expect(await calm.dispatch(c2, { type: 'keep' })).toEqual({ ok: true, data: { kept: 2 } });
+    } finally {
+      clock.mockRestore();
+    }
   });
 });
 

@@ -9,6 +9,7 @@ describe('limits from the environment', () => {
   it.each(TUNABLES.map((t) => [t.env, t.default] as const))('README lists %s with its default', (env, value) => {
     expect(rows.has(env)).toBe(true);
     if (env === 'MOLT_MAX_HEAP_MB') expect(rows.get(env)).toContain("75% of V8's old generation");
+    else if (env === 'MOLT_HALT_HEAP_MB') expect(rows.get(env)).toContain("87.5% of V8's old generation");
     else expect(Number(rows.get(env)!.replace(/,/g, ''))).toBe(value);
   });
 
