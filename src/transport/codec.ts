@@ -1,9 +1,24 @@
-import { Packr } from 'msgpackr';
+import { C1, Packr, addExtension } from 'msgpackr';
 import { Last } from './last.ts';
 import type { ServerFrame } from './protocol.ts';
 
 /** msgpack with plain maps on both ends (no records extension), so any msgpack client can talk to us. */
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+
+/**
+ * A msgpack extension value of a type msgpackr does not decode itself. msgpackr throws on one, and the
+ * whole frame was then refused as unreadable (no id, no path); decoded as this, the command is read
+ * and refused by the plain-data check like any other extension ("holds a MsgpackExtension at x").
+ */
+export class MsgpackExtension {
+  constructor(readonly type: number) {}
+}
+/** The extension types msgpackr decodes itself (0: undefined, -1: a timestamp, the rest its own). */
+const DECODED = new Set([0x00, 0x42, 0x52, 0x62, 0x65, 0x69, 0x70, 0x72, 0x73, 0x74, 0x78, 0xff]);
+for (let type = 1; type < 0xff; type++) if (!DECODED.has(type)) addExtension({ type, unpack: () => new MsgpackExtension(type > 0x7f ? type - 0x100 : type) } as never);
+
+/** What msgpackr makes of the byte 0xC1, which msgpack never uses: not a frame. */
+export const NEVER_USED: unknown = C1;
 
 // A broadcast frame (an event, an upgrade frame) is one object sent to many sockets in one turn:
 // encode it once. A reply or an error goes to one socket: encoded as it is, with nothing to remember.

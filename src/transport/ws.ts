@@ -7,7 +7,7 @@ import { ERRORS, type ErrorCode } from '../kernel/errors.ts';
 import type { Kernel, Result } from '../kernel/kernel.ts';
 import { WINDOW_MS, type AddressAside } from './aside.ts';
 import { Addresses, Bucket, Budget, addressOf, spend, type BudgetName } from './budget.ts';
-import { decode, encode, encodeWith } from './codec.ts';
+import { NEVER_USED, decode, encode, encodeWith } from './codec.ts';
 import { originAllowed } from './origin.ts';
 import { Last } from './last.ts';
 import type { ErrorBody, ServerFrame, UpgradeFrame } from './protocol.ts';
@@ -400,6 +400,7 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
       if (isBinary) {
         try {
           frame = decode(Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data), malformed);
+          if (frame === NEVER_USED) frame = MALFORMED; // the byte msgpack never uses, alone
         } catch {
           malformed = true; // from now on without a stack (codec.ts): this socket sends garbage
         }

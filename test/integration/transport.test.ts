@@ -76,9 +76,12 @@ describe('transport: bad input gets a clear error and loses nothing', () => {
       rich.pack({ id: 305, type: 'post', text: text(5), x: 2n ** 70n }),
       packr.pack({ id: 306, type: 'post', text: text(6), x: Number.NaN }),
       packr.pack({ id: 307, type: 'post', text: text(7), x: Array.from({ length: 300 }).reduce((r: unknown) => ({ r }), {}) }),
+      // an extension type no library here knows (fixext 1 of type 5, and of type -5): read, then refused by its id
+      Buffer.concat([Buffer.from([0x84]), packr.pack('id'), packr.pack(308), packr.pack('type'), packr.pack('post'), packr.pack('text'), packr.pack(text(8)), packr.pack('x'), Buffer.from([0xd4, 0x05, 0x00])]),
+      Buffer.concat([Buffer.from([0x84]), packr.pack('id'), packr.pack(309), packr.pack('type'), packr.pack('post'), packr.pack('text'), packr.pack(text(9)), packr.pack('x'), Buffer.from([0xd4, 0xfb, 0x00])]),
     ];
     for (const f of frames) client.socket.send(f);
-    const replies = await Promise.all([301, 302, 303, 304, 305, 306, 307].map((id) => client.waitFor((f) => f.t === 'reply' && f.id === id)));
+    const replies = await Promise.all([301, 302, 303, 304, 305, 306, 307, 308, 309].map((id) => client.waitFor((f) => f.t === 'reply' && f.id === id)));
     for (const r of replies) expect(r).toMatchObject({ ok: false, error: { code: 'E_BAD_COMMAND', message: expect.stringContaining('only plain data') } });
     expect(replies.map((r) => (r as { error: { message: string } }).error.message)).toEqual([
       expect.stringContaining('a Buffer at x'),
@@ -88,10 +91,17 @@ describe('transport: bad input gets a clear error and loses nothing', () => {
       expect.stringContaining('a bigint at x'),
       expect.stringContaining('the number NaN at x'),
       expect.stringContaining('nesting deeper than 256 levels at x.r.r'),
+      expect.stringContaining('a MsgpackExtension at x'),
+      expect.stringContaining('a MsgpackExtension at x'),
     ]);
     expect(client.closed).toBeNull();
+    // the byte msgpack never uses, alone, is not a frame
+    const fresh = await TestClient.open(server.wsUrl);
+    fresh.socket.send(Buffer.from([0xc1]));
+    expect(await fresh.waitFor((f) => f.t === 'error' || f.t === 'reply')).toMatchObject({ t: 'error', error: { code: 'E_BAD_FRAME' } });
+    fresh.close();
     const texts = (await client.ok('timeline')).posts.map((p: { text: string }) => p.text);
-    for (let i = 1; i <= 7; i++) expect(texts).not.toContain(text(i));
+    for (let i = 1; i <= 9; i++) expect(texts).not.toContain(text(i));
     expect((await client.ok('post', { text: 'plain again' })).post).toBeDefined();
   });
   it('closes a connection that sends a frame over the payload limit with 1009, and others are unaffected', async () => {
