@@ -144,7 +144,8 @@ export class UpgradeRun {
     const from = { version: release.version, release: release.hash };
     this.report = {
       upgrade: id, kind: request.kind, dryRun: request.dryRun ?? false, result: 'refused', from, to: from,
-      direction: 'up', describe: '', steps: [], online: true, census: { before: {}, after: null }, migrated: 0,
+      // until the release loads: a rollback goes back, a push (most likely) forward
+      direction: request.kind === 'rollback' ? 'down' : 'up', describe: '', steps: [], online: true, census: { before: {}, after: null }, migrated: 0,
       dropped: {}, pauseMs: 0, totalMs: 0, phases: {}, rounds: 0, cutoverEntities: 0, peakHeapMb: 0, loopDelayMs: { p99: 0, max: 0 }, cpuMs: { live: 0, rehearsal: 0 },
       rehearsalPeakHeapMb: null, sample: null, changed: {}, queued: 0, skipped: [], checked: null, shadow: null, casualties: [],
     };
