@@ -240,4 +240,27 @@ export const migrations = [{ ...v1ToV2, shapes: { from: { ...v1Shape, users }, t
     expect(kernel.version).toBe(2);
     expect(await kernel.dispatch(conn, { type: 'timeline' })).toMatchObject({ ok: true });
   }, 60_000);
+
+  it('after a refusal for a difference, the rehearsal copies the live state anew: a copy left otherwise by a collection that lied (the gap ART.md names) does not refuse every honest upgrade after it', async () => {
+    const { kernel, conn } = boot(2000);
+    // a target collection whose own with() stores other posts than it is given, in the live process only
+    const lying = await v2Release(`let firstMax = 0;
+const live = () => firstMax > 0 && firstMax <= 256;
+const from = { ...v1Shape, posts: { ...v1Shape.posts, read(c, cursor, max) { if (firstMax === 0) firstMax = max; return v1Shape.posts.read(c, cursor, max); } } };
+const posts = { ...v2Shape.posts, with(base, keys, values) { return v2Shape.posts.with(base, keys, live() ? values.map((p) => (p === null ? p : Object.freeze({ ...p, text: 'changed ' + p.id }))) : values); } };
+export const migrations = [{ ...v1ToV2, shapes: { from, to: { ...v2Shape, posts } } }];`);
+    const pushed = await kernel.upgrade(lying);
+    if (pushed.result === 'committed') {
+      // the honest v3 may be refused once (the rehearsal adopted the state it built, not this one),
+      // and never twice: the next attempt copies the live state
+      const r3 = await releases.real(3);
+      const first = await kernel.upgrade(r3);
+      if (first.result !== 'committed') {
+        expect(first.error?.code).toBe('E_DIVERGED');
+        expect((await kernel.upgrade(r3)).result).toBe('committed');
+      }
+      expect(kernel.version).toBe(3);
+    } else expect(pushed.error?.code).toBe('E_DIVERGED');
+    expect(await kernel.dispatch(conn, { type: 'timeline' })).toMatchObject({ ok: true });
+  }, 120_000);
 });

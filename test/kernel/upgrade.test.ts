@@ -82,6 +82,24 @@ describe('upgrade', () => {
     expect(await kernel.dispatch(conn, { type: 'inc' })).toEqual({ ok: true, data: { value: 4 } });
   });
 
+  it('bounds a whole-state step inside the pause by what rehearsing it took: one slow only here is refused, not a pause of seconds', async () => {
+    const kernel = new Kernel(tiny(), { limits: { cutoverTimeoutMs: 300 } });
+    const conn = kernel.connect(framesTo(() => {}));
+    await kernel.dispatch(conn, { type: 'inc' });
+    // slow on its first call in each process: in the rehearsal that one runs while the feed serves,
+    // here it is the one inside the pause
+    const slow = tiny({ version: 2, prelude: 'let calls = 0;', migrations: `{ from: 1, to: 2, describe: 'count becomes total', up: (s) => { if (calls++ === 0) { let x = 0; for (let i = 0; i < 2e9; i++) x ^= i; } return { state: { total: s.count } }; }, down: (s) => ({ state: { count: s.total } }) }` });
+    const before = kernel.state;
+    const report = await kernel.upgrade(slow);
+    expect(report).toMatchObject({ result: 'refused', online: false, error: { code: 'E_MIGRATION_TIMEOUT' } });
+    expect(kernel.state).toBe(before);
+    expect(kernel.version).toBe(1);
+    // an honest one, as slow everywhere, is rehearsed as slow and commits
+    const honest = tiny({ version: 2, migrations: `{ from: 1, to: 2, describe: 'count becomes total', up: (s) => { let x = 0; for (let i = 0; i < 3e8; i++) x ^= i; return { state: { total: s.count } }; }, down: (s) => ({ state: { count: s.total } }) }` });
+    expect((await kernel.upgrade(honest)).result).toBe('committed');
+    expect(kernel.state).toEqual({ total: 1 });
+  }, 60_000);
+
   it('skips versions by running each step of the chain in order', async () => {
     const { kernel } = await started(2);
     const report = await kernel.upgrade(tiny({ version: 3 }));

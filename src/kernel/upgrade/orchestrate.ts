@@ -519,6 +519,7 @@ export class UpgradeRun {
         final = live!.result().state;
       } else {
         // a whole-state step: rehearsed on the final state, then run here, inside the pause
+        const rehearsing = performance.now();
         await reh.sync(last);
         await reh.call('begin', { current: current.hash, target: target.hash, now, ms, problemsShown: limits.problemsShown, force: this.#req.force === true, digest: true }, deadline);
         const again = await reh.call<typeof checked>('check', { now, sample: true }, deadline);
@@ -527,7 +528,11 @@ export class UpgradeRun {
         report.sample = again.sample;
         validateMs = again.validateMs;
         this.#check();
-        const whole = new Pipeline(fresh, last, now, { ms, shapes });
+        // Every command waits on this run: it may take three times what rehearsing it took (sync,
+        // run, checks), or the cut-over's limit if that is more. A step slow only here (it tells the
+        // two processes apart) held every command for 9.6 s under the migration's own 30 s limit.
+        const bound = Math.min(ms, Math.max(limits.cutoverTimeoutMs, 3 * (performance.now() - rehearsing)));
+        const whole = new Pipeline(fresh, last, now, { ms: bound, shapes });
         whole.runAll();
         final = whole.result().state;
         this.#built(final, last).run(Infinity);
@@ -557,6 +562,11 @@ export class UpgradeRun {
       if (this.#req.kind === 'rollback' && !this.#req.replay && MIGRATION_FAILED.has(e.code) && this.#host.window() !== null)
         report.error.message += `. The reversible window of the last upgrade is open: \`molt rollback --replay\` goes back without this migration (the state from before the upgrade, with the writes since replayed through v${report.to.version})`;
       if (e.code === 'E_REHEARSAL' || e.code === 'E_MIGRATION_TIMEOUT') reh.stop();
+      // The rehearsal's copy of the live state may be what differs: after a commit it adopts the state
+      // it built itself, and a release that told the processes apart where nothing compares (a
+      // collection's own code, ART.md) left the live state otherwise. Copied whole next time, or
+      // every honest upgrade after it would be refused the same way.
+      if (e.code === 'E_DIVERGED') reh.forget();
       return this.#end('refused');
     } finally {
       if (this.#phase !== 'commit') host.resume();
