@@ -44,6 +44,16 @@ exit status: 0 committed (or a dry run that would commit), 1 refused, 2 bad usag
 
 class UsageError extends Error {}
 
+/** The server refused what was asked (409: another upgrade runs, nothing waits for a cut-over): exit 1, as a refused upgrade. */
+class Refused extends Error {
+  constructor(readonly error: { code: string; message: string }, what: string) {
+    super(`${what} refused: ${error.code}: ${error.message}`);
+  }
+}
+
+/** --json: what goes wrong is printed as JSON on stdout too. */
+let jsonOut = false;
+
 const OPTIONS = {
   json: { type: 'boolean', default: false },
   'dry-run': { type: 'boolean', default: false },
@@ -84,6 +94,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
   const json = values.json;
+  jsonOut = json;
   const dryRun = values['dry-run'];
   const api = () => operator(values.url, values.token, values['token-file']);
 
@@ -226,6 +237,7 @@ function operator(url?: string, token?: string, tokenFile?: string) {
     const data = (await res.json().catch(() => null)) as { error?: { code: string; message: string } } | null;
     if (res.status === 401) throw new UsageError('the operator API refused the token (401): check --token, MOLT_TOKEN or the token file');
     // 409 with a report is a refused upgrade: a result, not a failure of the call.
+    if (res.status === 409 && data?.error && !('result' in data)) throw new Refused(data.error, `${method} ${route}`);
     if (!res.ok && !(res.status === 409 && data && 'result' in data)) {
       throw new UsageError(`${method} ${route} failed (${res.status}): ${data?.error ? `${data.error.code}: ${data.error.message}` : res.statusText}`);
     }
@@ -341,7 +353,11 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof UsageError || err instanceof BuildError) {
+    if (err instanceof Refused) {
+      if (jsonOut) process.stdout.write(`${JSON.stringify({ error: err.error }, null, 2)}\n`);
+      else process.stderr.write(`molt: ${err.message}\n`);
+      process.exitCode = 1;
+    } else if (err instanceof UsageError || err instanceof BuildError) {
       process.stderr.write(`molt: ${err.message}\n`);
       process.exitCode = 2;
     } else {

@@ -84,6 +84,19 @@ export const migrations = [{ ...v1ToV2, up: { ...v1ToV2.up, finish: () => { thro
     expect(server.kernel.version).toBe(1);
   }, 60_000);
 
+  it('exits 1, as for a refused upgrade, when the server refuses what was asked (nothing waits for a cut-over), and says so as JSON with --json', async () => {
+    for (const command of ['cutover', 'abort']) {
+      const r = await molt([command, '--url', server.operatorUrl, `--token=${DASH_TOKEN}`]);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`^molt: POST /${command} refused: E_NOT_HELD: `));
+      const j = await molt([command, '--json', '--url', server.operatorUrl, `--token=${DASH_TOKEN}`]);
+      expect(j.code).toBe(1);
+      expect(JSON.parse(j.stdout)).toMatchObject({ error: { code: 'E_NOT_HELD', message: expect.any(String) } });
+    }
+    // bad usage stays 2
+    expect((await molt(['cutover', 'now', '--url', server.operatorUrl, `--token=${DASH_TOKEN}`])).code).toBe(2);
+  });
+
   it('is accepted by the operator API with the scheme in any case', async () => {
     for (const scheme of ['Bearer', 'bearer', 'BEARER']) {
       const res = await fetch(`${server.operatorUrl}/status`, { headers: { authorization: `${scheme} ${DASH_TOKEN}` } });
