@@ -363,6 +363,21 @@ export function validate(s: Parameters<typeof checked>[0]) { let x = 0; for (let
     expect(before).not.toBe(digest(kernel.state));
   }, 60_000);
 
+  it('says the rate of a paced migration as paced, and the time left at it, as of when it is asked', async () => {
+    const { kernel } = boot(1000);
+    const pending = kernel.upgrade(r2, { pace: { perSecond: 20 } });
+    const progress = () => kernel.status().upgrade?.progress;
+    while (!(kernel.status().upgrade?.phase === 'migrate' && (progress()?.done ?? 0) > 0)) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 300));
+    const p = progress()!;
+    // a slice runs at full speed, then sleeps: the rate is never above the pace, and the time left follows
+    expect(p.rate).toBeGreaterThan(0);
+    expect(p.rate).toBeLessThanOrEqual(20);
+    expect(p.etaMs!).toBeGreaterThanOrEqual(((p.total - p.done) / 20) * 1000 - 1);
+    kernel.abort();
+    expect((await pending).error?.code).toBe('E_ABORTED');
+  }, 60_000);
+
   it('says each catch-up round of a held upgrade in a catch-up frame, as before the hold', async () => {
     const { kernel, conn, frames } = boot(1000);
     await kernel.dispatch(conn, { type: 'join', handle: 'writer' });
