@@ -378,6 +378,19 @@ export function validate(s: Parameters<typeof checked>[0]) { let x = 0; for (let
     expect((await pending).error?.code).toBe('E_ABORTED');
   }, 60_000);
 
+  it('refuses at once a pace that could not migrate the feed within the upgrade\'s time limit, and nothing changed', async () => {
+    const { kernel, conn } = boot(1000);
+    const before = kernel.state;
+    const t0 = performance.now();
+    const report = await kernel.upgrade(r2, { pace: { perSecond: 1 } });
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_BAD_REQUEST', message: expect.stringMatching(/^a pace of 1 entities a second would take \d+ s for these [\d,]+, past the upgrade's 600 s limit; nothing changed \(at least \d+ a second\)$/) } });
+    expect(performance.now() - t0).toBeLessThan(20_000);
+    expect(kernel.state).toBe(before);
+    expect(await kernel.dispatch(conn, { type: 'timeline' })).toMatchObject({ ok: true });
+    // the next push is not held off
+    expect((await kernel.upgrade(r2, { dryRun: true })).result).toBe('dry-run');
+  }, 60_000);
+
   it('says each catch-up round of a held upgrade in a catch-up frame, as before the hold', async () => {
     const { kernel, conn, frames } = boot(1000);
     await kernel.dispatch(conn, { type: 'join', handle: 'writer' });

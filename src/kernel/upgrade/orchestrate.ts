@@ -258,6 +258,20 @@ export class UpgradeRun {
       die('E_MEMORY', `the live process's heap grew by ${mb(grown)} while it built what grew the rehearsal's by ${mb(rehearsalMb * 2 ** 20)}: the release allocates here what it did not there (it tells the two processes apart?); nothing changed`);
   }
 
+  /**
+   * A pace in entities a second that could not migrate `total` entities within the upgrade's own time
+   * limit is refused at once, before anything waits on it: at 1 a second, 25,000 posts took hours, held
+   * every other push off with E_BUSY, and would only have been refused when the limit passed.
+   */
+  #paceFits(total: number): void {
+    const pace = this.#req.pace;
+    if (!pace || !('perSecond' in pace) || !(pace.perSecond > 0)) return;
+    const ms = (total / pace.perSecond) * 1000;
+    const limit = this.#host.limits.upgradeTimeoutMs;
+    if (ms > limit)
+      die('E_BAD_REQUEST', `a pace of ${pace.perSecond.toLocaleString('en')} entities a second would take ${ms > 7_200_000 ? `${(ms / 3_600_000).toFixed(1)} h` : `${Math.round(ms / 1000)} s`} for these ${total.toLocaleString('en')}, past the upgrade's ${Math.round(limit / 1000)} s limit; nothing changed (at least ${Math.ceil((total * 1000) / limit).toLocaleString('en')} a second)`);
+  }
+
   /** Sleep as the pace asks after a slice of `n` entities that took `ms`. */
   async #pace(n: number, ms: number): Promise<void> {
     const pace = this.#req.pace;
@@ -363,6 +377,7 @@ export class UpgradeRun {
       report.census.before = begun.census;
       this.#migrateStart = performance.now();
       this.#setProgress(begun.progress.kinds, 0, true);
+      this.#paceFits(this.#progress.total);
       const live = !report.dryRun && begun.online ? new Pipeline(fresh, s0, now, { ms, shapes }) : null;
       const walked = live ? this.#walkSlices(live) : null;
       const check = (): Promise<Checked> => reh.call<Checked>('check', { now, sample: true }, deadline);
