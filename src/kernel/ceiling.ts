@@ -42,7 +42,8 @@ export class Ceiling {
   constructor(limits: CeilingLimits) {
     this.#max = { posts: limits.maxPosts, users: limits.maxUsers };
     this.#heapMb = limits.maxHeapMb;
-    this.#haltMb = limits.haltHeapMb;
+    // never below the first mark (an operator who raised that alone would otherwise stop every read first)
+    this.#haltMb = Math.max(limits.haltHeapMb, limits.maxHeapMb);
   }
 
   /** Checks for one batch: the heap is read once, here, and each census is computed once. */

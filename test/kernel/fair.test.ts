@@ -131,6 +131,10 @@ describe('the memory ceiling', () => {
     expect(performance.now() - t0).toBeLessThan(200);
     expect(await kernel.dispatch(conn, { type: '$ping' })).toMatchObject({ ok: true });
     expect(kernel.state).toEqual({ count: 0 });
+    // the second mark is never below the first: raised alone, the first does not stop reads
+    const raised = new Kernel(tiny({ handle: looping, commands: ['inc', 'spin', 'whoami'] }), { limits: { maxHeapMb: 1_000_000, haltHeapMb: 1 } });
+    const c2 = raised.connect(framesTo(() => {}));
+    expect(await raised.dispatch(c2, { type: 'whoami' })).toMatchObject({ ok: true });
   });
 
   it('past the mark, loads the running release again (at most once a minute), freeing what its code kept', async () => {
