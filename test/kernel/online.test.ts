@@ -378,6 +378,25 @@ export function validate(s: Parameters<typeof checked>[0]) { let x = 0; for (let
     expect((await pending).error?.code).toBe('E_ABORTED');
   }, 60_000);
 
+  it('shows in status the catch-up rounds and the shadow run while they happen, as the frames do', async () => {
+    // what status said when the kernel logged each phase (logged while it is still in it)
+    const seen: Record<string, string | undefined> = {};
+    let kernel: Kernel;
+    const log = { info: (o: object) => { const p = (o as { phase?: string }).phase; if (p) seen[p] = kernel.status().upgrade?.phase; }, warn() {}, error() {} };
+    kernel = new Kernel(r1, { initialState: buildV1(2000, 50), limits: { rehearsalHeapMb: 512 }, log });
+    kernels.push(kernel);
+    const conn = kernel.connect(framesTo(() => {}));
+    await kernel.dispatch(conn, { type: 'join', handle: 'writer' });
+    // a write while it migrates, so that there is a round to catch up
+    const pending = kernel.upgrade(r2, { pace: { perSecond: 4000 } });
+    while (kernel.status().upgrade?.phase !== 'migrate') await new Promise((r) => setTimeout(r, 5));
+    expect(await kernel.dispatch(conn, { type: 'like', post: 'p3' })).toMatchObject({ ok: true });
+    expect((await pending).result).toBe('committed');
+    expect(seen['catch-up']).toBe('catch-up');
+    expect(seen['shadow']).toBe('shadow');
+    expect(seen['migrate']).toBe('migrate');
+  }, 60_000);
+
   it('refuses at once a pace that could not migrate the feed within the upgrade\'s time limit, and nothing changed', async () => {
     const { kernel, conn } = boot(1000);
     const before = kernel.state;

@@ -131,6 +131,8 @@ export class UpgradeRun {
   #cutover: (() => void) | null = null;
   #wake: (() => void) | null = null;
   #held = false;
+  /** What status shows while #phase stays where a refusal would say it stopped: catch-up, shadow. */
+  #doing: 'catch-up' | 'shadow' | null = null;
   #progress: UpgradeProgress['progress'] = { kinds: {}, done: 0, total: 0, rate: 0, etaMs: null, round: 0 };
   #lastProgress = 0;
   #peakHeap = 0;
@@ -168,7 +170,7 @@ export class UpgradeRun {
 
   status(): UpgradeProgress {
     return {
-      upgrade: this.id, kind: this.#req.kind, dryRun: this.report.dryRun, phase: this.#phase,
+      upgrade: this.id, kind: this.#req.kind, dryRun: this.report.dryRun, phase: this.#doing ?? this.#phase,
       from: this.report.from.version, to: this.report.to === this.report.from && this.#phase === 'begin' ? null : this.report.to.version,
       // the rate and the time left as of now, not as of the last slice (a paced one may sleep long)
       held: this.#held, progress: this.#phase === 'migrate' ? { ...this.#progress, ...this.#rate(this.#progress.done, this.#progress.total) } : this.#progress, startedMs: Math.round(performance.now() - this.#started),
@@ -484,6 +486,7 @@ export class UpgradeRun {
       // ---- catch up with what commands changed meanwhile ----
       let rounds = 0;
       if (begun.online) {
+        this.#doing = 'catch-up';
         for (; rounds < MAX_ROUNDS; rounds++) {
           this.#check();
           const { state } = host.current();
@@ -503,11 +506,13 @@ export class UpgradeRun {
       report.rounds = rounds;
 
       // ---- shadow run: the last commands, through the new version on the migrated state ----
+      this.#doing = 'shadow';
       const shadow = await reh.call<{ commands: number; replayed: number; notAccepted: Record<string, number>; differences: string[] }>(
         'shadow', { bytes: plainPackr.pack(host.recent()) }, deadline);
       report.shadow = shadow;
       phase('shadow');
       host.log('shadow', { replayed: shadow.replayed, notAccepted: shadow.notAccepted, differences: shadow.differences.length });
+      this.#doing = null;
       this.#check();
 
       if (report.dryRun) {
