@@ -46,9 +46,13 @@ export class Ceiling {
     this.#haltMb = Math.max(limits.haltHeapMb, limits.maxHeapMb);
   }
 
-  /** Checks for one batch: the heap is read once, here, and each census is computed once. */
-  batch(release: LoadedRelease): CeilingCheck {
-    const usedMb = getHeapStatistics().used_heap_size / MB;
+  /** The heap in use, MB: read once a batch (heapMb()) and handed to batch() and the kernel's reload. */
+  static heapMb(): number {
+    return getHeapStatistics().used_heap_size / MB;
+  }
+
+  /** Checks for one batch, at `usedMb` of heap (heapMb()): each census is computed once. */
+  batch(release: LoadedRelease, usedMb: number): CeilingCheck {
     const halt: Refusal | null = usedMb > this.#haltMb
       ? { code: FULL, message: `the server is nearly out of memory (heap ${Math.round(usedMb)} MB, past ${this.#haltMb} MB): no command of the feed runs until memory is freed; nothing changed` }
       : null;

@@ -430,14 +430,15 @@ export class Kernel {
    * commands before it keep their results, the ones after it are served next.
    */
   #batch(lightOnly: boolean): number {
-    this.#reloadPastMark();
+    const heapMb = Ceiling.heapMb();
+    this.#reloadPastMark(heapMb);
     const { release, state: start } = this.#cell;
     const done: Done[] = [];
     const limit = this.#limits.handlerTimeoutMs;
     const slice = Math.min(this.#limits.batchSliceMs, limit / 2);
     let stopTaking = performance.now() + slice;
     const cursor = this.#queue.cursor();
-    const ceiling = this.#ceiling.batch(release);
+    const ceiling = this.#ceiling.batch(release, heapMb);
     // past the second heap mark no feed code runs: each feed command is refused without a watchdog
     const halt = (this.#halt = ceiling.halt);
     const breaker = this.#breaker;
@@ -533,11 +534,10 @@ export class Kernel {
    * same release, the same state. A release that keeps nothing frees nothing, and the ceiling's
    * refusals do the rest.
    */
-  #reloadPastMark(): void {
+  #reloadPastMark(heapMb: number): void {
+    if (heapMb <= this.#limits.maxHeapMb) return;
     const now = performance.now();
     if (now < this.#reloadAt || this.#upgrading || this.#upgrade !== null) return;
-    const heapMb = v8.getHeapStatistics().used_heap_size / 2 ** 20;
-    if (heapMb <= this.#limits.maxHeapMb) return;
     this.#reloadAt = now + RELOAD_PAST_MARK_MS;
     const old = this.#cell.release;
     try {

@@ -224,7 +224,6 @@ export class Digests {
 
   readonly #caught: { stream: string; keys: readonly Key[]; values: readonly unknown[] }[] = [];
 
-
   /**
    * Fold what a pipeline built around its collections into a stream of its own: `state` walked against
    * `input` (the state the pipeline read). A node that is the input's own at the same place, or one of

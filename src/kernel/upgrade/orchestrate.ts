@@ -217,8 +217,8 @@ export class UpgradeRun {
   #rate(done: number, total: number): { rate: number; etaMs: number | null } {
     const elapsed = (performance.now() - this.#migrateStart) / 1000;
     let rate = elapsed > 0 ? done / elapsed : 0;
-    const pace = this.#req.pace;
-    if (pace && 'perSecond' in pace && pace.perSecond > 0) rate = Math.min(rate, pace.perSecond);
+    const perSecond = this.#perSecond();
+    if (perSecond !== null) rate = Math.min(rate, perSecond);
     return { rate: Math.round(rate * 100) / 100, etaMs: rate > 0 ? Math.round(((total - done) / rate) * 1000) : null };
   }
 
@@ -266,19 +266,26 @@ export class UpgradeRun {
    * every other push off with E_BUSY, and would only have been refused when the limit passed.
    */
   #paceFits(total: number): void {
-    const pace = this.#req.pace;
-    if (!pace || !('perSecond' in pace) || !(pace.perSecond > 0)) return;
-    const ms = (total / pace.perSecond) * 1000;
+    const perSecond = this.#perSecond();
+    if (perSecond === null) return;
+    const ms = (total / perSecond) * 1000;
     const limit = this.#host.limits.upgradeTimeoutMs;
     if (ms > limit)
-      die('E_BAD_REQUEST', `a pace of ${pace.perSecond.toLocaleString('en')} entities a second would take ${ms > 7_200_000 ? `${(ms / 3_600_000).toFixed(1)} h` : `${Math.round(ms / 1000)} s`} for these ${total.toLocaleString('en')}, past the upgrade's ${Math.round(limit / 1000)} s limit; nothing changed (at least ${Math.ceil((total * 1000) / limit).toLocaleString('en')} a second)`);
+      die('E_BAD_REQUEST', `a pace of ${perSecond.toLocaleString('en')} entities a second would take ${ms > 7_200_000 ? `${(ms / 3_600_000).toFixed(1)} h` : `${Math.round(ms / 1000)} s`} for these ${total.toLocaleString('en')}, past the upgrade's ${Math.round(limit / 1000)} s limit; nothing changed (at least ${Math.ceil((total * 1000) / limit).toLocaleString('en')} a second)`);
+  }
+
+  /** The pace in entities a second, if the operator set one. */
+  #perSecond(): number | null {
+    const pace = this.#req.pace;
+    return pace && 'perSecond' in pace && pace.perSecond > 0 ? pace.perSecond : null;
   }
 
   /** Sleep as the pace asks after a slice of `n` entities that took `ms`. */
   async #pace(n: number, ms: number): Promise<void> {
     const pace = this.#req.pace;
+    const perSecond = this.#perSecond();
     let wait = 0;
-    if (pace && 'perSecond' in pace && pace.perSecond > 0) wait = (n / pace.perSecond) * 1000 - ms;
+    if (perSecond !== null) wait = (n / perSecond) * 1000 - ms;
     else if (pace && 'share' in pace && pace.share > 0 && pace.share < 1) wait = ms * (1 / pace.share - 1);
     if (wait >= 1) await this.#sleep(Math.min(wait, 10_000));
     await this.#yield();
@@ -389,9 +396,8 @@ export class UpgradeRun {
         type Slice = { n: number; position: number; mapped: boolean; heapMb: number; progress: { kinds: Record<string, { done: number; total: number }> } };
         // with a pace in entities a second, a slice holds at most what the pace allows between two
         // progress frames: progress moves in small steps instead of a few jumps and long sleeps
-        const cap = this.#req.pace && 'perSecond' in this.#req.pace && this.#req.pace.perSecond > 0
-          ? Math.max(MIN_SLICE, Math.round((this.#req.pace.perSecond * PROGRESS_EVERY_MS) / 1000))
-          : MAX_SLICE;
+        const perSecond = this.#perSecond();
+        const cap = perSecond !== null ? Math.max(MIN_SLICE, Math.round((perSecond * PROGRESS_EVERY_MS) / 1000)) : MAX_SLICE;
         const childHeap0 = begun.heapMb;
         // The rehearsal runs its first pass in big slices, checking what it maps as it goes; this process
         // follows in small ones, never past where the rehearsal has been (the result does not depend on
