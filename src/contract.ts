@@ -142,7 +142,12 @@ export interface Collection<S = any> {
   lookup(collection: unknown, key: Key): unknown;
   /** Keys whose entities differ between two values of this collection (added and removed included). */
   changed(before: unknown, after: unknown): Key[];
-  /** `base` (null: empty) with keys[i] set to values[i]; a value `undefined` removes its key. Path copies. */
+  /**
+   * `base` (null: empty) with keys[i] set to values[i]; a value `undefined` removes its key. Path copies.
+   * What it builds must depend only on `base` and the entries in the order given, never on where the
+   * batches end: the two processes build in slices of different sizes and compare the states node by
+   * node (src/kernel/migrate/tree.ts), so a layout that follows the batches is refused, E_DIVERGED.
+   */
   with(base: unknown, keys: readonly Key[], values: readonly unknown[]): unknown;
   /** The entity's name for messages ("post p1f"). */
   name(key: Key, entity: unknown): string;

@@ -19,6 +19,7 @@ import type { Collection, Key } from '../../contract.ts';
 import { Builder, apply, type Patch } from './mirror.ts';
 import { Walked, checkEntities, walkSlice } from '../migrate/walked.ts';
 import { Digests, streamOf } from '../migrate/digest.ts';
+import { treeOf } from '../migrate/tree.ts';
 
 interface Message {
   id: number;
@@ -217,6 +218,8 @@ const ops: Record<string, (msg: Message) => unknown> = {
       changed: r.pipeline.rewritten(),
       heapMb: heapMb(),
       digests: r.digests?.take() ?? null,
+      // the whole state, node by node: what the collections' own code stored and found (tree.ts)
+      tree: r.digests ? treeOf(state) : null,
     };
   },
 

@@ -10,7 +10,8 @@
  *              here than there
  *   validate   the rehearsal checks the new state: plain data, validate(), the census invariants, the
  *              sample; what comes back is bounded in size. What the two processes built is compared
- *              (digest.ts) here, after every catch-up round and in the cut-over: E_DIVERGED
+ *              (digest.ts, and the whole state node by node: tree.ts) here, after every catch-up round
+ *              and in the cut-over: E_DIVERGED
  *   catch-up   rounds that re-migrate only what commands changed meanwhile (node identity), first in the
  *              rehearsal, then here, until what is left is small
  *   held       (--hold) kept caught up until `molt cutover` or `molt abort`
@@ -33,6 +34,7 @@ import { MAX_READ, directionOf } from '../migrate/runner.ts';
 import { PlainWalk, checkPlain } from '../plain.ts';
 import { Walked, checkEntities, walkSlice } from '../migrate/walked.ts';
 import { Digests, BLOCK, compareCaught, streamOf, streamParts, type Stream } from '../migrate/digest.ts';
+import { TreeDigest, treeDiffers, type Tree } from '../migrate/tree.ts';
 import { census } from '../migrate/verify.ts';
 import { loadRelease, type LoadedRelease, type ReleaseSource } from '../release.ts';
 import { describeThrown } from '../sandbox.ts';
@@ -94,12 +96,14 @@ export interface UpgradeHost {
 }
 
 /** What the rehearsal's check of a whole new state answers (child.ts, `check`). */
-type Checked = { census: { before: Record<string, number>; after: Record<string, number> }; dropped: Record<string, number>; sample: UpgradeReport['sample']; changed?: Record<string, string[]>; validateMs: number; heapMb: number; skipped: string[]; compared: Record<string, number> | null; digests: Record<string, Stream> | null };
+type Checked = { census: { before: Record<string, number>; after: Record<string, number> }; dropped: Record<string, number>; sample: UpgradeReport['sample']; changed?: Record<string, string[]>; validateMs: number; heapMb: number; skipped: string[]; compared: Record<string, number> | null; digests: Record<string, Stream> | null; tree: Tree | null };
 
 const MIN_SLICE = 32;
 const MAX_SLICE = MAX_READ;
 /** What one slice of the live process aims to take, ms: well under a frame of latency. */
 const SLICE_TARGET_MS = 4;
+/** Entries the tree digest (tree.ts) takes in its first run before it yields (then sized by time). */
+const TREE_SLICE = 4_000;
 /** Progress frames at most this often, ms. */
 const PROGRESS_EVERY_MS = 200;
 /** Entities per slice of the rehearsal's first pass (it blocks nobody: big slices, few messages). */
@@ -483,7 +487,7 @@ export class UpgradeRun {
       phase('validate');
       if (live) {
         await this.#checkBuilt(live.result().state, s0, walked!.over());
-        this.#compare(live, s0, checked.digests);
+        await this.#compare(live, s0, checked);
       }
       phase('migrate');
       this.#announce('validate', { census: report.census.after }, report.phases.validate);
@@ -574,7 +578,7 @@ export class UpgradeRun {
         whole.runAll();
         final = whole.result().state;
         this.#built(final, last).run(Infinity);
-        this.#compare(whole, last, again.digests);
+        await this.#compare(whole, last, again, true);
       }
       this.#check();
       this.#acceptDrops(report.dropped);
@@ -627,7 +631,7 @@ export class UpgradeRun {
     // would only see again what it saw.
     if (live && live.input === state && (!inPause || live.result().state === this.#frozen)) return null;
     await reh.sync(state);
-    const c = await reh.call<{ entities: number; census: { before: Record<string, number>; after: Record<string, number> }; dropped: Record<string, number>; changed: Record<string, string[]>; digests: Record<string, Stream> | null }>(
+    const c = await reh.call<{ entities: number; census: { before: Record<string, number>; after: Record<string, number> }; dropped: Record<string, number>; changed: Record<string, string[]>; digests: Record<string, Stream> | null; tree: Tree | null }>(
       'check', { now, catchUp: true, validate }, deadline);
     this.#check();
     this.report.census = c.census;
@@ -641,7 +645,7 @@ export class UpgradeRun {
         this.#built(live.result().state, this.#frozen).run(Infinity);
         this.#frozen = live.result().state;
       } else await this.#checkBuilt(live.result().state, this.#frozen);
-      this.#compare(live, state, c.digests);
+      await this.#compare(live, state, c, inPause);
     }
     return c.entities;
   }
@@ -882,20 +886,23 @@ export class UpgradeRun {
 
   /**
    * The state this process built (from `input`) against what the rehearsal built and checked: the same
-   * digests, or E_DIVERGED naming the step, the kind and the block where they part. Called once what was
-   * built here is checked for plain data (the digest reads values directly).
+   * digests, or E_DIVERGED naming the step, the kind and the block where they part; then the same
+   * state, node by node (tree.ts), or E_DIVERGED naming where in the state. Called once what was built
+   * here is checked for plain data and frozen (the digests read values directly). The tree digest runs
+   * in slices that yield, except in the pause (`inPause`), where only a round's new nodes are new to it.
    */
-  #compare(pipeline: Pipeline, input: unknown, theirs: Record<string, Stream> | null | undefined): void {
-    this.#digests.around('state', pipeline.result().state, input, pipeline.built());
+  async #compare(pipeline: Pipeline, input: unknown, theirs: { digests: Record<string, Stream> | null; tree: Tree | null } | null | undefined, inPause = false): Promise<void> {
+    const state = pipeline.result().state;
+    this.#digests.around('state', state, input, pipeline.built());
     const mine = this.#digests.take();
-    if (!theirs) die('E_REHEARSAL', 'the rehearsal did not say what it built (no digests); nothing changed');
+    if (!theirs?.digests || !theirs.tree) die('E_REHEARSAL', 'the rehearsal did not say what it built (no digests); nothing changed');
     const mapped = (stream: string) => {
       const { step, kind, caughtUp } = streamParts(stream);
       const label = this.report.steps[step]?.step;
       return `the ${kind} that ${label ? `migration ${label}` : 'the migration'} mapped${caughtUp ? ' in a catch-up round' : ''}`;
     };
-    const d = this.#digests.differs(mine, theirs);
-    let what: string;
+    const d = this.#digests.differs(mine, theirs.digests);
+    let what: string | null = null;
     if (d !== null)
       what = d.stream === 'state'
         ? 'what the last step built around its collections (finish)'
@@ -903,14 +910,32 @@ export class UpgradeRun {
     else {
       // what a catch-up round re-migrated, entity by entity; one only the rehearsal re-migrated is
       // compared with what this process holds there (checked plain data before it is read)
-      const c = compareCaught(mine, theirs, (stream, key) => {
+      const c = compareCaught(mine, theirs.digests, (stream, key) => {
         const { step, kind } = streamParts(stream);
         const held = pipeline.entity(step, kind, key);
         if (held !== undefined) checkPlain(held, null, `the state after ${this.report.steps[step]?.step ?? 'the migration'} (checked in the live process)`, 'state');
         return held;
       });
-      if (c === null) return;
-      what = `${mapped(c.stream)}, at key ${JSON.stringify(c.key)}`;
+      if (c !== null) what = `${mapped(c.stream)}, at key ${JSON.stringify(c.key)}`;
+    }
+    if (what === null) {
+      // The state itself: what the collections' own code (with, changed, lookup) stored and found is
+      // release code's word in the streams above, and may be otherwise here than there.
+      const tree = new TreeDigest(state);
+      if (inPause) tree.run(Infinity);
+      else
+        // in runs of about SLICE_TARGET_MS, as the first pass's slices: the entries a run takes vary
+        // with the data (a post is a few, its texts cost by their length)
+        for (let size = TREE_SLICE; ; ) {
+          const t0 = performance.now();
+          if (tree.run(size)) break;
+          size = Math.max(TREE_SLICE / 8, Math.min(TREE_SLICE * 8, 2 * size, Math.round((size * SLICE_TARGET_MS) / Math.max(performance.now() - t0, 0.1))));
+          this.#check();
+          await this.#yield();
+        }
+      const at = treeDiffers(tree.result(), theirs.tree);
+      if (at === null) return;
+      what = `the new state itself, compared node by node, ${at ? `under \`${at}\`` : "in the state's own fields"} (what the collections' own code stored or found: with, changed, lookup; a collection of the release's own must build the same nodes whatever the batches it is given)`;
     }
     die('E_DIVERGED', `the live process built a different state than the rehearsal checked, in ${what}. Release code behaves otherwise in one process than in the other (state of its own at module level?), so the checks did not see what would be committed; nothing changed`);
   }

@@ -1,0 +1,101 @@
+/**
+ * The whole-state digest the two processes compare (src/kernel/migrate/tree.ts): of content, never
+ * identity; the same however the state was built (collections filled in slices of any size) and
+ * however it is run (in one go, in slices, with digests kept from before); and one difference
+ * anywhere shows, named by where it is.
+ */
+import { describe, expect, it } from 'vitest';
+import { TreeDigest, treeDiffers, treeOf } from '../../src/kernel/migrate/tree.ts';
+import { checkPlain } from '../../src/kernel/plain.ts';
+import { trie, vec } from '../../src/feed/lib/collections.ts';
+
+const post = (i: number, text = `post ${i}`) => ({ id: `p${i}`, author: `u${i % 7}`, text, at: 1_700_000_000_000 + i, replyTo: null, replies: [] as number[], reactions: i % 3 ? { '❤️': ['u2', 'u3'] } : {} });
+
+const posts = vec((s: { posts: never }) => s.posts, { tombstone: null });
+const handles = trie((s: { handles: never }) => s.handles);
+
+/** A state with `n` posts and handles, its collections built by `with` in batches of `batch`. */
+function built(n: number, batch: number): { posts: unknown; handles: unknown; count: { posts: number } } {
+  let p: unknown = null;
+  let h: unknown = null;
+  for (let i = 0; i < n; i += batch) {
+    const keys = Array.from({ length: Math.min(batch, n - i) }, (_, j) => i + j);
+    p = posts.with(p, keys, keys.map((k) => (k % 11 === 5 ? null : post(k))));
+    h = handles.with(h, keys.map((k) => `user${k}`), keys.map((k) => `u${k}`));
+  }
+  const state = { posts: p, handles: h, count: { posts: n } };
+  checkPlain(state, null, 'test', 'state'); // checked and deep-frozen, as the digest requires
+  return state;
+}
+
+/** The digest of `state` run in slices of `budget` entries. */
+function sliced(state: unknown, budget: number): { h: number; runs: number } {
+  const d = new TreeDigest(state);
+  let runs = 1;
+  while (!d.run(budget)) runs++;
+  return { h: d.result().h, runs };
+}
+
+describe('the whole-state digest', () => {
+  it('is the same for a copy, for collections filled in slices of any size, and however it is run', () => {
+    const whole = built(5000, 5000);
+    const h = treeOf(whole).h;
+    // a copy (the rehearsal's mirror crossed msgpack) has no kept digests: every node is read
+    expect(treeOf(JSON.parse(JSON.stringify(whole))).h).toBe(h);
+    for (const batch of [1, 7, 256, 1024]) expect(treeOf(built(5000, batch)).h).toBe(h);
+    const s = sliced(built(5000, 300), 500);
+    expect(s.h).toBe(h);
+    expect(s.runs).toBeGreaterThan(10);
+    // run again, every big node's digest kept from the first run
+    expect(treeOf(whole).h).toBe(h);
+  });
+
+  it('after a path copy, kept digests of the shared nodes give what a fresh digest of a copy gives', () => {
+    const before = built(3000, 3000);
+    treeOf(before);
+    const next = { ...before, posts: posts.with(before.posts, [1234, 3000], [post(1234, 'edited'), post(3000)]) };
+    checkPlain(next, before, 'test', 'state');
+    const kept = treeOf(next);
+    expect(kept.h).not.toBe(treeOf(before).h);
+    expect(kept.h).toBe(treeOf(JSON.parse(JSON.stringify(next))).h);
+  });
+
+  it.each([
+    ['one character of a text deep in a collection', (s: any) => ({ ...s, posts: posts.with(s.posts, [4321], [post(4321, 'post 4322')]) })],
+    ['a number by one', (s: any) => ({ ...s, count: { posts: s.count.posts + 1 } })],
+    ['a string for a number', (s: any) => ({ ...s, count: { posts: String(s.count.posts) } })],
+    ['a post deleted (its tombstone)', (s: any) => ({ ...s, posts: posts.with(s.posts, [17], [null]) })],
+    ['a handle gone', (s: any) => ({ ...s, handles: handles.with(s.handles, ['user99'], [undefined]) })],
+    ['two keys swapped in order', ({ posts: p, handles: h, count }: any) => ({ handles: h, posts: p, count })],
+  ])('differs for %s, and names where', (_what, change) => {
+    const state = built(5000, 1000);
+    const next = change(state);
+    checkPlain(next, state, 'test', 'state');
+    const a = treeOf(state);
+    const b = treeOf(next);
+    expect(b.h).not.toBe(a.h);
+    expect(treeDiffers(b, a)).not.toBeNull();
+    expect(treeDiffers(a, a)).toBeNull();
+  });
+
+  it('names the deepest path it knows where two states part', () => {
+    const state = built(3000, 3000);
+    const next = { ...state, posts: posts.with(state.posts, [2999], [post(2999, 'other')]) };
+    checkPlain(next, state, 'test', 'state');
+    expect(treeDiffers(treeOf(next), treeOf(state))).toBe('posts.root');
+    const counted = { ...state, count: { posts: 1 } };
+    checkPlain(counted, state, 'test', 'state');
+    expect(treeDiffers(treeOf(counted), treeOf(state))).toBe('count');
+  });
+
+  it('walks a state nested far deeper than the stack would allow, in bounded runs', () => {
+    let deep: unknown = { end: true };
+    for (let i = 0; i < 100_000; i++) deep = { next: deep, i };
+    const a = sliced({ deep }, 1000);
+    expect(a.runs).toBeGreaterThan(50);
+    let other: unknown = { end: false };
+    for (let i = 0; i < 100_000; i++) other = { next: other, i };
+    expect(treeOf({ deep: other }).h).not.toBe(a.h);
+    expect(treeOf({ deep }).h).toBe(a.h);
+  });
+});
