@@ -88,6 +88,15 @@ describe('the whole-state digest', () => {
     expect(treeDiffers(treeOf(counted), treeOf(state))).toBe('count');
   });
 
+  it('names a bounded number of paths, each of bounded length, however many and long the keys', () => {
+    const wide: Record<string, unknown> = {};
+    for (let i = 0; i < 3000; i++) wide[`${'k'.repeat(i % 2 ? 1000 : 10)}${i}`] = { at: [i] };
+    const { paths } = treeOf({ wide });
+    expect(Object.keys(paths).length).toBeLessThanOrEqual(256);
+    expect(Object.keys(paths).length).toBeGreaterThan(100);
+    expect(Math.max(...Object.keys(paths).map((p) => p.length))).toBeLessThanOrEqual(200);
+  });
+
   it('walks a state nested far deeper than the stack would allow, in bounded runs', () => {
     let deep: unknown = { end: true };
     for (let i = 0; i < 100_000; i++) deep = { next: deep, i };

@@ -86,9 +86,10 @@ function small(v: object, depth: number): number {
   return foldWord(a, 9) >>> 0;
 }
 
-/** Nodes at most this deep (the state is depth 0) are named in `paths`, the first PATHS of them. */
+/** Nodes at most this deep (the state is depth 0) are named in `paths`: the first PATHS of them, by paths of at most PATH_CHARS. */
 const NAMED_DEPTH = 2;
 const PATHS = 256;
+const PATH_CHARS = 200;
 
 /** A state's digest and those of its first nodes by path ("posts", "posts.root"), to name where two part. */
 export interface Tree {
@@ -207,7 +208,8 @@ export class TreeDigest {
   }
 
   #name(path: string, h: number): void {
-    if (this.#named >= PATHS) return;
+    // bounded: the rehearsal sends these with every check (a key can be long)
+    if (this.#named >= PATHS || path.length > PATH_CHARS) return;
     this.#named++;
     this.#paths[path] = h;
   }
