@@ -26,6 +26,7 @@ const USAGE = `molt: operate a running molt server
 push and rollback options
   --dry-run            everything up to the cut-over, on the live state, in the rehearsal; changes nothing
   --hold               migrate and keep the new state caught up, then wait for molt cutover (or abort)
+                       (Ctrl-C while a push or rollback runs aborts it; a second Ctrl-C leaves it running)
   --pace N | N%        at most N entities a second, or N% of one CPU: to spare a busy feed, or to watch
   --force              leave a running release whose census() or sample() breaks (the report says
                        what was skipped)
@@ -106,7 +107,7 @@ async function main(argv: string[]): Promise<number> {
       const release = await buildRelease(target);
       const client = api();
       const expect = (await client.get<Status>('/status')).release;
-      const report = await watching(client, json, () => client.post<UpgradeReport>('/upgrade', { release: { code: release.code, view: release.view, hash: release.hash }, expect, ...upgradeOptions() }));
+      const report = await interruptible(client, () => watching(client, json, () => client.post<UpgradeReport>('/upgrade', { release: { code: release.code, view: release.view, hash: release.hash }, expect, ...upgradeOptions() })));
       print(json ? JSON.stringify(report, null, 2) : formatReport(report));
       return report.result === 'refused' ? 1 : 0;
     }
@@ -114,7 +115,7 @@ async function main(argv: string[]): Promise<number> {
       if (target) throw new UsageError('rollback takes no version: it returns to the release that ran before');
       const client = api();
       const expect = (await client.get<Status>('/status')).release;
-      const report = await watching(client, json, () => client.post<UpgradeReport>('/rollback', { expect, ...upgradeOptions() }));
+      const report = await interruptible(client, () => watching(client, json, () => client.post<UpgradeReport>('/rollback', { expect, ...upgradeOptions() })));
       print(json ? JSON.stringify(report, null, 2) : formatReport(report));
       return report.result === 'refused' ? 1 : 0;
     }
@@ -181,6 +182,31 @@ export function parsePace(text: string): { perSecond: number } | { share: number
   }
   if (n <= 0) throw new UsageError('--pace takes a positive number of entities a second');
   return { perSecond: n };
+}
+
+/**
+ * Run a push or a rollback so that Ctrl-C aborts it: an upgrade whose operator has gone would run on
+ * (held, up to its time limit) and hold off every other push with E_BUSY. The first Ctrl-C asks the
+ * server to abort and waits for the report (refused, E_ABORTED, nothing changed; past the cut-over it
+ * is too late, and the report says committed); a second leaves the upgrade running and exits 130.
+ */
+async function interruptible<T>(client: ReturnType<typeof operator>, call: () => Promise<T>): Promise<T> {
+  let asked = false;
+  const interrupt = (): void => {
+    if (asked) {
+      process.stderr.write('molt: left the upgrade running: `molt status` shows it, `molt abort` stops it\n');
+      process.exit(130);
+    }
+    asked = true;
+    process.stderr.write('\nmolt: aborting the upgrade (Ctrl-C again to leave it running)\n');
+    client.post('/abort', {}).catch((err: unknown) => process.stderr.write(`molt: could not abort: ${err instanceof Error ? err.message : String(err)}\n`));
+  };
+  process.on('SIGINT', interrupt);
+  try {
+    return await call();
+  } finally {
+    process.off('SIGINT', interrupt);
+  }
 }
 
 /**

@@ -1,4 +1,7 @@
 /** The operator CLI and API meet tokens and typos: usage errors, never a stack trace. */
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,6 +10,7 @@ import { startServer, type RunningServer } from '../../src/server.ts';
 import { ensureTokenFile } from '../../src/transport/token.ts';
 import { molt } from '../support/client.ts';
 import { abs } from '../support/releases.ts';
+import { ROOT } from '../../src/release/build.ts';
 
 const DASH_TOKEN = '-starts-with-a-dash-0123456789';
 const STACK = /\n\s+at /;
@@ -96,6 +100,49 @@ export const migrations = [{ ...v1ToV2, up: { ...v1ToV2.up, finish: () => { thro
     // bad usage stays 2
     expect((await molt(['cutover', 'now', '--url', server.operatorUrl, `--token=${DASH_TOKEN}`])).code).toBe(2);
   });
+
+  /** `molt <args> --json` as a process of its own, to be interrupted with Ctrl-C (SIGINT). */
+  function spawnMolt(args: string[]) {
+    const child = spawn(process.execPath, ['bin/molt.js', ...args, '--json', `--token=${DASH_TOKEN}`], { cwd: ROOT });
+    const out = { stdout: '', stderr: '' };
+    child.stdout.on('data', (d: Buffer) => (out.stdout += d));
+    child.stderr.on('data', (d: Buffer) => (out.stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    return { child, out, exited };
+  }
+
+  it('aborts the push it runs on Ctrl-C, and prints the refusal: an upgrade whose operator left would hold off every other push', async () => {
+    const { child, out, exited } = spawnMolt(['push', '2', '--hold', '--url', server.operatorUrl]);
+    await expect.poll(() => server.kernel.status().upgrade?.held, { timeout: 30_000 }).toBe(true);
+    child.kill('SIGINT');
+    expect(await exited).toBe(1);
+    expect(out.stderr).toContain('aborting the upgrade (Ctrl-C again to leave it running)');
+    expect(JSON.parse(out.stdout)).toMatchObject({ result: 'refused', error: { code: 'E_ABORTED' } });
+    expect(server.kernel.status().upgrade).toBeNull();
+    expect(server.kernel.version).toBe(1);
+  }, 60_000);
+
+  it('leaves the upgrade running on a second Ctrl-C, when the server has not answered the first, and says how to stop it', async () => {
+    // a server that takes the push and the abort and answers neither (busy, or stuck)
+    const seen: string[] = [];
+    const stuck = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      if (req.url === '/status') res.end(JSON.stringify({ release: 'r1' }));
+    });
+    await new Promise<void>((resolve) => stuck.listen(0, '127.0.0.1', resolve));
+    try {
+      const { child, out, exited } = spawnMolt(['push', '2', '--url', `http://127.0.0.1:${(stuck.address() as AddressInfo).port}`]);
+      await expect.poll(() => seen, { timeout: 30_000 }).toContain('POST /upgrade');
+      child.kill('SIGINT');
+      await expect.poll(() => seen, { timeout: 10_000 }).toContain('POST /abort');
+      child.kill('SIGINT');
+      expect(await exited).toBe(130);
+      expect(out.stderr).toContain('left the upgrade running: `molt status` shows it, `molt abort` stops it');
+    } finally {
+      stuck.closeAllConnections();
+      stuck.close();
+    }
+  }, 60_000);
 
   it('is accepted by the operator API with the scheme in any case', async () => {
     for (const scheme of ['Bearer', 'bearer', 'BEARER']) {
