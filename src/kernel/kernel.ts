@@ -746,6 +746,7 @@ export class Kernel {
   /** Cut over an upgrade that waits for it (`push --hold`). */
   cutover(): { upgrade: string } {
     const run = this.#upgrade;
+    if (this.#closed) die('E_SHUTTING_DOWN', 'the server is stopping: an upgrade not yet cut over was aborted, nothing changed');
     if (!run || !run.cutover()) die('E_NOT_HELD', 'no upgrade is waiting for a cut-over; push with --hold first');
     return { upgrade: run.id };
   }
@@ -753,6 +754,7 @@ export class Kernel {
   /** End a running or held upgrade before its cut-over: nothing changes. */
   abort(): { upgrade: string } {
     const run = this.#upgrade;
+    if (this.#closed) die('E_SHUTTING_DOWN', 'the server is stopping: an upgrade not yet cut over was aborted, nothing changed');
     if (!run || !run.abort()) die('E_NOT_HELD', 'no upgrade is running, or it is past its cut-over');
     return { upgrade: run.id };
   }

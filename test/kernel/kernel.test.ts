@@ -231,7 +231,10 @@ describe('kernel close', () => {
     const { kernel, conn } = setup();
     const upgrade = kernel.upgrade(tiny({ version: 2 }));
     const waiting = kernel.dispatch(conn, { type: 'inc' });
-    await kernel.close();
+    const closing = kernel.close();
+    // an operator's cutover or abort racing the stop is told the server is stopping
+    for (const call of [() => kernel.cutover(), () => kernel.abort()]) expect(call).toThrow(expect.objectContaining({ code: 'E_SHUTTING_DOWN' }));
+    await closing;
     expect(await upgrade).toMatchObject({ result: 'refused', error: { code: 'E_SHUTTING_DOWN' } });
     expect(await waiting).toEqual({ ok: true, data: { value: 1 } });
     expect(kernel.state).toEqual({ count: 1 });
