@@ -35,6 +35,8 @@ const BOOT_KEY = 'molt.boot';
 const HANDLE_KEY = 'molt.handle';
 /** How long a finished upgrade's details stay open before the panel folds to its headline. */
 const PANEL_OPEN_MS = 15_000;
+/** How long a Join pressed while the page connects waits for the socket before saying it is offline. */
+const JOIN_WAIT_MS = 10_000;
 /** How long posts an upgrade rewrote stay marked. */
 const MIGRATED_MS = 6_000;
 
@@ -578,6 +580,9 @@ export class App {
   }
 
   private async join(handle: string): Promise<CommandResult> {
+    // The join form shows before the socket is open (at once on load): a Join pressed while the page
+    // is still connecting waits for the socket a while, rather than failing with E_OFFLINE.
+    await this.wire.whenOpen(JOIN_WAIT_MS);
     const r = await this.wire.request('join', { handle: handle.trim() });
     if (r.ok) {
       const data = r.data as { user?: unknown; token?: unknown };

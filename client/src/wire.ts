@@ -37,6 +37,8 @@ export class Wire {
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private heartbeat: ReturnType<typeof setInterval> | null = null;
   private stopped = false;
+  /** Callers of whenOpen waiting for the socket to open. */
+  private readonly opening = new Set<() => void>();
 
   constructor(
     private readonly url: string,
@@ -73,6 +75,20 @@ export class Wire {
     this.connect();
   }
 
+  /** Resolves true once the socket is open (at once if it is), or false after `ms`. */
+  whenOpen(ms: number): Promise<boolean> {
+    if (this.open) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.opening.delete(done);
+        resolve(this.open);
+      };
+      const timer = setTimeout(done, ms);
+      this.opening.add(done);
+    });
+  }
+
   /** Send a command; resolves with its reply, or E_OFFLINE when the socket is not open or closes. */
   request(type: string, fields: Record<string, unknown> = {}): Promise<CommandResult> {
     const socket = this.socket;
@@ -100,6 +116,7 @@ export class Wire {
       this.attempt = 0;
       this.on.state({ kind: 'open' });
       this.startHeartbeat(socket);
+      for (const done of [...this.opening]) done();
     };
     socket.onmessage = (msg) => {
       let frame: ServerFrame;

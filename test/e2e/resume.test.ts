@@ -20,7 +20,9 @@ describe.skipIf(!HAVE_CHROMIUM)('a session the server cannot resume yet', () => 
   const looping = loopingVersion('resume');
 
   beforeAll(async () => {
-    server = await startServer({ port: 0, operatorPort: 0, token: 'resume-suite-token-0123', logLevel: 'silent', boot: looping.dir, limits: { handlerTimeoutMs: 50, breakerOpenMs: 2_000 } });
+    // the default handler limit (250 ms), not a shorter one: every command runs under it, and on a loaded
+    // machine a join took over 50 ms and was refused (E_HANDLER_TIMEOUT), so the page never signed in
+    server = await startServer({ port: 0, operatorPort: 0, token: 'resume-suite-token-0123', logLevel: 'silent', boot: looping.dir, limits: { breakerOpenMs: 2_000 } });
     browser = await launch();
     page = await (await browser.newContext()).newPage();
     watch(page);
