@@ -251,7 +251,7 @@ const from = { ...v1Shape, posts: { ...v1Shape.posts, read(c, cursor, max) { if 
 const posts = { ...v2Shape.posts, with(base, keys, values) { return v2Shape.posts.with(base, keys, live() ? values.map((p) => (p === null ? p : Object.freeze({ ...p, text: 'changed ' + p.id }))) : values); } };
 export const migrations = [{ ...v1ToV2, shapes: { from, to: { ...v2Shape, posts } } }];`);
     const pushed = await kernel.upgrade(lying);
-    expect(pushed).toMatchObject({ result: 'refused', error: { code: 'E_DIVERGED', message: expect.stringMatching(/in the new state itself, compared node by node, under `posts\.root`.*nothing changed/) } });
+    expect(pushed).toMatchObject({ result: 'refused', error: { code: 'E_DIVERGED', message: expect.stringMatching(/in the new state itself, compared node by node, under `posts\.root\.0`.*nothing changed/) } });
     expect(kernel.state).toBe(before.state);
     expect(digest(kernel.state)).toBe(before.digest);
     expect(kernel.version).toBe(1);
@@ -260,6 +260,45 @@ export const migrations = [{ ...v1ToV2, shapes: { from, to: { ...v2Shape, posts 
     const r3 = await releases.real(3);
     expect((await kernel.upgrade(r3)).result).toBe('committed');
     expect(kernel.version).toBe(3);
+  }, 120_000);
+
+  it('a text crafted to give its post the same digest under a 32-bit hash that can be undone (what the whole-state digest first was) is refused', async () => {
+    const { kernel } = boot(2000);
+    const before = digest(kernel.state);
+    // A probe's release: FNV-1a over 32-bit words, each step (h ^ x) * odd, is undone by the inverse
+    // of the odd number; from the post's own fields it solved for two correction characters, for free.
+    const crafted = await v2Release(`let firstMax = 0;
+const live = () => firstMax > 0 && firstMax <= 256;
+const from = { ...v1Shape, posts: { ...v1Shape.posts, read(c, cursor, max) { if (firstMax === 0) firstMax = max; return v1Shape.posts.read(c, cursor, max); } } };
+const P = 0x01000193, SEED = 0x811c9dc5;
+let PINV = P; for (let i = 0; i < 5; i++) PINV = Math.imul(PINV, 2 - Math.imul(P, PINV));
+const fw = (a, x) => Math.imul(a ^ x, P);
+const fstr = (a, s) => { const n = s.length; a = fw(a, n | 0x40000000); let i = 0; for (; i + 1 < n; i += 2) a = fw(a, s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16)); if (i < n) a = fw(a, s.charCodeAt(i)); return a; };
+const fleaf = (a, v) => (typeof v === 'string' ? fstr(a, v) : typeof v === 'number' ? fw(fw(a, 1), v) : v === null ? fw(a, 6) : fw(a, v ? 3 : 4));
+const collide = (post, want) => {
+  let a = fw(SEED, 8);
+  for (const k of Object.keys(post)) { a = fstr(a, k); if (k === 'text') break; a = fleaf(a, post[k]); }
+  const old = post.text;
+  const target = fstr(a, old);
+  for (let t = 0; t < 1000; t++) {
+    const s = (want + String.fromCharCode(0x41 + (t % 26)).repeat(old.length)).slice(0, old.length - 2);
+    let h = fw(a, old.length | 0x40000000);
+    for (let i = 0; i + 1 < s.length; i += 2) h = fw(h, s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16));
+    const w = Math.imul(target, PINV) ^ h;
+    if ((w & 0xf800) === 0xd800 || ((w >>> 16) & 0xf800) === 0xd800) continue;
+    const out = s + String.fromCharCode(w & 0xffff, w >>> 16);
+    if (fstr(a, out) === target) return out;
+  }
+  return null;
+};
+const posts = { ...v2Shape.posts, with(base, keys, values) {
+  return v2Shape.posts.with(base, keys, live() ? values.map((p) => { if (p === null || p.id !== 'p${(1001).toString(36)}') return p; const text = collide(p, 'PWNED:'); return text === null ? p : Object.freeze({ ...p, text }); }) : values);
+} };
+export const migrations = [{ ...v1ToV2, shapes: { from, to: { ...v2Shape, posts } } }];`);
+    const report = await kernel.upgrade(crafted);
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_DIVERGED', message: expect.stringMatching(/compared node by node, under `posts\.root\.0`/) } });
+    expect(digest(kernel.state)).toBe(before);
+    expect(kernel.version).toBe(1);
   }, 120_000);
 
   it("a changed() that hides a catch-up round's writes in the live process only, and a lookup() that covers for it, are refused: the like and the post acknowledged meanwhile are kept", async () => {

@@ -29,7 +29,7 @@ function built(n: number, batch: number): { posts: unknown; handles: unknown; co
 }
 
 /** The digest of `state` run in slices of `budget` entries. */
-function sliced(state: unknown, budget: number): { h: number; runs: number } {
+function sliced(state: unknown, budget: number): { h: string; runs: number } {
   const d = new TreeDigest(state);
   let runs = 1;
   while (!d.run(budget)) runs++;
@@ -80,17 +80,42 @@ describe('the whole-state digest', () => {
 
   it('names the deepest path it knows where two states part', () => {
     const state = built(3000, 3000);
-    const next = { ...state, posts: posts.with(state.posts, [2999], [post(2999, 'other')]) };
+    // 3,000 posts: a root over three nodes of up to 1,024 posts each; post 1,234 is in the second
+    const next = { ...state, posts: posts.with(state.posts, [1234], [post(1234, 'other')]) };
     checkPlain(next, state, 'test', 'state');
-    expect(treeDiffers(treeOf(next), treeOf(state))).toBe('posts.root');
+    expect(treeDiffers(treeOf(next), treeOf(state))).toBe('posts.root.1');
+    // what the state holds outside its collections' nodes is not named by a path
     const counted = { ...state, count: { posts: 1 } };
     checkPlain(counted, state, 'test', 'state');
-    expect(treeDiffers(treeOf(counted), treeOf(state))).toBe('count');
+    expect(treeDiffers(treeOf(counted), treeOf(state))).toBe('');
+  });
+
+  it('reads every character of strings of every kind: one-byte, wider, with surrogates, and longer than its buffer', () => {
+    const long = 'x'.repeat(300_000);
+    const pairs: [string, string][] = [
+      ['post number 1000', 'post number 1001'],
+      ['odd', 'ode'],
+      ['café', 'cafe'],
+      ['emoji 😂 here', 'emoji 😃 here'],
+      [`${long}a`, `${long}b`],
+      [`${long}😂`, `${long}😃`],
+      [`a${long}`, `b${long}`],
+      ['ab', 'a\u0000b'],
+    ];
+    for (const [a, b] of pairs) {
+      expect(treeOf({ text: a }).h, `${a.slice(0, 20)} / ${b.slice(0, 20)}`).not.toBe(treeOf({ text: b }).h);
+      expect(treeOf({ text: a }).h).toBe(treeOf({ text: a.slice(0) }).h);
+    }
+    // one-byte units and the same units a word each are different strings only if their units differ
+    expect(treeOf(['\u00e9']).h).not.toBe(treeOf(['\u0100']).h);
+    // a lone surrogate is read as the copy to the rehearsal carries it: U+FFFD
+    expect(treeOf({ text: 'cut short \uD83D' }).h).toBe(treeOf({ text: 'cut short \uFFFD' }).h);
+    expect(treeOf({ text: `${long}\uD83D` }).h).toBe(treeOf({ text: `${long}\uFFFD` }).h);
   });
 
   it('names a bounded number of paths, each of bounded length, however many and long the keys', () => {
     const wide: Record<string, unknown> = {};
-    for (let i = 0; i < 3000; i++) wide[`${'k'.repeat(i % 2 ? 1000 : 10)}${i}`] = { at: [i] };
+    for (let i = 0; i < 3000; i++) wide[`${'k'.repeat(i % 2 ? 1000 : 10)}${i}`] = Array.from({ length: 32 }, (_, j) => i + j);
     const { paths } = treeOf({ wide });
     expect(Object.keys(paths).length).toBeLessThanOrEqual(256);
     expect(Object.keys(paths).length).toBeGreaterThan(100);

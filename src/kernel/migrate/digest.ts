@@ -135,27 +135,6 @@ function key(k: Key): void {
   } else str(k);
 }
 
-/** `acc` with one value that is not an object folded in (the tree digest's leaves: tree.ts). */
-export function foldLeaf(acc: number, v: unknown): number {
-  h = acc;
-  value(v, 0);
-  return h;
-}
-
-/** `acc` with a key folded in. */
-export function foldKey(acc: number, k: string): number {
-  h = acc;
-  str(k);
-  return h;
-}
-
-/** `acc` with one 32-bit word folded in. */
-export function foldWord(acc: number, x: number): number {
-  return Math.imul(acc ^ x, PRIME);
-}
-
-export { SEED };
-
 /** The digest of one plain value. */
 export function digestOf(v: unknown): number {
   h = SEED;

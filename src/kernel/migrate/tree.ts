@@ -1,169 +1,167 @@
 /**
- * The digest of a whole state, node by node (a Merkle hash), so the live process can compare what it
- * will commit with what the rehearsal checked without asking release code what it built.
+ * The digest of a whole state, node by node (a Merkle tree of SHA-256), so the live process can
+ * compare what it will commit with what the rehearsal checked without asking release code what it
+ * built.
  *
  * The streams of digest.ts fold what a step hands its collections, and where it found them: release
  * code (a collection's `with`, `changed`, `lookup`) decides what that is. A `with` that stored other
  * texts than it was given, or a `changed` that hid a catch-up round's writes, only in the live process,
  * left those streams equal while the states differed (ART.md). This digest reads the built state
- * itself: every node, by content (never identity, so the rehearsal's copy digests as the original),
- * each node's digest folded from its entries' (keys, values, and the digests of the nodes below).
- * One difference anywhere changes the root's digest (each fold is a bijection of the running hash for
- * a given word); several cancel out by chance one time in 2^32. As with the streams, it is not
- * cryptographic: a release crafted to collide could pass.
+ * itself, by content (never identity, so the rehearsal's copy digests as the original).
  *
- * A catch-up round builds a new state that shares all but a few paths with the one before, so the
- * digests of nodes are kept (per process, by identity, for as long as the node lives): a round hashes
- * only its new nodes and reads the kept digest of every node it shares. That is sound only for nodes
- * that never change, so it runs over data the plain-data walk has checked and deep-frozen (plain.ts),
- * and reads values directly (for-in order, indices). Only nodes with enough below them keep their
- * digest (a vector's leaves and inner nodes, a big post), so the kept digests are a few percent of the
- * nodes. It walks with a stack of its own, so it can stop after a number of nodes and go on later
- * (the live process yields between slices), and no depth overflows it.
+ * It is SHA-256, not a fast 32-bit hash: every step of such a hash can be undone, so release code that
+ * knows it (it is in this file) could compute a correction of a few characters that makes a rewritten
+ * post digest as the original, at no cost (a probe did: it committed a post's text the rehearsal never
+ * saw). SHA-256 has no known way to do that.
+ *
+ * The state is written out as bytes, unambiguously (a tag per value; strings as UTF-16 code units with
+ * their length; numbers as float64; an object's keys in order, then an end tag), and hashed. Every
+ * array of WIDE entries or more (a vector's or a trie's nodes) is hashed on its own and appears in
+ * the bytes of the node above as its 16-byte digest. Those digests are kept per process by identity
+ * (a WeakMap) for as long as the node lives, so a catch-up round, which shares all but a few paths
+ * with the state before it, hashes only its new nodes. That is sound only for nodes that never change,
+ * so it runs over data the plain-data walk has checked and deep-frozen (plain.ts), and reads values
+ * directly (for-in order, indices). Which arrays are hashed on their own depends only on their length,
+ * never on where they sit or on what was kept, so both processes write the same bytes.
+ *
+ * Strings are written as the copy to the rehearsal carries them (UTF-8, in msgpack): a lone surrogate
+ * as U+FFFD. A prototype is not written (plain data is a plain object with either prototype). It walks
+ * with a stack of its own, so it can stop after a number of entries and go on later (the live process
+ * yields between runs), and no depth overflows it.
  */
-import { SEED, foldKey, foldLeaf, foldWord } from './digest.ts';
+import { createHash, type Hash } from 'node:crypto';
 
-/** Digests of frozen nodes, by identity (see the file's comment). */
-const kept = new WeakMap<object, number>();
+/** Arrays at least this long are hashed on their own, and their digests kept (see above). */
+const WIDE = 32;
 
-/** A node whose walk counted at least this many nodes below it keeps its digest. */
-const KEEP = 24;
+/** Bytes kept of each SHA-256. */
+const BYTES = 16;
+
+/** Digests of frozen wide arrays, by identity (see the file's comment). */
+const kept = new WeakMap<object, Buffer>();
+
+// the tags of the byte form
+const STR = 1;
+const NUM = 2;
+const TRUE = 3;
+const FALSE = 4;
+const NULL = 5;
+const UNDEFINED = 6;
+const ARR = 7;
+const OBJ = 8;
+const END = 9;
+const REF = 10;
+const OTHER = 11;
+/** A string whose code units all fit a byte (ASCII, Latin-1): two a word, half the bytes to hash. */
+const STR8 = 12;
+
+/** The 16-bit words a digest writes before it hashes them (its own buffer: digests may overlap in time). */
+const BUFFER = 1 << 17;
 
 /**
- * Arrays this long (a vector's or a trie's nodes) are looked up among the kept digests; a node that
- * is not (a post, say) is digested again with the node that holds it, without a lookup: a lookup
- * that misses cost more than digesting a small node (measured: the walk took twice as long).
- */
-const WIDE = 8;
-
-/**
- * A node below a frame is first digested by plain recursion (no frames: about twice as fast), for at
- * most SMALL nodes and SMALL_DEPTH levels; a bigger one gets frames of its own, so no run goes far
- * over its budget and no depth overflows the stack.
+ * A node below a frame is first written by plain recursion (no frames), for at most SMALL nodes and
+ * SMALL_DEPTH levels and what the buffer holds; a bigger one, or one holding a wide array not digested
+ * yet, gets frames of its own, so no run goes far over its budget and no depth overflows the stack.
  */
 const SMALL = 4_096;
 const SMALL_DEPTH = 64;
 
-/** Nodes the recursion visited since it began (small()). */
-let visited = 0;
-
-/** The digest of `v` by recursion, or -1 when it is bigger than SMALL allows (see above). */
-function small(v: object, depth: number): number {
-  if (depth > SMALL_DEPTH || ++visited > SMALL) return -1;
-  if (Array.isArray(v)) {
-    const wide = v.length >= WIDE;
-    if (wide) {
-      const had = kept.get(v);
-      if (had !== undefined) return had;
-    }
-    const from = visited;
-    let a = foldWord(foldWord(SEED, 7), v.length);
-    for (let i = 0; i < v.length; i++) {
-      const x: unknown = v[i];
-      if (typeof x !== 'object' || x === null) a = foldLeaf(a, x);
-      else {
-        const c = small(x, depth + 1);
-        if (c < 0) return -1;
-        a = foldWord(foldWord(a, 14), c);
-      }
-    }
-    const h = a >>> 0;
-    if (wide && visited - from + v.length >= KEEP) kept.set(v, h);
-    return h;
-  }
-  let a = foldWord(SEED, 8);
-  const o = v as Record<string, unknown>;
-  for (const k in o) {
-    a = foldKey(a, k);
-    const x = o[k];
-    if (typeof x !== 'object' || x === null) a = foldLeaf(a, x);
-    else {
-      const c = small(x, depth + 1);
-      if (c < 0) return -1;
-      a = foldWord(foldWord(a, 14), c);
-    }
-  }
-  return foldWord(a, 9) >>> 0;
-}
-
-/** Nodes at most this deep (the state is depth 0) are named in `paths`: the first PATHS of them, by paths of at most PATH_CHARS. */
-const NAMED_DEPTH = 2;
+/** Nodes at most this deep (the state is depth 0) are named in `paths`: the first PATHS, by paths of at most PATH_CHARS. */
+const NAMED_DEPTH = 3;
 const PATHS = 256;
 const PATH_CHARS = 200;
 
-/** A state's digest and those of its first nodes by path ("posts", "posts.root"), to name where two part. */
+/** A state's digest (hex) and those of its first wide nodes by path ("posts.root", "posts.root.3"), to name where two part. */
 export interface Tree {
-  h: number;
-  paths: Record<string, number>;
+  h: string;
+  paths: Record<string, string>;
 }
 
+const toWellFormed = (s: string): string => (s as unknown as { toWellFormed(): string }).toWellFormed();
+
+// a number's float64 as four 16-bit words
+const f64 = new Float64Array(1);
+const f64Words = new Uint16Array(f64.buffer);
+
 export class TreeDigest {
-  // one frame per node being digested: the node, its keys (null: an array), the next entry, the
-  // running hash, the nodes counted below it, and its path while it is shallow enough to be named
+  // written a 16-bit word at a time (a tag, half a length or of a number, a code unit): plain array
+  // stores, where Buffer.write with 'utf16le' was half of the digest's time (a native call a string)
+  readonly #buf = new Uint16Array(BUFFER);
+  #pos = 0;
+  /** Nodes the recursion visited since it began (#small). */
+  #visited = 0;
+  // one frame per node being walked: the node, its keys (null: an array), the next entry, its own hash
+  // (wide arrays and the state: null for a node written into the hash of the one above), its path
+  // while it is shallow enough to be named
   readonly #node: object[] = [];
   readonly #keys: (string[] | null)[] = [];
   readonly #at: number[] = [];
-  readonly #acc: number[] = [];
-  readonly #count: number[] = [];
+  readonly #hash: (Hash | null)[] = [];
   readonly #path: (string | null)[] = [];
+  /** The hashes of the frames that have one, innermost last: the bytes go to the last. */
+  readonly #owners: Hash[] = [];
   #sp = -1;
-  #h: number | null = null;
-  readonly #paths: Record<string, number> = {};
+  #h: string | null = null;
+  readonly #paths: Record<string, string> = {};
   #named = 0;
 
   constructor(state: unknown) {
-    if (typeof state === 'object' && state !== null) this.#enter(state, '');
-    else this.#h = foldLeaf(SEED, state) >>> 0;
+    if (typeof state === 'object' && state !== null) this.#enter(state, '', createHash('sha256'));
+    else {
+      const hash = createHash('sha256');
+      this.#owners.push(hash);
+      this.#value(state);
+      this.#h = this.#close(hash).toString('hex');
+    }
   }
 
-  /** Digest up to `budget` more entries; true when the whole state is done (then result()). */
+  /** Walk up to `budget` more entries; true when the whole state is done (then result()). */
   run(budget: number): boolean {
-    const node = this.#node;
-    const keys = this.#keys;
-    const at = this.#at;
-    const acc = this.#acc;
     while (this.#sp >= 0 && budget-- > 0) {
       const sp = this.#sp;
-      const o = node[sp] as Record<string, unknown>;
-      const ks = keys[sp]!;
-      const i = at[sp]!;
+      const o = this.#node[sp] as Record<string, unknown>;
+      const ks = this.#keys[sp]!;
+      const i = this.#at[sp]!;
       if (i === (ks === null ? (o as unknown as unknown[]).length : ks.length)) {
         this.#leave();
         continue;
       }
-      at[sp] = i + 1;
-      let a = acc[sp]!;
+      this.#at[sp] = i + 1;
       let v: unknown;
       if (ks === null) v = (o as unknown as unknown[])[i];
       else {
         const k = ks[i]!;
-        a = foldKey(a, k);
+        this.#string(k);
         v = o[k];
       }
       if (typeof v !== 'object' || v === null) {
-        acc[sp] = foldLeaf(a, v);
-        this.#count[sp]!++;
+        this.#value(v);
         continue;
       }
       const path = this.#path[sp] ?? null;
       const named = path !== null && sp + 1 <= NAMED_DEPTH ? `${path}${path ? '.' : ''}${ks === null ? i : ks[i]}` : null;
-      let had: number | undefined;
-      if (Array.isArray(v) && v.length >= WIDE) had = kept.get(v);
-      else {
-        visited = 0;
-        const c = small(v, 0);
-        budget -= visited;
-        if (c >= 0) had = c;
-        else had = kept.get(v);
-      }
-      if (had !== undefined) {
-        acc[sp] = foldWord(foldWord(a, 14), had);
-        this.#count[sp]! += KEEP;
-        if (named !== null) this.#name(named, had);
+      if (Array.isArray(v) && v.length >= WIDE) {
+        const had = kept.get(v);
+        if (had !== undefined) {
+          this.#ref(had);
+          if (named !== null) this.#name(named, had);
+        } else this.#enter(v, named, createHash('sha256'));
         continue;
       }
-      acc[sp] = a;
-      this.#enter(v, named);
+      // a node written into this hash: by recursion if it is small, else in frames of its own (as
+      // is every node shallow enough to be named, so that both processes name the same ones)
+      if (named !== null) {
+        this.#enter(v, named, null);
+        continue;
+      }
+      const from = this.#pos;
+      this.#visited = 0;
+      const ok = this.#small(v, 0);
+      budget -= this.#visited;
+      if (!ok) {
+        this.#pos = from;
+        this.#enter(v, named, null);
+      }
     }
     return this.#sp < 0;
   }
@@ -174,44 +172,222 @@ export class TreeDigest {
     return { h: this.#h, paths: this.#paths };
   }
 
-  #enter(v: object, path: string | null): void {
+  #enter(v: object, path: string | null, hash: Hash | null): void {
+    if (hash !== null) {
+      // the bytes so far belong to the hash above this one
+      this.#flush();
+      this.#owners.push(hash);
+    }
     const sp = ++this.#sp;
     this.#node[sp] = v;
     this.#at[sp] = 0;
-    this.#count[sp] = 1;
+    this.#hash[sp] = hash;
     this.#path[sp] = path;
+    this.#room(3);
     if (Array.isArray(v)) {
       this.#keys[sp] = null;
-      this.#acc[sp] = foldWord(foldWord(SEED, 7), v.length);
+      this.#buf[this.#pos++] = ARR;
+      this.#u32(v.length);
     } else {
       this.#keys[sp] = Object.keys(v);
-      this.#acc[sp] = foldWord(SEED, 8);
+      this.#buf[this.#pos++] = OBJ;
     }
   }
 
   #leave(): void {
     const sp = this.#sp--;
     const v = this.#node[sp]!;
-    const h = (this.#keys[sp] === null ? this.#acc[sp]! : foldWord(this.#acc[sp]!, 9)) >>> 0;
-    const count = this.#count[sp]!;
-    if (count >= KEEP) kept.set(v, h);
+    if (this.#keys[sp] !== null) {
+      this.#room(1);
+      this.#buf[this.#pos++] = END;
+    }
+    const hash = this.#hash[sp];
     const path = this.#path[sp];
-    if (path !== null && path !== undefined && path !== '') this.#name(path, h);
     this.#node[sp] = undefined as never;
     this.#keys[sp] = null;
+    this.#hash[sp] = null;
+    if (hash === null || hash === undefined) return;
+    this.#flush();
+    this.#owners.pop();
+    const d = this.#close(hash);
     if (sp === 0) {
-      this.#h = h;
+      this.#h = d.toString('hex');
       return;
     }
-    this.#acc[sp - 1] = foldWord(foldWord(this.#acc[sp - 1]!, 14), h);
-    this.#count[sp - 1]! += count;
+    kept.set(v, d);
+    this.#ref(d);
+    if (path !== null && path !== undefined) this.#name(path, d);
   }
 
-  #name(path: string, h: number): void {
+  #close(hash: Hash): Buffer {
+    if (this.#pos > 0) hash.update(this.#buf.subarray(0, this.#pos));
+    this.#pos = 0;
+    return hash.digest().subarray(0, BYTES);
+  }
+
+  /** The bytes so far into the innermost hash. */
+  #flush(): void {
+    if (this.#pos === 0) return;
+    this.#owners[this.#owners.length - 1]!.update(this.#buf.subarray(0, this.#pos));
+    this.#pos = 0;
+  }
+
+  /** Room for `n` more words in the buffer (flushing it if need be). */
+  #room(n: number): void {
+    if (this.#pos + n > BUFFER) this.#flush();
+  }
+
+  #ref(d: Buffer): void {
+    this.#room(1 + BYTES / 2);
+    this.#refAt(d);
+  }
+
+  /** A digest's tag and its words, into room that is there. */
+  #refAt(d: Buffer): void {
+    const buf = this.#buf;
+    buf[this.#pos++] = REF;
+    for (let i = 0; i < BYTES; i += 2) buf[this.#pos++] = d[i]! | (d[i + 1]! << 8);
+  }
+
+  #u32(n: number): void {
+    this.#buf[this.#pos++] = n & 0xffff;
+    this.#buf[this.#pos++] = n >>> 16;
+  }
+
+  /**
+   * A string's tag, length and code units, into room that is there (its length and 3 words): one-byte
+   * units two a word (STR8), else one a word (STR), as the rehearsal's copy holds them: a lone
+   * surrogate as U+FFFD (a string with surrogates is written from its well-formed copy).
+   */
+  #str(s: string): void {
+    const buf = this.#buf;
+    const n = s.length;
+    const at = this.#pos;
+    let pos = at + 3;
+    let i = 0;
+    for (; i + 1 < n; i += 2) {
+      const a = s.charCodeAt(i);
+      const b = s.charCodeAt(i + 1);
+      if ((a | b) > 0xff) break;
+      buf[pos++] = a | (b << 8);
+    }
+    let narrow = i + 1 >= n;
+    if (narrow && i < n) {
+      const a = s.charCodeAt(i);
+      if (a > 0xff) narrow = false;
+      else buf[pos++] = a;
+    }
+    if (!narrow) {
+      pos = at + 3;
+      let t = s;
+      for (let j = 0; j < n; j++) {
+        const c = s.charCodeAt(j);
+        if ((c & 0xf800) === 0xd800) {
+          t = toWellFormed(s);
+          break;
+        }
+      }
+      for (let j = 0; j < n; j++) buf[pos++] = t.charCodeAt(j);
+    }
+    buf[at] = narrow ? STR8 : STR;
+    buf[at + 1] = n & 0xffff;
+    buf[at + 2] = n >>> 16;
+    this.#pos = pos;
+  }
+
+  /** A string's tag, length and code units, flushing as need be (one longer than the buffer: in parts, a unit a word). */
+  #string(s: string): void {
+    if (s.length + 3 <= BUFFER - this.#pos) return this.#str(s);
+    this.#flush();
+    if (s.length + 3 <= BUFFER) return this.#str(s);
+    const t = toWellFormed(s);
+    this.#buf[this.#pos++] = STR;
+    this.#u32(t.length);
+    for (let from = 0; from < t.length; ) {
+      const part = Math.min(BUFFER - this.#pos, t.length - from);
+      for (let j = 0; j < part; j++) this.#buf[this.#pos++] = t.charCodeAt(from + j);
+      from += part;
+      this.#flush();
+    }
+  }
+
+  /** A value that is not an object (flushing as need be). */
+  #value(v: unknown): void {
+    this.#room(5);
+    const buf = this.#buf;
+    switch (typeof v) {
+      case 'string':
+        return this.#string(v);
+      case 'number':
+        buf[this.#pos++] = NUM;
+        f64[0] = v;
+        buf[this.#pos++] = f64Words[0]!;
+        buf[this.#pos++] = f64Words[1]!;
+        buf[this.#pos++] = f64Words[2]!;
+        buf[this.#pos++] = f64Words[3]!;
+        return;
+      case 'boolean':
+        buf[this.#pos++] = v ? TRUE : FALSE;
+        return;
+      case 'undefined':
+        buf[this.#pos++] = UNDEFINED;
+        return;
+      default:
+        buf[this.#pos++] = v === null ? NULL : OTHER;
+    }
+  }
+
+  /**
+   * `v` written by recursion, into the buffer only (never flushed meanwhile, so the caller can take it
+   * back): false when it is too big for that, or holds a wide array not digested yet (see SMALL).
+   */
+  #small(v: object, depth: number): boolean {
+    if (depth > SMALL_DEPTH || ++this.#visited > SMALL) return false;
+    const buf = this.#buf;
+    if (Array.isArray(v)) {
+      if (v.length >= WIDE) {
+        const had = kept.get(v);
+        if (had === undefined || this.#pos + 1 + BYTES / 2 > BUFFER) return false;
+        this.#refAt(had);
+        return true;
+      }
+      if (this.#pos + 3 > BUFFER) return false;
+      buf[this.#pos++] = ARR;
+      this.#u32(v.length);
+      for (let i = 0; i < v.length; i++) if (!this.#item(v[i], depth)) return false;
+      return true;
+    }
+    if (this.#pos + 1 > BUFFER) return false;
+    buf[this.#pos++] = OBJ;
+    const o = v as Record<string, unknown>;
+    for (const k in o) {
+      if (!this.#text(k) || !this.#item(o[k], depth)) return false;
+    }
+    if (this.#pos + 1 > BUFFER) return false;
+    buf[this.#pos++] = END;
+    return true;
+  }
+
+  #item(x: unknown, depth: number): boolean {
+    if (typeof x === 'object' && x !== null) return this.#small(x, depth + 1);
+    if (typeof x === 'string') return this.#text(x);
+    if (this.#pos + 5 > BUFFER) return false;
+    this.#value(x);
+    return true;
+  }
+
+  /** A string (its tag, length and code units) into the buffer only, or false when it does not fit. */
+  #text(s: string): boolean {
+    if (this.#pos + 3 + s.length > BUFFER) return false;
+    this.#str(s);
+    return true;
+  }
+
+  #name(path: string, d: Buffer): void {
     // bounded: the rehearsal sends these with every check (a key can be long)
     if (this.#named >= PATHS || path.length > PATH_CHARS) return;
     this.#named++;
-    this.#paths[path] = h;
+    this.#paths[path] = d.toString('hex');
   }
 }
 
@@ -223,15 +399,16 @@ export function treeOf(state: unknown): Tree {
 }
 
 /**
- * Where two trees part: the deepest named path whose digests differ ('' when only the state's own
- * fields do), or null when they are the same.
+ * Where two trees part: the deepest path both name whose digests differ ('' when none does: what the
+ * state holds outside them, or a node only one of them has), or null when they are the same.
  */
 export function treeDiffers(mine: Tree, theirs: Tree): string | null {
   if (mine.h === theirs.h) return null;
   let found: string | null = null;
   const depth = (path: string): number => path.split('.').length;
-  for (const [path, h] of Object.entries(mine.paths))
-    if (theirs.paths[path] !== h && (found === null || depth(path) > depth(found))) found = path;
-  for (const path of Object.keys(theirs.paths)) if (!(path in mine.paths) && (found === null || depth(path) > depth(found))) found = path;
+  for (const [path, h] of Object.entries(mine.paths)) {
+    const other = theirs.paths[path];
+    if (other !== undefined && other !== h && (found === null || depth(path) > depth(found))) found = path;
+  }
   return found ?? '';
 }

@@ -472,7 +472,14 @@ export class UpgradeRun {
 
       // ---- validate: the rehearsal checks the whole new state (begun already when online) ----
       this.#phase = 'validate';
-      const checked = await (checks.whole ?? check());
+      // This process checks and digests what it built while the rehearsal checks its own (at 1M posts
+      // each takes a second or more): both are done before either's refusal is told, the rehearsal's first.
+      const state1 = live?.result().state;
+      const mine = live ? this.#checkBuilt(state1, s0, walked!.over()).then(() => this.#tree(state1)) : null;
+      const [theirs, ours] = await Promise.allSettled([checks.whole ?? check(), mine]);
+      if (theirs.status === 'rejected') throw theirs.reason;
+      if (ours.status === 'rejected') throw ours.reason;
+      const checked = theirs.value;
       report.census = checked.census;
       report.skipped = checked.skipped;
       report.checked = checked.compared;
@@ -485,10 +492,7 @@ export class UpgradeRun {
       let validateMs = checked.validateMs;
       report.rehearsalPeakHeapMb = round((await reh.stats()).peakHeapMb);
       phase('validate');
-      if (live) {
-        await this.#checkBuilt(live.result().state, s0, walked!.over());
-        await this.#compare(live, s0, checked);
-      }
+      if (live) await this.#compare(live, s0, checked, false, Promise.resolve(ours.value!));
       phase('migrate');
       this.#announce('validate', { census: report.census.after }, report.phases.validate);
       host.log('validate', { census: report.census.after, online: report.online });
@@ -887,11 +891,11 @@ export class UpgradeRun {
   /**
    * The state this process built (from `input`) against what the rehearsal built and checked: the same
    * digests, or E_DIVERGED naming the step, the kind and the block where they part; then the same
-   * state, node by node (tree.ts), or E_DIVERGED naming where in the state. Called once what was built
-   * here is checked for plain data and frozen (the digests read values directly). The tree digest runs
-   * in slices that yield, except in the pause (`inPause`), where only a round's new nodes are new to it.
+   * state, node by node (tree.ts: `tree`, or digested now), or E_DIVERGED naming where in the state.
+   * Called once what was built here is checked for plain data and frozen (the digests read values
+   * directly).
    */
-  async #compare(pipeline: Pipeline, input: unknown, theirs: { digests: Record<string, Stream> | null; tree: Tree | null } | null | undefined, inPause = false): Promise<void> {
+  async #compare(pipeline: Pipeline, input: unknown, theirs: { digests: Record<string, Stream> | null; tree: Tree | null } | null | undefined, inPause = false, tree?: Promise<Tree>): Promise<void> {
     const state = pipeline.result().state;
     this.#digests.around('state', state, input, pipeline.built());
     const mine = this.#digests.take();
@@ -921,23 +925,31 @@ export class UpgradeRun {
     if (what === null) {
       // The state itself: what the collections' own code (with, changed, lookup) stored and found is
       // release code's word in the streams above, and may be otherwise here than there.
-      const tree = new TreeDigest(state);
-      if (inPause) tree.run(Infinity);
-      else
-        // in runs of about SLICE_TARGET_MS, as the first pass's slices: the entries a run takes vary
-        // with the data (a post is a few, its texts cost by their length)
-        for (let size = TREE_SLICE; ; ) {
-          const t0 = performance.now();
-          if (tree.run(size)) break;
-          size = Math.max(TREE_SLICE / 8, Math.min(TREE_SLICE * 8, 2 * size, Math.round((size * SLICE_TARGET_MS) / Math.max(performance.now() - t0, 0.1))));
-          this.#check();
-          await this.#yield();
-        }
-      const at = treeDiffers(tree.result(), theirs.tree);
+      const at = treeDiffers(await (tree ?? this.#tree(state, inPause)), theirs.tree);
       if (at === null) return;
-      what = `the new state itself, compared node by node, ${at ? `under \`${at}\`` : "in the state's own fields"} (what the collections' own code stored or found: with, changed, lookup; a collection of the release's own must build the same nodes whatever the batches it is given)`;
+      what = `the new state itself, compared node by node, ${at ? `under \`${at}\`` : 'outside the collections\' nodes'} (what the collections' own code stored or found: with, changed, lookup; a collection of the release's own must build the same nodes whatever the batches it is given)`;
     }
     die('E_DIVERGED', `the live process built a different state than the rehearsal checked, in ${what}. Release code behaves otherwise in one process than in the other (state of its own at module level?), so the checks did not see what would be committed; nothing changed`);
+  }
+
+  /**
+   * The whole-state digest of a state built here (checked and frozen), in runs of about SLICE_TARGET_MS
+   * that yield, as the first pass's slices, or at once in the pause (`inPause`), where only a round's
+   * new nodes are new to it.
+   */
+  async #tree(state: unknown, inPause = false): Promise<Tree> {
+    const tree = new TreeDigest(state);
+    if (inPause) tree.run(Infinity);
+    else
+      // the entries a run takes vary with the data (a post is a few, its texts cost by their length)
+      for (let size = TREE_SLICE; ; ) {
+        const t0 = performance.now();
+        if (tree.run(size)) break;
+        size = Math.max(TREE_SLICE / 8, Math.min(TREE_SLICE * 8, 2 * size, Math.round((size * SLICE_TARGET_MS) / Math.max(performance.now() - t0, 0.1))));
+        this.#check();
+        await this.#yield();
+      }
+    return tree.result();
   }
 
   /** #built run in slices that yield; then `state` is the one frozen last. */
