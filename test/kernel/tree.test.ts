@@ -113,6 +113,20 @@ describe('the whole-state digest', () => {
     expect(treeOf({ text: `${long}\uD83D` }).h).toBe(treeOf({ text: `${long}\uFFFD` }).h);
   });
 
+  it('is the same whether a node is hashed in one go or in parts as its buffer fills, and whether it was digested before', () => {
+    const make = () => ({
+      a: 'x'.repeat(100_000),
+      // a wide node bigger than the buffer, opened while the state's own words fill it too
+      inner: Array.from({ length: 40 }, (_, i) => `${'y'.repeat(5_000)}${i}`),
+      b: 'z'.repeat(100_000),
+    });
+    const fresh = treeOf(make()).h;
+    const other = make();
+    treeOf({ other: other.inner }); // its digest kept: the state's bytes now hold a reference, no parts
+    expect(treeOf(other).h).toBe(fresh);
+    expect(treeOf({ ...make(), b: 'z'.repeat(99_999) + 'y' }).h).not.toBe(fresh);
+  });
+
   it('names a bounded number of paths, each of bounded length, however many and long the keys', () => {
     const wide: Record<string, unknown> = {};
     for (let i = 0; i < 3000; i++) wide[`${'k'.repeat(i % 2 ? 1000 : 10)}${i}`] = Array.from({ length: 32 }, (_, j) => i + j);

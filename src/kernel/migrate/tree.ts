@@ -29,16 +29,21 @@
  * with a stack of its own, so it can stop after a number of entries and go on later (the live process
  * yields between runs), and no depth overflows it.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash, hash as oneShot, type Hash } from 'node:crypto';
 
 /** Arrays at least this long are hashed on their own, and their digests kept (see above). */
 const WIDE = 32;
 
-/** Bytes kept of each SHA-256. */
-const BYTES = 16;
+/** A digest: SHA-256's 32 bytes as a one-byte string (strings cost the collector less than Buffers). */
+type Digest = string;
+const DIGEST_WORDS = 16;
+const hex = (d: Digest): string => Buffer.from(d, 'latin1').toString('hex');
 
 /** Digests of frozen wide arrays, by identity (see the file's comment). */
-const kept = new WeakMap<object, Buffer>();
+const kept = new WeakMap<object, Digest>();
+
+/** SHA-256 of the words in `data`, as a Digest. */
+const sha256 = (data: Uint16Array): Digest => oneShot('sha256', data, 'binary');
 
 // the tags of the byte form
 const STR = 1;
@@ -90,28 +95,34 @@ export class TreeDigest {
   #pos = 0;
   /** Nodes the recursion visited since it began (#small). */
   #visited = 0;
-  // one frame per node being walked: the node, its keys (null: an array), the next entry, its own hash
-  // (wide arrays and the state: null for a node written into the hash of the one above), its path
-  // while it is shallow enough to be named
+  // one frame per node being walked: the node, its keys (null: an array), the next entry, whether it
+  // is hashed on its own (wide arrays and the state) or written into the hash of the one above, and its
+  // path while it is shallow enough to be named
   readonly #node: object[] = [];
   readonly #keys: (string[] | null)[] = [];
   readonly #at: number[] = [];
-  readonly #hash: (Hash | null)[] = [];
+  readonly #owns: boolean[] = [];
   readonly #path: (string | null)[] = [];
-  /** The hashes of the frames that have one, innermost last: the bytes go to the last. */
-  readonly #owners: Hash[] = [];
+  /**
+   * The frames hashed on their own, innermost last, each with where its words start in the buffer
+   * (they follow one another: a node's words end where the node below it starts) and its streaming
+   * hash, made only once the buffer fills while it is open; a node whose words all fit is hashed in
+   * one call (a Hash object per node was most of the collector's work at 1M posts).
+   */
+  readonly #starts: number[] = [];
+  readonly #hashes: (Hash | null)[] = [];
   #sp = -1;
   #h: string | null = null;
   readonly #paths: Record<string, string> = {};
   #named = 0;
 
   constructor(state: unknown) {
-    if (typeof state === 'object' && state !== null) this.#enter(state, '', createHash('sha256'));
+    if (typeof state === 'object' && state !== null) this.#enter(state, '', true);
     else {
-      const hash = createHash('sha256');
-      this.#owners.push(hash);
+      this.#starts.push(0);
+      this.#hashes.push(null);
       this.#value(state);
-      this.#h = this.#close(hash).toString('hex');
+      this.#h = hex(this.#close());
     }
   }
 
@@ -145,13 +156,13 @@ export class TreeDigest {
         if (had !== undefined) {
           this.#ref(had);
           if (named !== null) this.#name(named, had);
-        } else this.#enter(v, named, createHash('sha256'));
+        } else this.#enter(v, named, true);
         continue;
       }
       // a node written into this hash: by recursion if it is small, else in frames of its own (as
       // is every node shallow enough to be named, so that both processes name the same ones)
       if (named !== null) {
-        this.#enter(v, named, null);
+        this.#enter(v, named, false);
         continue;
       }
       const from = this.#pos;
@@ -160,7 +171,7 @@ export class TreeDigest {
       budget -= this.#visited;
       if (!ok) {
         this.#pos = from;
-        this.#enter(v, named, null);
+        this.#enter(v, named, false);
       }
     }
     return this.#sp < 0;
@@ -172,16 +183,15 @@ export class TreeDigest {
     return { h: this.#h, paths: this.#paths };
   }
 
-  #enter(v: object, path: string | null, hash: Hash | null): void {
-    if (hash !== null) {
-      // the bytes so far belong to the hash above this one
-      this.#flush();
-      this.#owners.push(hash);
+  #enter(v: object, path: string | null, owns: boolean): void {
+    if (owns) {
+      this.#starts.push(this.#pos);
+      this.#hashes.push(null);
     }
     const sp = ++this.#sp;
     this.#node[sp] = v;
     this.#at[sp] = 0;
-    this.#hash[sp] = hash;
+    this.#owns[sp] = owns;
     this.#path[sp] = path;
     this.#room(3);
     if (Array.isArray(v)) {
@@ -201,17 +211,13 @@ export class TreeDigest {
       this.#room(1);
       this.#buf[this.#pos++] = END;
     }
-    const hash = this.#hash[sp];
     const path = this.#path[sp];
     this.#node[sp] = undefined as never;
     this.#keys[sp] = null;
-    this.#hash[sp] = null;
-    if (hash === null || hash === undefined) return;
-    this.#flush();
-    this.#owners.pop();
-    const d = this.#close(hash);
+    if (!this.#owns[sp]) return;
+    const d = this.#close();
     if (sp === 0) {
-      this.#h = d.toString('hex');
+      this.#h = hex(d);
       return;
     }
     kept.set(v, d);
@@ -219,16 +225,26 @@ export class TreeDigest {
     if (path !== null && path !== undefined) this.#name(path, d);
   }
 
-  #close(hash: Hash): Buffer {
-    if (this.#pos > 0) hash.update(this.#buf.subarray(0, this.#pos));
-    this.#pos = 0;
-    return hash.digest().subarray(0, BYTES);
+  /** The innermost hashed frame's digest, its words taken off the buffer (the frame above goes on where they began). */
+  #close(): Digest {
+    const start = this.#starts.pop()!;
+    const hash = this.#hashes.pop()!;
+    const words = this.#buf.subarray(start, this.#pos);
+    this.#pos = start;
+    if (hash === null) return sha256(words);
+    hash.update(words);
+    return hash.digest('binary');
   }
 
-  /** The bytes so far into the innermost hash. */
+  /** The buffer is full: each open hashed frame's words into its own streaming hash (made now if need be). */
   #flush(): void {
-    if (this.#pos === 0) return;
-    this.#owners[this.#owners.length - 1]!.update(this.#buf.subarray(0, this.#pos));
+    const n = this.#starts.length;
+    for (let k = 0; k < n; k++) {
+      const start = this.#starts[k]!;
+      const end = k + 1 < n ? this.#starts[k + 1]! : this.#pos;
+      if (end > start) (this.#hashes[k] ??= createHash('sha256')).update(this.#buf.subarray(start, end));
+      this.#starts[k] = 0;
+    }
     this.#pos = 0;
   }
 
@@ -237,16 +253,16 @@ export class TreeDigest {
     if (this.#pos + n > BUFFER) this.#flush();
   }
 
-  #ref(d: Buffer): void {
-    this.#room(1 + BYTES / 2);
+  #ref(d: Digest): void {
+    this.#room(1 + DIGEST_WORDS);
     this.#refAt(d);
   }
 
   /** A digest's tag and its words, into room that is there. */
-  #refAt(d: Buffer): void {
+  #refAt(d: Digest): void {
     const buf = this.#buf;
     buf[this.#pos++] = REF;
-    for (let i = 0; i < BYTES; i += 2) buf[this.#pos++] = d[i]! | (d[i + 1]! << 8);
+    for (let i = 0; i < 2 * DIGEST_WORDS; i += 2) buf[this.#pos++] = d.charCodeAt(i) | (d.charCodeAt(i + 1) << 8);
   }
 
   #u32(n: number): void {
@@ -347,7 +363,7 @@ export class TreeDigest {
     if (Array.isArray(v)) {
       if (v.length >= WIDE) {
         const had = kept.get(v);
-        if (had === undefined || this.#pos + 1 + BYTES / 2 > BUFFER) return false;
+        if (had === undefined || this.#pos + 1 + DIGEST_WORDS > BUFFER) return false;
         this.#refAt(had);
         return true;
       }
@@ -383,11 +399,11 @@ export class TreeDigest {
     return true;
   }
 
-  #name(path: string, d: Buffer): void {
+  #name(path: string, d: Digest): void {
     // bounded: the rehearsal sends these with every check (a key can be long)
     if (this.#named >= PATHS || path.length > PATH_CHARS) return;
     this.#named++;
-    this.#paths[path] = d.toString('hex');
+    this.#paths[path] = hex(d);
   }
 }
 
