@@ -14,10 +14,10 @@
  * post digest as the original, at no cost (a probe did: it committed a post's text the rehearsal never
  * saw). SHA-256 has no known way to do that.
  *
- * The state is written out as bytes, unambiguously (a tag per value; strings as UTF-16 code units with
- * their length; numbers as float64; an object's keys in order, then an end tag), and hashed. Every
- * array of WIDE entries or more (a vector's or a trie's nodes) is hashed on its own and appears in
- * the bytes of the node above as its 16-byte digest. Those digests are kept per process by identity
+ * The state is written out as 16-bit words, unambiguously (a tag per value; strings with their length
+ * and their code units, two a word when all fit a byte; numbers as float64; an object's keys in order,
+ * then an end tag), and hashed. Every array of WIDE entries or more (a vector's or a trie's nodes) is
+ * hashed on its own and appears in the words of the node above as its 32-byte digest. Those digests are kept per process by identity
  * (a WeakMap) for as long as the node lives, so a catch-up round, which shares all but a few paths
  * with the state before it, hashes only its new nodes. That is sound only for nodes that never change,
  * so it runs over data the plain-data walk has checked and deep-frozen (plain.ts), and reads values
