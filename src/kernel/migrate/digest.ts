@@ -72,7 +72,7 @@ function rest(s: string, from: number): void {
 }
 
 /** `s` with every lone surrogate replaced by U+FFFD (String.prototype.toWellFormed, Node 20). */
-const wellFormed = (s: string): string => (s as unknown as { toWellFormed(): string }).toWellFormed();
+export const wellFormed = (s: string): string => (s as unknown as { toWellFormed(): string }).toWellFormed();
 
 /** How deep the digest follows data; below, a subtree is folded as a mark only (see the file's comment). */
 const DEEP = 2_000;

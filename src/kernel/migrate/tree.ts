@@ -17,9 +17,9 @@
  * The state is written out as 16-bit words, unambiguously (a tag per value; strings with their length
  * and their code units, two a word when all fit a byte; numbers as float64; an object's keys in order,
  * then an end tag), and hashed. Every array of WIDE entries or more (a vector's or a trie's nodes) is
- * hashed on its own and appears in the words of the node above as its 32-byte digest. Those digests are kept per process by identity
- * (a WeakMap) for as long as the node lives, so a catch-up round, which shares all but a few paths
- * with the state before it, hashes only its new nodes. That is sound only for nodes that never change,
+ * hashed on its own and appears in the words of the node above as its 32-byte digest. Those digests
+ * are kept per process by identity (a WeakMap) for as long as the node lives, so a catch-up round,
+ * which shares all but a few paths with the state before it, hashes only its new nodes. That is sound only for nodes that never change,
  * so it runs over data the plain-data walk has checked and deep-frozen (plain.ts), and reads values
  * directly (for-in order, indices). Which arrays are hashed on their own depends only on their length,
  * never on where they sit or on what was kept, so both processes write the same bytes.
@@ -30,6 +30,7 @@
  * yields between runs), and no depth overflows it.
  */
 import { createHash, hash as oneShot, type Hash } from 'node:crypto';
+import { wellFormed } from './digest.ts';
 
 /** Arrays at least this long are hashed on their own, and their digests kept (see above). */
 const WIDE = 32;
@@ -81,8 +82,6 @@ export interface Tree {
   h: string;
   paths: Record<string, string>;
 }
-
-const toWellFormed = (s: string): string => (s as unknown as { toWellFormed(): string }).toWellFormed();
 
 // a number's float64 as four 16-bit words
 const f64 = new Float64Array(1);
@@ -299,7 +298,7 @@ export class TreeDigest {
       for (let j = 0; j < n; j++) {
         const c = s.charCodeAt(j);
         if ((c & 0xf800) === 0xd800) {
-          t = toWellFormed(s);
+          t = wellFormed(s);
           break;
         }
       }
@@ -316,7 +315,7 @@ export class TreeDigest {
     if (s.length + 3 <= BUFFER - this.#pos) return this.#str(s);
     this.#flush();
     if (s.length + 3 <= BUFFER) return this.#str(s);
-    const t = toWellFormed(s);
+    const t = wellFormed(s);
     this.#buf[this.#pos++] = STR;
     this.#u32(t.length);
     for (let from = 0; from < t.length; ) {

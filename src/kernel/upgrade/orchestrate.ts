@@ -104,6 +104,14 @@ const MAX_SLICE = MAX_READ;
 const SLICE_TARGET_MS = 4;
 /** Entries the tree digest (tree.ts) takes in its first run before it yields (then sized by time). */
 const TREE_SLICE = 4_000;
+
+/**
+ * The size of the next slice after one of `n` that took `took` ms: toward SLICE_TARGET_MS, within
+ * [min, max], and at most double (one quick slice, with no GC in it, must not make the next one long).
+ */
+function nextSlice(n: number, took: number, min: number, max: number): number {
+  return Math.max(min, Math.min(max, 2 * n, Math.round((n * SLICE_TARGET_MS) / Math.max(took, 0.1))));
+}
 /** Progress frames at most this often, ms. */
 const PROGRESS_EVERY_MS = 200;
 /** Entities per slice of the rehearsal's first pass (it blocks nobody: big slices, few messages). */
@@ -456,8 +464,7 @@ export class UpgradeRun {
           live.now = now;
           live.slice(n);
           const took = performance.now() - t0;
-          // at most double: one quick slice (no GC in it) must not make the next one long
-          size = Math.max(MIN_SLICE, Math.min(cap, 2 * n, Math.round((n * SLICE_TARGET_MS) / Math.max(took, 0.1))));
+          size = nextSlice(n, took, MIN_SLICE, cap);
           this.#guardGrowth(heap0, child.grownMb);
           this.#setProgress(live.progress().kinds, 0);
           await this.#pace(n, took);
@@ -492,7 +499,7 @@ export class UpgradeRun {
       let validateMs = checked.validateMs;
       report.rehearsalPeakHeapMb = round((await reh.stats()).peakHeapMb);
       phase('validate');
-      if (live) await this.#compare(live, s0, checked, false, Promise.resolve(ours.value!));
+      if (live) await this.#compare(live, s0, checked, false, ours.value!);
       phase('migrate');
       this.#announce('validate', { census: report.census.after }, report.phases.validate);
       host.log('validate', { census: report.census.after, online: report.online });
@@ -895,7 +902,7 @@ export class UpgradeRun {
    * Called once what was built here is checked for plain data and frozen (the digests read values
    * directly).
    */
-  async #compare(pipeline: Pipeline, input: unknown, theirs: { digests: Record<string, Stream> | null; tree: Tree | null } | null | undefined, inPause = false, tree?: Promise<Tree>): Promise<void> {
+  async #compare(pipeline: Pipeline, input: unknown, theirs: { digests: Record<string, Stream> | null; tree: Tree | null } | null | undefined, inPause = false, tree?: Tree): Promise<void> {
     const state = pipeline.result().state;
     this.#digests.around('state', state, input, pipeline.built());
     const mine = this.#digests.take();
@@ -925,7 +932,7 @@ export class UpgradeRun {
     if (what === null) {
       // The state itself: what the collections' own code (with, changed, lookup) stored and found is
       // release code's word in the streams above, and may be otherwise here than there.
-      const at = treeDiffers(await (tree ?? this.#tree(state, inPause)), theirs.tree);
+      const at = treeDiffers(tree ?? (await this.#tree(state, inPause)), theirs.tree);
       if (at === null) return;
       what = `the new state itself, compared node by node, ${at ? `under \`${at}\`` : 'outside the collections\' nodes'} (what the collections' own code stored or found: with, changed, lookup; a collection of the release's own must build the same nodes whatever the batches it is given)`;
     }
@@ -945,7 +952,7 @@ export class UpgradeRun {
       for (let size = TREE_SLICE; ; ) {
         const t0 = performance.now();
         if (tree.run(size)) break;
-        size = Math.max(TREE_SLICE / 8, Math.min(TREE_SLICE * 8, 2 * size, Math.round((size * SLICE_TARGET_MS) / Math.max(performance.now() - t0, 0.1))));
+        size = nextSlice(size, performance.now() - t0, TREE_SLICE / 8, TREE_SLICE * 8);
         this.#check();
         await this.#yield();
       }
