@@ -5,7 +5,8 @@
  *                waited for a reply, and the p99 round trip, during a push and a rollback, beside their
  *                steady-state p99 from the same run. Three push/rollback pairs: min / median / max.
  *                Beside them, the server's own account (the report's loopDelayMs.max): how late its
- *                event loop ran, which tells a stall of the server from one of the machine.
+ *                event loop ran, which tells a stall of the server from one of the machine, and the
+ *                pauses V8's collector reported there (the report's gc: the longest, and their sum).
  *   after_many   at the largest size, the same after 20 upgrades since boot (the GC debt).
  *   time         the whole online upgrade vs a stop-the-world migrate + freeze + validate of the same
  *                state in one process (the floor), measured in the same run.
@@ -180,6 +181,7 @@ interface Report {
   phases: Record<string, number>;
   loopDelayMs?: { p99: number; max: number };
   cpuMs?: { live: number; rehearsal: number };
+  gc?: { pauses: number; ms: number; longestMs: number; full: number };
   error?: { code: string; message: string };
 }
 
@@ -198,12 +200,14 @@ async function measured(load: Load, run: () => Promise<Report>) {
   if (process.env['BENCH_TRACE']) {
     // where the slow replies fell: ms after the request, beside the report's phases
     const slow = load.samples.filter((x) => x.sent >= t0 && x.sent <= t1 + 2000 && x.rtt > 40).sort((a, b) => b.rtt - a.rtt).map((x) => `${Math.round(x.sent - t0)}+${Math.round(x.rtt)}`);
-    process.stderr.write(`trace: total ${Math.round(t1 - t0)} ms, phases ${JSON.stringify(report.phases)}, server loop late ${JSON.stringify(report.loopDelayMs)}, this process's loop late ${JSON.stringify(benchLate)}, slowest (sent+rtt, of ${slow.length} over 40 ms): ${slow.slice(0, 20).join(' ')}\n`);
+    process.stderr.write(`trace: total ${Math.round(t1 - t0)} ms, phases ${JSON.stringify(report.phases)}, server loop late ${JSON.stringify(report.loopDelayMs)}, server gc pauses ${JSON.stringify(report.gc)}, this process's loop late ${JSON.stringify(benchLate)}, slowest (sent+rtt, of ${slow.length} over 40 ms): ${slow.slice(0, 20).join(' ')}\n`);
   }
   return {
     total_ms: round(report.totalMs),
     pause_ms: report.pauseMs,
     loop_late_max_ms: report.loopDelayMs?.max ?? 0,
+    gc_longest_ms: report.gc?.longestMs ?? 0,
+    gc_ms: report.gc?.ms ?? 0,
     cpu_live_ms: report.cpuMs?.live ?? 0,
     cpu_rehearsal_ms: report.cpuMs?.rehearsal ?? 0,
     online: report.online,
@@ -408,6 +412,8 @@ for (const posts of sizes) {
       longest_wait_above_steady_p99_ms: stats3(pushes.map((m) => m.during.longest_wait_ms - p99)),
       p99_ms: stats3(pushes.map((m) => m.during.p99_ms)),
       server_loop_late_max_ms: stats3(pushes.map((m) => m.loop_late_max_ms)),
+      server_gc_pause_longest_ms: stats3(pushes.map((m) => m.gc_longest_ms)),
+      server_gc_pause_ms: stats3(pushes.map((m) => m.gc_ms)),
       after_2s_p99_ms: stats3(pushes.map((m) => m.after_2s_p99_ms)),
       pause_ms: stats3(pushes.map((m) => m.pause_ms)),
       total_ms: stats3(pushes.map((m) => m.total_ms)),
@@ -419,6 +425,8 @@ for (const posts of sizes) {
       longest_wait_above_steady_p99_ms: stats3(rollbacks.map((m) => m.during.longest_wait_ms - p99)),
       p99_ms: stats3(rollbacks.map((m) => m.during.p99_ms)),
       server_loop_late_max_ms: stats3(rollbacks.map((m) => m.loop_late_max_ms)),
+      server_gc_pause_longest_ms: stats3(rollbacks.map((m) => m.gc_longest_ms)),
+      server_gc_pause_ms: stats3(rollbacks.map((m) => m.gc_ms)),
       pause_ms: stats3(rollbacks.map((m) => m.pause_ms)),
       total_ms: stats3(rollbacks.map((m) => m.total_ms)),
       ratio_total_vs_stop_the_world: stats3(rollbacks.map((m) => m.total_ms / f.down_ms)),

@@ -317,6 +317,7 @@ export function formatReport(r: UpgradeReport): string {
     `  time       ${ms(r.totalMs)} in all: load ${ms(r.phases.load)} · migrate ${ms(r.phases.migrate)} · validate ${ms(r.phases.validate)} · catch-up ${ms(r.phases.catchUp)} · shadow ${ms(r.phases.shadow)} · cut-over ${ms(r.phases.commit)}`,
     `  memory     peak heap ${r.peakHeapMb} MB here${r.rehearsalPeakHeapMb !== null ? `, ${r.rehearsalPeakHeapMb} MB in the rehearsal` : ''}`,
     ...(r.loopDelayMs ? [`  loop       the feed's event loop ran late by ${ms(r.loopDelayMs.p99)} at p99, ${ms(r.loopDelayMs.max)} at most`] : []),
+    ...(r.gc ? [`  gc         V8's collector paused the feed ${r.gc.pauses} time${r.gc.pauses === 1 ? '' : 's'}, ${ms(r.gc.ms)} in all, ${ms(r.gc.longestMs)} at most (${r.gc.full} full collection${r.gc.full === 1 ? '' : 's'})`] : []),
     ...(r.cpuMs ? [`  cpu        ${ms(r.cpuMs.live)} here (with the commands served meanwhile), ${ms(r.cpuMs.rehearsal)} in the rehearsal`] : []),
   );
   if (r.checked) lines.push(`  checked    declared changes, entity by entity: ${counts(r.checked)}`);

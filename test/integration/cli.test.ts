@@ -65,6 +65,15 @@ export const migrations = [{ ...v1ToV2, up: { ...v1ToV2.up, finish: () => { thro
     expect(server.kernel.version).toBe(1);
   }, 60_000);
 
+  it("prints what an upgrade cost the feed: how late its loop ran, the collector's pauses and the CPU", async () => {
+    const r = await molt(['push', '2', '--dry-run', '--url', server.operatorUrl, `--token=${DASH_TOKEN}`]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}loop {7}the feed's event loop ran late by [\d.]+ ms at p99, [\d.]+ ms at most$/m);
+    expect(r.stdout).toMatch(/^ {2}gc {9}V8's collector paused the feed \d+ times?, [\d.]+ ms in all, [\d.]+ ms at most \(\d+ full collections?\)$/m);
+    expect(r.stdout).toMatch(/^ {2}cpu {8}[\d.]+ ms here \(with the commands served meanwhile\), [\d.]+ ms in the rehearsal$/m);
+    expect(server.kernel.version).toBe(1);
+  }, 60_000);
+
   it('shows a release that did not load as going nowhere (v1 -> ?), in the report and in the history, not as "v1 -> v1" with the running hash', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'molt-unloaded-'));
     try {

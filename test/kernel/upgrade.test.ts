@@ -35,6 +35,27 @@ describe('upgrade', () => {
     expect(report.loopDelayMs.max).toBeGreaterThanOrEqual(70);
   });
 
+  it("reports the collector's pauses during the upgrade: a full collection forced while it runs shows", async () => {
+    const { kernel } = await started();
+    // V8's own gc(), without --expose-gc for the whole process
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    // something else in the process allocates and collects while the upgrade runs
+    kernel.connect(framesTo((f) => {
+      if (f.t !== 'upgrade' || f.phase !== 'load') return;
+      const junk: object[] = [];
+      for (let i = 0; i < 200_000; i++) junk.push({ i });
+      gc();
+    }));
+    const report = await kernel.upgrade(tiny({ version: 2 }));
+    expect(report.result).toBe('committed');
+    expect(report.gc.full).toBeGreaterThanOrEqual(1);
+    expect(report.gc.pauses).toBeGreaterThanOrEqual(report.gc.full);
+    expect(report.gc.longestMs).toBeGreaterThan(0);
+    expect(report.gc.ms).toBeGreaterThanOrEqual(report.gc.longestMs);
+    await kernel.close();
+  });
+
   it('reports the CPU the upgrade took here and in the rehearsal: a migration that computes shows in both', async () => {
     // a step that spends CPU: the same loop, timed here first (the report must show at least half of it)
     const loop = 'let x = 0; for (let i = 0; i < 3e7; i++) x = (x + i) % 7;';

@@ -38,7 +38,7 @@ import { TreeDigest, treeDiffers, type Tree } from '../migrate/tree.ts';
 import { census } from '../migrate/verify.ts';
 import { loadRelease, type LoadedRelease, type ReleaseSource } from '../release.ts';
 import { describeThrown } from '../sandbox.ts';
-import { LoopLag } from './lag.ts';
+import { GcPauses, LoopLag } from './lag.ts';
 import { Rehearsal, tick } from './rehearsal.ts';
 import type { UpgradeProgress, UpgradeReport } from './report.ts';
 import type { Served } from '../journal.ts';
@@ -160,7 +160,7 @@ export class UpgradeRun {
       upgrade: id, kind: request.kind, dryRun: request.dryRun ?? false, result: 'refused', from, to: from,
       // until the release loads: a rollback goes back, a push (most likely) forward
       direction: request.kind === 'rollback' ? 'down' : 'up', describe: '', steps: [], online: true, census: { before: {}, after: null }, migrated: 0,
-      dropped: {}, pauseMs: 0, totalMs: 0, phases: {}, rounds: 0, cutoverEntities: 0, peakHeapMb: 0, loopDelayMs: { p99: 0, max: 0 }, cpuMs: { live: 0, rehearsal: 0 },
+      dropped: {}, pauseMs: 0, totalMs: 0, phases: {}, rounds: 0, cutoverEntities: 0, peakHeapMb: 0, loopDelayMs: { p99: 0, max: 0 }, cpuMs: { live: 0, rehearsal: 0 }, gc: { pauses: 0, ms: 0, longestMs: 0, full: 0 },
       rehearsalPeakHeapMb: null, sample: null, changed: {}, queued: 0, skipped: [], checked: null, shadow: null, casualties: [],
     };
   }
@@ -331,6 +331,7 @@ export class UpgradeRun {
 
   async run(): Promise<UpgradeReport> {
     this.#loop.start();
+    this.#gc.start();
     const host = this.#host;
     const limits = host.limits;
     const report = this.report;
@@ -982,12 +983,15 @@ export class UpgradeRun {
     report.totalMs = round(performance.now() - this.#started);
     report.peakHeapMb = round(this.#peakHeap / 2 ** 20);
     report.loopDelayMs = this.#loop.stop();
+    report.gc = this.#gc.stop();
     const live = process.cpuUsage(this.#cpu0.live);
     report.cpuMs = { live: round((live.user + live.system) / 1000), rehearsal: round(this.#host.rehearsal.cpuMs - this.#cpu0.rehearsal) };
   }
 
   /** How late the event loop runs while this upgrade does. */
   readonly #loop = new LoopLag();
+  /** The collector's pauses on this thread while this upgrade does. */
+  readonly #gc = new GcPauses();
 
   #end(result: 'dry-run' | 'refused'): UpgradeReport {
     const report = this.report;

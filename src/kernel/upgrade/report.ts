@@ -36,6 +36,12 @@ export interface UpgradeReport {
   peakHeapMb: number;
   /** How late the live process's event loop ran during the upgrade, ms (p99 and the longest). */
   loopDelayMs: { p99: number; max: number };
+  /**
+   * The pauses V8's collector made on the live process's main thread during the upgrade, as V8 reports
+   * them: how many, their sum and the longest (ms), and how many were full collections. Marking steps
+   * between the start and the end of a full collection are not reported, so not counted.
+   */
+  gc: { pauses: number; ms: number; longestMs: number; full: number };
   rehearsalPeakHeapMb: number | null;
   /**
    * CPU milliseconds the upgrade took, all threads: `live` is this process's while the upgrade ran
