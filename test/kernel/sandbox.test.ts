@@ -109,6 +109,32 @@ describe('sandbox', () => {
     expect(() => box.run(() => (box.exports as { f(): unknown }).f(), 100)).toThrow(message);
   });
 
+  it("shares nothing one release can change with the next: what two releases both reach is frozen, the kernel's own helper too", () => {
+    // every global, and the kernel's helper for bounded key listing (syntax.ts), reached by a computed name
+    const reach = `const names = Object.getOwnPropertyNames(globalThis).concat([['$mol', 't$ke', 'ys'].join('')]);
+      module.exports = { names, values: names.map((n) => globalThis[n]) };`;
+    const a = load(reach).exports as { names: string[]; values: unknown[] };
+    const b = load(reach).exports as { names: string[]; values: unknown[] };
+    const unfrozen = (v: unknown, path: string, depth: number, seen: Set<unknown>): string[] => {
+      if ((typeof v !== 'object' && typeof v !== 'function') || v === null || seen.has(v) || depth > 4) return [];
+      seen.add(v);
+      const out = Object.isFrozen(v) ? [] : [path];
+      for (const k of Reflect.ownKeys(v as object)) {
+        const d = Object.getOwnPropertyDescriptor(v, k);
+        if (d && 'value' in d) out.push(...unfrozen(d.value, `${path}.${String(k)}`, depth + 1, seen));
+      }
+      return out.concat(unfrozen(Object.getPrototypeOf(v), `${path}.__proto__`, depth + 1, seen));
+    };
+    const shared = a.names.filter((n, i) => typeof a.values[i] === 'function' || (typeof a.values[i] === 'object' && a.values[i] !== null) ? a.values[i] === b.values[a.names.indexOf(n)] : false);
+    expect(shared).toContain('$molt$keys');
+    expect(shared.flatMap((n) => unfrozen(a.values[a.names.indexOf(n)], n, 0, new Set()))).toEqual([]);
+    // what a release that tries to leave something there for the next one gets, and what the next one sees
+    expect(() => load(`const k = globalThis[['$mol', 't$ke', 'ys'].join('')]; k.stash = 'left by A';`)).toThrow(TypeError);
+    expect(() => load(`const k = globalThis[['$mol', 't$ke', 'ys'].join('')]; k.prototype.stash = 'left by A';`)).toThrow(TypeError);
+    const next = load(`const k = globalThis[['$mol', 't$ke', 'ys'].join('')]; exports.seen = [k.stash, k.prototype && k.prototype.stash];`);
+    expect((next.exports as { seen: unknown[] }).seen).toEqual([undefined, undefined]);
+  });
+
   it('refuses the clock and randomness with a message that says what to use instead', () => {
     const box = load(`exports.rand = () => Math.random(); exports.now = () => Date.now(); exports.date = () => new Date(); exports.floor = (x) => Math.floor(x);`);
     const ex = box.exports as Record<string, (x?: number) => unknown>;
