@@ -185,6 +185,48 @@ describe('the live process commits only a state the rehearsal built and checked 
     expect(await kernel.dispatch(conn, { type: 'timeline' })).toMatchObject({ ok: true });
   }, 60_000);
 
+  it("a step that never ends, in the live process only, is stopped at a bound set by the rehearsal's time, not the migration's 30 s: the feed is held for seconds, then serves on", async () => {
+    const { kernel, conn, frames } = boot();
+    const before = digest(kernel.state);
+    const spin = await telling(`(post, ctx) => { if (live()) for (;;); return react(post, ctx); }`);
+    // a command sent as the migration starts waits for whatever holds this process's event loop
+    let waited = 0;
+    const watcher = kernel.connect(framesTo((f) => {
+      if (f.t !== 'upgrade' || f.phase !== 'migrate' || waited !== 0) return;
+      waited = -1;
+      const t = performance.now();
+      void kernel.dispatch(conn, { type: 'timeline' }).then(() => (waited = performance.now() - t));
+    }));
+    const t0 = performance.now();
+    const report = await kernel.upgrade(spin);
+    const took = performance.now() - t0;
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_MIGRATION_TIMEOUT', message: expect.stringMatching(/ran for more than 2000 ms in a slice of the first pass in the live process, where the rehearsal took \d+ ms at most for as much/) } });
+    expect(took).toBeLessThan(15_000);
+    await expect.poll(() => waited).toBeGreaterThan(0);
+    expect(waited).toBeLessThan(10_000);
+    expect(digest(kernel.state)).toBe(before);
+    expect(frames.some((f) => f.t === 'upgrade' && f.phase === 'refused')).toBe(true);
+    kernel.disconnect(watcher);
+    // and an honest push after it commits
+    expect((await kernel.upgrade(r2)).result).toBe('committed');
+  }, 60_000);
+
+  it('the same in a catch-up round: one that never ends in the live process only is stopped at the bound, and the like written meanwhile is kept', async () => {
+    const { kernel, conn, frames } = boot();
+    await kernel.dispatch(conn, { type: 'join', handle: 'liker' });
+    const spin = await telling(`(post, ctx) => { if (live() && finished) for (;;); return react(post, ctx); }`);
+    const pending = kernel.upgrade(spin, { pace: { perSecond: 4000 } });
+    while (!frames.some((f) => f.t === 'upgrade' && f.phase === 'migrate' && ((f.detail as { progress?: { done: number } })?.progress?.done ?? 0) > 500)) await new Promise((r) => setTimeout(r, 20));
+    expect(await kernel.dispatch(conn, { type: 'like', post: 'p1' })).toMatchObject({ ok: true });
+    const after = kernel.state;
+    const t0 = performance.now();
+    const report = await pending;
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_MIGRATION_TIMEOUT', message: expect.stringMatching(/ran for more than 2000 ms in a catch-up round in the live process, where the rehearsal took \d+ ms at most for as much/) } });
+    expect(performance.now() - t0).toBeLessThan(15_000);
+    expect(kernel.state).toBe(after);
+    expect(kernel.version).toBe(1);
+  }, 60_000);
+
   it("a collection whose get() hands one process a copy of its own making is compared by content, not taken as the state's", async () => {
     // users are mapped as they are (none rewritten), so no entity of theirs is in a stream; get() gives
     // the first process to call it a copy with one handle changed (and the others a copy of their own). The rehearsal keeps the releases it

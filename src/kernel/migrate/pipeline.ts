@@ -73,7 +73,7 @@ export class Pipeline {
   readonly online: boolean;
   readonly #stages: Stage[];
   readonly #owner: LoadedRelease;
-  readonly #ms: number;
+  #ms: number;
   readonly #shapes: Readonly<Record<number, Shape | undefined>>;
   #now: number;
   /** The stage whose first pass runs now (== length when the first pass is done). */
@@ -285,6 +285,12 @@ export class Pipeline {
   /** Set the time the next results are built with (catch-up rounds carry the time they run at). */
   set now(now: number) {
     this.#now = now;
+  }
+
+  /** The time limit of each call into release code from here on, ms (the live process bounds its slices
+   *  by what the rehearsal took for the same work: orchestrate.ts). */
+  set limitMs(ms: number) {
+    this.#ms = ms;
   }
 
   get owner(): LoadedRelease {

@@ -172,15 +172,18 @@ const ops: Record<string, (msg: Message) => unknown> = {
     r.pipeline.now = Number(msg['now']);
     r.defer = true;
     let n: number;
+    // how long the release's code took for this slice: the live process bounds its own slices by it
+    const t0 = performance.now();
     try {
       n = r.pipeline.slice(Number(msg['n']));
     } finally {
       r.defer = false;
     }
+    const ms = performance.now() - t0;
     if (r.pipeline.mapped) settle(r);
     else if (r.pending.length > 0) setImmediate(() => settleQuietly(r));
     heapMb();
-    return { n, position: r.pipeline.position, mapped: r.pipeline.mapped, progress: r.pipeline.progress(), heapMb: heapMb() };
+    return { n, ms, position: r.pipeline.position, mapped: r.pipeline.mapped, progress: r.pipeline.progress(), heapMb: heapMb() };
   },
 
   /** After the first pass (or a catch-up): the new state's checks, and what the report shows. */
@@ -188,8 +191,11 @@ const ops: Record<string, (msg: Message) => unknown> = {
     const r = need();
     r.pipeline.now = Number(msg['now']);
     let entities = 0;
+    const mapStart = performance.now();
     if (msg['catchUp']) entities = r.pipeline.catchUp(mirror);
     else r.pipeline.runAll();
+    // the round's own time (the live process bounds its catch-up by it)
+    const mappedMs = performance.now() - mapStart;
     const { state, dropped } = r.pipeline.result();
     const label = `the state after ${r.pipeline.steps.map((s) => s.label).join(', ') || 'no migration'}`;
     // new nodes only: what the previous result already had, or a slice already checked, is skipped
@@ -211,6 +217,7 @@ const ops: Record<string, (msg: Message) => unknown> = {
       compared,
       skipped: r.skipped,
       entities,
+      mappedMs,
       validateMs,
       census: { before: before ?? {}, after },
       dropped,

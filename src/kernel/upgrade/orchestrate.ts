@@ -112,6 +112,15 @@ const TREE_SLICE = 4_000;
 function nextSlice(n: number, took: number, min: number, max: number): number {
   return Math.max(min, Math.min(max, 2 * n, Math.round((n * SLICE_TARGET_MS) / Math.max(took, 0.1))));
 }
+/**
+ * A call into release code here (a slice of the first pass, a catch-up round) may take at most
+ * LIVE_FACTOR times the rehearsal's longest call for the same work, and never less than LIVE_FLOOR_MS
+ * (a full collection of a 1M-post heap can pause any call for hundreds of ms). Bounded only by the
+ * migration's own limit, a release slow here alone (it can tell the processes apart) held the feed
+ * 11.5 s in one slice, then 5.7 s in each of three more, and committed.
+ */
+const LIVE_FACTOR = 3;
+const LIVE_FLOOR_MS = 2_000;
 /** Progress frames at most this often, ms. */
 const PROGRESS_EVERY_MS = 200;
 /** Entities per slice of the rehearsal's first pass (it blocks nobody: big slices, few messages). */
@@ -406,7 +415,7 @@ export class UpgradeRun {
       // the rehearsal's check of the whole new state, once begun (see the first pass below)
       const checks: { whole: Promise<Checked> | null } = { whole: null };
       if (begun.online) {
-        type Slice = { n: number; position: number; mapped: boolean; heapMb: number; progress: { kinds: Record<string, { done: number; total: number }> } };
+        type Slice = { n: number; ms: number; position: number; mapped: boolean; heapMb: number; progress: { kinds: Record<string, { done: number; total: number }> } };
         // with a pace in entities a second, a slice holds at most what the pace allows between two
         // progress frames: progress moves in small steps instead of a few jumps and long sleeps
         const perSecond = this.#perSecond();
@@ -415,7 +424,7 @@ export class UpgradeRun {
         // The rehearsal runs its first pass in big slices, checking what it maps as it goes; this process
         // follows in small ones, never past where the rehearsal has been (the result does not depend on
         // where slices end, so only the position must agree).
-        const child = { position: 0, mapped: false, kinds: begun.progress.kinds, grownMb: 0, error: null as unknown, wake: null as (() => void) | null };
+        const child = { position: 0, mapped: false, kinds: begun.progress.kinds, grownMb: 0, longestMs: 0, error: null as unknown, wake: null as (() => void) | null };
         const heap0 = v8.getHeapStatistics();
         // small first slices, so this process starts following early (at 10k posts it waited for the
         // whole first pass: ~10% of the upgrade); then doubling up to big ones, few messages
@@ -425,6 +434,7 @@ export class UpgradeRun {
             while (!child.mapped) {
               const step = await reh.call<Slice>('slice', { n: live ? childSlice : Math.min(cap, CHILD_SLICE), now }, deadline);
               childSlice = Math.min(CHILD_SLICE, childSlice * 2);
+              child.longestMs = Math.max(child.longestMs, step.ms);
               child.position = step.position;
               child.mapped = step.mapped;
               child.kinds = step.progress.kinds;
@@ -463,7 +473,7 @@ export class UpgradeRun {
           const n = Math.min(size, room);
           const t0 = performance.now();
           live.now = now;
-          live.slice(n);
+          this.#bounded(live, child.longestMs, false, 'a slice of the first pass', () => live.slice(n));
           const took = performance.now() - t0;
           size = nextSlice(n, took, MIN_SLICE, cap);
           this.#guardGrowth(heap0, child.grownMb);
@@ -643,7 +653,7 @@ export class UpgradeRun {
     // would only see again what it saw.
     if (live && live.input === state && (!inPause || live.result().state === this.#frozen)) return null;
     await reh.sync(state);
-    const c = await reh.call<{ entities: number; census: { before: Record<string, number>; after: Record<string, number> }; dropped: Record<string, number>; changed: Record<string, string[]>; digests: Record<string, Stream> | null; tree: Tree | null }>(
+    const c = await reh.call<{ entities: number; mappedMs: number; census: { before: Record<string, number>; after: Record<string, number> }; dropped: Record<string, number>; changed: Record<string, string[]>; digests: Record<string, Stream> | null; tree: Tree | null }>(
       'check', { now, catchUp: true, validate }, deadline);
     this.#check();
     this.report.census = c.census;
@@ -651,7 +661,7 @@ export class UpgradeRun {
     this.report.changed = c.changed;
     if (live) {
       live.now = now;
-      live.catchUp(state);
+      this.#bounded(live, c.mappedMs, inPause, 'a catch-up round', () => live.catchUp(state));
       // against the result frozen last: only what the round changed is walked
       if (inPause) {
         this.#built(live.result().state, this.#frozen).run(Infinity);
@@ -660,6 +670,27 @@ export class UpgradeRun {
       await this.#compare(live, state, c, inPause);
     }
     return c.entities;
+  }
+
+  /**
+   * Run `fn`, a call into release code on `live`, bounded by what the rehearsal took for the same work
+   * (`theirs`, ms): LIVE_FACTOR times as long, at least LIVE_FLOOR_MS, at most the migration's own limit
+   * (inside the cut-over's pause, its limit too). Slower than that here is refused, saying so.
+   */
+  #bounded<T>(live: Pipeline, theirs: number, inPause: boolean, what: string, fn: () => T): T {
+    const limits = this.#host.limits;
+    let limit = Math.min(limits.migrationTimeoutMs, Math.max(LIVE_FLOOR_MS, LIVE_FACTOR * theirs));
+    if (inPause) limit = Math.min(limit, limits.cutoverTimeoutMs);
+    live.limitMs = limit;
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof MoltError && err.code === 'E_MIGRATION_TIMEOUT' && limit < limits.migrationTimeoutMs)
+        die('E_MIGRATION_TIMEOUT', `${err.message.replace(/; nothing changed$/, '')} in ${what} in the live process, where the rehearsal took ${Math.round(theirs).toLocaleString('en')} ms at most for as much: release code this much slower here than there would hold the feed; nothing changed`);
+      throw err;
+    } finally {
+      live.limitMs = limits.migrationTimeoutMs;
+    }
   }
 
   /**
