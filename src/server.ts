@@ -6,7 +6,7 @@ import type { Limits } from './kernel/limits.ts';
 import { buildRelease } from './release/build.ts';
 import { DEFAULT_LOG } from './config.ts';
 import { boundedLog, type LogBounds } from './transport/bounded-log.ts';
-import { createPublicHttp, type StaticFiles } from './transport/http.ts';
+import { createPublicHttp, rawError, type StaticFiles } from './transport/http.ts';
 import { createMetrics } from './transport/metrics.ts';
 import { createOperatorApi } from './transport/operator.ts';
 import { DEFAULT_TOKEN_FILE, ensureTokenFile } from './transport/token.ts';
@@ -85,8 +85,12 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const app = createPublicHttp(kernel, files, metrics.registry, httpLog, readiness);
   const ws = attachWebSocket(kernel, { ...options.ws, log: boundedLog(log.child({ part: 'ws' }), bounds), observe: metrics.ws });
   app.server.on('upgrade', (req, socket, head) => {
-    if (new URL(req.url ?? '/', 'http://x').pathname === '/ws') ws.handleUpgrade(req, socket, head);
-    else socket.destroy();
+    const where = (req.url ?? '/').split('?')[0]!;
+    if (where === '/ws') ws.handleUpgrade(req, socket, head);
+    else {
+      socket.on('error', () => {});
+      socket.end(rawError(404, 'E_NOT_FOUND', `no WebSocket at ${where.slice(0, 100)}: it is at /ws`));
+    }
   });
   const operator = createOperatorApi(kernel, token, quiet ? undefined : log.child({ part: 'operator' }), ws);
   let closing: Promise<void> | null = null;

@@ -1,9 +1,44 @@
 import { randomBytes } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Kernel } from '../kernel/kernel.ts';
 
 export type StaticFiles = Map<string, { type: string; body: Buffer | string }>;
+
+/** What every answer of either listener carries: no content sniffing, no framing, no referrer beyond this site. */
+const SAFE_HEADERS = { 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY', 'referrer-policy': 'same-origin' } as const;
+
+/**
+ * An error answered on the socket itself, where no route runs (a request Node cannot parse, a
+ * WebSocket refused before it opens): molt's error shape and the headers every answer has; the
+ * connection closes after it.
+ */
+export function rawError(status: number, code: string, message: string): string {
+  const body = JSON.stringify({ error: { code, message } });
+  const headers = Object.entries(SAFE_HEADERS).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${headers}\r\n${body}`;
+}
+
+/**
+ * Fastify's options for requests it cannot read, in molt's error shape with the usual headers: a URL
+ * it cannot decode (`frameworkErrors`), and what Node's parser refuses before fastify sees a request
+ * (`clientErrorHandler`: a broken header, a garbage request line; headers over Node's limit get 431).
+ */
+export function unreadable() {
+  return {
+    frameworkErrors: (err: Error, _req: FastifyRequest, reply: FastifyReply) => {
+      void reply.code(400).headers(SAFE_HEADERS).send({ error: { code: 'E_BAD_REQUEST', message: `the request cannot be read: ${err.message.slice(0, 200)}` } });
+    },
+    clientErrorHandler: (err: Error & { code?: string }, socket: Duplex) => {
+      socket.on('error', () => {});
+      if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+      const big = err.code === 'HPE_HEADER_OVERFLOW';
+      socket.end(rawError(big ? 431 : 400, 'E_BAD_REQUEST', big ? 'the request headers are too large' : 'the request cannot be read: it is not well-formed HTTP/1.1'));
+    },
+  };
+}
 
 /**
  * The page's Content-Security-Policy: its own scripts (the app and each release's view module, by URL,
@@ -35,11 +70,11 @@ export interface Readiness {
  * WebSocket at /ws is attached to the same server by src/server.ts.
  */
 export function createPublicHttp(kernel: Kernel, files: StaticFiles, metrics: Registry, log?: FastifyBaseLogger, readiness: Readiness = { stopping: false }): FastifyInstance {
-  const app: FastifyInstance = log ? Fastify({ loggerInstance: log, logController: new LogController({ disableRequestLogging: true }) }) : Fastify({ logger: false });
+  const app: FastifyInstance = log ? Fastify({ loggerInstance: log, logController: new LogController({ disableRequestLogging: true }), ...unreadable() }) : Fastify({ logger: false, ...unreadable() });
 
   // Every answer: no content sniffing, no framing, no referrer beyond this site.
   app.addHook('onSend', async (_req, reply, payload) => {
-    reply.header('x-content-type-options', 'nosniff').header('x-frame-options', 'DENY').header('referrer-policy', 'same-origin');
+    reply.headers(SAFE_HEADERS);
     return payload;
   });
   answerErrorsAsErrors(app);

@@ -3,7 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { MoltError } from '../kernel/errors.ts';
 import type { Kernel, UpgradeOptions } from '../kernel/kernel.ts';
 import type { AddressAside } from './aside.ts';
-import { notFound } from './http.ts';
+import { notFound, unreadable } from './http.ts';
 
 /**
  * The operator API: its own listener (127.0.0.1 by default), every route behind a bearer token
@@ -58,7 +58,7 @@ export interface TransportStatus {
 
 export function createOperatorApi(kernel: Kernel, token: string, log?: FastifyBaseLogger, transport?: TransportStatus): FastifyInstance {
   const bodyLimit = 32 * 1024 * 1024;
-  const app: FastifyInstance = log ? Fastify({ loggerInstance: log, bodyLimit, logController: new LogController({ disableRequestLogging: true }) }) : Fastify({ logger: false, bodyLimit });
+  const app: FastifyInstance = log ? Fastify({ loggerInstance: log, bodyLimit, logController: new LogController({ disableRequestLogging: true }), ...unreadable() }) : Fastify({ logger: false, bodyLimit, ...unreadable() });
   const expected = createHash('sha256').update(token).digest();
 
   app.addHook('onRequest', async (req, reply) => {

@@ -78,7 +78,7 @@ export interface UpgradeFrame {
   dryRun: boolean;
   from: { version: number; release: string };
   to: { version: number; release: string };
-  /** Milliseconds spent in this phase (absent on 'begin'). */
+  /** Milliseconds spent in this phase (on 'begin': loading the release; absent where a phase has no time of its own). */
   ms?: number;
   /** Phase details: counts, dropped, sample before/after, the refusal. */
   detail?: Record<string, unknown>;

@@ -1,5 +1,4 @@
 import type { IncomingMessage } from 'node:http';
-import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import proxyaddr from '@fastify/proxy-addr';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
@@ -9,6 +8,7 @@ import { WINDOW_MS, type AddressAside } from './aside.ts';
 import { Addresses, Bucket, Budget, addressOf, spend, type BudgetName } from './budget.ts';
 import { NEVER_USED, decode, encode, encodeWith } from './codec.ts';
 import { originAllowed } from './origin.ts';
+import { rawError } from './http.ts';
 import { Last } from './last.ts';
 import type { ErrorBody, ServerFrame, UpgradeFrame } from './protocol.ts';
 import { framesTo, replyFrame, sharedPart } from './frames.ts';
@@ -454,10 +454,8 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
 
   /** Answer an HTTP upgrade with an error instead of a WebSocket. */
   const refuseUpgrade = (sock: Duplex, status: number, code: ErrorCode, message: string) => {
-    const body = JSON.stringify({ error: { code, message } });
     sock.on('error', () => {});
-    // (the headers every HTTP answer of the public listener has: http.ts)
-    sock.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\nReferrer-Policy: same-origin\r\n\r\n${body}`);
+    sock.end(rawError(status, code, message));
   };
 
   return {

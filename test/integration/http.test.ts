@@ -84,6 +84,39 @@ describe('the Origin allowlist', () => {
     expect(await op.json()).toMatchObject({ error: { code: 'E_NOT_FOUND', message: expect.stringContaining('the operator API has GET /status') } });
     expect((await fetch(`${server.operatorUrl}/upgrades`, { method: 'POST' })).status).toBe(401); // the token first
   });
+
+  it('answers a request it cannot read with 400 E_BAD_REQUEST in the shape of every error, with the same headers, on both listeners', async () => {
+    /** Send `request` as it is on a socket of its own: the status, the headers (lower case) and the body. */
+    const raw = async (url: string, request: string) => {
+      const { hostname, port } = new URL(url);
+      const socket = connect(Number(port), hostname);
+      await once(socket, 'connect');
+      socket.end(request);
+      let text = '';
+      for await (const chunk of socket) text += String(chunk);
+      const [head, body] = [text.slice(0, text.indexOf('\r\n\r\n')), text.slice(text.indexOf('\r\n\r\n') + 4)];
+      const lines = head.split('\r\n');
+      const headers = Object.fromEntries(lines.slice(1).map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+      return { status: Number(lines[0]!.split(' ')[1]), headers, body: JSON.parse(body) as unknown };
+    };
+    const requests = [
+      'GET /%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', // a URL that cannot be decoded
+      'GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n', // a broken header
+      'BLAH\r\n\r\n', // not HTTP at all
+    ];
+    for (const url of [server.url, server.operatorUrl])
+      for (const request of requests) {
+        const r = await raw(url, request);
+        expect(r.status, request).toBe(400);
+        expect(r.body, request).toEqual({ error: { code: 'E_BAD_REQUEST', message: expect.stringMatching(/^the request cannot be read/) } });
+        expect(r.headers).toMatchObject({ 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY', 'referrer-policy': 'same-origin' });
+      }
+    // a WebSocket asked for anywhere but /ws: a 404 that says where it is, not a dropped connection
+    const elsewhere = await handshake(server.wsUrl.replace(/\/ws$/, '/wsx'), {});
+    expect(elsewhere.status).toBe(404);
+    expect(JSON.parse(elsewhere.body)).toEqual({ error: { code: 'E_NOT_FOUND', message: 'no WebSocket at /wsx: it is at /ws' } });
+    expect(elsewhere.headers['x-frame-options']).toBe('DENY');
+  });
 });
 
 describe('health, liveness and readiness', () => {
