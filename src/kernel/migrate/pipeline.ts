@@ -124,9 +124,9 @@ export class Pipeline {
   }
 
   /** Run release code bounded, naming the step on failure. */
-  #call<T>(where: string, fn: () => T): T {
+  #call<T>(where: string, fn: () => T, ms = this.#ms): T {
     try {
-      return runBounded(fn, this.#ms);
+      return runBounded(fn, ms);
     } catch (err) {
       if (err instanceof MoltError) throw err;
       if (err instanceof TimeoutError) die('E_MIGRATION_TIMEOUT', `${where} ${err.message}; nothing changed`);
@@ -172,7 +172,7 @@ export class Pipeline {
     const stage = this.#stages[this.#at]!;
     const runner = stage.runner!;
     let n = 0;
-    if (runner.online) n = this.#call(this.#where(stage), () => runner.slice(max));
+    if (runner.online) n = this.#call(this.#where(stage), () => runner.slice(max), this.#sliceMs ?? this.#ms);
     if (!runner.online || runner.mapped) {
       this.#finish(this.#at);
       this.#at++;
@@ -287,11 +287,19 @@ export class Pipeline {
     this.#now = now;
   }
 
-  /** The time limit of each call into release code from here on, ms (the live process bounds its slices
+  /** The time limit of each call into release code from here on, ms (the live process bounds its calls
    *  by what the rehearsal took for the same work: orchestrate.ts). */
   set limitMs(ms: number) {
     this.#ms = ms;
   }
+
+  /** The time limit of the mapping part of the next slices (each's calls, over their entities), ms;
+   *  null: the same as every other call's. */
+  set sliceLimitMs(ms: number | null) {
+    this.#sliceMs = ms;
+  }
+
+  #sliceMs: number | null = null;
 
   get owner(): LoadedRelease {
     return this.#owner;

@@ -113,11 +113,13 @@ function nextSlice(n: number, took: number, min: number, max: number): number {
   return Math.max(min, Math.min(max, 2 * n, Math.round((n * SLICE_TARGET_MS) / Math.max(took, 0.1))));
 }
 /**
- * A call into release code here (a slice of the first pass, a catch-up round) may take at most
- * LIVE_FACTOR times the rehearsal's longest call for the same work, and never less than LIVE_FLOOR_MS
- * (a full collection of a 1M-post heap can pause any call for hundreds of ms). Bounded only by the
- * migration's own limit, a release slow here alone (it can tell the processes apart) held the feed
- * 11.5 s in one slice, then 5.7 s in each of three more, and committed.
+ * A call into release code here may take at most LIVE_FACTOR times what the rehearsal took for as much
+ * work, and never less than LIVE_FLOOR_MS (a full collection of a 1M-post heap can pause any call for
+ * hundreds of ms): a slice's mapping, its entities at the rehearsal's slowest rate an entity so far; a
+ * step's finish (or start), the rehearsal's longest call; a catch-up round, the rehearsal's round.
+ * Bounded only by the migration's own limit, a release slow here alone (it can tell the processes
+ * apart) held the feed 11.5 s in one slice, then 5.7 s in each of three more, and committed; and one
+ * slow in every call in both processes holds the feed as long as a call of the rehearsal's takes.
  */
 const LIVE_FACTOR = 3;
 const LIVE_FLOOR_MS = 2_000;
@@ -424,7 +426,7 @@ export class UpgradeRun {
         // The rehearsal runs its first pass in big slices, checking what it maps as it goes; this process
         // follows in small ones, never past where the rehearsal has been (the result does not depend on
         // where slices end, so only the position must agree).
-        const child = { position: 0, mapped: false, kinds: begun.progress.kinds, grownMb: 0, longestMs: 0, error: null as unknown, wake: null as (() => void) | null };
+        const child = { position: 0, mapped: false, kinds: begun.progress.kinds, grownMb: 0, longestMs: 0, perEntityMs: 0, error: null as unknown, wake: null as (() => void) | null };
         const heap0 = v8.getHeapStatistics();
         // small first slices, so this process starts following early (at 10k posts it waited for the
         // whole first pass: ~10% of the upgrade); then doubling up to big ones, few messages
@@ -435,6 +437,7 @@ export class UpgradeRun {
               const step = await reh.call<Slice>('slice', { n: live ? childSlice : Math.min(cap, CHILD_SLICE), now }, deadline);
               childSlice = Math.min(CHILD_SLICE, childSlice * 2);
               child.longestMs = Math.max(child.longestMs, step.ms);
+              child.perEntityMs = Math.max(child.perEntityMs, step.ms / Math.max(1, step.n));
               child.position = step.position;
               child.mapped = step.mapped;
               child.kinds = step.progress.kinds;
@@ -473,7 +476,7 @@ export class UpgradeRun {
           const n = Math.min(size, room);
           const t0 = performance.now();
           live.now = now;
-          this.#bounded(live, child.longestMs, false, 'a slice of the first pass', () => live.slice(n));
+          this.#bounded(live, { whole: child.longestMs, slice: n * child.perEntityMs, n }, false, () => live.slice(n));
           const took = performance.now() - t0;
           size = nextSlice(n, took, MIN_SLICE, cap);
           this.#guardGrowth(heap0, child.grownMb);
@@ -661,7 +664,7 @@ export class UpgradeRun {
     this.report.changed = c.changed;
     if (live) {
       live.now = now;
-      this.#bounded(live, c.mappedMs, inPause, 'a catch-up round', () => live.catchUp(state));
+      this.#bounded(live, { whole: c.mappedMs }, inPause, () => live.catchUp(state));
       // against the result frozen last: only what the round changed is walked
       if (inPause) {
         this.#built(live.result().state, this.#frozen).run(Infinity);
@@ -673,23 +676,35 @@ export class UpgradeRun {
   }
 
   /**
-   * Run `fn`, a call into release code on `live`, bounded by what the rehearsal took for the same work
-   * (`theirs`, ms): LIVE_FACTOR times as long, at least LIVE_FLOOR_MS, at most the migration's own limit
-   * (inside the cut-over's pause, its limit too). Slower than that here is refused, saying so.
+   * Run `fn` on `live` (a slice of the first pass, or a catch-up round), its calls into release code
+   * bounded by what the rehearsal took for as much (`theirs`, ms): `whole` for a round, a step's finish
+   * and start, `slice` for the mapping of a slice of `n` entities. LIVE_FACTOR times as long, at least
+   * LIVE_FLOOR_MS, at most the migration's own limit (inside the cut-over's pause, its limit too).
+   * Slower than that here is refused, saying so.
    */
-  #bounded<T>(live: Pipeline, theirs: number, inPause: boolean, what: string, fn: () => T): T {
+  #bounded<T>(live: Pipeline, theirs: { whole: number; slice?: number; n?: number }, inPause: boolean, fn: () => T): T {
     const limits = this.#host.limits;
-    let limit = Math.min(limits.migrationTimeoutMs, Math.max(LIVE_FLOOR_MS, LIVE_FACTOR * theirs));
-    if (inPause) limit = Math.min(limit, limits.cutoverTimeoutMs);
-    live.limitMs = limit;
+    const bound = (ms: number) => Math.min(inPause ? Math.min(limits.migrationTimeoutMs, limits.cutoverTimeoutMs) : limits.migrationTimeoutMs, Math.max(LIVE_FLOOR_MS, LIVE_FACTOR * ms));
+    const whole = bound(theirs.whole);
+    const slice = theirs.slice === undefined ? null : bound(theirs.slice);
+    live.limitMs = whole;
+    live.sliceLimitMs = slice;
     try {
       return fn();
     } catch (err) {
-      if (err instanceof MoltError && err.code === 'E_MIGRATION_TIMEOUT' && limit < limits.migrationTimeoutMs)
-        die('E_MIGRATION_TIMEOUT', `${err.message.replace(/; nothing changed$/, '')} in ${what} in the live process, where the rehearsal took ${Math.round(theirs).toLocaleString('en')} ms at most for as much: release code this much slower here than there would hold the feed; nothing changed`);
+      const own = slice ?? whole;
+      if (err instanceof MoltError && err.code === 'E_MIGRATION_TIMEOUT' && Math.min(whole, own) < limits.migrationTimeoutMs) {
+        const at = err.message.replace(/; nothing changed$/, '');
+        const ms = (x: number) => `${Math.round(x).toLocaleString('en')} ms`;
+        const there = theirs.slice !== undefined
+          ? `in a slice of the first pass (${theirs.n!.toLocaleString('en')} entities) in the live process, where the rehearsal took ${ms(theirs.slice)} for as many at its slowest and ${ms(theirs.whole)} for its longest call`
+          : `in a catch-up round in the live process, where the rehearsal took ${ms(theirs.whole)} for it`;
+        die('E_MIGRATION_TIMEOUT', `${at} ${there}: release code this much slower here than there would hold the feed; nothing changed`);
+      }
       throw err;
     } finally {
       live.limitMs = limits.migrationTimeoutMs;
+      live.sliceLimitMs = null;
     }
   }
 
