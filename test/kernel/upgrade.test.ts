@@ -121,6 +121,27 @@ describe('upgrade', () => {
     expect(kernel.state).toEqual({ total: 1 });
   }, 60_000);
 
+  it("bounds that step by what the step took in the rehearsal, not the rehearsal's validate(): a slow validate() there does not buy a long pause here", async () => {
+    const kernel = new Kernel(tiny(), { limits: { cutoverTimeoutMs: 300 } });
+    const conn = kernel.connect(framesTo(() => {}));
+    await kernel.dispatch(conn, { type: 'inc' });
+    // validate() takes as long as the step's first call: bounded by the whole rehearsal (validate()
+    // included) the step's slow call here fitted, and the feed waited for it
+    const spin = 'let x = 0; for (let i = 0; i < 1e9; i++) x ^= i;';
+    const slow = tiny({
+      version: 2,
+      prelude: 'let calls = 0;',
+      validate: `(s) => { ${spin} return typeof s.total === 'number' ? [] : ['total must be a number']; }`,
+      migrations: `{ from: 1, to: 2, describe: 'count becomes total', up: (s) => { if (calls++ === 0) { ${spin} } return { state: { total: s.count } }; }, down: (s) => ({ state: { count: s.total } }) }`,
+    });
+    const before = kernel.state;
+    const report = await kernel.upgrade(slow);
+    expect(report).toMatchObject({ result: 'refused', online: false, error: { code: 'E_MIGRATION_TIMEOUT' } });
+    expect(report.loopDelayMs.max).toBeLessThan(1_000);
+    expect(kernel.state).toBe(before);
+    expect(kernel.version).toBe(1);
+  }, 60_000);
+
   it('skips versions by running each step of the chain in order', async () => {
     const { kernel } = await started(2);
     const report = await kernel.upgrade(tiny({ version: 3 }));

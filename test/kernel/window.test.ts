@@ -7,7 +7,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Kernel } from '../../src/kernel/kernel.ts';
 import type { ReleaseSource } from '../../src/kernel/release.ts';
-import { TempReleases, abs } from '../support/releases.ts';
+import { TempReleases, abs, slowVersion } from '../support/releases.ts';
+import { buildRelease } from '../../src/release/build.ts';
 import { framesTo } from '../../src/transport/frames.ts';
 
 const releases = new TempReleases();
@@ -212,6 +213,56 @@ export function handle(state, command, ctx) { const out = v2.handle(state, comma
       expect(kernel.version).toBe(2);
     }
     for (const id of acked.slice(-200)) expect(await kernel.dispatch(conn, { type: 'thread', post: id })).toMatchObject({ ok: true });
+  }, 60_000);
+
+  it('replays through a previous release slow on writes it never served live one write at a time: the feed waits a handler limit at most, not a slice of them', async () => {
+    // v1 as released, except that its handler never returns on posts whose text starts with SLOW
+    const slowDir = slowVersion('post', "typeof c.text === 'string' && c.text.startsWith('SLOW')");
+    try {
+      const built = await buildRelease(slowDir.dir);
+      const kernel = new Kernel(v1);
+      kernels.push(kernel);
+      const conn = kernel.connect(framesTo(() => {}));
+      await kernel.dispatch(conn, { type: 'join', handle: 'ada' });
+      expect((await kernel.upgrade({ code: built.code, view: built.view, hash: built.hash }, { force: true })).result).toBe('committed');
+      expect((await kernel.upgrade(oneWay)).result).toBe('committed');
+      // served by v2, fast; the release before it never saw them
+      for (let i = 0; i < 12; i++) expect(await kernel.dispatch(conn, { type: 'post', text: `SLOW ${i}` })).toMatchObject({ ok: true });
+      const report = await kernel.rollback({ replay: true, acceptDrops: { commands: 100 } });
+      expect(report).toMatchObject({ result: 'committed', to: { version: 1 }, dropped: { commands: 12 } });
+      expect(report.casualties[0]!.error).toMatch(/ran for more than 250 ms/);
+      // twelve writes of 250 ms each in one slice held the feed for 3 s
+      expect(report.loopDelayMs.max).toBeLessThan(1_500);
+    } finally {
+      slowDir.remove();
+    }
+  }, 60_000);
+
+  it("runs the census of either end, unrehearsed here, under the status census's limit: one that never returns holds the feed 2 s, not 30", async () => {
+    // v1 whose census() never returns once its handler has met a post BOOM (which it meets only on replay)
+    const boom = await releases.buildFrom(1, `import { handle as served, census as counted } from ${abs('src/feed/v1/index.ts')};
+export * from ${abs('src/feed/v1/index.ts')};
+let boom = false;
+export const handle: typeof served = (s, c, ctx) => {
+  if (c.type === 'post' && c.text === 'BOOM') boom = true;
+  return served(s, c, ctx);
+};
+export const census: typeof counted = (s) => { if (boom) for (;;) {} return counted(s); };
+`, `export { migrations } from ${abs('migrations/index.ts')};\n`);
+    const kernel = new Kernel(v1);
+    kernels.push(kernel);
+    const conn = kernel.connect(framesTo(() => {}));
+    await kernel.dispatch(conn, { type: 'join', handle: 'ada' });
+    expect((await kernel.upgrade(boom, { force: true })).result).toBe('committed');
+    expect((await kernel.upgrade(oneWay)).result).toBe('committed');
+    expect(await kernel.dispatch(conn, { type: 'post', text: 'BOOM' })).toMatchObject({ ok: true });
+    const state = kernel.state;
+    const t0 = performance.now();
+    const report = await kernel.rollback({ replay: true });
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_VALIDATE', message: expect.stringMatching(/census\(\) ran for more than 2000 ms/) } });
+    expect(performance.now() - t0).toBeLessThan(15_000);
+    expect(kernel.state).toBe(state);
+    expect(kernel.version).toBe(2);
   }, 60_000);
 
   it('closes on molt permanent, on a bound, and then rollback needs down', async () => {

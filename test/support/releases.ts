@@ -25,6 +25,16 @@ export class TempReleases {
     return { code: built.code, view: built.view, hash: built.hash };
   }
 
+  /** A release whose index.ts and migrations.ts are these sources (`version` names the folder only). */
+  async buildFrom(version: number, index: string, migrations: string): Promise<ReleaseSource> {
+    const folder = path.join(this.dir, `r${this.#n++}-v${version}`);
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(path.join(folder, 'index.ts'), index);
+    writeFileSync(path.join(folder, 'migrations.ts'), migrations);
+    const built = await buildRelease(folder);
+    return { code: built.code, view: built.view, hash: built.hash };
+  }
+
   async real(version: number): Promise<ReleaseSource> {
     const built = await buildRelease(version);
     return { code: built.code, view: built.view, hash: built.hash };

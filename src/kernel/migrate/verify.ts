@@ -22,6 +22,12 @@ export function callRelease<T>(release: LoadedRelease, code: ErrorCode, what: st
 }
 
 /** census(), checked (inside the time limit: what it returns may have getters too). */
+/**
+ * The time limit of a census() run in the live process, unrehearsed (the running release's, for
+ * status; both ends' of a rollback through the reversible window), ms: every command waits on it.
+ */
+export const LIVE_CENSUS_MS = 2_000;
+
 export function census(release: LoadedRelease, state: unknown, ms: number): Record<string, number> {
   return callRelease(release, 'E_VALIDATE', 'census()', () => checkCensus(release.feed.census(state), release.version), ms);
 }

@@ -35,7 +35,7 @@ import { PlainWalk, checkPlain } from '../plain.ts';
 import { Walked, checkEntities, walkSlice } from '../migrate/walked.ts';
 import { Digests, BLOCK, compareCaught, streamOf, streamParts, type Stream } from '../migrate/digest.ts';
 import { TreeDigest, treeDiffers, type Tree } from '../migrate/tree.ts';
-import { census } from '../migrate/verify.ts';
+import { LIVE_CENSUS_MS, census } from '../migrate/verify.ts';
 import { loadRelease, type LoadedRelease, type ReleaseSource } from '../release.ts';
 import { describeThrown } from '../sandbox.ts';
 import { GcPauses, LoopLag } from './lag.ts';
@@ -96,7 +96,7 @@ export interface UpgradeHost {
 }
 
 /** What the rehearsal's check of a whole new state answers (child.ts, `check`). */
-type Checked = { census: { before: Record<string, number>; after: Record<string, number> }; dropped: Record<string, number>; sample: UpgradeReport['sample']; changed?: Record<string, string[]>; validateMs: number; heapMb: number; skipped: string[]; compared: Record<string, number> | null; digests: Record<string, Stream> | null; tree: Tree | null };
+type Checked = { mappedMs: number; census: { before: Record<string, number>; after: Record<string, number> }; dropped: Record<string, number>; sample: UpgradeReport['sample']; changed?: Record<string, string[]>; validateMs: number; heapMb: number; skipped: string[]; compared: Record<string, number> | null; digests: Record<string, Stream> | null; tree: Tree | null };
 
 const MIN_SLICE = 32;
 const MAX_SLICE = MAX_READ;
@@ -586,7 +586,6 @@ export class UpgradeRun {
         final = live!.result().state;
       } else {
         // a whole-state step: rehearsed on the final state, then run here, inside the pause
-        const rehearsing = performance.now();
         await reh.sync(last);
         await reh.call('begin', { current: current.hash, target: target.hash, now, ms, problemsShown: limits.problemsShown, force: this.#req.force === true, digest: true }, deadline);
         const again = await reh.call<typeof checked>('check', { now, sample: true }, deadline);
@@ -595,10 +594,12 @@ export class UpgradeRun {
         report.sample = again.sample;
         validateMs = again.validateMs;
         this.#check();
-        // Every command waits on this run: it may take three times what rehearsing it took (sync,
-        // run, checks), or the cut-over's limit if that is more. A step slow only here (it tells the
-        // two processes apart) held every command for 9.6 s under the migration's own 30 s limit.
-        const bound = Math.min(ms, Math.max(limits.cutoverTimeoutMs, 3 * (performance.now() - rehearsing)));
+        // Every command waits on this run: it may take three times what the step itself took in the
+        // rehearsal, or the cut-over's limit if that is more. A step slow only here (it tells the two
+        // processes apart) held every command for 9.6 s under the migration's own 30 s limit; and
+        // bounded by the whole rehearsal (sync, run, validate(), checks), one whose validate() took 7 s
+        // there held them 13 s.
+        const bound = Math.min(ms, Math.max(limits.cutoverTimeoutMs, 3 * again.mappedMs));
         const whole = new Pipeline(fresh, last, now, { ms: bound, shapes });
         whole.runAll();
         final = whole.result().state;
@@ -769,7 +770,9 @@ export class UpgradeRun {
     this.#announce('begin', { kind: report.kind, describe: report.describe, steps: report.steps, hold: this.#req.hold ?? false, pace: this.#req.pace ?? null, dryRun: report.dryRun, window: true }, report.phases.load);
     this.#announce('load', { steps: report.steps }, report.phases.load);
     this.#host.log('begin', { kind: report.kind, window: true, writes: window.writes.length, to: target.version });
-    report.census.before = census(current, host.current().state, limits.migrationTimeoutMs);
+    // Unrehearsed here (the replay runs only in this process): bounded as the status's census is
+    const censusMs = Math.min(limits.migrationTimeoutMs, LIVE_CENSUS_MS);
+    report.census.before = census(current, host.current().state, censusMs);
     const replay = new Replay(target, window.state, window.writes, limits.handlerTimeoutMs);
     this.#phase = 'migrate';
     this.#migrateStart = performance.now();
@@ -793,7 +796,7 @@ export class UpgradeRun {
         this.#check();
         open();
         const s0 = performance.now();
-        const k = replay.next(n);
+        const k = replay.next(n, s0 + SLICE_TARGET_MS);
         const took = performance.now() - s0;
         if (k > 0) perWrite = took / k;
         n = Math.max(16, Math.min(4096, Math.round((k * SLICE_TARGET_MS) / Math.max(took, 0.1))));
@@ -809,13 +812,16 @@ export class UpgradeRun {
       return window.writes.length - replay.at <= SMALL_ROUND || performance.now() - caughtUpFrom > WINDOW_CATCH_UP_MS;
     });
     open();
-    // a dry run replays everything here (it never reaches the cut-over)
-    if (report.dryRun) replay.next(Number.MAX_SAFE_INTEGER);
+    // a dry run replays everything written so far here, in slices too (it never reaches the cut-over)
+    if (report.dryRun) {
+      const end = window.writes.length;
+      await slices(() => replay.at >= end);
+    }
     report.phases.migrate = round(performance.now() - t1);
     const finish = () => {
       report.dropped = replay.casualties.length ? { commands: replay.casualties.length } : {};
       report.casualties = replay.casualties.slice(0, 20);
-      report.census.after = census(target, replay.state, limits.migrationTimeoutMs);
+      report.census.after = census(target, replay.state, censusMs);
       report.migrated = window.writes.length;
     };
     finish();
@@ -845,7 +851,10 @@ export class UpgradeRun {
     host.hold();
     const paused = performance.now();
     const left = window.writes.length - replay.at;
-    replay.next(Number.MAX_SAFE_INTEGER);
+    // (no write comes in while commands wait: what is left is what there is)
+    replay.next(Number.MAX_SAFE_INTEGER, paused + limits.cutoverTimeoutMs);
+    if (!replay.done)
+      die('E_CUTOVER', `the cut-over replayed ${(left - (window.writes.length - replay.at)).toLocaleString('en')} of the last ${left.toLocaleString('en')} writes within its ${limits.cutoverTimeoutMs} ms limit, and stopped there; nothing changed (try again when it is quieter)`);
     finish();
     this.#acceptDrops(report.dropped);
     this.#check();

@@ -108,9 +108,11 @@ export class Replay {
     return this.at >= this.writes.length;
   }
 
-  next(n: number): number {
+  /** Replays up to `n` writes, and none once `until` (performance.now()) has passed: a write takes up to
+   *  the handler's limit, so a slice ends by time too, as a batch of commands does. */
+  next(n: number, until = Infinity): number {
     let k = 0;
-    while (k < n && this.at < this.writes.length) {
+    while (k < n && this.at < this.writes.length && (k === 0 || performance.now() < until)) {
       this.#one(this.writes[this.at]!);
       this.at++;
       k++;
