@@ -244,6 +244,29 @@ export const migrations = [{ ...v1ToV2, shapes: { from: { ...v1Shape, posts }, t
     expect(kernel.version).toBe(1);
   }, 60_000);
 
+  it('the memory guard projects each step over its own entities: an honest push 1 -> 3 fits the room it needs, and one with too little room is refused before it is built', async () => {
+    const r3 = await releases.real(3);
+    // the high-water mark `room` MB above what the heap holds now (at most 1% of the limit more: ~41 MB here)
+    const withRoom = (roomMb: number) => {
+      const heap = v8.getHeapStatistics();
+      const kernel = new Kernel(r1, { initialState: buildV1(60_000, 1000), limits: { rehearsalHeapMb: 1024, heapHighWaterPercent: Math.ceil(((heap.used_heap_size + roomMb * 2 ** 20) / heap.heap_size_limit) * 100) } });
+      kernels.push(kernel);
+      return kernel;
+    };
+    // 1 -> 2 builds ~100 MB here and 2 -> 3 about as much again: 600 MB is room enough. Projected over
+    // the entities of 2 -> 3 alone (its first thousand are users), all of 1 -> 2's growth was
+    // multiplied by what was left of 2 -> 3, and this push was refused as needing gigabytes
+    const fits = await withRoom(600).upgrade(r3);
+    expect(fits.error).toBeUndefined();
+    expect(fits).toMatchObject({ result: 'committed', steps: [{ step: '1->2' }, { step: '2->3' }] });
+    // with room for a tenth of it: refused at once, saying what it needs, nothing built
+    const small = withRoom(20);
+    const before = digest(small.state);
+    const refused = await small.upgrade(r3);
+    expect(refused).toMatchObject({ result: 'refused', error: { code: 'E_MEMORY', message: expect.stringMatching(/the new state needs about \d+ MB beside the live one \(measured in the rehearsal\), but this process had \d+ MB below its heap limit/) } });
+    expect(digest(small.state)).toBe(before);
+  }, 120_000);
+
   it("a collection whose get() hands one process a copy of its own making is compared by content, not taken as the state's", async () => {
     // users are mapped as they are (none rewritten), so no entity of theirs is in a stream; get() gives
     // the first process to call it a copy with one handle changed (and the others a copy of their own). The rehearsal keeps the releases it

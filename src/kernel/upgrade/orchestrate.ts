@@ -248,9 +248,13 @@ export class UpgradeRun {
   /**
    * The memory guard: the new state is built beside the live one. From what the rehearsal's heap grew by
    * for the entities it migrated so far, project what the whole pass needs, and refuse before this
-   * process gets near its heap limit.
+   * process gets near its heap limit. The steps done count as they grew (`doneMb`); the current step's
+   * growth (`stepMb`) is projected over its own entities. (Projected over the current step's alone, all
+   * the growth of 1 -> 2 was multiplied by what 2 -> 3 had left: an honest push 1 -> 3 of 100k posts
+   * was refused as needing 4.9 GB.) Against the room this process had below its mark when the pass
+   * began (`heap0`): what it has built since is part of what is needed.
    */
-  #guardMemory(kinds: Record<string, { done: number; total: number }>, grownMb: number): void {
+  #guardMemory(kinds: Record<string, { done: number; total: number }>, doneMb: number, stepMb: number, heap0: v8.HeapInfo): void {
     if (this.report.dryRun) return;
     let done = 0;
     let total = 0;
@@ -258,12 +262,12 @@ export class UpgradeRun {
       done += k.done;
       total += k.total;
     }
-    if (done < Math.min(total, 1000) || grownMb <= 0) return;
-    const projected = (grownMb * 2 ** 20 * total) / done;
-    const heap = v8.getHeapStatistics();
-    const room = heap.heap_size_limit * (this.#host.limits.heapHighWaterPercent / 100) - heap.used_heap_size;
+    if (done < Math.min(total, 1000)) return;
+    const projected = (Math.max(0, doneMb) + (Math.max(0, stepMb) * total) / Math.max(1, done)) * 2 ** 20;
+    if (projected <= 0) return;
+    const room = heap0.heap_size_limit * (this.#host.limits.heapHighWaterPercent / 100) - heap0.used_heap_size;
     if (projected > room)
-      die('E_MEMORY', `the new state needs about ${mb(projected)} beside the live one (measured in the rehearsal), but this process has ${mb(Math.max(0, room))} left below its heap limit of ${mb(heap.heap_size_limit)}; nothing changed. Start the server with a larger --max-old-space-size`);
+      die('E_MEMORY', `the new state needs about ${mb(projected)} beside the live one (measured in the rehearsal), but this process had ${mb(Math.max(0, room))} below its heap limit of ${mb(heap0.heap_size_limit)} when the migration began; nothing changed. Start the server with a larger --max-old-space-size`);
   }
 
   /**
@@ -417,7 +421,7 @@ export class UpgradeRun {
       // the rehearsal's check of the whole new state, once begun (see the first pass below)
       const checks: { whole: Promise<Checked> | null } = { whole: null };
       if (begun.online) {
-        type Slice = { n: number; ms: number; position: number; mapped: boolean; heapMb: number; progress: { kinds: Record<string, { done: number; total: number }> } };
+        type Slice = { n: number; ms: number; position: number; mapped: boolean; heapMb: number; progress: { step: string | null; kinds: Record<string, { done: number; total: number }> } };
         // with a pace in entities a second, a slice holds at most what the pace allows between two
         // progress frames: progress moves in small steps instead of a few jumps and long sleeps
         const perSecond = this.#perSecond();
@@ -426,7 +430,7 @@ export class UpgradeRun {
         // The rehearsal runs its first pass in big slices, checking what it maps as it goes; this process
         // follows in small ones, never past where the rehearsal has been (the result does not depend on
         // where slices end, so only the position must agree).
-        const child = { position: 0, mapped: false, kinds: begun.progress.kinds, grownMb: 0, longestMs: 0, perEntityMs: 0, error: null as unknown, wake: null as (() => void) | null };
+        const child = { position: 0, mapped: false, kinds: begun.progress.kinds, grownMb: 0, longestMs: 0, perEntityMs: 0, step: null as string | null, stepHeapMb: childHeap0, error: null as unknown, wake: null as (() => void) | null };
         const heap0 = v8.getHeapStatistics();
         // small first slices, so this process starts following early (at 10k posts it waited for the
         // whole first pass: ~10% of the upgrade); then doubling up to big ones, few messages
@@ -442,7 +446,12 @@ export class UpgradeRun {
               child.mapped = step.mapped;
               child.kinds = step.progress.kinds;
               child.grownMb = Math.max(child.grownMb, step.heapMb - childHeap0);
-              this.#guardMemory(step.progress.kinds, step.heapMb - childHeap0);
+              // a step begun: what the rehearsal's heap holds now is the steps before it, built
+              if (step.progress.step !== child.step) {
+                if (child.step !== null) child.stepHeapMb = step.heapMb;
+                child.step = step.progress.step;
+              }
+              this.#guardMemory(step.progress.kinds, child.stepHeapMb - childHeap0, step.heapMb - child.stepHeapMb, heap0);
               child.wake?.();
               if (!live) {
                 this.#setProgress(child.kinds, 0);
