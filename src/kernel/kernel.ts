@@ -608,7 +608,7 @@ export class Kernel {
           checkEvents(outcome.events, release.version, command.type);
         }
         if (outcome.state !== state) {
-          checkPlain(outcome.state, state, where, 'state', limits.maxGrowthBytes);
+          checkPlain(outcome.state, state, where, 'state', limits.maxGrowthBytes, { tree: true });
           this.#checkLineage(outcome.state, state, where);
         }
       }

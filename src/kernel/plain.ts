@@ -62,6 +62,14 @@ export interface Known {
    * still read through its descriptor, never through a getter, and everything else is checked.
    */
   readonly hidden?: boolean;
+  /**
+   * True: the new state must stay a tree. No part of the previous state may sit in two places in it
+   * (a handler that returns `{ ...s, copy: s }` doubles the state read as a tree with every command,
+   * at a few bytes each: the next copy to the rehearsal, which reads it as a tree, never ends), and a
+   * node moved to a key where the previous state had nothing is checked (and counted) as new, not
+   * looked for in the node it moved within. For what commands return (kernel.ts).
+   */
+  readonly tree?: boolean;
 }
 
 /**
@@ -182,27 +190,28 @@ const MOVED_LOOKS = 16;
 /**
  * Whether `child` is one of the first values of `node` (a plain object of the previous state) or of the
  * plain objects among them: a subtree that moved one or two levels within the node it replaces (a
- * post's likes under its new reactions, and back). A bounded look, so a big node costs no more.
+ * post's likes under its new reactions, and back). A bounded look, so a big node costs no more. Gives
+ * the node that held it (`node`, or the one among its values) and its key there, or null.
  */
-function movedWithin(child: object, node: object): boolean {
-  if (Array.isArray(node)) return false;
+function movedWithin(child: object, node: object): [holder: object, key: string] | null {
+  if (Array.isArray(node)) return null;
   let looks = MOVED_LOOKS;
   const values = node as Record<string, unknown>;
   for (const k in values) {
     const v = values[k];
-    if (v === child) return true;
-    if (--looks <= 0) return false;
+    if (v === child) return [node, k];
+    if (--looks <= 0) return null;
   }
   for (const k in values) {
     const v = values[k];
     if (typeof v !== 'object' || v === null || Array.isArray(v)) continue;
     const inner = v as Record<string, unknown>;
     for (const j in inner) {
-      if (inner[j] === child) return true;
-      if (--looks <= 0) return false;
+      if (inner[j] === child) return [inner, j];
+      if (--looks <= 0) return null;
     }
   }
-  return false;
+  return null;
 }
 
 /**
@@ -249,6 +258,18 @@ export class PlainWalk {
   readonly #over: ReadonlyMap<object, object> | undefined;
   readonly #locate: boolean;
   readonly #hidden: boolean;
+  /**
+   * Tree mode (Known.tree): the previous state's nodes this state holds whole away from their own place
+   * (placed), and for each previous node whose children it holds at their keys, the one new node that
+   * holds them (its replacement).
+   */
+  readonly #tree: {
+    placed: Set<object>;
+    opened: Map<object, object>;
+    /** The last new node recorded in `opened` (its children are met one after another). */
+    last: object | null;
+    moves: { child: object; from: object; at: string; within: object; parent: object; key: string | number }[];
+  } | null;
 
   constructor(next: unknown, prev: unknown, where: string, what: PlainWhat, maxBytes = Infinity, known?: Known) {
     this.#root = next;
@@ -256,6 +277,7 @@ export class PlainWalk {
     this.#over = known?.over;
     this.#locate = known?.locate ?? true;
     this.#hidden = known?.hidden ?? true;
+    this.#tree = known?.tree === true ? { placed: new Set(), opened: new Map(), last: null, moves: [] } : null;
     this.#where = where;
     this.#what = what;
     this.#maxBytes = maxBytes;
@@ -279,6 +301,7 @@ export class PlainWalk {
       this.#at = depths.pop()! + 1;
       this.#node(stack.pop()!, prevs.pop());
     }
+    if (stack.length === 0 && this.#tree !== null) this.#settleMoves();
     return stack.length === 0;
   }
 
@@ -356,14 +379,30 @@ export class PlainWalk {
     if (typeof child === 'object') {
       if (child === null) return bytes + SIZE.value;
       // a vector's old root under its new one: shared, even though it moved
-      if (child === prev) return bytes;
+      if (child === prev) {
+        if (this.#tree) this.#place(child, parent, key);
+        return bytes;
+      }
       const was = other === null ? undefined : other[key];
       // shared with the previous state: checked when it entered
-      if (child === was || this.#skip?.has(child)) return bytes;
+      if (child === was) {
+        if (this.#tree !== null && this.#tree.last !== parent) this.#open(other!, parent, key);
+        return bytes;
+      }
+      if (this.#skip?.has(child)) return bytes;
       const counterpart = typeof was === 'object' && was !== null;
       if (this.#over !== undefined && counterpart && this.#over.get(child) === was) return bytes;
       // nothing across from it: it may have moved within the node this one replaces (likes -> reactions)
-      if (!counterpart && other !== null && movedWithin(child, other)) return bytes;
+      if (!counterpart && other !== null) {
+        const found = movedWithin(child, other);
+        if (found !== null) {
+          if (this.#tree) {
+            this.#place(child, parent, key);
+            this.#tree.moves.push({ child, from: found[0], at: found[1], within: other, parent, key });
+          }
+          return bytes;
+        }
+      }
       if (this.#at > MAX_DEPTH) this.#fail(holdsItself(child) ? 'a cycle (an object that holds itself)' : `nesting deeper than ${MAX_DEPTH} levels`, parent, key);
       this.#stack.push(child);
       this.#depths.push(this.#at);
@@ -375,6 +414,49 @@ export class PlainWalk {
     this.bytes = bytes;
     this.#value(child, undefined, parent, key);
     return this.bytes;
+  }
+
+  /**
+   * Tree mode: the previous state's `node` is held whole here, under a node of its own replacement (a
+   * vector's old root) or under a new key (moved): once only, and not where its children are held too.
+   */
+  #place(node: object, parent: object, key: string | number): void {
+    const tree = this.#tree!;
+    if (tree.placed.has(node) || tree.opened.has(node)) this.#twice(parent, key);
+    tree.placed.add(node);
+  }
+
+  /** Tree mode: `by`, a new node, holds children of the previous state's `node` at their own keys. */
+  #open(node: object, by: object, key: string | number): void {
+    const tree = this.#tree!;
+    tree.last = by;
+    const was = tree.opened.get(node);
+    if (was === undefined) {
+      if (tree.placed.has(node)) this.#twice(by, key);
+      tree.opened.set(node, by);
+    } else if (was !== by) this.#twice(by, key);
+  }
+
+  /**
+   * Tree mode, once the walk is done: a node moved under a new key is not also where it was (its old
+   * holder's replacement holds it at its old key, or that holder is held whole).
+   */
+  #settleMoves(): void {
+    const tree = this.#tree!;
+    for (const m of tree.moves) {
+      const stayed = tree.opened.get(m.from) as Record<string, unknown> | undefined;
+      if (stayed?.[m.at] === m.child || tree.placed.has(m.from)) this.#twice(m.parent, m.key);
+      if (m.from !== m.within) {
+        // found a level down: that level's node may not be held whole where it was either
+        const outer = tree.opened.get(m.within) as Record<string, unknown> | undefined;
+        if (outer !== undefined && Object.values(outer).includes(m.from)) this.#twice(m.parent, m.key);
+      }
+    }
+    tree.moves = [];
+  }
+
+  #twice(parent: object, key: string | number): never {
+    this.#fail('a part of the state it was given in two places (read as a tree, such a state doubles with each command)', parent, key);
   }
 
   /** The prototypes this run() accepted already (the check depends only on the prototype). */

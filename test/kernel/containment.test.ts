@@ -169,6 +169,45 @@ describe('bounded in bytes', () => {
     expect(encode({ t: 'reply', id: 1, ok: true, data: (r as { data: unknown }).data }).length).toBeGreaterThan(255 * 2);
   });
 
+  it('refuses a state that holds a part of the one it was given in two places: read as a tree it doubles with each command, and the next copy to the rehearsal never ended', async () => {
+    const bad = { code: 'E_HANDLER_CONTRACT', message: expect.stringMatching(/a part of the state it was given in two places/) };
+    // `bad` with n: 1 gives the state a part to share (honest); with n: 2 it returns `expr`
+    const cases: [string, boolean][] = [
+      [`{ ...s, copy: s }`, false], // the state under a key of its own replacement
+      [`{ ...s, x: { ...s } }`, false], // its parts under two new nodes
+      [`{ ...s, x: { y: s } }`, false], // deeper
+      [`{ ...s, list: [s.list, s.list] }`, false], // one part twice, where it was
+      [`{ ...s, moved: s.list }`, false], // a part under a new key, and still where it was
+      [`{ ...s, moved: s.list.a }`, false], // a part of a part, and that part still whole where it was
+      [`{ count: s.count, moved: s.list }`, true], // a move: under its new key only
+    ];
+    for (const [expr, accepted] of cases) {
+      const { kernel, conn } = withBad(`c.n === 1 ? { state: { ...s, list: { a: [1, 2] } } } : { state: ${expr} }`);
+      expect(await kernel.dispatch(conn, { type: 'bad', n: 1 })).toMatchObject({ ok: true });
+      const before = kernel.state;
+      const r = await kernel.dispatch(conn, { type: 'bad', n: 2 });
+      if (accepted) expect(r.ok, expr).toBe(true);
+      else {
+        expect(r, expr).toMatchObject({ ok: false, error: bad });
+        expect(kernel.state).toBe(before);
+      }
+      expect(await kernel.dispatch(conn, { type: 'inc' })).toMatchObject({ ok: true });
+      kernel.close();
+    }
+  });
+
+  it('keeps honest sharing: a like on a feed of 1,100 posts (its vector grown past two roots) shares the rest, once', async () => {
+    const { buildRelease } = await import('../../src/release/build.ts');
+    const r1 = await buildRelease(1);
+    const kernel = new Kernel({ code: r1.code, view: r1.view, hash: r1.hash });
+    const conn = kernel.connect(framesTo(() => {}));
+    expect(await kernel.dispatch(conn, { type: 'join', handle: 'writer' })).toMatchObject({ ok: true });
+    for (let i = 0; i < 1_100; i++) expect(await kernel.dispatch(conn, { type: 'post', text: `post ${i}` })).toMatchObject({ ok: true });
+    const timeline = (await kernel.dispatch(conn, { type: 'timeline', limit: 3 })) as { ok: true; data: { posts: { id: string }[] } };
+    for (const p of timeline.data.posts) expect(await kernel.dispatch(conn, { type: 'like', post: p.id })).toMatchObject({ ok: true });
+    kernel.close();
+  }, 60_000);
+
   it('refuses, saying why, an upgrade of a state grown too deep a level at a time (the state given, under a new root), and keeps serving', async () => {
     // each command walks only its new root: what it shares with the state before is not walked again
     const { kernel, conn } = withBad(`({ state: { count: s.count, under: s } })`, { maxQueuedCommands: 100_000 });
