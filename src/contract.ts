@@ -54,7 +54,8 @@ export interface Refusal {
 
 /** What `handle` returns when it accepts a command. */
 export interface Accepted<S> {
-  /** The next state (same object when nothing changed). Produce it with immer. */
+  /** The next state (same object when nothing changed). Produce it with immer. A tree: no part of the
+   *  state it was given may sit in two places in it (E_HANDLER_CONTRACT). */
   readonly state: S;
   /** Plain data for the caller. */
   readonly reply?: unknown;

@@ -169,14 +169,16 @@ describe('the live process commits only a state the rehearsal built and checked 
   }, 60_000);
 
   it('a step that allocates only in the live process is refused once this heap outgrows the rehearsal\'s, long before the mark', async () => {
-    // the high-water mark at least 600 MB above what the heap holds now; each post mapped here keeps 1 MB
+    // the high-water mark at least 600 MB above what the heap holds now; each post mapped here keeps
+    // 256 KB (a slice of them stays well within the 2 s a call may take here, on a busy machine too: at
+    // 1 MB a post, the first slice of 256 posts ran past it under a full test run, refused for time)
     const heap = v8.getHeapStatistics();
     const percent = Math.ceil(((heap.used_heap_size + 600 * 2 ** 20) / heap.heap_size_limit) * 100);
     const kernel = new Kernel(r1, { initialState: buildV1(4000, 50), limits: { rehearsalHeapMb: 512, heapHighWaterPercent: percent } });
     kernels.push(kernel);
     const conn = kernel.connect(framesTo(() => {}));
     const before = digest(kernel.state);
-    const hoard = await telling(`(post, ctx) => { if (live()) kept.push(new Array(1 << 17).fill(post.at)); return react(post, ctx); }`);
+    const hoard = await telling(`(post, ctx) => { if (live()) kept.push(new Array(1 << 15).fill(post.at)); return react(post, ctx); }`);
     const t0 = performance.now();
     const report = await kernel.upgrade(hoard);
     expect(report).toMatchObject({ result: 'refused', error: { code: 'E_MEMORY', message: expect.stringMatching(/the live process's heap grew by \d+ MB while it built what grew the rehearsal's by \d+ MB/) } });
@@ -219,7 +221,7 @@ describe('the live process commits only a state the rehearsal built and checked 
 const posts = { ...v1Shape.posts, read(c, cursor, max) { fresh = true; return v1Shape.posts.read(c, cursor, max); } };
 const react = up.each.posts;
 export const migrations = [{ ...v1ToV2, shapes: { from: { ...v1Shape, posts }, to: v2Shape }, up: { ...up, each: { posts: (post, ctx) => {
-  if (fresh) { fresh = false; let x = 0; for (let i = 0; i < 1e9; i++) x = (x * 31 + i) | 0; if (x === 0.5) return null; }
+  if (fresh) { fresh = false; let x = 0; for (let i = 0; i < 1.5e9; i++) x = (x * 31 + i) | 0; if (x === 0.5) return null; }
   return react(post, ctx);
 } } } }];`);
     const before = digest(kernel.state);
