@@ -127,12 +127,13 @@ describe('upgrade', () => {
     await kernel.dispatch(conn, { type: 'inc' });
     // validate() takes as long as the step's first call: bounded by the whole rehearsal (validate()
     // included) the step's slow call here fitted, and the feed waited for it
-    const spin = 'let x = 0; for (let i = 0; i < 1e9; i++) x ^= i;';
+    // (what the loops compute is used, so no compiler may drop them)
+    const spin = 'for (let i = 0; i < 1e9; i++) x ^= i;';
     const slow = tiny({
       version: 2,
       prelude: 'let calls = 0;',
-      validate: `(s) => { ${spin} return typeof s.total === 'number' ? [] : ['total must be a number']; }`,
-      migrations: `{ from: 1, to: 2, describe: 'count becomes total', up: (s) => { if (calls++ === 0) { ${spin} } return { state: { total: s.count } }; }, down: (s) => ({ state: { count: s.total } }) }`,
+      validate: `(s) => { let x = 0; ${spin} return typeof s.total === 'number' && x !== 0.5 ? [] : ['total must be a number']; }`,
+      migrations: `{ from: 1, to: 2, describe: 'count becomes total', up: (s) => { let x = 0; if (calls++ === 0) { ${spin} } return { state: { total: s.count + (x === 0.5 ? 1 : 0) } }; }, down: (s) => ({ state: { count: s.total } }) }`,
     });
     const before = kernel.state;
     const report = await kernel.upgrade(slow);
