@@ -127,8 +127,9 @@ describe('upgrade', () => {
     await kernel.dispatch(conn, { type: 'inc' });
     // validate() takes as long as the step's first call: bounded by the whole rehearsal (validate()
     // included) the step's slow call here fitted, and the feed waited for it
-    // (what the loops compute is used, so no compiler may drop them)
-    const spin = 'for (let i = 0; i < 1e9; i++) x ^= i;';
+    // (what the loops compute is used, so no compiler may drop them; optimized, 10^9 of them took
+    // about 300 ms on a busy CI run, no longer than the cut-over's limit here)
+    const spin = 'for (let i = 0; i < 3e9; i++) x ^= i;';
     const slow = tiny({
       version: 2,
       prelude: 'let calls = 0;',
