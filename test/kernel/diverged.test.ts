@@ -248,10 +248,12 @@ export const migrations = [{ ...v1ToV2, shapes: { from: { ...v1Shape, posts }, t
 
   it('the memory guard projects each step over its own entities: an honest push 1 -> 3 fits the room it needs, and one with too little room is refused before it is built', async () => {
     const r3 = await releases.real(3);
-    // the high-water mark `room` MB above what the heap holds now (at most 1% of the limit more: ~41 MB here)
+    // the high-water mark `room` MB above what the heap holds with the state built (at most 1% of the
+    // limit more: ~41 MB here)
     const withRoom = (roomMb: number) => {
+      const initialState = buildV1(100_000, 1000);
       const heap = v8.getHeapStatistics();
-      const kernel = new Kernel(r1, { initialState: buildV1(100_000, 1000), limits: { rehearsalHeapMb: 1024, heapHighWaterPercent: Math.ceil(((heap.used_heap_size + roomMb * 2 ** 20) / heap.heap_size_limit) * 100) } });
+      const kernel = new Kernel(r1, { initialState, limits: { rehearsalHeapMb: 1024, heapHighWaterPercent: Math.ceil(((heap.used_heap_size + roomMb * 2 ** 20) / heap.heap_size_limit) * 100) } });
       kernels.push(kernel);
       return kernel;
     };
@@ -262,11 +264,12 @@ export const migrations = [{ ...v1ToV2, shapes: { from: { ...v1Shape, posts }, t
     const fits = await withRoom(2_500).upgrade(r3);
     expect(fits.error).toBeUndefined();
     expect(fits).toMatchObject({ result: 'committed', steps: [{ step: '1->2' }, { step: '2->3' }] });
-    // with room for a tenth of it: refused at once, saying what it needs, nothing built
+    // with room for a tenth of it: refused before it is built, nothing changed (by the projection, or,
+    // on a machine busy enough that garbage fills the little room first, by the mark itself)
     const small = withRoom(20);
     const before = digest(small.state);
     const refused = await small.upgrade(r3);
-    expect(refused).toMatchObject({ result: 'refused', error: { code: 'E_MEMORY', message: expect.stringMatching(/the new state needs about \d+ MB beside the live one \(measured in the rehearsal\), but this process had \d+ MB below its heap limit/) } });
+    expect(refused).toMatchObject({ result: 'refused', error: { code: 'E_MEMORY', message: expect.stringMatching(/the new state needs about \d+ MB beside the live one \(measured in the rehearsal\), but this process had \d+ MB below its heap limit|the live process's heap reached \d+ MB/) } });
     expect(digest(small.state)).toBe(before);
   }, 120_000);
 
