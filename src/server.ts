@@ -6,7 +6,7 @@ import type { Limits } from './kernel/limits.ts';
 import { buildRelease } from './release/build.ts';
 import { DEFAULT_LOG } from './config.ts';
 import { boundedLog, type LogBounds } from './transport/bounded-log.ts';
-import { createPublicHttp, rawError, type StaticFiles } from './transport/http.ts';
+import { createPublicHttp, endWithError, type StaticFiles } from './transport/http.ts';
 import { createMetrics } from './transport/metrics.ts';
 import { createOperatorApi } from './transport/operator.ts';
 import { DEFAULT_TOKEN_FILE, ensureTokenFile } from './transport/token.ts';
@@ -87,10 +87,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   app.server.on('upgrade', (req, socket, head) => {
     const where = (req.url ?? '/').split('?')[0]!;
     if (where === '/ws') ws.handleUpgrade(req, socket, head);
-    else {
-      socket.on('error', () => {});
-      socket.end(rawError(404, 'E_NOT_FOUND', `no WebSocket at ${where.slice(0, 100)}: it is at /ws`));
-    }
+    else endWithError(socket, 404, 'E_NOT_FOUND', `no WebSocket at ${where.slice(0, 100)}: it is at /ws`);
   });
   const operator = createOperatorApi(kernel, token, quiet ? undefined : log.child({ part: 'operator' }), ws);
   let closing: Promise<void> | null = null;

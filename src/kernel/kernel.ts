@@ -36,7 +36,7 @@ import { Ring } from './ring.ts';
 import { ReversibleWindow, type Closed } from './upgrade/window.ts';
 import { UpgradeRun, type Pace } from './upgrade/orchestrate.ts';
 import type { HistoryEntry, UpgradeProgress, UpgradeReport } from './upgrade/report.ts';
-import { LIVE_CENSUS_MS, callRelease, census, validate } from './migrate/verify.ts';
+import { callRelease, liveCensus, validate } from './migrate/verify.ts';
 import { TimeoutError, describeThrown, runBounded } from './sandbox.ts';
 import type { Listener, Refusal, Result, UpgradeNotice, Welcome } from './notices.ts';
 import { EventLog } from './events.ts';
@@ -315,7 +315,7 @@ export class Kernel {
   /** The running release's census for status: a census() that breaks is reported, not thrown. */
   #census(release: LoadedRelease, state: unknown): { census: Record<string, number>; censusError?: string } {
     try {
-      return { census: census(release, state, Math.min(this.#limits.migrationTimeoutMs, LIVE_CENSUS_MS)) };
+      return { census: liveCensus(release, state, this.#limits) };
     } catch (err) {
       return { census: {}, censusError: err instanceof MoltError ? `${err.code}: ${err.message}` : describeThrown(err) };
     }

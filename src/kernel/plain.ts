@@ -65,9 +65,9 @@ export interface Known {
   /**
    * True: the new state must stay a tree. No part of the previous state may sit in two places in it
    * (a handler that returns `{ ...s, copy: s }` doubles the state read as a tree with every command,
-   * at a few bytes each: the next copy to the rehearsal, which reads it as a tree, never ends), and a
-   * node moved to a key where the previous state had nothing is checked (and counted) as new, not
-   * looked for in the node it moved within. For what commands return (kernel.ts).
+   * at a few bytes each: the next copy to the rehearsal, which reads it as a tree, never ends); a node
+   * moved to a key where the previous state had nothing may not also stay where it was, nor its old
+   * holder stay whole. For what commands return (kernel.ts).
    */
   readonly tree?: boolean;
 }

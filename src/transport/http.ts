@@ -3,6 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
+import type { ErrorCode } from '../kernel/errors.ts';
 import type { Kernel } from '../kernel/kernel.ts';
 
 export type StaticFiles = Map<string, { type: string; body: Buffer | string }>;
@@ -11,14 +12,14 @@ export type StaticFiles = Map<string, { type: string; body: Buffer | string }>;
 const SAFE_HEADERS = { 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY', 'referrer-policy': 'same-origin' } as const;
 
 /**
- * An error answered on the socket itself, where no route runs (a request Node cannot parse, a
- * WebSocket refused before it opens): molt's error shape and the headers every answer has; the
- * connection closes after it.
+ * Answer an error on the socket itself, where no route runs (a request Node cannot parse, a WebSocket
+ * refused before it opens), and close it: molt's error shape and the headers every answer has.
  */
-export function rawError(status: number, code: string, message: string): string {
+export function endWithError(socket: Duplex, status: number, code: ErrorCode, message: string): void {
   const body = JSON.stringify({ error: { code, message } });
   const headers = Object.entries(SAFE_HEADERS).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${headers}\r\n${body}`;
+  socket.on('error', () => {});
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${headers}\r\n${body}`);
 }
 
 /**
@@ -32,10 +33,12 @@ export function unreadable() {
       void reply.code(400).headers(SAFE_HEADERS).send({ error: { code: 'E_BAD_REQUEST', message: `the request cannot be read: ${err.message.slice(0, 200)}` } });
     },
     clientErrorHandler: (err: Error & { code?: string }, socket: Duplex) => {
-      socket.on('error', () => {});
-      if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+      if (err.code === 'ECONNRESET' || !socket.writable) {
+        socket.on('error', () => {});
+        return void socket.destroy();
+      }
       const big = err.code === 'HPE_HEADER_OVERFLOW';
-      socket.end(rawError(big ? 431 : 400, 'E_BAD_REQUEST', big ? 'the request headers are too large' : 'the request cannot be read: it is not well-formed HTTP/1.1'));
+      endWithError(socket, big ? 431 : 400, 'E_BAD_REQUEST', big ? 'the request headers are too large' : 'the request cannot be read: it is not well-formed HTTP/1.1');
     },
   };
 }

@@ -2,13 +2,13 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import proxyaddr from '@fastify/proxy-addr';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { ERRORS, type ErrorCode } from '../kernel/errors.ts';
+import { ERRORS } from '../kernel/errors.ts';
 import type { Kernel, Result } from '../kernel/kernel.ts';
 import { WINDOW_MS, type AddressAside } from './aside.ts';
 import { Addresses, Bucket, Budget, addressOf, spend, type BudgetName } from './budget.ts';
 import { NEVER_USED, decode, encode, encodeWith } from './codec.ts';
 import { originAllowed } from './origin.ts';
-import { rawError } from './http.ts';
+import { endWithError } from './http.ts';
 import { Last } from './last.ts';
 import type { ErrorBody, ServerFrame, UpgradeFrame } from './protocol.ts';
 import { framesTo, replyFrame, sharedPart } from './frames.ts';
@@ -452,11 +452,6 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
     socket.on('error', () => socket.terminate());
   });
 
-  /** Answer an HTTP upgrade with an error instead of a WebSocket. */
-  const refuseUpgrade = (sock: Duplex, status: number, code: ErrorCode, message: string) => {
-    sock.on('error', () => {});
-    sock.end(rawError(status, code, message));
-  };
 
   return {
     wss,
@@ -470,10 +465,10 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
     },
     /** Hand an HTTP upgrade on /ws to the WebSocket server, if its origin may and we are not stopping. */
     handleUpgrade(req: IncomingMessage, sock: Duplex, head: Buffer) {
-      if (stopping) return refuseUpgrade(sock, 503, 'E_SHUTTING_DOWN', ERRORS.E_SHUTTING_DOWN);
+      if (stopping) return endWithError(sock, 503, 'E_SHUTTING_DOWN', ERRORS.E_SHUTTING_DOWN);
       const origin = req.headers.origin;
       if (!originAllowed(origin, req.headers.host, opts.origins))
-        return refuseUpgrade(sock, 403, 'E_ORIGIN', `a page from ${JSON.stringify(String(origin).slice(0, 100))} may not open this WebSocket`);
+        return endWithError(sock, 403, 'E_ORIGIN', `a page from ${JSON.stringify(String(origin).slice(0, 100))} may not open this WebSocket`);
       wss.handleUpgrade(req, sock, head, (ws) => wss.emit('connection', ws, req));
     },
     /** Refuse new WebSockets from now on (503). */

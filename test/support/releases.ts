@@ -16,13 +16,8 @@ export class TempReleases {
   #n = 0;
 
   /** Feed `version` (re-exported) with `migrations` as the source of migrations.ts. */
-  async build(version: number, migrations: string): Promise<ReleaseSource> {
-    const folder = path.join(this.dir, `r${this.#n++}`);
-    mkdirSync(folder, { recursive: true });
-    writeFileSync(path.join(folder, 'index.ts'), `export * from ${abs(`src/feed/v${version}/index.ts`)};\n`);
-    writeFileSync(path.join(folder, 'migrations.ts'), migrations);
-    const built = await buildRelease(folder);
-    return { code: built.code, view: built.view, hash: built.hash };
+  build(version: number, migrations: string): Promise<ReleaseSource> {
+    return this.buildFrom(version, `export * from ${abs(`src/feed/v${version}/index.ts`)};\n`, migrations);
   }
 
   /** A release whose index.ts and migrations.ts are these sources (`version` names the folder only). */

@@ -26,7 +26,12 @@ export function callRelease<T>(release: LoadedRelease, code: ErrorCode, what: st
  * The time limit of a census() run in the live process, unrehearsed (the running release's, for
  * status; both ends' of a rollback through the reversible window), ms: every command waits on it.
  */
-export const LIVE_CENSUS_MS = 2_000;
+const LIVE_CENSUS_MS = 2_000;
+
+/** census() run in the live process, unrehearsed: within LIVE_CENSUS_MS (or the migration's limit, if less). */
+export function liveCensus(release: LoadedRelease, state: unknown, limits: { readonly migrationTimeoutMs: number }): Record<string, number> {
+  return census(release, state, Math.min(limits.migrationTimeoutMs, LIVE_CENSUS_MS));
+}
 
 export function census(release: LoadedRelease, state: unknown, ms: number): Record<string, number> {
   return callRelease(release, 'E_VALIDATE', 'census()', () => checkCensus(release.feed.census(state), release.version), ms);

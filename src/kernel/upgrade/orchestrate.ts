@@ -35,7 +35,7 @@ import { PlainWalk, checkPlain } from '../plain.ts';
 import { Walked, checkEntities, walkSlice } from '../migrate/walked.ts';
 import { Digests, BLOCK, compareCaught, streamOf, streamParts, type Stream } from '../migrate/digest.ts';
 import { TreeDigest, treeDiffers, type Tree } from '../migrate/tree.ts';
-import { LIVE_CENSUS_MS, census } from '../migrate/verify.ts';
+import { liveCensus } from '../migrate/verify.ts';
 import { loadRelease, type LoadedRelease, type ReleaseSource } from '../release.ts';
 import { describeThrown } from '../sandbox.ts';
 import { GcPauses, LoopLag } from './lag.ts';
@@ -780,8 +780,7 @@ export class UpgradeRun {
     this.#announce('load', { steps: report.steps }, report.phases.load);
     this.#host.log('begin', { kind: report.kind, window: true, writes: window.writes.length, to: target.version });
     // Unrehearsed here (the replay runs only in this process): bounded as the status's census is
-    const censusMs = Math.min(limits.migrationTimeoutMs, LIVE_CENSUS_MS);
-    report.census.before = census(current, host.current().state, censusMs);
+    report.census.before = liveCensus(current, host.current().state, limits);
     const replay = new Replay(target, window.state, window.writes, limits.handlerTimeoutMs);
     this.#phase = 'migrate';
     this.#migrateStart = performance.now();
@@ -830,7 +829,7 @@ export class UpgradeRun {
     const finish = () => {
       report.dropped = replay.casualties.length ? { commands: replay.casualties.length } : {};
       report.casualties = replay.casualties.slice(0, 20);
-      report.census.after = census(target, replay.state, censusMs);
+      report.census.after = liveCensus(target, replay.state, limits);
       report.migrated = window.writes.length;
     };
     finish();
