@@ -357,6 +357,8 @@ export function validate(s: Parameters<typeof checked>[0]) { let x = 0; for (let
     const again = kernel.rollback({ hold: true });
     while (phasesOf(frames).filter((p) => p === 'held').length < 2) await new Promise((r) => setTimeout(r, 10));
     kernel.abort();
+    // the cut-over asked for in the same turn, before the held loop wakes, is told the abort won
+    expect(() => kernel.cutover()).toThrow(expect.objectContaining({ code: 'E_NOT_HELD' }));
     expect(await again).toMatchObject({ result: 'refused', error: { code: 'E_ABORTED' } });
     expect(kernel.version).toBe(2);
     expect(() => kernel.cutover()).toThrow(/no upgrade is waiting/);

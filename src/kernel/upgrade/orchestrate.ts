@@ -184,9 +184,9 @@ export class UpgradeRun {
     return true;
   }
 
-  /** A held upgrade: cut over now. False when it is not held. */
+  /** A held upgrade: cut over now. False when it is not held, or an abort came first (it wins). */
   cutover(): boolean {
-    if (!this.#cutover) return false;
+    if (!this.#cutover || this.#abort) return false;
     this.#cutover();
     return true;
   }
