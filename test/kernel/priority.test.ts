@@ -29,6 +29,29 @@ describe('the rehearsal yields the CPU to the live feed', () => {
     await kernel.close();
   });
 
+  it.runIf(process.platform === 'linux')('loads a release in the rehearsal that gets no CPU for longer than the load limit, and still refuses one that loops at load', async () => {
+    const before = childNices();
+    const kernel = new Kernel(tiny());
+    await kernel.warm();
+    const [pid] = [...childNices().keys()].filter((p) => !before.has(p));
+    // an honest release whose top level takes a while (a table computed at load)
+    const slow = tiny({ version: 2, prelude: 'let table = 0; for (let i = 0; i < 5e7; i++) table = (table + i) % 1009;' });
+    const pending = kernel.upgrade(slow);
+    // a busy machine starves the niced rehearsal while it loads: it gets no CPU for 2.5 s (the load limit is 2 s)
+    await new Promise((r) => setTimeout(r, 150));
+    process.kill(Number(pid), 'SIGSTOP');
+    await new Promise((r) => setTimeout(r, 2_500));
+    process.kill(Number(pid), 'SIGCONT');
+    expect(await pending).toMatchObject({ result: 'committed', to: { version: 2 } });
+    // a top level that never ends is still refused, nothing changed
+    const t0 = performance.now();
+    const looping = await kernel.upgrade(tiny({ version: 3, prelude: 'for (;;) {}' }));
+    expect(looping).toMatchObject({ result: 'refused', error: { code: 'E_RELEASE_LOAD', message: expect.stringMatching(/ran for more than/) } });
+    expect(performance.now() - t0).toBeLessThan(30_000);
+    expect(kernel.version).toBe(2);
+    await kernel.close();
+  }, 60_000);
+
   it('refuses a nice value outside 0-19 with a clear error', () => {
     expect(() => new Kernel(tiny(), { limits: { rehearsalNice: 20 } })).toThrow('limit rehearsalNice = 20; expected an integer from 0 to 19');
   });
