@@ -46,15 +46,21 @@ export class Ceiling {
     this.#haltMb = Math.max(limits.haltHeapMb, limits.maxHeapMb);
   }
 
-  /** The heap in use, MB: read once a batch (heapMb()) and handed to batch() and the kernel's reload. */
+  /**
+   * The heap in use, MB, and the buffers outside it: read once a batch (heapMb()) and handed to batch()
+   * and the kernel's reload. A typed array's bytes live outside V8's heap (`external_memory`): a
+   * release that kept one of 16 MB a command in its module grew the process by that much a command
+   * while the heap in use did not move: counted by the heap alone, it passed every mark unseen.
+   */
   static heapMb(): number {
-    return getHeapStatistics().used_heap_size / MB;
+    const h = getHeapStatistics();
+    return (h.used_heap_size + h.external_memory) / MB;
   }
 
   /** Checks for one batch, at `usedMb` of heap (heapMb()): each census is computed once. */
   batch(release: LoadedRelease, usedMb: number): CeilingCheck {
     const halt: Refusal | null = usedMb > this.#haltMb
-      ? { code: FULL, message: `the server is nearly out of memory (heap ${Math.round(usedMb)} MB, past ${this.#haltMb} MB): no command of the feed runs until memory is freed; nothing changed` }
+      ? { code: FULL, message: `the server is nearly out of memory (heap and buffers ${Math.round(usedMb)} MB, past ${this.#haltMb} MB): no command of the feed runs until memory is freed; nothing changed` }
       : null;
     return new CeilingCheck(release, this.#max, usedMb > this.#heapMb ? { usedMb, markMb: this.#heapMb } : null, halt);
   }
@@ -95,7 +101,7 @@ export class CeilingCheck {
   }
 
   #atMark(what: string): Refusal {
-    return { code: FULL, message: `the server is at its memory ceiling (heap ${Math.round(this.heap!.usedMb)} MB, high-water mark ${this.heap!.markMb} MB): ${what} until memory is freed` };
+    return { code: FULL, message: `the server is at its memory ceiling (heap and buffers ${Math.round(this.heap!.usedMb)} MB, high-water mark ${this.heap!.markMb} MB): ${what} until memory is freed` };
   }
 
   #census(state: unknown): Counts | null {

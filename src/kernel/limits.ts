@@ -64,7 +64,7 @@ export interface Limits {
   maxPosts: number;
   /** Ceiling on users (census `users`): past it joins are refused with E_FULL. */
   maxUsers: number;
-  /** Heap high-water mark (MB of V8 heap in use): past it, anything that adds to the feed is refused
+  /** Heap high-water mark (MB of V8 heap in use, and of the buffers outside it): past it, anything that adds to the feed is refused
    *  with E_FULL. Default: 75% of V8's old-generation limit (`--max-old-space-size`). */
   maxHeapMb: number;
   /** Heap mark (MB in use) past which the running release's code serves nothing: every feed command

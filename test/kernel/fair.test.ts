@@ -1,3 +1,4 @@
+import v8 from 'node:v8';
 import { describe, expect, it, vi } from 'vitest';
 import { FairQueue } from '../../src/kernel/fair.ts';
 import { Kernel } from '../../src/kernel/kernel.ts';
@@ -126,7 +127,7 @@ describe('the memory ceiling', () => {
     const conn = kernel.connect(framesTo(() => {}));
     const t0 = performance.now();
     for (const type of ['whoami', 'spin', 'inc'])
-      expect(await kernel.dispatch(conn, { type })).toMatchObject({ ok: false, error: { code: 'E_FULL', message: expect.stringMatching(/^the server is nearly out of memory \(heap \d+ MB, past 1 MB\): no command of the feed runs until memory is freed; nothing changed$/) } });
+      expect(await kernel.dispatch(conn, { type })).toMatchObject({ ok: false, error: { code: 'E_FULL', message: expect.stringMatching(/^the server is nearly out of memory \(heap and buffers \d+ MB, past 1 MB\): no command of the feed runs until memory is freed; nothing changed$/) } });
     // the looping handler never ran: no watchdog's limit was waited out
     expect(performance.now() - t0).toBeLessThan(200);
     expect(await kernel.dispatch(conn, { type: '$ping' })).toMatchObject({ ok: true });
@@ -164,6 +165,36 @@ describe('the memory ceiling', () => {
     } finally {
       clock.mockRestore();
     }
+  });
+});
+
+describe('the memory ceiling counts what a release keeps outside the heap', () => {
+  it('past the mark with typed arrays its module kept, refuses writes and loads the release again', async () => {
+    // 16 MB of a typed array a write, kept in the module: its bytes live outside V8's heap
+    const handle = `(s, c) => {
+      if (c.type === 'peek') return { state: s, reply: { kept: kept.length } };
+      kept.push(new Float64Array(2 ** 21));
+      return { state: produce(s, (d) => { d[KEY] += 1 }), reply: { kept: kept.length } };
+    }`;
+    const stats = v8.getHeapStatistics();
+    const markMb = Math.ceil((stats.used_heap_size + stats.external_memory) / 2 ** 20) + 64;
+    const kernel = new Kernel(tiny({ prelude: 'const kept = [];', handle, commands: ['keep', 'peek'] }), { limits: { maxHeapMb: markMb, haltHeapMb: 1_000_000 } });
+    const conn = kernel.connect(framesTo(() => {}));
+    let accepted = 0;
+    let full: { code: string; message: string } | undefined;
+    for (let i = 0; i < 16 && !full; i++) {
+      const r = (await kernel.dispatch(conn, { type: 'keep' })) as { ok: boolean; error?: { code: string; message: string } };
+      if (r.ok) accepted++;
+      else full = r.error;
+    }
+    // 256 MB would have been kept by now; the mark is 64 MB above where it started
+    expect(full).toMatchObject({ code: 'E_FULL', message: expect.stringMatching(/memory ceiling .*high-water mark \d+ MB\): nothing new can be added/) });
+    expect(accepted).toBeGreaterThanOrEqual(3);
+    expect(accepted).toBeLessThan(16);
+    // the release was loaded again: what its module kept is gone
+    expect(await kernel.dispatch(conn, { type: 'peek' })).toMatchObject({ ok: true, data: { kept: expect.any(Number) } });
+    expect(((await kernel.dispatch(conn, { type: 'peek' })) as { data: { kept: number } }).data.kept).toBeLessThan(accepted);
+    expect(kernel.state).toEqual({ count: accepted });
   });
 });
 
