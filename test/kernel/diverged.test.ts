@@ -181,8 +181,23 @@ describe('the live process commits only a state the rehearsal built and checked 
     const hoard = await telling(`(post, ctx) => { if (live()) kept.push(new Array(1 << 15).fill(post.at)); return react(post, ctx); }`);
     const t0 = performance.now();
     const report = await kernel.upgrade(hoard);
-    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_MEMORY', message: expect.stringMatching(/the live process's heap grew by \d+ MB while it built what grew the rehearsal's by \d+ MB/) } });
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_MEMORY', message: expect.stringMatching(/the live process's heap and buffers grew by \d+ MB while it built what grew the rehearsal's by \d+ MB/) } });
     expect(performance.now() - t0).toBeLessThan(30_000);
+    expect(digest(kernel.state)).toBe(before);
+    expect(await kernel.dispatch(conn, { type: 'timeline' })).toMatchObject({ ok: true });
+  }, 60_000);
+
+  it('a step that keeps typed arrays only in the live process is refused the same way: their bytes outside the heap count', async () => {
+    const heap = v8.getHeapStatistics();
+    const percent = Math.ceil(((heap.used_heap_size + heap.external_memory + 600 * 2 ** 20) / heap.heap_size_limit) * 100);
+    const kernel = new Kernel(r1, { initialState: buildV1(4000, 50), limits: { rehearsalHeapMb: 512, heapHighWaterPercent: percent } });
+    kernels.push(kernel);
+    const conn = kernel.connect(framesTo(() => {}));
+    const before = digest(kernel.state);
+    // 256 KB a post mapped here, none in the rehearsal: 1 GB by the last post, with the heap unmoved
+    const hoard = await telling(`(post, ctx) => { if (live()) kept.push(new Float64Array(1 << 15).fill(post.at)); return react(post, ctx); }`);
+    const report = await kernel.upgrade(hoard);
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_MEMORY', message: expect.stringMatching(/the live process's heap and buffers grew by \d+ MB while it built what grew the rehearsal's by \d+ MB/) } });
     expect(digest(kernel.state)).toBe(before);
     expect(await kernel.dispatch(conn, { type: 'timeline' })).toMatchObject({ ok: true });
   }, 60_000);
@@ -269,7 +284,7 @@ export const migrations = [{ ...v1ToV2, shapes: { from: { ...v1Shape, posts }, t
     const small = withRoom(20);
     const before = digest(small.state);
     const refused = await small.upgrade(r3);
-    expect(refused).toMatchObject({ result: 'refused', error: { code: 'E_MEMORY', message: expect.stringMatching(/the new state needs about \d+ MB beside the live one \(measured in the rehearsal\), but this process had \d+ MB below its heap limit|the live process's heap reached \d+ MB/) } });
+    expect(refused).toMatchObject({ result: 'refused', error: { code: 'E_MEMORY', message: expect.stringMatching(/the new state needs about \d+ MB beside the live one \(measured in the rehearsal\), but this process had \d+ MB below its heap limit|the live process's heap and buffers reached \d+ MB/) } });
     expect(digest(small.state)).toBe(before);
   }, 120_000);
 

@@ -73,6 +73,15 @@ describe('out of memory in release code costs the rehearsal process only', () =>
     expect(kernel.state).toEqual({ total: 4 });
   }, 60_000);
 
+  it.each([false, true])('a migration that keeps 1 GB of typed arrays, outside the heap (dry run: %s)', async (dryRun) => {
+    const { kernel, conn } = await started();
+    // no heap limit bounds a typed array's bytes: the rehearsal's own watch does (memwatch.ts)
+    const up = `(s) => { for (let i = 0; i < 16; i++) kept.push(new Float64Array(2 ** 23).fill(1)); return { state: { total: s.count } }; }`;
+    await refused(kernel, conn, brokenUp(up, 'const kept = [];'), 'E_REHEARSAL', /ran out of memory \(its resident memory reached \d+ MB, past its \d+ MB: memory outside its heap/, dryRun);
+    expect((await kernel.upgrade(tiny({ version: 2 }))).result).toBe('committed');
+    expect(kernel.state).toEqual({ total: 4 });
+  }, 60_000);
+
   it('an array given a length of 5e8, then filled, is refused where it is filled, saying why', async () => {
     const { kernel, conn } = await started();
     await refused(kernel, conn, brokenUp(`(s) => { const zeros = []; zeros.length = 5e8; return { state: { total: zeros.fill(0).length } }; }`), 'E_MIGRATION_THREW', /RangeError: Array\.prototype\.fill: feed code may have a built-in walk at most 33,554,432 slots in one call; this one has 500,000,000/);

@@ -20,6 +20,7 @@ import { Builder, apply, type Patch } from './mirror.ts';
 import { Walked, checkEntities, walkSlice } from '../migrate/walked.ts';
 import { Digests, streamOf } from '../migrate/digest.ts';
 import { treeOf } from '../migrate/tree.ts';
+import { watchMemory } from './memwatch.ts';
 
 interface Message {
   id: number;
@@ -37,6 +38,10 @@ let mirror: unknown = undefined;
 let builder: Builder | null = null;
 const releases = new Map<string, LoadedRelease>();
 let peakHeap = 0;
+
+// past its heap and half as much again (and 512 MB for what a big sync carries), this process ends:
+// what fills that is kept outside the heap, where no limit of V8's reaches (memwatch.ts)
+watchMemory((v8.getHeapStatistics().heap_size_limit / 2 ** 20) * 1.5 + 512);
 
 interface Run {
   /** The operator chose to leave a running release whose census() or sample() breaks (--force). */
@@ -78,10 +83,11 @@ interface Run {
 }
 let run: Run | null = null;
 
+/** The heap in use here, MB, with the buffers outside it (as the live process counts its own). */
 function heapMb(): number {
-  const used = v8.getHeapStatistics().used_heap_size;
-  if (used > peakHeap) peakHeap = used;
-  return used / 2 ** 20;
+  const h = v8.getHeapStatistics();
+  if (h.used_heap_size > peakHeap) peakHeap = h.used_heap_size;
+  return (h.used_heap_size + h.external_memory) / 2 ** 20;
 }
 
 /** What crosses back to the live process is plain and small: a sample over 64 KiB is summarized. */

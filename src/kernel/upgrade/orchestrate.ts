@@ -213,8 +213,10 @@ export class UpgradeRun {
       die('E_MIGRATION_TIMEOUT', `the upgrade ran for more than ${(this.#host.limits.upgradeTimeoutMs / 1000).toLocaleString('en')} s in all; nothing changed`);
     const used = v8.getHeapStatistics();
     if (used.used_heap_size > this.#peakHeap) this.#peakHeap = used.used_heap_size;
-    if (!this.report.dryRun && used.used_heap_size > used.heap_size_limit * (this.#host.limits.heapHighWaterPercent / 100))
-      die('E_MEMORY', `the live process's heap reached ${mb(used.used_heap_size)} of its ${mb(used.heap_size_limit)} limit while the new state was built beside the live one; nothing changed`);
+    // the buffers outside the heap count too: no limit of V8's bounds them (memwatch.ts)
+    const inUse = used.used_heap_size + used.external_memory;
+    if (!this.report.dryRun && inUse > used.heap_size_limit * (this.#host.limits.heapHighWaterPercent / 100))
+      die('E_MEMORY', `the live process's heap and buffers reached ${mb(inUse)} of its ${mb(used.heap_size_limit)} heap limit while the new state was built beside the live one; nothing changed`);
   }
 
   #announce(phase: string, detail?: Record<string, unknown>, ms?: number): void {
@@ -288,10 +290,10 @@ export class UpgradeRun {
   #guardGrowth(heap0: v8.HeapInfo, rehearsalMb: number): void {
     const now = v8.getHeapStatistics();
     const mark = heap0.heap_size_limit * (this.#host.limits.heapHighWaterPercent / 100);
-    const grown = now.used_heap_size - heap0.used_heap_size;
+    const grown = now.used_heap_size + now.external_memory - (heap0.used_heap_size + heap0.external_memory);
     const slack = Math.max(0, mark - heap0.used_heap_size) / 2;
     if (grown > 2 * rehearsalMb * 2 ** 20 + slack)
-      die('E_MEMORY', `the live process's heap grew by ${mb(grown)} while it built what grew the rehearsal's by ${mb(rehearsalMb * 2 ** 20)}: the release allocates here what it did not there (it tells the two processes apart?); nothing changed`);
+      die('E_MEMORY', `the live process's heap and buffers grew by ${mb(grown)} while it built what grew the rehearsal's by ${mb(rehearsalMb * 2 ** 20)}: the release allocates here what it did not there (it tells the two processes apart?); nothing changed`);
   }
 
   /**

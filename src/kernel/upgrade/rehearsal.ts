@@ -19,6 +19,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { setPriority } from 'node:os';
+import { OVER_MEMORY } from './memwatch.ts';
 import { fileURLToPath } from 'node:url';
 import { Packr } from 'msgpackr';
 import { MoltError, die } from '../errors.ts';
@@ -146,7 +147,10 @@ export class Rehearsal {
     });
     child.on('exit', (code, signal) => {
       const oom = /heap out of memory|Reached heap limit|allocation failed/i.test(this.#stderr);
-      this.#died = oom
+      const over = new RegExp(`${OVER_MEMORY}: (\\d+) MB, past (\\d+) MB`).exec(this.#stderr);
+      this.#died = over
+        ? `ran out of memory (its resident memory reached ${over[1]} MB, past its ${over[2]} MB: memory outside its heap, such as typed arrays, that the release allocated and kept)`
+        : oom
         ? `ran out of memory (its heap is limited to ${this.#options.heapMb} MB)`
         : `exited (${signal ?? `code ${code}`})${this.#stderr.trim() ? `: ${this.#stderr.trim().split('\n').slice(-3).join(' ').slice(0, 300)}` : ''}`;
       if (this.#child === child) {
