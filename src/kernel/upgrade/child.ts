@@ -133,7 +133,7 @@ const ops: Record<string, (msg: Message) => unknown> = {
     const source = msg['source'] as ReleaseSource;
     const hash = String(msg['hash'] ?? '');
     const cached = releases.get(hash);
-    const release = cached ?? loadRelease(source, Number(msg['loadTimeoutMs'] ?? 2000));
+    const release = cached ?? loadStarved(source, Number(msg['loadTimeoutMs'] ?? 2000));
     releases.set(release.hash, release);
     return { version: release.version, hash: release.hash, commands: [...release.feed.commands] };
   },
@@ -513,6 +513,27 @@ function need(): Run {
   if (!run) die('E_REHEARSAL', 'no migration is being rehearsed');
   settle(run);
   return run;
+}
+
+/**
+ * This process runs at a nice value: on two cores that other processes keep busy it gets a tenth of
+ * one, and a load that takes 90-140 ms here took longer than the 2 s limit (its time is wall time), so
+ * an honest push was refused with E_RELEASE_LOAD. A load past its limit that had less than half of it
+ * in CPU was starved, not slow: it is tried once more with five times the limit. One that used the CPU
+ * it had (a top level that loops) is refused at the limit as before; the live process loads the
+ * release after this one, within the limit.
+ */
+const STARVED_LOAD_FACTOR = 5;
+function loadStarved(source: ReleaseSource, limitMs: number): LoadedRelease {
+  const cpu0 = process.cpuUsage();
+  try {
+    return loadRelease(source, limitMs);
+  } catch (err) {
+    const cpu = process.cpuUsage(cpu0);
+    const timedOut = err instanceof MoltError && err.message.includes(new TimeoutError(limitMs).message);
+    if (!timedOut || (cpu.user + cpu.system) / 1000 >= limitMs / 2) throw err;
+    return loadRelease(source, limitMs * STARVED_LOAD_FACTOR);
+  }
 }
 
 /** Run the checks a slice left for after its answer; throw what they found (now, and every time after). */

@@ -123,13 +123,6 @@ function nextSlice(n: number, took: number, min: number, max: number): number {
  */
 const LIVE_FACTOR = 3;
 const LIVE_FLOOR_MS = 2_000;
-/**
- * The rehearsal loads a release within this many times the load limit. It runs at a nice value, and on
- * two cores that other processes keep busy it gets a tenth of one: a load that takes 90-140 ms there
- * took longer than 2 s, and an honest push was refused with E_RELEASE_LOAD. Nobody waits on that
- * process, and the live process loads the release after it within the limit itself.
- */
-const REHEARSAL_LOAD_FACTOR = 5;
 /** Progress frames at most this often, ms. */
 const PROGRESS_EVERY_MS = 200;
 /** Entities per slice of the rehearsal's first pass (it blocks nobody: big slices, few messages). */
@@ -383,9 +376,8 @@ export class UpgradeRun {
       if (typeof source.code !== 'string') die('E_BAD_REQUEST', 'a release needs code (string) and view (string or null)');
       await reh.sync(s0);
       this.#check();
-      const rehearsalLoadMs = limits.loadTimeoutMs * REHEARSAL_LOAD_FACTOR;
-      await reh.call('load', { source: current.source, hash: current.hash, loadTimeoutMs: rehearsalLoadMs }, deadline);
-      const loaded = await reh.call<{ version: number; hash: string }>('load', { source, hash: source.hash, loadTimeoutMs: rehearsalLoadMs }, deadline);
+      await reh.call('load', { source: current.source, hash: current.hash, loadTimeoutMs: limits.loadTimeoutMs }, deadline);
+      const loaded = await reh.call<{ version: number; hash: string }>('load', { source, hash: source.hash, loadTimeoutMs: limits.loadTimeoutMs }, deadline);
       this.#check();
       const target = loadRelease(source, limits.loadTimeoutMs);
       if (target.hash !== loaded.hash) die('E_REHEARSAL', 'the rehearsal loaded a different release');
