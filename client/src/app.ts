@@ -131,6 +131,11 @@ export class App {
       this.navigate(url.pathname);
     });
     window.addEventListener('popstate', () => void this.showRoute(routeOf(location.pathname), 'pop'));
+    // Tabs of one browser share the session: a sign-out in another tab (its token gone from storage)
+    // signs this tab out too, rather than leaving it posting as someone who has left.
+    window.addEventListener('storage', (ev) => {
+      if ((ev.key === TOKEN_KEY || ev.key === null) && localStorage.getItem(TOKEN_KEY) === null && this.me !== null) void this.leftElsewhere();
+    });
     // What the view's own code does outside the shell's calls (its click handlers, its timers):
     // an error thrown from the view's module counts as a fault of the view.
     window.addEventListener('error', (ev) => {
@@ -594,6 +599,16 @@ export class App {
       await this.switchTo(this.hello!);
     }
     return r;
+  }
+
+  /** Another tab of this browser ended the session (signed out, or was told it had ended). */
+  private async leftElsewhere(): Promise<void> {
+    const handle = this.me?.handle;
+    this.setMe(null);
+    this.showNotice(`You are signed out: your session ended in another tab of this browser${handle ? ` (you were @${handle})` : ''}. Your draft is kept.`);
+    // no token: this unbinds this tab's connection only (the other tab has revoked the token already)
+    await this.wire.request('leave', {});
+    if (this.hello) await this.switchTo(this.hello);
   }
 
   private async leave(): Promise<void> {

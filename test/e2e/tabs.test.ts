@@ -1,0 +1,64 @@
+/**
+ * One person, several tabs, and the join form, in real Chromium against a real server: a sign-out in
+ * one tab signs the other tabs of the browser out (they share the session token), focus lands in the
+ * composer however Join is pressed, and a handle the feed would refuse is refused on the page, without
+ * spending the join rate limit.
+ */
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type RunningServer } from '../../src/server.ts';
+import { TestClient } from '../support/client.ts';
+import { HAVE_CHROMIUM, launch, watch } from '../support/browser.ts';
+import { join } from './pages.ts';
+
+const T = 60_000;
+const focused = (page: Page) => page.evaluate(() => document.activeElement?.getAttribute('name') ?? document.activeElement?.tagName ?? null);
+
+describe.skipIf(!HAVE_CHROMIUM)('tabs and the join form', () => {
+  let server: RunningServer;
+  let browser: Browser;
+  let carol: TestClient;
+  const online = async (): Promise<string[]> => ((await carol.ok('online')).users as { handle: string }[]).map((u) => u.handle).sort();
+
+  beforeAll(async () => {
+    server = await startServer({ port: 0, operatorPort: 0, token: 'tabs-suite-token-0123456', logLevel: 'silent' });
+    browser = await launch();
+    carol = await TestClient.open(server.wsUrl);
+    await carol.ok('join', { handle: 'carol' });
+  }, T);
+
+  afterAll(async () => {
+    carol?.close();
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('signs every tab of the browser out when one tab signs out, keeping their drafts', async () => {
+    const ctx = await browser.newContext();
+    const a = await ctx.newPage();
+    const b = await ctx.newPage();
+    for (const p of [a, b]) watch(p);
+    await a.goto(server.url);
+    await join(a, 'kate');
+    // the second tab shares the session: it is kate too
+    await b.goto(server.url);
+    await expect.poll(() => b.locator('.whoami .handle').textContent(), { timeout: 10_000 }).toBe('@kate');
+    await b.locator('textarea[name=draft]').fill('half a thought');
+    expect(await online()).toEqual(['carol', 'kate']);
+
+    await a.locator('.whoami button', { hasText: 'Sign out' }).click();
+    await a.locator('form.join').waitFor();
+    // the other tab follows, says why, and keeps the draft
+    await b.locator('form.join').waitFor({ timeout: 5_000 });
+    expect(await b.locator('.whoami').count()).toBe(0);
+    expect(await b.locator('#notice').textContent()).toContain('You are signed out: your session ended in another tab of this browser (you were @kate). Your draft is kept.');
+    expect(await b.locator('form.join .kept').textContent()).toBe('Your draft is kept: it comes back when you join.');
+    // and it no longer speaks for kate: no connection of the server is kate's any more
+    await expect.poll(online).toEqual(['carol']);
+    expect(await b.evaluate(() => (window as unknown as { molt: { state(): { me: unknown } } }).molt.state().me)).toBeNull();
+    // joining again brings the draft back
+    await join(b, 'kate2');
+    expect(await b.locator('textarea[name=draft]').inputValue()).toBe('half a thought');
+    await ctx.close();
+  }, T);
+});
