@@ -592,7 +592,10 @@ export class App {
     if (r.ok) {
       const data = r.data as { user?: unknown; token?: unknown };
       if (typeof data.token === 'string') localStorage.setItem(TOKEN_KEY, data.token);
-      const hadFocus = this.$.me.contains(document.activeElement);
+      // focus goes to the composer unless the person moved it elsewhere meanwhile: a clicked Join is
+      // disabled while the join is in flight, which drops its focus to the body
+      const active = document.activeElement;
+      const hadFocus = active === null || active === document.body || this.$.me.contains(active);
       this.setMe(userOf(data.user));
       if (hadFocus) this.composers.get('draft')?.focus();
       // marks (liked, mine) are per caller: rebuild the page as me

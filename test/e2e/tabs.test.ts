@@ -61,4 +61,19 @@ describe.skipIf(!HAVE_CHROMIUM)('tabs and the join form', () => {
     expect(await b.locator('textarea[name=draft]').inputValue()).toBe('half a thought');
     await ctx.close();
   }, T);
+
+  it('moves focus to the composer after joining, by clicking Join or pressing Enter', async () => {
+    for (const how of ['click', 'Enter'] as const) {
+      const ctx = await browser.newContext();
+      const page = await ctx.newPage();
+      watch(page);
+      await page.goto(server.url);
+      await page.locator('input[name=handle]').fill(`focus_${how}`);
+      if (how === 'click') await page.locator('form.join button[type=submit]').click();
+      else await page.locator('input[name=handle]').press('Enter');
+      await expect.poll(() => page.locator('.whoami .handle').textContent()).toBe(`@focus_${how}`);
+      await expect.poll(() => focused(page), { message: how }).toBe('draft');
+      await ctx.close();
+    }
+  }, T);
 });
