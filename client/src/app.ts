@@ -253,7 +253,7 @@ export class App {
   }
 
   private async onUpgrade(frame: UpgradeFrame): Promise<void> {
-    const next = foldUpgrade(this.upgrade, frame);
+    const next = foldUpgrade(this.upgrade, frame, performance.now());
     if (next === null || next === this.upgrade) return; // a phase this page does not know
     if (this.upgrade?.id !== frame.upgrade) {
       this.panelClosed = false;

@@ -38,8 +38,13 @@ export interface UpgradeModel {
   readonly to: { version: number; release: string };
   readonly phases: readonly PhaseEntry[];
   readonly outcome: UpgradeOutcome;
-  /** Sum of the phases' ms. */
+  /** How long the attempt took: the report's total once it ends with one; a refused one's is the load
+   *  and the wall time from its first frame to the refusal, as this page received them. */
   readonly totalMs: number;
+  /** When this page received the attempt's first frame and its first migrate frame (the caller's clock,
+   *  ms), to time what the frames do not: a refusal's whole attempt, the migration before validate. */
+  readonly startedAt: number | null;
+  readonly migrateFrom: number | null;
   /** From the committed phase: how long commands waited. */
   readonly pauseMs: number | null;
   /** Why it was refused. */
@@ -83,9 +88,10 @@ const TERMINAL: Partial<Record<KnownPhase, UpgradeOutcome>> = {
   'dry-run': 'dry-run',
 };
 
-/** Add one frame. A frame of another attempt starts a new model; a frame of an unknown phase changes
+/** Add one frame, received at `receivedAt` (ms, any clock: only differences count; absent, nothing is timed
+ *  by receipt). A frame of another attempt starts a new model; a frame of an unknown phase changes
  *  nothing. */
-export function foldUpgrade(model: UpgradeModel | null, frame: UpgradeFrame): UpgradeModel | null {
+export function foldUpgrade(model: UpgradeModel | null, frame: UpgradeFrame, receivedAt?: number): UpgradeModel | null {
   if (!(KNOWN as readonly string[]).includes(frame.phase)) return model;
   const phase = frame.phase as KnownPhase;
   const base: UpgradeModel =
@@ -100,6 +106,8 @@ export function foldUpgrade(model: UpgradeModel | null, frame: UpgradeFrame): Up
           phases: [],
           outcome: 'running',
           totalMs: 0,
+          startedAt: typeof receivedAt === 'number' ? receivedAt : null,
+          migrateFrom: null,
           pauseMs: null,
           error: null,
           steps: [],
@@ -119,7 +127,13 @@ export function foldUpgrade(model: UpgradeModel | null, frame: UpgradeFrame): Up
   const detail = (frame.detail ?? {}) as Record<string, unknown>;
   const entry: PhaseEntry = { phase, ms: typeof frame.ms === 'number' ? frame.ms : null, detail };
   // a repeated phase (migrate, catch-up) replaces its entry: its newest frame says the most
-  const phases = [...base.phases.filter((p) => p.phase !== phase), entry];
+  let phases = [...base.phases.filter((p) => p.phase !== phase), entry];
+  // migrate frames are progress with no time of their own: the migration took from the first of them
+  // to the first frame of a later phase
+  const migrateFrom = phase === 'migrate' ? (base.migrateFrom ?? (typeof receivedAt === 'number' ? receivedAt : null)) : base.migrateFrom;
+  if (phase !== 'migrate' && typeof receivedAt === 'number' && migrateFrom !== null) {
+    phases = phases.map((p) => (p.phase === 'migrate' && p.ms === null ? { ...p, ms: Math.max(0, receivedAt - migrateFrom) } : p));
+  }
   const next: { -readonly [K in keyof UpgradeModel]: UpgradeModel[K] } = {
     ...base,
     // 'begin' names the target as the running release (it is not loaded yet); later frames know it.
@@ -127,6 +141,7 @@ export function foldUpgrade(model: UpgradeModel | null, frame: UpgradeFrame): Up
     to: frame.to,
     direction: frame.direction,
     phases,
+    migrateFrom,
     // (begin's ms is the load's, which the load frame carries too)
     totalMs: phases.reduce((sum, p) => sum + (p.phase === 'begin' ? 0 : (p.ms ?? 0)), 0),
     outcome: TERMINAL[phase] ?? base.outcome,
@@ -150,11 +165,18 @@ export function foldUpgrade(model: UpgradeModel | null, frame: UpgradeFrame): Up
   // progress, with no time of their own)
   if (typeof report.totalMs === 'number') next.totalMs = report.totalMs;
   const took = isRecord(report.phases) ? report.phases : null;
-  if (took) next.phases = next.phases.map((p) => (p.ms === null && typeof took[p.phase] === 'number' ? { ...p, ms: took[p.phase] as number } : p));
+  // (the migration's own time beats the one this page measured between frames)
+  if (took) next.phases = next.phases.map((p) => ((p.ms === null || p.phase === 'migrate') && typeof took[p.phase] === 'number' ? { ...p, ms: took[p.phase] as number } : p));
   const pause = detail.pauseMs ?? report.pauseMs;
   if (typeof pause === 'number') next.pauseMs = pause;
   if (typeof report.queued === 'number') next.queued = report.queued;
   if (phase === 'refused') {
+    // what the phases' times miss (a migration's progress frames, a hold, an abort's wait): the wall
+    // time from the attempt's first frame to this one, plus the load before that first frame
+    if (typeof receivedAt === 'number' && base.startedAt !== null && model?.id === frame.upgrade) {
+      const load = phases.find((p) => p.phase === 'begin')?.ms ?? phases.find((p) => p.phase === 'load')?.ms ?? 0;
+      next.totalMs = Math.max(next.totalMs, load + (receivedAt - base.startedAt));
+    }
     next.error = errorOf(detail.error ?? report.error);
     // the step that failed: what the error says, else where the server was (held or in the cut-over:
     // the swap never came). A whole-state step runs in the rehearsal while the server checks.

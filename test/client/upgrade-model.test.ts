@@ -13,7 +13,7 @@ const frame = (phase: string, extra: Partial<UpgradeFrame> = {}): UpgradeFrame =
   ...extra,
 });
 
-const fold = (frames: UpgradeFrame[]): UpgradeModel => frames.reduce<UpgradeModel | null>(foldUpgrade, null)!;
+const fold = (frames: UpgradeFrame[]): UpgradeModel => frames.reduce<UpgradeModel | null>((m, f) => foldUpgrade(m, f), null)!;
 
 describe('foldUpgrade', () => {
   it('collects phases, timings, counts, the sample and the pause of a committed upgrade', () => {
@@ -114,6 +114,40 @@ describe('foldUpgrade, online migration frames', () => {
     expect(cutting).toMatchObject({ cuttingOver: true, held: false });
     expect(headline(cutting)).toBe('Switching to v2…');
     expect(foldUpgrade(cutting, frame('committed', { detail: { changed: { posts: ['p2', 'p1', 7] } } }))).toMatchObject({ cuttingOver: false, outcome: 'committed', changed: { posts: ['p2', 'p1'] } });
+  });
+
+  it('times an aborted or refused attempt by the wall clock, the hold included, and its migration between frames', () => {
+    // the frames of `molt push 2 --hold --pace 1500` aborted while held, as the server sends them,
+    // with the time (ms) this page received each: only begin, load and validate carry an ms
+    const steps = [{ step: '1->2', describe: 'Likes are becoming emoji reactions: every like turns into a ❤️.' }];
+    const progress = (done: number) => ({ progress: { kinds: { posts: { done, total: 3000 } }, done, total: 3000, rate: 1500, etaMs: ((3000 - done) / 1500) * 1000, round: 0 }, steps, dryRun: false });
+    const census = { users: 3, posts: 3000, reactions: 40 };
+    const received: [UpgradeFrame, number][] = [
+      [frame('begin', { ms: 95.5, detail: { kind: 'push', describe: steps[0]!.describe, steps, hold: true, pace: { perSecond: 1500 }, dryRun: false } }), 10_000],
+      [frame('load', { ms: 95.5, detail: { steps } }), 10_001],
+      [frame('migrate', { detail: progress(0) }), 10_020],
+      [frame('migrate', { detail: progress(1500) }), 11_020],
+      [frame('migrate', { detail: progress(2976) }), 12_004],
+      [frame('validate', { ms: 17.4, detail: { census } }), 12_070],
+      [frame('held', { detail: { progress: progress(3000).progress, census } }), 12_090],
+      [frame('refused', { detail: { error: { code: 'E_ABORTED', message: 'the operator aborted the upgrade before its cut-over; nothing changed' }, phase: 'held' } }), 16_400],
+    ];
+    const m = received.reduce<UpgradeModel | null>((model, [f, at]) => foldUpgrade(model, f, at), null)!;
+    expect(headline(m)).toBe('Upgrade to v2 called off');
+    // the load (before the first frame), then 6.4 s from begin to the refusal: not 95.5 + 17.4 ms
+    expect(m.totalMs).toBeCloseTo(95.5 + 6400, 6);
+    // the migration ran from its first progress frame to validate
+    expect(m.phases.find((p) => p.phase === 'migrate')?.ms).toBe(2050);
+    // refused while it migrated: the migration ran until the refusal
+    const cut = [...received.slice(0, 4), [frame('refused', { detail: { error: { code: 'E_ABORTED', message: 'x' }, phase: 'migrate' } }), 11_500] as [UpgradeFrame, number]];
+    const early = cut.reduce<UpgradeModel | null>((model, [f, at]) => foldUpgrade(model, f, at), null)!;
+    expect(early.phases.find((p) => p.phase === 'migrate')?.ms).toBe(1480);
+    expect(early.totalMs).toBeCloseTo(95.5 + 1500, 6);
+    // a committed attempt's report has the last word, for the whole and for the migration
+    const ran = received.slice(0, 6).reduce<UpgradeModel | null>((model, [f, at]) => foldUpgrade(model, f, at), null);
+    const committed = foldUpgrade(ran, frame('committed', { ms: 2, detail: { report: { totalMs: 2160, phases: { load: 95.5, migrate: 2040, validate: 17.4 } } } }), 12_100)!;
+    expect(committed.totalMs).toBe(2160);
+    expect(committed.phases.find((p) => p.phase === 'migrate')?.ms).toBe(2040);
   });
 
   it('ignores a phase it does not know, so pages loaded before a server change keep working', () => {
