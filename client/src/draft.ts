@@ -36,8 +36,16 @@ export function draftState(text: string, max: number = MAX_POST): DraftState {
   return { length, remaining, tone: remaining <= WARN_AT ? 'warn' : 'ok', canPost: true, problem: null };
 }
 
-/** Handles as the join form accepts them before asking the server (which has the final word). */
+/** docs/FEED.md's rule for `join`: a handle is 3-20 of `a-z A-Z 0-9 _`. */
+const HANDLE = /^[A-Za-z0-9_]{3,20}$/;
+
+/**
+ * Handles as the join form accepts them before asking the server: the feed's own rule, with the feed's
+ * own message (`bad_handle`), so a typo does not spend a join of the rate limit. The server still has
+ * the final word (a handle taken, say).
+ */
 export function handleProblem(handle: string): string | null {
   const h = handle.trim();
-  return h === '' ? 'Pick a handle.' : null;
+  if (h === '') return 'Pick a handle.';
+  return HANDLE.test(h) ? null : 'A handle is 3 to 20 letters, digits or underscores.';
 }

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { draftState, handleProblem, MAX_POST, textLength } from '../../client/src/draft.ts';
+import { ERRORS } from '../../src/feed/v1/errors.ts';
+import { HANDLE } from '../../src/feed/v1/limits.ts';
 
 describe('draftState', () => {
   it('refuses an empty or blank draft with an inline message', () => {
@@ -27,8 +29,18 @@ describe('draftState', () => {
 });
 
 describe('handleProblem', () => {
-  it('asks for a handle when there is none and leaves the rest to the server', () => {
+  it('asks for a handle when there is none', () => {
     expect(handleProblem('  ')).toBe('Pick a handle.');
     expect(handleProblem('alice')).toBeNull();
+  });
+
+  it('refuses what the feed refuses, with its message, and nothing it accepts', () => {
+    const cases = ['ab', 'abc', 'has space', 'x'.repeat(20), 'x'.repeat(21), 'x'.repeat(25), 'dots.and-dashes', 'Ünïcode', 'under_score_9', 'ALLCAPS', '  padded  ', 'ab\u200b', 'ſſſ', '\u212Aelvin'];
+    for (const handle of cases) {
+      // the page sends the handle trimmed; the feed's own rule and message (src/feed/v1) judge that
+      const feedRefuses = !HANDLE.test(handle.trim());
+      expect(handleProblem(handle), handle).toBe(feedRefuses ? ERRORS.bad_handle : null);
+    }
+    expect(handleProblem('ab')).toBe('A handle is 3 to 20 letters, digits or underscores.');
   });
 });

@@ -4,6 +4,7 @@
  * composer however Join is pressed, and a handle the feed would refuse is refused on the page, without
  * spending the join rate limit.
  */
+import { Unpackr } from 'msgpackr';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server.ts';
@@ -75,5 +76,31 @@ describe.skipIf(!HAVE_CHROMIUM)('tabs and the join form', () => {
       await expect.poll(() => focused(page), { message: how }).toBe('draft');
       await ctx.close();
     }
+  }, T);
+
+  it('refuses a handle the feed would refuse on the page, without asking the server', async () => {
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    watch(page);
+    const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+    const sent: string[] = [];
+    page.on('websocket', (ws) =>
+      ws.on('framesent', ({ payload }) => {
+        if (typeof payload !== 'string') sent.push(String((unpackr.unpack(payload) as { type?: unknown }).type));
+      }),
+    );
+    await page.goto(server.url);
+    const error = page.locator('form.join .inline-error');
+    for (const typo of ['ab', 'has space', 'x'.repeat(25), 'dots.and-dashes']) {
+      await page.locator('input[name=handle]').fill(typo);
+      await page.locator('form.join button[type=submit]').click();
+      await expect.poll(() => error.textContent(), { message: typo }).toBe('A handle is 3 to 20 letters, digits or underscores.');
+      expect(await error.isVisible()).toBe(true);
+    }
+    expect(sent.filter((t) => t === 'join')).toEqual([]);
+    // the join budget (3 at once for a connection) is untouched: a good handle still joins
+    await join(page, 'good_handle_20_chars');
+    expect(sent.filter((t) => t === 'join')).toEqual(['join']);
+    await ctx.close();
   }, T);
 });
