@@ -26,7 +26,8 @@ export interface Composer {
 
 export function composer(initial: ComposerOptions): Composer {
   let opts = initial;
-  const textarea = h('textarea', { name: opts.name, rows: opts.rows ?? 3, placeholder: opts.placeholder, 'aria-label': opts.placeholder }) as HTMLTextAreaElement;
+  // dir=auto: a draft in Arabic or Hebrew runs right to left, as it will read once posted
+  const textarea = h('textarea', { name: opts.name, rows: opts.rows ?? 3, placeholder: opts.placeholder, 'aria-label': opts.placeholder, dir: 'auto' }) as HTMLTextAreaElement;
   textarea.value = opts.initial ?? '';
   const counter = h('span.counter', { 'aria-hidden': 'true' });
   const error = h('p.inline-error', { role: 'alert', hidden: true });

@@ -1,7 +1,7 @@
 /**
  * One person, several tabs, and the join form, in real Chromium against a real server: a sign-out in
  * one tab signs the other tabs of the browser out (they share the session token), focus lands in the
- * composer however Join is pressed, and a handle the feed would refuse is refused on the page, without
+ * composer however Join is pressed, a composer writes right-to-left text right to left, and a handle the feed would refuse is refused on the page, without
  * spending the join rate limit.
  */
 import { Unpackr } from 'msgpackr';
@@ -15,7 +15,7 @@ import { join } from './pages.ts';
 const T = 60_000;
 const focused = (page: Page) => page.evaluate(() => document.activeElement?.getAttribute('name') ?? document.activeElement?.tagName ?? null);
 
-describe.skipIf(!HAVE_CHROMIUM)('tabs and the join form', () => {
+describe.skipIf(!HAVE_CHROMIUM)('tabs, the join form and the composer', () => {
   let server: RunningServer;
   let browser: Browser;
   let carol: TestClient;
@@ -76,6 +76,24 @@ describe.skipIf(!HAVE_CHROMIUM)('tabs and the join form', () => {
       await expect.poll(() => focused(page), { message: how }).toBe('draft');
       await ctx.close();
     }
+  }, T);
+
+  it('writes right-to-left text right to left in the main and the reply composer', async () => {
+    await carol.ok('post', { text: 'carol asks something' });
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    watch(page);
+    await page.goto(server.url);
+    await join(page, 'rtl_writer');
+    const direction = (selector: string) => page.locator(selector).evaluate((el) => getComputedStyle(el).direction);
+    await page.locator('textarea[name=draft]').fill('שלום לכולם');
+    expect(await direction('textarea[name=draft]')).toBe('rtl');
+    await page.locator('textarea[name=draft]').fill('hello everyone');
+    expect(await direction('textarea[name=draft]')).toBe('ltr');
+    await page.locator('#page article.post', { hasText: 'carol asks something' }).locator('.act.reply').click();
+    await page.locator('textarea[name^="reply-"]').fill('مرحبا بالجميع');
+    expect(await direction('textarea[name^="reply-"]')).toBe('rtl');
+    await ctx.close();
   }, T);
 
   it('refuses a handle the feed would refuse on the page, without asking the server', async () => {
