@@ -146,14 +146,15 @@ export function foldUpgrade(model: UpgradeModel | null, frame: UpgradeFrame, rec
     totalMs: phases.reduce((sum, p) => sum + (p.phase === 'begin' ? 0 : (p.ms ?? 0)), 0),
     outcome: TERMINAL[phase] ?? base.outcome,
   };
-  // Phases carry what they learned (load: steps; migrate: census before, dropped, sample; validate:
-  // census after); committed and dry-run carry the whole report, which fills in anything missed.
+  // Phases carry what they learned (load: steps; migrate on: census before; validate and held: census
+  // after); committed and dry-run carry the whole report, which fills in anything missed.
   const report = isRecord(detail.report) ? detail.report : {};
   const steps = detail.steps ?? report.steps;
   if (Array.isArray(steps)) next.steps = steps.filter(isRecord).map((x) => ({ step: String(x.step ?? ''), describe: String(x.describe ?? '') }));
   const census = isRecord(report.census) ? report.census : {};
-  const before = frame.phase === 'migrate' ? detail.census : census.before;
-  const after = frame.phase === 'validate' ? detail.census : census.after;
+  // the census before: in every frame from the first migrate frame on (`before`), and in the report
+  const before = isNums(detail.before) ? detail.before : frame.phase === 'migrate' ? detail.census : census.before;
+  const after = frame.phase === 'validate' || frame.phase === 'held' ? detail.census : census.after;
   next.census = { before: isNums(before) ? before : base.census.before, after: isNums(after) ? after : base.census.after };
   const dropped = detail.dropped ?? report.dropped;
   if (isNums(dropped)) next.dropped = dropped;

@@ -150,6 +150,24 @@ describe('foldUpgrade, online migration frames', () => {
     expect(committed.phases.find((p) => p.phase === 'migrate')?.ms).toBe(2040);
   });
 
+  it('knows the census before from the first migrate frame on, and the one after once validated', () => {
+    const before = { users: 3, posts: 3000, likes: 40 };
+    const after = { users: 3, posts: 3000, reactions: 40 };
+    const progress = { kinds: { posts: { done: 0, total: 3000 } }, done: 0, total: 3000, rate: 0, etaMs: null, round: 0 };
+    // as the server sends them: `before` in every frame once counted, `census` the state after
+    const begun = fold([frame('begin', { ms: 90, detail: { kind: 'push', steps: [], hold: true, pace: null, dryRun: false } }), frame('load', { ms: 90, detail: { steps: [] } })]);
+    expect(begun.census).toEqual({ before: null, after: null });
+    const migrating = foldUpgrade(begun, frame('migrate', { detail: { progress, steps: [], dryRun: false, before } }))!;
+    expect(migrating.census).toEqual({ before, after: null });
+    const held = foldUpgrade(foldUpgrade(migrating, frame('validate', { ms: 17, detail: { census: after, before } })), frame('held', { detail: { progress, census: after, before } }))!;
+    expect(held.census).toEqual({ before, after });
+    const aborted = foldUpgrade(held, frame('refused', { detail: { error: { code: 'E_ABORTED', message: 'x' }, phase: 'held', before } }))!;
+    expect(aborted.census).toEqual({ before, after });
+    // refused in validate, before its census after: before known, after not
+    const refused = fold([frame('refused', { detail: { error: { code: 'E_INVARIANT', message: 'x' }, phase: 'validate', before } })]);
+    expect(refused.census).toEqual({ before, after: null });
+  });
+
   it('ignores a phase it does not know, so pages loaded before a server change keep working', () => {
     const m = fold([frame('begin'), frame('load', { ms: 1 })]);
     expect(foldUpgrade(m, frame('shadow-run' as UpgradeFrame['phase'], { ms: 9 }))).toBe(m);

@@ -34,6 +34,8 @@ const panel = (page: Page) => page.locator('.upgrade-panel');
 const headline = (page: Page) => page.locator('.upgrade-panel .upgrade-title strong').textContent();
 const version = (page: Page) => page.locator('.status .version').textContent();
 const bar = (page: Page) => page.locator('.upgrade-panel .progress [role=progressbar]');
+/** The Details table's counts of a kind: [before, after]. */
+const counts = (page: Page, kind: string) => page.locator('.upgrade-panel table.census tbody tr', { has: page.locator(`th:text-is("${kind}")`) }).locator('td').allTextContents();
 
 /** The progress bar's value, or null when none shows. */
 async function progress(page: Page): Promise<number | null> {
@@ -91,6 +93,8 @@ describe.skipIf(!HAVE_CHROMIUM)('watching an online migration', () => {
       await expect.poll(() => headline(p), { timeout: 15_000 }).toBe('v2 is ready, waiting for the switch');
       expect(await p.locator('.upgrade-panel .progress-note').textContent()).toContain('ready: waiting for the operator to switch');
       expect(await version(p)).toBe('v1');
+      // the counts before are known since the migration began, not only after a commit
+      expect(await counts(p, 'posts')).toEqual([String(POSTS), String(POSTS)]);
     }
     await b.screenshot({ animations: 'disabled', path: path.join(SHOTS, 'migration-1-held.png') });
     const abort = await operate(server, 'abort');
@@ -105,6 +109,7 @@ describe.skipIf(!HAVE_CHROMIUM)('watching an online migration', () => {
       expect(await p.locator('.upgrade-panel .refusal code').textContent()).toBe('E_ABORTED');
       // the counts the attempt built are shown as thrown away, not as the feed's
       expect(await p.locator('.upgrade-panel table.census thead').textContent()).toContain('after (not kept)');
+      expect(await counts(p, 'posts')).toEqual([String(POSTS), String(POSTS)]);
       expect(await version(p)).toBe('v1');
     }
     expect(await a.locator('#timeline').innerText()).toBe(before);

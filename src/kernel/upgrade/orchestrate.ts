@@ -217,6 +217,12 @@ export class UpgradeRun {
     this.#host.announce(phase, detail, ms, { upgrade: r.upgrade, dryRun: r.dryRun, direction: r.direction, from: r.from, to: r.to });
   }
 
+  /** The census before the migration, for the frames once it is counted (pages show it at once). */
+  #before(): { before?: Record<string, number> } {
+    const before = this.report.census.before;
+    return Object.keys(before).length ? { before } : {};
+  }
+
   #setProgress(kinds: Record<string, { done: number; total: number }>, round: number, force = false): void {
     let done = 0;
     let total = 0;
@@ -228,7 +234,7 @@ export class UpgradeRun {
     const now = performance.now();
     if (force || now - this.#lastProgress >= PROGRESS_EVERY_MS) {
       this.#lastProgress = now;
-      this.#announce('migrate', { progress: this.#progress, steps: this.report.steps, dryRun: this.report.dryRun });
+      this.#announce('migrate', { progress: this.#progress, steps: this.report.steps, dryRun: this.report.dryRun, ...this.#before() });
     }
   }
 
@@ -526,7 +532,7 @@ export class UpgradeRun {
       phase('validate');
       if (live) await this.#compare(live, s0, checked, false, ours.value!);
       phase('migrate');
-      this.#announce('validate', { census: report.census.after }, report.phases.validate);
+      this.#announce('validate', { census: report.census.after, ...this.#before() }, report.phases.validate);
       host.log('validate', { census: report.census.after, online: report.online });
 
       // ---- catch up with what commands changed meanwhile ----
@@ -727,7 +733,7 @@ export class UpgradeRun {
   async #holdUntilCutover(round: (go: () => boolean) => Promise<void>, log: Record<string, unknown>): Promise<void> {
     this.#held = true;
     this.#phase = 'held';
-    this.#announce('held', { progress: this.#progress, census: this.report.census.after });
+    this.#announce('held', { progress: this.#progress, census: this.report.census.after, ...this.#before() });
     this.#host.log('held', log);
     let go = false;
     this.#cutover = () => {
@@ -835,7 +841,7 @@ export class UpgradeRun {
       report.migrated = window.writes.length;
     };
     finish();
-    this.#announce('validate', { census: report.census.after });
+    this.#announce('validate', { census: report.census.after, ...this.#before() });
     if (report.dryRun) {
       report.result = 'dry-run';
       return this.#end('dry-run');
@@ -1064,7 +1070,7 @@ export class UpgradeRun {
     if (result === 'dry-run') this.#announce('dry-run', { report }, 0);
     else {
       report.failedAt = this.#phase;
-      this.#announce('refused', { error: report.error, phase: this.#phase });
+      this.#announce('refused', { error: report.error, phase: this.#phase, ...this.#before() });
     }
     this.#host.log(result, { error: report.error?.code, totalMs: report.totalMs });
     return report;
