@@ -380,6 +380,18 @@ export function validate(s: Parameters<typeof checked>[0]) { let x = 0; for (let
     expect((await pending).error?.code).toBe('E_ABORTED');
   }, 60_000);
 
+  it('a pace in a share of the CPU: one that fits commits; one too small for the upgrade\'s time limit is refused after its first slices, not at the limit', async () => {
+    const { kernel, conn } = boot(2000);
+    const check = untouched(kernel, conn);
+    const t0 = performance.now();
+    const crawl = await kernel.upgrade(r2, { pace: { share: 0.00001 } });
+    expect(crawl).toMatchObject({ result: 'refused', failedAt: 'migrate', error: { code: 'E_BAD_REQUEST', message: expect.stringMatching(/^a pace of 0\.001% of one CPU would take about [\d.]+ (s|h) for the [\d,]+ entities left, past the upgrade's 600 s limit; nothing changed \(at least \d+%\)$/) } });
+    // refused once its first slices were timed: not after the upgrade's 10 minutes
+    expect(performance.now() - t0).toBeLessThan(20_000);
+    await check();
+    expect(await kernel.upgrade(r2, { pace: { share: 0.5 } })).toMatchObject({ result: 'committed' });
+  }, 60_000);
+
   it('shows in status the catch-up rounds and the shadow run while they happen, as the frames do', async () => {
     // what status said when the kernel logged each phase (logged while it is still in it)
     const seen: Record<string, string | undefined> = {};
