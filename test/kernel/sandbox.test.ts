@@ -234,6 +234,18 @@ describe('sandbox', () => {
     ['Function.prototype.apply', `Math.max.apply(null, { length: 2 ** 26 })`],
   ];
 
+  it('Symbol.for takes keys of at most 128 characters, at most 10,000 in all: the registry keeps every key for the life of the process', () => {
+    const box = load(`exports.f = (k) => Symbol.for(k); exports.same = () => Symbol.for('molt-test-same') === Symbol.for('molt-test-same');`);
+    const { f, same } = box.exports as { f: (k: string) => symbol; same: () => boolean };
+    expect(() => box.run(() => f('x'.repeat(2 ** 20)), 1000)).toThrow(/^Symbol\.for: feed code may register a key of at most 128 characters \(the registry keeps every key for the life of the process\); this one has 1,048,576$/);
+    expect(box.run(() => same(), 1000)).toBe(true);
+    // distinct keys count, whatever registered them before in this process
+    expect(() => box.run(() => { for (let i = 0; i < 10_001; i++) f(`molt-test-${i}`); }, 5000)).toThrow(/^Symbol\.for: feed code may register at most 10,000 keys in the life of the process/);
+    // a key already registered is still given; the host's own calls are not bounded
+    expect(box.run(() => f('molt-test-1'), 1000)).toBe(Symbol.for('molt-test-1'));
+    expect(typeof Symbol.for('x'.repeat(200))).toBe('symbol');
+  });
+
   it('refuses a built-in that would walk a length no watchdog can interrupt, at once and saying why', () => {
     const box = load(`exports.calls = [${LONG.map(([, code]) => `() => { ${code}; }`).join(', ')}];`);
     const calls = (box.exports as { calls: (() => unknown)[] }).calls;
