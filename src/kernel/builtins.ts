@@ -524,9 +524,8 @@ export function guardBuiltins(): void {
   // The symbol registry is the process's, for good: V8 never collects a key registered there, and
   // loading a release again frees none. Measured: a handler that registered twenty keys of 1 MB a
   // command (five of ten ran, three of them out of time) left 98 MB after the kernel closed and the
-  // heap was collected; repeated, the
-  // heap's marks would refuse every write, then every command, until a restart (which loses the
-  // feed). Feed code may register keys of at most MAX_SYMBOL_KEY characters, and at most MAX_SYMBOLS
+  // heap was collected; repeated, the heap's marks would refuse every write, then every command,
+  // until a restart (which loses the feed). Feed code may register keys of at most MAX_SYMBOL_KEY characters, and at most MAX_SYMBOLS
   // of them in the life of the process (a release's immer registers three).
   const registered = new Set<string>();
   replace(Symbol, 'for', (original) => ({ f(this: unknown, key?: unknown) {

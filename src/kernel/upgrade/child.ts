@@ -516,9 +516,9 @@ function need(): Run {
 }
 
 /**
- * This process runs at a nice value: on two cores that other processes keep busy it gets a tenth of
- * one, and a load that takes 90-140 ms here took longer than the 2 s limit (its time is wall time), so
- * an honest push was refused with E_RELEASE_LOAD. A load past its limit that had less than half of it
+ * This process runs at a nice value: beside processes that keep both cores busy its share of one can
+ * fall to a tenth (nice 10's weight against nice 0's), and a load's limit is wall time: a probe's honest
+ * push beside two busy loops was refused with E_RELEASE_LOAD (a load takes 90-140 ms here when cold). A load past its limit that had less than half of it
  * in CPU was starved, not slow: it is tried once more with five times the limit. One that used the CPU
  * it had (a top level that loops) is refused at the limit as before; the live process loads the
  * release after this one, within the limit.
