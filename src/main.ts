@@ -1,5 +1,5 @@
 import { logOutput, serverOptionsFromEnv } from './env.ts';
-import { startServer, type ServerOptions } from './server.ts';
+import { ListenError, startServer, type RunningServer, type ServerOptions } from './server.ts';
 
 /** `npm start`: run molt at feed version 1 (or $MOLT_BOOT). Every limit comes from MOLT_* (README). */
 let options: ServerOptions;
@@ -10,7 +10,17 @@ try {
   process.exit(2);
 }
 const logs = logOutput();
-const server = await startServer({ ...options, logStream: logs.stream });
+let server: RunningServer;
+try {
+  server = await startServer({ ...options, logStream: logs.stream });
+} catch (err) {
+  // a port that is taken is a setting to change, said as one (exit 2), not an exception
+  if (!(err instanceof ListenError)) throw err;
+  const port = err.listener === 'public' ? 'PORT' : 'OPERATOR_PORT';
+  const why = err.code === 'EADDRINUSE' ? 'is in use (another molt, or another program, listens there): stop that one or set another' : `cannot be taken (${(err.cause as Error).message}): set another`;
+  process.stderr.write(`molt: ${port}=${err.port} on ${err.host} ${why} ${port}\n`);
+  process.exit(2);
+}
 // the rehearsal process starts now and keeps its mirror of the state close behind, so a push starts at once
 void server.kernel.warm();
 logs.ready(server, `molt is running feed v${server.kernel.version} (operator API ${server.operatorUrl}${server.tokenFile ? `, token in ${server.tokenFile}` : ''})`);

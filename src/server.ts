@@ -1,3 +1,4 @@
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
@@ -57,14 +58,29 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** A listener could not take its port (EADDRINUSE: taken; EACCES: not allowed): nothing was started. */
+export class ListenError extends Error {
+  constructor(
+    readonly listener: 'public' | 'operator',
+    readonly port: number,
+    readonly host: string,
+    readonly code: string,
+    cause: Error,
+  ) {
+    super(`the ${listener} listener cannot listen on ${host}:${port}: ${code === 'EADDRINUSE' ? 'the port is in use' : cause.message}`, { cause });
+  }
+}
+
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   // Synchronous writes: a log line is out when the call returns, nothing is left to flush at exit, and
   // a reader that went away (EPIPE) turns logging off instead of hanging the exit in a retry loop.
   const log = pino({ level: options.logLevel ?? 'info', base: { service: 'molt' } }, options.logStream ?? pino.destination({ dest: 1, sync: true }));
   let tokenFile: string | null = null;
+  let freshTokenFile = false;
   let token = options.token ?? process.env['MOLT_TOKEN'];
   if (!token) {
     tokenFile = path.resolve(options.tokenFile ?? DEFAULT_TOKEN_FILE);
+    freshTokenFile = !existsSync(tokenFile);
     token = ensureTokenFile(tokenFile);
   }
   if (token.length < 16) throw new Error('the operator token must be at least 16 characters');
@@ -92,8 +108,21 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const operator = createOperatorApi(kernel, token, quiet ? undefined : log.child({ part: 'operator' }), ws);
   let closing: Promise<void> | null = null;
 
-  await app.listen({ port: options.port ?? 8080, host: options.host ?? '0.0.0.0' });
-  await operator.listen({ port: options.operatorPort ?? 8081, host: options.operatorHost ?? '127.0.0.1' });
+  // A port that cannot be taken ends the start: the listener that was opened closes, the kernel ends,
+  // and a token file written for this start is removed (no server will ever read it).
+  const listen = async (which: ListenError['listener'], server: { listen(o: { port: number; host: string }): Promise<unknown> }, port: number, host: string) => {
+    try {
+      await server.listen({ port, host });
+    } catch (err) {
+      await Promise.allSettled([app.close(), operator.close(), kernel.close()]);
+      metrics.stop();
+      if (freshTokenFile && tokenFile) rmSync(tokenFile, { force: true });
+      const { code } = err as NodeJS.ErrnoException;
+      throw new ListenError(which, port, host, code ?? 'unknown', err as Error);
+    }
+  };
+  await listen('public', app, options.port ?? 8080, options.host ?? '0.0.0.0');
+  await listen('operator', operator, options.operatorPort ?? 8081, options.operatorHost ?? '127.0.0.1');
   const pub = app.server.address() as AddressInfo;
   const op = operator.server.address() as AddressInfo;
   const hostName = (h: string) => (h === '0.0.0.0' || h === '::' ? 'localhost' : h.includes(':') ? `[${h}]` : h);

@@ -1,0 +1,53 @@
+/** `npm start` on a port that is taken: a setting to change, said as one, not an exception. */
+import { execFile } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT } from '../../src/release/build.ts';
+
+function start(env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  const clean = { ...process.env };
+  delete clean['MOLT_TOKEN'];
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env: { ...clean, HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env }, timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe('a start on a port in use', () => {
+  let taken: Server;
+  let port: number;
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'molt-start-'));
+    taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    port = (taken.address() as AddressInfo).port;
+  });
+  afterAll(() => {
+    taken.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('names PORT and exits 2, as for a bad setting, and leaves no token file for a server that never ran', async () => {
+    const tokenFile = path.join(dir, 'fresh', 'operator-token');
+    const r = await start({ PORT: String(port), OPERATOR_PORT: '0', MOLT_TOKEN_FILE: tokenFile });
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toBe(`molt: PORT=${port} on 127.0.0.1 is in use (another molt, or another program, listens there): stop that one or set another PORT\n`);
+    expect(r.stdout).not.toContain('molt is running');
+    expect(existsSync(tokenFile)).toBe(false);
+  }, 60_000);
+
+  it('names OPERATOR_PORT, and keeps a token file that was there before', async () => {
+    const tokenFile = path.join(dir, 'kept-token');
+    writeFileSync(tokenFile, 'an-operator-token-kept-0123456789\n');
+    const r = await start({ PORT: '0', OPERATOR_PORT: String(port), MOLT_TOKEN_FILE: tokenFile });
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toBe(`molt: OPERATOR_PORT=${port} on 127.0.0.1 is in use (another molt, or another program, listens there): stop that one or set another OPERATOR_PORT\n`);
+    expect(readFileSync(tokenFile, 'utf8')).toBe('an-operator-token-kept-0123456789\n');
+  }, 60_000);
+});
