@@ -39,7 +39,7 @@ options
   --url URL            operator API (default $MOLT_OPERATOR_URL or http://127.0.0.1:8081)
   --token TOKEN        operator token (default $MOLT_TOKEN, else the token file);
                        a token that starts with '-' is written --token=TOKEN
-  --token-file FILE    (default ${DEFAULT_TOKEN_FILE})
+  --token-file FILE    (default $MOLT_TOKEN_FILE or ${DEFAULT_TOKEN_FILE})
 
 exit status: 0 committed (or a dry run that would commit), 1 refused, 2 bad usage or no server`;
 
@@ -245,8 +245,13 @@ function operator(url?: string, token?: string, tokenFile?: string) {
   const base = (url ?? process.env['MOLT_OPERATOR_URL'] ?? 'http://127.0.0.1:8081').replace(/\/$/, '');
   let secret = token ?? process.env['MOLT_TOKEN'];
   if (!secret) {
-    const file = path.resolve(tokenFile ?? DEFAULT_TOKEN_FILE);
-    if (!existsSync(file)) throw new UsageError(`no operator token: pass --token, set MOLT_TOKEN, or run from the folder where the server wrote ${DEFAULT_TOKEN_FILE}`);
+    // where the server keeps it: the same default and the same variable as the server's
+    const given = tokenFile ?? (process.env['MOLT_TOKEN_FILE'] || undefined);
+    const file = path.resolve(given ?? DEFAULT_TOKEN_FILE);
+    if (!existsSync(file))
+      throw new UsageError(
+        `no operator token: ${file} does not exist${tokenFile ? ' (--token-file)' : given ? ' (MOLT_TOKEN_FILE)' : ''}; pass --token or set MOLT_TOKEN, or point at the server's token file with --token-file FILE or MOLT_TOKEN_FILE (the server writes it at ${DEFAULT_TOKEN_FILE} under the folder it was started from, or at its own MOLT_TOKEN_FILE)`,
+      );
     secret = readFileSync(file, 'utf8').trim();
   }
   const call = async <T>(method: string, route: string, body?: unknown): Promise<T> => {

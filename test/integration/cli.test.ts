@@ -176,3 +176,35 @@ describe('a new operator token', () => {
     }
   });
 });
+
+describe('the token file', () => {
+  let server: RunningServer;
+  let dir: string;
+  let tokenFile: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'molt-token-file-'));
+    tokenFile = path.join(dir, 'elsewhere', 'operator-token');
+    server = await startServer({ port: 0, operatorPort: 0, tokenFile, logLevel: 'silent' });
+  });
+  afterAll(async () => {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is read where MOLT_TOKEN_FILE puts it, as the server does', async () => {
+    const r = await molt(['status', '--json', '--url', server.operatorUrl], { MOLT_TOKEN: '', MOLT_TOKEN_FILE: tokenFile });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ version: 1 });
+  });
+
+  it('when missing, is named in the error with both ways to point at another', async () => {
+    const missing = path.join(dir, 'not-there');
+    const env = await molt(['status', '--url', server.operatorUrl], { MOLT_TOKEN: '', MOLT_TOKEN_FILE: missing });
+    expect(env.code).toBe(2);
+    expect(env.stderr).toMatch(new RegExp(`^molt: no operator token: ${missing.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} does not exist \\(MOLT_TOKEN_FILE\\); `));
+    expect(env.stderr).toContain('--token-file FILE or MOLT_TOKEN_FILE');
+    const flag = await molt(['status', '--url', server.operatorUrl, '--token-file', missing], { MOLT_TOKEN: '', MOLT_TOKEN_FILE: tokenFile });
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toContain(`no operator token: ${missing} does not exist (--token-file); `);
+  });
+});
