@@ -15,7 +15,8 @@ const USAGE = `molt: operate a running molt server
   molt cutover                 cut over an upgrade that waits for it (push --hold)
   molt abort                   stop the running or held upgrade before its cut-over: nothing changes
   molt permanent               make the last upgrade permanent: close its reversible window (until
-                               then, rollback replays every write since through the previous version)
+                               then, a rollback can replay every write since through the previous
+                               version: with --replay, or when a step on the way back has no down)
   molt status                  running version, release, uptime, entities, clients, the upgrade in
                                progress, history
   molt build <version|folder>  build a release locally and print its hash (no server); a released
@@ -356,7 +357,7 @@ export function formatStatus(s: OperatorStatus): string {
     `  clients    ${s.connections} connected, ${s.online} users online`,
     `  events     seq ${s.seq}`,
     ...(s.window
-      ? [`  window     rollback replays ${s.window.writes.toLocaleString('en')} writes through v${s.window.back.version} (upgrade ${s.window.upgrade.slice(0, 8)}); closes in ${Math.ceil(s.window.closesInMs / 60000)} min or at molt permanent`]
+      ? [`  window     open since upgrade ${s.window.upgrade.slice(0, 8)}, ${s.window.writes.toLocaleString('en')} writes: rollback goes back to v${s.window.back.version} through down, or replays these writes through v${s.window.back.version} with --replay or where a step has no down; closes in ${Math.ceil(s.window.closesInMs / 60000)} min or at molt permanent`]
       : ['  window     none: rollback goes through down']),
     ...(s.upgrade
       ? [`  upgrading  ${s.upgrade.kind} v${s.upgrade.from} -> ${s.upgrade.to === null ? '?' : `v${s.upgrade.to}`}${s.upgrade.dryRun ? ' (dry run)' : ''}: ${s.upgrade.held ? 'held, waiting for molt cutover' : s.upgrade.phase}${s.upgrade.progress.total ? `, ${s.upgrade.progress.done.toLocaleString('en')} of ${s.upgrade.progress.total.toLocaleString('en')}${s.upgrade.progress.round ? `, catch-up round ${s.upgrade.progress.round}` : ''}` : ''}, ${(s.upgrade.startedMs / 1000).toFixed(1)} s`]

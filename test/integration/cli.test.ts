@@ -208,3 +208,23 @@ describe('the token file', () => {
     expect(flag.stderr).toContain(`no operator token: ${missing} does not exist (--token-file); `);
   });
 });
+
+describe('the reversible window', () => {
+  let server: RunningServer;
+  const TOKEN = 'window-token-0123456789abcdef';
+  const as = (args: string[]) => molt([...args, '--url', server.operatorUrl, `--token=${TOKEN}`]);
+  beforeAll(async () => {
+    server = await startServer({ port: 0, operatorPort: 0, token: TOKEN, logLevel: 'silent' });
+  });
+  afterAll(async () => server.close());
+
+  it('is shown by status as what a rollback does: down, or a replay with --replay or where a step has no down', async () => {
+    const push = await as(['push', '2']);
+    expect(push.code, push.stdout + push.stderr).toBe(0);
+    const status = await as(['status']);
+    expect(status.stdout).toMatch(
+      /^ {2}window {5}open since upgrade [0-9a-f]{8}, \d+ writes: rollback goes back to v1 through down, or replays these writes through v1 with --replay or where a step has no down; closes in \d+ min or at molt permanent$/m,
+    );
+    expect(status.stdout).not.toContain('rollback replays');
+  }, 60_000);
+});
