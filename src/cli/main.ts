@@ -27,7 +27,7 @@ const USAGE = `molt: operate a running molt server
 push and rollback options
   --dry-run            everything up to the cut-over, on the live state, in the rehearsal; changes nothing
   --hold               migrate and keep the new state caught up, then wait for molt cutover (or abort)
-                       (Ctrl-C while a push or rollback runs aborts it; a second Ctrl-C leaves it running)
+                       (Ctrl-C while a push or rollback runs aborts it; a second stops waiting for the report)
   --pace N | N%        at most N entities a second, or N% of one CPU: to spare a busy feed, or to watch
   --force              leave a running release whose census() or sample() breaks (the report says
                        what was skipped)
@@ -189,18 +189,26 @@ export function parsePace(text: string): { perSecond: number } | { share: number
  * Run a push or a rollback so that Ctrl-C aborts it: an upgrade whose operator has gone would run on
  * (held, up to its time limit) and hold off every other push with E_BUSY. The first Ctrl-C asks the
  * server to abort and waits for the report (refused, E_ABORTED, nothing changed; past the cut-over it
- * is too late, and the report says committed); a second leaves the upgrade running and exits 130.
+ * is too late, and the report says committed); a second stops waiting and exits 130 at once: the
+ * abort already asked for stands (unless it could not be sent), and `molt status` shows how it ended.
  */
 async function interruptible<T>(client: ReturnType<typeof operator>, call: () => Promise<T>): Promise<T> {
-  let asked = false;
+  let abort: 'none' | 'asked' | 'failed' = 'none';
   const interrupt = (): void => {
-    if (asked) {
-      process.stderr.write('molt: left the upgrade running: `molt status` shows it, `molt abort` stops it\n');
+    if (abort === 'failed') {
+      process.stderr.write('molt: stopped waiting for the report; the abort was not taken (above): `molt status` shows the upgrade if it still runs, `molt abort` stops it\n');
       process.exit(130);
     }
-    asked = true;
-    process.stderr.write('\nmolt: aborting the upgrade (Ctrl-C again to leave it running)\n');
-    client.post('/abort', {}).catch((err: unknown) => process.stderr.write(`molt: could not abort: ${err instanceof Error ? err.message : String(err)}\n`));
+    if (abort === 'asked') {
+      process.stderr.write('molt: stopped waiting for the report; the abort asked for stands: `molt status` shows how the upgrade ended\n');
+      process.exit(130);
+    }
+    abort = 'asked';
+    process.stderr.write('\nmolt: aborting the upgrade (Ctrl-C again to stop waiting for the report)\n');
+    client.post('/abort', {}).catch((err: unknown) => {
+      abort = 'failed';
+      process.stderr.write(`molt: could not abort: ${err instanceof Error ? err.message : String(err)}\n`);
+    });
   };
   process.on('SIGINT', interrupt);
   try {

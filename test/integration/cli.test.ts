@@ -125,13 +125,13 @@ export const migrations = [{ ...v1ToV2, up: { ...v1ToV2.up, finish: () => { thro
     await expect.poll(() => server.kernel.status().upgrade?.held, { timeout: 30_000 }).toBe(true);
     child.kill('SIGINT');
     expect(await exited).toBe(1);
-    expect(out.stderr).toContain('aborting the upgrade (Ctrl-C again to leave it running)');
+    expect(out.stderr).toContain('aborting the upgrade (Ctrl-C again to stop waiting for the report)');
     expect(JSON.parse(out.stdout)).toMatchObject({ result: 'refused', error: { code: 'E_ABORTED' } });
     expect(server.kernel.status().upgrade).toBeNull();
     expect(server.kernel.version).toBe(1);
   }, 60_000);
 
-  it('leaves the upgrade running on a second Ctrl-C, when the server has not answered the first, and says how to stop it', async () => {
+  it('stops waiting on a second Ctrl-C, when the server has not answered the first, and says the abort it sent stands', async () => {
     // a server that takes the push and the abort and answers neither (busy, or stuck)
     const seen: string[] = [];
     const stuck = createServer((req, res) => {
@@ -146,7 +146,9 @@ export const migrations = [{ ...v1ToV2, up: { ...v1ToV2.up, finish: () => { thro
       await expect.poll(() => seen, { timeout: 10_000 }).toContain('POST /abort');
       child.kill('SIGINT');
       expect(await exited).toBe(130);
-      expect(out.stderr).toContain('left the upgrade running: `molt status` shows it, `molt abort` stops it');
+      expect(out.stderr).toContain('molt: stopped waiting for the report; the abort asked for stands: `molt status` shows how the upgrade ended\n');
+      expect(out.stderr).not.toContain('left the upgrade running');
+      expect(seen.filter((s) => s === 'POST /abort')).toHaveLength(1);
     } finally {
       stuck.closeAllConnections();
       stuck.close();
