@@ -42,7 +42,8 @@ options
                        a token that starts with '-' is written --token=TOKEN
   --token-file FILE    (default $MOLT_TOKEN_FILE or ${DEFAULT_TOKEN_FILE})
 
-exit status: 0 committed (or a dry run that would commit), 1 refused, 2 bad usage or no server`;
+exit status: 0 committed (or a dry run that would commit: its drops are covered by its --accept-drops),
+1 refused (or a dry run whose drops need --accept-drops), 2 bad usage or no server`;
 
 class UsageError extends Error {}
 
@@ -100,7 +101,8 @@ async function main(argv: string[]): Promise<number> {
   const dryRun = values['dry-run'];
   const api = () => operator(values.url, values.token, values['token-file']);
 
-  const upgradeOptions = () => ({ dryRun, hold: values.hold, force: values.force, ...(values.replay ? { replay: true } : {}), ...(values['accept-drops'] ? { acceptDrops: parseDrops(values['accept-drops']) } : {}), ...(values.pace !== undefined ? { pace: parsePace(values.pace) } : {}) });
+  const accepted = values['accept-drops'] ? parseDrops(values['accept-drops']) : undefined;
+  const upgradeOptions = () => ({ dryRun, hold: values.hold, force: values.force, ...(values.replay ? { replay: true } : {}), ...(accepted ? { acceptDrops: accepted } : {}), ...(values.pace !== undefined ? { pace: parsePace(values.pace) } : {}) });
 
   switch (command) {
     case 'push': {
@@ -109,16 +111,16 @@ async function main(argv: string[]): Promise<number> {
       const client = api();
       const expect = (await client.get<Status>('/status')).release;
       const report = await interruptible(client, () => watching(client, json, () => client.post<UpgradeReport>('/upgrade', { release: { code: release.code, view: release.view, hash: release.hash }, expect, ...upgradeOptions() })));
-      print(json ? JSON.stringify(report, null, 2) : formatReport(report));
-      return report.result === 'refused' ? 1 : 0;
+      print(json ? JSON.stringify(report, null, 2) : formatReport(report, accepted));
+      return upgradeExit(report, accepted);
     }
     case 'rollback': {
       if (target) throw new UsageError('rollback takes no version: it returns to the release that ran before');
       const client = api();
       const expect = (await client.get<Status>('/status')).release;
       const report = await interruptible(client, () => watching(client, json, () => client.post<UpgradeReport>('/rollback', { expect, ...upgradeOptions() })));
-      print(json ? JSON.stringify(report, null, 2) : formatReport(report));
-      return report.result === 'refused' ? 1 : 0;
+      print(json ? JSON.stringify(report, null, 2) : formatReport(report, accepted));
+      return upgradeExit(report, accepted);
     }
     case 'permanent': {
       if (target) throw new UsageError('permanent takes no arguments');
@@ -300,7 +302,16 @@ const counts = (c: Record<string, number> | null) =>
 const visible = (line: string) =>
   line.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
-export function formatReport(r: UpgradeReport): string {
+/** The kinds a report drops more of than `--accept-drops` accepts (the server's rule): a real run would be refused. */
+export function notAccepted(r: UpgradeReport, accepted: Record<string, number> = {}): string[] {
+  return Object.entries(r.dropped).filter(([kind, n]) => n > 0 && n > (accepted[kind] ?? 0)).map(([kind]) => kind);
+}
+
+/** The exit status of a push or rollback: 1 refused, or a dry run whose drops the --accept-drops given do not cover (the real run would be refused). */
+const upgradeExit = (r: UpgradeReport, accepted: Record<string, number> | undefined): number =>
+  r.result === 'refused' || (r.result === 'dry-run' && notAccepted(r, accepted).length > 0) ? 1 : 0;
+
+export function formatReport(r: UpgradeReport, accepted: Record<string, number> = {}): string {
   const verb = r.kind === 'rollback' ? 'rollback' : 'push';
   const headline =
     r.result === 'committed' ? 'committed' : r.result === 'dry-run' ? 'dry run passed: nothing was changed' : `REFUSED: nothing was changed, still v${r.from.version}`;
@@ -346,8 +357,10 @@ export function formatReport(r: UpgradeReport): string {
     for (const c of r.casualties.slice(0, 5)) lines.push(`    ${c.type} by ${c.user ?? 'nobody'}: ${c.error}`);
   }
   if (r.skipped.length) lines.push(`  skipped    ${r.skipped.join('; ')}`);
-  if (r.error?.code === 'E_DROPS_NOT_ACCEPTED' || (r.result === 'dry-run' && Object.values(r.dropped).some((n) => n > 0)))
-    lines.push(`  to commit  run it again with --accept-drops ${Object.entries(r.dropped).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`).join(',')}`);
+  const needed = Object.entries(r.dropped).filter(([, n]) => n > 0).map(([k, n]) => `${k}=${n}`).join(',');
+  if (r.error?.code === 'E_DROPS_NOT_ACCEPTED') lines.push(`  to commit  run it again with --accept-drops ${needed}`);
+  else if (r.result === 'dry-run' && needed)
+    lines.push(notAccepted(r, accepted).length ? `  to commit  the real ${verb} needs --accept-drops ${needed} (without it: refused, E_DROPS_NOT_ACCEPTED)` : `  to commit  the drops are accepted by the --accept-drops given`);
   if (r.sample) {
     lines.push(`  sample     ${r.sample.kind} ${r.sample.id}`, `    before   ${JSON.stringify(r.sample.before)}`, `    after    ${JSON.stringify(r.sample.after)}`);
   }

@@ -113,6 +113,15 @@ describe('a live upgrade on a real server, driven by the CLI', () => {
     if (server.kernel.version === 1) expect((await cli(['push', '2'])).code).toBe(0);
     const target = (await allPosts(ada)).find((p) => p.text === 'hello from v1');
     await ada.ok('react', { post: target.id, emoji: '😂' });
+    // a dry run that drops what its flags do not accept exits 1, as the real run would be refused, and names the flag it needs
+    const dry = await cli(['rollback', '--dry-run']);
+    expect(dry.code, dry.stdout + dry.stderr).toBe(1);
+    expect(dry.stdout).toContain('dry run passed: nothing was changed');
+    expect(dry.stdout).toContain('to commit  the real rollback needs --accept-drops reactions=1 (without it: refused, E_DROPS_NOT_ACCEPTED)\n');
+    const dryAccepted = await cli(['rollback', '--dry-run', '--accept-drops', 'reactions=1']);
+    expect(dryAccepted.code, dryAccepted.stdout + dryAccepted.stderr).toBe(0);
+    expect(dryAccepted.stdout).toContain('to commit  the drops are accepted by the --accept-drops given');
+    expect(server.kernel.version).toBe(2);
     const refused = await cli(['rollback', '--json']);
     expect(refused.code).toBe(1);
     expect(JSON.parse(refused.stdout).error).toMatchObject({ code: 'E_DROPS_NOT_ACCEPTED', message: expect.stringMatching(/drops 1 reactions.*--accept-drops reactions=1/) });
