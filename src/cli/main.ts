@@ -345,8 +345,14 @@ export function formatReport(r: UpgradeReport, accepted: Record<string, number> 
     ...(r.gc ? [`  gc         V8's collector paused the feed ${r.gc.pauses} time${r.gc.pauses === 1 ? '' : 's'}, ${ms(r.gc.ms)} in all, ${ms(r.gc.longestMs)} at most (${r.gc.full} full collection${r.gc.full === 1 ? '' : 's'})`] : []),
     ...(r.cpuMs ? [`  cpu        ${ms(r.cpuMs.live)} here (with the commands served meanwhile), ${ms(r.cpuMs.rehearsal)} in the rehearsal`] : []),
   );
+  // The checks' results come in together (census after, checked): without them the checks were not
+  // reached (refused or aborted before), and there is nothing to say about them.
+  const replayed = r.kind === 'rollback' && r.steps.length === 1 && r.steps[0]!.step === 'window';
   if (r.checked) lines.push(`  checked    declared changes, entity by entity: ${counts(r.checked)}`);
-  else if (r.steps.length) lines.push('  checked    census only: no step declares the shapes of its states');
+  else if (r.census.after === null || !r.steps.length) {
+    // not reached, or no migration
+  } else if (replayed) lines.push('  checked    census only: a rollback by replay runs no migration step to check entity by entity');
+  else lines.push('  checked    census only: no step declares the shapes of its states');
   if (r.shadow) {
     const gone = Object.entries(r.shadow.notAccepted);
     lines.push(`  shadow     replayed ${r.shadow.replayed} of the last ${r.shadow.commands} commands through v${r.to.version}: ${r.shadow.differences.length ? `${r.shadow.differences.length} answered differently` : 'nothing it refused or broke'}${gone.length ? `; no longer accepted: ${gone.map(([t, n]) => `${t} (${n})`).join(', ')}` : ''}`);

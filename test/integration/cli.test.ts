@@ -211,7 +211,7 @@ describe('the token file', () => {
   });
 });
 
-describe('the reversible window', () => {
+describe('the reports and the status of upgrades', () => {
   let server: RunningServer;
   const TOKEN = 'window-token-0123456789abcdef';
   const as = (args: string[]) => molt([...args, '--url', server.operatorUrl, `--token=${TOKEN}`]);
@@ -220,13 +220,43 @@ describe('the reversible window', () => {
   });
   afterAll(async () => server.close());
 
-  it('is shown by status as what a rollback does: down, or a replay with --replay or where a step has no down', async () => {
+  it('says nothing of the checks a push refused before them never ran (no false reason)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'molt-unchecked-'));
+    try {
+      const folder = path.join(dir, 'v2');
+      mkdirSync(folder);
+      writeFileSync(path.join(folder, 'index.ts'), `export * from ${abs('src/feed/v2/index.ts')};\n`);
+      writeFileSync(path.join(folder, 'migrations.ts'), `import { v1ToV2 } from ${abs('migrations/001-v1-to-v2.ts')};
+export const migrations = [{ ...v1ToV2, up: { ...v1ToV2.up, finish: () => { throw new Error('refused in migrate'); } } }];\n`);
+      const r = await as(['push', folder]);
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      expect(r.stdout).toContain('E_MIGRATION_THREW');
+      expect(r.stdout).not.toMatch(/^ {2}checked/m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('shows the reversible window in status as what a rollback does: down, or a replay with --replay or where a step has no down', async () => {
     const push = await as(['push', '2']);
     expect(push.code, push.stdout + push.stderr).toBe(0);
+    expect(push.stdout).toMatch(/^ {2}checked {4}declared changes, entity by entity: /m);
     const status = await as(['status']);
     expect(status.stdout).toMatch(
       /^ {2}window {5}open since upgrade [0-9a-f]{8}, \d+ writes: rollback goes back to v1 through down, or replays these writes through v1 with --replay or where a step has no down; closes in \d+ min or at molt permanent$/m,
     );
     expect(status.stdout).not.toContain('rollback replays');
+  }, 60_000);
+
+  it('says nothing of checks an aborted rollback by replay never reached', async () => {
+    expect(server.kernel.version).toBe(2);
+    const rollback = as(['rollback', '--replay', '--hold']);
+    await expect.poll(() => server.kernel.status().upgrade?.held, { timeout: 30_000 }).toBe(true);
+    expect((await as(['abort'])).code).toBe(0);
+    const r = await rollback;
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.stdout).toContain('E_ABORTED');
+    expect(r.stdout).not.toContain('no step declares the shapes of its states');
+    expect(server.kernel.version).toBe(2);
   }, 60_000);
 });
