@@ -11,7 +11,7 @@
  * A release is never overwritten: a version already archived is left as it is. A version whose frozen
  * sources changed since they were frozen is refused. Commit both files (releases/ and released.json).
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Archive, BuildError, ROOT, archivePath, buildRelease, readArchive } from './build.ts';
@@ -42,6 +42,12 @@ export async function recordRelease(version: number, root = ROOT): Promise<Recor
     if (changed.length > 0) throw new BuildError(`v${version}'s frozen sources changed since it was released (${changed.join(', ')}): put them back; change a released version by writing the next one`);
   }
   const built = await buildRelease(version, root, { fromSource: true });
+  const unwritten = placeholders(built.inputs, root);
+  if (unwritten.length > 0)
+    throw new BuildError(
+      `v${version} is not finished: ${unwritten.map((u) => `${u.file} still has the placeholder molt new-version wrote for ${u.directions.join(' and ')}`).join('; ')}. ` +
+        `Write ${unwritten.some((u) => u.directions.length > 1) ? 'them' : 'it'} (the comment at the top of the file says how; npm test fails until then) and release after: a release never changes. Nothing was written.`,
+    );
   const inputs: Record<string, string> = {};
   for (const file of [...built.inputs, ...built.viewInputs].sort()) inputs[file] = sha256(path.join(root, file));
   const archive: Archive = { version, hash: built.hash, inputs, code: built.code, view: built.view };
@@ -54,6 +60,22 @@ export async function recordRelease(version: number, root = ROOT): Promise<Recor
     writeFileSync(releasedFile(root), `${JSON.stringify(sorted, null, 2)}\n`);
   }
   return { version, hash: built.hash, archive: name, wrote: true, frozen: Object.keys(frozen).length };
+}
+
+/**
+ * The migration steps among a release's sources whose up or down is still the placeholder that
+ * `molt new-version` writes (`up: unwritten(...)`, src/cli/new-version.ts): run, it throws.
+ */
+export function placeholders(inputs: string[], root = ROOT): { file: string; directions: string[] }[] {
+  const out: { file: string; directions: string[] }[] = [];
+  for (const file of inputs) {
+    if (!file.startsWith('migrations/')) continue;
+    const source = readFileSync(path.join(root, file), 'utf8');
+    if (!/^function unwritten</m.test(source)) continue;
+    const directions = [...source.matchAll(/^\s*(up|down): unwritten\(/gm)].map((m) => m[1]!);
+    if (directions.length > 0) out.push({ file, directions });
+  }
+  return out;
 }
 
 async function main(args: string[]): Promise<number> {

@@ -98,6 +98,18 @@ describe('molt new-version', () => {
     expect(tests.stdout).toMatch(new RegExp(`Tests +${failed.length} failed`));
   }, 180_000);
 
+  it('cannot be released while its step holds the placeholders: npm run release refuses, naming them, writing nothing', async () => {
+    const released = read('src/feed/released.json');
+    const r = await run(copy.root, process.execPath, ['--import', 'tsx', 'src/release/record.ts', '4']);
+    expect(r.code, r.stdout + r.stderr).not.toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(
+      'release: v4 is not finished: migrations/003-v3-to-v4.ts still has the placeholder molt new-version wrote for up and down. Write them (the comment at the top of the file says how; npm test fails until then) and release after: a release never changes. Nothing was written.\n',
+    );
+    expect(existsSync(copy.at('releases/v4.json'))).toBe(false);
+    expect(read('src/feed/released.json')).toBe(released);
+  }, 120_000);
+
   it('passes once up and down are written (the identity, declared lossless), and v4 builds into a release the kernel loads', async () => {
     const identity = "{ describe: 'Nothing changes for people', each: {}, finish: (state) => ({ state }) }";
     const step = read('migrations/003-v3-to-v4.ts')
@@ -117,5 +129,9 @@ describe('molt new-version', () => {
     const release = loadRelease(built, 5000);
     expect(release.version).toBe(4);
     expect(release.migrations.map((m) => `${m.from}->${m.to}`)).toEqual(['1->2', '2->3', '3->4']);
+    // written, it is released
+    const released = await run(copy.root, process.execPath, ['--import', 'tsx', 'src/release/record.ts', '4']);
+    expect(released.code, released.stdout + released.stderr).toBe(0);
+    expect(released.stdout).toMatch(/^released v4: releases\/v4\.json/);
   }, 180_000);
 });
