@@ -99,6 +99,7 @@ async function main(argv: string[]): Promise<number> {
   const json = values.json;
   jsonOut = json;
   const dryRun = values['dry-run'];
+  if (dryRun && values.hold) throw new UsageError(`--dry-run and --hold do not go together: a dry run ends before the cut-over, so it never waits for one\n\n${USAGE}`);
   const api = () => operator(values.url, values.token, values['token-file']);
 
   const accepted = values['accept-drops'] ? parseDrops(values['accept-drops']) : undefined;
@@ -136,6 +137,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'status': {
+      if (target) throw new UsageError(`status takes no arguments\n\n${USAGE}`);
       const status = await api().get<OperatorStatus>('/status');
       print(json ? JSON.stringify(status, null, 2) : formatStatus(status));
       return 0;

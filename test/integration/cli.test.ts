@@ -32,6 +32,21 @@ describe('the CLI', () => {
     expect(server.kernel.version).toBe(1);
   });
 
+  it('refuses what it would ignore with the usage and status 2: an argument to status, --dry-run with --hold', async () => {
+    const history = server.kernel.status().history.length;
+    const status = await molt(['status', 'extra', '--url', server.operatorUrl, `--token=${DASH_TOKEN}`]);
+    expect(status.code).toBe(2);
+    expect(status.stdout).toBe('');
+    expect(status.stderr).toMatch(/^molt: status takes no arguments\n\nmolt: operate a running molt server\n/);
+    for (const command of [['push', '2'], ['rollback']]) {
+      const r = await molt([...command, '--dry-run', '--hold', '--url', server.operatorUrl, `--token=${DASH_TOKEN}`]);
+      expect(r.code, r.stdout + r.stderr).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/^molt: --dry-run and --hold do not go together: a dry run ends before the cut-over, so it never waits for one\n\nmolt: operate a running molt server\n/);
+    }
+    expect(server.kernel.status().history).toHaveLength(history); // nothing was asked of the server
+  }, 60_000);
+
   it('takes a token that starts with a dash as --token=VALUE, and says so when it is given as --token VALUE', async () => {
     const ok = await molt(['status', '--json', '--url', server.operatorUrl, `--token=${DASH_TOKEN}`]);
     expect(ok.code).toBe(0);
