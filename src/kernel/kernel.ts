@@ -867,7 +867,10 @@ export class Kernel {
   /** Make the last upgrade permanent: its reversible window closes (rollback then goes through down). */
   permanent(): { upgrade: string } {
     const w = this.#openWindow();
-    if (!w) die('E_NOT_HELD', 'no reversible window is open: the last upgrade is already permanent');
+    if (!w) {
+      const committed = this.#history.some((h) => h.kind !== 'boot' && !h.dryRun && h.result === 'committed');
+      die('E_NOT_HELD', committed ? 'no reversible window is open: the last upgrade is already permanent' : 'no reversible window is open: nothing has been upgraded since the server started');
+    }
     this.#closeWindow('permanent');
     return { upgrade: w.upgrade };
   }

@@ -276,5 +276,9 @@ export const census: typeof counted = (s) => { if (boom) for (;;) {} return coun
     for (let i = 0; i < 4; i++) await again.kernel.dispatch(again.conn, { type: 'post', text: `w${i}` });
     expect(again.kernel.status().window).toBeNull();
     void conn;
+    // with no upgrade since boot there is nothing to make permanent, and it says so
+    const fresh = new Kernel(v1);
+    kernels.push(fresh);
+    expect(() => fresh.permanent()).toThrow(expect.objectContaining({ code: 'E_NOT_HELD', message: 'no reversible window is open: nothing has been upgraded since the server started' }));
   }, 60_000);
 });
