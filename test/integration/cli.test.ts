@@ -15,7 +15,7 @@ import { ROOT } from '../../src/release/build.ts';
 const DASH_TOKEN = '-starts-with-a-dash-0123456789';
 const STACK = /\n\s+at /;
 
-describe('the CLI', () => {
+describe('the CLI', { timeout: 30_000 }, () => {
   let server: RunningServer;
   beforeAll(async () => {
     server = await startServer({ port: 0, operatorPort: 0, token: DASH_TOKEN, logLevel: 'silent' });
@@ -194,7 +194,7 @@ describe('a new operator token', () => {
   });
 });
 
-describe('the token file', () => {
+describe('the token file', { timeout: 30_000 }, () => {
   let server: RunningServer;
   let dir: string;
   let tokenFile: string;
@@ -226,7 +226,7 @@ describe('the token file', () => {
   });
 });
 
-describe('the reports and the status of upgrades', () => {
+describe('the reports and the status of upgrades', { timeout: 30_000 }, () => {
   let server: RunningServer;
   const TOKEN = 'window-token-0123456789abcdef';
   const as = (args: string[]) => molt([...args, '--url', server.operatorUrl, `--token=${TOKEN}`]);
