@@ -103,5 +103,5 @@ describe('the circuit breaker', () => {
     // three cost the process their limit, the rest were refused at once
     expect(atCommit['E_HANDLER_TIMEOUT']).toBe(3);
     expect(atCommit['E_CIRCUIT_OPEN']).toBeGreaterThan(10);
-  });
+  }, 30_000);
 });
