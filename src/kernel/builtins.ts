@@ -535,6 +535,13 @@ export function guardBuiltins(): void {
     return apply(original, this, args);
   } }).f);
 
+  // a BigInt made without BigInt (a stand-in in feed code, sandbox.ts) or a literal (syntax.ts)
+  for (const name of ['getBigInt64', 'getBigUint64'] as const)
+    replace(DataView.prototype, name, (original) => ({ f(this: unknown) {
+      if (feedDepth !== 0) throw new TypeError(`DataView.prototype.${name}: feed code may not make a BigInt (its arithmetic runs in one step that nothing can interrupt); the state holds numbers`);
+      return apply(original, this, arguments);
+    } }).f);
+
   // The symbol registry is the process's, for good: V8 never collects a key registered there, and
   // loading a release again frees none. Measured: a handler that registered twenty keys of 1 MB a
   // command (five of ten ran, three of them out of time) left 98 MB after the kernel closed and the

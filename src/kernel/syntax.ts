@@ -46,9 +46,9 @@ export function guardSyntax(source: string, where: string): string {
   if (source.length > MAX_SOURCE)
     throw new SyntaxError(`${where}: release code of ${source.length.toLocaleString('en')} characters; the kernel parses it to bound its syntax, and takes at most ${MAX_SOURCE.toLocaleString('en')} at once`);
   if (source.includes(KEYS)) throw new SyntaxError(`${where}: release code may not use the name ${KEYS} (the kernel's own)`);
-  // nothing to bound or refuse without one of these words (most code compiled by eval or Function),
-  // nor a RegExp literal too long to compile (in source no longer than it may be)
-  if (source.length <= MAX_PATTERN && !/\.\.\.|\bin\b|\basync\b|\bimport\b/.test(source)) return source;
+  // nothing to bound or refuse without one of these words or a BigInt literal's end (most code compiled
+  // by eval or Function), nor a RegExp literal too long to compile (in source no longer than it may be)
+  if (source.length <= MAX_PATTERN && !/\.\.\.|\bin\b|\basync\b|\bimport\b|\dn\b|0[xX][\da-fA-F_]+n\b/.test(source)) return source;
   const known = recent.get(source);
   if (known !== undefined) {
     recent.delete(source);
@@ -91,6 +91,8 @@ function rewrite(source: string, where: string): string {
     Identifier: named,
     ...({ VariablePattern: named } as object),
     Literal(node) {
+      if ((node as unknown as { bigint?: string }).bigint !== undefined)
+        throw new SyntaxError(`${where}:${lineOf(node)}: release code may not use BigInt: its arithmetic runs in one step that nothing can interrupt, holding the whole process (the state holds numbers)`);
       // compiled when first used, in one C++ call (builtins.ts, MAX_PATTERN): as bounded as one made by new RegExp
       const pattern = (node as unknown as { regex?: { pattern: string } }).regex?.pattern;
       if (pattern !== undefined && pattern.length > MAX_PATTERN)

@@ -104,6 +104,13 @@ describe('sandbox', () => {
     ['lockdown', 'globalThis.lockdown()', /lockdown is not available to feed code/],
     ['harden', 'globalThis.harden({})', /harden is not available to feed code/],
     ['TextEncoder', "new globalThis.TextEncoder().encode('x')", /TextEncoder is not available to feed code: the feed keeps strings, not bytes/],
+    // BigInt arithmetic is one step nothing interrupts, at any size (a literal is refused at load, syntax.ts)
+    ['BigInt', 'BigInt(2) ** BigInt(1e9)', /BigInt is not available to feed code: the state holds numbers/],
+    ['BigInt.asIntN', 'BigInt.asIntN(64, 0)', /BigInt.asIntN is not available to feed code/],
+    ['BigInt64Array', 'new BigInt64Array(1)[0]', /BigInt64Array is not available to feed code/],
+    ['BigUint64Array', 'new globalThis.BigUint64Array(1)[0]', /BigUint64Array is not available to feed code/],
+    ["DataView's getBigInt64", 'new DataView(new ArrayBuffer(8)).getBigInt64(0)', /DataView.prototype.getBigInt64: feed code may not make a BigInt/],
+    ["DataView's getBigUint64", 'new DataView(new ArrayBuffer(8)).getBigUint64(0)', /DataView.prototype.getBigUint64: feed code may not make a BigInt/],
   ])('gives a stand-in for %s that says why', (_name, expr, message) => {
     const box = load(`exports.f = () => ${expr};`);
     expect(() => box.run(() => (box.exports as { f(): unknown }).f(), 100)).toThrow(message);

@@ -116,6 +116,15 @@ describe('syntax that makes promises is refused where a release loads', () => {
     expect(() => box.run(ex['fn']!, 500)).toThrow(/release code may not use async functions/);
   });
 
+  it('refuses a BigInt literal, at the top level and in what eval or Function compile: its arithmetic is one step nothing interrupts', () => {
+    // measured: the square of (1n << 536870000n) - 12345n held the process 2.3 s past a 250 ms limit
+    expect(() => load(`const x = (1n << 536870000n) - 12345n; exports.f = () => x * x;`)).toThrow(/test.js:2: release code may not use BigInt: its arithmetic runs in one step that nothing can interrupt/);
+    const box = load(`exports.ev = () => (0, eval)('2n ** 64n'); exports.fn = () => Function('return 1n')();`);
+    const ex = box.exports as Record<string, () => unknown>;
+    expect(() => box.run(ex['ev']!, 500)).toThrow(/release code may not use BigInt/);
+    expect(() => box.run(ex['fn']!, 500)).toThrow(/release code may not use BigInt/);
+  });
+
   it('still loads the words where they are not syntax: in strings, comments and property names', () => {
     const box = load(`// async and import() in a comment
       exports.o = { async: 'import()', import: 1 }; exports.s = "async () => await 0";`);
