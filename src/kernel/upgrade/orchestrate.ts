@@ -221,8 +221,9 @@ export class UpgradeRun {
 
   /** The census before the migration, for the frames once it is counted (pages show it at once). */
   #before(): { before?: Record<string, number> } {
-    const before = this.report.census.before;
-    return Object.keys(before).length ? { before } : {};
+    // null when the running release's census() broke and the operator forced the upgrade past it
+    const before = this.report.census.before as Record<string, number> | null;
+    return before !== null && typeof before === 'object' && Object.keys(before).length ? { before } : {};
   }
 
   #setProgress(kinds: Record<string, { done: number; total: number }>, round: number, force = false): void {
