@@ -29,6 +29,7 @@ import { FairQueue } from './fair.ts';
 import { checkEvents, checkOutcome, show } from './guard.ts';
 import { resolveLimits, type Limits } from './limits.ts';
 import { checkPlain, checkSent } from './plain.ts';
+import { Lineage } from './lineage.ts';
 import { loadRelease, type LoadedRelease, type ReleaseSource } from './release.ts';
 import { Rehearsal } from './upgrade/rehearsal.ts';
 import { served, type Served } from './journal.ts';
@@ -209,8 +210,8 @@ export class Kernel {
   #window: ReversibleWindow | null = null;
   /** The last commands accepted, as they ran: the shadow run replays them before a cut-over. */
   readonly #recent: Ring<Served>;
-  /** States (and their top-level values) that were live and have been replaced: see #checkLineage. */
-  readonly #retired = new WeakSet<object>();
+  /** States (and their top-level values) that were live and have been replaced (lineage.ts). */
+  readonly #lineage = new Lineage();
 
   constructor(boot: ReleaseSource, options: KernelOptions = {}) {
     this.#limits = resolveLimits(options.limits);
@@ -609,7 +610,7 @@ export class Kernel {
         }
         if (outcome.state !== state) {
           checkPlain(outcome.state, state, where, 'state', limits.maxGrowthBytes, { tree: true });
-          this.#checkLineage(outcome.state, state, where);
+          this.#lineage.check(outcome.state, state, where);
         }
       }
     } catch (err) {
@@ -624,7 +625,7 @@ export class Kernel {
       );
     }
     if ('error' in outcome) return finished(w, release, t0, { ok: false, error: { code: outcome.error.code, message: outcome.error.message } }, { refused: true, ran: true });
-    if (outcome.state !== state) this.#retire(state, outcome.state);
+    if (outcome.state !== state) this.#lineage.retire(state, outcome.state);
     const bind = conn && outcome.bind !== undefined && outcome.bind !== user ? { conn, before: user, after: outcome.bind } : undefined;
     const d = finished(w, release, t0, { ok: true, data: outcome.reply ?? null });
     d.ran = true;
@@ -633,36 +634,6 @@ export class Kernel {
     if (outcome.events) d.events = outcome.events;
     if (bind) d.bind = bind;
     return d;
-  }
-
-  /**
-   * Lineage: a handler's new state must descend from the one it was given, not be a state (or a
-   * top-level part of one) that was live before and has been replaced since: a handler that memoized
-   * an old state would otherwise erase everything written after it. The kernel retires each replaced
-   * root and each replaced top-level value, so the check is O(top-level keys).
-   */
-  #checkLineage(next: unknown, prev: unknown, where: string): void {
-    if (this.#stale(next)) die('E_LINEAGE', `${where} returned a state that was replaced earlier: it must build on the state it is given`);
-    if (typeof next !== 'object' || next === null || typeof prev !== 'object' || prev === null) return;
-    for (const key of Object.keys(next)) {
-      const value = (next as Record<string, unknown>)[key];
-      if (value !== (prev as Record<string, unknown>)[key] && this.#stale(value))
-        die('E_LINEAGE', `${where} returned a state whose ${key.slice(0, 40)} was replaced earlier: it must build on the state it is given`);
-    }
-  }
-
-  #stale(value: unknown): boolean {
-    return typeof value === 'object' && value !== null && this.#retired.has(value);
-  }
-
-  #retire(prev: unknown, next: unknown): void {
-    if (typeof prev !== 'object' || prev === null) return;
-    this.#retired.add(prev);
-    if (typeof next !== 'object' || next === null) return;
-    for (const key of Object.keys(prev)) {
-      const value = (prev as Record<string, unknown>)[key];
-      if (typeof value === 'object' && value !== null && value !== (next as Record<string, unknown>)[key]) this.#retired.add(value);
-    }
   }
 
   /** Effects of one served command, in order: its events, its binding, its reply. */
@@ -810,7 +781,7 @@ export class Kernel {
   /** Past the point of no return: one assignment, then tell everyone and serve what waited. */
   #commit(target: LoadedRelease, state: unknown, report: UpgradeReport, previous: unknown): void {
     const replaced = this.#cell.release;
-    this.#retire(this.#cell.state, state);
+    this.#lineage.retire(this.#cell.state, state);
     this.#cell = { release: target, state };
     // a push opens a reversible window (while there is room for the state it replaced); a rollback closes it
     this.#closeWindow(report.kind === 'rollback' ? 'rollback' : 'upgrade');

@@ -207,6 +207,22 @@ describe('one upgrade at a time, and leaving a release that breaks', () => {
     expect(kernel.version).toBe(1);
   }, 60_000);
 
+  it('an abort during the first copy of the state to the rehearsal ends it at once, however long the copy would take', async () => {
+    // a state that is small in memory and large as a tree (each level holds the one below twice):
+    // copied to the rehearsal as the tree it reads as, 2^24 leaves, for minutes
+    let shared: unknown = { x: 'a' };
+    for (let i = 0; i < 24; i++) shared = { a: shared, b: shared };
+    const kernel = new Kernel(tiny(), { initialState: { count: 0, shared } as never, limits: { rehearsalHeapMb: 512 } });
+    kernels.push(kernel);
+    const t0 = performance.now();
+    const pending = kernel.upgrade(tiny({ version: 2 }));
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(kernel.abort()).toMatchObject({ upgrade: expect.any(String) });
+    expect(await pending).toMatchObject({ result: 'refused', failedAt: 'begin', error: { code: 'E_ABORTED' } });
+    expect(performance.now() - t0).toBeLessThan(10_000);
+    expect(kernel.version).toBe(1);
+  }, 60_000);
+
   it('a running release whose census() breaks can be left with force, and the report says what was skipped', async () => {
     const kernel = new Kernel(tiny({ census: `(s) => { if (s.count > 1) throw new Error('census broke'); return { things: s.count }; }` }), { limits: { rehearsalHeapMb: 96 } });
     kernels.push(kernel);

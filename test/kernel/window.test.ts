@@ -7,7 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Kernel } from '../../src/kernel/kernel.ts';
 import type { ReleaseSource } from '../../src/kernel/release.ts';
-import { TempReleases, abs, slowVersion } from '../support/releases.ts';
+import { TempReleases, abs, patchedVersion, slowVersion } from '../support/releases.ts';
 import { buildRelease } from '../../src/release/build.ts';
 import { framesTo } from '../../src/transport/frames.ts';
 
@@ -235,6 +235,40 @@ export function handle(state, command, ctx) { const out = v2.handle(state, comma
       expect(report.loopDelayMs.max).toBeLessThan(1_500);
     } finally {
       slowDir.remove();
+    }
+  }, 60_000);
+
+  it('replays each write with the checks a live command gets: a state that holds the one before twice, or grows past its bound, is a casualty, not committed', async () => {
+    // v1 as released, except on the posts it never served live: TWICE keeps the state it was given
+    // under a new key beside its own parts, BIG adds 5 MB
+    const patched = patchedVersion(`const out = served(s, c, ctx);
+  const text = typeof c.text === 'string' ? c.text : '';
+  if ('state' in out && text.startsWith('TWICE')) return { ...out, state: { ...out.state, again: s } } as typeof out;
+  if ('state' in out && text.startsWith('BIG')) return { ...out, state: { ...out.state, junk: 'x'.repeat(5 * 2 ** 20) } } as typeof out;
+  return out;`);
+    try {
+      const built = await buildRelease(patched.dir);
+      const kernel = new Kernel(v1);
+      kernels.push(kernel);
+      const conn = kernel.connect(framesTo(() => {}));
+      await kernel.dispatch(conn, { type: 'join', handle: 'ada' });
+      expect((await kernel.upgrade({ code: built.code, view: built.view, hash: built.hash }, { force: true })).result).toBe('committed');
+      // what live v1 does with them: refused
+      expect(await kernel.dispatch(conn, { type: 'post', text: 'TWICE live' })).toMatchObject({ ok: false, error: { code: 'E_HANDLER_CONTRACT', message: expect.stringMatching(/in two places/) } });
+      expect(await kernel.dispatch(conn, { type: 'post', text: 'BIG live' })).toMatchObject({ ok: false, error: { code: 'E_TOO_LARGE' } });
+      expect((await kernel.upgrade(oneWay)).result).toBe('committed');
+      for (let i = 0; i < 8; i++) expect(await kernel.dispatch(conn, { type: 'post', text: `TWICE ${i}` })).toMatchObject({ ok: true });
+      expect(await kernel.dispatch(conn, { type: 'post', text: 'BIG 0' })).toMatchObject({ ok: true });
+      expect(await kernel.dispatch(conn, { type: 'post', text: 'kept' })).toMatchObject({ ok: true });
+      const report = await kernel.rollback({ replay: true, acceptDrops: { commands: 100 } });
+      expect(report).toMatchObject({ result: 'committed', to: { version: 1 }, dropped: { commands: 9 } });
+      expect(report.casualties.map((c) => c.error.split(':')[0])).toEqual([...Array(8).fill('E_HANDLER_CONTRACT'), 'E_TOO_LARGE']);
+      // the state committed is what live v1 would have built: the other write, and nothing twice
+      expect(await texts(kernel, conn)).toEqual(['kept']);
+      expect(Object.keys(kernel.state as object)).not.toContain('again');
+      expect(Object.keys(kernel.state as object)).not.toContain('junk');
+    } finally {
+      patched.remove();
     }
   }, 60_000);
 

@@ -54,12 +54,18 @@ export function loopingVersion(type: string): { dir: string; remove(): void } {
  * expression over the command `c`) is true: a handler slow for some input only.
  */
 export function slowVersion(type: string, when: string): { dir: string; remove(): void } {
-  const dir = mkdtempSync(path.join(tmpdir(), 'molt-looping-'));
+  return patchedVersion(`if (c.type === ${JSON.stringify(type)} && (${when})) for (;;) {}\n  return served(s, c, ctx);`);
+}
+
+/**
+ * Feed v1 as released, but for its handler's body (TypeScript over the state `s`, the command `c` and
+ * the context `ctx`; `served(s, c, ctx)` is v1's own handler): a previous release that does on some
+ * writes what it never did live.
+ */
+export function patchedVersion(body: string): { dir: string; remove(): void } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'molt-patched-'));
   const v1 = abs('src/feed/v1/index.ts');
-  writeFileSync(
-    path.join(dir, 'index.ts'),
-    `import { handle as served } from ${v1};\nexport * from ${v1};\nexport const handle: typeof served = (s, c, ctx) => {\n  if (c.type === ${JSON.stringify(type)} && (${when})) for (;;) {}\n  return served(s, c, ctx);\n};\n`,
-  );
+  writeFileSync(path.join(dir, 'index.ts'), `import { handle as served } from ${v1};\nexport * from ${v1};\nexport const handle: typeof served = (s, c, ctx) => {\n  ${body}\n};\n`);
   writeFileSync(path.join(dir, 'migrations.ts'), `export { migrations } from ${abs('migrations/index.ts')};\n`);
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }

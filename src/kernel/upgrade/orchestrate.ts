@@ -409,7 +409,7 @@ export class UpgradeRun {
       const source = this.#req.kind === 'push' ? this.#req.source : host.previous();
       if (!source) die('E_NO_PREVIOUS', `version ${current.version} is the first release since boot; there is nothing to roll back to`);
       if (typeof source.code !== 'string') die('E_BAD_REQUEST', 'a release needs code (string) and view (string or null)');
-      await reh.sync(s0);
+      await reh.sync(s0, undefined, () => this.#check());
       this.#check();
       await reh.call('load', { source: current.source, hash: current.hash, loadTimeoutMs: limits.loadTimeoutMs }, deadline);
       const loaded = await reh.call<{ version: number; hash: string }>('load', { source, hash: source.hash, loadTimeoutMs: limits.loadTimeoutMs }, deadline);
@@ -818,7 +818,7 @@ export class UpgradeRun {
     this.#host.log('begin', { kind: report.kind, window: true, writes: window.writes.length, to: target.version });
     // Unrehearsed here (the replay runs only in this process): bounded as the status's census is
     report.census.before = liveCensus(current, host.current().state, limits);
-    const replay = new Replay(target, window.state, window.writes, limits.handlerTimeoutMs);
+    const replay = new Replay(target, window.state, window.writes, limits.handlerTimeoutMs, limits.maxGrowthBytes);
     this.#phase = 'migrate';
     this.#migrateStart = performance.now();
     const t1 = performance.now();

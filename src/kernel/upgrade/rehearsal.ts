@@ -237,16 +237,17 @@ export class Rehearsal {
    * them, so the feed keeps serving), then only the patches since the last sync. Returns the patches
    * sent (0 when nothing changed).
    */
-  sync(state: unknown, budgetBytes = 256 * 1024): Promise<number> {
+  sync(state: unknown, budgetBytes = 256 * 1024, stop?: () => void): Promise<number> {
     const run = this.#queue.then(
-      () => this.#sync(state, budgetBytes),
-      () => this.#sync(state, budgetBytes),
+      () => this.#sync(state, budgetBytes, stop),
+      () => this.#sync(state, budgetBytes, stop),
     );
     this.#queue = run.catch(() => undefined);
     return run;
   }
 
-  async #sync(state: unknown, budgetBytes: number): Promise<number> {
+  /** `stop` is called between the batches of a full sync, and ends it by throwing (an abort, a limit). */
+  async #sync(state: unknown, budgetBytes: number, stop?: () => void): Promise<number> {
     await this.start();
     if (this.#hasMirror && this.#synced === state) return 0;
     if (!this.#hasMirror) {
@@ -258,6 +259,9 @@ export class Rehearsal {
         // not awaited one by one: the child builds while the next batch is packed
         void this.#send('sync', { full: 'chunk', bytes: this.#pack(batch) }, 120_000).catch(() => undefined);
         await tick();
+        // a state that is large when read as a tree (one shared many times over) took minutes here,
+        // with every other upgrade refused as busy and the operator's abort unheard
+        stop?.();
       }
       await this.#send('sync', { full: 'end' }, 120_000);
       this.#synced = state;

@@ -16,6 +16,7 @@ import { MoltError } from '../errors.ts';
 import { checkOutcome } from '../guard.ts';
 import type { Served } from '../journal.ts';
 import { checkPlain } from '../plain.ts';
+import { Lineage } from '../lineage.ts';
 import type { LoadedRelease } from '../release.ts';
 import { describeThrown, runBounded } from '../sandbox.ts';
 
@@ -100,7 +101,11 @@ export class Replay {
   readonly casualties: Casualty[] = [];
   at = 0;
 
-  constructor(readonly release: LoadedRelease, state: unknown, readonly writes: readonly Served[], readonly ms: number) {
+  /** The states this replay built and replaced (a handler may not go back to one). */
+  readonly #lineage = new Lineage();
+
+  /** `ms`: a write's time limit; `maxGrowthBytes`: what one write may add to the state (as live). */
+  constructor(readonly release: LoadedRelease, state: unknown, readonly writes: readonly Served[], readonly ms: number, readonly maxGrowthBytes: number) {
     this.state = state;
   }
 
@@ -128,19 +133,33 @@ export class Replay {
       return;
     }
     let t = 0;
-    const ctx: Context = Object.freeze({ now: w.now, caller: w.caller, online: w.online, token: () => w.tokens[t++] ?? `replayed-${w.now}-${t}` });
+    // the same shape as a live command's context (kernel.ts)
+    const ctx: Context = Object.freeze({ now: w.now, token: () => w.tokens[t++] ?? `replayed-${w.now}-${t}`, caller: w.caller, online: w.online });
     const state = this.state;
     try {
+      // the checks a live command's new state gets (kernel.ts #step): plain data that stays a tree,
+      // within its growth, built on the state it was given. Without them a replay committed what the
+      // live process had refused: a state holding the one before twice (2^N nodes after N writes,
+      // and the next upgrade's copy to the rehearsal never ended), 16 MB a write past a 4 MB bound.
       const next = runBounded((): { ok: true; state: unknown } | { ok: false; error: string } => {
         const outcome = checkOutcome(release.feed.handle(state, w.command, ctx), release.version, type);
         if ('error' in outcome) return { ok: false, error: `${outcome.error.code}: ${outcome.error.message}` };
-        if (outcome.state !== state) checkPlain(outcome.state, state, `feed v${release.version} handle('${type}')`, 'state');
+        if (outcome.state !== state) {
+          const where = `feed v${release.version} handle('${type.slice(0, 40)}')`;
+          checkPlain(outcome.state, state, where, 'state', this.maxGrowthBytes, { tree: true });
+          this.#lineage.check(outcome.state, state, where);
+        }
         return { ok: true, state: outcome.state };
       }, this.ms);
-      if (next.ok) this.state = next.state;
+      if (next.ok) {
+        if (next.state !== state) this.#lineage.retire(state, next.state);
+        this.state = next.state;
+      }
       else this.casualties.push({ type, user: w.caller.user, at: w.now, error: next.error });
     } catch (err) {
-      this.casualties.push({ type, user: w.caller.user, at: w.now, error: err instanceof MoltError ? `${err.code}: ${err.message}` : describeThrown(err) });
+      // named as a live command's failure is (kernel.ts): a state that breaks the contract is the handler's
+      const code = err instanceof MoltError ? (err.code === 'E_VALIDATE' ? 'E_HANDLER_CONTRACT' : err.code) : null;
+      this.casualties.push({ type, user: w.caller.user, at: w.now, error: err instanceof MoltError ? `${code}: ${err.message}` : describeThrown(err) });
     }
   }
 }
