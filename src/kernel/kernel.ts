@@ -167,6 +167,10 @@ function fail(code: ErrorCode, message?: string): Result {
   return { ok: false, error: { code, message: message ?? ERRORS[code] } };
 }
 
+/** A status census slower than this, ms, is run again at most once every SLOW_CENSUS_FACTOR times as long. */
+const SLOW_CENSUS_MS = 50;
+const SLOW_CENSUS_FACTOR = 20;
+
 export class Kernel {
   #cell: Cell;
   /** Installed releases, oldest first; the last one runs. Rollback pops. Sources only: old code is
@@ -210,6 +214,8 @@ export class Kernel {
   #window: ReversibleWindow | null = null;
   /** The last commands accepted, as they ran: the shadow run replays them before a cut-over. */
   readonly #recent: Ring<Served>;
+  /** The last census status ran, and until when a slow one is not run again (#census). */
+  #lastCensus: { release: LoadedRelease; state: unknown; value: { census: Record<string, number>; censusError?: string }; at: number; until: number } | null = null;
   /** States (and their top-level values) that were live and have been replaced (lineage.ts). */
   readonly #lineage = new Lineage();
 
@@ -313,13 +319,27 @@ export class Kernel {
     };
   }
 
-  /** The running release's census for status: a census() that breaks is reported, not thrown. */
-  #census(release: LoadedRelease, state: unknown): { census: Record<string, number>; censusError?: string } {
+  /**
+   * The running release's census for status: a census() that breaks is reported, not thrown. It runs
+   * in this process, between commands: one that took more than SLOW_CENSUS_MS is run again at most
+   * once every SLOW_CENSUS_FACTOR times as long, and status says how old the counts are
+   * (`censusAsOfMs`). A probe's release whose census ran its 2 s limit out on status only held the
+   * feed 2 s on every call (`molt push` asks twice a second while an upgrade runs).
+   */
+  #census(release: LoadedRelease, state: unknown): { census: Record<string, number>; censusError?: string; censusAsOfMs?: number } {
+    const now = performance.now();
+    const last = this.#lastCensus;
+    if (last !== null && last.release === release && (last.state === state || now < last.until))
+      return last.state === state ? last.value : { ...last.value, censusAsOfMs: Math.round(now - last.at) };
+    let value: { census: Record<string, number>; censusError?: string };
     try {
-      return { census: liveCensus(release, state, this.#limits) };
+      value = { census: liveCensus(release, state, this.#limits) };
     } catch (err) {
-      return { census: {}, censusError: err instanceof MoltError ? `${err.code}: ${err.message}` : describeThrown(err) };
+      value = { census: {}, censusError: err instanceof MoltError ? `${err.code}: ${err.message}` : describeThrown(err) };
     }
+    const took = performance.now() - now;
+    this.#lastCensus = { release, state, value, at: now, until: took > SLOW_CENSUS_MS ? now + took * SLOW_CENSUS_FACTOR : 0 };
+    return value;
   }
 
   // ------------------------------------------------------------------ connections

@@ -223,6 +223,38 @@ describe('one upgrade at a time, and leaving a release that breaks', () => {
     expect(kernel.version).toBe(1);
   }, 60_000);
 
+  it("a census() slower than a write's time limit is refused before it commits: the kernel runs it for every write", async () => {
+    const { kernel, conn } = await started();
+    // over half a second on every count: once committed, every write would run out of its 250 ms
+    const slow = tiny({ version: 2, prelude: 'const spin = (n) => { let x = 0; for (let i = 0; i < n; i++) x += i; return x; };', census: `(s) => { spin(1.2e9); return { things: s.total }; }` });
+    await refused(kernel, conn, slow, 'E_VALIDATE', /^feed v2 census\(\) took \d+ ms on the new state; the kernel runs it for every write, within the handler's 250 ms limit/);
+  }, 60_000);
+
+  it('status runs a slow census() again only now and then, and says how old its counts are', async () => {
+    // a release whose census is fast for the writes (the memory ceiling counts each one, twice) and
+    // slow for status
+    const prelude = 'let fresh = 0; const spin = (n) => { let x = 0; for (let i = 0; i < n; i++) x += i; return x; };';
+    const census = `(s) => { if (fresh > 0) { fresh--; return { things: s.count }; } spin(3e8); return { things: s.count }; }`;
+    const handle = '(s, c, ctx) => { fresh = 2; return handle(s, c, ctx); }';
+    const kernel = new Kernel(tiny({ prelude, census, handle }), { limits: { rehearsalHeapMb: 96 } });
+    kernels.push(kernel);
+    const conn = kernel.connect(framesTo(() => {}));
+    const timed = () => {
+      const t0 = performance.now();
+      const s = kernel.status();
+      return { ms: performance.now() - t0, s };
+    };
+    const first = timed();
+    expect(first.ms).toBeGreaterThan(50);
+    expect(first.s).toMatchObject({ census: { things: 0 } });
+    expect(first.s).not.toHaveProperty('censusAsOfMs');
+    expect(await kernel.dispatch(conn, { type: 'inc' })).toMatchObject({ ok: true });
+    // the state changed, but the last census was slow: the counts are the earlier ones, said so, at once
+    const again = timed();
+    expect(again.ms).toBeLessThan(50);
+    expect(again.s).toMatchObject({ census: first.s.census, censusAsOfMs: expect.any(Number) });
+  }, 60_000);
+
   it('a running release whose census() breaks can be left with force, and the report says what was skipped', async () => {
     const kernel = new Kernel(tiny({ census: `(s) => { if (s.count > 1) throw new Error('census broke'); return { things: s.count }; }` }), { limits: { rehearsalHeapMb: 96 } });
     kernels.push(kernel);

@@ -51,6 +51,8 @@ interface Run {
   target: LoadedRelease;
   pipeline: Pipeline;
   ms: number;
+  /** The handler's time limit in the live process, within which census() runs for every write. */
+  censusMs: number;
   problemsShown: number;
   /** Renames the steps declare, old kind -> new kind, for the census invariants. */
   renames: Record<string, string>;
@@ -161,7 +163,7 @@ const ops: Record<string, (msg: Message) => unknown> = {
     // the live process builds this state too and compares: online and not a dry run, or a whole-state
     // step rehearsed again at the cut-over
     const digests = (msg['liveChecks'] === true && pipeline.online) || msg['digest'] === true ? new Digests() : null;
-    run = { force: msg['force'] === true, skipped: [], current, target, pipeline, ms, problemsShown: Number(msg['problemsShown'] ?? 5), renames, lastResult: null, checked: null, walked: new Walked(), hidden, compared: new Map(), comparedCounts: {}, pending: [], failed: null, defer: false, digests };
+    run = { force: msg['force'] === true, skipped: [], current, target, pipeline, ms, censusMs: Number(msg['censusMs'] ?? Infinity), problemsShown: Number(msg['problemsShown'] ?? 5), renames, lastResult: null, checked: null, walked: new Walked(), hidden, compared: new Map(), comparedCounts: {}, pending: [], failed: null, defer: false, digests };
     watchSlices(run);
     return { online: pipeline.online, progress: pipeline.progress(), census: censusBefore(run, mirror), heapMb: heapMb() };
   },
@@ -215,7 +217,7 @@ const ops: Record<string, (msg: Message) => unknown> = {
     if (msg['validate'] !== false) validate(r.target, state, r.ms, r.problemsShown);
     const validateMs = performance.now() - t0;
     const before = censusBefore(r, r.pipeline.input);
-    const after = census(r.target, state, r.ms);
+    const after = cheapCensus(r, state);
     if (before !== null) checkCensusInvariants(before, after, dropped, r.renames);
     const sample = msg['sample'] ? forced(r, 'sample() of the running release', () => sampleOf(r.current, r.pipeline.input, r.target, state, r.ms, telling(r))) : null;
     heapMb();
@@ -534,6 +536,26 @@ function loadStarved(source: ReleaseSource, limitMs: number): LoadedRelease {
     if (!timedOut || (cpu.user + cpu.system) / 1000 >= limitMs / 2) throw err;
     return loadRelease(source, limitMs * STARVED_LOAD_FACTOR);
   }
+}
+
+/**
+ * The new version's census of the new state, which must be cheap: the kernel runs it for every write
+ * (the memory ceiling's counts), inside the handler's time limit. One slower than that limit would
+ * make every write run out of time once committed. Timed twice before it is refused, since a
+ * collection can pause one call.
+ */
+function cheapCensus(r: Run, state: unknown): Record<string, number> {
+  let t0 = performance.now();
+  const after = census(r.target, state, r.ms);
+  let took = performance.now() - t0;
+  if (took > r.censusMs) {
+    t0 = performance.now();
+    census(r.target, state, r.ms);
+    took = Math.min(took, performance.now() - t0);
+    if (took > r.censusMs)
+      die('E_VALIDATE', `feed v${r.target.version} census() took ${Math.round(took)} ms on the new state; the kernel runs it for every write, within the handler's ${Math.round(r.censusMs)} ms limit, so every write would run out of time: census() must be cheap (keep running counts); nothing changed`);
+  }
+  return after;
 }
 
 /** Run the checks a slice left for after its answer; throw what they found (now, and every time after). */

@@ -446,7 +446,7 @@ export class UpgradeRun {
       const now = host.clock();
       const begun = await reh.call<{ online: boolean; census: Record<string, number>; heapMb: number; progress: { kinds: Record<string, { done: number; total: number }> } }>(
         // liveChecks: this process builds the same state (online, not a dry run) and checks it in full
-        'begin', { current: current.hash, target: target.hash, now, ms, problemsShown: limits.problemsShown, force: this.#req.force === true, liveChecks: !report.dryRun }, deadline);
+        'begin', { current: current.hash, target: target.hash, now, ms, censusMs: limits.handlerTimeoutMs, problemsShown: limits.problemsShown, force: this.#req.force === true, liveChecks: !report.dryRun }, deadline);
       report.online = begun.online;
       report.census.before = begun.census;
       this.#migrateStart = performance.now();
