@@ -803,6 +803,7 @@ export class Kernel {
     const replaced = this.#cell.release;
     this.#lineage.retire(this.#cell.state, state);
     this.#cell = { release: target, state };
+    this.#lastCensus = null; // it would keep the state replaced (all of it, at the first push) alive
     // a push opens a reversible window (while there is room for the state it replaced); a rollback closes it
     this.#closeWindow(report.kind === 'rollback' ? 'rollback' : 'upgrade');
     if (report.kind === 'push' && previous !== null && this.#limits.windowMs > 0) {
