@@ -88,7 +88,9 @@ export interface FeedVersion<S = unknown> {
   /** Problems found in `state`; empty when it is valid. Run on every migrated state before commit. */
   validate(state: S): readonly string[];
   /** Entity counts per kind ({users, posts, ...}), at most 100 kinds. Kinds present before and after a
-   *  migration must agree with what the migration declared dropped. */
+   *  migration must agree with what the migration declared dropped. Cheap (running counts): the kernel
+   *  counts every write with it, within the handler's time limit, and refuses an upgrade whose new
+   *  state it counts slower than that. */
   census(state: S): Readonly<Record<string, number>>;
   /** Pick a representative entity (newest post) or look up the entity with `id`; null when none. */
   sample(state: S, id?: string): Sample | null;
