@@ -395,7 +395,7 @@ export function formatStatus(s: OperatorStatus): string {
       ? [`  set aside  ${s.circuits.map((c) => `${c.command} (${c.timeouts} timeouts in a row; ${c.retryMs > 0 ? `refused for ${Math.ceil(c.retryMs / 1000)} s more` : 'its next command is tried'})`).join(', ')}`]
       : []),
     ...(s.asides?.length
-      ? [`  for one address  ${s.asides.map((a) => `${a.command} from ${a.address} (set aside ${a.times === 1 ? 'once' : `${a.times} times`}; ${a.retryMs > 0 ? `refused for ${Math.ceil(a.retryMs / 1000)} s more` : 'its next timeout sets it aside again'})`).join(', ')}`]
+      ? [`  for one address  ${s.asides.map((a) => `${a.command === '*' ? 'every command' : a.command} from ${a.address} (set aside ${a.times === 1 ? 'once' : `${a.times} times`}; ${a.retryMs > 0 ? `refused for ${Math.ceil(a.retryMs / 1000)} s more` : 'its next timeout sets it aside again'})`).join(', ')}`]
       : []),
     `  releases   ${s.releases.map((r) => `v${r.version} ${short(r.release)}`).join(' -> ')}`,
     '  history',

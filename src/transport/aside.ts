@@ -14,9 +14,13 @@
  * - after that, the first of its commands of the type that runs out its time again sets it aside at
  *   once, for twice as long as the last time (at most 8x);
  * - a type with no timeout from the address for MEMORY_MS is forgotten, and so is everything when
- *   another release runs (what was slow may be fixed).
+ *   another release runs (what was slow may be fixed);
+ * - the address's timeouts of all types count too: `after` x ALL_FACTOR of them within WINDOW_MS, and
+ *   every feed command from the address is set aside the same way (listed as the type `*`). Counted
+ *   per type alone, a client that rotated through 200 types, each slow on some input, held the
+ *   process 58.8 s of 60 with no type ever set aside (a release may name 1,000 types).
  *
- * Other addresses, and the address's other types, are served throughout.
+ * Other addresses are served throughout, and until then the address's other types.
  */
 import { asideMs, msUntil } from '../kernel/breaker.ts';
 
@@ -24,6 +28,10 @@ import { asideMs, msUntil } from '../kernel/breaker.ts';
 export const WINDOW_MS = 60_000;
 /** A type set aside once is watched this long after its last timeout, ms. */
 export const MEMORY_MS = 10 * 60_000;
+/** The address's timeouts of any type that set all of its commands aside: this many times `after`. */
+export const ALL_FACTOR = 3;
+/** How the address's lane of all types is named in the operator's status. */
+export const ALL_TYPES = '*';
 
 /** A command type set aside for one address, as the operator's status lists it. */
 export interface AddressAside {
@@ -34,6 +42,8 @@ export interface AddressAside {
   /** How long it stays set aside, ms; 0 when the address's next command of it runs. */
   retryMs: number;
 }
+
+const NONE = Object.freeze({ ms: 0, all: false });
 
 interface Lane {
   /** When its last timeouts were (at most `after`), before it was first set aside. */
@@ -46,6 +56,7 @@ interface Lane {
 }
 
 export class Aside {
+  /** By command type; ALL_TYPES is the address's lane of every type. */
   readonly #lanes = new Map<string, Lane>();
   #release = '';
 
@@ -53,6 +64,11 @@ export class Aside {
     readonly after: number,
     readonly openMs: number,
   ) {}
+
+  /** Timeouts of any type within WINDOW_MS that set all of the address's commands aside. */
+  get allAfter(): number {
+    return this.after * ALL_FACTOR;
+  }
 
   /** Forget what another release did. */
   #on(release: string): void {
@@ -62,28 +78,41 @@ export class Aside {
     }
   }
 
-  /** How long `type` stays set aside for this address, ms, or 0 when it is served. */
-  refuses(type: string, release: string, now: number): number {
-    if (this.#lanes.size === 0) return 0;
+  /**
+   * How long `type` stays set aside for this address, ms, or 0 when it is served; `all` when every
+   * type is (the address's timeouts of all types).
+   */
+  refuses(type: string, release: string, now: number): { ms: number; all: boolean } {
+    if (this.#lanes.size === 0) return NONE;
     this.#on(release);
+    const all = this.#lanes.get(ALL_TYPES);
+    const allMs = all === undefined ? 0 : msUntil(all.until, now);
+    if (allMs > 0) return { ms: allMs, all: true };
     const lane = this.#lanes.get(type);
-    return lane === undefined ? 0 : msUntil(lane.until, now);
+    return lane === undefined ? NONE : { ms: msUntil(lane.until, now), all: false };
   }
 
   /**
    * A command of `type` from this address ran out its time at `now`, under `release`. Returns how long
-   * the type is now set aside for the address (ms), or 0 when it is not.
+   * the type (or, `all`, every type) is now set aside for the address (ms), or 0 when it is not.
    */
-  timedOut(type: string, release: string, now: number): number {
-    if (this.after === 0) return 0;
+  timedOut(type: string, release: string, now: number): { ms: number; all: boolean } {
+    if (this.after === 0) return NONE;
     this.#on(release);
-    let lane = this.#lanes.get(type);
-    if (lane === undefined) this.#lanes.set(type, (lane = { times: [], until: 0, trips: 0, last: now }));
+    const all = this.#count(ALL_TYPES, this.allAfter, now);
+    const ms = this.#count(type, this.after, now);
+    return all > 0 ? { ms: all, all: true } : { ms, all: false };
+  }
+
+  /** One more timeout in the lane `key`, set aside after `after` of them within WINDOW_MS: for how long. */
+  #count(key: string, after: number, now: number): number {
+    let lane = this.#lanes.get(key);
+    if (lane === undefined) this.#lanes.set(key, (lane = { times: [], until: 0, trips: 0, last: now }));
     lane.last = now;
     if (lane.trips === 0) {
       lane.times.push(now);
-      if (lane.times.length > this.after) lane.times.shift();
-      if (lane.times.length < this.after || now - lane.times[0]! > WINDOW_MS) return 0;
+      if (lane.times.length > after) lane.times.shift();
+      if (lane.times.length < after || now - lane.times[0]! > WINDOW_MS) return 0;
       lane.times = [];
     }
     lane.trips++;

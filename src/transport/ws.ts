@@ -4,7 +4,7 @@ import proxyaddr from '@fastify/proxy-addr';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { ERRORS } from '../kernel/errors.ts';
 import type { Kernel, Result } from '../kernel/kernel.ts';
-import { WINDOW_MS, type AddressAside } from './aside.ts';
+import { WINDOW_MS, type Aside, type AddressAside } from './aside.ts';
 import { Addresses, Bucket, Budget, addressOf, spend, type BudgetName } from './budget.ts';
 import { NEVER_USED, decode, encode, encodeWith } from './codec.ts';
 import { originAllowed } from './origin.ts';
@@ -111,12 +111,14 @@ export function resolveWs(partial: Partial<WsOptions> = {}): WsOptions {
   return opts;
 }
 
-/** The refusal of a command type set aside for the client's address (aside.ts). */
-function setAside(type: string, ms: number, after: number): ErrorBody {
+/** The refusal of a command type, or of all of them (`all`), set aside for the client's address (aside.ts). */
+function setAside(type: string, ms: number, all: boolean, aside: Aside): ErrorBody {
   const t = type.slice(0, 40);
   return {
     code: 'E_CIRCUIT_OPEN',
-    message: `'${t}' commands from your address keep running past the handler's time limit (${after} within ${WINDOW_MS / 1000} s, then any one), so '${t}' is set aside for your address for ${Math.ceil(ms / 1000)} s, then tried again. Your other commands are served; nothing was applied`,
+    message: all
+      ? `commands from your address keep running past the handler's time limit (${aside.allAfter} of any types within ${WINDOW_MS / 1000} s, then any one), so every command from your address is set aside for ${Math.ceil(ms / 1000)} s, then tried again; nothing was applied`
+      : `'${t}' commands from your address keep running past the handler's time limit (${aside.after} within ${WINDOW_MS / 1000} s, then any one), so '${t}' is set aside for your address for ${Math.ceil(ms / 1000)} s, then tried again. Your other commands are served; nothing was applied`,
     retryMs: ms,
   };
 }
@@ -424,8 +426,9 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
         return refuse(at, id as number, { code: 'E_RATE_LIMITED', message: `too many ${what}; try again in ${over.retryMs} ms`, retryMs: over.retryMs }, now);
       }
       // (set aside for everyone too: the kernel says so, and why)
-      const aside = address.aside.refuses(command.type, kernel.release, now);
-      if (aside > 0 && kernel.setAside(command.type) === 0) return answer(at, { t: 'reply', id: id as number, ok: false, error: setAside(command.type, aside, address.aside.after) });
+      // ($ping and $since are the kernel's own: never set aside)
+      const aside = command.type.startsWith('$') ? null : address.aside.refuses(command.type, kernel.release, now);
+      if (aside !== null && aside.ms > 0 && kernel.setAside(command.type) === 0) return answer(at, { t: 'reply', id: id as number, ok: false, error: setAside(command.type, aside.ms, aside.all, address.aside) });
       kernel.submit(conn, command, (r: Result) => {
         if (!r.ok && r.error.code === 'E_HANDLER_TIMEOUT') timedOut(command.type);
         answer(at, replyFrame(id as number, command.type, r));
@@ -435,9 +438,10 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
     }
     /** A command of `type` from this address ran out its time: set the type aside for the address? */
     function timedOut(type: string): void {
-      const ms = address.aside.timedOut(type, kernel.release, performance.now());
+      const { ms, all } = address.aside.timedOut(type, kernel.release, performance.now());
       if (ms === 0) return;
-      opts.log?.warn({ address: ip, command: type, ms }, 'command type set aside for one address: its handler keeps running out its time on commands from there');
+      if (all) opts.log?.warn({ address: ip, command: type, ms }, 'every command set aside for one address: handlers keep running out their time on commands from there, of many types');
+      else opts.log?.warn({ address: ip, command: type, ms }, 'command type set aside for one address: its handler keeps running out its time on commands from there');
       observe.aside?.(type);
     }
     socket.on('pong', () => (peer.alive = true));
