@@ -267,7 +267,7 @@ describe('upgrade', () => {
   });
 });
 
-describe('a broken release is refused and the running system is untouched', () => {
+describe('a broken release is refused and the running system is untouched', { timeout: 30_000 }, () => {
   const broken: [string, () => ReturnType<typeof tiny>, string, RegExp][] = [
     ['the bundle fails to load', () => ({ code: 'this is not javascript', view: null }), 'E_RELEASE_LOAD', /failed to load: SyntaxError/],
     ['its top level throws', () => tiny({ version: 2, prelude: `throw new Error('bad top level')` }), 'E_RELEASE_LOAD', /Error: bad top level/],
