@@ -2,6 +2,9 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    // Many tests start a rehearsal process, a server or a browser: on two busy cores the default 5 s
+    // was passed by ones that take 1-2 s alone. Tests that measure time assert it themselves.
+    testTimeout: 30_000,
     reporters: ['default', './test/support/summary-reporter.ts'],
     projects: [
       { extends: true, test: { name: 'suite', include: ['test/**/*.test.ts'], exclude: ['test/alone/**'] } },
