@@ -628,10 +628,7 @@ export class Kernel {
           }
           checkEvents(outcome.events, release.version, command.type);
         }
-        if (outcome.state !== state) {
-          checkPlain(outcome.state, state, where, 'state', limits.maxGrowthBytes, { tree: true });
-          this.#lineage.check(outcome.state, state, where);
-        }
+        if (outcome.state !== state) this.#lineage.checkState(outcome.state, state, where, limits.maxGrowthBytes);
       }
     } catch (err) {
       return finished(

@@ -1,4 +1,5 @@
 import { die } from './errors.ts';
+import { checkPlain } from './plain.ts';
 
 /**
  * Lineage: a handler's new state must descend from the one it was given, not be a state (or a
@@ -10,8 +11,18 @@ import { die } from './errors.ts';
 export class Lineage {
   readonly #retired = new WeakSet<object>();
 
+  /**
+   * What a handler returned as its new state, `next` (not `prev` itself), served live or replayed:
+   * plain data that stays a tree, at most `maxGrowthBytes` more than `prev`, built on `prev` and not
+   * on a state it replaced. Throws E_VALIDATE (the plain walk) or E_LINEAGE.
+   */
+  checkState(next: unknown, prev: unknown, where: string, maxGrowthBytes: number): void {
+    checkPlain(next, prev, where, 'state', maxGrowthBytes, { tree: true });
+    this.#check(next, prev, where);
+  }
+
   /** Refuses (E_LINEAGE) a `next` that is, or holds at its top level, a retired state part. */
-  check(next: unknown, prev: unknown, where: string): void {
+  #check(next: unknown, prev: unknown, where: string): void {
     if (this.#stale(next)) die('E_LINEAGE', `${where} returned a state that was replaced earlier: it must build on the state it is given`);
     if (typeof next !== 'object' || next === null || typeof prev !== 'object' || prev === null) return;
     for (const key of Object.keys(next)) {

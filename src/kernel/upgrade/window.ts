@@ -15,7 +15,6 @@ import type { Context } from '../../contract.ts';
 import { MoltError } from '../errors.ts';
 import { checkOutcome } from '../guard.ts';
 import type { Served } from '../journal.ts';
-import { checkPlain } from '../plain.ts';
 import { Lineage } from '../lineage.ts';
 import type { LoadedRelease } from '../release.ts';
 import { describeThrown, runBounded } from '../sandbox.ts';
@@ -144,11 +143,7 @@ export class Replay {
       const next = runBounded((): { ok: true; state: unknown } | { ok: false; error: string } => {
         const outcome = checkOutcome(release.feed.handle(state, w.command, ctx), release.version, type);
         if ('error' in outcome) return { ok: false, error: `${outcome.error.code}: ${outcome.error.message}` };
-        if (outcome.state !== state) {
-          const where = `feed v${release.version} handle('${type.slice(0, 40)}')`;
-          checkPlain(outcome.state, state, where, 'state', this.maxGrowthBytes, { tree: true });
-          this.#lineage.check(outcome.state, state, where);
-        }
+        if (outcome.state !== state) this.#lineage.checkState(outcome.state, state, `feed v${release.version} handle('${type.slice(0, 40)}')`, this.maxGrowthBytes);
         return { ok: true, state: outcome.state };
       }, this.ms);
       if (next.ok) {
