@@ -201,17 +201,20 @@ const BY_RECEIVER = [
   'copyWithin', 'every', 'fill', 'filter', 'find', 'findIndex', 'findLast', 'findLastIndex', 'forEach', 'includes', 'indexOf',
   'map', 'reverse', 'shift', 'slice', 'some', 'toReversed', 'with',
 ] as const;
-const BY_RECEIVER_WHOLE = ['lastIndexOf', 'reduce', 'reduceRight', 'splice', 'toSpliced', 'unshift'] as const;
 /**
- * Dearer a slot: a string made of each, in the same step. A probe's `join()` of 2^25 numbers held the
- * process 12.2 s (RSS 353 MB -> 2.3 GB), and `'' + array` and String(array) go through join; measured
- * here over 2^22 numbers, join 1.4 s and toLocaleString 4.0 s, each past a 100 ms limit. They take at
- * most MAX_KEYS slots (join 0.37 s, toLocaleString 0.85 s over 2^20 numbers).
+ * Passed on whole, each with the most slots its receiver may have. Dearer a slot where a string is
+ * made of each, in the same step: a probe's `join()` of 2^25 numbers held the process 12.2 s (RSS
+ * 353 MB -> 2.3 GB), and `'' + array` and String(array) go through join; measured here over 2^22
+ * numbers, join 1.4 s and toLocaleString 4.0 s, each past a 100 ms limit. They take at most MAX_KEYS
+ * slots (join 0.37 s, toLocaleString 0.85 s over 2^20 numbers).
  */
-const BY_RECEIVER_STRINGS = ['join', 'toLocaleString'] as const;
+const BY_RECEIVER_WHOLE: Readonly<Record<string, number>> = {
+  lastIndexOf: MAX_ARRAY_SLOTS, reduce: MAX_ARRAY_SLOTS, reduceRight: MAX_ARRAY_SLOTS, splice: MAX_ARRAY_SLOTS, toSpliced: MAX_ARRAY_SLOTS, unshift: MAX_ARRAY_SLOTS,
+  join: MAX_KEYS, toLocaleString: MAX_KEYS,
+};
 
 /** Guard `owner`'s `names` by the length of their receiver (`label`.name in what they say). */
-function guardByReceiver(owner: object, label: string, names: readonly string[], whole: readonly string[]): void {
+function guardByReceiver(owner: object, label: string, names: readonly string[], whole: Readonly<Record<string, number>>): void {
   for (const name of names)
     replace(owner, name, (original) => ({
       [name](this: unknown, a?: unknown, b?: unknown, c?: unknown) {
@@ -219,17 +222,10 @@ function guardByReceiver(owner: object, label: string, names: readonly string[],
         return original.call(this, a, b, c);
       },
     })[name]!);
-  for (const name of whole)
+  for (const [name, max] of Object.entries(whole))
     replace(owner, name, (original) => ({
       [name](this: unknown) {
-        if (feedDepth !== 0) checkLength(`${label}.${name}`, this);
-        return apply(original, this, arguments);
-      },
-    })[name]!);
-  for (const name of BY_RECEIVER_STRINGS)
-    replace(owner, name, (original) => ({
-      [name](this: unknown) {
-        if (feedDepth !== 0) checkLength(`${label}.${name}`, this, MAX_KEYS);
+        if (feedDepth !== 0) checkLength(`${label}.${name}`, this, max);
         return apply(original, this, arguments);
       },
     })[name]!);
@@ -546,8 +542,9 @@ export function guardBuiltins(): void {
   // loading a release again frees none. Measured: a handler that registered twenty keys of 1 MB a
   // command (five of ten ran, three of them out of time) left 98 MB after the kernel closed and the
   // heap was collected; repeated, the heap's marks would refuse every write, then every command,
-  // until a restart (which loses the feed). Feed code may register keys of at most MAX_SYMBOL_KEY characters, and at most MAX_SYMBOLS
-  // of them in the life of the process (a release's immer registers three).
+  // until a restart (which loses the feed). Feed code may register keys of at most MAX_SYMBOL_KEY
+  // characters, and at most MAX_SYMBOLS of them in the life of the process (a release's immer
+  // registers three).
   const registered = new Set<string>();
   replace(Symbol, 'for', (original) => ({ f(this: unknown, key?: unknown) {
     if (feedDepth === 0 || typeof key === 'symbol') return original(key as string);
