@@ -21,7 +21,6 @@ export function callRelease<T>(release: LoadedRelease, code: ErrorCode, what: st
   }
 }
 
-/** census(), checked (inside the time limit: what it returns may have getters too). */
 /**
  * The time limit of a census() run in the live process, unrehearsed (the running release's, for
  * status; both ends' of a rollback through the reversible window), ms: every command waits on it.
@@ -33,6 +32,7 @@ export function liveCensus(release: LoadedRelease, state: unknown, limits: { rea
   return census(release, state, Math.min(limits.migrationTimeoutMs, LIVE_CENSUS_MS));
 }
 
+/** census(), checked (inside the time limit: what it returns may have getters too). */
 export function census(release: LoadedRelease, state: unknown, ms: number): Record<string, number> {
   return callRelease(release, 'E_VALIDATE', 'census()', () => checkCensus(release.feed.census(state), release.version), ms);
 }

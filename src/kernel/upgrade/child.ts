@@ -519,11 +519,11 @@ function need(): Run {
 
 /**
  * This process runs at a nice value: beside processes that keep both cores busy its share of one can
- * fall to a tenth (nice 10's weight against nice 0's), and a load's limit is wall time: a probe's honest
- * push beside two busy loops was refused with E_RELEASE_LOAD (a load takes 90-140 ms here when cold). A load past its limit that had less than half of it
- * in CPU was starved, not slow: it is tried once more with five times the limit. One that used the CPU
- * it had (a top level that loops) is refused at the limit as before; the live process loads the
- * release after this one, within the limit.
+ * fall to a tenth (nice 10's weight against nice 0's), and a load's limit is wall time: a probe's
+ * honest push beside two busy loops was refused with E_RELEASE_LOAD (a load takes 90-140 ms here when
+ * cold). A load past its limit that had less than half of it in CPU was starved, not slow: it is tried
+ * once more with five times the limit. One that used the CPU it had (a top level that loops) is
+ * refused at the limit as before; the live process loads the release after this one, within the limit.
  */
 const STARVED_LOAD_FACTOR = 5;
 function loadStarved(source: ReleaseSource, limitMs: number): LoadedRelease {

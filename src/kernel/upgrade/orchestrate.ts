@@ -309,7 +309,7 @@ export class UpgradeRun {
     const ms = (total / perSecond) * 1000;
     const limit = this.#host.limits.upgradeTimeoutMs;
     if (ms > limit)
-      die('E_BAD_REQUEST', `a pace of ${perSecond.toLocaleString('en')} entities a second would take ${ms > 7_200_000 ? `${(ms / 3_600_000).toFixed(1)} h` : `${Math.round(ms / 1000)} s`} for these ${total.toLocaleString('en')}, past the upgrade's ${Math.round(limit / 1000)} s limit; nothing changed (at least ${Math.ceil((total * 1000) / limit).toLocaleString('en')} a second)`);
+      die('E_BAD_REQUEST', `a pace of ${perSecond.toLocaleString('en')} entities a second would take ${long(ms)} for these ${total.toLocaleString('en')}, past the upgrade's ${Math.round(limit / 1000)} s limit; nothing changed (at least ${Math.ceil((total * 1000) / limit).toLocaleString('en')} a second)`);
   }
 
   /** The pace in entities a second, if the operator set one. */
@@ -333,10 +333,10 @@ export class UpgradeRun {
     const full = (left * this.#shared.ms) / this.#shared.n;
     const limit = this.#host.limits.upgradeTimeoutMs;
     const remaining = limit - (performance.now() - this.#started);
-    if (full / share <= 2 * remaining) return;
-    const needed = Math.min(100, Math.ceil((full / Math.max(1, remaining)) * 100));
     const takes = full / share;
-    die('E_BAD_REQUEST', `a pace of ${+(share * 100).toPrecision(3)}% of one CPU would take about ${takes > 7_200_000 ? `${(takes / 3_600_000).toFixed(1)} h` : `${Math.round(takes / 1000)} s`} for the ${left.toLocaleString('en')} entities left, past the upgrade's ${Math.round(limit / 1000)} s limit; nothing changed (at least ${needed}%)`);
+    if (takes <= 2 * remaining) return;
+    const needed = Math.min(100, Math.ceil((full / Math.max(1, remaining)) * 100));
+    die('E_BAD_REQUEST', `a pace of ${+(share * 100).toPrecision(3)}% of one CPU would take about ${long(takes)} for the ${left.toLocaleString('en')} entities left, past the upgrade's ${Math.round(limit / 1000)} s limit; nothing changed (at least ${needed}%)`);
   }
 
   /** Sleep as the pace asks after a slice of `n` entities that took `ms`, never past the upgrade's limit. */
@@ -1112,4 +1112,9 @@ function round(ms: number): number {
 
 function mb(bytes: number): string {
   return `${Math.round(bytes / 2 ** 20)} MB`;
+}
+
+/** A time a pace would take, as a person reads it: seconds, or hours past two of them. */
+function long(ms: number): string {
+  return ms > 7_200_000 ? `${(ms / 3_600_000).toFixed(1)} h` : `${Math.round(ms / 1000)} s`;
 }

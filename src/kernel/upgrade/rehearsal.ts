@@ -19,10 +19,10 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { setPriority } from 'node:os';
-import { OVER_MEMORY } from './memwatch.ts';
 import { fileURLToPath } from 'node:url';
 import { Packr } from 'msgpackr';
 import { MoltError, die } from '../errors.ts';
+import { OVER_MEMORY } from './memwatch.ts';
 import { FullSync, diff, type Patch } from './mirror.ts';
 
 /**
