@@ -11,22 +11,34 @@ import { patchedVersion, slowVersion } from '../support/releases.ts';
 
 const TOKEN = 'aside-test-token-0123456789';
 
-describe('a handler slow for one input, asked for it again and again from one address', () => {
-  let server: RunningServer;
-  const slow = slowVersion('post', `String((c as { text?: unknown }).text).includes('slow')`);
+/** A server booted on `release` (a patched v1) with short limits, for the describe block it is called in. */
+function serving(release: { dir: string; remove(): void }): { server: RunningServer } {
+  const at = {} as { server: RunningServer };
   beforeAll(async () => {
-    server = await startServer({ port: 0, host: '127.0.0.1', operatorPort: 0, token: TOKEN, logLevel: 'silent', boot: slow.dir, limits: { handlerTimeoutMs: 200, breakerOpenMs: 1_500 } });
+    at.server = await startServer({ port: 0, host: '127.0.0.1', operatorPort: 0, token: TOKEN, logLevel: 'silent', boot: release.dir, limits: { handlerTimeoutMs: 200, breakerOpenMs: 1_500 } });
   });
   afterAll(async () => {
-    await server.close();
-    slow.remove();
+    await at.server.close();
+    release.remove();
   });
+  return at;
+}
+
+/** mallory and ada, joined, each from an address of its own. */
+async function twoAddresses(server: RunningServer) {
+  const mallory = await TestClient.open(server.wsUrl, { localAddress: '127.0.0.2' });
+  const ada = await TestClient.open(server.wsUrl, { localAddress: '127.0.0.3' });
+  await mallory.ok('join', { handle: 'mallory' });
+  await ada.ok('join', { handle: 'ada' });
+  return { mallory, ada };
+}
+
+describe('a handler slow for one input, asked for it again and again from one address', () => {
+  const at = serving(slowVersion('post', `String((c as { text?: unknown }).text).includes('slow')`));
 
   it('sets the type aside for that address only, then again, for longer, at its next timeout', async () => {
-    const mallory = await TestClient.open(server.wsUrl, { localAddress: '127.0.0.2' });
-    const ada = await TestClient.open(server.wsUrl, { localAddress: '127.0.0.3' });
-    await mallory.ok('join', { handle: 'mallory' });
-    await ada.ok('join', { handle: 'ada' });
+    const server = at.server;
+    const { mallory, ada } = await twoAddresses(server);
 
     for (let i = 0; i < 3; i++) {
       expect((await mallory.send('post', { text: `slow ${i}` })).error?.code).toBe('E_HANDLER_TIMEOUT');
@@ -71,22 +83,12 @@ describe('a handler slow for one input, asked for it again and again from one ad
 });
 
 describe('handlers slow for some input in many types, asked for in turn from one address', () => {
-  let server: RunningServer;
   // every command type never returns when the command says slow: true
-  const slow = patchedVersion(`if ((c as { slow?: unknown }).slow === true) for (;;) {}\n  return served(s, c, ctx);`);
-  beforeAll(async () => {
-    server = await startServer({ port: 0, host: '127.0.0.1', operatorPort: 0, token: TOKEN, logLevel: 'silent', boot: slow.dir, limits: { handlerTimeoutMs: 200, breakerOpenMs: 1_500 } });
-  });
-  afterAll(async () => {
-    await server.close();
-    slow.remove();
-  });
+  const at = serving(patchedVersion(`if ((c as { slow?: unknown }).slow === true) for (;;) {}\n  return served(s, c, ctx);`));
 
   it('sets every command of that address aside once its timeouts of all types reach 9 within 60 s, though no type reached 3', async () => {
-    const mallory = await TestClient.open(server.wsUrl, { localAddress: '127.0.0.2' });
-    const ada = await TestClient.open(server.wsUrl, { localAddress: '127.0.0.3' });
-    await mallory.ok('join', { handle: 'mallory' });
-    await ada.ok('join', { handle: 'ada' });
+    const server = at.server;
+    const { mallory, ada } = await twoAddresses(server);
     // five types in turn, each at most twice: per type, never set aside
     const types = ['timeline', 'online', 'post', 'like', 'thread'];
     for (let i = 0; i < 9; i++) expect((await mallory.send(types[i % types.length]!, { slow: true })).error?.code).toBe('E_HANDLER_TIMEOUT');

@@ -36,6 +36,17 @@ async function pushed(limits = {}) {
   return { kernel, conn, me: me.data };
 }
 
+/** A kernel on v1 that was pushed the release built from `dir` (a patched v1: support/releases.ts), with ada joined. */
+async function running(dir: string) {
+  const built = await buildRelease(dir);
+  const kernel = new Kernel(v1);
+  kernels.push(kernel);
+  const conn = kernel.connect(framesTo(() => {}));
+  await kernel.dispatch(conn, { type: 'join', handle: 'ada' });
+  expect((await kernel.upgrade({ code: built.code, view: built.view, hash: built.hash }, { force: true })).result).toBe('committed');
+  return { kernel, conn };
+}
+
 const texts = async (kernel: Kernel, conn: ReturnType<Kernel['connect']>) =>
   (((await kernel.dispatch(conn, { type: 'timeline', limit: 50 })) as { data: { posts: { text: string }[] } }).data.posts).map((p) => p.text);
 
@@ -219,12 +230,7 @@ export function handle(state, command, ctx) { const out = v2.handle(state, comma
     // v1 as released, except that its handler never returns on posts whose text starts with SLOW
     const slowDir = slowVersion('post', "typeof c.text === 'string' && c.text.startsWith('SLOW')");
     try {
-      const built = await buildRelease(slowDir.dir);
-      const kernel = new Kernel(v1);
-      kernels.push(kernel);
-      const conn = kernel.connect(framesTo(() => {}));
-      await kernel.dispatch(conn, { type: 'join', handle: 'ada' });
-      expect((await kernel.upgrade({ code: built.code, view: built.view, hash: built.hash }, { force: true })).result).toBe('committed');
+      const { kernel, conn } = await running(slowDir.dir);
       expect((await kernel.upgrade(oneWay)).result).toBe('committed');
       // served by v2, fast; the release before it never saw them
       for (let i = 0; i < 12; i++) expect(await kernel.dispatch(conn, { type: 'post', text: `SLOW ${i}` })).toMatchObject({ ok: true });
@@ -247,12 +253,7 @@ export function handle(state, command, ctx) { const out = v2.handle(state, comma
   if ('state' in out && text.startsWith('BIG')) return { ...out, state: { ...out.state, junk: 'x'.repeat(5 * 2 ** 20) } } as typeof out;
   return out;`);
     try {
-      const built = await buildRelease(patched.dir);
-      const kernel = new Kernel(v1);
-      kernels.push(kernel);
-      const conn = kernel.connect(framesTo(() => {}));
-      await kernel.dispatch(conn, { type: 'join', handle: 'ada' });
-      expect((await kernel.upgrade({ code: built.code, view: built.view, hash: built.hash }, { force: true })).result).toBe('committed');
+      const { kernel, conn } = await running(patched.dir);
       // what live v1 does with them: refused
       expect(await kernel.dispatch(conn, { type: 'post', text: 'TWICE live' })).toMatchObject({ ok: false, error: { code: 'E_HANDLER_CONTRACT', message: expect.stringMatching(/in two places/) } });
       expect(await kernel.dispatch(conn, { type: 'post', text: 'BIG live' })).toMatchObject({ ok: false, error: { code: 'E_TOO_LARGE' } });
