@@ -14,7 +14,7 @@ export const ERRORS = {
   E_CIRCUIT_OPEN: 'the feed handler ran past its time limit on the last commands of this type in a row; the type is set aside for retryMs, then tried again',
   E_LINEAGE: 'the feed handler returned a state that does not descend from the one it was given; the state is unchanged',
   E_TOO_LARGE: 'a reply, an event, the events of one command or one change to the state is larger than its limit; nothing changed',
-  E_QUEUE_FULL: 'too many commands are waiting (an upgrade is in progress); try again',
+  E_QUEUE_FULL: 'too many commands are waiting, across all connections; try again',
   E_GAP: 'the events since that sequence number are no longer kept; reload the timeline',
   E_SHUTTING_DOWN: 'the server is shutting down',
   E_RATE_LIMITED: 'too many commands (or joins) in too short a time; try again after retryMs',

@@ -387,7 +387,9 @@ export class Kernel {
     if (typeof command !== 'object' || command === null || typeof (command as Command).type !== 'string')
       return reply(fail('E_BAD_COMMAND', `command must be a map with a string type; got ${show(command)}`));
     if (this.#closed) return reply(fail('E_SHUTTING_DOWN'));
-    if (this.#queue.length >= this.#limits.maxQueuedCommands) return reply(fail('E_QUEUE_FULL'));
+    // (the message names an upgrade only when one runs: the queue can fill without one, under load)
+    if (this.#queue.length >= this.#limits.maxQueuedCommands)
+      return reply(fail('E_QUEUE_FULL', this.#upgrade !== null ? 'too many commands are waiting (an upgrade is in progress); try again' : undefined));
     this.#queue.push({ conn, command: command as Command, resolve: reply });
     this.#schedule();
   }
