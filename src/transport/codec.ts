@@ -13,8 +13,14 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: '
 export class MsgpackExtension {
   constructor(readonly type: number) {}
 }
-/** The extension types msgpackr decodes itself (0: undefined, -1: a timestamp, the rest its own). */
-const DECODED = new Set([0x00, 0x42, 0x52, 0x62, 0x65, 0x69, 0x70, 0x72, 0x73, 0x74, 0x78, 0xff]);
+/**
+ * The extension types msgpackr decodes itself (0: undefined, -1: a timestamp, the rest its own). Not
+ * its structured-clone id and pointer (0x69, 0x70): with them a frame names a value once and points at
+ * it again and again, so 600 bytes decode to a tree of 2^40 nodes (a graph; a cycle too), and the
+ * plain-data check walks every one of them with the event loop held. Read as MsgpackExtension here,
+ * they are refused like any other extension.
+ */
+const DECODED = new Set([0x00, 0x42, 0x52, 0x62, 0x65, 0x72, 0x73, 0x74, 0x78, 0xff]);
 for (let type = 1; type < 0xff; type++) if (!DECODED.has(type)) addExtension({ type, unpack: () => new MsgpackExtension(type > 0x7f ? type - 0x100 : type) } as never);
 
 /** What msgpackr makes of the byte 0xC1, which msgpack never uses: not a frame. */

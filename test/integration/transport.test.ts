@@ -104,6 +104,31 @@ describe('transport: bad input gets a clear error and loses nothing', () => {
     for (let i = 1; i <= 9; i++) expect(texts).not.toContain(text(i));
     expect((await client.ok('post', { text: 'plain again' })).post).toBeDefined();
   });
+  it('refuses msgpackr\'s structured-clone references (a graph of 2^N nodes in a few hundred bytes) at once, without walking them', async () => {
+    // ext 0x69 names the value after it, ext 0x70 points at a named one: level k is [level k-1, pointer to it]
+    const ext = (type: number, id: number) => Buffer.from([0xd6, type, 0, 0, 0, id]);
+    let graph = Buffer.concat([ext(0x69, 0), packr.pack(['a', 'a'])]);
+    for (let k = 1; k <= 24; k++) graph = Buffer.concat([ext(0x69, k), Buffer.from([0x92]), graph, ext(0x70, k - 1)]);
+    const n = client.frames.length;
+    const t0 = performance.now();
+    client.socket.send(Buffer.concat([Buffer.from([0x84]), packr.pack('id'), packr.pack(310), packr.pack('type'), packr.pack('post'), packr.pack('text'), packr.pack('a graph'), packr.pack('x'), graph]));
+    // a pointer alone, and a name alone: extensions like any other
+    client.socket.send(Buffer.concat([Buffer.from([0x83]), packr.pack('id'), packr.pack(311), packr.pack('type'), packr.pack('post'), packr.pack('text'), ext(0x70, 0)]));
+    client.socket.send(Buffer.concat([Buffer.from([0x83]), packr.pack('id'), packr.pack(312), packr.pack('type'), packr.pack('post'), packr.pack('text'), ext(0x69, 0)]));
+    const last = await client.waitFor((f) => f.t === 'reply' && f.id === 312);
+    expect(performance.now() - t0).toBeLessThan(1000);
+    const answers = client.frames.slice(n).filter((f) => f.t === 'reply' || f.t === 'error');
+    expect(answers).toHaveLength(3);
+    // the graph's frame, read without the references, is not a map of a command; the other two name the extension
+    expect(answers[0]).toMatchObject({ error: { code: expect.stringMatching(/^E_BAD_(FRAME|COMMAND)$/) } });
+    expect(answers.slice(1)).toEqual([
+      expect.objectContaining({ id: 311, ok: false, error: expect.objectContaining({ code: 'E_BAD_COMMAND', message: expect.stringContaining('a MsgpackExtension at text') }) }),
+      last,
+    ]);
+    expect(last).toMatchObject({ ok: false, error: { code: 'E_BAD_COMMAND', message: expect.stringContaining('a MsgpackExtension at text') } });
+    expect((await client.ok('timeline')).posts.map((p: { text: string }) => p.text)).not.toContain('a graph');
+  });
+
   it('closes a connection that sends a frame over the payload limit with 1009, and others are unaffected', async () => {
     const other = await TestClient.open(server.wsUrl);
     other.socket.send(packr.pack({ id: 1, type: 'post', text: 'x'.repeat(10_000) }));
