@@ -43,6 +43,19 @@ export class EventLog {
   }
 
   /**
+   * About how many bytes a `$since` from `seq` would carry (everyone's events counted, stopping past
+   * `cap`): what the batch that answers it will have to send (kernel.ts).
+   */
+  bytesAfter(seq: unknown, cap: number): number {
+    if (!Number.isSafeInteger(seq) || (seq as number) < 0) return 0;
+    const kept = this.#kept;
+    const oldest = kept.at(0)?.numbered.seq ?? this.#seq + 1;
+    let bytes = 0;
+    for (let i = Math.max(0, (seq as number) + 1 - oldest); i < kept.length && bytes <= cap; i++) bytes += kept.at(i)!.bytes;
+    return bytes;
+  }
+
+  /**
    * `$since`: the events after `seq` that `user` may see, or E_GAP when some of them are gone, or when
    * they are more than one reply may carry (the backlog keeps more bytes than a reply holds): either
    * way the client reloads the timeline.

@@ -147,6 +147,8 @@ const SYSTEM_LANE = Symbol('system');
 const NO_CONNECTION_LANE = Symbol('no connection');
 /** At most one reload of the running release a minute past the heap's mark (#reloadPastMark). */
 const RELOAD_PAST_MARK_MS = 60_000;
+/** Bytes of events the $sinces of one batch may carry, about (one $since at least): see #batch. */
+const SINCE_BYTES_PER_BATCH = 1024 * 1024;
 
 /** A served command, with what it took. */
 function finished(w: Waiting, release: LoadedRelease, t0: number, result: Result, extra?: Partial<Done>): Done {
@@ -469,6 +471,14 @@ export class Kernel {
     let current: Waiting | undefined; // the command being served when the watchdog fires
     let failure: unknown = null;
     const sliceUsed = () => done.length > 0 && performance.now() > stopTaking;
+    // A $since is cheap here and costly after: its events are encoded and sent once the batch is done
+    // (12 ms a MiB), outside the slice. A batch answers $sinces of at most SINCE_BYTES_PER_BATCH (one
+    // at least); past that their lanes wait for the next batch and the others' commands go on.
+    let sinceBytes = 0;
+    const counted = (w: Waiting) => {
+      if (w.system === undefined && w.command.type === '$since') sinceBytes += this.#events.bytesAfter(w.command['seq'], SINCE_BYTES_PER_BATCH);
+    };
+    const sinceRoom = (w: Waiting) => sinceBytes < SINCE_BYTES_PER_BATCH || w.system !== undefined || w.command.type !== '$since';
     // Commands that run no feed code (the kernel's own, types the version does not handle, types set
     // aside by the breaker) are answered without starting the watchdog: a batch of $pings costs no thread.
     const light = (w: Waiting) => {
@@ -476,10 +486,12 @@ export class Kernel {
       const { type } = w.command;
       return type === '$ping' || type === '$since' || halt !== null || !release.feed.commands.includes(type) || breaker.refuses(type) > 0;
     };
-    let next = cursor.next(lightOnly ? light : undefined);
+    const take = lightOnly ? (w: Waiting) => light(w) && sinceRoom(w) : sinceRoom;
+    let next = cursor.next(take);
     while (next !== undefined && light(next) && !sliceUsed()) {
       done.push(this.#step(next, release, start, new Map()));
-      next = sliceUsed() ? undefined : cursor.next(lightOnly ? light : undefined);
+      counted(next);
+      next = sliceUsed() ? undefined : cursor.next(take);
     }
     if (next !== undefined && !sliceUsed() && !lightOnly) {
       let first: Waiting | undefined = next;
@@ -494,10 +506,11 @@ export class Kernel {
           const users = new Map<Conn, UserId | null>(); // bindings made earlier in this batch
           for (;;) {
             if (first === undefined && sliceUsed()) break;
-            const w = first ?? cursor.next();
+            const w = first ?? cursor.next(sinceRoom);
             first = undefined;
             if (w === undefined) break;
             current = w;
+            counted(w);
             let d = this.#step(w, release, state, users);
             if (d.state !== undefined) {
               // The memory ceiling: a command that would grow the feed past it is refused, state unchanged.
