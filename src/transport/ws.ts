@@ -29,7 +29,8 @@ import { framesTo, replyFrame, sharedPart } from './frames.ts';
  * - liveness: a ping every `pingIntervalMs`; a peer that has not answered by the next one is cut off,
  *   so a dead peer leaves within two intervals;
  * - the Origin allowlist, refused with HTTP 403 before the WebSocket opens;
- * - a client that stops reading (more than `maxBufferedBytes` unsent) is closed with 1008.
+ * - a client that stops reading (more than `maxBufferedBytes` unsent, or an eighth of that while all
+ *   clients together leave more than `maxBufferedTotal` unsent) is closed with 1008.
  *
  * Every limit has a name and a default here; src/config.ts reads them from the environment.
  */
@@ -38,6 +39,11 @@ export interface WsLimits {
   maxPayload: number;
   /** Unsent bytes a socket may pile up before it is closed with 1008 as too slow. */
   maxBufferedBytes: number;
+  /**
+   * Unsent bytes all sockets together may pile up: past it, a socket with more than an eighth of
+   * `maxBufferedBytes` unsent is closed as too slow when it is sent more.
+   */
+  maxBufferedTotal: number;
   /** How long a socket we close has to answer the close before it is cut off (ms). */
   closeGraceMs: number;
   /** Interval between pings (ms); a peer that misses one is closed at the next. */
@@ -87,6 +93,7 @@ export interface WsObserver {
 export const DEFAULT_WS: Readonly<WsLimits> = Object.freeze({
   maxPayload: 64 * 1024,
   maxBufferedBytes: 8 * 1024 * 1024,
+  maxBufferedTotal: 256 * 1024 * 1024,
   closeGraceMs: 2_000,
   pingIntervalMs: 20_000,
   commandsPerSec: 20,
@@ -216,6 +223,19 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
     corked.set(raw, (before ?? 0) + bytes);
   };
   const thisTurn = (socket: WebSocket): number => corked.get((socket as unknown as { _socket?: Duplex })._socket as Duplex) ?? 0;
+  // What all sockets leave unsent together, summed again at most every 50 ms, and only for a socket
+  // that is itself behind: each socket's own bound times many sockets (64 an address) is gigabytes.
+  let unsentTotal = 0;
+  let unsentAt = -Infinity;
+  const overTotal = (): boolean => {
+    const now = performance.now();
+    if (now - unsentAt > 50) {
+      unsentAt = now;
+      unsentTotal = 0;
+      for (const p of peers) unsentTotal += p.socket.bufferedAmount;
+    }
+    return unsentTotal > opts.maxBufferedTotal;
+  };
 
   const liveness = setInterval(() => {
     for (const peer of peers) {
@@ -257,7 +277,8 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
     let dropped = false;
     const send = (frame: ServerFrame) => {
       if (dropped || socket.readyState !== socket.OPEN) return;
-      if (socket.bufferedAmount - thisTurn(socket) > opts.maxBufferedBytes) {
+      const unsent = socket.bufferedAmount - thisTurn(socket);
+      if (unsent > opts.maxBufferedBytes || (unsent > opts.maxBufferedBytes / 8 && overTotal())) {
         // A client that stopped reading: stop feeding it now, say why behind what it has not read,
         // and cut it off if it does not read that either.
         dropped = true;
