@@ -192,6 +192,12 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
   // 4 a turn; 8 a turn gave 0.68x but let a flood of posts slow a quiet socket past what
   // test/alone/fuzz.test.ts allows.)
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload, perMessageDeflate: false, allowSynchronousEvents: true });
+  // A handshake ws cannot read (a method other than GET, a missing or bad key, version, subprotocol
+  // list or extensions header): in molt's error shape with the usual headers, not ws's plain text.
+  wss.on('wsClientError', (err: Error, sock: Duplex, req: IncomingMessage) => {
+    if (req.method !== 'GET') endWithError(sock, 404, 'E_NOT_FOUND', `no ${String(req.method).slice(0, 20)} /ws here: a WebSocket opens with GET`);
+    else endWithError(sock, 400, 'E_BAD_REQUEST', `the request cannot be read: ${err.message.slice(0, 200)}`);
+  });
   const rates = (ip: boolean) =>
     ip
       ? { commandsPerSec: opts.ipCommandsPerSec, commandBurst: opts.ipCommandBurst, joinsPerMin: opts.ipJoinsPerMin, joinBurst: opts.ipJoinBurst }

@@ -111,6 +111,24 @@ describe('the Origin allowlist', () => {
         expect(r.body, request).toEqual({ error: { code: 'E_BAD_REQUEST', message: expect.stringMatching(/^the request cannot be read/) } });
         expect(r.headers).toMatchObject({ 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY', 'referrer-policy': 'same-origin' });
       }
+    // a WebSocket handshake that cannot be read: the same shape and headers, not ws's plain text
+    const upgrade = (method: string, headers: string) =>
+      `${method} /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${headers}\r\n`;
+    const key = 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
+    for (const request of [
+      upgrade('GET', 'Sec-WebSocket-Version: 13\r\n'), // no key
+      upgrade('GET', 'Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n'),
+      upgrade('GET', `${key}Sec-WebSocket-Version: 99\r\n`),
+      upgrade('GET', `${key}Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: a,,b\r\n`),
+    ]) {
+      const r = await raw(server.url, request);
+      expect(r.status, request).toBe(400);
+      expect(r.body, request).toEqual({ error: { code: 'E_BAD_REQUEST', message: expect.stringMatching(/^the request cannot be read: /) } });
+      expect(r.headers).toMatchObject({ 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY', 'referrer-policy': 'same-origin' });
+    }
+    const posted = await raw(server.url, upgrade('POST', `${key}Sec-WebSocket-Version: 13\r\n`));
+    expect(posted.status).toBe(404);
+    expect(posted.body).toEqual({ error: { code: 'E_NOT_FOUND', message: 'no POST /ws here: a WebSocket opens with GET' } });
     // a WebSocket asked for anywhere but /ws: a 404 that says where it is, not a dropped connection
     const elsewhere = await handshake(server.wsUrl.replace(/\/ws$/, '/wsx'), {});
     expect(elsewhere.status).toBe(404);
