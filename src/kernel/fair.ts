@@ -51,15 +51,19 @@ export class FairQueue<T> {
     return new Cursor(this.#ring);
   }
 
-  /** Remove the first `served` items the cursor handed out; the next round starts after the last one. */
-  commit(cursor: Cursor<T>, served: number): void {
+  /**
+   * Remove the first `served` items the cursor handed out; the next round starts after the last one,
+   * or at the lane of `first` (an item the walk left waiting, whose turn it was) when it is given.
+   */
+  commit(cursor: Cursor<T>, served: number, first?: T): void {
     if (served === 0) return;
     const picks = cursor.picks;
     for (let i = 0; i < served; i++) picks[i]!.head++;
     this.#length -= served;
-    // Rotate: the lane after the last one served goes first next time.
-    const last = this.#ring.indexOf(picks[served - 1]!);
-    const rotated = last < 0 ? this.#ring : [...this.#ring.slice(last + 1), ...this.#ring.slice(0, last + 1)];
+    // Rotate: the lane after the last one served goes first next time (or the lane of `first`).
+    const at = first === undefined ? -1 : this.#ring.indexOf(this.#lanes.get(this.lane(first))!);
+    const last = at >= 0 ? at - 1 : this.#ring.indexOf(picks[served - 1]!);
+    const rotated = last < 0 && at < 0 ? this.#ring : [...this.#ring.slice(last + 1), ...this.#ring.slice(0, last + 1)];
     this.#ring = [];
     for (const lane of rotated) {
       if (lane.head >= lane.items.length) {

@@ -473,12 +473,18 @@ export class Kernel {
     const sliceUsed = () => done.length > 0 && performance.now() > stopTaking;
     // A $since is cheap here and costly after: its events are encoded and sent once the batch is done
     // (12 ms a MiB), outside the slice. A batch answers $sinces of at most SINCE_BYTES_PER_BATCH (one
-    // at least); past that their lanes wait for the next batch and the others' commands go on.
+    // at least); past that their lanes wait for the next batch, the first of them going first there,
+    // and the others' commands go on.
     let sinceBytes = 0;
+    let deferred: Waiting | undefined;
     const counted = (w: Waiting) => {
       if (w.system === undefined && w.command.type === '$since') sinceBytes += this.#events.bytesAfter(w.command['seq'], SINCE_BYTES_PER_BATCH);
     };
-    const sinceRoom = (w: Waiting) => sinceBytes < SINCE_BYTES_PER_BATCH || w.system !== undefined || w.command.type !== '$since';
+    const sinceRoom = (w: Waiting) => {
+      if (sinceBytes < SINCE_BYTES_PER_BATCH || w.system !== undefined || w.command.type !== '$since') return true;
+      deferred ??= w;
+      return false;
+    };
     // Commands that run no feed code (the kernel's own, types the version does not handle, types set
     // aside by the breaker) are answered without starting the watchdog: a batch of $pings costs no thread.
     const light = (w: Waiting) => {
@@ -542,7 +548,7 @@ export class Kernel {
       }
       done.push({ w, version: release.version, ms: limit, result });
     }
-    this.#queue.commit(cursor, done.length);
+    this.#queue.commit(cursor, done.length, deferred);
     for (const d of done) if (d.ran) breaker.finished(d.w.command.type);
     // Commit: one assignment, the state of the last step that changed it. Old states are untouched.
     for (let k = done.length - 1; k >= 0; k--) {

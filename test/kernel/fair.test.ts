@@ -35,6 +35,27 @@ describe('the fair queue', () => {
     expect(walk(q).seen).toEqual(['c1', 'a2', 'b2', 'c2']);
   });
 
+  it('starts the next round at a lane the walk left waiting when told to: lanes it leaves are not passed over for good', () => {
+    const q = queue();
+    for (const lane of ['a', 'b', 'g']) for (let n = 1; n <= 3; n++) q.push({ lane, n });
+    // a walk that takes one item of a or b (what the kernel does with $sinces past a batch's bytes), and all of g
+    const served = (skip: Set<string>) => {
+      const cursor = q.cursor();
+      const seen: string[] = [];
+      let deferred: Item | undefined;
+      let costly = 0;
+      const accept = (i: Item) => i.lane === 'g' || costly++ === 0 || ((deferred ??= i), false);
+      for (let item = cursor.next(accept); item !== undefined && !skip.has(item.lane); item = cursor.next(accept)) seen.push(`${item.lane}${item.n}`);
+      q.commit(cursor, seen.length, deferred);
+      return seen;
+    };
+    expect(served(new Set())).toEqual(['a1', 'g1', 'g2', 'g3']);
+    // b was left waiting: it goes first, and a waits in its turn
+    expect(served(new Set())).toEqual(['b1']);
+    expect(served(new Set())).toEqual(['a2']);
+    expect(served(new Set())).toEqual(['b2']);
+  });
+
   it('forgets a lane once it is empty, and a new lane joins the end of the round', () => {
     const q = queue();
     q.push({ lane: 'a', n: 1 });
