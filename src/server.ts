@@ -11,7 +11,7 @@ import { createPublicHttp, endWithError, type StaticFiles } from './transport/ht
 import { createMetrics } from './transport/metrics.ts';
 import { createOperatorApi } from './transport/operator.ts';
 import { DEFAULT_TOKEN_FILE, ensureTokenFile } from './transport/token.ts';
-import { attachWebSocket, type WsOptions } from './transport/ws.ts';
+import { attachWebSocket, resolveWs, type WsOptions } from './transport/ws.ts';
 import { buildClient } from '../client/build.ts';
 
 /**
@@ -98,7 +98,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const quiet = options.logLevel === 'silent';
   const httpLog = quiet ? undefined : log.child({ part: 'http' });
   const readiness = { stopping: false };
-  const app = createPublicHttp(kernel, files, metrics.registry, httpLog, readiness);
+  const app = createPublicHttp(kernel, files, metrics.registry, httpLog, readiness, resolveWs(options.ws));
   const ws = attachWebSocket(kernel, { ...options.ws, log: boundedLog(log.child({ part: 'ws' }), bounds), observe: metrics.ws });
   app.server.on('upgrade', (req, socket, head) => {
     const where = (req.url ?? '/').split('?')[0]!;

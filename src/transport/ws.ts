@@ -44,6 +44,12 @@ export interface WsLimits {
    * `maxBufferedBytes` unsent is closed as too slow when it is sent more.
    */
   maxBufferedTotal: number;
+  /**
+   * Scrapes of `/metrics` one address may ask for a second, after a burst of `metricsBurst` (one costs
+   * milliseconds of the thread that serves the feed): past it, 429 `E_RATE_LIMITED` with `retryMs`.
+   */
+  metricsPerSec: number;
+  metricsBurst: number;
   /** How long a socket we close has to answer the close before it is cut off (ms). */
   closeGraceMs: number;
   /** Interval between pings (ms); a peer that misses one is closed at the next. */
@@ -94,6 +100,8 @@ export const DEFAULT_WS: Readonly<WsLimits> = Object.freeze({
   maxPayload: 64 * 1024,
   maxBufferedBytes: 8 * 1024 * 1024,
   maxBufferedTotal: 256 * 1024 * 1024,
+  metricsPerSec: 1,
+  metricsBurst: 10,
   closeGraceMs: 2_000,
   pingIntervalMs: 20_000,
   commandsPerSec: 20,

@@ -1,5 +1,6 @@
 /** The public HTTP side: who may open /ws, the page's security headers, health, liveness, readiness. */
 import { once } from 'node:events';
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -191,5 +192,45 @@ describe('health, liveness and readiness', () => {
     expect(refused).toBe(503);
     client.close();
     await closing;
+  });
+});
+
+describe('/metrics', () => {
+  /** GET /metrics from `localAddress`: status, retry-after and body. */
+  function scrape(url: string, localAddress = '127.0.0.1'): Promise<{ status: number; retryAfter: unknown; body: string }> {
+    return new Promise((resolve, reject) => {
+      const req = request(`${url}/metrics`, { localAddress, agent: false }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += String(d)));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  it('gives each address a budget of scrapes: past it 429 E_RATE_LIMITED with retryMs, other addresses still served', async () => {
+    // (a scrape costs milliseconds of the thread that serves the feed: one client asking for it in a
+    // loop slowed everyone's commands)
+    const server = await startServer({ port: 0, host: '0.0.0.0', operatorPort: 0, token: 'http-test-token-0123456789', logLevel: 'silent', ws: { metricsBurst: 3, metricsPerSec: 2 } });
+    try {
+      const url = `http://127.0.0.1:${new URL(server.url).port}`;
+      const flood = await Promise.all(Array.from({ length: 8 }, () => scrape(url)));
+      const served = flood.filter((r) => r.status === 200);
+      const refused = flood.filter((r) => r.status === 429);
+      expect([served.length, refused.length]).toEqual([3, 5]);
+      expect(served[0]!.body).toMatch(/^molt_feed_version 1$/m);
+      const error = (JSON.parse(refused[0]!.body) as { error: { code: string; message: string; retryMs: number } }).error;
+      expect(error).toMatchObject({ code: 'E_RATE_LIMITED', message: expect.stringMatching(/from your address/) });
+      expect(error.retryMs).toBeGreaterThan(0);
+      expect(error.retryMs).toBeLessThanOrEqual(500);
+      expect(refused[0]!.retryAfter).toBe('1');
+
+      expect((await scrape(url, '127.0.0.2')).status).toBe(200); // another address: its own budget
+      await new Promise((r) => setTimeout(r, error.retryMs + 50));
+      expect((await scrape(url)).status).toBe(200); // told when, and served then
+    } finally {
+      await server.close();
+    }
   });
 });
