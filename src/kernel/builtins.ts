@@ -87,6 +87,11 @@ export function leaveFeed(): void {
   feedDepth--;
 }
 
+/** Whether feed code is running (inside runBounded): what runs now is under V8's watchdog. */
+export function feedRunning(): boolean {
+  return feedDepth !== 0;
+}
+
 const { apply, construct } = Reflect;
 const isArray = Array.isArray;
 

@@ -243,6 +243,28 @@ describe('bounded in bytes', () => {
     expect(await kernel.dispatch(conn, { type: 'bad' })).toEqual({ ok: true, data: { at: 9_999, short: false } });
   });
 
+  it('lists no long array\'s indices to check it (one C++ call: a reply of 2^23 zeros held the process 10.2 s past its limit), and still refuses its named keys', async () => {
+    // 2^21 nulls: 2 MiB as the walks count bytes, within these limits; listing their keys took 2.1 s a listing
+    const { kernel, conn } = withBad(`({ state: c.to === 'state' ? { count: s.count, list: new Array(2 ** 21).fill(null) } : s, reply: c.to === 'reply' ? new Array(2 ** 21).fill(null) : null })`, { handlerTimeoutMs: 1_000 });
+    for (const to of ['reply', 'state']) {
+      const t0 = performance.now();
+      const r = await kernel.dispatch(conn, { type: 'bad', to });
+      expect(performance.now() - t0).toBeLessThan(1_500);
+      expect(r).toMatchObject({ ok: true });
+    }
+    expect((kernel.state as { list: unknown[] }).list).toHaveLength(2 ** 21);
+    // named keys on a long array, enumerable or not, as state and as a reply
+    await refusedWith(`({ state: { count: s.count, list: Object.assign(new Array(5_000).fill(0), { total: 1 }) } })`, 'E_HANDLER_CONTRACT', /state holds an array with holes or named properties at list/);
+    await refusedWith(`({ state: s, reply: Object.defineProperty(new Array(5_000).fill(0), 'total', { value: 1 }) })`, 'E_HANDLER_CONTRACT', /reply holds an array with holes or named properties/);
+    await refusedWith(`({ state: s, reply: Object.defineProperty(new Array(5_000).fill(0), 'constructor', { value: 1, enumerable: true }) })`, 'E_HANDLER_CONTRACT', /reply holds an array with holes or named properties/);
+    // outside any time limit (the live process's walks in an upgrade), a named key's value that runs code when shown
+    const looping = Object.defineProperty(() => 0, 'name', { get: () => { for (;;); } });
+    const list = Object.assign(new Array(5_000).fill(0), { f: looping, o: Object.defineProperty({}, 'constructor', { value: looping }) });
+    const t1 = performance.now();
+    expect(() => checkPlain({ list }, null, 'a walk', 'state')).toThrow(/state holds an array with holes or named properties at list/);
+    expect(performance.now() - t1).toBeLessThan(1_000);
+  });
+
   it('refuses an event over its limit, and a reply over its limit, before anything is sent', async () => {
     await refusedWith(`({ state: s, events: [{ type: 'huge', text: 'x'.repeat(300_000) }] })`, 'E_TOO_LARGE', /event is larger than 262,144 bytes/);
     await refusedWith(`({ state: s, reply: { text: 'x'.repeat(5_000_000) } })`, 'E_TOO_LARGE', /reply is larger than/);
