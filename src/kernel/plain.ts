@@ -116,8 +116,12 @@ export function checkSent(value: unknown, where: string, what: 'reply' | 'event'
   return lean(value, 0) ? leanBytes : checkPlain(value, null, where, what, maxBytes).bytes;
 }
 
-/** Arrays up to this long have their keys listed (~70 us at this length here); longer ones, see onlyIndices. */
+/** Arrays up to this long have their keys listed (~0.3 ms at this length here); longer ones, see onlyIndices. */
 const LISTED = 4096;
+
+/** The most time onlyIndices gives util.inspect outside the watchdog (it takes microseconds; a major
+ *  collection on a large heap can take hundreds of milliseconds, and a timeout refuses the array). */
+const INSPECT_MS = 1_000;
 
 /** util.inspect showing an array's own keys that are not indices, and none of its slots. */
 const NAMED = { showHidden: true, maxArrayLength: 0, depth: 0, customInspect: false, getters: false, breakLength: Infinity } as const;
@@ -140,7 +144,7 @@ function onlyIndices(a: readonly unknown[], n: number): boolean {
   if (Object.getOwnPropertyDescriptor(a, 'constructor') !== undefined) return false;
   let shown: string;
   try {
-    shown = feedRunning() ? inspect(a, NAMED) : runBounded(() => inspect(a, NAMED), 100);
+    shown = feedRunning() ? inspect(a, NAMED) : runBounded(() => inspect(a, NAMED), INSPECT_MS);
   } catch {
     return false;
   }

@@ -262,7 +262,7 @@ describe('bounded in bytes', () => {
     const list = Object.assign(new Array(5_000).fill(0), { f: looping, o: Object.defineProperty({}, 'constructor', { value: looping }) });
     const t1 = performance.now();
     expect(() => checkPlain({ list }, null, 'a walk', 'state')).toThrow(/state holds an array with holes or named properties at list/);
-    expect(performance.now() - t1).toBeLessThan(1_000);
+    expect(performance.now() - t1).toBeLessThan(2_000); // its value ran for at most onlyIndices' own limit
   });
 
   it('refuses an event over its limit, and a reply over its limit, before anything is sent', async () => {
