@@ -140,8 +140,11 @@ const NAMED = { showHidden: true, maxArrayLength: 0, depth: 0, customInspect: fa
  */
 function onlyIndices(a: readonly unknown[], n: number): boolean {
   if (n <= LISTED) return hostGetOwnPropertyNames(a).length === n + 1;
-  // (inspect names an array by its own `constructor`, read through: a key that is not an index anyway)
-  if (Object.getOwnPropertyDescriptor(a, 'constructor') !== undefined) return false;
+  // inspect names an array by the `constructor` it finds on it or up its prototypes, and lists the keys
+  // of a prototype that is not the language's own (an array of any length): so only the shared
+  // Array.prototype (every compartment's) or none, and no `constructor` of its own (not an index anyway)
+  const proto = Object.getPrototypeOf(a) as unknown;
+  if ((proto !== Array.prototype && proto !== null) || Object.getOwnPropertyDescriptor(a, 'constructor') !== undefined) return false;
   let shown: string;
   try {
     shown = feedRunning() ? inspect(a, NAMED) : runBounded(() => inspect(a, NAMED), INSPECT_MS);
