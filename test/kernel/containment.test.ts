@@ -269,6 +269,24 @@ describe('bounded in bytes', () => {
     expect(performance.now() - t1).toBeLessThan(2_000); // its value ran for at most onlyIndices' own limit
   });
 
+  it('sends events to their users at a cost of one look a connection (1,000 events to 600 users each, 1,000 connections: 1.45 s held outside the watchdog)', async () => {
+    const kernel = new Kernel(
+      tiny({
+        commands: ['login', 'many'],
+        handle: `(s, c, ctx) => { if (c.type !== 'many') return handle(s, c, ctx); const to = Array.from({ length: 600 }, (_, i) => 'x' + i); return { state: s, events: Array.from({ length: 1_000 }, () => ({ type: 'e', to })) }; }`,
+      }),
+    );
+    const conns = [];
+    for (let i = 0; i < 2_000; i++) {
+      const conn = kernel.connect(framesTo(() => {}));
+      await kernel.dispatch(conn, { type: 'login', user: `u${i}` });
+      conns.push(conn);
+    }
+    const t0 = performance.now();
+    expect(await kernel.dispatch(conns[0]!, { type: 'many' })).toEqual({ ok: true, data: null });
+    expect(performance.now() - t0).toBeLessThan(1_000);
+  });
+
   it('refuses an event over its limit, and a reply over its limit, before anything is sent', async () => {
     await refusedWith(`({ state: s, events: [{ type: 'huge', text: 'x'.repeat(300_000) }] })`, 'E_TOO_LARGE', /event is larger than 262,144 bytes/);
     await refusedWith(`({ state: s, reply: { text: 'x'.repeat(5_000_000) } })`, 'E_TOO_LARGE', /reply is larger than/);
