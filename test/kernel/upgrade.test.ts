@@ -144,6 +144,58 @@ describe('upgrade', () => {
     expect(kernel.version).toBe(1);
   }, 60_000);
 
+  it("bounds the rehearsal's second run of a whole-state step, inside the pause, by its first: one slow only there is refused, not a pause of seconds", async () => {
+    const kernel = new Kernel(tiny(), { limits: { cutoverTimeoutMs: 300 } });
+    const conn = kernel.connect(framesTo(() => {}));
+    await kernel.dispatch(conn, { type: 'inc' });
+    // the target's validate() (it runs in the rehearsal only) is quick the first time and spins after:
+    // the second time is the one on the final state, with every command waiting
+    const slow = tiny({
+      version: 2,
+      prelude: 'let calls = 0;',
+      validate: `(s) => { let x = 0; if (calls++ > 0) for (let i = 0; i < 1e10; i++) x ^= i; return typeof s.total === 'number' && x !== 0.5 ? [] : ['total must be a number']; }`,
+    });
+    const before = kernel.state;
+    const report = await kernel.upgrade(slow);
+    expect(report).toMatchObject({ result: 'refused', online: false, error: { code: 'E_CUTOVER', message: expect.stringMatching(/^the rehearsal's run and check of the whole-state step on the final state took over 300 ms while every command waited/) } });
+    expect(kernel.state).toBe(before);
+    expect(kernel.version).toBe(1);
+    // the commands waited that long and no more (before: as long as validate() ran, its 30 s limit)
+    expect(report.totalMs).toBeLessThan(10_000);
+    expect(await kernel.dispatch(conn, { type: 'inc' })).toEqual({ ok: true, data: { value: 2 } });
+    await kernel.close();
+  }, 60_000);
+
+  it('refuses a whole-state step whose pause would pass the migration\'s limit before any command waits, on a dry run too', async () => {
+    // The step and the target's validate() each spin (feed code has no clock), so the rehearsal takes a
+    // while to run and check it: first measured by a dry run under the default limits. Then, with the
+    // migration's limit 1.25 times that (and the cut-over's less), each call stays well within it, and
+    // the pause (the run and check again there, the step here: about twice) would pass it.
+    const spin = 'let x = 0; for (let i = 0; i < 2e8; i++) x ^= i;';
+    const slow = tiny({
+      version: 2,
+      validate: `(s) => { ${spin} return typeof s.total === 'number' && x !== 0.5 ? [] : ['total must be a number']; }`,
+      migrations: `{ from: 1, to: 2, describe: 'count becomes total', up: (s) => { ${spin} return { state: { total: s.count + (x === 0.5 ? 1 : 0) } }; }, down: (s) => ({ state: { count: s.total } }) }`,
+    });
+    const measuring = new Kernel(tiny());
+    const measured = await measuring.upgrade(slow, { dryRun: true });
+    await measuring.close();
+    expect(measured.result).toBe('dry-run');
+    const rehearsedMs = measured.phases.migrate! + measured.phases.validate!;
+
+    const kernel = new Kernel(tiny(), { limits: { migrationTimeoutMs: Math.round(1.25 * rehearsedMs), cutoverTimeoutMs: 100 } });
+    const conn = kernel.connect(framesTo(() => {}));
+    await kernel.dispatch(conn, { type: 'inc' });
+    for (const dryRun of [true, false]) {
+      const report = await kernel.upgrade(slow, { dryRun });
+      expect(report).toMatchObject({ result: 'refused', online: false, failedAt: 'validate', error: { code: 'E_CUTOVER', message: expect.stringMatching(/^this whole-state step would pause the feed about \d+(\.\d s| ms): the rehearsal took \d+(\.\d s| ms) to run and check it/) } });
+      expect(report.pauseMs).toBe(0);
+    }
+    expect(kernel.version).toBe(1);
+    expect(await kernel.dispatch(conn, { type: 'inc' })).toEqual({ ok: true, data: { value: 2 } });
+    await kernel.close();
+  }, 60_000);
+
   it('skips versions by running each step of the chain in order', async () => {
     const { kernel } = await started(2);
     const report = await kernel.upgrade(tiny({ version: 3 }));

@@ -444,6 +444,7 @@ export class UpgradeRun {
       // ---- rehearse and migrate: the first pass, the live process one slice behind ----
       this.#phase = 'migrate';
       const now = host.clock();
+      const begunAt = performance.now();
       const begun = await reh.call<{ online: boolean; census: Record<string, number>; heapMb: number; progress: { kinds: Record<string, { done: number; total: number }> } }>(
         // liveChecks: this process builds the same state (online, not a dry run) and checks it in full
         'begin', { current: current.hash, target: target.hash, now, ms, censusMs: limits.handlerTimeoutMs, problemsShown: limits.problemsShown, force: this.#req.force === true, liveChecks: !report.dryRun }, deadline);
@@ -547,6 +548,9 @@ export class UpgradeRun {
       if (theirs.status === 'rejected') throw theirs.reason;
       if (ours.status === 'rejected') throw ours.reason;
       const checked = theirs.value;
+      // a whole-state step: how long the rehearsal took to run it and check what it built (it does so
+      // again inside the pause, and this process runs it there too)
+      const rehearsedMs = performance.now() - begunAt;
       report.census = checked.census;
       report.skipped = checked.skipped;
       report.checked = checked.compared;
@@ -563,6 +567,14 @@ export class UpgradeRun {
       phase('migrate');
       this.#announce('validate', { census: report.census.after, ...this.#before() }, report.phases.validate);
       host.log('validate', { census: report.census.after, online: report.online });
+      // A whole-state step pauses the feed for the rehearsal's run and check on the final state and this
+      // process's run: about twice what the rehearsal took the first time. Past the migration's limit
+      // (or the cut-over's, if more), refused now, before any command waits (a dry run says so too).
+      // One that returned 2,000 references to one array of 100,000 zeros (cheap to build, 2*10^8 slots
+      // to walk in each process) paused the feed 48 s, and committed.
+      const wholePauseMs = Math.max(limits.migrationTimeoutMs, limits.cutoverTimeoutMs);
+      if (!begun.online && 2 * rehearsedMs > wholePauseMs)
+        die('E_CUTOVER', `this whole-state step would pause the feed about ${seconds(2 * rehearsedMs)}: the rehearsal took ${seconds(rehearsedMs)} to run and check it, and at the cut-over it runs again there and here while every command waits; over the ${seconds(wholePauseMs)} a whole-state step may pause it (the migration's limit, or the cut-over's if more). Nothing changed (a step with per-entity functions runs online: ART.md)`);
 
       // ---- catch up with what commands changed meanwhile ----
       let rounds = 0;
@@ -631,10 +643,21 @@ export class UpgradeRun {
         report.cutoverEntities = entities ?? 0;
         final = live!.result().state;
       } else {
-        // a whole-state step: rehearsed on the final state, then run here, inside the pause
-        await reh.sync(last);
-        await reh.call('begin', { current: current.hash, target: target.hash, now, ms, problemsShown: limits.problemsShown, force: this.#req.force === true, digest: true }, deadline);
-        const again = await reh.call<typeof checked>('check', { now, sample: true }, deadline);
+        // a whole-state step: rehearsed on the final state, then run here, inside the pause. The
+        // rehearsal's run and check may take three times what they took the first time, or the
+        // cut-over's limit if that is more, at most the migration's: past that it is stopped (a
+        // target's validate() slow only the second time held every command for as long as it ran).
+        const rehearsalBound = Math.min(limits.migrationTimeoutMs, Math.max(limits.cutoverTimeoutMs, 3 * rehearsedMs));
+        const left = () => Math.max(1, rehearsalBound - (performance.now() - paused));
+        let again: typeof checked;
+        try {
+          await reh.sync(last);
+          await reh.call('begin', { current: current.hash, target: target.hash, now, ms, problemsShown: limits.problemsShown, force: this.#req.force === true, digest: true }, left());
+          again = await reh.call<typeof checked>('check', { now, sample: true }, left());
+        } catch (err) {
+          if (!(err instanceof MoltError && err.code === 'E_REHEARSAL') || performance.now() - paused < rehearsalBound) throw err;
+          die('E_CUTOVER', `the rehearsal's run and check of the whole-state step on the final state took over ${seconds(rehearsalBound)} while every command waited (the first time: ${seconds(rehearsedMs)}); it was stopped and nothing changed`);
+        }
         report.census = again.census;
         report.dropped = again.dropped;
         report.sample = again.sample;
@@ -1112,6 +1135,11 @@ function round(ms: number): number {
 
 function mb(bytes: number): string {
   return `${Math.round(bytes / 2 ** 20)} MB`;
+}
+
+/** A short time as a person reads it: milliseconds under a second, else seconds to a tenth. */
+function seconds(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
 /** A time a pace would take, as a person reads it: seconds, or hours past two of them. */
