@@ -29,6 +29,12 @@ export interface Limits {
   maxEventsPerCommand: number;
   /** Most bytes the events of one command may hold together. */
   maxEventsBytes: number;
+  /** Most bytes the events of one command may carry to all the connections that see them together
+   *  (each event's bytes times its recipients): the transport writes them outside the watchdog. */
+  maxFanoutBytes: number;
+  /** Most event frames one command may send to connections together (one event to every connection
+   *  is always allowed, however many there are). */
+  maxFanoutFrames: number;
   /** Most new data one command may add to the state. */
   maxGrowthBytes: number;
   /** Bytes of events kept for $since (besides the count, eventBacklog): the oldest go first. */
@@ -98,6 +104,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxEventBytes: 256 * 1024,
   maxEventsPerCommand: 1_000,
   maxEventsBytes: 4 * 1024 * 1024,
+  maxFanoutBytes: 128 * 1024 * 1024,
+  maxFanoutFrames: 100_000,
   maxGrowthBytes: 4 * 1024 * 1024,
   backlogBytes: 32 * 1024 * 1024,
   upgradeTimeoutMs: 10 * 60_000,

@@ -1,0 +1,55 @@
+/**
+ * What a command's events cost after its handler: the transport writes each to every connection that
+ * may see it, outside the watchdog and the breaker. Measured on a real server (600 sockets, one client
+ * sending one command whose 1,000 events held 4 KB each): 2.4 GB written, the event loop held 2.6 s,
+ * and at the default 20 commands a second one client held the process for good. Bounded where the
+ * handler's output is checked: refused with E_TOO_LARGE, nothing sent, the state unchanged.
+ */
+import { describe, expect, it } from 'vitest';
+import { Kernel } from '../../src/kernel/kernel.ts';
+import { framesTo } from '../../src/transport/frames.ts';
+import type { ServerFrame } from '../../src/transport/protocol.ts';
+import { tiny } from '../support/tiny.ts';
+
+function withSpam(connections: number) {
+  const kernel = new Kernel(
+    tiny({
+      commands: ['inc', 'spam', 'login'],
+      handle: `(s, c, ctx) => c.type === 'spam'
+        ? { state: produce(s, (d) => { d.count += 1 }), events: Array.from({ length: c.n }, (_, i) => ({ type: 'spam', i, big: 'x'.repeat(c.size), ...(c.to ? { to: c.to } : {}) })) }
+        : handle(s, c, ctx)`,
+    }),
+  );
+  let frames = 0;
+  const conns = Array.from({ length: connections }, () => kernel.connect(framesTo((f: ServerFrame) => void (f.t === 'event' && frames++))));
+  return { kernel, conns, frames: () => frames };
+}
+
+describe("a command's events, times the connections they go to", () => {
+  it('refuses 1,000 events of 4 KB to 600 connections (2.4 GB to write) and sends nothing', async () => {
+    const { kernel, conns, frames } = withSpam(600);
+    const before = kernel.state;
+    const r = await kernel.dispatch(conns[0]!, { type: 'spam', n: 1000, size: 4000 });
+    expect(r).toMatchObject({ ok: false, error: { code: 'E_TOO_LARGE', message: expect.stringMatching(/would go out as 600,000 frames to 600 connections/) } });
+    expect(kernel.state).toBe(before);
+    expect(frames()).toBe(0);
+  });
+
+  it('refuses fewer, larger events whose bytes times connections pass the bound', async () => {
+    const { kernel, conns, frames } = withSpam(600);
+    const r = await kernel.dispatch(conns[0]!, { type: 'spam', n: 60, size: 4000 });
+    expect(r).toMatchObject({ ok: false, error: { code: 'E_TOO_LARGE', message: expect.stringMatching(/would carry [\d,]+ bytes to 600 connections together/) } });
+    expect(frames()).toBe(0);
+  });
+
+  it('serves one event to every connection, and counts an addressed event only where it goes', async () => {
+    const { kernel, conns, frames } = withSpam(600);
+    expect(await kernel.dispatch(conns[0]!, { type: 'spam', n: 1, size: 100 })).toMatchObject({ ok: true });
+    expect(frames()).toBe(600);
+    await kernel.dispatch(conns[1]!, { type: 'login', user: 'ada' });
+    const sent = frames();
+    // 1,000 events of 4 KB to one user's one connection: 4 MB written
+    expect(await kernel.dispatch(conns[0]!, { type: 'spam', n: 1000, size: 4000, to: ['ada', 'ada', 'nobody'] })).toMatchObject({ ok: true });
+    expect(frames() - sent).toBe(1000);
+  });
+});
