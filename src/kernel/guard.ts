@@ -56,6 +56,10 @@ export const MAX_COMMAND_NAME = 100;
 /** A migration's `describe` (each direction's, and the step's own) is shown to every client watching an
  *  upgrade: one sentence, at most this long. */
 export const MAX_DESCRIBE = 500;
+/** At most this many migration steps in a release: an upgrade's first notice carries the describe of
+ *  each step it takes to every client (20,000 steps: 20 MB to each connection, and the event loop held
+ *  6.5 s on a dry run). */
+export const MAX_STEPS = 256;
 
 /**
  * The release's exports: {feed: FeedVersion, migrations: Migration[]}. The caller runs this under the
@@ -87,7 +91,7 @@ export function checkExports(exports: unknown): { feed: FeedVersion; migrations:
   for (let i = 0; i < listed.length; i++) commands.push(listed[i] as string);
   if (!commands.every((c) => typeof c === 'string' && c.length > 0 && c.length <= MAX_COMMAND_NAME && !c.startsWith('$')))
     die('E_RELEASE_EXPORTS', `feed v${version} exports commands = ${show(commands)}; expected command names of 1 to ${MAX_COMMAND_NAME} characters (not starting with $)`);
-  if (!Array.isArray(migrations)) die('E_RELEASE_EXPORTS', `release exports migrations = ${show(migrations)}; expected an array`);
+  if (!Array.isArray(migrations) || migrations.length > MAX_STEPS) die('E_RELEASE_EXPORTS', `release exports migrations = ${show(migrations)}; expected an array of at most ${MAX_STEPS} steps`);
   const steps: Migration[] = [];
   for (let i = 0; i < migrations.length; i++) steps.push(ownStep(migrations[i], i));
   own['commands'] = Object.freeze(commands);
