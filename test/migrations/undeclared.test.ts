@@ -120,6 +120,21 @@ describe('a migration that changes what it does not declare is refused', () => {
   });
 });
 
+describe('what a step may say it dropped', () => {
+  it('names at most 100 kinds, each in at most 100 characters: they cross to the live process and into every report', async () => {
+    await expectRefused(
+      await wrongUp(`(up, react) => ({ ...up, each: { posts: (p, c) => { c.drop('kind ' + p.id, 0); return react(p, c); } } })`),
+      'E_MIGRATION_CONTRACT',
+      /migration 1->2: ctx.drop\("kind p[0-9a-z]+", 0\): a step may drop at most 100 kinds, each named in at most 100 characters/,
+    );
+    await expectRefused(
+      await wrongUp(`(up, react) => ({ ...up, each: { posts: (p, c) => { c.drop('x'.repeat(101), 0); return react(p, c); } } })`),
+      'E_MIGRATION_CONTRACT',
+      /ctx.drop\("x{40}", 0\): a step may drop at most 100 kinds/,
+    );
+  });
+});
+
 describe('losses are confirmed, not only declared', () => {
   const dropsEverything = () =>
     wrongUp(`(up) => ({ ...up, changes: { ...up.changes, posts: { ...up.changes.posts, drops: true }, timeline: { drops: true } }, each: { posts: (p, c) => { c.drop('posts', 1); c.drop('likes', p.likes.length); return null; } }, finish(s, m, c) { const r = up.finish(s, m, c); return { state: { ...r.state, roots: toVec([]), count: { users: r.state.count.users, posts: 0, reactions: 0 } } }; } })`);

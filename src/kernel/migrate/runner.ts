@@ -15,6 +15,7 @@
  */
 import type { Collection, Direction, EntityContext, Key, Migration, MigrationContext, Shape, WholeFn } from '../../contract.ts';
 import { die } from '../errors.ts';
+import { MAX_COMMAND_NAME, MAX_KINDS } from '../guard.ts';
 
 export interface KindProgress {
   done: number;
@@ -188,9 +189,16 @@ export class Runner {
 
   /** Drops declared by the entity being mapped now (set by the one context `each` gets). */
   #drops: Record<string, number> | null = null;
+  readonly #dropKinds = new Set<string>();
   readonly #drop = (kind: unknown, n: unknown): void => {
     if (typeof kind !== 'string' || !Number.isSafeInteger(n) || (n as number) < 0)
       die('E_MIGRATION_CONTRACT', `migration ${this.#label}: ctx.drop(${String(kind).slice(0, 40)}, ${String(n)}) needs a kind and a count >= 0`);
+    // the kinds a step drops cross to the live process and into every report: as few as a census counts
+    if (!this.#dropKinds.has(kind)) {
+      if (kind.length > MAX_COMMAND_NAME || this.#dropKinds.size >= MAX_KINDS)
+        die('E_MIGRATION_CONTRACT', `migration ${this.#label}: ctx.drop(${JSON.stringify(kind.slice(0, 40))}, ${n}): a step may drop at most ${MAX_KINDS} kinds, each named in at most ${MAX_COMMAND_NAME} characters`);
+      this.#dropKinds.add(kind);
+    }
     this.#drops ??= {};
     this.#drops[kind] = (this.#drops[kind] ?? 0) + (n as number);
   };
