@@ -1,6 +1,6 @@
 import { types } from 'node:util';
 import type { Accepted, FeedEvent, FeedVersion, Migration, MigrationResult, Outcome } from '../contract.ts';
-import { die } from './errors.ts';
+import { die, own } from './errors.ts';
 
 /**
  * Checks on everything release code hands back to the kernel. Release code is another realm and may be
@@ -173,7 +173,7 @@ export function checkOutcome(out: unknown, version: number, type: string): Outco
   if ('error' in o!) {
     const e = dataFields(o!['error']);
     if (e === null || typeof e['code'] !== 'string' || typeof e['message'] !== 'string') badOutcome(out, version, type, 'a refusal needs error: {code: string, message: string}');
-    return { error: { code: (e!['code'] as string).slice(0, 200), message: (e!['message'] as string).slice(0, 2000) } };
+    return { error: { code: own(e!['code'] as string, 200), message: own(e!['message'] as string, 2000) } };
   }
   if (!('state' in o!)) badOutcome(out, version, type, expected);
   const { state, reply, events, bind } = o as Record<string, unknown>;

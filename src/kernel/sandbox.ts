@@ -6,6 +6,7 @@ import { types } from 'node:util';
 import { MAX_ARRAY_SLOTS, TYPED, boundedConstructor, enterFeed, guardBuiltins, keysBounded, leaveFeed } from './builtins.ts';
 import { KEYS, guardSyntax, keysGlobal } from './syntax.ts';
 import { immerFor } from './release-immer.ts';
+import { own } from './errors.ts';
 
 restoreFreeze();
 // the built-ins that walk a whole length in one call get their bounds (builtins.ts): inert until feed
@@ -281,11 +282,12 @@ export function describeThrown(err: unknown, ms = 100): string {
     return runBounded(() => {
       if (types.isNativeError(err)) {
         const e = err as Error;
-        return `${String(e.name).slice(0, 80)}: ${String(e.message).slice(0, 500)}`;
+        // strings of their own: a slice keeps the text it was cut from alive (errors.ts, own)
+        return `${own(String(e.name), 80)}: ${own(String(e.message), 500)}`;
       }
       if (typeof err === 'string') return `threw ${JSON.stringify(err.slice(0, 500))}`;
       if (typeof err === 'object' && err !== null && types.isProxy(err)) return 'threw a Proxy';
-      return `threw ${String(err).slice(0, 500)}`;
+      return `threw ${own(String(err), 500)}`;
     }, ms);
   } catch {
     return 'threw a value that cannot be printed';

@@ -10,6 +10,8 @@ import type { ReleaseSource } from '../../src/kernel/release.ts';
 import { TempReleases, abs, patchedVersion, slowVersion } from '../support/releases.ts';
 import { buildRelease } from '../../src/release/build.ts';
 import { framesTo } from '../../src/transport/frames.ts';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 
 const releases = new TempReleases();
 let v1: ReleaseSource;
@@ -268,6 +270,30 @@ export function handle(state, command, ctx) { const out = v2.handle(state, comma
       expect(await texts(kernel, conn)).toEqual(['kept']);
       expect(Object.keys(kernel.state as object)).not.toContain('again');
       expect(Object.keys(kernel.state as object)).not.toContain('junk');
+    } finally {
+      patched.remove();
+    }
+  }, 60_000);
+
+  it('keeps what a casualty says as a string of its own: a previous release refusing each replayed write with 16 MB of message does not keep 16 MB a casualty', async () => {
+    // v1 as released, except that it refuses posts starting with PIN with a 16 MB message (a new one each)
+    const patched = patchedVersion(`const text = typeof c.text === 'string' ? c.text : '';
+  if (text.startsWith('PIN')) return { error: { code: 'no', message: 'x'.repeat(2 ** 24) + text } };
+  return served(s, c, ctx);`);
+    try {
+      const { kernel, conn } = await running(patched.dir);
+      expect((await kernel.upgrade(oneWay)).result).toBe('committed');
+      for (let i = 0; i < 30; i++) expect(await kernel.dispatch(conn, { type: 'post', text: `PIN ${i}` })).toMatchObject({ ok: true });
+      v8.setFlagsFromString('--expose-gc');
+      const gc = vm.runInNewContext('gc') as () => void;
+      gc();
+      const before = process.memoryUsage().heapUsed;
+      // a slice of each message kept it whole: 300 such writes killed the process (heap out of memory)
+      const dry = await kernel.rollback({ replay: true, dryRun: true });
+      expect(dry).toMatchObject({ result: 'dry-run', dropped: { commands: 30 } });
+      expect(dry.casualties[0]!.error).toMatch(/^no: x{2000}$/);
+      gc();
+      expect(process.memoryUsage().heapUsed - before).toBeLessThan(64 * 2 ** 20); // the report keeps 20: 320 MB before
     } finally {
       patched.remove();
     }
