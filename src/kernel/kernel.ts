@@ -149,6 +149,8 @@ const SYSTEM_LANE = Symbol('system');
 const NO_CONNECTION_LANE = Symbol('no connection');
 /** At most one reload of the running release a minute past the heap's mark (#reloadPastMark). */
 const RELOAD_PAST_MARK_MS = 60_000;
+/** Events to every connection one command may always send, however many connections (#checkFanout). */
+const BROADCASTS_ALWAYS = 4;
 /** Bytes of events the $sinces of one batch may carry, about (one $since at least): see #batch. */
 const SINCE_BYTES_PER_BATCH = 1024 * 1024;
 
@@ -745,7 +747,8 @@ export class Kernel {
       bytes += n * sizes[i]!;
     }
     const limits = this.#limits;
-    const maxFrames = Math.max(limits.maxFanoutFrames, conns);
+    // however many connections there are, a few events to each of them pass (a reply sends two)
+    const maxFrames = Math.max(limits.maxFanoutFrames, BROADCASTS_ALWAYS * conns);
     if (frames > maxFrames) die('E_TOO_LARGE', `${where}: its events would go out as ${frames.toLocaleString('en')} frames to ${conns.toLocaleString('en')} connections; one command may send at most ${maxFrames.toLocaleString('en')}`);
     if (bytes > limits.maxFanoutBytes) die('E_TOO_LARGE', `${where}: its events would carry ${bytes.toLocaleString('en')} bytes to ${conns.toLocaleString('en')} connections together; one command may send at most ${limits.maxFanoutBytes.toLocaleString('en')}`);
     return { frames, bytes };

@@ -32,8 +32,8 @@ export interface Limits {
   /** Most bytes the events of one command may carry to all the connections that see them together
    *  (each event's bytes times its recipients): the transport writes them outside the watchdog. */
   maxFanoutBytes: number;
-  /** Most event frames one command may send to connections together (one event to every connection
-   *  is always allowed, however many there are). */
+  /** Most event frames one command may send to connections together (four events to every connection
+   *  are always allowed, however many there are). */
   maxFanoutFrames: number;
   /** Most new data one command may add to the state. */
   maxGrowthBytes: number;

@@ -11,7 +11,7 @@ import { framesTo } from '../../src/transport/frames.ts';
 import type { ServerFrame } from '../../src/transport/protocol.ts';
 import { tiny } from '../support/tiny.ts';
 
-function withSpam(connections: number) {
+function withSpam(connections: number, limits: { maxFanoutFrames?: number } = {}) {
   const kernel = new Kernel(
     tiny({
       commands: ['inc', 'spam', 'login'],
@@ -19,6 +19,7 @@ function withSpam(connections: number) {
         ? { state: produce(s, (d) => { d.count += 1 }), events: Array.from({ length: c.n }, (_, i) => ({ type: 'spam', i, big: 'x'.repeat(c.size), ...(c.to ? { to: c.to } : {}) })) }
         : handle(s, c, ctx)`,
     }),
+    { limits },
   );
   let frames = 0;
   const conns = Array.from({ length: connections }, () => kernel.connect(framesTo((f: ServerFrame) => void (f.t === 'event' && frames++))));
@@ -71,5 +72,15 @@ describe("a command's events, times the connections they go to", () => {
     // 1,000 events of 4 KB to one user's one connection: 4 MB written
     expect(await kernel.dispatch(conns[0]!, { type: 'spam', n: 1000, size: 4000, to: ['ada', 'ada', 'nobody'] })).toMatchObject({ ok: true });
     expect(frames() - sent).toBe(1000);
+  });
+
+  it('lets four events to every connection pass however many connections there are, and refuses a fifth', async () => {
+    // (an honest reply sends two to everyone; with many connections that alone passes a small bound)
+    const { kernel, conns, frames } = withSpam(600, { maxFanoutFrames: 1_000 });
+    expect(await kernel.dispatch(conns[0]!, { type: 'spam', n: 4, size: 10 })).toMatchObject({ ok: true });
+    expect(frames()).toBe(2_400);
+    const refused = await kernel.dispatch(conns[0]!, { type: 'spam', n: 5, size: 10 });
+    expect(refused).toMatchObject({ ok: false, error: { code: 'E_TOO_LARGE', message: expect.stringMatching(/3,000 frames to 600 connections; one command may send at most 2,400/) } });
+    expect(frames()).toBe(2_400);
   });
 });
