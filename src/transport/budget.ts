@@ -5,6 +5,8 @@
  * A bucket holds up to `burst` tokens and refills at `perSecond`; a command takes one. An empty
  * bucket says how long until the next token (the retry hint a client gets), never drops silently.
  */
+import type { IncomingMessage } from 'node:http';
+import proxyaddr from '@fastify/proxy-addr';
 import ipaddr from 'ipaddr.js';
 import { Aside, type AddressAside } from './aside.ts';
 
@@ -162,4 +164,14 @@ export function addressOf(remote: string | undefined): string {
   if (range === 'rfc6052') return `${g >> 8}.${g & 255}.${h >> 8}.${h & 255}`;
   if (range === 'unicast') return `${[a, b, c, d].map((p) => (p ?? 0).toString(16)).join(':')}::/64`;
   return v6.toString();
+}
+
+/**
+ * How each listener finds a request's address (addressOf): the socket's own, or behind the reverse
+ * proxies in `trustProxy` (addresses, CIDR ranges, `loopback`, ...) the nearest one X-Forwarded-For
+ * names that is not one of them.
+ */
+export function addressResolver(trustProxy: readonly string[]): (req: IncomingMessage) => string {
+  const trusted = trustProxy.length > 0 ? proxyaddr.compile([...trustProxy]) : null;
+  return (req) => addressOf(trusted ? proxyaddr(req, trusted) : req.socket.remoteAddress);
 }

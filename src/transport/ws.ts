@@ -1,11 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import proxyaddr from '@fastify/proxy-addr';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { ERRORS } from '../kernel/errors.ts';
 import type { Kernel, Result } from '../kernel/kernel.ts';
 import { WINDOW_MS, type Aside, type AddressAside } from './aside.ts';
-import { Addresses, Bucket, Budget, addressOf, spend, type BudgetName } from './budget.ts';
+import { Addresses, Bucket, Budget, addressResolver, spend, type BudgetName } from './budget.ts';
 import { NEVER_USED, decode, encode, encodeWith } from './codec.ts';
 import { originAllowed } from './origin.ts';
 import { endWithError } from './http.ts';
@@ -211,7 +210,7 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
       ? { commandsPerSec: opts.ipCommandsPerSec, commandBurst: opts.ipCommandBurst, joinsPerMin: opts.ipJoinsPerMin, joinBurst: opts.ipJoinBurst }
       : { commandsPerSec: opts.commandsPerSec, commandBurst: opts.commandBurst, joinsPerMin: opts.joinsPerMin, joinBurst: opts.joinBurst };
   const addresses = new Addresses(rates(true), kernel.breaker);
-  const trusted = opts.trustProxy.length > 0 ? proxyaddr.compile([...opts.trustProxy]) : null;
+  const addressOf = addressResolver(opts.trustProxy);
   const peers = new Set<Peer>();
   /** How to close each peer after the replies it is owed. */
   const closers = new Map<Peer, (code: number, reason: string) => void>();
@@ -268,7 +267,7 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
   liveness.unref();
 
   wss.on('connection', (socket: WebSocket, req: IncomingMessage) => {
-    const ip = addressOf(trusted ? proxyaddr(req, trusted) : req.socket.remoteAddress);
+    const ip = addressOf(req);
     const address = addresses.get(ip, performance.now());
     if (address.connections >= opts.maxConnectionsPerIp) {
       observe.closed?.('too_many_connections');
