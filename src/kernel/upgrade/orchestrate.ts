@@ -438,8 +438,8 @@ export class UpgradeRun {
       // The live process runs the steps with code of its own, fresh: the owner's module state is then
       // the rehearsal's (a release serving commands may have changed its own), so both build the same.
       const owner = p.owner === current ? loadRelease(current.source, limits.loadTimeoutMs) : p.owner;
-      const own = new Map(owner.migrations.map((m) => [m.from, m]));
-      const fresh: Plan = { ...p, owner, steps: p.steps.map((s) => ({ ...s, migration: own.get(s.migration.from)! })) };
+      const byFrom = new Map(owner.migrations.map((m) => [m.from, m]));
+      const fresh: Plan = { ...p, owner, steps: p.steps.map((s) => ({ ...s, migration: byFrom.get(s.migration.from)! })) };
       const shapes: Record<number, Shape | undefined> = { [current.version]: current.feed.shape, [target.version]: target.feed.shape };
 
       // ---- rehearse and migrate: the first pass, the live process one slice behind ----
