@@ -4,14 +4,16 @@ import vm from 'node:vm';
 import { pack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { Kernel } from '../../src/kernel/kernel.ts';
+import type { Limits } from '../../src/kernel/limits.ts';
 import type { ServerFrame, UpgradeFrame } from '../../src/transport/protocol.ts';
 import { UP_1_2, UP_2_3, tiny } from '../support/tiny.ts';
 import { framesTo } from '../../src/transport/frames.ts';
 
 const digest = (state: unknown) => createHash('sha256').update(pack(state)).digest('hex');
 
-async function started(count = 3) {
-  const kernel = new Kernel(tiny(), { limits: { migrationTimeoutMs: 200 } });
+/** A kernel on tiny v1 with `limits`, one connection, and `count` incs served. */
+async function started(count = 3, limits: Partial<Limits> = { migrationTimeoutMs: 200 }) {
+  const kernel = new Kernel(tiny(), { limits });
   const frames: ServerFrame[] = [];
   const conn = kernel.connect(framesTo((f) => frames.push(f)));
   for (let i = 0; i < count; i++) await kernel.dispatch(conn, { type: 'inc' });
@@ -104,9 +106,7 @@ describe('upgrade', () => {
   });
 
   it('bounds a whole-state step inside the pause by what rehearsing it took: one slow only here is refused, not a pause of seconds', async () => {
-    const kernel = new Kernel(tiny(), { limits: { cutoverTimeoutMs: 300 } });
-    const conn = kernel.connect(framesTo(() => {}));
-    await kernel.dispatch(conn, { type: 'inc' });
+    const { kernel, conn } = await started(1, { cutoverTimeoutMs: 300 });
     // slow on its first call in each process: in the rehearsal that one runs while the feed serves,
     // here it is the one inside the pause
     const slow = tiny({ version: 2, prelude: 'let calls = 0;', migrations: `{ from: 1, to: 2, describe: 'count becomes total', up: (s) => { if (calls++ === 0) { let x = 0; for (let i = 0; i < 2e9; i++) x ^= i; } return { state: { total: s.count } }; }, down: (s) => ({ state: { count: s.total } }) }` });
@@ -122,9 +122,7 @@ describe('upgrade', () => {
   }, 60_000);
 
   it("bounds that step by what the step took in the rehearsal, not the rehearsal's validate(): a slow validate() there does not buy a long pause here", async () => {
-    const kernel = new Kernel(tiny(), { limits: { cutoverTimeoutMs: 300 } });
-    const conn = kernel.connect(framesTo(() => {}));
-    await kernel.dispatch(conn, { type: 'inc' });
+    const { kernel, conn } = await started(1, { cutoverTimeoutMs: 300 });
     // validate() takes as long as the step's first call: bounded by the whole rehearsal (validate()
     // included) the step's slow call here fitted, and the feed waited for it
     // (what the loops compute is used, so no compiler may drop them; optimized, 10^9 of them took
@@ -145,9 +143,7 @@ describe('upgrade', () => {
   }, 60_000);
 
   it("bounds the rehearsal's second run of a whole-state step, inside the pause, by its first: one slow only there is refused, not a pause of seconds", async () => {
-    const kernel = new Kernel(tiny(), { limits: { cutoverTimeoutMs: 300 } });
-    const conn = kernel.connect(framesTo(() => {}));
-    await kernel.dispatch(conn, { type: 'inc' });
+    const { kernel, conn } = await started(1, { cutoverTimeoutMs: 300 });
     // the target's validate() (it runs in the rehearsal only) is quick the first time and spins after:
     // the second time is the one on the final state, with every command waiting
     const slow = tiny({
@@ -181,9 +177,7 @@ describe('upgrade', () => {
     expect(measured).toMatchObject({ result: 'dry-run', online: false });
     const rehearsedMs = measured.phases.migrate! + measured.phases.validate!;
 
-    const kernel = new Kernel(tiny(), { limits: { migrationTimeoutMs: Math.round(rehearsedMs / 2), cutoverTimeoutMs: 100 } });
-    const conn = kernel.connect(framesTo(() => {}));
-    await kernel.dispatch(conn, { type: 'inc' });
+    const { kernel, conn } = await started(1, { migrationTimeoutMs: Math.round(rehearsedMs / 2), cutoverTimeoutMs: 100 });
     for (const dryRun of [true, false]) {
       const report = await kernel.upgrade(slow, { dryRun });
       expect(report).toMatchObject({ result: 'refused', online: false, failedAt: 'validate', error: { code: 'E_CUTOVER', message: expect.stringMatching(/^this whole-state step would pause the feed about \d+(\.\d s| ms): the rehearsal took \d+(\.\d s| ms) to run and check it/) } });
