@@ -70,6 +70,10 @@ describe('a migration that changes what it does not declare is refused', () => {
     await expectRefused(await wrongUp(`(up, react) => ({ ...up, each: { posts: (p, c) => (p.replyTo === null ? react(p, c) : { ...react(p, c), replyTo: 'p1' }) } })`), 'E_UNDECLARED', /replyTo was "p[0-9a-z]+", is "p1"/);
   });
 
+  it('declares a field added that was there before, and truncates it (added says only that it appears)', async () => {
+    await expectRefused(await wrongUp(`(up, react) => ({ ...up, changes: { ...up.changes, posts: { remove: ['likes'], add: ['reactions', 'text'] } }, each: { posts: (p, c) => ({ ...react(p, c), text: p.text.slice(0, 3) }) } })`), 'E_UNDECLARED', /post p[0-9a-z]+: posts.text is declared added, but it was there before \("post number \d+", is "pos"\): a field the step rewrites is declared changed/);
+  });
+
   it('turns one post into a number', async () => {
     await expectRefused(await wrongUp(`(up, react) => ({ ...up, each: { posts: (p, c) => (p.id === 'p2' ? 42 : react(p, c)) } })`), 'E_UNDECLARED', /post p2 was \{.*\}, is 42: an entity and a plain value, where the step declares no such change of posts/);
   });

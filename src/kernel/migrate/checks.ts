@@ -6,7 +6,8 @@
  *   - the same entities, by key, unless the kind declares `drops` or `creates` (a tombstone left in a
  *     vector's slot counts as a drop; a kind that exists only after the step is created by definition)
  *   - every field on both sides that is not declared `change`d (or added or removed) is equal, at every
- *     depth; a field only after is declared `add`ed, a field only before is declared `remove`d
+ *     depth; a field only after is declared `add`ed, a field only before is declared `remove`d, and a
+ *     field declared added only (not also removed or changed) was not there before
  *   - an ordered collection keeps its order unless it declares `reorders`
  *   - a kind that is gone after the step is declared `removed` (or renamed: `rename`)
  *
@@ -123,6 +124,9 @@ export function entityCheck(label: string, kind: string, change: KindChange, sou
   const tomb = (c: Collection, e: unknown) => e === undefined || ((c === source ? sourceTomb : targetTomb) && e === c.tombstone);
   const adds = change.add ?? [];
   const removes = (change.remove ?? []).filter((f) => !adds.includes(f));
+  // a field added is new: one that was there before (and is not also declared removed or changed)
+  // would be rewritten unchecked under a declaration that says only that it appears
+  const fresh = adds.filter((f) => !(change.remove ?? []).includes(f) && !(change.change ?? []).includes(f));
   /**
    * The fields of the last two entities checked field by field, and the fields they share that are not
    * declared changed: an entity pair with the very same fields, in the same order, passes the checks
@@ -152,6 +156,7 @@ export function entityCheck(label: string, kind: string, change: KindChange, sou
       if (!Object.hasOwn(eb, field)) die('E_UNDECLARED', `${where(key, ea)}: ${field} is new, but ${kind}.${field} is not declared added (after: ${show(ea[field])})`);
     }
     for (const field of adds) if (!Object.hasOwn(ea, field)) die('E_UNDECLARED', `${where(key, ea)}: ${kind}.${field} is declared added, but it is missing`);
+    for (const field of fresh) if (Object.hasOwn(eb, field)) die('E_UNDECLARED', `${where(key, ea)}: ${kind}.${field} is declared added, but it was there before (${show(eb[field])}, is ${show(ea[field])}): a field the step rewrites is declared changed`);
     for (const field of removes) if (Object.hasOwn(ea, field)) die('E_UNDECLARED', `${where(key, ea)}: ${kind}.${field} is declared removed, but it is still there`);
     known = { before, after, shared };
   };
