@@ -212,7 +212,7 @@ export class Pipeline {
   }
 
   /** Each step's input and output (after the first pass) with its shapes and declared changes. */
-  stages(): { label: string; changes: Changes | undefined; source?: Shape | undefined; target?: Shape | undefined; input: unknown; output: unknown }[] {
+  stages(): { label: string; changes: Changes | undefined; source?: Shape | undefined; target?: Shape | undefined; input: unknown; output: unknown; dropped: Record<string, number> }[] {
     return this.#stages.map((s) => ({
       label: s.step.label,
       changes: this.#call('changes', () => directionOf(s.step.migration, s.step.direction).changes),
@@ -220,6 +220,7 @@ export class Pipeline {
       target: s.target,
       input: s.input,
       output: s.output,
+      dropped: s.dropped,
     }));
   }
 

@@ -219,6 +219,8 @@ const ops: Record<string, (msg: Message) => unknown> = {
     const before = censusBefore(r, r.pipeline.input);
     const after = cheapCensus(r, state);
     if (before !== null) checkCensusInvariants(before, after, dropped, r.renames);
+    // the operator accepts what the collections lost, not only what the steps said they dropped
+    const lost = uncounted(r, dropped);
     const sample = msg['sample'] ? forced(r, 'sample() of the running release', () => sampleOf(r.current, r.pipeline.input, r.target, state, r.ms, telling(r))) : null;
     heapMb();
     return {
@@ -228,7 +230,7 @@ const ops: Record<string, (msg: Message) => unknown> = {
       mappedMs,
       validateMs,
       census: { before: before ?? {}, after },
-      dropped,
+      dropped: lost,
       sample: sample ? { ...sample, before: bounded(sample.before), after: bounded(sample.after) } : null,
       changed: r.pipeline.rewritten(),
       heapMb: heapMb(),
@@ -461,6 +463,29 @@ function checkSteps(r: Run): Record<string, number> | null {
   });
   r.checked = stages.map((st) => ({ input: st.input, output: st.output }));
   return checked ? compared : null;
+}
+
+/**
+ * The drops the steps counted, and the entities a collection that leaves no tombstone (sessions,
+ * handles, users, the timeline) lost beyond them, told by its size: a step that declares it drops
+ * every session but counts none (ctx.drop, finish's dropped) signed everyone out with no census to
+ * notice and nothing for the operator to accept. A kind that counts fewer than it lost is counted as
+ * losing them all. (Posts leave tombstones, which the census counts; a kind removed whole is the
+ * census invariants'.)
+ */
+function uncounted(r: Run, dropped: Record<string, number>): Record<string, number> {
+  const out = { ...dropped };
+  for (const st of r.pipeline.stages()) {
+    if (!st.source || !st.target) continue;
+    for (const [kind, source] of Object.entries(st.source)) {
+      const change = st.changes?.[kind] ?? {};
+      const target = st.target[change.rename ?? kind];
+      if (change.removed || !target || 'tombstone' in source || 'tombstone' in target) continue;
+      const lost = source.size(source.get(st.input)) - target.size(target.get(st.output)) - (st.dropped[kind] ?? 0);
+      if (lost > 0) out[kind] = (out[kind] ?? 0) + lost;
+    }
+  }
+  return out;
 }
 
 /** One recorded command run again by `release` on `state`, exactly as it ran (its time, caller, tokens).
