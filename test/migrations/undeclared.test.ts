@@ -25,15 +25,19 @@ afterEach(() => {
   for (const k of kernels.splice(0)) k.close();
 });
 
-/** Migration 1 -> 2 as shipped, with `up` changed by `patch` (source: a function of the real `up`). */
-const wrongUp = (patch: string) => releases.build(
+/**
+ * Migration 1 -> 2 as shipped, with `up` changed by `patch` (source: a function of the real `up`) and
+ * the step's fields by `step`. Not lossless unless `step` says so: a lossless step's entities are first
+ * mapped back by `down` (the last describe), and these are about what the declarations alone catch.
+ */
+const wrongUp = (patch: string, step = 'lossless: false') => releases.build(
   2,
   `import { v1ToV2 } from ${abs('migrations/001-v1-to-v2.ts')};
 import { vecMap, vecGet, vecLength, toVec, fromVec } from ${abs('src/feed/lib/vec.ts')};
 import { toTrie, trieForEach } from ${abs('src/feed/lib/trie.ts')};
 const up = v1ToV2.up;
 const react = up.each.posts;
-export const migrations = [{ ...v1ToV2, up: (${patch})(up, react) }];
+export const migrations = [{ ...v1ToV2, up: (${patch})(up, react)${step ? `, ${step}` : ''} }];
 `,
 );
 
@@ -121,6 +125,36 @@ describe('a migration that changes what it does not declare is refused', () => {
       'E_INVARIANT',
       /likes \(now reactions\): \d+ before, 0 after, but the migration declared 0 dropped/,
     );
+  });
+});
+
+describe('a step that declares itself lossless comes back, entity by entity, as it was', () => {
+  // each keeps every count and every declaration (likes removed, reactions added): only the promise
+  // down(up(s)) = s is broken, and only mapping each rewritten post back finds it
+  it("gives each post the likes of the post read before it (every total kept)", async () => {
+    await expectRefused(
+      await wrongUp(`(up, react) => { let last = []; return { ...up, each: { posts: (p, c) => { const r = react({ ...p, likes: last }, c); last = p.likes; return r; } } }; }`, 'lossless: true'),
+      'E_UNDECLARED',
+      /migration 1->2 declares itself lossless, but post p[0-9a-z]+ does not come back as it was: likes(\.length|\[0\]) was .*, is /,
+    );
+  });
+
+  it('truncates every post, and says so in the first post it meets', async () => {
+    await expectRefused(await wrongUp(`(up, react) => ({ ...up, each: { posts: (p, c) => ({ ...react(p, c), text: p.text.slice(0, 10) }) } })`, 'lossless: true'), 'E_UNDECLARED', /^migration 1->2 declares itself lossless, but post p1 does not come back as it was: text was "post number 0", is "post numbe"$/);
+  });
+
+  it('reverses the order of every like list', async () => {
+    await expectRefused(
+      await wrongUp(`(up, react) => ({ ...up, each: { posts: (p, c) => react({ ...p, likes: [...p.likes].reverse() }, c) } })`, 'lossless: true'),
+      'E_UNDECLARED',
+      /declares itself lossless, but post p[0-9a-z]+ does not come back as it was: likes\[0\] was "u\d+", is "u\d+"/,
+    );
+  });
+
+  it('the same reversal in a step that does not declare itself lossless commits: nothing was promised', async () => {
+    const kernel = boot();
+    const report = await kernel.upgrade(await wrongUp(`(up, react) => ({ ...up, each: { posts: (p, c) => react({ ...p, likes: [...p.likes].reverse() }, c) } })`));
+    expect(report).toMatchObject({ result: 'committed' });
   });
 });
 

@@ -195,7 +195,7 @@ export function entityCheck(label: string, kind: string, change: KindChange, sou
 }
 
 /** The value at a difference's path ("text", "likes[2]", "reactions.❤️") inside an entity. */
-function pick(entity: Record<string, unknown>, path: string): unknown {
+export function pick(entity: unknown, path: string): unknown {
   let v: unknown = entity;
   for (const part of path.match(/[^.[\]]+/g) ?? []) {
     if (typeof v !== 'object' || v === null) return undefined;

@@ -66,6 +66,11 @@ export interface PipelineOptions {
   shapes?: Readonly<Record<number, Shape | undefined>>;
   /** Per-call time limit, ms. */
   ms: number;
+  /**
+   * Map each entity a lossless step rewrites back through its other direction, and refuse the step if
+   * it does not come back as it was (the rehearsal does; the live process follows what passed).
+   */
+  roundTrip?: boolean;
 }
 
 export class Pipeline {
@@ -84,6 +89,7 @@ export class Pipeline {
     this.#ms = options.ms;
     this.#now = now;
     this.#shapes = options.shapes ?? {};
+    this.#roundTrip = options.roundTrip === true;
     this.#stages = p.steps.map((step) => ({ step, runner: null, input: undefined, output: undefined, dropped: {} }));
     this.online = this.#call('plan', () => p.steps.every((s) => typeof directionOf(s.migration, s.direction).whole !== 'function'));
     if (this.#stages.length > 0) this.#start(0, state);
@@ -91,6 +97,7 @@ export class Pipeline {
   }
 
   #final: unknown = undefined;
+  readonly #roundTrip: boolean;
 
   get steps(): readonly Step[] {
     return this.#stages.map((s) => s.step);
@@ -143,7 +150,9 @@ export class Pipeline {
       const [source, target] = shapesOf(stage.step, versions);
       stage.source = source;
       stage.target = target;
-      return new Runner(directionOf(stage.step.migration, stage.step.direction), source, target, input, { now: this.#now }, stage.step.label);
+      // down(up(s)) = s, which `lossless` promises, is checked going up: down may drop on the way back
+      const back = this.#roundTrip && stage.step.direction === 'up' && m.lossless === true && m.down !== undefined ? directionOf(m, 'down') : null;
+      return new Runner(directionOf(stage.step.migration, stage.step.direction), source, target, input, { now: this.#now }, stage.step.label, back);
     });
     this.#attach(stage);
   }

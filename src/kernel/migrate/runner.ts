@@ -15,7 +15,8 @@
  */
 import type { Collection, Direction, EntityContext, Key, Migration, MigrationContext, Shape, WholeFn } from '../../contract.ts';
 import { die } from '../errors.ts';
-import { MAX_COMMAND_NAME, MAX_KINDS } from '../guard.ts';
+import { MAX_COMMAND_NAME, MAX_KINDS, show } from '../guard.ts';
+import { difference, pick } from './checks.ts';
 
 export interface KindProgress {
   done: number;
@@ -32,6 +33,8 @@ interface KindRun {
   readonly tombstones: boolean;
   readonly tombstone: unknown;
   readonly map: (entity: unknown, ctx: EntityContext) => unknown;
+  /** The other direction's map for this kind, when each entity rewritten is mapped back (roundTrip). */
+  readonly back: ((entity: unknown, ctx: EntityContext) => unknown) | null;
   /** The source collection the mapped one was built from (advances with each catch-up). */
   base: unknown;
   mapped: unknown;
@@ -100,8 +103,10 @@ export class Runner {
   /**
    * @param source  the shape of the state it reads; target the shape of the state it builds
    * @param state   the frozen state to migrate (a snapshot of the live one)
+   * @param back    the other direction of a step that declares itself lossless: each entity this one
+   *                rewrites is mapped back by it and must come back as it was (the rehearsal's check)
    */
-  constructor(direction: Direction, source: Shape | undefined, target: Shape | undefined, state: unknown, ctx: MigrationContext, label: string) {
+  constructor(direction: Direction, source: Shape | undefined, target: Shape | undefined, state: unknown, ctx: MigrationContext, label: string, back: Direction | null = null) {
     this.#direction = direction;
     this.#label = label;
     this.#state = state;
@@ -123,8 +128,9 @@ export class Runner {
       const renamed = direction.changes?.[kind]?.rename;
       const into = target[renamed ?? kind] ?? from;
       const value = from.get(state);
+      const backMap = back !== null && typeof back.whole !== 'function' && typeof back.each === 'object' && back.each !== null ? back.each[renamed ?? kind] : undefined;
       this.#kinds.push({
-        kind, source: from, into, every: into.layout !== from.layout, map, tombstones: 'tombstone' in from, tombstone: from.tombstone,
+        kind, source: from, into, every: into.layout !== from.layout, map, back: typeof backMap === 'function' ? backMap : null, tombstones: 'tombstone' in from, tombstone: from.tombstone,
         base: value, mapped: into.layout === from.layout ? value : null, cursor: null,
         done: 0, total: from.size(value), drops: new Map(), rewritten: [], rewrittenAt: 0,
       });
@@ -211,8 +217,30 @@ export class Runner {
     if (this.#drops !== null) k.drops.set(key, this.#drops);
     if (mapped !== entity) {
       k.rewritten[k.rewrittenAt++ % REWRITTEN_KEPT] = key;
+      if (k.back !== null) this.#roundTrip(k, key, entity, mapped);
     }
     return mapped;
+  }
+
+  /**
+   * A step that declares itself lossless promises down(up(s)) = s. Entity by entity: what this one
+   * made, mapped back by the other direction, is the entity it read, and mapping it back drops
+   * nothing. A step that moved each post's likes to the next post, or reversed them, kept every count
+   * and every declaration; this is what refuses it.
+   */
+  #roundTrip(k: KindRun, key: Key, entity: unknown, mapped: unknown): void {
+    const outer = this.#drops;
+    this.#drops = null;
+    const again = k.back!(mapped, this.#entityCtx);
+    const dropped = this.#drops as Record<string, number> | null;
+    this.#drops = outer;
+    const lost = dropped === null ? undefined : Object.entries(dropped).find(([, n]) => n > 0);
+    const d = lost === undefined ? difference(entity, again) : '';
+    if (d === null) return;
+    const name = k.into.name(key, mapped);
+    die('E_UNDECLARED', lost !== undefined
+      ? `migration ${this.#label} declares itself lossless, but mapping ${name} back drops ${lost[1]} ${lost[0]}`
+      : `migration ${this.#label} declares itself lossless, but ${name} does not come back as it was: ${d === '' ? `was ${show(entity)}, is ${show(again)}` : `${d.slice(1)} was ${show(pick(entity, d))}, is ${show(pick(again, d))}`}`);
   }
 
   /** The context each entity's migration gets: the run's time, and drop(). Rebuilt when `now` moves. */

@@ -153,7 +153,7 @@ const ops: Record<string, (msg: Message) => unknown> = {
     if (!current || !target) die('E_REHEARSAL', 'begin before both releases were loaded');
     const ms = Number(msg['ms']);
     const p = current.hash === target.hash ? { owner: target, steps: [], direction: 'up' as const } : plan(current, target);
-    const pipeline = new Pipeline(p, mirror, Number(msg['now']), { ms, shapes: shapesOf(current, target) as never });
+    const pipeline = new Pipeline(p, mirror, Number(msg['now']), { ms, shapes: shapesOf(current, target) as never, roundTrip: true });
     const renames: Record<string, string> = {};
     for (const step of p.steps) {
       const changes = directionOf(step.migration, step.direction).changes ?? {};
