@@ -471,7 +471,7 @@ export function guardBuiltins(): void {
     return original.call(this, items, map, thisArg);
   } }).f);
 
-  // the receiver becomes a string once, here (textOf). split makes a string a character; the others
+  // the receiver becomes a string once, here (textOf). These
   // rewrite text character by character in C++, dearer a character than a slot: over 2^28 characters,
   // normalize('NFD') held the process 6.1 s, toLocaleUpperCase 1.1 s; and a search that finds nothing
   // reads it all (indexOf over 2^28 characters, 1.7 s)
@@ -479,7 +479,7 @@ export function guardBuiltins(): void {
   // 2^28 two-byte characters, toLowerCase 5.1 s over 2^27, trim 2.1 s over 2^29, replace with a string
   // that is not there 5.8 s over 2^29, localeCompare 1.9 s over two of 2^28)
   const receivers = [
-    ['split', MAX_ARRAY_SLOTS, 'slots'], ['normalize', MAX_TEXT, 'characters'], ['toLocaleUpperCase', MAX_TEXT, 'characters'], ['toLocaleLowerCase', MAX_TEXT, 'characters'],
+    ['normalize', MAX_TEXT, 'characters'], ['toLocaleUpperCase', MAX_TEXT, 'characters'], ['toLocaleLowerCase', MAX_TEXT, 'characters'],
     ['toUpperCase', MAX_TEXT, 'characters'], ['toLowerCase', MAX_TEXT, 'characters'],
     // toWellFormed over 2^28 lone surrogates held a 250 ms handler 4.5 s (2.4 s past making the text
     // flat); isWellFormed reads it all like a search
@@ -499,6 +499,16 @@ export function guardBuiltins(): void {
   replace(String.prototype, 'replaceAll', (original) => ({ f(this: unknown, search?: unknown, replacement?: unknown) {
     if (feedDepth === 0 || this === null || this === undefined || typeof replacement === 'function' || handsOver(search, Symbol.replace)) return original.call(this, search, replacement);
     return original.call(textOf('String.prototype.replaceAll', this, MAX_REPLACE, 'characters'), search, replacement);
+  } }).f);
+  // split with a string makes a string of every piece in one loop no watchdog stops, as join does of
+  // every slot: a 250 ms handler's 'x'.repeat(2 ** 25).split('x') held the process 13.3 s (3.8 s of
+  // CPU, on a machine busy with other work), split('') 4.0 s (1.8 s). It takes at most MAX_KEYS
+  // characters (0.1 s of CPU). A RegExp (anything that says how it splits: Symbol.split) runs
+  // JavaScript between matches, where the watchdog reaches, and keeps the bound of a walk
+  replace(String.prototype, 'split', (original) => ({ f(this: unknown, separator?: unknown, limit?: unknown) {
+    if (feedDepth === 0 || this === null || this === undefined) return original.call(this, separator, limit);
+    const whole = handsOver(separator, Symbol.split);
+    return original.call(textOf('String.prototype.split', this, whole ? MAX_ARRAY_SLOTS : MAX_KEYS, whole ? 'slots' : 'characters'), separator, limit);
   } }).f);
   // replace with a string to find reads the text like indexOf until it finds it (a RegExp or a function
   // goes its own way, where the watchdog reaches)
