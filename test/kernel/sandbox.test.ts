@@ -446,6 +446,27 @@ describe('sandbox', () => {
   }, 60_000);
 });
 
+describe("a spread of a string takes V8's general path, where the watchdog reaches", () => {
+  it('is stopped at its limit, not copied whole in one step', () => {
+    // with the string iterator untouched V8 copies a spread string into the array in one step: a 250 ms
+    // handler's [...'x'.repeat(2 ** 25 - 64)] held the process 6.5 s (1.7 s of CPU, on a busy machine)
+    const box = load(`exports.spread = (n) => [...'x'.repeat(n)].length; exports.small = () => [[...'h\u00e9\ud83d\ude00'], Array.from('ab'), Math.max(...'123'), [...new String('xy')]];`);
+    const { spread, small } = box.exports as { spread: (n: number) => number; small: () => unknown };
+    expect(box.run(small, 1000)).toEqual([['h', '\u00e9', '\ud83d\ude00'], ['a', 'b'], 3, ['x', 'y']]);
+    const t0 = performance.now();
+    expect(() => box.run(() => spread(2 ** 25 - 64), 50)).toThrow(TimeoutError);
+    expect(performance.now() - t0).toBeLessThan(1500);
+    // V8's own view (in a process of its own, with natives): its fast path for strings is off
+    const script = `
+      const { lockdownHost } = await import(${JSON.stringify(new URL('../../src/kernel/sandbox.ts', import.meta.url).href)});
+      lockdownHost();
+      console.log(JSON.stringify({ intact: %StringIteratorProtector(), spread: [...'a\u{1F600}b'], frozen: Object.isFrozen(String.prototype) }));
+    `;
+    const r = spawnSync(process.execPath, ['--allow-natives-syntax', '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ intact: false, spread: ['a', '\u{1F600}', 'b'], frozen: true });
+  }, 60_000);
+});
+
 describe('lockdown freezes the built-ins property by property', () => {
   it('leaves every shared built-in frozen, Object.freeze the native one, and no prototype with frozen elements', async () => {
     // In a process of its own: lockdown is for good. %DebugPrint shows V8's elements kind: an object
