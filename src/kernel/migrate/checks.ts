@@ -21,6 +21,7 @@
 import type { Changes, Collection, Key, KindChange, Shape } from '../../contract.ts';
 import { die } from '../errors.ts';
 import { show } from '../guard.ts';
+import type { MapBack } from './runner.ts';
 
 /** The first place where two plain values differ (null when they are equal). Identity short-cuts. */
 export function difference(a: unknown, b: unknown, path = ''): string | null {
@@ -78,7 +79,7 @@ export interface Compared {
  * catch-up round: what changed since the last check); otherwise what `changed()` finds. A kind in
  * `done` whose collections on both sides are the very ones it names is not compared again.
  */
-export function checkDeclared(label: string, changes: Changes | undefined, before: Side, after: Side, only?: Record<string, Key[]>, done?: ReadonlyMap<string, Compared>): CheckedKinds {
+export function checkDeclared(label: string, changes: Changes | undefined, before: Side, after: Side, only?: Record<string, Key[]>, done?: ReadonlyMap<string, Compared>, back?: (kind: string) => MapBack | null): CheckedKinds {
   const declared = changes ?? {};
   const compared: Record<string, number> = {};
   const renamedTo = new Set<string>();
@@ -89,12 +90,12 @@ export function checkDeclared(label: string, changes: Changes | undefined, befor
     const target = after.shape[name];
     if (change.removed) continue;
     if (!target) die('E_UNDECLARED', `migration ${label}: ${kind} is gone after the step, but the step does not declare it removed (or renamed)`);
-    compared[kind] = compareKind(label, kind, change, source, before.state, target, after.state, only?.[kind], done?.get(kind));
+    compared[kind] = compareKind(label, kind, change, source, before.state, target, after.state, only?.[kind], done?.get(kind), back?.(kind) ?? null);
   }
   return { compared };
 }
 
-function compareKind(label: string, kind: string, change: KindChange, source: Collection, before: unknown, target: Collection, after: unknown, only?: Key[], done?: Compared): number {
+function compareKind(label: string, kind: string, change: KindChange, source: Collection, before: unknown, target: Collection, after: unknown, only?: Key[], done?: Compared, back: MapBack | null = null): number {
   const bv = source.get(before);
   const av = target.get(after);
   if (bv === av && only === undefined) return 0;
@@ -103,7 +104,7 @@ function compareKind(label: string, kind: string, change: KindChange, source: Co
   const keys = only ?? (source.layout === target.layout ? source.changed(bv, av) : allKeys(source, bv, target, av));
   if (keys.length === 0) return 0;
   if (target.ordered && change.reorders) return reorderedKeys(label, kind, change, source, bv, target, av);
-  const entity = entityCheck(label, kind, change, source, target);
+  const entity = entityCheck(label, kind, change, source, target, back);
   let n = 0;
   for (const key of keys) {
     entity(key, source.lookup(bv, key), target.lookup(av, key));
@@ -116,7 +117,7 @@ function compareKind(label: string, kind: string, change: KindChange, source: Co
  * The check of one entity of a kind, before and after: what compareKind does per key, for the slices
  * of a first pass to call on the entities they just mapped.
  */
-export function entityCheck(label: string, kind: string, change: KindChange, source: Collection, target: Collection): (key: Key, eb: unknown, ea: unknown) => void {
+export function entityCheck(label: string, kind: string, change: KindChange, source: Collection, target: Collection, back: MapBack | null = null): (key: Key, eb: unknown, ea: unknown) => void {
   const where = (key: Key, entity: unknown) => `migration ${label}: ${(entity === undefined ? source : target).name(key, entity)}`;
   const changedFields = new Set([...(change.change ?? []), ...(change.add ?? []), ...(change.remove ?? [])]);
   const sourceTomb = 'tombstone' in source;
@@ -160,7 +161,21 @@ export function entityCheck(label: string, kind: string, change: KindChange, sou
     for (const field of removes) if (Object.hasOwn(ea, field)) die('E_UNDECLARED', `${where(key, ea)}: ${kind}.${field} is declared removed, but it is still there`);
     known = { before, after, shared };
   };
-  return (key, eb, ea) => {
+  /**
+   * A step that declares itself lossless promises down(up(s)) = s. Entity by entity, once the entity
+   * passed the checks above: mapped back by the other direction, it is the entity read, at every depth,
+   * and mapping it back drops nothing. A step that gave each post the likes of the post before it, or
+   * reversed them, kept every count and every declaration; this is what refuses it.
+   */
+  const roundTrip = (key: Key, eb: unknown, ea: unknown) => {
+    const { value, lost } = back!(ea);
+    const d = lost === undefined ? difference(eb, value) : '';
+    if (d === null) return;
+    die('E_UNDECLARED', lost !== undefined
+      ? `${where(key, ea)}: the step declares itself lossless, but mapping it back drops ${lost[1]} ${lost[0]}`
+      : `${where(key, ea)}: the step declares itself lossless, but it does not come back as it was: ${d === '' ? `was ${show(eb)}, is ${show(value)}` : `${d.slice(1)} was ${show(pick(eb, d))}, is ${show(pick(value, d))}`}`);
+  };
+  const compare = (key: Key, eb: unknown, ea: unknown): void => {
     const wasTomb = tomb(source, eb);
     const isTomb = tomb(target, ea);
     if (!wasTomb && isTomb) {
@@ -191,6 +206,11 @@ export function entityCheck(label: string, kind: string, change: KindChange, sou
       return;
     }
     fieldByField(key, eb, ea);
+  };
+  if (back === null) return compare;
+  return (key, eb, ea) => {
+    compare(key, eb, ea);
+    if (eb !== ea && !tomb(source, eb) && !tomb(target, ea)) roundTrip(key, eb, ea);
   };
 }
 

@@ -13,7 +13,7 @@ import { MoltError, die } from '../errors.ts';
 import { checkMigrationResult } from '../guard.ts';
 import type { LoadedRelease } from '../release.ts';
 import { TimeoutError, describeThrown, runBounded } from '../sandbox.ts';
-import { Runner, directionOf, type KindProgress, type SliceObserver } from './runner.ts';
+import { Runner, directionOf, type KindProgress, type MapBack, type SliceObserver } from './runner.ts';
 import { streamOf, type Built } from './digest.ts';
 
 /** A step as an observer of its first pass sees it: its place in the pipeline, shapes and changes. */
@@ -26,6 +26,8 @@ export interface ObservedStep {
   readonly target?: Shape | undefined;
   /** Run `fn` (which calls release code: the collections) within the time limit, naming the step. */
   bounded<T>(fn: () => T): T;
+  /** The way back for a kind this step maps, when it declares itself lossless (roundTrip). */
+  back(kind: string): MapBack | null;
 }
 
 export interface Plan {
@@ -221,7 +223,7 @@ export class Pipeline {
   }
 
   /** Each step's input and output (after the first pass) with its shapes and declared changes. */
-  stages(): { label: string; changes: Changes | undefined; source?: Shape | undefined; target?: Shape | undefined; input: unknown; output: unknown; dropped: Record<string, number> }[] {
+  stages(): { label: string; changes: Changes | undefined; source?: Shape | undefined; target?: Shape | undefined; input: unknown; output: unknown; dropped: Record<string, number>; back(kind: string): MapBack | null }[] {
     return this.#stages.map((s) => ({
       label: s.step.label,
       changes: this.#call('changes', () => directionOf(s.step.migration, s.step.direction).changes),
@@ -230,6 +232,7 @@ export class Pipeline {
       input: s.input,
       output: s.output,
       dropped: s.dropped,
+      back: (kind: string) => s.runner?.mapBack(kind) ?? null,
     }));
   }
 
@@ -289,7 +292,7 @@ export class Pipeline {
     if (!this.#observer || !stage.runner) return;
     const changes = this.#call('changes', () => directionOf(stage.step.migration, stage.step.direction).changes);
     const where = this.#where(stage);
-    stage.runner.observer = this.#observer({ label: stage.step.label, index: this.#stages.indexOf(stage), changes, source: stage.source, target: stage.target, bounded: (fn) => this.#call(where, fn) });
+    stage.runner.observer = this.#observer({ label: stage.step.label, index: this.#stages.indexOf(stage), changes, source: stage.source, target: stage.target, bounded: (fn) => this.#call(where, fn), back: (kind) => stage.runner?.mapBack(kind) ?? null });
   }
 
   /** Set the time the next results are built with (catch-up rounds carry the time they run at). */

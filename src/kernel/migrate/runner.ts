@@ -15,8 +15,10 @@
  */
 import type { Collection, Direction, EntityContext, Key, Migration, MigrationContext, Shape, WholeFn } from '../../contract.ts';
 import { die } from '../errors.ts';
-import { MAX_COMMAND_NAME, MAX_KINDS, show } from '../guard.ts';
-import { difference, pick } from './checks.ts';
+import { MAX_COMMAND_NAME, MAX_KINDS } from '../guard.ts';
+
+/** An entity of a lossless step mapped back by the other direction, and a kind it dropped some of. */
+export type MapBack = (mapped: unknown) => { value: unknown; lost: [string, number] | undefined };
 
 export interface KindProgress {
   done: number;
@@ -217,30 +219,31 @@ export class Runner {
     if (this.#drops !== null) k.drops.set(key, this.#drops);
     if (mapped !== entity) {
       k.rewritten[k.rewrittenAt++ % REWRITTEN_KEPT] = key;
-      if (k.back !== null) this.#roundTrip(k, key, entity, mapped);
     }
     return mapped;
   }
 
   /**
-   * A step that declares itself lossless promises down(up(s)) = s. Entity by entity: what this one
-   * made, mapped back by the other direction, is the entity it read, and mapping it back drops
-   * nothing. A step that moved each post's likes to the next post, or reversed them, kept every count
-   * and every declaration; this is what refuses it.
+   * The way back for the entities of `kind` (the kind this direction reads), when the step declares
+   * itself lossless and the runner was given the other direction: what an entity this one made becomes
+   * when mapped back, and the first kind that mapping back dropped some of. Release code: the caller
+   * bounds it, and calls it only on what it has checked to be plain data.
    */
-  #roundTrip(k: KindRun, key: Key, entity: unknown, mapped: unknown): void {
-    const outer = this.#drops;
-    this.#drops = null;
-    const again = k.back!(mapped, this.#entityCtx);
-    const dropped = this.#drops as Record<string, number> | null;
-    this.#drops = outer;
-    const lost = dropped === null ? undefined : Object.entries(dropped).find(([, n]) => n > 0);
-    const d = lost === undefined ? difference(entity, again) : '';
-    if (d === null) return;
-    const name = k.into.name(key, mapped);
-    die('E_UNDECLARED', lost !== undefined
-      ? `migration ${this.#label} declares itself lossless, but mapping ${name} back drops ${lost[1]} ${lost[0]}`
-      : `migration ${this.#label} declares itself lossless, but ${name} does not come back as it was: ${d === '' ? `was ${show(entity)}, is ${show(again)}` : `${d.slice(1)} was ${show(pick(entity, d))}, is ${show(pick(again, d))}`}`);
+  mapBack(kind: string): MapBack | null {
+    const k = this.#kinds.find((x) => x.kind === kind);
+    if (!k || k.back === null) return null;
+    const back = k.back;
+    return (mapped) => {
+      const outer = this.#drops;
+      this.#drops = null;
+      try {
+        const value = back(mapped, this.#entityCtx);
+        const dropped = this.#drops as Record<string, number> | null;
+        return { value, lost: dropped === null ? undefined : Object.entries(dropped).find(([, n]) => n > 0) };
+      } finally {
+        this.#drops = outer;
+      }
+    };
   }
 
   /** The context each entity's migration gets: the run's time, and drop(). Rebuilt when `now` moves. */

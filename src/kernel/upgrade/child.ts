@@ -362,7 +362,7 @@ function watchSlices(r: Run): void {
         const change = step.changes?.[kind] ?? {};
         const source = step.source?.[kind];
         const target = step.target?.[change.rename ?? kind];
-        check = source && target && !change.removed && !(target.ordered && change.reorders) ? entityCheck(step.label, kind, change, source, target) : null;
+        check = source && target && !change.removed && !(target.ordered && change.reorders) ? entityCheck(step.label, kind, change, source, target, step.back(kind)) : null;
         checkers.set(kind, check);
       }
       return check;
@@ -458,7 +458,7 @@ function checkSteps(r: Run): Record<string, number> | null {
         const compared = r.compared.get(`${t.step}:${t.kind}`);
         if (t.step === i && t.whole && compared !== undefined) done.set(t.kind, { before: t.base, after: t.built, compared });
       }
-    const { compared: c } = checkDeclared(st.label, st.changes, { shape: st.source, state: st.input }, { shape: st.target, state: st.output }, only, done);
+    const { compared: c } = checkDeclared(st.label, st.changes, { shape: st.source, state: st.input }, { shape: st.target, state: st.output }, only, done, st.back);
     for (const [kind, n] of Object.entries(c)) compared[kind] = (compared[kind] ?? 0) + n;
   });
   r.checked = stages.map((st) => ({ input: st.input, output: st.output }));
