@@ -1,4 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Status, UpgradeReport } from '../kernel/kernel.ts';
@@ -254,6 +256,38 @@ async function watching<T>(client: ReturnType<typeof operator>, json: boolean, c
   }
 }
 
+/**
+ * One HTTP request to the operator API, with node:http rather than fetch: fetch refuses ports browsers
+ * block (6000, 6667, 10080...), and OPERATOR_PORT may be any of them.
+ */
+function send(method: string, url: string, headers: Record<string, string>, body?: string): Promise<{ status: number; statusText: string; text: string }> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new Error(`not an http(s) URL`);
+    const req = (target.protocol === 'https:' ? httpsRequest : httpRequest)(
+      target,
+      { method, headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** A body as JSON, or null when it is not JSON (the status then says what happened). */
+function parsed(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
 function operator(url?: string, token?: string, tokenFile?: string) {
   const base = (url ?? process.env['MOLT_OPERATOR_URL'] ?? 'http://127.0.0.1:8081').replace(/\/$/, '');
   let secret = token ?? process.env['MOLT_TOKEN'];
@@ -268,21 +302,18 @@ function operator(url?: string, token?: string, tokenFile?: string) {
     secret = readFileSync(file, 'utf8').trim();
   }
   const call = async <T>(method: string, route: string, body?: unknown): Promise<T> => {
-    let res: Response;
+    let res: { status: number; statusText: string; text: string };
     try {
-      res = await fetch(`${base}${route}`, {
-        method,
-        headers: { authorization: `Bearer ${secret}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
+      res = await send(method, `${base}${route}`, { authorization: `Bearer ${secret}` }, body === undefined ? undefined : JSON.stringify(body));
     } catch (err) {
-      throw new UsageError(`cannot reach the operator API at ${base}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`);
+      throw new UsageError(`cannot reach the operator API at ${base}: ${(err as Error).message}`);
     }
-    const data = (await res.json().catch(() => null)) as { error?: { code: string; message: string } } | null;
+    const data = parsed(res.text) as { error?: { code: string; message: string } } | null;
+    const ok = res.status >= 200 && res.status < 300;
     if (res.status === 401) throw new UsageError('the operator API refused the token (401): check --token, MOLT_TOKEN or the token file');
     // 409 with a report is a refused upgrade: a result, not a failure of the call.
     if (res.status === 409 && data?.error && !('result' in data)) throw new Refused(data.error, `${method} ${route}`);
-    if (!res.ok && !(res.status === 409 && data && 'result' in data)) {
+    if (!ok && !(res.status === 409 && data && 'result' in data)) {
       throw new UsageError(`${method} ${route} failed (${res.status}): ${data?.error ? `${data.error.code}: ${data.error.message}` : res.statusText}`);
     }
     return data as T;

@@ -170,6 +170,29 @@ export const migrations = [{ ...v1ToV2, up: { ...v1ToV2.up, finish: () => { thro
     }
   }, 60_000);
 
+  it('reaches an operator API on a port fetch refuses (browsers block 10080, 6000, 6667...): OPERATOR_PORT may be any', async () => {
+    const stub = createServer((req, res) => res.setHeader('content-type', 'application/json').end(JSON.stringify({ version: 7, asked: req.url })));
+    let port = 0;
+    for (const p of [10080, 6679, 6566, 4190, 3659, 6669]) {
+      const taken = await new Promise<boolean>((resolve) => {
+        stub.once('error', () => resolve(false));
+        stub.listen(p, '127.0.0.1', () => resolve(true));
+      });
+      if (taken) {
+        port = p;
+        break;
+      }
+    }
+    expect(port, 'every fetch-blocked port tried is in use here').not.toBe(0);
+    try {
+      const r = await molt(['status', '--json', '--url', `http://127.0.0.1:${port}`, `--token=${DASH_TOKEN}`]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toEqual({ version: 7, asked: '/status' });
+    } finally {
+      stub.close();
+    }
+  });
+
   it('is accepted by the operator API with the scheme in any case', async () => {
     for (const scheme of ['Bearer', 'bearer', 'BEARER']) {
       const res = await fetch(`${server.operatorUrl}/status`, { headers: { authorization: `${scheme} ${DASH_TOKEN}` } });
