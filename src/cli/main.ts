@@ -7,7 +7,7 @@ import type { Status, UpgradeReport } from '../kernel/kernel.ts';
 import type { AddressAside } from '../transport/aside.ts';
 import { BuildError, ROOT, buildRelease } from '../release/build.ts';
 import { ScaffoldError, formatScaffold, newVersion } from './new-version.ts';
-import { DEFAULT_TOKEN_FILE } from '../transport/token.ts';
+import { DEFAULT_TOKEN_FILE, OPERATOR_BODY_LIMIT } from '../transport/token.ts';
 
 const USAGE = `molt: operate a running molt server
 
@@ -302,9 +302,13 @@ function operator(url?: string, token?: string, tokenFile?: string) {
     secret = readFileSync(file, 'utf8').trim();
   }
   const call = async <T>(method: string, route: string, body?: unknown): Promise<T> => {
+    const json = body === undefined ? undefined : JSON.stringify(body);
+    // the server would answer 413 and close while this still writes: the call would fail as unreachable
+    if (json !== undefined && Buffer.byteLength(json) > OPERATOR_BODY_LIMIT)
+      throw new UsageError(`${method} ${route}: the request is ${(Buffer.byteLength(json) / 2 ** 20).toFixed(1)} MiB, and the operator API reads at most ${OPERATOR_BODY_LIMIT / 2 ** 20} MiB (a release's code and view together)`);
     let res: { status: number; statusText: string; text: string };
     try {
-      res = await send(method, `${base}${route}`, { authorization: `Bearer ${secret}` }, body === undefined ? undefined : JSON.stringify(body));
+      res = await send(method, `${base}${route}`, { authorization: `Bearer ${secret}` }, json);
     } catch (err) {
       throw new UsageError(`cannot reach the operator API at ${base}: ${(err as Error).message}`);
     }

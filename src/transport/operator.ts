@@ -4,6 +4,7 @@ import { MoltError } from '../kernel/errors.ts';
 import type { Kernel, UpgradeOptions } from '../kernel/kernel.ts';
 import type { AddressAside } from './aside.ts';
 import { notFound, unreadable } from './http.ts';
+import { OPERATOR_BODY_LIMIT } from './token.ts';
 
 /**
  * The operator API: its own listener (127.0.0.1 by default), every route behind a bearer token
@@ -57,7 +58,7 @@ export interface TransportStatus {
 }
 
 export function createOperatorApi(kernel: Kernel, token: string, log?: FastifyBaseLogger, transport?: TransportStatus): FastifyInstance {
-  const bodyLimit = 32 * 1024 * 1024;
+  const bodyLimit = OPERATOR_BODY_LIMIT;
   const app: FastifyInstance = log ? Fastify({ loggerInstance: log, bodyLimit, logController: new LogController({ disableRequestLogging: true }), ...unreadable() }) : Fastify({ logger: false, bodyLimit, ...unreadable() });
   const expected = createHash('sha256').update(token).digest();
 

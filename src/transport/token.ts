@@ -5,6 +5,9 @@ import path from 'node:path';
 /** Where the server keeps the operator token and where the CLI looks for it, under the working directory. */
 export const DEFAULT_TOKEN_FILE = '.molt/operator-token';
 
+/** The largest request body the operator API reads (413 past it); the CLI says so before sending more. */
+export const OPERATOR_BODY_LIMIT = 32 * 1024 * 1024;
+
 /** Read the operator token from its file, or create one readable only by its owner. */
 export function ensureTokenFile(file: string): string {
   if (existsSync(file)) {

@@ -193,6 +193,20 @@ export const migrations = [{ ...v1ToV2, up: { ...v1ToV2.up, finish: () => { thro
     }
   });
 
+  it('says a release is larger than the operator API reads, rather than that the server cannot be reached', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'molt-huge-'));
+    try {
+      writeFileSync(path.join(dir, 'index.ts'), `export const ballast = ${JSON.stringify('x'.repeat(33 * 1024 * 1024))};\nexport * from ${abs('src/feed/v2/index.ts')};\n`);
+      const r = await molt(['push', dir, '--url', server.operatorUrl, `--token=${DASH_TOKEN}`]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/^molt: POST \/upgrade: the request is 3\d\.\d MiB, and the operator API reads at most 32 MiB/);
+      expect(r.stderr).not.toContain('cannot reach');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(server.kernel.version).toBe(1);
+  }, 60_000);
+
   it('is accepted by the operator API with the scheme in any case', async () => {
     for (const scheme of ['Bearer', 'bearer', 'BEARER']) {
       const res = await fetch(`${server.operatorUrl}/status`, { headers: { authorization: `${scheme} ${DASH_TOKEN}` } });
