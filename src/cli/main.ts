@@ -299,7 +299,11 @@ function operator(url?: string, token?: string, tokenFile?: string) {
       throw new UsageError(
         `no operator token: ${file} does not exist${tokenFile ? ' (--token-file)' : given ? ' (MOLT_TOKEN_FILE)' : ''}; pass --token or set MOLT_TOKEN, or point at the server's token file with --token-file FILE or MOLT_TOKEN_FILE (the server writes it at ${DEFAULT_TOKEN_FILE} under the folder it was started from, or at its own MOLT_TOKEN_FILE)`,
       );
-    secret = readFileSync(file, 'utf8').trim();
+    try {
+      secret = readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      throw new UsageError(`no operator token: ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); pass --token, or point --token-file or MOLT_TOKEN_FILE at the server's token file`);
+    }
   }
   const call = async <T>(method: string, route: string, body?: unknown): Promise<T> => {
     const json = body === undefined ? undefined : JSON.stringify(body);

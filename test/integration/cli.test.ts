@@ -251,6 +251,12 @@ describe('the token file', { timeout: 30_000 }, () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ version: 1 });
   });
 
+  it('when it cannot be read (a folder), says so: no stack trace', async () => {
+    const r = await molt(['status', '--url', server.operatorUrl, '--token-file', dir], { MOLT_TOKEN: '' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`molt: no operator token: ${dir} cannot be read (EISDIR); pass --token, or point --token-file or MOLT_TOKEN_FILE at the server's token file\n`);
+  });
+
   it('when missing, is named in the error with both ways to point at another', async () => {
     const missing = path.join(dir, 'not-there');
     const env = await molt(['status', '--url', server.operatorUrl], { MOLT_TOKEN: '', MOLT_TOKEN_FILE: missing });
