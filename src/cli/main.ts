@@ -105,7 +105,8 @@ async function main(argv: string[]): Promise<number> {
   const api = () => operator(values.url, values.token, values['token-file']);
 
   const accepted = values['accept-drops'] ? parseDrops(values['accept-drops']) : undefined;
-  const upgradeOptions = () => ({ dryRun, hold: values.hold, force: values.force, ...(values.replay ? { replay: true } : {}), ...(accepted ? { acceptDrops: accepted } : {}), ...(values.pace !== undefined ? { pace: parsePace(values.pace) } : {}) });
+  const pace = values.pace !== undefined ? parsePace(values.pace) : undefined;
+  const upgradeOptions = () => ({ dryRun, hold: values.hold, force: values.force, ...(values.replay ? { replay: true } : {}), ...(accepted ? { acceptDrops: accepted } : {}), ...(pace ? { pace } : {}) });
 
   switch (command) {
     case 'push': {
@@ -173,6 +174,9 @@ export function parseDrops(list: string[]): Record<string, number> {
   for (const part of list.flatMap((s) => s.split(','))) {
     const m = /^([A-Za-z_][\w-]*)=(\d+)$/.exec(part.trim());
     if (!m) throw new UsageError(`--accept-drops takes kind=count pairs (--accept-drops reactions=3,edits=2), not '${part}'`);
+    // a kind given twice is a typo or a changed mind: which count was meant is not for molt to guess
+    if (Object.hasOwn(out, m[1]!)) throw new UsageError(`--accept-drops names ${m[1]} twice: give each kind once`);
+    if (!Number.isSafeInteger(Number(m[2]))) throw new UsageError(`--accept-drops ${m[1]}=${m[2]}: a count is at most ${Number.MAX_SAFE_INTEGER}`);
     out[m[1]!] = Number(m[2]);
   }
   return out;

@@ -193,6 +193,24 @@ export const migrations = [{ ...v1ToV2, up: { ...v1ToV2.up, finish: () => { thro
     }
   });
 
+  it('refuses --accept-drops that names a kind twice, or a count past a safe integer, as bad usage: nothing is asked of the server', async () => {
+    const history = server.kernel.status().history.length;
+    for (const [drops, said] of [
+      [['--accept-drops', 'likes=3,likes=5'], /^molt: --accept-drops names likes twice: give each kind once\n/],
+      [['--accept-drops', 'likes=3', '--accept-drops', 'likes=5'], /^molt: --accept-drops names likes twice/],
+      [['--accept-drops', 'likes=99999999999999999999'], /^molt: --accept-drops likes=99999999999999999999: a count is at most 9007199254740991\n/],
+    ] as const) {
+      const r = await molt(['push', '2', '--dry-run', ...drops, '--url', server.operatorUrl, `--token=${DASH_TOKEN}`]);
+      expect(r.code, r.stdout + r.stderr).toBe(2);
+      expect(r.stderr).toMatch(said);
+    }
+    // a bad --pace too, before the server is asked anything: no server here
+    const pace = await molt(['push', '2', '--pace', 'abc', '--url', 'http://127.0.0.1:1', `--token=${DASH_TOKEN}`]);
+    expect(pace.code).toBe(2);
+    expect(pace.stderr).toMatch(/^molt: --pace takes entities a second/);
+    expect(server.kernel.status().history).toHaveLength(history);
+  }, 60_000);
+
   it('says a release is larger than the operator API reads, rather than that the server cannot be reached', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'molt-huge-'));
     try {
