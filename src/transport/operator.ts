@@ -62,6 +62,10 @@ export function createOperatorApi(kernel: Kernel, token: string, log?: FastifyBa
   const app: FastifyInstance = log ? Fastify({ loggerInstance: log, bodyLimit, logController: new LogController({ disableRequestLogging: true }), ...unreadable() }) : Fastify({ logger: false, bodyLimit, ...unreadable() });
   const expected = createHash('sha256').update(token).digest();
 
+  // JSON only: fastify would read a text/plain body as a string, and a route that takes no body would
+  // run on it (PROTOCOL: a body sent without Content-Type: application/json is refused, 400)
+  app.removeContentTypeParser('text/plain');
+
   app.addHook('onRequest', async (req, reply) => {
     // The scheme is case-insensitive (RFC 9110 11.1): "Bearer", "bearer" and "BEARER" are the same.
     const scheme = /^bearer +(.*)$/i.exec(req.headers.authorization ?? '');

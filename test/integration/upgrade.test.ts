@@ -184,7 +184,13 @@ describe('a live upgrade on a real server, driven by the CLI', () => {
     expect(await form.json()).toEqual({ error: { code: 'E_BAD_REQUEST', message: 'the body must be JSON, sent with Content-Type: application/json (got "application/x-www-form-urlencoded")' } });
     const text = await fetch(`${server.operatorUrl}/rollback`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'text/plain' }, body: '{}' });
     expect(text.status).toBe(400);
-    expect(await text.json()).toEqual({ error: { code: 'E_BAD_REQUEST', message: 'the body must be a JSON object of options' } });
+    expect(await text.json()).toEqual({ error: { code: 'E_BAD_REQUEST', message: 'the body must be JSON, sent with Content-Type: application/json (got "text/plain")' } });
+    // a route that reads no body refuses one it cannot read too: it does not run
+    for (const route of ['/abort', '/cutover', '/permanent']) {
+      const res = await fetch(`${server.operatorUrl}${route}`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'text/plain' }, body: 'go' });
+      expect(res.status, route).toBe(400);
+      expect((await res.json()).error.code).toBe('E_BAD_REQUEST');
+    }
     expect(server.kernel.release).toBe(release);
   });
 
