@@ -343,7 +343,12 @@ export class Timeline {
       cancellable: true,
       submit: (text) => this.o.api.request('post', { text, replyTo: id }),
       done: (ok) => {
+        // sent or cancelled from the keyboard: go on from its post, not from the top of the page (a
+        // Reply button disabled while the reply is sent drops its focus to the body)
+        const active = document.activeElement;
+        const hadFocus = active === null || active === document.body || c.el.contains(active);
         this.closeReply(id);
+        if (hadFocus) entry.cardSlot.querySelector<HTMLElement>('.act.reply')?.focus();
         if (ok && !this.store.threads.has(id)) void this.toggleThread(id);
       },
     });

@@ -130,6 +130,29 @@ describe.skipIf(!HAVE_CHROMIUM)('the page, as a new person finds it', () => {
     await page.keyboard.press('Escape');
   }, T);
 
+  it('keeps a keyboard user at the post after replying with r, or cancelling with Escape', async () => {
+    const focused = () => page.evaluate(() => ({ post: document.activeElement?.closest('article.post')?.getAttribute('data-post') ?? null, cls: document.activeElement?.className ?? null, name: document.activeElement?.getAttribute('name') ?? null }));
+    await page.locator('h1').click();
+    await page.keyboard.press('j');
+    await page.keyboard.press('j');
+    const second = (await focused()).post;
+    await page.keyboard.press('r');
+    await expect.poll(async () => (await focused()).name).toBe(`reply-${second}`);
+    await page.keyboard.type('a reply written and sent from the keyboard');
+    await page.keyboard.press('Control+Enter');
+    await post(page, 'a reply written and sent from the keyboard').waitFor();
+    // focus is back on the post's Reply button, not on the page: j goes on from there (to the reply)
+    await expect.poll(focused).toEqual({ post: second, cls: 'act reply', name: null });
+    await page.keyboard.press('r');
+    await expect.poll(async () => (await focused()).name).toBe(`reply-${second}`);
+    await page.keyboard.press('Escape');
+    await expect.poll(focused).toEqual({ post: second, cls: 'act reply', name: null });
+    const posts = await page.locator('#page article.post').evaluateAll((els) => els.map((e) => e.getAttribute('data-post')));
+    await page.keyboard.press('j');
+    expect((await focused()).post).toBe(posts[posts.indexOf(second!) + 1]);
+    await page.evaluate(() => window.scrollTo(0, 0));
+  }, T);
+
   it('follows an online migration in the panel: the plain sentence, progress, catch-up, the cut-over, and marks what changed', async () => {
     const release = String(lastHello!.release);
     const base = { t: 'upgrade', upgrade: 'paced-1', direction: 'up', dryRun: false, from: { version: 1, release }, to: { version: 1, release } };
