@@ -173,6 +173,12 @@ export class App {
     this.hello = hello;
     this.held = [];
     if (!first && this.upgrade?.outcome === 'running') this.missedEnd(hello);
+    else if (!first && this.upgrade && hello.release !== (this.upgrade.outcome === 'committed' ? this.upgrade.to.release : this.upgrade.from.release)) {
+      // an attempt that ended before the socket went down, and another release runs since (upgrades
+      // this page missed): its panel would say what no longer holds ("the feed keeps running v1")
+      this.upgrade = null;
+      this.renderUpgrade();
+    }
     if (restarted) this.lastSeq = -1;
     await this.resume(restarted);
     const online = await this.wire.request('online');

@@ -1,7 +1,9 @@
 /**
  * A page whose socket is down when an upgrade ends misses the frame that says so. When it comes back,
  * its hello says which release runs: the page must not go on saying "Upgrading..." for good (found in
- * Chromium, offline during a paced push 3: the panel stayed at 1% long after v3 was running).
+ * Chromium, offline during a paced push 3: the panel stayed at 1% long after v3 was running), nor
+ * go on showing an attempt that ended before it went offline as the last word once another release
+ * runs (found in Chromium: back on v3, the panel still said "the feed keeps running v1").
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,5 +65,17 @@ describe.skipIf(!HAVE_CHROMIUM)('an upgrade that ends while the page is offline'
     });
     await expect.poll(() => page.locator('.upgrade-panel[data-outcome="running"]').count(), { timeout: 10_000 }).toBe(0);
     expect(await page.locator('#status .upgrading').count()).toBe(0);
+  }, T);
+
+  it('one that ended before the socket went down, with other releases run since: its panel goes', async () => {
+    const v3 = await buildRelease(3);
+    const held = server.kernel.upgrade({ code: v3.code, view: v3.view, hash: v3.hash }, { hold: true });
+    await expect.poll(() => server.kernel.status().upgrade?.held ?? false, { timeout: 20_000 }).toBe(true);
+    server.kernel.abort();
+    expect((await held).result).toBe('refused');
+    await expect.poll(() => page.locator('.upgrade-panel .refusal-note').textContent()).toBe('Nothing changed: the feed keeps running v2.');
+    await offlineWhile(async () => expect((await server.kernel.upgrade({ code: v3.code, view: v3.view, hash: v3.hash })).result).toBe('committed'));
+    await expect.poll(() => page.locator('.status .version').textContent(), { timeout: 10_000 }).toBe('v3');
+    expect(await page.locator('.upgrade-panel').count()).toBe(0);
   }, T);
 });
