@@ -28,6 +28,9 @@ const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
 
 const OFFLINE: CommandResult = { ok: false, error: { code: 'E_OFFLINE', message: 'Not connected to the server right now; try again in a moment.' } };
+/** A command sent whose socket went before its answer came: the server may have run it (a post sent
+ *  again on "try again" would be there twice; its event comes back with the catch-up). */
+const LOST: CommandResult = { ok: false, error: { code: 'E_OFFLINE', message: 'The connection dropped before the server answered: it may have gone through. Check before sending it again.' } };
 
 export class Wire {
   private socket: WebSocket | null = null;
@@ -89,7 +92,8 @@ export class Wire {
     });
   }
 
-  /** Send a command; resolves with its reply, or E_OFFLINE when the socket is not open or closes. */
+  /** Send a command; resolves with its reply, or E_OFFLINE when the socket is not open, or closes
+   *  before the reply (then saying that it may have gone through). */
   request(type: string, fields: Record<string, unknown> = {}): Promise<CommandResult> {
     const socket = this.socket;
     if (!socket || socket.readyState !== WebSocket.OPEN) return Promise.resolve(OFFLINE);
@@ -139,7 +143,7 @@ export class Wire {
     if (this.socket !== socket) return;
     this.socket = null;
     this.stopHeartbeat();
-    for (const resolve of this.pending.values()) resolve(OFFLINE);
+    for (const resolve of this.pending.values()) resolve(LOST);
     this.pending.clear();
     if (!this.stopped) this.scheduleRetry();
   }
