@@ -345,6 +345,31 @@ export function validate(s: Parameters<typeof checked>[0]) { let x = 0; for (let
     expect(await kernel.dispatch(conn, { type: 'timeline' })).toMatchObject({ ok: true });
   }, 60_000);
 
+  it('held: a post written meanwhile that the lossless step would not map back as it was refuses it (the catch-up maps back what it re-migrates)', async () => {
+    const { kernel, conn, frames } = boot(1000);
+    const other = kernel.connect(framesTo(() => {}));
+    await kernel.dispatch(conn, { type: 'join', handle: 'author' });
+    await kernel.dispatch(other, { type: 'join', handle: 'reader' });
+    // only a post whose text is 'late' has its likes reversed: none is there for the first pass
+    const reversing = await v2With('reverses-late', `(post, ctx) => post.text === 'late' ? react({ ...post, likes: [...post.likes].reverse() }, ctx) : react(post, ctx)`);
+    const pending = kernel.upgrade(reversing, { hold: true });
+    while (!phasesOf(frames).includes('held')) await new Promise((r) => setTimeout(r, 10));
+    const late = (await kernel.dispatch(conn, { type: 'post', text: 'late' })) as { ok: boolean; data: { post: { id: string } } };
+    expect(late.ok).toBe(true);
+    expect(await kernel.dispatch(conn, { type: 'like', post: late.data.post.id })).toMatchObject({ ok: true });
+    expect(await kernel.dispatch(other, { type: 'like', post: late.data.post.id })).toMatchObject({ ok: true });
+    try {
+      kernel.cutover();
+    } catch (err) {
+      // a held round took the writes first, and refused: nothing waits for a cut-over any more
+      expect(err).toMatchObject({ code: 'E_NOT_HELD' });
+    }
+    const report = await pending;
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_UNDECLARED', message: expect.stringMatching(new RegExp(`post ${late.data.post.id}: the step declares itself lossless, but it does not come back as it was: likes\\[0\\] was "u\\d+", is "u\\d+"`)) } });
+    expect(kernel.version).toBe(1);
+    expect(await kernel.dispatch(other, { type: 'post', text: 'still serving' })).toMatchObject({ ok: true });
+  }, 60_000);
+
   it('hold, then cutover commits; hold, then abort changes nothing', async () => {
     const { kernel, conn, frames } = boot(1000);
     await kernel.dispatch(conn, { type: 'join', handle: 'operator' });
