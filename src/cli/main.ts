@@ -47,7 +47,13 @@ options
 exit status: 0 committed (or a dry run that would commit: its drops are covered by its --accept-drops),
 1 refused (or a dry run whose drops need --accept-drops), 2 bad usage or no server`;
 
-class UsageError extends Error {}
+class UsageError extends Error {
+  /** What --json says it was: E_USAGE (how molt was called), E_UNREACHABLE (no server answered there),
+   *  or the code the operator API answered with. */
+  constructor(message: string, readonly code = 'E_USAGE') {
+    super(message);
+  }
+}
 
 /** The server refused what was asked (409: another upgrade runs, nothing waits for a cut-over): exit 1, as a refused upgrade. */
 class Refused extends Error {
@@ -91,6 +97,8 @@ function parse(argv: string[]) {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // before parsing: a call that does not parse, asked for JSON, gets its error as JSON too
+  jsonOut = argv.includes('--json');
   const { values, positionals } = parse(argv);
   const [command, target, ...extra] = positionals;
   if (values.help || !command) {
@@ -318,15 +326,15 @@ function operator(url?: string, token?: string, tokenFile?: string) {
     try {
       res = await send(method, `${base}${route}`, { authorization: `Bearer ${secret}` }, json);
     } catch (err) {
-      throw new UsageError(`cannot reach the operator API at ${base}: ${(err as Error).message}`);
+      throw new UsageError(`cannot reach the operator API at ${base}: ${(err as Error).message}`, 'E_UNREACHABLE');
     }
     const data = parsed(res.text) as { error?: { code: string; message: string } } | null;
     const ok = res.status >= 200 && res.status < 300;
-    if (res.status === 401) throw new UsageError('the operator API refused the token (401): check --token, MOLT_TOKEN or the token file');
+    if (res.status === 401) throw new UsageError('the operator API refused the token (401): check --token, MOLT_TOKEN or the token file', 'E_UNAUTHORIZED');
     // 409 with a report is a refused upgrade: a result, not a failure of the call.
     if (res.status === 409 && data?.error && !('result' in data)) throw new Refused(data.error, `${method} ${route}`);
     if (!ok && !(res.status === 409 && data && 'result' in data)) {
-      throw new UsageError(`${method} ${route} failed (${res.status}): ${data?.error ? `${data.error.code}: ${data.error.message}` : res.statusText}`);
+      throw new UsageError(`${method} ${route} failed (${res.status}): ${data?.error ? `${data.error.code}: ${data.error.message}` : res.statusText}`, data?.error?.code ?? `E_HTTP_${res.status}`);
     }
     return data as T;
   };
@@ -463,9 +471,12 @@ main(process.argv.slice(2)).then(
       else process.stderr.write(`molt: ${err.message}\n`);
       process.exitCode = 1;
     } else if (err instanceof UsageError || err instanceof BuildError) {
+      // --json: stdout is JSON whatever happened (the usage text, for a human, stays on stderr)
+      if (jsonOut) process.stdout.write(`${JSON.stringify({ error: { code: err instanceof UsageError ? err.code : 'E_BUILD', message: err.message.split('\n\n')[0] } }, null, 2)}\n`);
       process.stderr.write(`molt: ${err.message}\n`);
       process.exitCode = 2;
     } else {
+      if (jsonOut) process.stdout.write(`${JSON.stringify({ error: { code: 'E_INTERNAL', message: String((err as Error)?.message ?? err) } }, null, 2)}\n`);
       process.stderr.write(`molt: ${(err as Error)?.stack ?? String(err)}\n`);
       process.exitCode = 2;
     }

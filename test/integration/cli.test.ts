@@ -125,6 +125,23 @@ export const migrations = [{ ...v1ToV2, up: { ...v1ToV2.up, finish: () => { thro
     expect((await molt(['cutover', 'now', '--url', server.operatorUrl, `--token=${DASH_TOKEN}`])).code).toBe(2);
   });
 
+  it('with --json, stdout is JSON whatever goes wrong: bad usage, a bad token, no server, a release that does not build', async () => {
+    const cases: [string[], string, RegExp][] = [
+      [['push', '2', '--pace', 'abc', '--url', server.operatorUrl, `--token=${DASH_TOKEN}`], 'E_USAGE', /--pace/],
+      [['status', '--bogus', '--url', server.operatorUrl], 'E_USAGE', /^unknown option '--bogus'$/],
+      [['status', '--url', server.operatorUrl, '--token=wrong-token-0123456789'], 'E_UNAUTHORIZED', /refused the token \(401\)/],
+      [['status', '--url', 'http://127.0.0.1:9', `--token=${DASH_TOKEN}`], 'E_UNREACHABLE', /cannot reach the operator API at http:\/\/127\.0\.0\.1:9/],
+      [['push', '/nonexistent-molt-release', '--url', server.operatorUrl, `--token=${DASH_TOKEN}`], 'E_BUILD', /nonexistent-molt-release/],
+    ];
+    for (const [args, code, message] of cases) {
+      const r = await molt([...args, '--json']);
+      expect(r.code, r.stdout + r.stderr).toBe(2);
+      expect(JSON.parse(r.stdout), r.stdout).toEqual({ error: { code, message: expect.stringMatching(message) } });
+      // the same said to a person, on stderr
+      expect(r.stderr).toMatch(/^molt: /);
+    }
+  });
+
   /** `molt <args> --json` as a process of its own, to be interrupted with Ctrl-C (SIGINT). */
   function spawnMolt(args: string[]) {
     const child = spawn(process.execPath, ['bin/molt.js', ...args, '--json', `--token=${DASH_TOKEN}`], { cwd: ROOT });
