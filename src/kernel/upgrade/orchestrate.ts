@@ -640,7 +640,7 @@ export class UpgradeRun {
       const last = host.current().state;
       if (begun.online) {
         // the whole validate() runs again only if it is quick; the delta is checked either way
-        const entities = await this.#catchUp(live, last, now, validateMs <= limits.cutoverValidateMs, true);
+        const entities = await this.#catchUp(live, last, now, validateMs <= limits.cutoverValidateMs, paused);
         report.cutoverEntities = entities ?? 0;
         final = live!.result().state;
       } else {
@@ -719,16 +719,28 @@ export class UpgradeRun {
    * One catch-up round: bring the rehearsal's mirror to `state`, re-migrate what changed there and
    * check it, then do the same here. Null when nothing changed since the last round.
    */
-  async #catchUp(live: Pipeline | null, state: unknown, now: number, validate: boolean, inPause = false): Promise<number | null> {
+  /** A catch-up round; `pausedAt`: it runs inside the cut-over, which began then (commands wait). */
+  async #catchUp(live: Pipeline | null, state: unknown, now: number, validate: boolean, pausedAt: number | null = null): Promise<number | null> {
     const reh = this.#host.rehearsal;
-    const deadline = this.#host.limits.migrationTimeoutMs * 2 + 10_000;
+    const { cutoverTimeoutMs, migrationTimeoutMs } = this.#host.limits;
+    const inPause = pausedAt !== null;
+    // Inside the cut-over the rehearsal's round gets what is left of the cut-over's limit: a step that
+    // looped only on a post written right before it (its calls bounded by the migration's limit there)
+    // held every command 31 s under a 1 s cut-over limit
+    const deadline = () => (inPause ? Math.max(1, cutoverTimeoutMs - (performance.now() - pausedAt)) : migrationTimeoutMs * 2 + 10_000);
     // Nothing written since the round (or the validate phase) that checked this very state, there and
     // here (in the cut-over: and walked here for plain data): no delta to catch up, and validate()
     // would only see again what it saw.
     if (live && live.input === state && (!inPause || live.result().state === this.#frozen)) return null;
-    await reh.sync(state);
-    const c = await reh.call<{ entities: number; mappedMs: number; census: { before: Record<string, number>; after: Record<string, number> }; dropped: Record<string, number>; changed: Record<string, string[]>; digests: Record<string, Stream> | null; tree: Tree | null }>(
-      'check', { now, catchUp: true, validate }, deadline);
+    type Round = { entities: number; mappedMs: number; census: { before: Record<string, number>; after: Record<string, number> }; dropped: Record<string, number>; changed: Record<string, string[]>; digests: Record<string, Stream> | null; tree: Tree | null };
+    let c: Round;
+    try {
+      await reh.sync(state);
+      c = await reh.call<Round>('check', { now, catchUp: true, validate }, deadline());
+    } catch (err) {
+      if (!inPause || !(err instanceof MoltError && err.code === 'E_REHEARSAL') || performance.now() - pausedAt < cutoverTimeoutMs) throw err;
+      die('E_CUTOVER', `the rehearsal's catch-up of the last changes did not end within the cut-over's ${seconds(cutoverTimeoutMs)} limit while every command waited; it was stopped and nothing changed`);
+    }
     this.#check();
     this.report.census = c.census;
     this.report.dropped = c.dropped;
