@@ -132,10 +132,10 @@ export class Pipeline {
     return `migration ${stage.step.label} (${stage.step.direction})`;
   }
 
-  /** Run release code bounded, naming the step on failure. */
+  /** Run release code bounded, naming the step on failure (and never past `until`). */
   #call<T>(where: string, fn: () => T, ms = this.#ms): T {
     try {
-      return runBounded(fn, ms);
+      return runBounded(fn, Math.max(1, Math.round(Math.min(ms, this.#until - performance.now()))));
     } catch (err) {
       if (err instanceof MoltError) throw err;
       if (err instanceof TimeoutError) die('E_MIGRATION_TIMEOUT', `${where} ${err.message}; nothing changed`);
@@ -313,6 +313,18 @@ export class Pipeline {
   }
 
   #sliceMs: number | null = null;
+
+  /** A time (performance.now()) no call into release code runs past, whatever its own limit: the end
+   *  of the cut-over, while commands wait (Infinity: none). */
+  set until(at: number) {
+    this.#until = at;
+  }
+
+  get until(): number {
+    return this.#until;
+  }
+
+  #until = Infinity;
 
   get owner(): LoadedRelease {
     return this.#owner;

@@ -747,13 +747,24 @@ export class UpgradeRun {
     this.report.changed = c.changed;
     if (live) {
       live.now = now;
-      this.#bounded(live, { whole: c.mappedMs }, inPause, () => live.catchUp(state));
-      // against the result frozen last: only what the round changed is walked
-      if (inPause) {
-        this.#built(live.result().state, this.#frozen).run(Infinity);
-        this.#frozen = live.result().state;
-      } else await this.#checkBuilt(live.result().state, this.#frozen);
-      await this.#compare(live, state, c, inPause);
+      // Inside the cut-over this process's calls into release code end with its limit too: each bounded
+      // only by the cut-over's whole limit, they ran after the rehearsal had used most of it
+      const end = inPause ? pausedAt + cutoverTimeoutMs : Infinity;
+      live.until = end;
+      try {
+        this.#bounded(live, { whole: c.mappedMs }, inPause, () => live.catchUp(state));
+        // against the result frozen last: only what the round changed is walked
+        if (inPause) {
+          this.#built(live.result().state, this.#frozen).run(Infinity);
+          this.#frozen = live.result().state;
+        } else await this.#checkBuilt(live.result().state, this.#frozen);
+        await this.#compare(live, state, c, inPause, undefined, c.mappedMs);
+      } catch (err) {
+        if (!inPause || !(err instanceof MoltError && err.code === 'E_MIGRATION_TIMEOUT') || performance.now() < end - 1) throw err;
+        die('E_CUTOVER', `the live process's catch-up of the last changes did not end within the cut-over's ${seconds(cutoverTimeoutMs)} limit while every command waited (${err.message.replace(/; nothing changed$/, '')}); it was stopped and nothing changed`);
+      } finally {
+        live.until = Infinity;
+      }
     }
     return c.entities;
   }
@@ -767,7 +778,7 @@ export class UpgradeRun {
    */
   #bounded<T>(live: Pipeline, theirs: { whole: number; slice?: number; n?: number }, inPause: boolean, fn: () => T): T {
     const limits = this.#host.limits;
-    const bound = (ms: number) => Math.min(inPause ? Math.min(limits.migrationTimeoutMs, limits.cutoverTimeoutMs) : limits.migrationTimeoutMs, Math.max(LIVE_FLOOR_MS, LIVE_FACTOR * ms));
+    const bound = (ms: number) => this.#liveBound(ms, inPause);
     const whole = bound(theirs.whole);
     const slice = theirs.slice === undefined ? null : bound(theirs.slice);
     live.limitMs = whole;
@@ -789,6 +800,12 @@ export class UpgradeRun {
       live.limitMs = limits.migrationTimeoutMs;
       live.sliceLimitMs = null;
     }
+  }
+
+  /** What a call here may take for work the rehearsal did in `ms` (#bounded). */
+  #liveBound(ms: number, inPause: boolean): number {
+    const limits = this.#host.limits;
+    return Math.min(inPause ? Math.min(limits.migrationTimeoutMs, limits.cutoverTimeoutMs) : limits.migrationTimeoutMs, Math.max(LIVE_FLOOR_MS, LIVE_FACTOR * ms));
   }
 
   /**
@@ -1039,7 +1056,7 @@ export class UpgradeRun {
    * Called once what was built here is checked for plain data and frozen (the digests read values
    * directly).
    */
-  async #compare(pipeline: Pipeline, input: unknown, theirs: { digests: Record<string, Stream> | null; tree: Tree | null } | null | undefined, inPause = false, tree?: Tree): Promise<void> {
+  async #compare(pipeline: Pipeline, input: unknown, theirs: { digests: Record<string, Stream> | null; tree: Tree | null } | null | undefined, inPause = false, tree?: Tree, roundMs = 0): Promise<void> {
     const state = pipeline.result().state;
     this.#digests.around('state', state, input, pipeline.built());
     const mine = this.#digests.take();
@@ -1057,13 +1074,26 @@ export class UpgradeRun {
         : `${mapped(d.stream)}, ${d.first !== undefined ? `from key ${JSON.stringify(d.first)} on ` : ''}(entities ${(d.block * BLOCK + 1).toLocaleString('en')} to ${Math.min(Math.max(d.mine, d.theirs), (d.block + 1) * BLOCK).toLocaleString('en')} of ${d.mine === d.theirs ? `the ${d.mine.toLocaleString('en')} it rewrote` : `those it rewrote: ${d.mine.toLocaleString('en')} here, ${d.theirs.toLocaleString('en')} there`})`;
     else {
       // what a catch-up round re-migrated, entity by entity; one only the rehearsal re-migrated is
-      // compared with what this process holds there (checked plain data before it is read)
-      const c = compareCaught(mine, theirs.digests, (stream, key) => {
-        const { step, kind } = streamParts(stream);
-        const held = pipeline.entity(step, kind, key);
-        if (held !== undefined) checkPlain(held, null, `the state after ${this.report.steps[step]?.step ?? 'the migration'} (checked in the live process)`, 'state');
-        return held;
-      });
+      // compared with what this process holds there (checked plain data before it is read). Reading it
+      // is release code (the collection's lookup): those lookups together get what a call of the
+      // round may take here. Bounded by the migration's limit, one that looped here only, on a key
+      // only the rehearsal re-mapped, held every command 30 s in a cut-over with a 1 s limit.
+      const until = pipeline.until;
+      pipeline.until = Math.min(until, performance.now() + this.#liveBound(roundMs, inPause));
+      let c: ReturnType<typeof compareCaught>;
+      try {
+        c = compareCaught(mine, theirs.digests, (stream, key) => {
+          const { step, kind } = streamParts(stream);
+          const held = pipeline.entity(step, kind, key);
+          if (held !== undefined) checkPlain(held, null, `the state after ${this.report.steps[step]?.step ?? 'the migration'} (checked in the live process)`, 'state');
+          return held;
+        });
+      } catch (err) {
+        if (!(err instanceof MoltError && err.code === 'E_MIGRATION_TIMEOUT')) throw err;
+        die('E_MIGRATION_TIMEOUT', `${err.message.replace(/; nothing changed$/, '')} in the live process, reading back (lookup) the entities only the rehearsal re-mapped in a catch-up round, where the rehearsal took ${Math.round(roundMs).toLocaleString('en')} ms for the whole round: release code this much slower here than there would hold the feed; nothing changed`);
+      } finally {
+        pipeline.until = until;
+      }
       if (c !== null) what = `${mapped(c.stream)}, at key ${JSON.stringify(c.key)}`;
     }
     if (what === null) {
