@@ -1076,23 +1076,22 @@ export class UpgradeRun {
       // what a catch-up round re-migrated, entity by entity; one only the rehearsal re-migrated is
       // compared with what this process holds there (checked plain data before it is read). Reading it
       // is release code (the collection's lookup): those lookups together get what a call of the
-      // round may take here. Bounded by the migration's limit, one that looped here only, on a key
-      // only the rehearsal re-mapped, held every command 30 s in a cut-over with a 1 s limit.
-      const until = pipeline.until;
-      pipeline.until = Math.min(until, performance.now() + this.#liveBound(roundMs, inPause));
+      // round may take here, under one watchdog (one each took 2 s for a few thousand). Bounded by the
+      // migration's limit, one that looped here only, on a key only the rehearsal re-mapped, held
+      // every command 30 s in a cut-over with a 1 s limit.
+      const bound = this.#liveBound(roundMs, inPause);
       let c: ReturnType<typeof compareCaught>;
       try {
-        c = compareCaught(mine, theirs.digests, (stream, key) => {
-          const { step, kind } = streamParts(stream);
-          const held = pipeline.entity(step, kind, key);
-          if (held !== undefined) checkPlain(held, null, `the state after ${this.report.steps[step]?.step ?? 'the migration'} (checked in the live process)`, 'state');
-          return held;
-        });
+        c = pipeline.within('the live process, reading back (lookup) the entities only the rehearsal re-mapped, threw', bound, () =>
+          compareCaught(mine, theirs.digests!, (stream, key) => {
+            const { step, kind } = streamParts(stream);
+            const held = pipeline.entity(step, kind, key);
+            if (held !== undefined) checkPlain(held, null, `the state after ${this.report.steps[step]?.step ?? 'the migration'} (checked in the live process)`, 'state');
+            return held;
+          }));
       } catch (err) {
         if (!(err instanceof MoltError && err.code === 'E_MIGRATION_TIMEOUT')) throw err;
-        die('E_MIGRATION_TIMEOUT', `${err.message.replace(/; nothing changed$/, '')} in the live process, reading back (lookup) the entities only the rehearsal re-mapped in a catch-up round, where the rehearsal took ${Math.round(roundMs).toLocaleString('en')} ms for the whole round: release code this much slower here than there would hold the feed; nothing changed`);
-      } finally {
-        pipeline.until = until;
+        die('E_MIGRATION_TIMEOUT', `the live process ran for more than ${Math.round(bound).toLocaleString('en')} ms reading back (lookup) the entities only the rehearsal re-mapped in a catch-up round, where the rehearsal took ${Math.round(roundMs).toLocaleString('en')} ms for the whole round: release code this much slower here than there would hold the feed; nothing changed`);
       }
       if (c !== null) what = `${mapped(c.stream)}, at key ${JSON.stringify(c.key)}`;
     }
