@@ -322,10 +322,6 @@ export class Pipeline {
     this.#until = at;
   }
 
-  get until(): number {
-    return this.#until;
-  }
-
   #until = Infinity;
 
   /**
@@ -335,7 +331,7 @@ export class Pipeline {
    */
   within<T>(where: string, ms: number, fn: () => T): T {
     if (this.#within) return fn();
-    const outer = this.#call(where, () => {
+    return this.#call(where, () => {
       this.#within = true;
       try {
         return fn();
@@ -343,7 +339,6 @@ export class Pipeline {
         this.#within = false;
       }
     }, ms);
-    return outer;
   }
 
   #within = false;

@@ -212,7 +212,8 @@ const ops: Record<string, (msg: Message) => unknown> = {
     // checked: what the live process compares with what it built (taken below)
     r.digests?.around('state', state, r.pipeline.input, r.pipeline.built());
     // the declared changes first: they name the entity, the field and both values
-    const compared = checkSteps(r);
+    const stages = r.pipeline.stages();
+    const compared = checkSteps(r, stages);
     const t0 = performance.now();
     if (msg['validate'] !== false) validate(r.target, state, r.ms, r.problemsShown);
     const validateMs = performance.now() - t0;
@@ -220,7 +221,7 @@ const ops: Record<string, (msg: Message) => unknown> = {
     const after = cheapCensus(r, state);
     if (before !== null) checkCensusInvariants(before, after, dropped, r.renames);
     // the operator accepts what the collections lost, not only what the steps said they dropped
-    const lost = uncounted(r, dropped);
+    const lost = uncounted(stages, dropped);
     const sample = msg['sample'] ? forced(r, 'sample() of the running release', () => sampleOf(r.current, r.pipeline.input, r.target, state, r.ms, telling(r))) : null;
     heapMb();
     return {
@@ -425,14 +426,16 @@ function sameEntries(into: Collection, from: unknown, to: unknown, keys: readonl
   return true;
 }
 
+/** Each step's input, output, shapes and declared changes, read once a check (Pipeline.stages). */
+type Stages = ReturnType<Pipeline['stages']>;
+
 /**
  * The declared-change check of every step (migrate/checks.ts), on what the step read and built. The
  * first time over everything the identity walk finds; in a catch-up round only over the entities that
  * changed since the last check, on either side. Steps whose shapes nobody declares are not checked
  * entity by entity (the census invariants still hold them).
  */
-function checkSteps(r: Run): Record<string, number> | null {
-  const stages = r.pipeline.stages();
+function checkSteps(r: Run, stages: Stages): Record<string, number> | null {
   // the first check counts what the slices compared through checkDeclared (their collections are
   // skipped there); a catch-up round adds what it compares to what the slices did
   const first = r.checked === null;
@@ -473,9 +476,9 @@ function checkSteps(r: Run): Record<string, number> | null {
  * losing them all. (Posts leave tombstones, which the census counts; a kind removed whole is the
  * census invariants'.)
  */
-function uncounted(r: Run, dropped: Record<string, number>): Record<string, number> {
+function uncounted(stages: Stages, dropped: Record<string, number>): Record<string, number> {
   const out = { ...dropped };
-  for (const st of r.pipeline.stages()) {
+  for (const st of stages) {
     if (!st.source || !st.target) continue;
     for (const [kind, source] of Object.entries(st.source)) {
       const change = st.changes?.[kind] ?? {};

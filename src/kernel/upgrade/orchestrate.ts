@@ -717,9 +717,9 @@ export class UpgradeRun {
 
   /**
    * One catch-up round: bring the rehearsal's mirror to `state`, re-migrate what changed there and
-   * check it, then do the same here. Null when nothing changed since the last round.
+   * check it, then do the same here. Null when nothing changed since the last round. `pausedAt`: the
+   * round runs inside the cut-over, which began then (commands wait).
    */
-  /** A catch-up round; `pausedAt`: it runs inside the cut-over, which began then (commands wait). */
   async #catchUp(live: Pipeline | null, state: unknown, now: number, validate: boolean, pausedAt: number | null = null): Promise<number | null> {
     const reh = this.#host.rehearsal;
     const { cutoverTimeoutMs, migrationTimeoutMs } = this.#host.limits;
