@@ -349,7 +349,9 @@ export class UpgradeRun {
       this.#shareFits(n, ms, pace.share);
       wait = ms * (1 / pace.share - 1);
     }
-    // the limit is checked after the sleep: a sleep that ran past it overshot it by up to 10 s
+    // At most 10 s a sleep, so progress frames keep going out (PROTOCOL.md says that a smaller share
+    // runs faster than it says). The limit is checked after the sleep, so no sleep runs past it (one
+    // that did overshot it by up to 10 s).
     const left = this.#host.limits.upgradeTimeoutMs - (performance.now() - this.#started);
     if (wait >= 1) await this.#sleep(Math.max(1, Math.min(wait, 10_000, left + 1)));
     await this.#yield();
