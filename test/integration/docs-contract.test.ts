@@ -1,0 +1,117 @@
+/**
+ * What a client written from docs/PROTOCOL.md and docs/FEED.md alone reads, checked against a real
+ * server on an ephemeral port through a real WebSocket: the sentences that a reading of the docs
+ * against the server found missing or loose (which upgrade frames carry `ms`, the rollback by replay's
+ * `begin`, the byte bound on `$since`'s backlog, a left-out or nil id).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type RunningServer } from '../../src/server.ts';
+import type { UpgradeFrame } from '../../src/transport/protocol.ts';
+import { TestClient, UNMETERED, molt } from '../support/client.ts';
+
+const TOKEN = 'docs-contract-token-0123456789';
+
+describe('the upgrade frames, as PROTOCOL.md lists them', () => {
+  let server: RunningServer;
+  let ada: TestClient;
+  const cli = (args: string[]) => molt([...args, '--url', server.operatorUrl, '--token', TOKEN, '--json']);
+  const attempt = (id: string) => ada.frames.filter((f): f is UpgradeFrame => f.t === 'upgrade' && f.upgrade === id);
+
+  beforeAll(async () => {
+    server = await startServer({ port: 0, host: '127.0.0.1', operatorPort: 0, token: TOKEN, logLevel: 'silent', ws: UNMETERED });
+    ada = await TestClient.open(server.wsUrl);
+    await ada.ok('join', { handle: 'ada' });
+    const { post } = await ada.ok('post', { text: 'before the push' });
+    await ada.ok('like', { post: post.id });
+  });
+  afterAll(async () => {
+    ada?.close();
+    await server?.close();
+  });
+
+  it('gives ms on begin and load (the load time, the same), validate, committed (the pause) and dry-run (0), none on the others; detail on every frame, hello only on committed', async () => {
+    const push = await cli(['push', '2']);
+    expect(push.code).toBe(0);
+    const report = JSON.parse(push.stdout);
+    const frames = attempt(report.upgrade);
+    const phase = (p: string) => frames.filter((f) => f.phase === p);
+    expect(frames.map((f) => f.phase)).toEqual(expect.arrayContaining(['begin', 'load', 'migrate', 'validate', 'cutover', 'committed']));
+
+    const [begin] = phase('begin');
+    const [load] = phase('load');
+    expect(begin!.ms).toEqual(expect.any(Number));
+    expect(load!.ms).toBe(begin!.ms);
+    expect(phase('validate')[0]!.ms).toEqual(expect.any(Number));
+    const [committed] = phase('committed');
+    expect(committed!.ms).toBe(committed!.detail!.pauseMs);
+    for (const f of frames.filter((f) => ['migrate', 'catch-up', 'held', 'cutover'].includes(f.phase))) expect(f).not.toHaveProperty('ms');
+    for (const f of frames) expect(f.detail).toEqual(expect.any(Object));
+    for (const f of frames) expect(f.hello !== undefined).toBe(f.phase === 'committed');
+    expect(committed!.hello).toMatchObject({ t: 'hello', version: 2, commands: expect.arrayContaining(['react']) });
+
+    const dry = JSON.parse((await cli(['push', '3', '--dry-run'])).stdout);
+    const end = attempt(dry.upgrade).at(-1)!;
+    expect(end).toMatchObject({ phase: 'dry-run', ms: 0 });
+  }, 60_000);
+
+  it("marks a rollback by replay's begin with window: true, one step named window, progress counted in writes, and a validate without ms", async () => {
+    await ada.ok('post', { text: 'in the window' }); // a write in the window, replayed on v1
+    const back = await cli(['rollback', '--replay']);
+    expect(back.code).toBe(0);
+    const report = JSON.parse(back.stdout);
+    const frames = attempt(report.upgrade);
+    const begin = frames.find((f) => f.phase === 'begin')!;
+    expect(begin.detail).toMatchObject({ kind: 'rollback', window: true, steps: [{ step: 'window', describe: expect.any(String) }] });
+    expect(begin.direction).toBe('down');
+    const migrate = frames.find((f) => f.phase === 'migrate')!;
+    expect(Object.keys((migrate.detail as any).progress.kinds)).toEqual(['writes']);
+    const validate = frames.find((f) => f.phase === 'validate')!;
+    expect(validate).not.toHaveProperty('ms');
+    expect(frames.at(-1)).toMatchObject({ phase: 'committed', to: { version: 1 } });
+    // a push's begin has no window
+    const pushBegin = ada.frames.find((f): f is UpgradeFrame => f.t === 'upgrade' && f.phase === 'begin' && f.direction === 'up')!;
+    expect(pushBegin.detail).not.toHaveProperty('window');
+  }, 60_000);
+});
+
+describe('$since and the backlog, as PROTOCOL.md bounds it', () => {
+  it('says E_GAP for events the byte bound let go before the count bound did, and answers from the ones kept', async () => {
+    const server = await startServer({ port: 0, host: '127.0.0.1', operatorPort: 0, token: TOKEN, logLevel: 'silent', ws: UNMETERED, limits: { backlogBytes: 8 * 1024 } });
+    try {
+      const c = await TestClient.open(server.wsUrl);
+      await c.ok('join', { handle: 'bea' });
+      for (let i = 0; i < 40; i++) await c.ok('post', { text: `${i} ${'x'.repeat(480)}` });
+      const { seq } = await c.ok('$ping');
+      expect(seq).toBe(42); // joined, presence, 40 posts: far below the 2,000 the count keeps
+      const gap = await c.send('$since', { seq: 0 });
+      expect(gap).toMatchObject({ ok: false, error: { code: 'E_GAP' } });
+      const recent = await c.ok('$since', { seq: seq - 3 });
+      expect(recent.events.map((e: { seq: number }) => e.seq)).toEqual([seq - 2, seq - 1, seq]);
+      c.close();
+    } finally {
+      await server.close();
+    }
+  }, 30_000);
+});
+
+describe('ids left out or of the wrong type, as FEED.md says', () => {
+  it('refuses them as not found, not as bad_request', async () => {
+    const server = await startServer({ port: 0, host: '127.0.0.1', operatorPort: 0, token: TOKEN, logLevel: 'silent', ws: UNMETERED, boot: 3 });
+    try {
+      const c = await TestClient.open(server.wsUrl);
+      await c.ok('join', { handle: 'cyd' });
+      for (const type of ['like', 'unlike', 'delete', 'thread', 'react', 'context', 'history']) {
+        const r = await c.send(type, type === 'react' ? { emoji: '🎉' } : {});
+        expect([type, r.error?.code]).toEqual([type, 'no_such_post']);
+      }
+      expect((await c.send('like', { post: 5 })).error?.code).toBe('no_such_post');
+      expect((await c.send('profile', { user: null, handle: 'cyd' })).error?.code).toBe('no_such_user');
+      expect((await c.send('follow', { user: ['u1'] })).error?.code).toBe('no_such_user');
+      // a field that is not an id still says bad_request when it is missing
+      expect((await c.send('post', {})).error?.code).toBe('bad_request');
+      c.close();
+    } finally {
+      await server.close();
+    }
+  }, 30_000);
+});
