@@ -115,3 +115,35 @@ describe('ids left out or of the wrong type, as FEED.md says', () => {
     }
   }, 30_000);
 });
+
+describe('context, as FEED.md bounds it', () => {
+  it('gives the 500 ancestors nearest the post when the chain is longer, and leaves out what a deleted reply held', async () => {
+    const server = await startServer({ port: 0, host: '127.0.0.1', operatorPort: 0, token: TOKEN, logLevel: 'silent', ws: UNMETERED, boot: 3 });
+    try {
+      const c = await TestClient.open(server.wsUrl);
+      await c.ok('join', { handle: 'dee' });
+      const root = (await c.ok('post', { text: 'start' })).post;
+      let last = root;
+      for (let i = 1; i <= 501; i++) last = (await c.ok('post', { text: `depth ${i}`, replyTo: last.id })).post;
+      const deep = await c.ok('context', { post: last.id }); // 501 posts above it
+      expect(deep.ancestors).toHaveLength(500);
+      expect(deep.ancestors[0].text).toBe('depth 1'); // not the thread's start: a reply
+      expect(deep.ancestors[0].replyTo).toBe(root.id);
+      expect(deep.ancestors.at(-1).text).toBe('depth 500');
+
+      const top = (await c.ok('post', { text: 'top' })).post;
+      const gone = (await c.ok('post', { text: 'gone', replyTo: top.id })).post;
+      const orphan = (await c.ok('post', { text: 'orphan', replyTo: gone.id })).post;
+      const kept = (await c.ok('post', { text: 'kept', replyTo: top.id })).post;
+      await c.ok('delete', { post: gone.id });
+      const ctx = await c.ok('context', { post: top.id });
+      expect(ctx.descendants.map((p: { id: string }) => p.id)).toEqual([kept.id]);
+      expect(ctx.more).toBe(false);
+      const up = await c.ok('context', { post: orphan.id });
+      expect(up.ancestors).toEqual([]); // up to the first deleted one, not included
+      c.close();
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+});
