@@ -147,3 +147,37 @@ describe('context, as FEED.md bounds it', () => {
     }
   }, 60_000);
 });
+
+describe("a command map's keys, as PROTOCOL.md reads them", () => {
+  it('reads a number, boolean or nil key as its string, __proto__ as __proto_, extension 0 as "undefined", and refuses bytes or another extension as a key with E_BAD_FRAME', async () => {
+    const server = await startServer({ port: 0, host: '127.0.0.1', operatorPort: 0, token: TOKEN, logLevel: 'silent', ws: UNMETERED });
+    try {
+      const c = await TestClient.open(server.wsUrl);
+      // {id, type: "$ping", <key>: NaN}: the refusal names the path, so it shows how the key was read
+      const NAN = 'cb7ff8000000000000';
+      const frame = (id: number, key: string) => Buffer.from(`83a26964${id.toString(16).padStart(2, '0')}a474797065a5${Buffer.from('$ping').toString('hex')}${key}${NAN}`, 'hex');
+      const keys: [string, string | null][] = [
+        ['01', '1'],
+        ['cb3ff8000000000000', '1.5'],
+        ['c3', 'true'],
+        ['c0', 'null'],
+        [`a9${Buffer.from('__proto__').toString('hex')}`, '__proto_'],
+        ['d40000', 'undefined'], // extension type 0
+        ['c40161', null], // bytes
+        ['d40500', null], // extension type 5
+        ['d6ffffffffff', null], // a timestamp
+      ];
+      const before = c.frames.length;
+      keys.forEach(([key], i) => c.socket.send(frame(i + 1, key)));
+      await c.waitFor(() => c.frames.length >= before + keys.length);
+      const got = c.frames.slice(before);
+      keys.forEach(([, path], i) => {
+        if (path === null) expect(got[i]).toMatchObject({ t: 'error', error: { code: 'E_BAD_FRAME' } });
+        else expect(got[i]).toMatchObject({ t: 'reply', id: i + 1, ok: false, error: { code: 'E_BAD_COMMAND', message: expect.stringContaining(`holds the number NaN at ${path};`) } });
+      });
+      c.close();
+    } finally {
+      await server.close();
+    }
+  }, 30_000);
+});
