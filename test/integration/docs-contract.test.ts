@@ -181,3 +181,24 @@ describe("a command map's keys, as PROTOCOL.md reads them", () => {
     }
   }, 30_000);
 });
+
+describe('POST /upgrade, as PROTOCOL.md takes it', () => {
+  it('takes a release without hash (and view null), and refuses one whose hash does not match with E_RELEASE_HASH (HTTP 409)', async () => {
+    const server = await startServer({ port: 0, host: '127.0.0.1', operatorPort: 0, token: TOKEN, logLevel: 'silent', ws: UNMETERED });
+    try {
+      const { buildRelease } = await import('../../src/release/build.ts');
+      const built = await buildRelease(2);
+      const post = (body: unknown) =>
+        fetch(`${server.operatorUrl}/upgrade`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+      const wrong = await post({ release: { code: built.code, view: built.view, hash: '0'.repeat(64) }, dryRun: true });
+      expect(wrong.status).toBe(409);
+      expect(await wrong.json()).toMatchObject({ result: 'refused', error: { code: 'E_RELEASE_HASH' }, failedAt: 'begin' });
+      const bare = await post({ release: { code: built.code, view: null }, dryRun: true });
+      expect(bare.status).toBe(200);
+      expect(await bare.json()).toMatchObject({ result: 'dry-run', to: { version: 2 } });
+      expect(server.kernel.release).not.toBe(built.hash); // a dry run changed nothing
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+});
