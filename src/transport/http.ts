@@ -42,7 +42,22 @@ export function unreadable() {
       const big = err.code === 'HPE_HEADER_OVERFLOW';
       endWithError(socket, big ? 431 : 400, 'E_BAD_REQUEST', big ? 'the request headers are too large' : 'the request cannot be read: it is not well-formed HTTP/1.1');
     },
+    // Node answers an HTTP/1.1 request without Host itself: a bare 400 with an empty body, none of
+    // molt's headers. Let it through to `hostRequired`, which refuses it in molt's shape.
+    http: { requireHostHeader: false },
   };
+}
+
+/**
+ * An HTTP/1.1 request must name its Host (RFC 9112 3.2): one that does not is a request that cannot be
+ * read, 400 E_BAD_REQUEST in molt's shape and with the usual headers (`unreadable()` takes Node's own
+ * check away). The first hook of a listener, so on the operator API it comes before the token is read.
+ */
+export function hostRequired(app: FastifyInstance): void {
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.raw.httpVersion === '1.1' && req.headers.host === undefined)
+      await reply.code(400).headers(SAFE_HEADERS).send({ error: { code: 'E_BAD_REQUEST', message: 'the request cannot be read: an HTTP/1.1 request needs a Host header' } });
+  });
 }
 
 /**
@@ -84,6 +99,7 @@ export function createPublicHttp(
 ): FastifyInstance {
   const app: FastifyInstance = log ? Fastify({ loggerInstance: log, logController: new LogController({ disableRequestLogging: true }), ...unreadable() }) : Fastify({ logger: false, ...unreadable() });
 
+  hostRequired(app);
   // Every answer: no content sniffing, no framing, no referrer beyond this site.
   app.addHook('onSend', async (_req, reply, payload) => {
     reply.headers(SAFE_HEADERS);

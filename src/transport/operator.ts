@@ -3,7 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { MoltError } from '../kernel/errors.ts';
 import type { Kernel, UpgradeOptions } from '../kernel/kernel.ts';
 import type { AddressAside } from './aside.ts';
-import { notFound, unreadable } from './http.ts';
+import { hostRequired, notFound, unreadable } from './http.ts';
 import { OPERATOR_BODY_LIMIT } from './token.ts';
 
 /**
@@ -66,6 +66,7 @@ export function createOperatorApi(kernel: Kernel, token: string, log?: FastifyBa
   // run on it (PROTOCOL: a body sent without Content-Type: application/json is refused, 400)
   app.removeContentTypeParser('text/plain');
 
+  hostRequired(app);
   app.addHook('onRequest', async (req, reply) => {
     // The scheme is case-insensitive (RFC 9110 11.1): "Bearer", "bearer" and "BEARER" are the same.
     const scheme = /^bearer +(.*)$/i.exec(req.headers.authorization ?? '');

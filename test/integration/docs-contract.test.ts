@@ -202,3 +202,40 @@ describe('POST /upgrade, as PROTOCOL.md takes it', () => {
     }
   }, 60_000);
 });
+
+describe('requests that cannot be read, as PROTOCOL.md answers them', () => {
+  it('answers an HTTP/1.1 request without Host with 400 E_BAD_REQUEST in the usual shape and headers, on both listeners; serves HTTP/1.0; refuses an HTTP/2 preface', async () => {
+    const server = await startServer({ port: 0, host: '127.0.0.1', operatorPort: 0, token: TOKEN, logLevel: 'silent', ws: UNMETERED });
+    const { connect } = await import('node:net');
+    const send = (url: string, request: string) =>
+      new Promise<{ status: number; headers: string; body: string }>((resolve, reject) => {
+        const u = new URL(url);
+        const socket = connect(Number(u.port), u.hostname);
+        let out = '';
+        socket.on('data', (d) => (out += d));
+        socket.on('error', reject);
+        socket.on('close', () => {
+          const [head = '', body = ''] = out.split('\r\n\r\n');
+          resolve({ status: Number(head.split(' ')[1]), headers: head.toLowerCase(), body });
+        });
+        socket.write(request);
+      });
+    try {
+      for (const url of [server.url, server.operatorUrl]) {
+        const r = await send(url, 'GET /health HTTP/1.1\r\nConnection: close\r\n\r\n');
+        expect(r.status).toBe(400);
+        expect(JSON.parse(r.body)).toMatchObject({ error: { code: 'E_BAD_REQUEST', message: expect.stringContaining('Host') } });
+        expect(r.headers).toContain('x-frame-options: deny');
+        expect(r.headers).toContain('x-content-type-options: nosniff');
+      }
+      const old = await send(server.url, 'GET /health HTTP/1.0\r\n\r\n');
+      expect(old.status).toBe(200);
+      expect(JSON.parse(old.body)).toMatchObject({ ok: true, version: 1 });
+      const h2 = await send(server.url, 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+      expect(h2.status).toBe(400);
+      expect(JSON.parse(h2.body)).toMatchObject({ error: { code: 'E_BAD_REQUEST' } });
+    } finally {
+      await server.close();
+    }
+  }, 30_000);
+});
