@@ -239,3 +239,25 @@ describe('requests that cannot be read, as PROTOCOL.md answers them', () => {
     }
   }, 30_000);
 });
+
+describe('nil for an optional field, as FEED.md reads it', () => {
+  it('reads nil as left out for replyTo and before only; elsewhere it is a value of the wrong type', async () => {
+    const server = await startServer({ port: 0, host: '127.0.0.1', operatorPort: 0, token: TOKEN, logLevel: 'silent', ws: UNMETERED, boot: 3 });
+    try {
+      const c = await TestClient.open(server.wsUrl);
+      await c.ok('join', { handle: 'eve' });
+      const { post } = await c.ok('post', { text: 'top', replyTo: null });
+      expect(post.replyTo).toBeNull();
+      for (const type of ['timeline', 'home', 'notifications']) expect([type, (await c.send(type, { before: null })).ok]).toEqual([type, true]);
+      expect((await c.ok('timeline', { before: null })).posts[0].id).toBe(post.id);
+      for (const type of ['timeline', 'home', 'notifications']) expect([type, (await c.send(type, { limit: null })).error?.code]).toEqual([type, 'bad_limit']);
+      expect((await c.send('update_profile', { name: null })).error?.code).toBe('bad_request');
+      expect((await c.send('update_profile', { bio: null })).error?.code).toBe('bad_request');
+      expect((await c.send('profile', { user: null, handle: 'eve' })).error?.code).toBe('no_such_user');
+      expect((await c.send('leave', { token: null })).error?.code).toBe('bad_request');
+      c.close();
+    } finally {
+      await server.close();
+    }
+  }, 30_000);
+});
