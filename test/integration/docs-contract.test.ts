@@ -48,6 +48,13 @@ describe('the upgrade frames, as PROTOCOL.md lists them', () => {
     for (const f of frames) expect(f.detail).toEqual(expect.any(Object));
     for (const f of frames) expect(f.hello !== undefined).toBe(f.phase === 'committed');
     expect(committed!.hello).toMatchObject({ t: 'hello', version: 2, commands: expect.arrayContaining(['react']) });
+    // the hello it carries is this connection's own: the same conn as the first hello
+    const first = ada.frames[0] as { t: string; conn: string; protocol: number; boot: string };
+    expect(first).toMatchObject({ t: 'hello', protocol: 1, conn: expect.stringMatching(/^c\d+$/) });
+    expect(committed!.hello).toMatchObject({ conn: first.conn, boot: first.boot, protocol: 1 });
+    const other = await TestClient.open(server.wsUrl);
+    expect((other.frames[0] as { conn: string }).conn).not.toBe(first.conn);
+    other.close();
 
     const dry = JSON.parse((await cli(['push', '3', '--dry-run'])).stdout);
     const end = attempt(dry.upgrade).at(-1)!;
