@@ -268,3 +268,34 @@ describe('nil for an optional field, as FEED.md reads it', () => {
     }
   }, 30_000);
 });
+
+describe('names and bios, as FEED.md counts them', () => {
+  it('counts code points after trimming; a name refuses \\n and \\r only; a bio takes line breaks and may be empty', async () => {
+    const server = await startServer({ port: 0, host: '127.0.0.1', operatorPort: 0, token: TOKEN, logLevel: 'silent', ws: UNMETERED, boot: 3 });
+    try {
+      const c = await TestClient.open(server.wsUrl);
+      await c.ok('join', { handle: 'fay' });
+      const name = async (n: string) => {
+        const r = await c.send('update_profile', { name: n });
+        return r.ok ? r.data.user.name : r.error!.code;
+      };
+      expect(await name(` ${'😀'.repeat(50)} `)).toBe('😀'.repeat(50));
+      expect(await name('😀'.repeat(51))).toBe('bad_name');
+      expect(await name('a\nb')).toBe('bad_name');
+      expect(await name('a\rb')).toBe('bad_name');
+      expect(await name('a\u2028b')).toBe('a\u2028b');
+      expect(await name('a\tb')).toBe('a\tb');
+      const bio = async (b: string) => {
+        const r = await c.send('update_profile', { bio: b });
+        return r.ok ? r.data.user.bio : r.error!.code;
+      };
+      expect(await bio('one\ntwo')).toBe('one\ntwo');
+      expect(await bio('😀'.repeat(160))).toBe('😀'.repeat(160));
+      expect(await bio('😀'.repeat(161))).toBe('bad_bio');
+      expect(await bio('   ')).toBe('');
+      c.close();
+    } finally {
+      await server.close();
+    }
+  }, 30_000);
+});
