@@ -299,3 +299,27 @@ describe('names and bios, as FEED.md counts them', () => {
     }
   }, 30_000);
 });
+
+describe('what a text means, as FEED.md splits it', () => {
+  it('takes only ASCII letters, digits and _ as the characters a mention or tag may not touch', async () => {
+    const server = await startServer({ port: 0, host: '127.0.0.1', operatorPort: 0, token: TOKEN, logLevel: 'silent', ws: UNMETERED, boot: 3 });
+    try {
+      const c = await TestClient.open(server.wsUrl);
+      await c.ok('join', { handle: 'gil' });
+      const bob = await TestClient.open(server.wsUrl);
+      await bob.ok('join', { handle: 'bob' });
+      const read = async (text: string) => {
+        const { post } = await c.ok('post', { text });
+        return [post.mentions.map((m: { handle: string }) => m.handle), post.tags];
+      };
+      expect(await read('é@bob')).toEqual([['bob'], []]);
+      expect(await read('@bobé')).toEqual([['bob'], []]);
+      expect(await read('#tagé')).toEqual([[], ['tag']]);
+      expect(await read('x@bob #42 a#tag me@bob.com')).toEqual([[], []]);
+      c.close();
+      bob.close();
+    } finally {
+      await server.close();
+    }
+  }, 30_000);
+});
