@@ -42,6 +42,10 @@ export function unreadable() {
       const big = err.code === 'HPE_HEADER_OVERFLOW';
       endWithError(socket, big ? 431 : 400, 'E_BAD_REQUEST', big ? 'the request headers are too large' : 'the request cannot be read: it is not well-formed HTTP/1.1');
     },
+    // While the listener closes, fastify would answer every request with its own 503 body
+    // ({error: "Service Unavailable", statusCode}): /readyz's `{ok: false, reason: "stopping"}` and
+    // molt's error shape are what PROTOCOL.md promises until the listener is gone.
+    return503OnClosing: false,
     // Node answers an HTTP/1.1 request without Host itself: a bare 400 with an empty body, none of
     // molt's headers. Let it through to `hostRequired`, which refuses it in molt's shape.
     http: { requireHostHeader: false },

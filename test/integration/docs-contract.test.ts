@@ -323,3 +323,31 @@ describe('what a text means, as FEED.md splits it', () => {
     }
   }, 30_000);
 });
+
+describe('a stopping server, as PROTOCOL.md says it answers', () => {
+  it("answers /readyz with 503 {ok: false, reason: 'stopping'} and a new WebSocket with 503 E_SHUTTING_DOWN while commands drain, never fastify's own 503 body", async () => {
+    const server = await startServer({ port: 0, host: '127.0.0.1', operatorPort: 0, token: TOKEN, logLevel: 'silent', ws: UNMETERED });
+    const { default: WebSocket } = await import('ws');
+    const c = await TestClient.open(server.wsUrl);
+    await c.ok('join', { handle: 'hal' });
+    for (let i = 0; i < 2000; i++) void c.send('post', { text: `p${i}` });
+    await new Promise((r) => setTimeout(r, 2));
+    const closing = server.close();
+    const refused = await new Promise<[number, unknown]>((resolve, reject) => {
+      const ws = new WebSocket(server.wsUrl);
+      ws.on('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve([res.statusCode ?? 0, JSON.parse(body)]));
+      });
+      ws.on('open', () => reject(new Error('a new WebSocket opened on a stopping server')));
+      ws.on('error', () => {});
+    });
+    expect(refused).toEqual([503, { error: { code: 'E_SHUTTING_DOWN', message: expect.any(String) } }]);
+    const ready = await fetch(`${server.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({ ok: false, reason: 'stopping' });
+    await closing;
+    expect(c.closed).toEqual({ code: 1001, reason: 'server shutting down' });
+  }, 30_000);
+});
