@@ -48,7 +48,10 @@ function perCommand(start: State, tag: string): { median: Record<Kind, number>; 
 const us = (ms: number): string => `${(ms * 1000).toFixed(1)} µs`;
 
 describe('scale', () => {
-  it('costs about the same per post, like or join at 1,000,000 posts and users as at 1,000', { timeout: 60_000 }, () => {
+  // Building the 1M state is most of the time, and it is what a loaded machine stretches: with two other
+  // processes spinning on the two cores the whole test took 62 s and 95 s, past the 60 s it had. The
+  // limit only ends a run that hangs; what is asserted is the ratio below, measured in the same run.
+  it('costs about the same per post, like or join at 1,000,000 posts and users as at 1,000', { timeout: 300_000 }, () => {
     const small = buildV1(1_000, 1_000);
     perCommand(small, 'warm'); // warm the JIT
     const t0 = performance.now();
