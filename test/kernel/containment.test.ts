@@ -77,17 +77,31 @@ describe('what a handler stores is plain data at every depth, however frozen', (
       ``,
     );
     await kernel.dispatch(conn, { type: 'bad', i: 0 }); // refused: state has no items yet, so seed it
-    const seeded = new Kernel(tiny({ commands: ['bad'], handle: `(s, c) => ({ state: require('immer').produce(s, (d) => { d.items[c.i] = { n: c.i + 1_000_000 }; }) })` }), {
-      initialState: { count: 0, items: Array.from({ length: 20_000 }, (_, i) => ({ n: i })) },
-    });
-    const c2 = seeded.connect(framesTo(() => {}));
-    const t0 = performance.now();
-    for (let i = 0; i < 200; i++) expect((await seeded.dispatch(c2, { type: 'bad', i })).ok).toBe(true);
-    const perCommand = (performance.now() - t0) / 200;
-    // immer copies the 20k-entry array per command (that is the feed's cost), but the check does not
-    // walk the 20k objects again: far below the time a full walk of them would take each time
-    expect((seeded.state as { items: { n: number }[] }).items[150]).toEqual({ n: 1_000_150 });
-    expect(perCommand).toBeLessThan(50);
+    // The same commands on two states of 20,000 items, one with 5 objects under each item: immer copies
+    // the 20k-entry array either way (the feed's cost), and only a walk of the shared rest would cost
+    // five times as much on the deep one. Timed in turns, so that both see the same load: an absolute
+    // 50 ms a command was passed (57 ms) on loaded cores.
+    const seed = (deep: boolean) => {
+      const item = (n: number) => (deep ? { n, more: Array.from({ length: 3 }, (_, k) => ({ k })) } : { n });
+      const seeded = new Kernel(tiny({ commands: ['bad'], handle: `(s, c) => ({ state: require('immer').produce(s, (d) => { d.items[c.i] = { n: c.i + 1_000_000 }; }) })` }), {
+        initialState: { count: 0, items: Array.from({ length: 20_000 }, (_, i) => item(i)) },
+        limits: { handlerTimeoutMs: 1_000 }, // (a copy of the array passed 250 ms, now and then, on loaded cores)
+      });
+      return { seeded, conn: seeded.connect(framesTo(() => {})) };
+    };
+    const flat = seed(false);
+    const deep = seed(true);
+    const ms = { flat: 0, deep: 0 };
+    for (let i = 0; i < 60; i++)
+      for (const [name, { seeded, conn: c }] of [['flat', flat], ['deep', deep]] as const) {
+        const t0 = performance.now();
+        expect(await seeded.dispatch(c, { type: 'bad', i })).toMatchObject({ ok: true });
+        ms[name] += performance.now() - t0;
+      }
+    expect((deep.seeded.state as { items: { n: number }[] }).items[50]).toEqual({ n: 1_000_050 });
+    // measured: 1.07 times; walked whole each time, the deep state's 100,000 objects cost more than
+    // twice the flat one's 20,000
+    expect(ms.deep, `${ms.deep.toFixed(0)} ms on the deep state, ${ms.flat.toFixed(0)} ms on the flat one`).toBeLessThan(ms.flat * 2);
   });
 });
 
@@ -104,7 +118,9 @@ describe('what a handler is given cannot be changed to run later', () => {
     const t0 = performance.now();
     const report = await kernel.upgrade(tiny({ version: 2 }));
     expect(report.result, report.error?.message).toBe('committed');
-    expect(performance.now() - t0).toBeLessThan(20_000);
+    // the journal is read for the shadow run, after the load: the load (this kernel's first upgrade
+    // starts its rehearsal process, 17 s with the cores loaded) is not what could freeze
+    expect(performance.now() - t0 - report.phases.load!).toBeLessThan(20_000);
     expect(await kernel.dispatch(conn, { type: 'inc' })).toEqual({ ok: true, data: { value: 1 } });
   }, 30_000);
 });
