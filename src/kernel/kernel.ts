@@ -38,7 +38,7 @@ import { ReversibleWindow, type Closed } from './upgrade/window.ts';
 import { UpgradeRun, type Pace } from './upgrade/orchestrate.ts';
 import type { HistoryEntry, UpgradeProgress, UpgradeReport } from './upgrade/report.ts';
 import { callRelease, liveCensus, validate } from './migrate/verify.ts';
-import { TimeoutError, describeThrown, runBounded } from './sandbox.ts';
+import { TimeoutError, describeThrown, runBounded, thrown } from './sandbox.ts';
 import type { Listener, Refusal, Result, UpgradeNotice, Welcome } from './notices.ts';
 import { EventLog } from './events.ts';
 
@@ -670,7 +670,8 @@ export class Kernel {
         }
         if (outcome.state !== state) this.#lineage.checkState(outcome.state, state, where, limits.maxGrowthBytes);
       }
-    } catch (err) {
+    } catch (caught) {
+      const err = thrown(caught);
       return finished(
         w,
         release,

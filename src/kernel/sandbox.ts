@@ -209,6 +209,36 @@ export class TimeoutError extends Error {
   }
 }
 
+/**
+ * What the kernel sees in place of a thrown Proxy, or a value with one on its prototype chain. Release
+ * code has no Proxy of its own, but every immer draft is one, and a draft kept past the produce that
+ * made it is revoked: `instanceof` on it (or on an object made with it as prototype) throws. Rethrown as
+ * it was, a handler that threw one was answered "internal error while serving", and a migration step,
+ * validate(), census() or sample() that threw one (in the rehearsal) was refused as `E_REHEARSAL:
+ * Cannot perform 'getPrototypeOf' on a proxy that has been revoked`, as if the rehearsal had broken,
+ * naming no step.
+ */
+export class ProxyThrown extends Error {
+  constructor() {
+    super("threw a Proxy (an immer draft kept past the produce that made it?)");
+    this.name = 'ProxyThrown';
+  }
+}
+
+/** Whether `err` is a Proxy or has one on its prototype chain (read without running release code). */
+function holdsProxy(err: unknown): boolean {
+  for (let v = err; (typeof v === 'object' && v !== null) || typeof v === 'function'; ) {
+    if (types.isProxy(v)) return true;
+    v = Object.getPrototypeOf(v);
+  }
+  return false;
+}
+
+/** What release code threw, as the kernel may look at it: a Proxy (or a value over one) becomes ProxyThrown. */
+export function thrown(err: unknown): unknown {
+  return holdsProxy(err) ? new ProxyThrown() : err;
+}
+
 /** Whether `err` is V8's watchdog firing (read without running anything a release may have set). */
 function isWatchdog(err: unknown): boolean {
   if (!types.isNativeError(err)) return false;
@@ -232,7 +262,7 @@ export function runBounded<T>(fn: () => T, ms: number): T {
     CALL.runInThisContext({ timeout: Math.max(1, Math.round(ms)) });
   } catch (err) {
     if (isWatchdog(err)) throw new TimeoutError(ms);
-    throw err;
+    throw thrown(err);
   } finally {
     leaveFeed();
     slots[SLOT] = undefined;
@@ -277,7 +307,7 @@ export function evaluate(code: string, filename: string, timeoutMs: number): San
  * a Proxy or have a getter or toString that never returns.
  */
 export function describeThrown(err: unknown, ms = 100): string {
-  if (err instanceof TimeoutError) return err.message;
+  if (err instanceof TimeoutError || err instanceof ProxyThrown) return err.message;
   try {
     return runBounded(() => {
       if (types.isNativeError(err)) {

@@ -69,6 +69,16 @@ describe('what a handler stores is plain data at every depth, however frozen', (
     await refusedWith(`(() => { let leaked; produce(s, (d) => { leaked = d; }); return { state: { count: 5, draft: leaked } }; })()`, 'E_HANDLER_CONTRACT', /Proxy/);
   });
 
+  // an immer draft used after its produce is revoked: `err instanceof MoltError` threw on it, and the
+  // handler was answered "internal error while serving 'bad': TypeError: Cannot perform 'getPrototypeOf'
+  // on a proxy that has been revoked"
+  it.each([
+    ['a draft kept past its produce', `(() => { let leaked; produce(s, (d) => { leaked = d; }); throw leaked; })()`],
+    ['an object whose prototype is such a draft', `(() => { let leaked; produce(s, (d) => { leaked = d; }); throw Object.create(leaked); })()`],
+  ])('says the handler threw a Proxy when it throws %s', async (_what, expr) => {
+    await refusedWith(expr, 'E_HANDLER_THREW', /^feed v1 handle\('bad'\) threw a Proxy \(an immer draft kept past the produce that made it\?\); the state is unchanged$/);
+  });
+
   it('checks only what is new: a like on a big state costs one path, and the shared rest is not walked', async () => {
     // a state of 20,000 objects; each command changes one of them
     const { kernel, conn } = withBad(

@@ -341,6 +341,11 @@ describe('a broken release is refused and the running system is untouched', { ti
     ['validate rejects the migrated state', () => tiny({ version: 2, migrations: `{ from: 1, to: 2, up: (s) => ({ state: { total: 'three' } }) }` }), 'E_VALIDATE', /validate\(\) rejected the migrated state \(1 problem\): total must be a number/],
     ['the state holds something that is not plain data', () => tiny({ version: 2, migrations: `{ from: 1, to: 2, up: (s) => ({ state: { total: 3, when: new Map() } }) }` }), 'E_VALIDATE', /state holds a Map/],
     ['an entity count changes without a declared casualty', () => tiny({ version: 2, migrations: `{ from: 1, to: 2, up: (s) => ({ state: { total: s.count - 1 } }) }` }), 'E_INVARIANT', /things: 3 before, 2 after, but the migration declared 0 dropped/],
+    // an immer draft used after its produce is revoked, and `instanceof` throws on it: each of these was
+    // refused as E_REHEARSAL "Cannot perform 'getPrototypeOf' on a proxy that has been revoked", naming nothing
+    ['up throws an immer draft kept past its produce', () => tiny({ version: 2, migrations: `{ from: 1, to: 2, up: (s) => { let d0; produce(s, (d) => { d0 = d; }); throw d0; } }` }), 'E_MIGRATION_THREW', /migration 1->2 \(up\) threw a Proxy \(an immer draft kept past the produce that made it\?\); nothing changed/],
+    ['validate throws an immer draft kept past its produce', () => tiny({ version: 2, validate: `(s) => { let d0; produce(s, (d) => { d0 = d; }); throw d0; }` }), 'E_VALIDATE', /feed v2 validate\(\) threw a Proxy/],
+    ['its handler throws an immer draft on a command the shadow run replays', () => tiny({ version: 2, handle: `(s, c, ctx) => { if (c.type === 'inc') { let d0; produce(s, (d) => { d0 = d; }); throw d0; } return handle(s, c, ctx); }` }), 'E_SHADOW', /feed v2 fails on inc .*v2: threw a Proxy/],
     ['validate itself throws', () => tiny({ version: 2, validate: `() => { throw new Error('validator broke') }` }), 'E_VALIDATE', /validate\(\) Error: validator broke/],
   ];
 

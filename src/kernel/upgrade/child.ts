@@ -13,7 +13,7 @@ import { directionOf, type Placed } from '../migrate/runner.ts';
 import { census, checkCensusInvariants, sampleOf, validate } from '../migrate/verify.ts';
 import { checkDeclared, difference, entityCheck, type Compared } from '../migrate/checks.ts';
 import { checkOutcome, show } from '../guard.ts';
-import { TimeoutError, describeThrown, runBounded } from '../sandbox.ts';
+import { TimeoutError, describeThrown, runBounded, thrown } from '../sandbox.ts';
 import type { Served } from '../journal.ts';
 import type { Collection, Key } from '../../contract.ts';
 import { Builder, apply, type Patch } from './mirror.ts';
@@ -501,7 +501,8 @@ function replay(release: LoadedRelease, state: unknown, c: Served): { ok: true; 
     if ('error' in outcome) return { ok: false, failed: false, error: `${outcome.error.code}: ${outcome.error.message}` };
     if (outcome.state !== state) checkPlain(outcome.state, state, `feed v${release.version} handle('${c.command.type}')`, 'state');
     return { ok: true, state: outcome.state, reply: outcome.reply, events: outcome.events, outcome: { reply: outcome.reply ?? null } };
-  } catch (err) {
+  } catch (caught) {
+    const err = thrown(caught);
     return { ok: false, failed: true, error: err instanceof MoltError ? `${err.code}: ${err.message}` : describeThrown(err) };
   }
 }
