@@ -268,6 +268,21 @@ describe('one upgrade at a time, and leaving a release that breaks', () => {
     expect(kernel.state).toEqual({ total: 3 });
   }, 60_000);
 
+  it("force leaves the running release's sample(), not the new one's: a new sample() that breaks is refused as its own, with force too", async () => {
+    const kernel = new Kernel(tiny(), { limits: { rehearsalHeapMb: 96 } });
+    kernels.push(kernel);
+    const conn = kernel.connect(framesTo(() => {}));
+    await kernel.dispatch(conn, { type: 'inc' });
+    const broken = () => tiny({ version: 2, migrations: UP_1_2, sample: `() => { throw new Error('new sample broke'); }` });
+    // (it said "the running release's sample() breaks: push with --force", and with force it committed)
+    const refused = await kernel.upgrade(broken());
+    expect(refused).toMatchObject({ result: 'refused', error: { code: 'E_VALIDATE', message: 'feed v2 sample() Error: new sample broke' } });
+    const forced = await kernel.upgrade(broken(), { force: true });
+    expect(forced).toMatchObject({ result: 'refused', error: { code: 'E_VALIDATE', message: 'feed v2 sample() Error: new sample broke' } });
+    expect(kernel.version).toBe(1);
+    expect(kernel.state).toEqual({ count: 1 });
+  }, 60_000);
+
   it('a closed kernel lets its process exit: nothing queued after an upgrade starts a rehearsal again', async () => {
     // a process of its own: what must be seen is that it ends by itself, with nothing left running
     const dir = mkdtempSync(path.join(tmpdir(), 'molt-close-'));

@@ -75,15 +75,22 @@ export interface SampleView {
   after: unknown;
 }
 
-/** One entity before and after, looked up by the same id: the one `id` names, or the release's pick. */
-export function sampleOf(current: LoadedRelease, before: unknown, target: LoadedRelease, after: unknown, ms: number, id?: string): SampleView | null {
+type Picked = { kind: string; id: string; data: unknown } | null;
+
+/**
+ * One entity before and after, looked up by the same id: the one `id` names, or the release's pick.
+ * `running` wraps the running release's call alone (the rehearsal's --force may skip that one): it
+ * wrapped both, so a new release whose sample() threw was refused as "the running release's sample()
+ * breaks: push with --force", and pushed with --force, its broken sample() was skipped and committed.
+ */
+export function sampleOf(current: LoadedRelease, before: unknown, target: LoadedRelease, after: unknown, ms: number, id?: string, running: (fn: () => Picked) => Picked = (fn) => fn()): SampleView | null {
   // what a release returns is read inside the time limit: its toString or a getter may never return
-  const read = (out: unknown): { kind: string; id: string; data: unknown } | null => {
+  const read = (out: unknown): Picked => {
     if (out === null || typeof out !== 'object') return null;
     const o = out as { kind?: unknown; id?: unknown; data?: unknown };
     return { kind: String(o.kind).slice(0, 40), id: String(o.id).slice(0, 80), data: o.data ?? null };
   };
-  const picked = callRelease(current, 'E_VALIDATE', 'sample()', () => read(current.feed.sample(before, id)), ms);
+  const picked = running(() => callRelease(current, 'E_VALIDATE', 'sample()', () => read(current.feed.sample(before, id)), ms));
   if (picked === null) return null;
   const later = callRelease(target, 'E_VALIDATE', 'sample()', () => read(target.feed.sample(after, picked.id)), ms);
   return { kind: picked.kind, id: picked.id, before: picked.data, after: later?.data ?? null };

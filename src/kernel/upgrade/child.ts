@@ -222,7 +222,7 @@ const ops: Record<string, (msg: Message) => unknown> = {
     if (before !== null) checkCensusInvariants(before, after, dropped, r.renames);
     // the operator accepts what the collections lost, not only what the steps said they dropped
     const lost = uncounted(stages, dropped);
-    const sample = msg['sample'] ? forced(r, 'sample() of the running release', () => sampleOf(r.current, r.pipeline.input, r.target, state, r.ms, telling(r))) : null;
+    const sample = msg['sample'] ? sampleOf(r.current, r.pipeline.input, r.target, state, r.ms, telling(r), (fn) => forced(r, 'sample() of the running release', fn)) : null;
     heapMb();
     return {
       compared,
