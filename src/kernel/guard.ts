@@ -150,7 +150,11 @@ function dataFields(value: unknown): Record<string, unknown> | null {
   const out: Record<string, unknown> = {};
   for (const key in value) {
     const d = Object.getOwnPropertyDescriptor(value, key);
-    if (d === undefined || !('value' in d)) return null;
+    // An own key named __proto__ (JSON.parse makes one, or defineProperty) set the copy's prototype to
+    // its value: what the copy lacked was then read through that object, getters included, where the
+    // kernel looks without a time limit. A census() returning {__proto__: {get things() {...}}} held the
+    // rehearsal in the census invariants until its deadline (E_REHEARSAL after 14 s, saying nothing).
+    if (d === undefined || !('value' in d) || key === '__proto__') return null;
     out[key] = d.value;
   }
   return out;

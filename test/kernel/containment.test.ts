@@ -65,6 +65,10 @@ describe('what a handler stores is plain data at every depth, however frozen', (
     await refusedWith(`({ get state() { return s; } })`, 'E_HANDLER_CONTRACT', /as a plain object of data/);
   });
 
+  it('refuses an outcome with a key named __proto__ (copied, it set the copy\'s prototype, and the getter there ran)', async () => {
+    await refusedWith(`Object.defineProperty({}, '__proto__', { value: { get state() { return { count: 7 }; } }, enumerable: true })`, 'E_HANDLER_CONTRACT', /returned \{__proto__: \{state\}\}; .*as a plain object of data/);
+  });
+
   it('refuses a leaked immer draft (a Proxy)', async () => {
     await refusedWith(`(() => { let leaked; produce(s, (d) => { leaked = d; }); return { state: { count: 5, draft: leaked } }; })()`, 'E_HANDLER_CONTRACT', /Proxy/);
   });

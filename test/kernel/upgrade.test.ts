@@ -346,6 +346,9 @@ describe('a broken release is refused and the running system is untouched', { ti
     ['up throws an immer draft kept past its produce', () => tiny({ version: 2, migrations: `{ from: 1, to: 2, up: (s) => { let d0; produce(s, (d) => { d0 = d; }); throw d0; } }` }), 'E_MIGRATION_THREW', /migration 1->2 \(up\) threw a Proxy \(an immer draft kept past the produce that made it\?\); nothing changed/],
     ['validate throws an immer draft kept past its produce', () => tiny({ version: 2, validate: `(s) => { let d0; produce(s, (d) => { d0 = d; }); throw d0; }` }), 'E_VALIDATE', /feed v2 validate\(\) threw a Proxy/],
     ['its handler throws an immer draft on a command the shadow run replays', () => tiny({ version: 2, handle: `(s, c, ctx) => { if (c.type === 'inc') { let d0; produce(s, (d) => { d0 = d; }); throw d0; } return handle(s, c, ctx); }` }), 'E_SHADOW', /feed v2 fails on inc .*v2: threw a Proxy/],
+    // an own key named __proto__ set the kernel's copy's prototype, and the census invariants read the
+    // getter through it, unbounded: the rehearsal was held until its deadline (E_REHEARSAL, saying nothing)
+    ['its census holds a key named __proto__ with a getter that never returns', () => tiny({ version: 2, census: `() => Object.defineProperty({}, '__proto__', { value: { get things() { for (;;) {} } }, enumerable: true })` }), 'E_RELEASE_EXPORTS', /feed v2 census\(\) returned \{__proto__: \{things\}\}; expected \{kind: count\}/],
     ['validate itself throws', () => tiny({ version: 2, validate: `() => { throw new Error('validator broke') }` }), 'E_VALIDATE', /validate\(\) Error: validator broke/],
   ];
 
