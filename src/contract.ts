@@ -87,7 +87,8 @@ export interface FeedVersion<S = unknown> {
   handle(state: S, command: Command, ctx: Context): Outcome<S>;
   /** Problems found in `state`; empty when it is valid. Run on every migrated state before commit. */
   validate(state: S): readonly string[];
-  /** Entity counts per kind ({users, posts, ...}), at most 100 kinds. Kinds present before and after a
+  /** Entity counts per kind ({users, posts, ...}), at most 100 kinds, none named like a property every
+   *  object has (constructor, toString, ...: refused). Kinds present before and after a
    *  migration must agree with what the migration declared dropped. Cheap (running counts): the kernel
    *  counts every write with it, within the handler's time limit, and refuses an upgrade whose new
    *  state it counts slower than that. */

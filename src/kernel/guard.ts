@@ -155,9 +155,23 @@ function dataFields(value: unknown): Record<string, unknown> | null {
     // kernel looks without a time limit. A census() returning {__proto__: {get things() {...}}} held the
     // rehearsal in the census invariants until its deadline (E_REHEARSAL after 14 s, saying nothing).
     if (d === undefined || !('value' in d) || key === '__proto__') return null;
-    out[key] = d.value;
+    // defined, not assigned: lockdown froze Object.prototype, and assigning a key it has (constructor,
+    // hasOwnProperty) threw, so a census() counting a kind named constructor was reported as throwing
+    // "Cannot assign to read only property 'constructor'" (status, and every push: "the running
+    // release's census() breaks")
+    Object.defineProperty(out, key, { value: d.value, writable: true, enumerable: true, configurable: true });
   }
   return out;
+}
+
+/**
+ * A kind is looked up by name in records of counts ({kind: n}) all through an upgrade, so it may not
+ * be named like what every object has: a census counting `toString` was refused as "toString (renamed
+ * function toString() { [native code] }): 1 before, and gone from the census after", its rename and
+ * its dropped count read from Object.prototype.
+ */
+function inherited(kind: string): boolean {
+  return kind in Object.prototype;
 }
 
 function badOutcome(out: unknown, version: number, type: string, problem: string): never {
@@ -216,6 +230,8 @@ export function checkMigrationResult(out: unknown, step: string): MigrationResul
   // as few kinds as a census counts: a million of them held the live process 4.5 s past the rehearsal's answer
   const kinds = Object.keys(d!);
   if (kinds.length > MAX_KINDS || kinds.some((k) => k.length > MAX_COMMAND_NAME)) bad(`dropped names ${kinds.length.toLocaleString('en')} kinds; expected at most ${MAX_KINDS}, each named in at most ${MAX_COMMAND_NAME} characters`);
+  const odd = kinds.find(inherited);
+  if (odd !== undefined) bad(`dropped names a kind ${odd}, a name every object has (Object.prototype's); name it otherwise`);
   for (const [kind, n] of Object.entries(d!)) if (!Number.isSafeInteger(n) || (n as number) < 0) bad(`dropped.${kind.slice(0, 40)} = ${show(n)}, expected a count >= 0`);
   return { state: o!['state'], dropped: d as Record<string, number> };
 }
@@ -236,5 +252,7 @@ export function checkCensus(out: unknown, version: number): Record<string, numbe
   const kinds = fields === null ? [] : Object.keys(fields);
   if (fields === null || kinds.length > MAX_KINDS || !kinds.every((k) => k.length <= MAX_COMMAND_NAME && Number.isSafeInteger(fields[k]) && (fields[k] as number) >= 0))
     die('E_RELEASE_EXPORTS', `feed v${version} census() returned ${show(out)}; expected {kind: count}, at most ${MAX_KINDS} kinds named in at most ${MAX_COMMAND_NAME} characters`);
+  const odd = kinds.find(inherited);
+  if (odd !== undefined) die('E_RELEASE_EXPORTS', `feed v${version} census() counts a kind named ${odd}, a name every object has (Object.prototype's); name it otherwise`);
   return fields as Record<string, number>;
 }

@@ -349,6 +349,11 @@ describe('a broken release is refused and the running system is untouched', { ti
     // an own key named __proto__ set the kernel's copy's prototype, and the census invariants read the
     // getter through it, unbounded: the rehearsal was held until its deadline (E_REHEARSAL, saying nothing)
     ['its census holds a key named __proto__ with a getter that never returns', () => tiny({ version: 2, census: `() => Object.defineProperty({}, '__proto__', { value: { get things() { for (;;) {} } }, enumerable: true })` }), 'E_RELEASE_EXPORTS', /feed v2 census\(\) returned \{__proto__: \{things\}\}; expected \{kind: count\}/],
+    // copied by assignment, constructor threw "Cannot assign to read only property" (Object.prototype is
+    // frozen), blamed on census(); toString was refused as "renamed function toString() { [native code] }"
+    ['its census counts a kind named constructor', () => tiny({ version: 2, census: `(s) => ({ constructor: s.total })` }), 'E_RELEASE_EXPORTS', /^feed v2 census\(\) counts a kind named constructor, a name every object has/],
+    ['its census counts a kind named toString', () => tiny({ version: 2, census: `(s) => ({ toString: s.total })` }), 'E_RELEASE_EXPORTS', /^feed v2 census\(\) counts a kind named toString, a name every object has/],
+    ['up declares a dropped kind named valueOf', () => tiny({ version: 2, migrations: `{ from: 1, to: 2, up: (s) => ({ state: { total: s.count }, dropped: { valueOf: 0 } }) }` }), 'E_MIGRATION_CONTRACT', /dropped names a kind valueOf, a name every object has/],
     ['validate itself throws', () => tiny({ version: 2, validate: `() => { throw new Error('validator broke') }` }), 'E_VALIDATE', /validate\(\) Error: validator broke/],
   ];
 
