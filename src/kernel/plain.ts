@@ -617,7 +617,10 @@ export function plainCopy(value: unknown, maxBytes: number): unknown {
             const d = Object.getOwnPropertyDescriptor(v, k)!;
             if (!('value' in d)) throw new RangeError('holds a getter');
             bytes += k.length + 1;
-            if (k !== '__proto__') o[k] = copy(d.value, depth + 1);
+            // defined, not assigned: assigning a key frozen Object.prototype has (constructor,
+            // hasOwnProperty) threw, and a sample holding one was shown as "not shown: it Cannot assign
+            // to read only property 'constructor' of object '[object Object]'"
+            if (k !== '__proto__') Object.defineProperty(o, k, { value: copy(d.value, depth + 1), writable: true, enumerable: true, configurable: true });
           }
           out = o;
         }

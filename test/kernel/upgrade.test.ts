@@ -201,6 +201,15 @@ describe('upgrade', () => {
     expect(kernel.state).toEqual({ total: 2, notes: [] });
   });
 
+  it('shows a sample holding a key named constructor (its copy assigned it over frozen Object.prototype: "not shown: it Cannot assign to read only property")', async () => {
+    const { kernel } = await started(3, {});
+    const sample = `(s) => ({ kind: 'counter', id: 'the', data: JSON.parse('{"constructor": {"hasOwnProperty": 1}}') })`;
+    const report = await kernel.upgrade(tiny({ version: 2, sample }), { dryRun: true });
+    expect(report.error).toBeUndefined();
+    expect(report.result).toBe('dry-run');
+    expect(report.sample).toEqual({ kind: 'counter', id: 'the', before: { count: 3 }, after: { constructor: { hasOwnProperty: 1 } } });
+  });
+
   it('dry run goes up to the point of no return and changes nothing', async () => {
     const { kernel, frames } = await started();
     const state = kernel.state;
