@@ -236,11 +236,29 @@ export function checkMigrationResult(out: unknown, step: string): MigrationResul
   return { state: o!['state'], dropped: d as Record<string, number> };
 }
 
-/** validate() must return an array of strings. */
+/**
+ * validate() must return an array of strings: read once, through descriptors, into an array of the
+ * kernel's own. It was used as given, so an array whose prototype was the release's own had its
+ * `every`, `slice` and `map` called and what they returned read outside the time limit: a `length`
+ * getter that never returned held the rehearsal until its deadline (E_REHEARSAL after 16 s, saying
+ * nothing), and a `map` returning [] made one problem none.
+ */
 export function checkProblems(out: unknown, version: number): readonly string[] {
-  if (!Array.isArray(out) || !out.every((p) => typeof p === 'string'))
-    die('E_VALIDATE', `feed v${version} validate() returned ${show(out)}; expected an array of problems (strings)`);
-  return out;
+  const bad = (why = ''): never => die('E_VALIDATE', `feed v${version} validate() returned ${why || show(out)}; expected an array of problems (strings)`);
+  if (typeof out !== 'object' || out === null) bad();
+  if (types.isProxy(out)) bad('a Proxy');
+  if (!Array.isArray(out)) bad();
+  if (Object.getPrototypeOf(out) !== Array.prototype) bad('an array with a prototype of its own');
+  const list = out as unknown[];
+  const problems: string[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const d = Object.getOwnPropertyDescriptor(list, i);
+    if (d === undefined) bad(`an array with a hole at [${i}]`);
+    if (!('value' in d!)) bad(`an array with a getter at [${i}]`);
+    if (typeof d!.value !== 'string') bad(`${show(d!.value)} at [${i}]`);
+    problems.push(d!.value as string);
+  }
+  return problems;
 }
 
 /** Kinds a census may count: every upgrade frame and report carries them, to every client. */

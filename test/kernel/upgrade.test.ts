@@ -363,6 +363,11 @@ describe('a broken release is refused and the running system is untouched', { ti
     ['its census counts a kind named constructor', () => tiny({ version: 2, census: `(s) => ({ constructor: s.total })` }), 'E_RELEASE_EXPORTS', /^feed v2 census\(\) counts a kind named constructor, a name every object has/],
     ['its census counts a kind named toString', () => tiny({ version: 2, census: `(s) => ({ toString: s.total })` }), 'E_RELEASE_EXPORTS', /^feed v2 census\(\) counts a kind named toString, a name every object has/],
     ['up declares a dropped kind named valueOf', () => tiny({ version: 2, migrations: `{ from: 1, to: 2, up: (s) => ({ state: { total: s.count }, dropped: { valueOf: 0 } }) }` }), 'E_MIGRATION_CONTRACT', /dropped names a kind valueOf, a name every object has/],
+    // its every, slice and map were the release's, and what they returned was read unbounded: the rehearsal
+    // was held until its deadline (E_REHEARSAL after 16 s, saying nothing); at boot, for good
+    ['validate returns an array with a prototype of its own, whose map hands back a length that never returns', () => tiny({ version: 2, validate: `() => { const a = ['p']; Object.setPrototypeOf(a, { every: () => true, slice() { return this; }, map() { return { get length() { for (;;) {} } }; } }); return a; }` }), 'E_VALIDATE', /^feed v2 validate\(\) returned an array with a prototype of its own; expected an array of problems \(strings\)$/],
+    // counted after a cut to the first 1,005 it was said to have 1,005
+    ['validate lists 3,000 problems', () => tiny({ version: 2, validate: `() => Array.from({ length: 3000 }, (_, i) => 'p' + i)` }), 'E_VALIDATE', /rejected the migrated state \(3,000 problems\): p0; p1; p2; p3; p4$/],
     ['validate itself throws', () => tiny({ version: 2, validate: `() => { throw new Error('validator broke') }` }), 'E_VALIDATE', /validate\(\) Error: validator broke/],
   ];
 

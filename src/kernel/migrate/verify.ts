@@ -39,12 +39,14 @@ export function census(release: LoadedRelease, state: unknown, ms: number): Reco
 
 /** The target's validate() on a state: refuses with the first problems quoted. */
 export function validate(target: LoadedRelease, state: unknown, ms: number, problemsShown: number, what = 'the migrated state'): void {
-  const problems = callRelease(target, 'E_VALIDATE', 'validate()', () => checkProblems(target.feed.validate(state), target.version).slice(0, problemsShown + 1000).map((p) => String(p).slice(0, 300)), ms);
-  if (problems.length > 0) {
+  const all = callRelease(target, 'E_VALIDATE', 'validate()', () => checkProblems(target.feed.validate(state), target.version), ms);
+  if (all.length > 0) {
     // a validate() that stops listing says how many more in its last line ("... and 2900 more problems")
-    const more = /^\.\.\. and (\d+) more/.exec(problems[problems.length - 1]!);
-    const count = more ? problems.length - 1 + Number(more[1]) : problems.length;
-    die('E_VALIDATE', `feed v${target.version} validate() rejected ${what} (${count.toLocaleString('en')} problem${count === 1 ? '' : 's'}): ${problems.slice(0, problemsShown).join('; ')}`);
+    // (counted from all it listed: counted after a cut to 1,005, a million problems were said to be 1,005)
+    const problems = all.slice(0, problemsShown).map((p) => p.slice(0, 300));
+    const more = /^\.\.\. and (\d+) more/.exec(all[all.length - 1]!.slice(0, 300));
+    const count = more ? all.length - 1 + Number(more[1]) : all.length;
+    die('E_VALIDATE', `feed v${target.version} validate() rejected ${what} (${count.toLocaleString('en')} problem${count === 1 ? '' : 's'}): ${problems.join('; ')}`);
   }
 }
 
