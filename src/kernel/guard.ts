@@ -196,7 +196,9 @@ export function checkOutcome(out: unknown, version: number, type: string): Outco
   if (!('state' in o!)) badOutcome(out, version, type, expected);
   const { state, reply, events, bind } = o as Record<string, unknown>;
   if (typeof state !== 'object' || state === null) badOutcome(out, version, type, 'state must be an object');
-  if (events !== undefined && !Array.isArray(events)) badOutcome(out, version, type, 'events must be an array');
+  // an array of the language's own (its iterator the frozen one): see the copy in kernel.ts #step
+  if (events !== undefined && (typeof events !== 'object' || events === null || types.isProxy(events) || !Array.isArray(events) || Object.getPrototypeOf(events) !== Array.prototype))
+    badOutcome(out, version, type, 'events must be a plain array');
   // a user id travels in presence frames to every socket and in every ctx.online: an id, not a payload
   if (bind !== undefined && bind !== null && (typeof bind !== 'string' || bind.length > MAX_USER_ID)) badOutcome(out, version, type, `bind must be a user id (a string of at most ${MAX_USER_ID} characters) or null`);
   const accepted: { state: unknown; reply?: unknown; events?: readonly FeedEvent[]; bind?: string | null } = { state };

@@ -657,6 +657,17 @@ export class Kernel {
           // 10^5 events sharing one 200 KB object would be walked one by one (10^5 frames to every socket)
           const { length } = outcome.events;
           if (length > limits.maxEventsPerCommand) die('E_TOO_LARGE', `${where}: sent ${length.toLocaleString('en')} events; one command may send at most ${limits.maxEventsPerCommand.toLocaleString('en')}`);
+          // Read once, through descriptors, into an array of the kernel's own: the release's was
+          // iterated again in the effects, outside the watchdog, so one whose prototype's iterator
+          // (or an index's getter) gave the events to the checks and looped the third time wedged
+          // the process for good, with one command.
+          const events: FeedEvent[] = [];
+          for (let i = 0; i < length; i++) {
+            const slot = Object.getOwnPropertyDescriptor(outcome.events, i);
+            if (slot === undefined || !('value' in slot)) die('E_HANDLER_CONTRACT', `${where} returned events with ${slot === undefined ? 'a hole' : 'a getter'} at [${i}]; events must be plain data`);
+            events.push(slot.value as FeedEvent);
+          }
+          (outcome as { events?: readonly FeedEvent[] }).events = events;
           let bytes = 0;
           const sizes: number[] = [];
           for (const ev of outcome.events) {

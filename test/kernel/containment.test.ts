@@ -4,6 +4,11 @@
  * and replies, events and growth bounded in bytes. Each case is answered with an error, the state is
  * the very same object, and the next honest command works.
  */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Kernel } from '../../src/kernel/kernel.ts';
 import type { ServerFrame } from '../../src/transport/protocol.ts';
@@ -330,6 +335,56 @@ describe('bounded in bytes', () => {
     // what 1,999 more connections add is the sending alone; searched for each, it was 1.45 s at 1,000
     expect((await many(conns[0]!)) - alone).toBeLessThan(1_000);
   });
+
+  // The events array was the release's own, iterated again in the effects outside the watchdog: one
+  // that gave the checks its events and looped on a later read wedged the process for good, with one
+  // command. In a process of its own, so that a wedge (the failure) is a kill, not a stuck test run.
+  it('reads the events array once: one whose iterator or index getter loops on a later read is refused, not a wedge', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'molt-events-'));
+    const src = (p: string) => JSON.stringify(pathToFileURL(path.resolve(import.meta.dirname, '../..', p)).href);
+    const script = path.join(dir, 'events.mts');
+    const iterator = `(() => { let n = 0; const evs = [{ type: 'x' }]; const proto = Object.create(Array.prototype); proto[Symbol.iterator] = function () { if (++n <= 2) return Array.prototype.values.call(this); return { next() { for (;;) {} } }; }; return Object.setPrototypeOf(evs, proto); })()`;
+    const getter = `(() => { let n = 0; return Object.defineProperty([], 0, { get() { if (++n > 3) for (;;) {} return { type: 'x' }; }, enumerable: true }); })()`;
+    writeFileSync(
+      script,
+      `import { Kernel } from ${src('src/kernel/kernel.ts')};
+import { tiny } from ${src('test/support/tiny.ts')};
+import { framesTo } from ${src('src/transport/frames.ts')};
+const out = [];
+for (const events of [${JSON.stringify(iterator)}, ${JSON.stringify(getter)}]) {
+  const kernel = new Kernel(tiny({ commands: ['inc', 'bad'], handle: \`(s, c, ctx) => c.type === 'bad' ? { state: s, events: \${events} } : handle(s, c, ctx)\` }));
+  const conn = kernel.connect(framesTo(() => {}));
+  out.push(await kernel.dispatch(conn, { type: 'bad' }), await kernel.dispatch(conn, { type: 'inc' }));
+}
+process.stdout.write(JSON.stringify(out));
+process.exit(0);
+`,
+    );
+    try {
+      const child = spawn(process.execPath, ['--max-old-space-size=512', '--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const ended = await new Promise<number | string>((resolve) => {
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          resolve('wedged: still running after 20 s');
+        }, 20_000);
+        child.on('exit', (code) => {
+          clearTimeout(timer);
+          resolve(code ?? -1);
+        });
+      });
+      expect(ended).toBe(0);
+      expect(JSON.parse(out)).toEqual([
+        { ok: false, error: { code: 'E_HANDLER_CONTRACT', message: expect.stringMatching(/events must be a plain array$/) } },
+        { ok: true, data: { value: 1 } },
+        { ok: false, error: { code: 'E_HANDLER_CONTRACT', message: "feed v1 handle('bad') returned events with a getter at [0]; events must be plain data" } },
+        { ok: true, data: { value: 1 } },
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('refuses an event over its limit, and a reply over its limit, before anything is sent', async () => {
     await refusedWith(`({ state: s, events: [{ type: 'huge', text: 'x'.repeat(300_000) }] })`, 'E_TOO_LARGE', /event is larger than 262,144 bytes/);
