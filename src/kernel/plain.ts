@@ -542,8 +542,7 @@ export class PlainWalk {
       // plain objects from any realm: their prototype is that realm's Object.prototype, or null
       if (proto !== this.#objectProto) {
         if (!objectProto(proto)) {
-          const name = (node as { constructor?: { name?: unknown } }).constructor?.name;
-          this.#fail(typeof name === 'string' && name ? `a ${name}` : 'an object with a prototype', node, null);
+          this.#fail(protoName(proto), node, null);
         }
         this.#objectProto = proto;
       }
@@ -569,6 +568,24 @@ export class PlainWalk {
   #tooLarge(): never {
     die('E_TOO_LARGE', `${this.#where}: the ${this.#what} is larger than ${this.#maxBytes.toLocaleString('en')} bytes`);
   }
+}
+
+/**
+ * What an object with a prototype of its own is, named by its constructor, read through descriptors.
+ * It was read as `node.constructor.name`: a prototype with a `constructor` getter that never returned
+ * ran it, unbounded where the walk is (an init() returning one wedged the boot, and a migration step
+ * returning one wedged the live process during a push, for good).
+ */
+function protoName(proto: object | null): string {
+  if (proto !== null && !types.isProxy(proto)) {
+    const c = Object.getOwnPropertyDescriptor(proto, 'constructor');
+    const ctor: unknown = c !== undefined && 'value' in c ? c.value : undefined;
+    if (typeof ctor === 'function' && !types.isProxy(ctor)) {
+      const n = Object.getOwnPropertyDescriptor(ctor, 'name');
+      if (n !== undefined && 'value' in n && typeof n.value === 'string' && n.value) return `a ${n.value.slice(0, 80)}`;
+    }
+  }
+  return 'an object with a prototype of its own';
 }
 
 /**

@@ -62,6 +62,8 @@ describe('what a handler stores is plain data at every depth, however frozen', (
     ['a class instance after plain objects of its realm', `({ state: { count: 1, list: [{ a: 1 }, { b: 2 }, new (class Moment {})()] } })`, /state holds a Moment at list\[2\]/],
     ['an array of a subclass after plain arrays', `({ state: { count: 1, list: [[1], [2], (class Row extends Array {}).from([3])] } })`, /an array with a prototype of its own at list\[2\]/],
     ['undefined', `({ state: { count: 1, maybe: undefined } })`, /state holds undefined at maybe/],
+    // its name was read as node.constructor.name, running the getter: unbounded at boot or in a push's walk (a wedge)
+    ['an object whose prototype has a constructor getter that never returns', `({ state: { count: 1, x: Object.setPrototypeOf({ n: 1 }, { get constructor() { for (;;) {} } }) } })`, /state holds an object with a prototype of its own at x/],
   ])('refuses %s with E_HANDLER_CONTRACT and keeps the state', async (_what, expr, message) => {
     await refusedWith(expr, 'E_HANDLER_CONTRACT', message);
   });
