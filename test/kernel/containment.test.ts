@@ -44,6 +44,40 @@ async function refusedWith(expr: string, code: string, message: RegExp, limits =
   return r;
 }
 
+/**
+ * Run `body` (with Kernel, tiny and framesTo imported) in a process of its own, so that a wedge (the
+ * failure some of these cases had) is a kill after 20 s, not a stuck test run.
+ */
+async function inProcess(body: string): Promise<{ ended: number | string; out: string }> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'molt-contained-'));
+  const src = (p: string) => JSON.stringify(pathToFileURL(path.resolve(import.meta.dirname, '../..', p)).href);
+  const script = path.join(dir, 'case.mts');
+  writeFileSync(script, `import { Kernel } from ${src('src/kernel/kernel.ts')};
+import { tiny } from ${src('test/support/tiny.ts')};
+import { framesTo } from ${src('src/transport/frames.ts')};
+${body}
+process.exit(0);
+`);
+  try {
+    const child = spawn(process.execPath, ['--max-old-space-size=512', '--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const ended = await new Promise<number | string>((resolve) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        resolve('wedged: still running after 20 s');
+      }, 20_000);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        resolve(code ?? -1);
+      });
+    });
+    return { ended, out };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('what a handler stores is plain data at every depth, however frozen', () => {
   it.each([
     ['NaN in a frozen object', `({ state: freeze({ count: s.count, n: 0 / 0 }, true) })`, /state holds the number NaN at n/],
@@ -71,6 +105,14 @@ describe('what a handler stores is plain data at every depth, however frozen', (
   it('refuses an outcome whose own fields are getters (they would run whenever the kernel looked)', async () => {
     await refusedWith(`({ get state() { return s; } })`, 'E_HANDLER_CONTRACT', /as a plain object of data/);
   });
+
+  it('refuses at boot an initial state holding an object whose prototype has a constructor getter that never returns (the boot wedged)', async () => {
+    const { ended, out } = await inProcess(`const release = tiny();
+release.code = release.code.replace('init: () => ({ count: 0 })', 'init: () => ({ count: 0, x: Object.setPrototypeOf({ n: 1 }, { get constructor() { for (;;) {} } }) })');
+try { new Kernel(release); process.stdout.write('booted'); } catch (err) { process.stdout.write(String(err.message)); }`);
+    expect(ended).toBe(0);
+    expect(out).toBe('feed v1 initial state: state holds an object with a prototype of its own at x; only plain data may be stored');
+  }, 60_000);
 
   it('refuses an outcome with a key named __proto__ (copied, it set the copy\'s prototype, and the getter there ran)', async () => {
     await refusedWith(`Object.defineProperty({}, '__proto__', { value: { get state() { return { count: 7 }; } }, enumerable: true })`, 'E_HANDLER_CONTRACT', /returned \{__proto__: \{state\}\}; .*as a plain object of data/);
@@ -342,50 +384,22 @@ describe('bounded in bytes', () => {
   // that gave the checks its events and looped on a later read wedged the process for good, with one
   // command. In a process of its own, so that a wedge (the failure) is a kill, not a stuck test run.
   it('reads the events array once: one whose iterator or index getter loops on a later read is refused, not a wedge', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'molt-events-'));
-    const src = (p: string) => JSON.stringify(pathToFileURL(path.resolve(import.meta.dirname, '../..', p)).href);
-    const script = path.join(dir, 'events.mts');
     const iterator = `(() => { let n = 0; const evs = [{ type: 'x' }]; const proto = Object.create(Array.prototype); proto[Symbol.iterator] = function () { if (++n <= 2) return Array.prototype.values.call(this); return { next() { for (;;) {} } }; }; return Object.setPrototypeOf(evs, proto); })()`;
     const getter = `(() => { let n = 0; return Object.defineProperty([], 0, { get() { if (++n > 3) for (;;) {} return { type: 'x' }; }, enumerable: true }); })()`;
-    writeFileSync(
-      script,
-      `import { Kernel } from ${src('src/kernel/kernel.ts')};
-import { tiny } from ${src('test/support/tiny.ts')};
-import { framesTo } from ${src('src/transport/frames.ts')};
-const out = [];
+    const { ended, out } = await inProcess(`const out = [];
 for (const events of [${JSON.stringify(iterator)}, ${JSON.stringify(getter)}]) {
   const kernel = new Kernel(tiny({ commands: ['inc', 'bad'], handle: \`(s, c, ctx) => c.type === 'bad' ? { state: s, events: \${events} } : handle(s, c, ctx)\` }));
   const conn = kernel.connect(framesTo(() => {}));
   out.push(await kernel.dispatch(conn, { type: 'bad' }), await kernel.dispatch(conn, { type: 'inc' }));
 }
-process.stdout.write(JSON.stringify(out));
-process.exit(0);
-`,
-    );
-    try {
-      const child = spawn(process.execPath, ['--max-old-space-size=512', '--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      const ended = await new Promise<number | string>((resolve) => {
-        const timer = setTimeout(() => {
-          child.kill('SIGKILL');
-          resolve('wedged: still running after 20 s');
-        }, 20_000);
-        child.on('exit', (code) => {
-          clearTimeout(timer);
-          resolve(code ?? -1);
-        });
-      });
-      expect(ended).toBe(0);
-      expect(JSON.parse(out)).toEqual([
-        { ok: false, error: { code: 'E_HANDLER_CONTRACT', message: expect.stringMatching(/events must be a plain array$/) } },
-        { ok: true, data: { value: 1 } },
-        { ok: false, error: { code: 'E_HANDLER_CONTRACT', message: "feed v1 handle('bad') returned events with a getter at [0]; events must be plain data" } },
-        { ok: true, data: { value: 1 } },
-      ]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+process.stdout.write(JSON.stringify(out));`);
+    expect(ended).toBe(0);
+    expect(JSON.parse(out)).toEqual([
+      { ok: false, error: { code: 'E_HANDLER_CONTRACT', message: expect.stringMatching(/events must be a plain array$/) } },
+      { ok: true, data: { value: 1 } },
+      { ok: false, error: { code: 'E_HANDLER_CONTRACT', message: "feed v1 handle('bad') returned events with a getter at [0]; events must be plain data" } },
+      { ok: true, data: { value: 1 } },
+    ]);
   }, 60_000);
 
   it('refuses an event over its limit, and a reply over its limit, before anything is sent', async () => {
