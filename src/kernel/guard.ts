@@ -191,6 +191,9 @@ export function checkOutcome(out: unknown, version: number, type: string): Outco
   if ('error' in o!) {
     const e = dataFields(o!['error']);
     if (e === null || typeof e['code'] !== 'string' || typeof e['message'] !== 'string') badOutcome(out, version, type, 'a refusal needs error: {code: string, message: string}');
+    // E_* codes are the kernel's (docs/PROTOCOL.md): one passed on as the feed gave it told a client
+    // the kernel had answered E_INTERNAL, or E_CIRCUIT_OPEN without the retryMs that code promises
+    if ((e!['code'] as string).startsWith('E_')) badOutcome(out, version, type, `a refusal's code is the feed's own: ${JSON.stringify((e!['code'] as string).slice(0, 40))} is the kernel's kind (E_*)`);
     return { error: { code: own(e!['code'] as string, 200), message: own(e!['message'] as string, 2000) } };
   }
   if (!('state' in o!)) badOutcome(out, version, type, expected);

@@ -102,6 +102,10 @@ describe('what a handler stores is plain data at every depth, however frozen', (
     await refusedWith(expr, 'E_HANDLER_CONTRACT', message);
   });
 
+  it("refuses a refusal with a kernel's code (E_*: the client was told the kernel had answered E_INTERNAL)", async () => {
+    await refusedWith(`({ error: { code: 'E_INTERNAL', message: 'the kernel broke' } })`, 'E_HANDLER_CONTRACT', /a refusal's code is the feed's own: "E_INTERNAL" is the kernel's kind \(E_\*\)$/);
+  });
+
   it('refuses an outcome whose own fields are getters (they would run whenever the kernel looked)', async () => {
     await refusedWith(`({ get state() { return s; } })`, 'E_HANDLER_CONTRACT', /as a plain object of data/);
   });
