@@ -5,11 +5,22 @@
  * `begin`, the byte bound on `$since`'s backlog, a left-out or nil id).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../src/server.ts';
+import { startServer, type RunningServer, type ServerOptions } from '../../src/server.ts';
 import type { UpgradeFrame } from '../../src/transport/protocol.ts';
 import { TestClient, UNMETERED, molt } from '../support/client.ts';
 
 const TOKEN = 'docs-contract-token-0123456789';
+const SERVED = { port: 0, host: '127.0.0.1', operatorPort: 0, token: TOKEN, logLevel: 'silent', ws: UNMETERED } as const;
+
+/** A server of the test's own, on ephemeral ports, closed when `use` is done. */
+async function served(options: ServerOptions, use: (server: RunningServer) => Promise<void>): Promise<void> {
+  const server = await startServer({ ...SERVED, ...options });
+  try {
+    await use(server);
+  } finally {
+    await server.close();
+  }
+}
 
 describe('the upgrade frames, as PROTOCOL.md lists them', () => {
   let server: RunningServer;
@@ -18,7 +29,7 @@ describe('the upgrade frames, as PROTOCOL.md lists them', () => {
   const attempt = (id: string) => ada.frames.filter((f): f is UpgradeFrame => f.t === 'upgrade' && f.upgrade === id);
 
   beforeAll(async () => {
-    server = await startServer({ port: 0, host: '127.0.0.1', operatorPort: 0, token: TOKEN, logLevel: 'silent', ws: UNMETERED });
+    server = await startServer(SERVED);
     ada = await TestClient.open(server.wsUrl);
     await ada.ok('join', { handle: 'ada' });
     const { post } = await ada.ok('post', { text: 'before the push' });
@@ -83,136 +94,121 @@ describe('the upgrade frames, as PROTOCOL.md lists them', () => {
 
 describe('$since and the backlog, as PROTOCOL.md bounds it', () => {
   it('says E_GAP for events the byte bound let go before the count bound did, and answers from the ones kept', async () => {
-    const server = await startServer({ port: 0, host: '127.0.0.1', operatorPort: 0, token: TOKEN, logLevel: 'silent', ws: UNMETERED, limits: { backlogBytes: 8 * 1024 } });
-    try {
-      const c = await TestClient.open(server.wsUrl);
-      await c.ok('join', { handle: 'bea' });
-      for (let i = 0; i < 40; i++) await c.ok('post', { text: `${i} ${'x'.repeat(480)}` });
-      const { seq } = await c.ok('$ping');
-      expect(seq).toBe(42); // joined, presence, 40 posts: far below the 2,000 the count keeps
-      const gap = await c.send('$since', { seq: 0 });
-      expect(gap).toMatchObject({ ok: false, error: { code: 'E_GAP' } });
-      const recent = await c.ok('$since', { seq: seq - 3 });
-      expect(recent.events.map((e: { seq: number }) => e.seq)).toEqual([seq - 2, seq - 1, seq]);
-      c.close();
-    } finally {
-      await server.close();
-    }
+    await served({ limits: { backlogBytes: 8 * 1024 } }, async (server) => {
+    const c = await TestClient.open(server.wsUrl);
+    await c.ok('join', { handle: 'bea' });
+    for (let i = 0; i < 40; i++) await c.ok('post', { text: `${i} ${'x'.repeat(480)}` });
+    const { seq } = await c.ok('$ping');
+    expect(seq).toBe(42); // joined, presence, 40 posts: far below the 2,000 the count keeps
+    const gap = await c.send('$since', { seq: 0 });
+    expect(gap).toMatchObject({ ok: false, error: { code: 'E_GAP' } });
+    const recent = await c.ok('$since', { seq: seq - 3 });
+    expect(recent.events.map((e: { seq: number }) => e.seq)).toEqual([seq - 2, seq - 1, seq]);
+    c.close();
+    });
   }, 30_000);
 });
 
 describe('ids left out or of the wrong type, as FEED.md says', () => {
   it('refuses them as not found, not as bad_request', async () => {
-    const server = await startServer({ port: 0, host: '127.0.0.1', operatorPort: 0, token: TOKEN, logLevel: 'silent', ws: UNMETERED, boot: 3 });
-    try {
-      const c = await TestClient.open(server.wsUrl);
-      await c.ok('join', { handle: 'cyd' });
-      for (const type of ['like', 'unlike', 'delete', 'thread', 'react', 'context', 'history']) {
-        const r = await c.send(type, type === 'react' ? { emoji: '🎉' } : {});
-        expect([type, r.error?.code]).toEqual([type, 'no_such_post']);
-      }
-      expect((await c.send('like', { post: 5 })).error?.code).toBe('no_such_post');
-      expect((await c.send('profile', { user: null, handle: 'cyd' })).error?.code).toBe('no_such_user');
-      expect((await c.send('follow', { user: ['u1'] })).error?.code).toBe('no_such_user');
-      // a field that is not an id still says bad_request when it is missing
-      expect((await c.send('post', {})).error?.code).toBe('bad_request');
-      c.close();
-    } finally {
-      await server.close();
+    await served({ boot: 3 }, async (server) => {
+    const c = await TestClient.open(server.wsUrl);
+    await c.ok('join', { handle: 'cyd' });
+    for (const type of ['like', 'unlike', 'delete', 'thread', 'react', 'context', 'history']) {
+      const r = await c.send(type, type === 'react' ? { emoji: '🎉' } : {});
+      expect([type, r.error?.code]).toEqual([type, 'no_such_post']);
     }
+    expect((await c.send('like', { post: 5 })).error?.code).toBe('no_such_post');
+    expect((await c.send('profile', { user: null, handle: 'cyd' })).error?.code).toBe('no_such_user');
+    expect((await c.send('follow', { user: ['u1'] })).error?.code).toBe('no_such_user');
+    // a field that is not an id still says bad_request when it is missing
+    expect((await c.send('post', {})).error?.code).toBe('bad_request');
+    c.close();
+    });
   }, 30_000);
 });
 
 describe('context, as FEED.md bounds it', () => {
   it('gives the 500 ancestors nearest the post when the chain is longer, and leaves out what a deleted reply held', async () => {
-    const server = await startServer({ port: 0, host: '127.0.0.1', operatorPort: 0, token: TOKEN, logLevel: 'silent', ws: UNMETERED, boot: 3 });
-    try {
-      const c = await TestClient.open(server.wsUrl);
-      await c.ok('join', { handle: 'dee' });
-      const root = (await c.ok('post', { text: 'start' })).post;
-      let last = root;
-      for (let i = 1; i <= 501; i++) last = (await c.ok('post', { text: `depth ${i}`, replyTo: last.id })).post;
-      const deep = await c.ok('context', { post: last.id }); // 501 posts above it
-      expect(deep.ancestors).toHaveLength(500);
-      expect(deep.ancestors[0].text).toBe('depth 1'); // not the thread's start: a reply
-      expect(deep.ancestors[0].replyTo).toBe(root.id);
-      expect(deep.ancestors.at(-1).text).toBe('depth 500');
+    await served({ boot: 3 }, async (server) => {
+    const c = await TestClient.open(server.wsUrl);
+    await c.ok('join', { handle: 'dee' });
+    const root = (await c.ok('post', { text: 'start' })).post;
+    let last = root;
+    for (let i = 1; i <= 501; i++) last = (await c.ok('post', { text: `depth ${i}`, replyTo: last.id })).post;
+    const deep = await c.ok('context', { post: last.id }); // 501 posts above it
+    expect(deep.ancestors).toHaveLength(500);
+    expect(deep.ancestors[0].text).toBe('depth 1'); // not the thread's start: a reply
+    expect(deep.ancestors[0].replyTo).toBe(root.id);
+    expect(deep.ancestors.at(-1).text).toBe('depth 500');
 
-      const top = (await c.ok('post', { text: 'top' })).post;
-      const gone = (await c.ok('post', { text: 'gone', replyTo: top.id })).post;
-      const orphan = (await c.ok('post', { text: 'orphan', replyTo: gone.id })).post;
-      const kept = (await c.ok('post', { text: 'kept', replyTo: top.id })).post;
-      await c.ok('delete', { post: gone.id });
-      const ctx = await c.ok('context', { post: top.id });
-      expect(ctx.descendants.map((p: { id: string }) => p.id)).toEqual([kept.id]);
-      expect(ctx.more).toBe(false);
-      const up = await c.ok('context', { post: orphan.id });
-      expect(up.ancestors).toEqual([]); // up to the first deleted one, not included
-      c.close();
-    } finally {
-      await server.close();
-    }
+    const top = (await c.ok('post', { text: 'top' })).post;
+    const gone = (await c.ok('post', { text: 'gone', replyTo: top.id })).post;
+    const orphan = (await c.ok('post', { text: 'orphan', replyTo: gone.id })).post;
+    const kept = (await c.ok('post', { text: 'kept', replyTo: top.id })).post;
+    await c.ok('delete', { post: gone.id });
+    const ctx = await c.ok('context', { post: top.id });
+    expect(ctx.descendants.map((p: { id: string }) => p.id)).toEqual([kept.id]);
+    expect(ctx.more).toBe(false);
+    const up = await c.ok('context', { post: orphan.id });
+    expect(up.ancestors).toEqual([]); // up to the first deleted one, not included
+    c.close();
+    });
   }, 60_000);
 });
 
 describe("a command map's keys, as PROTOCOL.md reads them", () => {
   it('reads a number, boolean or nil key as its string, __proto__ as __proto_, extension 0 as "undefined", and refuses bytes or another extension as a key with E_BAD_FRAME', async () => {
-    const server = await startServer({ port: 0, host: '127.0.0.1', operatorPort: 0, token: TOKEN, logLevel: 'silent', ws: UNMETERED });
-    try {
-      const c = await TestClient.open(server.wsUrl);
-      // {id, type: "$ping", <key>: NaN}: the refusal names the path, so it shows how the key was read
-      const NAN = 'cb7ff8000000000000';
-      const frame = (id: number, key: string) => Buffer.from(`83a26964${id.toString(16).padStart(2, '0')}a474797065a5${Buffer.from('$ping').toString('hex')}${key}${NAN}`, 'hex');
-      const keys: [string, string | null][] = [
-        ['01', '1'],
-        ['cb3ff8000000000000', '1.5'],
-        ['c3', 'true'],
-        ['c0', 'null'],
-        [`a9${Buffer.from('__proto__').toString('hex')}`, '__proto_'],
-        ['d40000', 'undefined'], // extension type 0
-        ['c40161', null], // bytes
-        ['d40500', null], // extension type 5
-        ['d6ffffffffff', null], // a timestamp
-      ];
-      const before = c.frames.length;
-      keys.forEach(([key], i) => c.socket.send(frame(i + 1, key)));
-      await c.waitFor(() => c.frames.length >= before + keys.length);
-      const got = c.frames.slice(before);
-      keys.forEach(([, path], i) => {
-        if (path === null) expect(got[i]).toMatchObject({ t: 'error', error: { code: 'E_BAD_FRAME' } });
-        else expect(got[i]).toMatchObject({ t: 'reply', id: i + 1, ok: false, error: { code: 'E_BAD_COMMAND', message: expect.stringContaining(`holds the number NaN at ${path};`) } });
-      });
-      c.close();
-    } finally {
-      await server.close();
-    }
+    await served({}, async (server) => {
+    const c = await TestClient.open(server.wsUrl);
+    // {id, type: "$ping", <key>: NaN}: the refusal names the path, so it shows how the key was read
+    const NAN = 'cb7ff8000000000000';
+    const frame = (id: number, key: string) => Buffer.from(`83a26964${id.toString(16).padStart(2, '0')}a474797065a5${Buffer.from('$ping').toString('hex')}${key}${NAN}`, 'hex');
+    const keys: [string, string | null][] = [
+      ['01', '1'],
+      ['cb3ff8000000000000', '1.5'],
+      ['c3', 'true'],
+      ['c0', 'null'],
+      [`a9${Buffer.from('__proto__').toString('hex')}`, '__proto_'],
+      ['d40000', 'undefined'], // extension type 0
+      ['c40161', null], // bytes
+      ['d40500', null], // extension type 5
+      ['d6ffffffffff', null], // a timestamp
+    ];
+    const before = c.frames.length;
+    keys.forEach(([key], i) => c.socket.send(frame(i + 1, key)));
+    await c.waitFor(() => c.frames.length >= before + keys.length);
+    const got = c.frames.slice(before);
+    keys.forEach(([, path], i) => {
+      if (path === null) expect(got[i]).toMatchObject({ t: 'error', error: { code: 'E_BAD_FRAME' } });
+      else expect(got[i]).toMatchObject({ t: 'reply', id: i + 1, ok: false, error: { code: 'E_BAD_COMMAND', message: expect.stringContaining(`holds the number NaN at ${path};`) } });
+    });
+    c.close();
+    });
   }, 30_000);
 });
 
 describe('POST /upgrade, as PROTOCOL.md takes it', () => {
   it('takes a release without hash (and view null), and refuses one whose hash does not match with E_RELEASE_HASH (HTTP 409)', async () => {
-    const server = await startServer({ port: 0, host: '127.0.0.1', operatorPort: 0, token: TOKEN, logLevel: 'silent', ws: UNMETERED });
-    try {
-      const { buildRelease } = await import('../../src/release/build.ts');
-      const built = await buildRelease(2);
-      const post = (body: unknown) =>
-        fetch(`${server.operatorUrl}/upgrade`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-      const wrong = await post({ release: { code: built.code, view: built.view, hash: '0'.repeat(64) }, dryRun: true });
-      expect(wrong.status).toBe(409);
-      expect(await wrong.json()).toMatchObject({ result: 'refused', error: { code: 'E_RELEASE_HASH' }, failedAt: 'begin' });
-      const bare = await post({ release: { code: built.code, view: null }, dryRun: true });
-      expect(bare.status).toBe(200);
-      expect(await bare.json()).toMatchObject({ result: 'dry-run', to: { version: 2 } });
-      expect(server.kernel.release).not.toBe(built.hash); // a dry run changed nothing
-    } finally {
-      await server.close();
-    }
+    await served({}, async (server) => {
+    const { buildRelease } = await import('../../src/release/build.ts');
+    const built = await buildRelease(2);
+    const post = (body: unknown) =>
+      fetch(`${server.operatorUrl}/upgrade`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const wrong = await post({ release: { code: built.code, view: built.view, hash: '0'.repeat(64) }, dryRun: true });
+    expect(wrong.status).toBe(409);
+    expect(await wrong.json()).toMatchObject({ result: 'refused', error: { code: 'E_RELEASE_HASH' }, failedAt: 'begin' });
+    const bare = await post({ release: { code: built.code, view: null }, dryRun: true });
+    expect(bare.status).toBe(200);
+    expect(await bare.json()).toMatchObject({ result: 'dry-run', to: { version: 2 } });
+    expect(server.kernel.release).not.toBe(built.hash); // a dry run changed nothing
+    });
   }, 60_000);
 });
 
 describe('requests that cannot be read, as PROTOCOL.md answers them', () => {
   it('answers an HTTP/1.1 request without Host with 400 E_BAD_REQUEST in the usual shape and headers, on both listeners; serves HTTP/1.0; refuses an HTTP/2 preface', async () => {
-    const server = await startServer({ port: 0, host: '127.0.0.1', operatorPort: 0, token: TOKEN, logLevel: 'silent', ws: UNMETERED });
+    const server = await startServer(SERVED);
     const { connect } = await import('node:net');
     const send = (url: string, request: string) =>
       new Promise<{ status: number; headers: string; body: string }>((resolve, reject) => {
@@ -249,84 +245,75 @@ describe('requests that cannot be read, as PROTOCOL.md answers them', () => {
 
 describe('nil for an optional field, as FEED.md reads it', () => {
   it('reads nil as left out for replyTo and before only; elsewhere it is a value of the wrong type', async () => {
-    const server = await startServer({ port: 0, host: '127.0.0.1', operatorPort: 0, token: TOKEN, logLevel: 'silent', ws: UNMETERED, boot: 3 });
-    try {
-      const c = await TestClient.open(server.wsUrl);
-      await c.ok('join', { handle: 'eve' });
-      const { post } = await c.ok('post', { text: 'top', replyTo: null });
-      expect(post.replyTo).toBeNull();
-      for (const type of ['timeline', 'home', 'notifications']) expect([type, (await c.send(type, { before: null })).ok]).toEqual([type, true]);
-      expect((await c.ok('timeline', { before: null })).posts[0].id).toBe(post.id);
-      for (const type of ['timeline', 'home', 'notifications']) expect([type, (await c.send(type, { limit: null })).error?.code]).toEqual([type, 'bad_limit']);
-      expect((await c.send('update_profile', { name: null })).error?.code).toBe('bad_request');
-      expect((await c.send('update_profile', { bio: null })).error?.code).toBe('bad_request');
-      expect((await c.send('profile', { user: null, handle: 'eve' })).error?.code).toBe('no_such_user');
-      expect((await c.send('leave', { token: null })).error?.code).toBe('bad_request');
-      c.close();
-    } finally {
-      await server.close();
-    }
+    await served({ boot: 3 }, async (server) => {
+    const c = await TestClient.open(server.wsUrl);
+    await c.ok('join', { handle: 'eve' });
+    const { post } = await c.ok('post', { text: 'top', replyTo: null });
+    expect(post.replyTo).toBeNull();
+    for (const type of ['timeline', 'home', 'notifications']) expect([type, (await c.send(type, { before: null })).ok]).toEqual([type, true]);
+    expect((await c.ok('timeline', { before: null })).posts[0].id).toBe(post.id);
+    for (const type of ['timeline', 'home', 'notifications']) expect([type, (await c.send(type, { limit: null })).error?.code]).toEqual([type, 'bad_limit']);
+    expect((await c.send('update_profile', { name: null })).error?.code).toBe('bad_request');
+    expect((await c.send('update_profile', { bio: null })).error?.code).toBe('bad_request');
+    expect((await c.send('profile', { user: null, handle: 'eve' })).error?.code).toBe('no_such_user');
+    expect((await c.send('leave', { token: null })).error?.code).toBe('bad_request');
+    c.close();
+    });
   }, 30_000);
 });
 
 describe('names and bios, as FEED.md counts them', () => {
   it('counts code points after trimming; a name refuses \\n and \\r only; a bio takes line breaks and may be empty', async () => {
-    const server = await startServer({ port: 0, host: '127.0.0.1', operatorPort: 0, token: TOKEN, logLevel: 'silent', ws: UNMETERED, boot: 3 });
-    try {
-      const c = await TestClient.open(server.wsUrl);
-      await c.ok('join', { handle: 'fay' });
-      const name = async (n: string) => {
-        const r = await c.send('update_profile', { name: n });
-        return r.ok ? r.data.user.name : r.error!.code;
-      };
-      expect(await name(` ${'😀'.repeat(50)} `)).toBe('😀'.repeat(50));
-      expect(await name('😀'.repeat(51))).toBe('bad_name');
-      expect(await name('a\nb')).toBe('bad_name');
-      expect(await name('a\rb')).toBe('bad_name');
-      expect(await name('a\u2028b')).toBe('a\u2028b');
-      expect(await name('a\tb')).toBe('a\tb');
-      const bio = async (b: string) => {
-        const r = await c.send('update_profile', { bio: b });
-        return r.ok ? r.data.user.bio : r.error!.code;
-      };
-      expect(await bio('one\ntwo')).toBe('one\ntwo');
-      expect(await bio('😀'.repeat(160))).toBe('😀'.repeat(160));
-      expect(await bio('😀'.repeat(161))).toBe('bad_bio');
-      expect(await bio('   ')).toBe('');
-      c.close();
-    } finally {
-      await server.close();
-    }
+    await served({ boot: 3 }, async (server) => {
+    const c = await TestClient.open(server.wsUrl);
+    await c.ok('join', { handle: 'fay' });
+    const name = async (n: string) => {
+      const r = await c.send('update_profile', { name: n });
+      return r.ok ? r.data.user.name : r.error!.code;
+    };
+    expect(await name(` ${'😀'.repeat(50)} `)).toBe('😀'.repeat(50));
+    expect(await name('😀'.repeat(51))).toBe('bad_name');
+    expect(await name('a\nb')).toBe('bad_name');
+    expect(await name('a\rb')).toBe('bad_name');
+    expect(await name('a\u2028b')).toBe('a\u2028b');
+    expect(await name('a\tb')).toBe('a\tb');
+    const bio = async (b: string) => {
+      const r = await c.send('update_profile', { bio: b });
+      return r.ok ? r.data.user.bio : r.error!.code;
+    };
+    expect(await bio('one\ntwo')).toBe('one\ntwo');
+    expect(await bio('😀'.repeat(160))).toBe('😀'.repeat(160));
+    expect(await bio('😀'.repeat(161))).toBe('bad_bio');
+    expect(await bio('   ')).toBe('');
+    c.close();
+    });
   }, 30_000);
 });
 
 describe('what a text means, as FEED.md splits it', () => {
   it('takes only ASCII letters, digits and _ as the characters a mention or tag may not touch', async () => {
-    const server = await startServer({ port: 0, host: '127.0.0.1', operatorPort: 0, token: TOKEN, logLevel: 'silent', ws: UNMETERED, boot: 3 });
-    try {
-      const c = await TestClient.open(server.wsUrl);
-      await c.ok('join', { handle: 'gil' });
-      const bob = await TestClient.open(server.wsUrl);
-      await bob.ok('join', { handle: 'bob' });
-      const read = async (text: string) => {
-        const { post } = await c.ok('post', { text });
-        return [post.mentions.map((m: { handle: string }) => m.handle), post.tags];
-      };
-      expect(await read('é@bob')).toEqual([['bob'], []]);
-      expect(await read('@bobé')).toEqual([['bob'], []]);
-      expect(await read('#tagé')).toEqual([[], ['tag']]);
-      expect(await read('x@bob #42 a#tag me@bob.com')).toEqual([[], []]);
-      c.close();
-      bob.close();
-    } finally {
-      await server.close();
-    }
+    await served({ boot: 3 }, async (server) => {
+    const c = await TestClient.open(server.wsUrl);
+    await c.ok('join', { handle: 'gil' });
+    const bob = await TestClient.open(server.wsUrl);
+    await bob.ok('join', { handle: 'bob' });
+    const read = async (text: string) => {
+      const { post } = await c.ok('post', { text });
+      return [post.mentions.map((m: { handle: string }) => m.handle), post.tags];
+    };
+    expect(await read('é@bob')).toEqual([['bob'], []]);
+    expect(await read('@bobé')).toEqual([['bob'], []]);
+    expect(await read('#tagé')).toEqual([[], ['tag']]);
+    expect(await read('x@bob #42 a#tag me@bob.com')).toEqual([[], []]);
+    c.close();
+    bob.close();
+    });
   }, 30_000);
 });
 
 describe('a stopping server, as PROTOCOL.md says it answers', () => {
   it("answers /readyz with 503 {ok: false, reason: 'stopping'} and a new WebSocket with 503 E_SHUTTING_DOWN while commands drain, never fastify's own 503 body", async () => {
-    const server = await startServer({ port: 0, host: '127.0.0.1', operatorPort: 0, token: TOKEN, logLevel: 'silent', ws: UNMETERED });
+    const server = await startServer(SERVED);
     const { default: WebSocket } = await import('ws');
     const c = await TestClient.open(server.wsUrl);
     await c.ok('join', { handle: 'hal' });
