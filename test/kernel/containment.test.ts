@@ -4,15 +4,11 @@
  * and replies, events and growth bounded in bytes. Each case is answered with an error, the state is
  * the very same object, and the next honest command works.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Kernel } from '../../src/kernel/kernel.ts';
 import type { ServerFrame } from '../../src/transport/protocol.ts';
 import { tiny } from '../support/tiny.ts';
+import { SRC, runScript } from '../support/child.ts';
 import { framesTo } from '../../src/transport/frames.ts';
 import { checkPlain } from '../../src/kernel/plain.ts';
 import { encode } from '../../src/transport/codec.ts';
@@ -48,34 +44,18 @@ async function refusedWith(expr: string, code: string, message: RegExp, limits =
  * Run `body` (with Kernel, tiny and framesTo imported) in a process of its own, so that a wedge (the
  * failure some of these cases had) is a kill after 20 s, not a stuck test run.
  */
-async function inProcess(body: string): Promise<{ ended: number | string; out: string }> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'molt-contained-'));
-  const src = (p: string) => JSON.stringify(pathToFileURL(path.resolve(import.meta.dirname, '../..', p)).href);
-  const script = path.join(dir, 'case.mts');
-  writeFileSync(script, `import { Kernel } from ${src('src/kernel/kernel.ts')};
-import { tiny } from ${src('test/support/tiny.ts')};
-import { framesTo } from ${src('src/transport/frames.ts')};
+function inProcess(body: string): Promise<{ ended: number | string; out: string }> {
+  return runScript(
+    `import { Kernel } from ${SRC('src/kernel/kernel.ts')};
+import { tiny } from ${SRC('test/support/tiny.ts')};
+import { framesTo } from ${SRC('src/transport/frames.ts')};
 ${body}
 process.exit(0);
-`);
-  try {
-    const child = spawn(process.execPath, ['--max-old-space-size=512', '--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const ended = await new Promise<number | string>((resolve) => {
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        resolve('wedged: still running after 20 s');
-      }, 20_000);
-      child.on('exit', (code) => {
-        clearTimeout(timer);
-        resolve(code ?? -1);
-      });
-    });
-    return { ended, out };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+`,
+    20_000,
+    'wedged: still running after 20 s',
+    ['--max-old-space-size=512'],
+  );
 }
 
 describe('what a handler stores is plain data at every depth, however frozen', () => {

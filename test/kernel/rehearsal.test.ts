@@ -6,16 +6,15 @@
  * would die with it otherwise.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { pack } from 'msgpackr';
 import { Kernel } from '../../src/kernel/kernel.ts';
 import { framesTo } from '../../src/transport/frames.ts';
 import { UP_1_2, tiny } from '../support/tiny.ts';
+import { SRC, runScript } from '../support/child.ts';
 import { ROOT, buildRelease } from '../../src/release/build.ts';
 import { buildV1 } from '../feed/build.ts';
 
@@ -285,14 +284,9 @@ describe('one upgrade at a time, and leaving a release that breaks', () => {
 
   it('a closed kernel lets its process exit: nothing queued after an upgrade starts a rehearsal again', async () => {
     // a process of its own: what must be seen is that it ends by itself, with nothing left running
-    const dir = mkdtempSync(path.join(tmpdir(), 'molt-close-'));
-    const src = (p: string) => JSON.stringify(pathToFileURL(path.resolve(import.meta.dirname, '../..', p)).href);
-    const script = path.join(dir, 'close.mts');
-    writeFileSync(
-      script,
-      `import { Kernel } from ${src('src/kernel/kernel.ts')};
-import { UP_1_2, tiny } from ${src('test/support/tiny.ts')};
-import { framesTo } from '../../src/transport/frames.ts';
+    const { ended, out } = await runScript(
+      `import { Kernel } from ${SRC('src/kernel/kernel.ts')};
+import { UP_1_2, tiny } from ${SRC('test/support/tiny.ts')};
 const kernel = new Kernel(tiny(), { limits: { rehearsalHeapMb: 96 } });
 await kernel.warm();
 const up = await kernel.upgrade(tiny({ version: 2, migrations: UP_1_2 }));
@@ -300,26 +294,11 @@ if (up.result !== 'committed') throw new Error(up.result);
 await kernel.close();
 process.stdout.write('closed');
 `,
+      15_000,
+      'still running 15 s after it started, closed or not',
     );
-    try {
-      const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      const ended = await new Promise<number | string>((resolve) => {
-        const timer = setTimeout(() => {
-          child.kill('SIGKILL');
-          resolve('still running 15 s after close');
-        }, 15_000);
-        child.on('exit', (code) => {
-          clearTimeout(timer);
-          resolve(code ?? -1);
-        });
-      });
-      expect(out).toBe('closed');
-      expect(ended).toBe(0);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    expect(out).toBe('closed');
+    expect(ended).toBe(0);
   }, 60_000);
 
   it('closing the server (SIGTERM) during a migration aborts it: nothing is committed', async () => {

@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -42,3 +44,36 @@ export async function startChild(env: Record<string, string> = {}, entry = 'src/
   return { child, url, wsUrl: `${url.replace(/^http/, 'ws')}/ws`, lines };
 }
 
+
+/**
+ * Run `script` (an ES module in TypeScript; `${SRC('src/...')}` in it imports a file of this repository)
+ * in a Node process of its own, and resolve with its exit code and what it wrote to stdout; or with
+ * `late` if it is still running after `ms`, when it is killed: what a test sees of a process that
+ * wedged, instead of a stuck test run.
+ */
+export async function runScript(script: string, ms: number, late: string, flags: string[] = []): Promise<{ ended: number | string; out: string }> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'molt-script-'));
+  const file = path.join(dir, 'script.mts');
+  writeFileSync(file, script);
+  try {
+    const child = spawn(process.execPath, [...flags, '--import', 'tsx', file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const ended = await new Promise<number | string>((resolve) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        resolve(late);
+      }, ms);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        resolve(code ?? -1);
+      });
+    });
+    return { ended, out };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A file of this repository as a quoted file URL, to import from a script `runScript` runs. */
+export const SRC = (p: string): string => JSON.stringify(pathToFileURL(path.join(ROOT, p)).href);
