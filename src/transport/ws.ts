@@ -288,6 +288,8 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
     peers.add(peer);
 
     let dropped = false;
+    /** The peer's socket closed. */
+    let gone = false;
     const send = (frame: ServerFrame) => {
       if (dropped || socket.readyState !== socket.OPEN) return;
       const unsent = socket.bufferedAmount - thisTurn(socket);
@@ -335,6 +337,8 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
         peer.paused = false;
         socket.resume();
       }
+      // the peer closed with commands read and not yet answered: its connection stays bound until they are
+      if (gone && owed === 0) kernel.disconnect(conn);
       if (peer.closeWith && owed === 0 && socket.readyState === socket.OPEN) {
         socket.close(peer.closeWith.code, peer.closeWith.reason);
         setTimeout(() => socket.terminate(), opts.closeGraceMs).unref();
@@ -400,7 +404,6 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
     /** Frames that arrived past this turn's share, in order; read in the next turns. */
     let later: { data: RawData; isBinary: boolean }[] = [];
     let readThisTurn = 0;
-    let gone = false;
     /** This socket has sent a frame that did not decode. */
     let malformed = false;
     const nextTurn = () => {
@@ -485,7 +488,12 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
       peers.delete(peer);
       closers.delete(peer);
       address.connections--;
-      kernel.disconnect(conn);
+      // Commands it sent and we read before its close are served as they would have been with the
+      // socket open: signed in as it was. The connection leaves (and its user, presence) once the last
+      // of them is answered (flush). Before, it left at once: a command waiting behind a cut-over (or a
+      // busy batch) then ran signed out, and a post sent right before a page closed during an upgrade's
+      // pause was refused not_joined, where the same post without an upgrade landed.
+      if (peer.replies.length - peer.head === 0) kernel.disconnect(conn);
     });
     socket.on('error', () => socket.terminate());
   });
