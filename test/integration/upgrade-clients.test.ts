@@ -65,3 +65,59 @@ describe('a client that closes its socket during the cut-over', () => {
     expect(online.users.map((u: { handle: string }) => u.handle)).toEqual(['writer']);
   }, 60_000);
 });
+
+describe('a stop (SIGTERM) in the middle of an upgrade, with clients mid-flight', () => {
+  for (const at of ['migrate', 'cutover'] as const)
+    it(`while it ${at === 'migrate' ? 'migrates' : 'cuts over'}: refused with E_SHUTTING_DOWN, every command read is answered in order, then 1001`, async () => {
+      server = await startServer({ port: 0, host: '127.0.0.1', operatorPort: 0, token: TOKEN, logLevel: 'silent', ws: UNMETERED, limits: { rehearsalHeapMb: 512 }, kernel: { initialState: buildV1(2000, 50) } });
+      const running = server;
+      const clients: TestClient[] = [];
+      for (let i = 0; i < 3; i++) {
+        const c = await TestClient.open(running.wsUrl);
+        await c.ok('join', { handle: `user${i}` });
+        clients.push(c);
+      }
+      const sent = new Map<TestClient, number>(clients.map((c) => [c, 1]));
+      const post = (c: TestClient, text: string) => {
+        sent.set(c, sent.get(c)! + 1);
+        void c.send('post', { text });
+      };
+      let closing: Promise<void> | null = null;
+      void clients[0]!.waitFor((f) => f.t === 'upgrade' && f.phase === at, 30_000).then(() => {
+        for (const c of clients) for (let k = 0; k < 10; k++) post(c, `${at} ${k}`);
+        closing = running.close();
+      });
+      // writes keep the cut-over's catch-up busy: the stop lands inside the pause
+      let writing = true;
+      const writes = (async () => {
+        for (let i = 0; writing && !closing; i++) {
+          for (const c of clients) post(c, `w${i}`);
+          await sleep(5);
+        }
+      })();
+      const v2 = await buildRelease(2);
+      const res = await fetch(`${running.operatorUrl}/upgrade`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ release: { code: v2.code, view: v2.view, hash: v2.hash }, ...(at === 'migrate' ? { pace: { perSecond: 2000 } } : {}) }) });
+      const report = (await res.json()) as { result: string; error?: { code: string; message: string }; failedAt?: string };
+      writing = false;
+      await writes;
+      while (!closing) await sleep(10);
+      await closing;
+      for (const c of clients) while (!c.closed) await sleep(10);
+
+      // (before: a stop in the pause, or while migrating, killed the rehearsal process under a call in
+      // flight, and the upgrade was refused E_REHEARSAL, as if that process had died on its own)
+      expect(res.status).toBe(409);
+      expect(report).toMatchObject({ result: 'refused', failedAt: at, error: { code: 'E_SHUTTING_DOWN', message: expect.stringMatching(/stopping/) } });
+      for (const c of clients) {
+        const refused = c.frames.filter((f) => f.t === 'upgrade' && f.phase === 'refused');
+        expect(refused).toHaveLength(1);
+        expect((refused[0] as { detail: { phase: string; error: { code: string } } }).detail).toMatchObject({ phase: at, error: { code: 'E_SHUTTING_DOWN' } });
+        // every command sent before the stop is answered once, in order (served by v1, or refused)
+        const ids = c.frames.flatMap((f) => (f.t === 'reply' ? [f.id] : []));
+        expect(ids).toEqual(Array.from({ length: sent.get(c)! }, (_, i) => i + 1));
+        for (const f of c.frames) if (f.t === 'reply' && f.ok && f.data?.post) expect(f.data.post).toHaveProperty('likes'); // v1's PostView
+        expect(c.closed).toEqual({ code: 1001, reason: 'server shutting down' });
+      }
+      server = null;
+    }, 60_000);
+});

@@ -695,7 +695,10 @@ export class UpgradeRun {
       void reh.adopt(final).catch(() => undefined);
       return report;
     } catch (err) {
-      const e = err instanceof MoltError ? err : new MoltError('E_INTERNAL', describeThrown(err));
+      // An abort that came first is why: a stop closes the rehearsal process under the call in flight,
+      // which then failed E_REHEARSAL, and a stop while migrating or in the cut-over was refused so, as
+      // if that process had died on its own (E_SHUTTING_DOWN only while held).
+      const e = this.#abort ?? (err instanceof MoltError ? err : new MoltError('E_INTERNAL', describeThrown(err)));
       report.result = 'refused';
       report.error = { code: e.code, message: e.message };
       // a way back that breaks on what the release did to the state has another, if its window is open
