@@ -185,6 +185,9 @@ export interface KindChange {
   readonly removed?: boolean;
 }
 
+/** Per kind. A kind, here as everywhere a step names one (shapes, `each`, a rename, `dropped`,
+ *  `ctx.drop`), is never named like a property every object has (constructor, toString, __proto__,
+ *  ...): E_MIGRATION_CONTRACT. A field may be: entities are plain data. */
 export type Changes = { readonly [kind: string]: KindChange };
 
 /**

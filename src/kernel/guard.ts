@@ -170,7 +170,7 @@ function dataFields(value: unknown): Record<string, unknown> | null {
  * function toString() { [native code] }): 1 before, and gone from the census after", its rename and
  * its dropped count read from Object.prototype.
  */
-function inherited(kind: string): boolean {
+export function inherited(kind: string): boolean {
   return kind in Object.prototype;
 }
 

@@ -208,3 +208,47 @@ describe('losses are confirmed, not only declared', () => {
     expect(await kernel.upgrade(release, { acceptDrops: { sessions: 20 } })).toMatchObject({ result: 'committed', dropped: { sessions: 20 } });
   });
 });
+
+describe('a step naming a kind like what every object has is refused, saying so (kinds are looked up by name in records)', () => {
+  const named = (patch: string) => releases.build(
+    2,
+    `import { v1ToV2 } from ${abs('migrations/001-v1-to-v2.ts')};
+import { v1Shape, v2Shape } from ${abs('src/feed/lib/shapes.ts')};
+import { vec } from ${abs('src/feed/lib/collections.ts')};
+const up = v1ToV2.up;
+const react = up.each.posts;
+export const migrations = [(${patch})(v1ToV2, up, react)];
+`,
+  );
+  const expectNamed = async (release: ReleaseSource, message: RegExp) => {
+    for (const dryRun of [true, false]) {
+      const kernel = boot();
+      const before = { state: kernel.state, digest: digest(kernel.state) };
+      const report = await kernel.upgrade(release, { dryRun });
+      expect(report).toMatchObject({ result: 'refused', error: { code: 'E_MIGRATION_CONTRACT', message: expect.stringMatching(message) } });
+      expect(kernel.state).toBe(before.state);
+      expect(digest(kernel.state)).toBe(before.digest);
+      expect(kernel.version).toBe(1);
+    }
+  };
+
+  it('an entity that drops a toString (its count was the string "function toString() {…}1", committed unaccepted)', async () => {
+    await expectNamed(await named(`(m, up, react) => ({ ...m, up: { ...up, each: { posts: (p, c) => { if (p.id === 'p2') c.drop('toString', 1); return react(p, c); } } } })`), /^migration 1->2: ctx\.drop\("toString", 1\) names a kind toString, a name every object has/);
+  });
+
+  it('an entity that drops a __proto__ (the drop was lost without a word, and the step committed)', async () => {
+    await expectNamed(await named(`(m, up, react) => ({ ...m, up: { ...up, each: { posts: (p, c) => { if (p.id === 'p2') c.drop('__proto__', 1); return react(p, c); } } } })`), /^migration 1->2: ctx\.drop\("__proto__", 1\) names a kind __proto__/);
+  });
+
+  it('a shape naming a kind constructor that only the old side has (refused as "target.get is not a function")', async () => {
+    await expectNamed(await named(`(m, up) => ({ ...m, lossless: false, shapes: { from: { ...v1Shape, ['constructor']: vec((s) => s.users) }, to: v2Shape } })`), /^migration 1->2: the shape it reads names a kind constructor, a name every object has/);
+  });
+
+  it('a rename to constructor (refused as "k.into.with is not a function")', async () => {
+    await expectNamed(await named(`(m, up) => ({ ...m, lossless: false, up: { ...up, changes: { ...up.changes, posts: { remove: ['likes'], add: ['reactions'], rename: 'constructor' } } } })`), /^migration 1->2: changes\.posts\.rename names a kind constructor/);
+  });
+
+  it('each mapping a kind toString (refused as "from.get is not a function")', async () => {
+    await expectNamed(await named(`(m, up) => ({ ...m, up: { ...up, each: { ...up.each, ['toString']: (x) => x } } })`), /^migration 1->2: each names a kind toString/);
+  });
+});

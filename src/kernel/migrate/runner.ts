@@ -15,7 +15,7 @@
  */
 import type { Collection, Direction, EntityContext, Key, Migration, MigrationContext, Shape, WholeFn } from '../../contract.ts';
 import { die } from '../errors.ts';
-import { MAX_COMMAND_NAME, MAX_KINDS } from '../guard.ts';
+import { MAX_COMMAND_NAME, MAX_KINDS, inherited } from '../guard.ts';
 
 /** An entity of a lossless step mapped back by the other direction, and a kind it dropped some of. */
 export type MapBack = (mapped: unknown) => { value: unknown; lost: [string, number] | undefined };
@@ -114,6 +114,20 @@ export class Runner {
     this.#state = state;
     this.#now = ctx.now;
     this.#entityCtx = this.#contextAt(ctx.now);
+    // Kinds are looked up by name in plain records (the shapes, each, changes, renames, the drops), so
+    // none may be named like what every object has, as a census may not (guard.ts `inherited`). A shape
+    // or each naming `constructor` or `toString` found Object.prototype's there: refused as "target.get
+    // is not a function", "k.into.with is not a function" or "Cannot assign to read only property
+    // 'constructor'" (a rename to constructor likewise), saying nothing of the name.
+    const named = (where: string, kinds: Iterable<string>) => {
+      for (const kind of kinds) if (inherited(kind)) die('E_MIGRATION_CONTRACT', `migration ${label}: ${where} names a kind ${kind}, a name every object has (Object.prototype's); name it otherwise`);
+    };
+    if (source) named('the shape it reads', Object.keys(source));
+    if (target) named('the shape it builds', Object.keys(target));
+    const changes = direction.changes ?? {};
+    named('changes', Object.keys(changes));
+    for (const [kind, c] of Object.entries(changes)) if (typeof c?.rename === 'string') named(`changes.${kind}.rename`, [c.rename]);
+    if (typeof direction.each === 'object' && direction.each !== null) named('each', Object.keys(direction.each));
     if (typeof direction.whole === 'function') {
       this.online = false;
       return;
@@ -203,6 +217,11 @@ export class Runner {
       die('E_MIGRATION_CONTRACT', `migration ${this.#label}: ctx.drop(${String(kind).slice(0, 40)}, ${String(n)}) needs a kind and a count >= 0`);
     // the kinds a step drops cross to the live process and into every report: as few as a census counts
     if (!this.#dropKinds.has(kind)) {
+      // summed into a record by name: drop('toString', 1) made its count the string "function
+      // toString() { [native code] }…1" and the step committed with it, unaccepted; drop('__proto__', 1)
+      // was lost without a word; drop('constructor', 1) threw "Cannot assign to read only property"
+      if (inherited(kind))
+        die('E_MIGRATION_CONTRACT', `migration ${this.#label}: ctx.drop(${JSON.stringify(kind)}, ${n}) names a kind ${kind}, a name every object has (Object.prototype's); name it otherwise`);
       if (kind.length > MAX_COMMAND_NAME || this.#dropKinds.size >= MAX_KINDS)
         die('E_MIGRATION_CONTRACT', `migration ${this.#label}: ctx.drop(${JSON.stringify(kind.slice(0, 40))}, ${n}): a step may drop at most ${MAX_KINDS} kinds, each named in at most ${MAX_COMMAND_NAME} characters`);
       this.#dropKinds.add(kind);
