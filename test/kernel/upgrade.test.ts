@@ -210,6 +210,19 @@ describe('upgrade', () => {
     expect(report.sample).toEqual({ kind: 'counter', id: 'the', before: { count: 3 }, after: { constructor: { hasOwnProperty: 1 } } });
   });
 
+  it('counts the commands the new version no longer knows by their type, whatever it is named (constructor, toString, __proto__): the shadow run refused an honest push as "Cannot assign to read only property"', async () => {
+    for (const name of ['constructor', 'toString', '__proto__']) {
+      const kernel = new Kernel(tiny({ commands: ['inc', name], handle: `(s, c) => ({ state: produce(s, d => { d.count += 1 }) })` }));
+      const conn = kernel.connect(framesTo(() => {}));
+      for (let i = 0; i < 3; i++) expect(await kernel.dispatch(conn, { type: name })).toMatchObject({ ok: true });
+      const report = await kernel.upgrade(tiny({ version: 2 }));
+      expect(report).toMatchObject({ result: 'committed' });
+      expect(Object.entries(report.shadow!.notAccepted)).toEqual([[name, 3]]);
+      expect(kernel.state).toEqual({ total: 3 });
+      kernel.close();
+    }
+  });
+
   it('dry run goes up to the point of no return and changes nothing', async () => {
     const { kernel, frames } = await started();
     const state = kernel.state;

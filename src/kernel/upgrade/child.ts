@@ -255,7 +255,11 @@ const ops: Record<string, (msg: Message) => unknown> = {
     let before = r.pipeline.input;
     let after = r.pipeline.result().state;
     let replayed = 0;
-    const dropped: Record<string, number> = {};
+    // counted by command type, a name the release chose: in a record, a type named constructor or
+    // hasOwnProperty that the new version no longer knows threw "Cannot assign to read only property"
+    // (Object.prototype is frozen) and refused an honest push as E_REHEARSAL, toString was counted as
+    // "function toString() { [native code] }111", and __proto__ was not counted at all
+    const dropped = new Map<string, number>();
     const differences: string[] = [];
     // One watchdog for many commands, not one per replay: starting V8's watchdog costs ~0.1 ms, which
     // was most of the shadow run (400 replays, 55-135 ms at every size). A run of commands ends itself
@@ -273,7 +277,7 @@ const ops: Record<string, (msg: Message) => unknown> = {
       const type = c.command.type;
       if (slowOld.has(type)) return;
       if (!c.caller.system && !knows.has(type)) {
-        dropped[type] = (dropped[type] ?? 0) + 1;
+        dropped.set(type, (dropped.get(type) ?? 0) + 1);
         return;
       }
       running = 'old';
@@ -304,7 +308,9 @@ const ops: Record<string, (msg: Message) => unknown> = {
         i++; // the running version itself ran too long on it here: nothing to compare
       }
     }
-    return { commands: list.length, replayed, notAccepted: dropped, differences };
+    const notAccepted: Record<string, number> = {};
+    for (const [type, n] of dropped) Object.defineProperty(notAccepted, type, { value: n, writable: true, enumerable: true, configurable: true });
+    return { commands: list.length, replayed, notAccepted, differences };
   },
 
   /** The live process committed the state this pipeline built: mirror it. */
