@@ -223,6 +223,19 @@ describe('upgrade', () => {
     }
   });
 
+  it('upgrades a state holding a big object with keys named constructor and hasOwnProperty (plain data): its copy to the rehearsal assigned them over frozen Object.prototype, E_INTERNAL "Cannot assign to read only property"', async () => {
+    const index: Record<string, unknown> = {};
+    for (let i = 0; i < 3000; i++) index[`k${i}`] = { v: 'x'.repeat(30) };
+    for (const name of ['constructor', 'hasOwnProperty']) Object.defineProperty(index, name, { value: { v: name }, enumerable: true, writable: true, configurable: true });
+    const kernel = new Kernel(tiny(), { initialState: { count: 1, index } });
+    const keep = `{ from: 1, to: 2, describe: 'the index stays', up: (s) => ({ state: { total: s.count, index: s.index } }), down: (s) => ({ state: { count: s.total, index: s.index } }) }`;
+    expect(await kernel.upgrade(tiny({ version: 2, migrations: keep }), { dryRun: true })).toMatchObject({ result: 'dry-run' });
+    expect(await kernel.upgrade(tiny({ version: 2, migrations: keep }))).toMatchObject({ result: 'committed' });
+    const after = (kernel.state as { index: Record<string, unknown> }).index;
+    expect([Object.getOwnPropertyDescriptor(after, 'constructor')?.value, Object.getOwnPropertyDescriptor(after, 'hasOwnProperty')?.value]).toEqual([{ v: 'constructor' }, { v: 'hasOwnProperty' }]);
+    kernel.close();
+  });
+
   it('dry run goes up to the point of no return and changes nothing', async () => {
     const { kernel, frames } = await started();
     const state = kernel.state;

@@ -103,9 +103,9 @@ export class FullSync {
         for (const k in value) {
           const child = (value as Record<string, unknown>)[k];
           if (typeof child === 'object' && child !== null) {
-            copy[k] = null;
+            put(copy, k, null);
             big.push({ path: [...path, k], value: child });
-          } else copy[k] = child;
+          } else put(copy, k, child);
         }
         shell = copy;
       }
@@ -184,8 +184,19 @@ function reordered(a: Record<string, unknown>, b: Record<string, unknown>): stri
 function inOrder(node: Record<string | number, unknown>, keys: readonly string[]): Record<string | number, unknown> {
   const values = keys.map((k) => node[k]);
   for (const k of keys) delete node[k];
-  keys.forEach((k, i) => (node[k] = values[i]));
+  keys.forEach((k, i) => put(node, k, values[i]));
   return node;
+}
+
+/**
+ * node[key] = value. A key Object.prototype has (constructor, hasOwnProperty: plain data may hold
+ * one) is defined instead: lockdown froze Object.prototype, and assigning it threw "Cannot assign to
+ * read only property 'constructor'", so a state holding an object of more than 64 KB with such a key
+ * could not be upgraded at all (E_INTERNAL, the live state's copy to the rehearsal failing).
+ */
+function put(node: Record<string | number, unknown>, key: string | number, value: unknown): void {
+  if (typeof key === 'string' && key in Object.prototype) Object.defineProperty(node, key, { value, writable: true, enumerable: true, configurable: true });
+  else node[key] = value;
 }
 
 /** The value at `path` in `root`, or undefined. */
@@ -247,12 +258,12 @@ export function apply(root: unknown, patches: readonly Patch[]): unknown {
     let node = top as Record<string | number, unknown>;
     for (let i = 0; i < path.length - 1; i++) {
       const child = own(node[path[i]!], path[i + 1]);
-      node[path[i]!] = child;
+      put(node, path[i]!, child);
       node = child;
     }
     const last = path[path.length - 1]!;
     if (patch[0] === DELETE) delete node[last];
-    else node[last] = made(patch, node[last], last);
+    else put(node, last, made(patch, node[last], last));
   }
   for (const node of fresh) Object.freeze(node);
   return top;
@@ -295,7 +306,7 @@ export class Builder {
         continue;
       }
       const parent = at(this.#root, path.slice(0, -1)) as Record<string | number, unknown>;
-      parent[path[path.length - 1]!] = value;
+      put(parent, path[path.length - 1]!, value);
     }
   }
 
