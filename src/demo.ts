@@ -304,6 +304,30 @@ function pick<T>(list: readonly T[]): T {
   return list[Math.floor(Math.random() * list.length)]!;
 }
 
+/**
+ * What the demo suggests trying next, on feed v`v`, in an order that works: the broken release is a
+ * v2 whose 1->2 throws, so only v1 runs (and refuses) its migration; and the bots' reactions, follows
+ * and notifications are what a rollback drops, so it is refused until --accept-drops covers them.
+ */
+export function tryNext(v: number, url: string, bold: (s: string) => string = (s) => s): string[] {
+  return [
+    ...(v < 2
+      ? [
+          `    ${bold(`npx molt push examples/broken-throws${url}`)}`,
+          '        a v2 whose migration throws halfway: refused, and nothing changes',
+          `    ${bold(`npx molt push 2${url}`)}`,
+          '        likes become emoji reactions, live, in every open page, without a reload',
+        ]
+      : []),
+    ...(v < 3 ? [`    ${bold(`npx molt push 3${url}`)}`, '        profiles, follows, mentions, notifications and threads arrive in every open page'] : []),
+    `    ${bold(`npx molt rollback --dry-run${url}`)}`,
+    '        what going back to the version before would drop; run it again without --dry-run and with',
+    '        the --accept-drops it names: the panel shows what was not kept',
+    `    ${bold(`npx molt status${url}`)}`,
+    '        version, entities, clients, upgrade history',
+  ];
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { posts: { type: 'string' }, bots: { type: 'string' } }, strict: true });
   const count = (name: string, raw: string | undefined): number | undefined => {
@@ -340,16 +364,7 @@ async function main(): Promise<void> {
       `  Operator    ${server.operatorUrl}${server.tokenFile ? `, token in ${server.tokenFile}` : ''}`,
       '',
       '  Then, in another terminal in this folder, try:',
-      ...(v < 2 ? [`    ${b(`npx molt push 2${url}`)}`, '        likes become emoji reactions, live, in every open page, without a reload'] : []),
-      ...(v < 3
-        ? [`    ${b(`npx molt push 3${url}`)}`, '        profiles, follows, mentions, notifications and threads arrive in every open page']
-        : []),
-      `    ${b(`npx molt rollback${url}`)}`,
-      '        back to the version before: the panel shows what was not kept',
-      `    ${b(`npx molt push examples/broken-throws${url}`)}`,
-      '        a release whose migration throws halfway: refused, and nothing changes',
-      `    ${b(`npx molt status${url}`)}`,
-      '        version, entities, clients, upgrade history',
+      ...tryNext(v, url, b),
       '',
       '  Ctrl-C stops the demo (the feed lives in memory and goes with it).',
       '',

@@ -1,11 +1,21 @@
 /** The demo's bots: they like on v1, react once v2 is pushed, and follow, mention and reply in threads on v3. */
 import { afterAll, describe, expect, it } from 'vitest';
-import { startDemo, type Demo } from '../../src/demo.ts';
+import { startDemo, tryNext, type Demo } from '../../src/demo.ts';
 import { molt } from '../support/client.ts';
 
 describe('the demo', () => {
   let demo: Demo | undefined;
   afterAll(async () => demo?.close());
+
+  it('suggests commands in an order that works: the broken v2 only on v1, a rollback as a dry run first', () => {
+    const commands = (v: number) => tryNext(v, '').filter((line) => line.trim().startsWith('npx ')).map((line) => line.trim());
+    // examples/broken-throws is a v2 whose 1->2 throws: on v2 it is a v2 replacing v2 (E_SHADOW), on v3 a downgrade
+    expect(commands(1)).toEqual(['npx molt push examples/broken-throws', 'npx molt push 2', 'npx molt push 3', 'npx molt rollback --dry-run', 'npx molt status']);
+    expect(commands(2)).toEqual(['npx molt push 3', 'npx molt rollback --dry-run', 'npx molt status']);
+    // the bots react, follow and are notified: a rollback drops that, and is refused until --accept-drops covers it
+    expect(commands(3)).toEqual(['npx molt rollback --dry-run', 'npx molt status']);
+    expect(tryNext(3, '').join('\n')).toContain('--accept-drops');
+  });
 
   it('has bots that like on v1, react on v2, and follow, mention and reply to replies on v3', async () => {
     const versions: number[] = [];
