@@ -262,6 +262,26 @@ export const migrations = [{ ...v1ToV2, shapes: { from: { ...v1Shape, posts }, t
     expect(kernel.version).toBe(1);
   }, 60_000);
 
+  it("an honest step whose checks cost more than its mapping (1.5 MB added to each post's text, declared) commits: a slice here is bounded by what the rehearsal took to map and to check as many", async () => {
+    // the live process checks and digests what a slice built inside the slice's bound, a string
+    // character by character: bounded by the rehearsal's mapping alone (2 ms for these 300 posts, its
+    // checks 2.2 s for 1 MB each), the first slice here ran out of its 2 s and the push was refused
+    const long = await releases.buildFrom(2, `export * from ${abs('src/feed/v2/index.ts')};
+import { validate as v } from ${abs('src/feed/v2/index.ts')};
+// a feed of long texts: v2's own checks, but for their length (and the count of problems past the first)
+export const validate = (s) => v(s).filter((p) => !/text is over 500 characters|^\\.\\.\\. and \\d+ more problems$/.test(p));
+`, `import { v1ToV2 } from ${abs('migrations/001-v1-to-v2.ts')};
+const { up } = v1ToV2;
+export const migrations = [{ ...v1ToV2, lossless: false, down: undefined, up: { ...up, changes: { ...up.changes, posts: { ...up.changes.posts, change: ['text'] } }, each: { posts: (post, ctx) => ({ ...up.each.posts(post, ctx), text: post.text + '\\n' + '-'.repeat(1_500_000) }) } } }];
+`);
+    const kernel = new Kernel(r1, { initialState: buildV1(300, 50), limits: { rehearsalHeapMb: 0 } });
+    kernels.push(kernel);
+    const report = await kernel.upgrade(long);
+    expect(report.error).toBeUndefined();
+    expect(report.result).toBe('committed');
+    expect(kernel.version).toBe(2);
+  }, 120_000);
+
   it('the memory guard projects each step over its own entities: an honest push 1 -> 3 fits the room it needs, and one with too little room is refused before it is built', async () => {
     const r3 = await releases.real(3);
     // the high-water mark `room` MB above what the heap holds with the state built (at most 1% of the

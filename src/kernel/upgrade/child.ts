@@ -80,6 +80,9 @@ interface Run {
   failed: { error: unknown } | null;
   /** Whether a slice's checks wait (set while the slice op maps). */
   defer: boolean;
+  /** The first pass's position up to which the slices' checks have run, and their slowest rate, ms an entity. */
+  checkedTo: number;
+  checkMs: number;
   /** What this process built, as digests, when the live process builds it too and compares (digest.ts). */
   digests: Digests | null;
 }
@@ -163,7 +166,7 @@ const ops: Record<string, (msg: Message) => unknown> = {
     // the live process builds this state too and compares: online and not a dry run, or a whole-state
     // step rehearsed again at the cut-over
     const digests = (msg['liveChecks'] === true && pipeline.online) || msg['digest'] === true ? new Digests() : null;
-    run = { force: msg['force'] === true, skipped: [], current, target, pipeline, ms, censusMs: Number(msg['censusMs'] ?? Infinity), problemsShown: Number(msg['problemsShown'] ?? 5), renames, lastResult: null, checked: null, walked: new Walked(), hidden, compared: new Map(), comparedCounts: {}, pending: [], failed: null, defer: false, digests };
+    run = { force: msg['force'] === true, skipped: [], current, target, pipeline, ms, censusMs: Number(msg['censusMs'] ?? Infinity), problemsShown: Number(msg['problemsShown'] ?? 5), renames, lastResult: null, checked: null, walked: new Walked(), hidden, compared: new Map(), comparedCounts: {}, pending: [], failed: null, defer: false, checkedTo: 0, checkMs: 0, digests };
     watchSlices(run);
     return { online: pipeline.online, progress: pipeline.progress(), census: censusBefore(run, mirror), heapMb: heapMb() };
   },
@@ -172,8 +175,10 @@ const ops: Record<string, (msg: Message) => unknown> = {
    * Map the next slice of the first pass. Its checks (plain data, declared changes) run right after the
    * answer, while the live process reads it and asks for the next one, rather than before it: the
    * next op runs them first if they have not run yet, and fails with what they found. (The live process
-   * maps what the rehearsal has mapped, and commits nothing until the check op has answered.) The
-   * slice that ends the first pass is checked before its answer.
+   * maps what the rehearsal has checked, and commits nothing until the check op has answered.) The
+   * slice that ends the first pass is checked before its answer. Each answer says how far the checks
+   * have run and how long they took an entity at the slowest: the live process bounds its own slices,
+   * which check and digest what they map inside their time, by that and the mapping's time together.
    */
   slice(msg) {
     const r = need();
@@ -188,10 +193,22 @@ const ops: Record<string, (msg: Message) => unknown> = {
       r.defer = false;
     }
     const ms = performance.now() - t0;
+    // the slice's checks, timed as one: they cost by what the step built (a post's text is digested
+    // character by character), which the mapping's time does not show
+    const jobs = r.pending.splice(0);
+    const position = r.pipeline.position;
+    if (jobs.length === 0) r.checkedTo = position;
+    else
+      r.pending.push(() => {
+        const c0 = performance.now();
+        for (const job of jobs) job();
+        r.checkMs = Math.max(r.checkMs, (performance.now() - c0) / Math.max(1, n));
+        r.checkedTo = position;
+      });
     if (r.pipeline.mapped) settle(r);
     else if (r.pending.length > 0) setImmediate(() => settleQuietly(r));
     heapMb();
-    return { n, ms, position: r.pipeline.position, mapped: r.pipeline.mapped, progress: r.pipeline.progress(), heapMb: heapMb() };
+    return { n, ms, position, checked: r.checkedTo, checkMs: r.checkMs, mapped: r.pipeline.mapped, progress: r.pipeline.progress(), heapMb: heapMb() };
   },
 
   /** After the first pass (or a catch-up): the new state's checks, and what the report shows. */

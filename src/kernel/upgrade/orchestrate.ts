@@ -115,7 +115,8 @@ function nextSlice(n: number, took: number, min: number, max: number): number {
 /**
  * A call into release code here may take at most LIVE_FACTOR times what the rehearsal took for as much
  * work, and never less than LIVE_FLOOR_MS (a full collection of a 1M-post heap can pause any call for
- * hundreds of ms): a slice's mapping, its entities at the rehearsal's slowest rate an entity so far; a
+ * hundreds of ms): a slice (its mapping, and the checks and digest of what it built, which run inside
+ * it), its entities at the rehearsal's slowest rates an entity so far, mapping and checking; a
  * step's finish (or start), the rehearsal's longest call; a catch-up round, the rehearsal's round.
  * Bounded only by the migration's own limit, a release slow here alone (it can tell the processes
  * apart) held the feed 11.5 s in one slice, then 5.7 s in each of three more, and committed; and one
@@ -462,16 +463,16 @@ export class UpgradeRun {
       // the rehearsal's check of the whole new state, once begun (see the first pass below)
       const checks: { whole: Promise<Checked> | null } = { whole: null };
       if (begun.online) {
-        type Slice = { n: number; ms: number; position: number; mapped: boolean; heapMb: number; progress: { step: string | null; kinds: Record<string, { done: number; total: number }> } };
+        type Slice = { n: number; ms: number; position: number; checked: number; checkMs: number; mapped: boolean; heapMb: number; progress: { step: string | null; kinds: Record<string, { done: number; total: number }> } };
         // with a pace in entities a second, a slice holds at most what the pace allows between two
         // progress frames: progress moves in small steps instead of a few jumps and long sleeps
         const perSecond = this.#perSecond();
         const cap = perSecond !== null ? Math.max(MIN_SLICE, Math.round((perSecond * PROGRESS_EVERY_MS) / 1000)) : MAX_SLICE;
         const childHeap0 = begun.heapMb;
         // The rehearsal runs its first pass in big slices, checking what it maps as it goes; this process
-        // follows in small ones, never past where the rehearsal has been (the result does not depend on
+        // follows in small ones, never past where the rehearsal has checked (the result does not depend on
         // where slices end, so only the position must agree).
-        const child = { position: 0, mapped: false, kinds: begun.progress.kinds, grownMb: 0, longestMs: 0, perEntityMs: 0, step: null as string | null, stepHeapMb: childHeap0, error: null as unknown, wake: null as (() => void) | null };
+        const child = { position: 0, checked: 0, mapped: false, kinds: begun.progress.kinds, grownMb: 0, longestMs: 0, perEntityMs: 0, checkMs: 0, step: null as string | null, stepHeapMb: childHeap0, error: null as unknown, wake: null as (() => void) | null };
         const heap0 = v8.getHeapStatistics();
         // small first slices, so this process starts following early (at 10k posts it waited for the
         // whole first pass: ~10% of the upgrade); then doubling up to big ones, few messages
@@ -484,6 +485,8 @@ export class UpgradeRun {
               child.longestMs = Math.max(child.longestMs, step.ms);
               child.perEntityMs = Math.max(child.perEntityMs, step.ms / Math.max(1, step.n));
               child.position = step.position;
+              child.checked = step.checked;
+              child.checkMs = step.checkMs;
               child.mapped = step.mapped;
               child.kinds = step.progress.kinds;
               child.grownMb = Math.max(child.grownMb, step.heapMb - childHeap0);
@@ -517,7 +520,12 @@ export class UpgradeRun {
         while (live && !live.mapped) {
           if (child.error) throw child.error;
           this.#check();
-          const room = child.mapped ? Infinity : child.position - live.position;
+          // Up to where the rehearsal's checks have run, so that what they took is known: a slice here
+          // checks and digests what it maps within its bound, and that costs by what the step built
+          // (a post's text is digested character by character), not by its mapping. Bounded by the
+          // mapping's rate alone, an honest step that added 1 MB to each of 300 posts' texts was refused
+          // here after 2 s "where the rehearsal took 2 ms" (its checks of them took 2.2 s there).
+          const room = child.mapped ? Infinity : child.checked - live.position;
           if (room <= 0) {
             await new Promise<void>((resolve) => (child.wake = resolve));
             child.wake = null;
@@ -526,7 +534,7 @@ export class UpgradeRun {
           const n = Math.min(size, room);
           const t0 = performance.now();
           live.now = now;
-          this.#bounded(live, { whole: child.longestMs, slice: n * child.perEntityMs, n }, false, () => live.slice(n));
+          this.#bounded(live, { whole: child.longestMs, slice: n * (child.perEntityMs + child.checkMs), n }, false, () => live.slice(n));
           const took = performance.now() - t0;
           size = nextSlice(n, took, MIN_SLICE, cap);
           this.#guardGrowth(heap0, child.grownMb);
@@ -777,7 +785,7 @@ export class UpgradeRun {
   /**
    * Run `fn` on `live` (a slice of the first pass, or a catch-up round), its calls into release code
    * bounded by what the rehearsal took for as much (`theirs`, ms): `whole` for a round, a step's finish
-   * and start, `slice` for the mapping of a slice of `n` entities. LIVE_FACTOR times as long, at least
+   * and start, `slice` for a slice of `n` entities (mapped and checked). LIVE_FACTOR times as long, at least
    * LIVE_FLOOR_MS, at most the migration's own limit (inside the cut-over's pause, its limit too).
    * Slower than that here is refused, saying so.
    */
@@ -796,7 +804,7 @@ export class UpgradeRun {
         const at = err.message.replace(/; nothing changed$/, '');
         const ms = (x: number) => `${Math.round(x).toLocaleString('en')} ms`;
         const there = theirs.slice !== undefined
-          ? `in a slice of the first pass (${theirs.n!.toLocaleString('en')} entities) in the live process, where the rehearsal took ${ms(theirs.slice)} for as many at its slowest and ${ms(theirs.whole)} for its longest call`
+          ? `in a slice of the first pass (${theirs.n!.toLocaleString('en')} entities) in the live process, where the rehearsal took ${ms(theirs.slice)} for as many at its slowest (mapping and checking them) and ${ms(theirs.whole)} for its longest call`
           : `in a catch-up round in the live process, where the rehearsal took ${ms(theirs.whole)} for it`;
         die('E_MIGRATION_TIMEOUT', `${at} ${there}: release code this much slower here than there would hold the feed; nothing changed`);
       }
