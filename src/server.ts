@@ -75,6 +75,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   // Synchronous writes: a log line is out when the call returns, nothing is left to flush at exit, and
   // a reader that went away (EPIPE) turns logging off instead of hanging the exit in a retry loop.
   const log = pino({ level: options.logLevel ?? 'info', base: { service: 'molt' } }, options.logStream ?? pino.destination({ dest: 1, sync: true }));
+  // built before the token file is made: a boot version that does not build (MOLT_BOOT=9) leaves none
+  const [boot, files] = await Promise.all([buildRelease(options.boot ?? 1), buildClient() as Promise<StaticFiles>]);
   let tokenFile: string | null = null;
   let freshTokenFile = false;
   let token = options.token ?? process.env['MOLT_TOKEN'];
@@ -85,7 +87,6 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   }
   if (token.length < 16) throw new Error('the operator token must be at least 16 characters');
 
-  const [boot, files] = await Promise.all([buildRelease(options.boot ?? 1), buildClient() as Promise<StaticFiles>]);
   const metrics = createMetrics();
   // Warnings that clients cause are cut short and sampled: a client must not be able to fill the disk.
   const bounds = { ...DEFAULT_LOG, ...options.logBounds };

@@ -1,4 +1,4 @@
-/** `npm start` on a port that is taken: a setting to change, said as one, not an exception. */
+/** `npm start` with a setting it cannot use (a port that is taken, a boot version that does not build): said as one, not an exception. */
 import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -49,5 +49,20 @@ describe('a start on a port in use', () => {
     expect(r.code, r.stdout + r.stderr).toBe(2);
     expect(r.stderr).toBe(`molt: OPERATOR_PORT=${port} on 127.0.0.1 is in use (another molt, or another program, listens there): stop that one or set another OPERATOR_PORT\n`);
     expect(readFileSync(tokenFile, 'utf8')).toBe('an-operator-token-kept-0123456789\n');
+  }, 60_000);
+});
+
+describe('a start with a boot version that does not build', () => {
+  it('names MOLT_BOOT and exits 2, as for a bad setting, and leaves no token file', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'molt-start-'));
+    try {
+      const tokenFile = path.join(dir, 'operator-token');
+      const r = await start({ PORT: '0', OPERATOR_PORT: '0', MOLT_BOOT: '9', MOLT_TOKEN_FILE: tokenFile });
+      expect(r.code, r.stdout + r.stderr).toBe(2);
+      expect(r.stderr).toBe(`molt: MOLT_BOOT=9 does not build: no version folder at ${path.join('src', 'feed', 'v9')}\n`);
+      expect(existsSync(tokenFile)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 });
