@@ -155,11 +155,10 @@ function dataFields(value: unknown): Record<string, unknown> | null {
     // kernel looks without a time limit. A census() returning {__proto__: {get things() {...}}} held the
     // rehearsal in the census invariants until its deadline (E_REHEARSAL after 14 s, saying nothing).
     if (d === undefined || !('value' in d) || key === '__proto__') return null;
-    // defined, not assigned: lockdown froze Object.prototype, and assigning a key it has (constructor,
-    // hasOwnProperty) threw, so a census() counting a kind named constructor was reported as throwing
-    // "Cannot assign to read only property 'constructor'" (status, and every push: "the running
-    // release's census() breaks")
-    Object.defineProperty(out, key, { value: d.value, writable: true, enumerable: true, configurable: true });
+    // put, not assigned: a census() counting a kind named constructor was reported as throwing "Cannot
+    // assign to read only property 'constructor'" (status, and every push: "the running release's
+    // census() breaks")
+    put(out, key, d.value);
   }
   return out;
 }
@@ -172,6 +171,16 @@ function dataFields(value: unknown): Record<string, unknown> | null {
  */
 export function inherited(kind: string): boolean {
   return kind in Object.prototype;
+}
+
+/**
+ * node[key] = value, for a copy the kernel makes of plain data. A key every object has (constructor,
+ * hasOwnProperty, __proto__: plain data may hold one) is defined instead: lockdown froze
+ * Object.prototype, and assigning such a key threw "Cannot assign to read only property".
+ */
+export function put(node: Record<string | number, unknown>, key: string | number, value: unknown): void {
+  if (typeof key === 'string' && inherited(key)) Object.defineProperty(node, key, { value, writable: true, enumerable: true, configurable: true });
+  else node[key] = value;
 }
 
 function badOutcome(out: unknown, version: number, type: string, problem: string): never {

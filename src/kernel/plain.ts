@@ -1,6 +1,7 @@
 import { inspect, types } from 'node:util';
 import { feedRunning, hostFreeze, hostGetOwnPropertyNames } from './builtins.ts';
 import { die } from './errors.ts';
+import { put } from './guard.ts';
 import { runBounded } from './sandbox.ts';
 
 /**
@@ -634,10 +635,9 @@ export function plainCopy(value: unknown, maxBytes: number): unknown {
             const d = Object.getOwnPropertyDescriptor(v, k)!;
             if (!('value' in d)) throw new RangeError('holds a getter');
             bytes += k.length + 1;
-            // defined, not assigned: assigning a key frozen Object.prototype has (constructor,
-            // hasOwnProperty) threw, and a sample holding one was shown as "not shown: it Cannot assign
-            // to read only property 'constructor' of object '[object Object]'"
-            if (k !== '__proto__') Object.defineProperty(o, k, { value: copy(d.value, depth + 1), writable: true, enumerable: true, configurable: true });
+            // put, not assigned: a sample holding a key named constructor was shown as "not shown: it
+            // Cannot assign to read only property 'constructor' of object '[object Object]'"
+            if (k !== '__proto__') put(o, k, copy(d.value, depth + 1));
           }
           out = o;
         }

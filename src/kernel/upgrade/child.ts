@@ -12,7 +12,7 @@ import { Pipeline, plan } from '../migrate/pipeline.ts';
 import { directionOf, type Placed } from '../migrate/runner.ts';
 import { census, checkCensusInvariants, sampleOf, validate } from '../migrate/verify.ts';
 import { checkDeclared, difference, entityCheck, type Compared } from '../migrate/checks.ts';
-import { checkOutcome, show } from '../guard.ts';
+import { checkOutcome, put, show } from '../guard.ts';
 import { TimeoutError, describeThrown, runBounded, thrown } from '../sandbox.ts';
 import type { Served } from '../journal.ts';
 import type { Collection, Key } from '../../contract.ts';
@@ -326,7 +326,7 @@ const ops: Record<string, (msg: Message) => unknown> = {
       }
     }
     const notAccepted: Record<string, number> = {};
-    for (const [type, n] of dropped) Object.defineProperty(notAccepted, type, { value: n, writable: true, enumerable: true, configurable: true });
+    for (const [type, n] of dropped) put(notAccepted, type, n);
     return { commands: list.length, replayed, notAccepted, differences };
   },
 

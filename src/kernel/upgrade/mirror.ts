@@ -17,6 +17,7 @@
  * old length or key count of each node they change, and the child checks them: a mirror that drifted
  * from the live state is noticed and rebuilt from a full sync. Nothing here runs release code.
  */
+import { put } from '../guard.ts';
 
 export type Path = (string | number)[];
 
@@ -103,6 +104,8 @@ export class FullSync {
         for (const k in value) {
           const child = (value as Record<string, unknown>)[k];
           if (typeof child === 'object' && child !== null) {
+            // put, not assigned: a state holding an object of more than 64 KB with a key named
+            // constructor could not be upgraded at all (E_INTERNAL, this copy failing)
             put(copy, k, null);
             big.push({ path: [...path, k], value: child });
           } else put(copy, k, child);
@@ -186,17 +189,6 @@ function inOrder(node: Record<string | number, unknown>, keys: readonly string[]
   for (const k of keys) delete node[k];
   keys.forEach((k, i) => put(node, k, values[i]));
   return node;
-}
-
-/**
- * node[key] = value. A key Object.prototype has (constructor, hasOwnProperty: plain data may hold
- * one) is defined instead: lockdown froze Object.prototype, and assigning it threw "Cannot assign to
- * read only property 'constructor'", so a state holding an object of more than 64 KB with such a key
- * could not be upgraded at all (E_INTERNAL, the live state's copy to the rehearsal failing).
- */
-function put(node: Record<string | number, unknown>, key: string | number, value: unknown): void {
-  if (typeof key === 'string' && key in Object.prototype) Object.defineProperty(node, key, { value, writable: true, enumerable: true, configurable: true });
-  else node[key] = value;
 }
 
 /** The value at `path` in `root`, or undefined. */
