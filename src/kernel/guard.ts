@@ -192,7 +192,7 @@ function badOutcome(out: unknown, version: number, type: string, problem: string
  * {state, reply?, events?, bind?} or {error: {code, message}}. The values inside are checked by the
  * caller (plain.ts). The message is built only when something is wrong.
  */
-export function checkOutcome(out: unknown, version: number, type: string): Outcome<unknown> {
+export function checkOutcome(out: unknown, version: number, type: string, maxEvents = Infinity): Outcome<unknown> {
   const expected = 'expected {state, reply?, events?, bind?} or {error: {code, message}}';
   const o = dataFields(out);
   if (o === null) badOutcome(out, version, type, `${expected}, as a plain object of data`);
@@ -208,16 +208,33 @@ export function checkOutcome(out: unknown, version: number, type: string): Outco
   if (!('state' in o!)) badOutcome(out, version, type, expected);
   const { state, reply, events, bind } = o as Record<string, unknown>;
   if (typeof state !== 'object' || state === null) badOutcome(out, version, type, 'state must be an object');
-  // an array of the language's own (its iterator the frozen one): see the copy in kernel.ts #step
   if (events !== undefined && (typeof events !== 'object' || events === null || types.isProxy(events) || !Array.isArray(events) || Object.getPrototypeOf(events) !== Array.prototype))
     badOutcome(out, version, type, 'events must be a plain array');
   // a user id travels in presence frames to every socket and in every ctx.online: an id, not a payload
   if (bind !== undefined && bind !== null && (typeof bind !== 'string' || bind.length > MAX_USER_ID)) badOutcome(out, version, type, `bind must be a user id (a string of at most ${MAX_USER_ID} characters) or null`);
   const accepted: { state: unknown; reply?: unknown; events?: readonly FeedEvent[]; bind?: string | null } = { state };
   if (reply !== undefined) accepted.reply = reply;
-  if (events !== undefined) accepted.events = events as FeedEvent[];
+  if (events !== undefined) accepted.events = ownEvents(events as unknown[], `feed v${version} handle('${type.slice(0, 40)}')`, maxEvents);
   if (bind !== undefined) accepted.bind = bind as string | null;
   return accepted as Accepted<unknown>;
+}
+
+/**
+ * The events a handler returned (a plain array: checkOutcome), at most `max`, read once through
+ * descriptors into an array of the kernel's own. The release's was iterated again in the effects,
+ * outside the watchdog, so one whose prototype's iterator (or an index's getter) gave the events to
+ * the checks and looped the third time wedged the process for good, with one command.
+ */
+function ownEvents(events: readonly unknown[], where: string, max: number): FeedEvent[] {
+  const { length } = events;
+  if (length > max) die('E_TOO_LARGE', `${where}: sent ${length.toLocaleString('en')} events; one command may send at most ${max.toLocaleString('en')}`);
+  const copy: FeedEvent[] = [];
+  for (let i = 0; i < length; i++) {
+    const slot = Object.getOwnPropertyDescriptor(events, i);
+    if (slot === undefined || !('value' in slot)) die('E_HANDLER_CONTRACT', `${where} returned events with ${slot === undefined ? 'a hole' : 'a getter'} at [${i}]; events must be plain data`);
+    copy.push(slot.value as FeedEvent);
+  }
+  return copy;
 }
 
 /** After plain.ts checked them: every event has a string type and `to`, if any, lists user ids. */

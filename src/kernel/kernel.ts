@@ -646,28 +646,17 @@ export class Kernel {
     let outcome;
     let fanout: Done['fanout'];
     try {
-      outcome = checkOutcome(release.feed.handle(state, command, ctx), release.version, command.type);
+      // (events bounded in count, and read once into the kernel's own array: guard.ts ownEvents)
+      outcome = checkOutcome(release.feed.handle(state, command, ctx), release.version, command.type, this.#limits.maxEventsPerCommand);
       if ('state' in outcome) {
         const where = `feed v${release.version} handle('${command.type.slice(0, 40)}')`;
         const limits = this.#limits;
         // What goes on the wire must encode and be bounded: checked here, before anything is committed.
         if (outcome.reply !== undefined) checkSent(outcome.reply, where, 'reply', limits.maxReplyBytes);
         if (outcome.events) {
-          // bounded in count and in bytes together too: the walks below run outside the watchdog, and
-          // 10^5 events sharing one 200 KB object would be walked one by one (10^5 frames to every socket)
-          const { length } = outcome.events;
-          if (length > limits.maxEventsPerCommand) die('E_TOO_LARGE', `${where}: sent ${length.toLocaleString('en')} events; one command may send at most ${limits.maxEventsPerCommand.toLocaleString('en')}`);
-          // Read once, through descriptors, into an array of the kernel's own: the release's was
-          // iterated again in the effects, outside the watchdog, so one whose prototype's iterator
-          // (or an index's getter) gave the events to the checks and looped the third time wedged
-          // the process for good, with one command.
-          const events: FeedEvent[] = [];
-          for (let i = 0; i < length; i++) {
-            const slot = Object.getOwnPropertyDescriptor(outcome.events, i);
-            if (slot === undefined || !('value' in slot)) die('E_HANDLER_CONTRACT', `${where} returned events with ${slot === undefined ? 'a hole' : 'a getter'} at [${i}]; events must be plain data`);
-            events.push(slot.value as FeedEvent);
-          }
-          (outcome as { events?: readonly FeedEvent[] }).events = events;
+          // bounded in count (checkOutcome) and in bytes together too: the walks below run outside the
+          // watchdog, and 10^5 events sharing one 200 KB object would be walked one by one (10^5 frames
+          // to every socket)
           let bytes = 0;
           const sizes: number[] = [];
           for (const ev of outcome.events) {
