@@ -1,0 +1,53 @@
+/**
+ * docs/FEED.md read as a contract, command by command, against a real server on an ephemeral port
+ * through a real WebSocket: the sentences a second reading of FEED.md against v1, v2 and v3 found
+ * wrong or missing. Versions 1 to 3 are released and frozen (src/feed/released.json), so where the
+ * server and the page disagreed the page now says what the release does; each check here failed
+ * against the page as it was.
+ */
+import { describe, expect, it } from 'vitest';
+import { startServer, type RunningServer, type ServerOptions } from '../../src/server.ts';
+import { TestClient, UNMETERED } from '../support/client.ts';
+
+const SERVED = { port: 0, host: '127.0.0.1', operatorPort: 0, token: 'feed-contract-token-0123456789', logLevel: 'silent', ws: UNMETERED } as const;
+
+/** A server of the test's own, on ephemeral ports, closed when `use` is done. */
+async function served(options: ServerOptions, use: (server: RunningServer) => Promise<void>): Promise<void> {
+  const server = await startServer({ ...SERVED, ...options });
+  try {
+    await use(server);
+  } finally {
+    await server.close();
+  }
+}
+
+/** The refusal's code, or 'ok'. */
+async function code(c: TestClient, type: string, fields: Record<string, unknown> = {}): Promise<string> {
+  const r = await c.send(type, fields);
+  return r.ok ? 'ok' : r.error!.code;
+}
+
+describe('limit: nil, as FEED.md reads it in each version', () => {
+  it.each([1, 2])('v%s: timeline reads limit nil as left out (the default page of 20)', async (boot) => {
+    await served({ boot }, async (server) => {
+      const c = await TestClient.open(server.wsUrl);
+      await c.ok('join', { handle: 'ann' });
+      for (let i = 0; i < 21; i++) await c.ok('post', { text: `p${i}` });
+      const page = await c.ok('timeline', { limit: null });
+      expect(page.posts).toHaveLength(20);
+      expect(page.next).not.toBeNull();
+      c.close();
+    });
+  });
+
+  it('v3: limit nil is bad_limit for every listing, timeline included', async () => {
+    await served({ boot: 3 }, async (server) => {
+      const c = await TestClient.open(server.wsUrl);
+      await c.ok('join', { handle: 'ann' });
+      for (const [type, fields] of [['timeline', {}], ['home', {}], ['user_posts', { handle: 'ann' }], ['tag', { tag: 'x' }], ['notifications', {}]] as const) {
+        expect([type, await code(c, type, { ...fields, limit: null })]).toEqual([type, 'bad_limit']);
+      }
+      c.close();
+    });
+  });
+});
