@@ -51,3 +51,31 @@ describe('limit: nil, as FEED.md reads it in each version', () => {
     });
   });
 });
+
+describe("notifications' cursor, as FEED.md bounds it", () => {
+  it("takes only a next of the caller's own notifications: another listing's cursor or another user's is bad_cursor", async () => {
+    await served({ boot: 3 }, async (server) => {
+      const ann = await TestClient.open(server.wsUrl);
+      const bob = await TestClient.open(server.wsUrl);
+      await ann.ok('join', { handle: 'ann' });
+      await bob.ok('join', { handle: 'bob' });
+      for (let i = 0; i < 3; i++) await bob.ok('post', { text: `hi @ann ${i}` }); // ann's notifications: n1, n2, n3
+      await ann.ok('follow', { handle: 'bob' }); // bob's: n4
+      const first = await ann.ok('notifications', { limit: 1 });
+      expect(first.next).toEqual(expect.any(String));
+      const rest = await ann.ok('notifications', { before: first.next });
+      expect(rest.notifications).toHaveLength(2);
+      expect(await code(bob, 'notifications', { before: first.next })).toBe('bad_cursor'); // ann's cursor
+      expect(await code(bob, 'notifications', { before: '0' })).toBe('bad_cursor'); // ann's first notification
+      // a post listing's cursor is only a position there: timeline's next given to notifications is refused
+      for (let i = 0; i < 3; i++) await bob.ok('post', { text: `top ${i}` });
+      const page = await ann.ok('timeline', { limit: 3 });
+      expect(page.next).toBe('3');
+      expect(await code(ann, 'notifications', { before: page.next })).toBe('bad_cursor');
+      // ...while among the post listings a cursor from another is read as a position
+      expect((await ann.ok('user_posts', { handle: 'bob', before: page.next })).posts.map((p: { text: string }) => p.text)).toEqual(['hi @ann 2', 'hi @ann 1', 'hi @ann 0']);
+      ann.close();
+      bob.close();
+    });
+  });
+});
