@@ -79,3 +79,25 @@ describe("notifications' cursor, as FEED.md bounds it", () => {
     });
   });
 });
+
+describe('links in a text, as FEED.md splits them', () => {
+  it('finds no mention or tag inside a link, or inside a run that starts like one; a link needs what a mention needs before it', async () => {
+    await served({ boot: 3 }, async (server) => {
+      const c = await TestClient.open(server.wsUrl);
+      await c.ok('join', { handle: 'ann' });
+      await c.ok('join', { handle: 'bob' }); // this connection is now bob; ann exists to be mentioned
+      const read = async (text: string) => {
+        const { post } = await c.ok('post', { text });
+        return [post.mentions.map((m: { handle: string }) => m.handle), post.tags];
+      };
+      expect(await read('https://a.example/#molt')).toEqual([[], []]);
+      expect(await read('see http://a.example/@ann?x=#molt.')).toEqual([[], []]);
+      expect(await read('https://#molt https://@ann')).toEqual([[], []]); // no link, and still no tag or mention
+      expect(await read('xhttps://a.example/#molt/@ann')).toEqual([['ann'], ['molt']]); // no link: preceded by a letter
+      expect(await read('HTTPS://a.example/#molt')).toEqual([[], ['molt']]); // the scheme is lowercase only
+      expect(await read('https://a.example/x\u00a0#molt @ann')).toEqual([['ann'], ['molt']]); // a no-break space ends the link
+      expect(await read('(https://a.example/) #molt')).toEqual([[], ['molt']]);
+      c.close();
+    });
+  });
+});
