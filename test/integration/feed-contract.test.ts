@@ -101,3 +101,71 @@ describe('links in a text, as FEED.md splits them', () => {
     });
   });
 });
+
+describe("a command's refusals, in the order FEED.md lists them", () => {
+  it.each([1, 3])('v%s: post checks text before replyTo: bad_request, then empty or too_long, then no_such_post', async (boot) => {
+    await served({ boot }, async (server) => {
+      const c = await TestClient.open(server.wsUrl);
+      expect(await code(c, 'post', { text: 5, replyTo: 'p999' })).toBe('not_joined');
+      await c.ok('join', { handle: 'ann' });
+      expect(await code(c, 'post', { text: 5, replyTo: 'p999' })).toBe('bad_request');
+      expect(await code(c, 'post', { replyTo: 'p999' })).toBe('bad_request');
+      expect(await code(c, 'post', { text: ' ', replyTo: 'p999' })).toBe('empty');
+      expect(await code(c, 'post', { text: 'x'.repeat(501), replyTo: 'p999' })).toBe('too_long');
+      expect(await code(c, 'post', { text: 'x', replyTo: 'p999' })).toBe('no_such_post');
+      expect(await code(c, 'resume', { token: 5 })).toBe('bad_request');
+      expect(await code(c, 'resume', { token: 'not-a-session' })).toBe('bad_session');
+      c.close();
+    });
+  });
+
+  it('v3: react checks the post before the emoji; follow, update_profile, edit as their rows list', async () => {
+    await served({ boot: 3 }, async (server) => {
+      const c = await TestClient.open(server.wsUrl);
+      const other = await TestClient.open(server.wsUrl);
+      await other.ok('join', { handle: 'bob' });
+      const theirs = (await other.ok('post', { text: 'bob' })).post;
+      expect(await code(c, 'react', { post: 'p999', emoji: 'x' })).toBe('not_joined');
+      expect(await code(c, 'follow', { user: 'u1' })).toBe('not_joined');
+      await c.ok('join', { handle: 'ann' });
+      expect(await code(c, 'react', { post: 'p999', emoji: 'x' })).toBe('no_such_post');
+      expect(await code(c, 'react', { post: theirs.id, emoji: 'x' })).toBe('bad_emoji');
+      expect(await code(c, 'follow', {})).toBe('bad_request');
+      expect(await code(c, 'follow', { handle: 'nobody' })).toBe('no_such_user');
+      expect(await code(c, 'unfollow', { handle: 'ANN' })).toBe('self_follow');
+      expect(await code(c, 'update_profile', { name: '', bio: 'x'.repeat(161) })).toBe('bad_name');
+      expect(await code(c, 'update_profile', { name: 5, bio: 'x'.repeat(161) })).toBe('bad_request');
+      expect(await code(c, 'edit', { post: theirs.id, text: 5 })).toBe('not_your_post');
+      const mine = (await c.ok('post', { text: 'mine' })).post;
+      expect(await code(c, 'edit', { post: mine.id, text: 5 })).toBe('bad_request');
+      expect(await code(c, 'edit', { post: mine.id, text: '' })).toBe('empty');
+      expect(await code(c, 'user_posts', { handle: 'nobody', limit: 0 })).toBe('no_such_user');
+      expect(await code(c, 'user_posts', { handle: 'ann', limit: 0, before: 'x' })).toBe('bad_limit');
+      expect(await code(c, 'tag', { tag: '42', limit: 0 })).toBe('bad_tag');
+      c.close();
+      other.close();
+    });
+  });
+
+  it("v3: edit's window takes the hour's last millisecond, and the current text again is accepted past the hour and after the fifth edit", async () => {
+    let now = Date.UTC(2026, 0, 1);
+    await served({ boot: 3, kernel: { clock: () => now } }, async (server) => {
+      const c = await TestClient.open(server.wsUrl);
+      await c.ok('join', { handle: 'ann' });
+      const late = (await c.ok('post', { text: 'v0' })).post;
+      const busy = (await c.ok('post', { text: 'e0' })).post;
+      for (let i = 1; i <= 5; i++) await c.ok('edit', { post: busy.id, text: `e${i}` });
+      expect(await code(c, 'edit', { post: busy.id, text: 'e6' })).toBe('too_many_edits');
+      const same = await c.ok('edit', { post: busy.id, text: ' e5 ' }); // trimmed: the current text
+      expect(same.post).toMatchObject({ text: 'e5', edits: 5 });
+      now += 60 * 60 * 1000;
+      expect((await c.ok('edit', { post: late.id, text: 'v1' })).post).toMatchObject({ edits: 1, edited: now });
+      now += 1;
+      expect(await code(c, 'edit', { post: late.id, text: 'v2' })).toBe('edit_window');
+      const before = c.frames.length;
+      expect((await c.ok('edit', { post: late.id, text: 'v1' })).post).toMatchObject({ text: 'v1', edits: 1 });
+      expect(c.frames.slice(before).filter((f) => f.t === 'event')).toEqual([]); // no event
+      c.close();
+    });
+  });
+});
