@@ -169,3 +169,57 @@ describe("a command's refusals, in the order FEED.md lists them", () => {
     });
   });
 });
+
+describe("v3's views and events, field by field as FEED.md gives them", () => {
+  it("dates history's versions by when each was written; reads a mention's handle as the user's own; sends no read or profile event for nothing; online without name; reactions in the emoji order", async () => {
+    let now = Date.UTC(2026, 0, 1);
+    await served({ boot: 3, kernel: { clock: () => now } }, async (server) => {
+      const ann = await TestClient.open(server.wsUrl);
+      const bob = await TestClient.open(server.wsUrl);
+      await ann.ok('join', { handle: 'Ann' });
+      await bob.ok('join', { handle: 'bob' });
+      const posted = now;
+      const { post } = await bob.ok('post', { text: 'hi @ANN' });
+      expect(post.mentions).toEqual([{ id: 'u1', handle: 'Ann' }]);
+      now += 1000;
+      await bob.ok('edit', { post: post.id, text: 'hi @ann, again' });
+      now += 1000;
+      await bob.ok('edit', { post: post.id, text: 'third' });
+      expect(await bob.ok('history', { post: post.id })).toEqual({
+        post: post.id,
+        versions: [
+          { text: 'hi @ANN', at: posted },
+          { text: 'hi @ann, again', at: posted + 1000 },
+          { text: 'third', at: posted + 2000 },
+        ],
+      });
+
+      // reactions in ❤️ 😂 🎉 😮 😢 👍 order, whatever order they came in
+      for (const emoji of ['👍', '🎉', '❤️']) await ann.ok('react', { post: post.id, emoji });
+      const reacted = await ann.ok('react', { post: post.id, emoji: '😂' });
+      expect(Object.keys(reacted.reactions)).toEqual(['❤️', '😂', '🎉', '👍']);
+      expect(reacted.mine).toEqual(['❤️', '😂', '🎉', '👍']);
+
+      expect((await ann.ok('online')).users).toEqual([{ id: 'u1', handle: 'Ann' }, { id: 'u2', handle: 'bob' }]);
+
+      const mark = async () => {
+        const before = ann.frames.length;
+        await ann.ok('mark_read');
+        await ann.ok('$ping'); // every event of mark_read came before its reply
+        return ann.frames.slice(before).filter((f) => f.t === 'event').map((f) => (f as { event: { type: string } }).event.type);
+      };
+      expect(await mark()).toEqual(['read']);
+      expect(await mark()).toEqual([]); // none unread: no read event
+      const profile = async (fields: Record<string, unknown>) => {
+        const before = ann.frames.length;
+        await ann.ok('update_profile', fields);
+        await ann.ok('$ping');
+        return ann.frames.slice(before).filter((f) => f.t === 'event').map((f) => (f as { event: { type: string } }).event.type);
+      };
+      expect(await profile({ name: 'Ann A' })).toEqual(['profile']);
+      expect(await profile({ name: ' Ann A ', bio: '' })).toEqual([]); // as they were
+      ann.close();
+      bob.close();
+    });
+  });
+});
