@@ -23,6 +23,45 @@ export class MsgpackExtension {
 const DECODED = new Set([0x00, 0x42, 0x52, 0x62, 0x65, 0x72, 0x73, 0x74, 0x78, 0xff]);
 for (let type = 1; type < 0xff; type++) if (!DECODED.has(type)) addExtension({ type, unpack: () => new MsgpackExtension(type > 0x7f ? type - 0x100 : type) } as never);
 
+/**
+ * msgpack's extension type 0 (notepack's undefined) is nil to a client (PROTOCOL.md). msgpackr reads
+ * it as undefined, and a field holding undefined is a field left out to the feed: `{limit: ext 0}` was
+ * served the default page where `{limit: nil}` is bad_limit, `{token: ext 0}` to leave was no token.
+ * Read as msgpackr does (a key so read stays "undefined", as PROTOCOL.md says), then, only in a frame
+ * that held one, every undefined value is made null: `sawUndefined` says whether the frame did.
+ */
+let sawUndefined = false;
+const undefinedExtension = Object.assign(
+  () => {
+    sawUndefined = true;
+    return undefined;
+  },
+  { noBuffer: true },
+);
+addExtension({ type: 0, unpack: undefinedExtension } as never);
+
+/** `value` with every undefined in it (a map's value, an array's item, itself) made null, in place. */
+function nilForUndefined(value: unknown): unknown {
+  if (value === undefined) return null;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) {
+        if (node[i] === undefined) node[i] = null;
+        else if (typeof node[i] === 'object' && node[i] !== null) stack.push(node[i]);
+      }
+    } else if (typeof node === 'object' && node !== null && Object.getPrototypeOf(node) === Object.prototype) {
+      const map = node as Record<string, unknown>;
+      for (const key of Object.keys(map)) {
+        if (map[key] === undefined) map[key] = null;
+        else if (typeof map[key] === 'object' && map[key] !== null) stack.push(map[key]);
+      }
+    }
+  }
+  return value;
+}
+
 /** What msgpackr makes of the byte 0xC1, which msgpack never uses: not a frame. */
 export const NEVER_USED: unknown = C1;
 
@@ -57,7 +96,12 @@ export function encodeWith(base: ServerFrame, key: string, value: unknown): Buff
  * ws.ts asks for it only from a socket that has already sent a frame that did not decode.
  */
 export function decode(data: Buffer, quiet = false): unknown {
-  if (!quiet) return packr.unpack(data);
+  sawUndefined = false;
+  const value = quiet ? unpackQuietly(data) : packr.unpack(data);
+  return sawUndefined ? nilForUndefined(value) : value;
+}
+
+function unpackQuietly(data: Buffer): unknown {
   const E = Error as { stackTraceLimit?: number };
   const limit = E.stackTraceLimit;
   E.stackTraceLimit = 0;

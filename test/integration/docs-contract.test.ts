@@ -188,6 +188,38 @@ describe("a command map's keys, as PROTOCOL.md reads them", () => {
   }, 30_000);
 });
 
+describe("msgpack's extension type 0 as a value, as PROTOCOL.md reads it", () => {
+  it('reads it as nil, not as a field left out: limit ext 0 is bad_limit in v3, token ext 0 to leave is bad_request; in an array it is nil too', async () => {
+    await served({ boot: 3 }, async (server) => {
+    const c = await TestClient.open(server.wsUrl);
+    await c.ok('join', { handle: 'ext' });
+    const str = (s: string) => Buffer.concat([Buffer.of(0xa0 | s.length), Buffer.from(s)]).toString('hex');
+    // {id, type, <field>: <value>}
+    const frame = (id: number, type: string, field: string, value: string) => Buffer.from(`83${str('id')}${id.toString(16).padStart(2, '0')}${str('type')}${str(type)}${str(field)}${value}`, 'hex');
+    const EXT0 = 'd40000';
+    const sent = [
+      frame(1, 'timeline', 'limit', EXT0),
+      frame(2, 'timeline', 'limit', 'c0'),
+      frame(3, 'follow', 'user', `91${EXT0}`), // [ext 0]: looked up as an id, [null]
+      frame(4, 'leave', 'token', EXT0),
+      frame(5, 'leave', 'token', 'c0'),
+    ];
+    const before = c.frames.length;
+    for (const f of sent) c.socket.send(f);
+    await c.waitFor(() => c.frames.filter((f, i) => i >= before && f.t === 'reply').length >= sent.length);
+    const replies = c.frames.slice(before).filter((f) => f.t === 'reply') as { id: number; ok: boolean; error?: { code: string } }[];
+    expect(replies.map((r) => [r.id, r.error?.code ?? 'ok'])).toEqual([
+      [1, 'bad_limit'],
+      [2, 'bad_limit'],
+      [3, 'no_such_user'],
+      [4, 'bad_request'],
+      [5, 'bad_request'],
+    ]);
+    c.close();
+    });
+  }, 30_000);
+});
+
 describe('POST /upgrade, as PROTOCOL.md takes it', () => {
   it('takes a release without hash (and view null), and refuses one whose hash does not match with E_RELEASE_HASH (HTTP 409)', async () => {
     await served({}, async (server) => {
