@@ -2,8 +2,13 @@ import { C1, Packr, addExtension } from 'msgpackr';
 import { Last } from './last.ts';
 import type { ServerFrame } from './protocol.ts';
 
-/** msgpack with plain maps on both ends (no records extension), so any msgpack client can talk to us. */
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+/**
+ * msgpack with plain maps on both ends (no records extension), so any msgpack client can talk to us.
+ * undefined goes out as nil: msgpackr's default is its extension type 0, which other libraries read
+ * as an extension (Python's msgpack: ExtType(0, b'\x00')), and a release may reply or send an event
+ * with undefined in it (plain data, to the kernel).
+ */
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number', encodeUndefinedAsNil: true });
 
 /**
  * A msgpack extension value of a type msgpackr does not decode itself. msgpackr throws on one, and the

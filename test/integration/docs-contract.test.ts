@@ -220,6 +220,34 @@ describe("msgpack's extension type 0 as a value, as PROTOCOL.md reads it", () =>
   }, 30_000);
 });
 
+describe('what the server sends, as PROTOCOL.md promises any msgpack library reads it', () => {
+  it("sends a release's undefined as nil, never as msgpack's extension type 0", async () => {
+    const { patchedVersion } = await import('../support/releases.ts');
+    const { default: WebSocket } = await import('ws');
+    const patched = patchedVersion(
+      `const out = served(s, c, ctx);\n  if (c.type === 'online' && 'state' in out) return { ...out, reply: { users: undefined, list: [undefined] }, events: [{ type: 'odd', x: undefined }] };\n  return out;`,
+    );
+    try {
+      await served({ boot: patched.dir }, async (server) => {
+        const socket = new WebSocket(server.wsUrl);
+        const raw: Buffer[] = [];
+        socket.on('message', (d: Buffer) => raw.push(d));
+        await new Promise((resolve) => socket.once('open', resolve));
+        socket.send(Buffer.from(`82a2696401a474797065a6${Buffer.from('online').toString('hex')}`, 'hex')); // {id: 1, type: "online"}
+        await expect.poll(() => raw.length).toBeGreaterThanOrEqual(3); // hello, the event, the reply
+        const [event, reply] = raw.slice(1).map((b) => b.toString('hex'));
+        // {t: "event", seq: 1, version: 1, event: {type: "odd", x: nil}}
+        expect(event).toBe(`de0004a174a56576656e74a373657101a776657273696f6e01a56576656e74de0002a474797065a36f6464a178c0`);
+        // {t: "reply", id: 1, ok: true, data: {users: nil, list: [nil]}}
+        expect(reply).toBe(`de0004a174a57265706c79a2696401a26f6bc3a464617461de0002a57573657273c0a46c69737491c0`);
+        socket.close();
+      });
+    } finally {
+      patched.remove();
+    }
+  }, 60_000);
+});
+
 describe('POST /upgrade, as PROTOCOL.md takes it', () => {
   it('takes a release without hash (and view null), and refuses one whose hash does not match with E_RELEASE_HASH (HTTP 409)', async () => {
     await served({}, async (server) => {
