@@ -248,6 +248,48 @@ describe('what the server sends, as PROTOCOL.md promises any msgpack library rea
   }, 60_000);
 });
 
+describe('frames and strings, as PROTOCOL.md reads them', () => {
+  it("decodes bad UTF-8 as TextDecoder does, reads a key given twice by its last value, refuses bytes after the map and an empty frame with E_BAD_FRAME, and bounds $since's seq by the newest event", async () => {
+    await served({}, async (server) => {
+    const c = await TestClient.open(server.wsUrl);
+    await c.ok('join', { handle: 'utf' });
+    const str = (s: string) => Buffer.concat([Buffer.of(0xa0 | s.length), Buffer.from(s)]).toString('hex');
+    const send = async (hex: string, frames = 1) => {
+      const before = c.frames.length;
+      c.socket.send(Buffer.from(hex, 'hex'));
+      await c.waitFor(() => c.frames.slice(before).filter((f) => f.t === 'reply' || f.t === 'error').length >= frames);
+      return c.frames.slice(before).filter((f) => f.t === 'reply' || f.t === 'error') as { t: string; id?: number; ok?: boolean; data?: any; error?: { code: string } }[];
+    };
+    // {id, type: "post", text: "x" <bad> "y"}
+    const post = async (id: number, bad: string) => {
+      const text = `78${bad}79`;
+      const [r] = await send(`83${str('id')}${id.toString(16).padStart(2, '0')}${str('type')}${str('post')}${str('text')}${(0xa0 | (text.length / 2)).toString(16)}${text}`);
+      return [...(r!.data.post.text as string)].map((ch) => ch.codePointAt(0)!.toString(16));
+    };
+    expect(await post(1, 'ff')).toEqual(['78', 'fffd', '79']);
+    expect(await post(2, 'e282')).toEqual(['78', 'fffd', '79']);
+    expect(await post(3, 'eda080')).toEqual(['78', 'fffd', 'fffd', 'fffd', '79']);
+    expect(await post(4, 'c080')).toEqual(['78', 'fffd', 'fffd', '79']);
+    expect(await post(5, 'f4908080')).toEqual(['78', 'fffd', 'fffd', 'fffd', 'fffd', '79']);
+
+    // {id: 6, type: "$ping", id: 7}: the last id is the one echoed
+    const [twice] = await send(`83${str('id')}06${str('type')}${str('$ping')}${str('id')}07`);
+    expect(twice).toMatchObject({ t: 'reply', id: 7, ok: true });
+
+    const ping = (id: number) => `82${str('id')}${id.toString(16).padStart(2, '0')}${str('type')}${str('$ping')}`;
+    const [two] = await send(ping(8) + ping(9));
+    expect(two).toMatchObject({ t: 'error', error: { code: 'E_BAD_FRAME' } });
+    const [empty] = await send('');
+    expect(empty).toMatchObject({ t: 'error', error: { code: 'E_BAD_FRAME' } });
+
+    const { seq } = await c.ok('$ping');
+    expect((await c.ok('$since', { seq })).events).toEqual([]);
+    for (const bad of [seq + 1, -1, 0.5]) expect([bad, (await c.send('$since', { seq: bad })).error?.code]).toEqual([bad, 'E_BAD_COMMAND']);
+    c.close();
+    });
+  }, 30_000);
+});
+
 describe('POST /upgrade, as PROTOCOL.md takes it', () => {
   it('takes a release without hash (and view null), and refuses one whose hash does not match with E_RELEASE_HASH (HTTP 409)', async () => {
     await served({}, async (server) => {
