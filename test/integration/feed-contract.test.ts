@@ -223,3 +223,22 @@ describe("v3's views and events, field by field as FEED.md gives them", () => {
     });
   });
 });
+
+describe("a post's text, trimmed as FEED.md lists it", () => {
+  it.each([1, 3])('v%s: trims exactly what String.prototype.trim does (not NEL, U+180E, U+200B or U+001C-U+001F), and ignores fields a command does not take', async (boot) => {
+    await served({ boot }, async (server) => {
+      const c = await TestClient.open(server.wsUrl);
+      await c.ok('join', { handle: 'ann' });
+      const trimmed = ['\t', '\n', '\v', '\f', '\r', ' ', '\u00a0', '\u1680', '\u2000', '\u200a', '\u2028', '\u2029', '\u202f', '\u205f', '\u3000', '\ufeff'];
+      for (const ch of trimmed) expect([ch.codePointAt(0), await code(c, 'post', { text: `${ch}${ch}` })]).toEqual([ch.codePointAt(0), 'empty']);
+      for (const ch of ['\u0085', '\u180e', '\u200b', '\u001c', '\u001f']) {
+        const { post } = await c.ok('post', { text: ` ${ch} ` });
+        expect(post.text).toBe(ch);
+      }
+      const { post } = await c.ok('post', { text: 'mine', author: 'u9', at: 5, replies: 7 });
+      expect(post).toMatchObject({ text: 'mine', author: { id: 'u1' }, replies: 0 });
+      expect(post.at).toBeGreaterThan(5);
+      c.close();
+    });
+  });
+});
