@@ -92,6 +92,42 @@ describe('the upgrade frames, as PROTOCOL.md lists them', () => {
   }, 60_000);
 });
 
+describe("the upgrade frames' before, as PROTOCOL.md places it", () => {
+  it('is in migrate, validate, held and a refusal after the migration began; not in cutover or committed, whose report has it as census.before', async () => {
+    await served({}, async (server) => {
+    const { buildRelease } = await import('../../src/release/build.ts');
+    const c = await TestClient.open(server.wsUrl);
+    await c.ok('join', { handle: 'bef' });
+    const { post } = await c.ok('post', { text: 'counted' });
+    await c.ok('like', { post: post.id });
+    const built = await buildRelease(2);
+    const call = (route: string, body: unknown) =>
+      fetch(`${server.operatorUrl}${route}`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json());
+    const upgrade = { release: { code: built.code, view: built.view } };
+    const frames = (id: string) => c.frames.filter((f): f is UpgradeFrame => f.t === 'upgrade' && f.upgrade === id);
+    const census = { users: 1, posts: 1, likes: 1 };
+
+    const holding = call('/upgrade', { ...upgrade, hold: true });
+    const held = (await c.waitFor((f) => f.t === 'upgrade' && f.phase === 'held', 30_000)) as UpgradeFrame;
+    await call('/abort', {});
+    expect(await holding).toMatchObject({ result: 'refused', error: { code: 'E_ABORTED' } });
+    await c.waitFor((f) => f.t === 'upgrade' && f.phase === 'refused' && f.upgrade === held.upgrade);
+    const aborted = frames(held.upgrade);
+    for (const f of aborted.filter((f) => ['migrate', 'validate', 'held', 'refused'].includes(f.phase))) expect([f.phase, f.detail]).toMatchObject([f.phase, { before: census }]);
+
+    const report = await call('/upgrade', upgrade);
+    expect(report).toMatchObject({ result: 'committed' });
+    await c.waitFor((f) => f.t === 'upgrade' && f.phase === 'committed' && f.upgrade === report.upgrade);
+    const pushed = frames(report.upgrade);
+    for (const f of pushed.filter((f) => ['migrate', 'validate'].includes(f.phase))) expect([f.phase, f.detail]).toMatchObject([f.phase, { before: census }]);
+    for (const f of pushed.filter((f) => ['begin', 'load', 'catch-up', 'cutover', 'committed'].includes(f.phase))) expect([f.phase, Object.keys(f.detail ?? {})]).not.toEqual([f.phase, expect.arrayContaining(['before'])]);
+    const committed = pushed.find((f) => f.phase === 'committed')!;
+    expect(committed.detail).toMatchObject({ report: { census: { before: census } } });
+    c.close();
+    });
+  }, 90_000);
+});
+
 describe('$since and the backlog, as PROTOCOL.md bounds it', () => {
   it('says E_GAP for events the byte bound let go before the count bound did, and answers from the ones kept', async () => {
     await served({ limits: { backlogBytes: 8 * 1024 } }, async (server) => {
