@@ -242,3 +242,20 @@ describe("a post's text, trimmed as FEED.md lists it", () => {
     });
   });
 });
+
+describe("a text's length, counted as FEED.md counts it", () => {
+  it.each([1, 3])('v%s: counts code points, not what shows as one emoji: 250 ❤️ fill a post, 251 are too_long; 500 😀 fit', async (boot) => {
+    await served({ boot }, async (server) => {
+      const c = await TestClient.open(server.wsUrl);
+      await c.ok('join', { handle: 'ann' });
+      expect(await code(c, 'post', { text: '❤️'.repeat(250) })).toBe('ok');
+      expect(await code(c, 'post', { text: '❤️'.repeat(251) })).toBe('too_long');
+      expect(await code(c, 'post', { text: '👍🏽'.repeat(251) })).toBe('too_long');
+      expect(await code(c, 'post', { text: '👨‍👩‍👧'.repeat(100) })).toBe('ok');
+      expect(await code(c, 'post', { text: '👨‍👩‍👧'.repeat(100) + 'x' })).toBe('too_long');
+      expect(await code(c, 'post', { text: '😀'.repeat(500) })).toBe('ok');
+      expect(await code(c, 'post', { text: '😀'.repeat(501) })).toBe('too_long');
+      c.close();
+    });
+  });
+});
