@@ -259,3 +259,17 @@ describe("a text's length, counted as FEED.md counts it", () => {
     });
   });
 });
+
+describe("tag's argument, as FEED.md spells it", () => {
+  it('takes 1 to 50 ASCII letters, digits or underscores with a letter, in any case; anything else, left out included, is bad_tag', async () => {
+    await served({ boot: 3 }, async (server) => {
+      const c = await TestClient.open(server.wsUrl);
+      await c.ok('join', { handle: 'ann' });
+      await c.ok('post', { text: `#${'a'.repeat(50)} #_1a #Molt` });
+      for (const ok of ['a'.repeat(50), '_1A', 'MOLT', 'z']) expect([ok, (await c.ok('tag', { tag: ok })).posts.length]).toEqual([ok, ok === 'z' ? 0 : 1]);
+      for (const bad of ['', 'a'.repeat(51), '#molt', 'é', 'tagé', '42', '_', 'a b', 5, null]) expect([bad, await code(c, 'tag', { tag: bad })]).toEqual([bad, 'bad_tag']);
+      expect(await code(c, 'tag', {})).toBe('bad_tag');
+      c.close();
+    });
+  });
+});
