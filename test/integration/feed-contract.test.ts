@@ -273,3 +273,18 @@ describe("tag's argument, as FEED.md spells it", () => {
     });
   });
 });
+
+describe('a field left out or of the wrong type where FEED.md lists no bad_request', () => {
+  it.each([2, 3])("v%s: join's handle is bad_handle, react's and unreact's emoji bad_emoji", async (boot) => {
+    await served({ boot }, async (server) => {
+      const c = await TestClient.open(server.wsUrl);
+      for (const handle of [undefined, null, 5, ['ann']]) expect(await code(c, 'join', handle === undefined ? {} : { handle })).toBe('bad_handle');
+      await c.ok('join', { handle: 'ann' });
+      const { post } = await c.ok('post', { text: 'x' });
+      for (const type of ['react', 'unreact']) {
+        for (const emoji of [undefined, null, 1, ['🎉'], '\u2764']) expect([type, await code(c, type, emoji === undefined ? { post: post.id } : { post: post.id, emoji })]).toEqual([type, 'bad_emoji']);
+      }
+      c.close();
+    });
+  });
+});
