@@ -14,7 +14,8 @@ const USAGE = `molt: operate a running molt server
   molt push <version|folder>   build a release and upgrade the running server to it, online: the
                                new state is built beside the live one while the feed keeps serving
   molt rollback                go back to the previous release through its down migration
-  molt cutover                 cut over an upgrade that waits for it (push --hold)
+  molt cutover                 cut over an upgrade that waits for it (push --hold), and say once it
+                               has committed (exit 1 if it was refused instead)
   molt abort                   stop the running or held upgrade before its cut-over: nothing changes
   molt permanent               make the last upgrade permanent: close its reversible window (until
                                then, a rollback can replay every write since through the previous
@@ -140,11 +141,17 @@ async function main(argv: string[]): Promise<number> {
       print(json ? JSON.stringify(done) : `upgrade ${done.upgrade.slice(0, 8)} is permanent: rollback now goes back through down`);
       return 0;
     }
-    case 'cutover':
+    case 'cutover': {
+      if (target) throw new UsageError(`${command} takes no arguments`);
+      // answered once the cut-over has committed (a refusal, a stop that came first, exits 1)
+      const done = await api().post<{ upgrade: string; to: { version: number; release: string }; pauseMs: number }>('/cutover', {});
+      print(json ? JSON.stringify(done) : `upgrade ${done.upgrade.slice(0, 8)} cut over: committed, now v${done.to.version} (${short(done.to.release)}), commands waited ${ms(done.pauseMs)}; the push command prints its report`);
+      return 0;
+    }
     case 'abort': {
       if (target) throw new UsageError(`${command} takes no arguments`);
       const done = await api().post<{ upgrade: string }>(`/${command}`, {});
-      print(json ? JSON.stringify(done) : command === 'cutover' ? `cutting over upgrade ${done.upgrade.slice(0, 8)}: the push command reports when it is committed` : `aborting upgrade ${done.upgrade.slice(0, 8)}: nothing changes`);
+      print(json ? JSON.stringify(done) : `aborting upgrade ${done.upgrade.slice(0, 8)}: nothing changes`);
       return 0;
     }
     case 'status': {

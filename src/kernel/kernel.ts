@@ -210,6 +210,8 @@ export class Kernel {
   readonly #queue = new FairQueue<Waiting>((w) => w.conn ?? (w.system !== undefined ? SYSTEM_LANE : NO_CONNECTION_LANE));
   /** The upgrade running now (one at a time). */
   #upgrade: UpgradeRun | null = null;
+  /** The running upgrade's report, once it is recorded in the history (what `/cutover` waits for). */
+  #ended: Promise<UpgradeReport> | null = null;
   /** Past the second heap mark, this batch: the refusal every feed command gets (ceiling.ts). */
   #halt: Refusal | null = null;
   /** When the running release may be loaded again past the heap's mark (#reloadPastMark). */
@@ -818,6 +820,17 @@ export class Kernel {
     return { upgrade: run.id };
   }
 
+  /**
+   * Cut over a held upgrade and wait for it to end: its report says committed, or why not. Until the
+   * commit, the cut-over can still be refused (a stop that comes in the same turn aborts it, E_SHUTTING_DOWN;
+   * E_CUTOVER, E_DIVERGED...): the operator who asked for it is told the outcome, not that it began.
+   */
+  cutoverAndWait(): Promise<UpgradeReport> {
+    const ended = this.#ended;
+    this.cutover();
+    return ended!;
+  }
+
   /** End a running or held upgrade before its cut-over: nothing changes. */
   abort(): { upgrade: string } {
     const run = this.#upgrade;
@@ -832,15 +845,30 @@ export class Kernel {
     const id = randomUUID();
     const run = new UpgradeRun(this.#host(), { ...request, dryRun: request.dryRun ?? false }, id);
     this.#upgrade = run;
+    let settle!: (report: UpgradeReport) => void;
+    let fail!: (err: unknown) => void;
+    this.#ended = new Promise<UpgradeReport>((resolve, reject) => {
+      settle = resolve;
+      fail = reject;
+    });
+    this.#ended.catch(() => undefined); // nobody may be waiting on it
     let report: UpgradeReport;
     try {
       report = await run.run();
+    } catch (err) {
+      fail(err);
+      throw err;
     } finally {
       this.#upgrade = null;
+      this.#ended = null;
     }
-    this.#record({ upgrade: id, at: new Date(this.#clock()).toISOString(), kind: report.kind, dryRun: report.dryRun, result: report.result, from: report.from.version, to: report.to.version, release: report.to.release, pauseMs: report.pauseMs, ...(report.error ? { error: `${report.error.code}: ${report.error.message}` } : {}), ...(report.failedAt ? { failedAt: report.failedAt } : {}) });
-    this.#observe.upgrade?.(report);
-    this.#schedule();
+    try {
+      this.#record({ upgrade: id, at: new Date(this.#clock()).toISOString(), kind: report.kind, dryRun: report.dryRun, result: report.result, from: report.from.version, to: report.to.version, release: report.to.release, pauseMs: report.pauseMs, ...(report.error ? { error: `${report.error.code}: ${report.error.message}` } : {}), ...(report.failedAt ? { failedAt: report.failedAt } : {}) });
+      this.#observe.upgrade?.(report);
+      this.#schedule();
+    } finally {
+      settle(report);
+    }
     return report;
   }
 

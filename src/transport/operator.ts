@@ -14,7 +14,8 @@ import { OPERATOR_BODY_LIMIT } from './token.ts';
  *                                        types set aside for one address (`asides`)
  *   POST /upgrade  {release: {code, view, hash}, dryRun?, hold?, pace?, expect?}  -> UpgradeReport (409 if refused)
  *   POST /rollback {dryRun?, hold?, pace?, expect?}                            -> UpgradeReport (409 if refused)
- *   POST /cutover                     -> {upgrade}: a held upgrade cuts over (409 E_NOT_HELD)
+ *   POST /cutover                     -> {upgrade, result, to, pauseMs} once a held upgrade has cut over and
+ *                                        committed; 409 E_NOT_HELD, or the refusal that ended it instead
  *   POST /abort                       -> {upgrade}: the running upgrade stops before its cut-over
  *   POST /permanent                   -> {upgrade}: the last upgrade's reversible window closes
  *
@@ -105,7 +106,15 @@ export function createOperatorApi(kernel: Kernel, token: string, log?: FastifyBa
     return reply.code(report.result === 'refused' ? 409 : 200).send(report);
   });
 
-  app.post('/cutover', async () => kernel.cutover());
+  // Answered when the cut-over ends, with how it ended: until its commit it can still be refused (a
+  // stop in the same turn aborts it, E_SHUTTING_DOWN), and a 200 sent as it began told the operator
+  // of a cut-over that never happened.
+  app.post('/cutover', async (_req, reply) => {
+    const report = await kernel.cutoverAndWait();
+    if (report.result === 'committed') return { upgrade: report.upgrade, result: report.result, to: report.to, pauseMs: report.pauseMs };
+    const error = report.error ?? { code: 'E_INTERNAL', message: 'the upgrade ended without committing, and without saying why' };
+    return reply.code(409).send({ upgrade: report.upgrade, error: { code: error.code, message: `the cut-over did not happen: ${error.message}` } });
+  });
   app.post('/abort', async () => kernel.abort());
   app.post('/permanent', async () => kernel.permanent());
 
