@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -123,7 +124,7 @@ async function main(argv: string[]): Promise<number> {
       const release = await buildRelease(target);
       const client = api();
       const expect = (await client.get<Status>('/status')).release;
-      const report = await interruptible(client, () => watching(client, json, () => client.post<UpgradeReport>('/upgrade', { release: { code: release.code, view: release.view, hash: release.hash }, expect, ...upgradeOptions() })));
+      const report = await interruptible(client, (upgrade) => watching(client, json, () => client.post<UpgradeReport>('/upgrade', { release: { code: release.code, view: release.view, hash: release.hash }, expect, upgrade, ...upgradeOptions() })));
       print(json ? JSON.stringify(report, null, 2) : formatReport(report, accepted));
       return upgradeExit(report, accepted);
     }
@@ -131,7 +132,7 @@ async function main(argv: string[]): Promise<number> {
       if (target) throw new UsageError('rollback takes no version: it returns to the release that ran before');
       const client = api();
       const expect = (await client.get<Status>('/status')).release;
-      const report = await interruptible(client, () => watching(client, json, () => client.post<UpgradeReport>('/rollback', { expect, ...upgradeOptions() })));
+      const report = await interruptible(client, (upgrade) => watching(client, json, () => client.post<UpgradeReport>('/rollback', { expect, upgrade, ...upgradeOptions() })));
       print(json ? JSON.stringify(report, null, 2) : formatReport(report, accepted));
       return upgradeExit(report, accepted);
     }
@@ -217,7 +218,12 @@ export function parsePace(text: string): { perSecond: number } | { share: number
  * is too late, and the report says committed); a second stops waiting and exits 130 at once: the
  * abort already asked for stands (unless it could not be sent), and `molt status` shows how it ended.
  */
-async function interruptible<T>(client: ReturnType<typeof operator>, call: () => Promise<T>): Promise<T> {
+async function interruptible<T>(client: ReturnType<typeof operator>, call: (upgrade: string) => Promise<T>): Promise<T> {
+  // The upgrade goes by an id chosen here, and the abort names it: sent before the upgrade's own
+  // request reached the server (a Ctrl-C right after Enter, a large release on a slow link), an abort
+  // without one found nothing running (E_NOT_HELD) and the push went on and committed; and it stops
+  // no other operator's upgrade.
+  const upgrade = randomUUID();
   let abort: 'none' | 'asked' | 'failed' = 'none';
   const interrupt = (): void => {
     if (abort === 'failed') {
@@ -230,14 +236,14 @@ async function interruptible<T>(client: ReturnType<typeof operator>, call: () =>
     }
     abort = 'asked';
     process.stderr.write('\nmolt: aborting the upgrade (Ctrl-C again to stop waiting for the report)\n');
-    client.post('/abort', {}).catch((err: unknown) => {
+    client.post('/abort', { upgrade }).catch((err: unknown) => {
       abort = 'failed';
       process.stderr.write(`molt: could not abort: ${err instanceof Error ? err.message : String(err)}\n`);
     });
   };
   process.on('SIGINT', interrupt);
   try {
-    return await call();
+    return await call(upgrade);
   } finally {
     process.off('SIGINT', interrupt);
   }

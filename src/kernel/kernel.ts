@@ -175,6 +175,8 @@ function fail(code: ErrorCode, message?: string): Result {
 
 /** A status census slower than this, ms, is run again at most once every SLOW_CENSUS_FACTOR times as long. */
 const SLOW_CENSUS_MS = 50;
+/** Upgrades aborted by id before they arrived, kept until they do (the oldest forgotten past this). */
+const ABORT_AHEAD = 100;
 const SLOW_CENSUS_FACTOR = 20;
 
 export class Kernel {
@@ -831,20 +833,39 @@ export class Kernel {
     return ended!;
   }
 
-  /** End a running or held upgrade before its cut-over: nothing changes. */
-  abort(): { upgrade: string } {
+  /**
+   * End a running or held upgrade before its cut-over: nothing changes. With `upgrade`, only the
+   * upgrade of that id (one its caller named when it asked for it): one that has not started yet (its
+   * request still on its way: a Ctrl-C right after \`molt push\`) is refused as soon as it arrives, and
+   * another that runs meanwhile is left alone.
+   */
+  abort(upgrade?: string): { upgrade: string } {
     const run = this.#upgrade;
     if (this.#closed) die('E_SHUTTING_DOWN', 'the server is stopping: an upgrade not yet cut over was aborted, nothing changed');
-    if (!run || !run.abort()) die('E_NOT_HELD', 'no upgrade is running, or it is past its cut-over');
+    if (upgrade !== undefined && run?.id !== upgrade) {
+      const ended = this.#history.find((h) => h.upgrade === upgrade);
+      if (ended) die('E_NOT_HELD', `upgrade ${upgrade.slice(0, 8)} has already ended: ${ended.result}`);
+      this.#abortAhead.add(upgrade);
+      if (this.#abortAhead.size > ABORT_AHEAD) this.#abortAhead.delete(this.#abortAhead.values().next().value!);
+      return { upgrade };
+    }
+    if (!run || !run.abort()) die('E_NOT_HELD', run ? 'the upgrade is past its cut-over, or an abort was already asked for' : 'no upgrade is running');
     return { upgrade: run.id };
   }
+
+  /** Upgrades aborted by id before they started (their request had not arrived): refused when it does. */
+  readonly #abortAhead = new Set<string>();
 
   async #start(request: UpgradeOptions & { kind: 'push' | 'rollback'; source?: ReleaseSource }): Promise<UpgradeReport> {
     if (this.#upgrade) die('E_BUSY', `another upgrade (${this.#upgrade.id.slice(0, 8)}) is in progress; try again when it ends, or molt abort`);
     if (this.#closed) die('E_SHUTTING_DOWN', 'the server is stopping');
-    const id = randomUUID();
-    const run = new UpgradeRun(this.#host(), { ...request, dryRun: request.dryRun ?? false }, id);
+    const id = request.id ?? randomUUID();
+    if (request.id !== undefined && this.#history.some((h) => h.upgrade === id)) die('E_BAD_REQUEST', `upgrade ${id.slice(0, 8)} has already run: an upgrade's id names one attempt`);
+    const { id: _, ...asked } = request;
+    const run = new UpgradeRun(this.#host(), { ...asked, dryRun: request.dryRun ?? false }, id);
     this.#upgrade = run;
+    // aborted before it arrived: refused at once, nothing changed
+    if (this.#abortAhead.delete(id)) run.abort();
     let settle!: (report: UpgradeReport) => void;
     let fail!: (err: unknown) => void;
     this.#ended = new Promise<UpgradeReport>((resolve, reject) => {
@@ -1024,6 +1045,8 @@ function round(ms: number): number {
 
 /** What an operator may ask of a push or a rollback. */
 export interface UpgradeOptions {
+  /** The id this attempt goes by (its report's `upgrade`), chosen by the caller: abort(id) stops this one only, even before it starts. Default: a random UUID. */
+  id?: string;
   dryRun?: boolean;
   /** Leave a running release whose census() or sample() breaks (the report lists what was skipped). */
   force?: boolean;

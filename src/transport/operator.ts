@@ -12,11 +12,12 @@ import { OPERATOR_BODY_LIMIT } from './token.ts';
  *
  *   GET  /status                      -> Status (with the upgrade in progress, if any), and the command
  *                                        types set aside for one address (`asides`)
- *   POST /upgrade  {release: {code, view, hash}, dryRun?, hold?, pace?, expect?}  -> UpgradeReport (409 if refused)
- *   POST /rollback {dryRun?, hold?, pace?, expect?}                            -> UpgradeReport (409 if refused)
+ *   POST /upgrade  {release: {code, view, hash}, dryRun?, hold?, pace?, expect?, upgrade?}  -> UpgradeReport (409 if refused)
+ *   POST /rollback {dryRun?, hold?, pace?, expect?, upgrade?}                            -> UpgradeReport (409 if refused)
  *   POST /cutover                     -> {upgrade, result, to, pauseMs} once a held upgrade has cut over and
  *                                        committed; 409 E_NOT_HELD, or the refusal that ended it instead
- *   POST /abort                       -> {upgrade}: the running upgrade stops before its cut-over
+ *   POST /abort    {upgrade?}         -> {upgrade}: the running upgrade (or only the one of that id, even
+ *                                        before its request arrives) stops before its cut-over
  *   POST /permanent                   -> {upgrade}: the last upgrade's reversible window closes
  *
  * pace is {perSecond: n} (entities per second) or {share: 0..1} (of one CPU); expect is the release hash
@@ -25,7 +26,16 @@ import { OPERATOR_BODY_LIMIT } from './token.ts';
 /** Refusals that are about what else is going on, not about the request: HTTP 409. */
 const CONFLICTS = new Set(['E_BUSY', 'E_CONFLICT', 'E_NOT_HELD', 'E_SHUTTING_DOWN']);
 
-type Options = { dryRun?: unknown; hold?: unknown; pace?: unknown; expect?: unknown; force?: unknown; acceptDrops?: unknown; replay?: unknown };
+type Options = { dryRun?: unknown; hold?: unknown; pace?: unknown; expect?: unknown; force?: unknown; acceptDrops?: unknown; replay?: unknown; upgrade?: unknown };
+
+/** An upgrade's id as a caller may choose it (a UUID, as the server's own are). */
+const UPGRADE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function upgradeId(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !UPGRADE_ID.test(value)) throw new MoltError('E_BAD_REQUEST', 'upgrade must be a UUID in lower case (the id this upgrade goes by)');
+  return value;
+}
 
 /** The operator's options for a push or rollback, checked. */
 function options(body: Options | null | undefined): UpgradeOptions {
@@ -46,6 +56,8 @@ function options(body: Options | null | undefined): UpgradeOptions {
       throw new MoltError('E_BAD_REQUEST', 'acceptDrops must be {kind: count}');
     out.acceptDrops = { ...(a as Record<string, number>) };
   }
+  const id = upgradeId(body?.upgrade);
+  if (id !== undefined) out.id = id;
   if (body?.expect !== undefined) {
     if (typeof body.expect !== 'string' || !/^[0-9a-f]{64}$/.test(body.expect)) throw new MoltError('E_BAD_REQUEST', 'expect must be the hash of the release you mean to replace');
     out.expect = body.expect;
@@ -115,7 +127,11 @@ export function createOperatorApi(kernel: Kernel, token: string, log?: FastifyBa
     const error = report.error ?? { code: 'E_INTERNAL', message: 'the upgrade ended without committing, and without saying why' };
     return reply.code(409).send({ upgrade: report.upgrade, error: { code: error.code, message: `the cut-over did not happen: ${error.message}` } });
   });
-  app.post('/abort', async () => kernel.abort());
+  app.post('/abort', async (req) => {
+    const body = req.body as { upgrade?: unknown } | null | undefined;
+    if (body !== null && body !== undefined && (typeof body !== 'object' || Array.isArray(body))) throw new MoltError('E_BAD_REQUEST', 'the body must be a JSON object: {} or {upgrade}');
+    return kernel.abort(upgradeId(body?.upgrade));
+  });
   app.post('/permanent', async () => kernel.permanent());
 
   return app;

@@ -2,7 +2,12 @@
  * The operator API and the CLI in races with upgrades and with a stop: what the operator is told must
  * be what happened.
  */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ROOT } from '../../src/release/build.ts';
 import { buildRelease } from '../../src/release/build.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import { molt } from '../support/client.ts';
@@ -73,5 +78,72 @@ describe('the operator told what happened', { timeout: 90_000 }, () => {
     expect(JSON.parse(refused.stdout)).toEqual({ error: { code: 'E_SHUTTING_DOWN', message: expect.stringMatching(/^the cut-over did not happen: the server is stopping before its cut-over; nothing changed$/) } });
     expect(JSON.parse((await back).stdout)).toMatchObject({ result: 'refused', error: { code: 'E_SHUTTING_DOWN' } });
     expect(kernel.version).toBe(2);
+  });
+
+  it('Ctrl-C right after molt push, its request still on the way, aborts that push: it was told E_NOT_HELD and the push committed', async () => {
+    const server = await start();
+    // between the CLI and the server, a link on which POST /upgrade takes 300 ms (a large release, a tunnel)
+    let child: ReturnType<typeof spawn> | null = null;
+    const seen: string[] = [];
+    const slow = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        seen.push(`${req.method} ${req.url}`);
+        const forward = () => {
+          const up = request(`${server.operatorUrl}${req.url}`, { method: req.method, headers: req.headers }, (r) => {
+            res.writeHead(r.statusCode ?? 502, r.headers);
+            r.pipe(res);
+          });
+          up.end(Buffer.concat(chunks));
+        };
+        if (req.url === '/upgrade') {
+          setTimeout(forward, 300);
+          child!.kill('SIGINT');
+        } else forward();
+      });
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    try {
+      child = spawn(process.execPath, ['bin/molt.js', 'push', '2', '--json', '--url', `http://127.0.0.1:${(slow.address() as AddressInfo).port}`, `--token=${TOKEN}`], { cwd: ROOT });
+      const out = { stdout: '', stderr: '' };
+      child.stdout!.on('data', (d: Buffer) => (out.stdout += d));
+      child.stderr!.on('data', (d: Buffer) => (out.stderr += d));
+      const code = await new Promise<number | null>((resolve) => child!.on('exit', resolve));
+      expect(seen).toEqual(['GET /status', 'POST /upgrade', 'POST /abort']);
+      expect(out.stderr).not.toContain('could not abort');
+      expect(code, out.stderr).toBe(1);
+      expect(JSON.parse(out.stdout)).toMatchObject({ result: 'refused', failedAt: 'begin', error: { code: 'E_ABORTED' } });
+      expect(server.kernel.version).toBe(1);
+    } finally {
+      slow.closeAllConnections();
+      slow.close();
+    }
+  });
+
+  it("POST /abort {upgrade} stops that upgrade only: one that has not arrived yet is refused when it does, another running is left alone, one that ended is E_NOT_HELD", async () => {
+    const server = await start();
+    const v2 = await buildRelease(2);
+    const release = { code: v2.code, view: v2.view };
+    // aborted before it arrives
+    const early = randomUUID();
+    expect(await post(server, '/abort', { upgrade: early })).toEqual({ status: 200, body: { upgrade: early } });
+    expect(await post(server, '/upgrade', { release, upgrade: early })).toMatchObject({ status: 409, body: { upgrade: early, result: 'refused', failedAt: 'begin', error: { code: 'E_ABORTED' } } });
+    expect(server.kernel.version).toBe(1);
+    // an id names one attempt: not again
+    expect(await post(server, '/upgrade', { release, upgrade: early })).toMatchObject({ status: 400, body: { error: { code: 'E_BAD_REQUEST', message: expect.stringContaining('has already run') } } });
+    expect(await post(server, '/abort', { upgrade: early })).toMatchObject({ status: 409, body: { error: { code: 'E_NOT_HELD', message: `upgrade ${early.slice(0, 8)} has already ended: refused` } } });
+    // another's abort leaves a running upgrade alone
+    const mine = randomUUID();
+    const held = post(server, '/upgrade', { release, hold: true, upgrade: mine });
+    await expect.poll(() => server.kernel.status().upgrade?.held, { timeout: 30_000 }).toBe(true);
+    expect(server.kernel.status().upgrade?.upgrade).toBe(mine);
+    expect((await post(server, '/abort', { upgrade: randomUUID() })).status).toBe(200);
+    expect(server.kernel.status().upgrade?.held).toBe(true);
+    for (const bad of ['nope', 42, mine.toUpperCase()]) expect((await post(server, '/abort', { upgrade: bad })).body.error.code).toBe('E_BAD_REQUEST');
+    expect((await post(server, '/upgrade', { release, upgrade: 'x' })).status).toBe(400);
+    expect(await post(server, '/abort', { upgrade: mine })).toEqual({ status: 200, body: { upgrade: mine } });
+    expect(await held).toMatchObject({ status: 409, body: { upgrade: mine, error: { code: 'E_ABORTED' } } });
+    expect(server.kernel.version).toBe(1);
   });
 });

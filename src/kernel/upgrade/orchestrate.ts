@@ -401,6 +401,8 @@ export class UpgradeRun {
       lap = now;
     };
     try {
+      // aborted before it started (by its id, its request still on its way)
+      if (this.#abort) throw this.#abort;
       // ---- load: in the rehearsal first, then here ----
       const { release: current, state: s0 } = host.current();
       if (this.#req.expect !== undefined && this.#req.expect !== current.hash)
