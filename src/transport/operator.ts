@@ -37,6 +37,34 @@ function upgradeId(value: unknown): string | undefined {
   return value;
 }
 
+/** The fields each route reads: any other is refused, never ignored ({"dry_run": true} committed). */
+const OPTION_FIELDS = ['dryRun', 'hold', 'pace', 'expect', 'force', 'acceptDrops', 'replay', 'upgrade'];
+const FIELDS: Record<string, readonly string[]> = {
+  '/upgrade': ['release', ...OPTION_FIELDS],
+  '/rollback': OPTION_FIELDS,
+  '/abort': ['upgrade'],
+  '/cutover': [],
+  '/permanent': [],
+};
+
+/**
+ * A body a route reads, checked for what the route does not know: a misspelt flag (dry_run, dryrun,
+ * accept_drops) read as left out would run the real thing, as a flag that is not a boolean once did.
+ */
+function known(route: string, body: unknown): void {
+  if (body === null || body === undefined) return;
+  if (typeof body !== 'object' || Array.isArray(body)) throw new MoltError('E_BAD_REQUEST', `the body of POST ${route} must be a JSON object`);
+  const fields = FIELDS[route]!;
+  const unknown = Object.keys(body).filter((k) => !fields.includes(k));
+  if (unknown.length)
+    throw new MoltError('E_BAD_REQUEST', `POST ${route} takes ${fields.length ? `only ${fields.join(', ')}` : 'no fields'}, not ${unknown.slice(0, 5).map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}; nothing was done`);
+  const release = (body as { release?: unknown }).release;
+  if (route === '/upgrade' && release !== null && typeof release === 'object' && !Array.isArray(release)) {
+    const extra = Object.keys(release).filter((k) => !['code', 'view', 'hash'].includes(k));
+    if (extra.length) throw new MoltError('E_BAD_REQUEST', `a release is {code, view?, hash?}, not ${extra.slice(0, 5).map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}; nothing was done`);
+  }
+}
+
 /** The operator's options for a push or rollback, checked. */
 function options(body: Options | null | undefined): UpgradeOptions {
   if (body !== null && body !== undefined && (typeof body !== 'object' || Array.isArray(body))) throw new MoltError('E_BAD_REQUEST', 'the body must be a JSON object of options');
@@ -95,6 +123,12 @@ export function createOperatorApi(kernel: Kernel, token: string, log?: FastifyBa
     // a body that is not JSON (fastify says 415) cannot be read: 400, and what to send instead
     if (status === 415) return reply.code(400).send({ error: { code: 'E_BAD_REQUEST', message: `the body must be JSON, sent with Content-Type: application/json (got ${JSON.stringify(String(req.headers['content-type'] ?? 'none').slice(0, 80))})` } });
     return reply.code(status).send({ error: { code: status < 500 ? 'E_BAD_REQUEST' : 'E_INTERNAL', message: (err as Error).message } });
+  });
+
+  // before any route runs: a body with a field the route does not read is refused
+  app.addHook('preHandler', async (req) => {
+    const route = req.routeOptions.url;
+    if (req.method === 'POST' && route !== undefined && Object.hasOwn(FIELDS, route)) known(route, req.body);
   });
 
   app.setNotFoundHandler(notFound(': the operator API has GET /status and POST /upgrade, /rollback, /cutover, /abort, /permanent'));

@@ -146,4 +146,29 @@ describe('the operator told what happened', { timeout: 90_000 }, () => {
     expect(await held).toMatchObject({ status: 409, body: { upgrade: mine, error: { code: 'E_ABORTED' } } });
     expect(server.kernel.version).toBe(1);
   });
+
+  it('refuses a field a route does not read (a misspelt dry_run ran the real thing), and changes nothing', async () => {
+    const server = await start();
+    const v2 = await buildRelease(2);
+    const release = { code: v2.code, view: v2.view };
+    const history = server.kernel.status().history.length;
+    for (const [route, body, said] of [
+      ['/upgrade', { release, dry_run: true }, 'POST /upgrade takes only release, dryRun, hold, pace, expect, force, acceptDrops, replay, upgrade, not "dry_run"; nothing was done'],
+      ['/upgrade', { release, dryrun: true, accept_drops: { likes: 1 } }, 'not "dryrun", "accept_drops"'],
+      ['/upgrade', { release: { ...release, version: 2 }, dryRun: true }, 'a release is {code, view?, hash?}, not "version"; nothing was done'],
+      ['/rollback', { dryrun: true }, 'POST /rollback takes only dryRun, hold, pace, expect, force, acceptDrops, replay, upgrade, not "dryrun"'],
+      ['/cutover', { upgrade: randomUUID() }, 'POST /cutover takes no fields, not "upgrade"'],
+      ['/abort', { id: randomUUID() }, 'POST /abort takes only upgrade, not "id"'],
+      ['/permanent', { force: true }, 'POST /permanent takes no fields, not "force"'],
+    ] as const) {
+      const r = await post(server, route, body);
+      expect(r, route).toEqual({ status: 400, body: { error: { code: 'E_BAD_REQUEST', message: expect.stringContaining(said) } } });
+    }
+    expect(server.kernel.version).toBe(1);
+    expect(server.kernel.status().history).toHaveLength(history);
+    // what the routes do read still works, an empty object included; an unknown path is still 404
+    expect((await post(server, '/upgrade', { release, dryRun: true })).status).toBe(200);
+    expect((await post(server, '/cutover', {})).body.error.code).toBe('E_NOT_HELD');
+    expect((await post(server, '/nowhere', { x: 1 })).status).toBe(404);
+  });
 });
