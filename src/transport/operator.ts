@@ -72,6 +72,8 @@ function options(body: Options | null | undefined): UpgradeOptions {
   for (const flag of ['dryRun', 'hold', 'force', 'replay'] as const)
     if (body?.[flag] !== undefined && typeof body[flag] !== 'boolean') throw new MoltError('E_BAD_REQUEST', `${flag} must be true or false, not ${JSON.stringify(body[flag])?.slice(0, 40) ?? typeof body[flag]}`);
   const out: UpgradeOptions = { dryRun: body?.dryRun === true, hold: body?.hold === true, force: body?.force === true, replay: body?.replay === true };
+  // as molt refuses --dry-run --hold: a dry run ends before the cut-over, and would never wait for /cutover
+  if (out.dryRun && out.hold) throw new MoltError('E_BAD_REQUEST', 'dryRun and hold do not go together: a dry run ends before the cut-over, so it never waits for one');
   const pace = body?.pace as { perSecond?: unknown; share?: unknown } | undefined | null;
   if (pace !== undefined && pace !== null) {
     if (typeof pace === 'object' && typeof pace.perSecond === 'number' && pace.perSecond > 0 && Number.isFinite(pace.perSecond)) out.pace = { perSecond: pace.perSecond };

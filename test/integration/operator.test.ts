@@ -158,6 +158,9 @@ describe('the operator told what happened', { timeout: 90_000 }, () => {
       ['/upgrade', { release: { ...release, version: 2 }, dryRun: true }, 'a release is {code, view?, hash?}, not "version"; nothing was done'],
       ['/rollback', { dryrun: true }, 'POST /rollback takes only dryRun, hold, pace, expect, force, acceptDrops, replay, upgrade, not "dryrun"'],
       ['/cutover', { upgrade: randomUUID() }, 'POST /cutover takes no fields, not "upgrade"'],
+      // as molt refuses --dry-run --hold: it held nothing, and a /cutover for it found nothing held
+      ['/upgrade', { release, dryRun: true, hold: true }, 'dryRun and hold do not go together'],
+      ['/rollback', { dryRun: true, hold: true }, 'dryRun and hold do not go together'],
       ['/abort', { id: randomUUID() }, 'POST /abort takes only upgrade, not "id"'],
       ['/permanent', { force: true }, 'POST /permanent takes no fields, not "force"'],
     ] as const) {
