@@ -123,41 +123,41 @@ async function main(argv: string[]): Promise<number> {
       if (!target) throw new UsageError('push needs a version number or a version folder: molt push 2');
       const release = await buildRelease(target);
       const client = api();
-      const expect = (await client.get<Status>('/status')).release;
-      const report = await interruptible(client, (upgrade) => watching(client, json, () => client.post<UpgradeReport>('/upgrade', { release: { code: release.code, view: release.view, hash: release.hash }, expect, upgrade, ...upgradeOptions() })));
+      const expect = (await client.get<Status>('/status', { release: 'string' })).release;
+      const report = await interruptible(client, (upgrade) => watching(client, json, () => client.post<UpgradeReport>('/upgrade', { release: { code: release.code, view: release.view, hash: release.hash }, expect, upgrade, ...upgradeOptions() }, REPORT)));
       print(json ? JSON.stringify(report, null, 2) : formatReport(report, accepted));
       return upgradeExit(report, accepted);
     }
     case 'rollback': {
       if (target) throw new UsageError('rollback takes no version: it returns to the release that ran before');
       const client = api();
-      const expect = (await client.get<Status>('/status')).release;
-      const report = await interruptible(client, (upgrade) => watching(client, json, () => client.post<UpgradeReport>('/rollback', { expect, upgrade, ...upgradeOptions() })));
+      const expect = (await client.get<Status>('/status', { release: 'string' })).release;
+      const report = await interruptible(client, (upgrade) => watching(client, json, () => client.post<UpgradeReport>('/rollback', { expect, upgrade, ...upgradeOptions() }, REPORT)));
       print(json ? JSON.stringify(report, null, 2) : formatReport(report, accepted));
       return upgradeExit(report, accepted);
     }
     case 'permanent': {
       if (target) throw new UsageError('permanent takes no arguments');
-      const done = await api().post<{ upgrade: string }>('/permanent', {});
+      const done = await api().post<{ upgrade: string }>('/permanent', {}, { upgrade: 'string' });
       print(json ? JSON.stringify(done) : `upgrade ${done.upgrade.slice(0, 8)} is permanent: rollback now goes back through down`);
       return 0;
     }
     case 'cutover': {
       if (target) throw new UsageError(`${command} takes no arguments`);
       // answered once the cut-over has committed (a refusal, a stop that came first, exits 1)
-      const done = await api().post<{ upgrade: string; to: { version: number; release: string }; pauseMs: number }>('/cutover', {});
+      const done = await api().post<{ upgrade: string; to: { version: number; release: string }; pauseMs: number }>('/cutover', {}, { upgrade: 'string', to: 'object', pauseMs: 'number' });
       print(json ? JSON.stringify(done) : `upgrade ${done.upgrade.slice(0, 8)} cut over: committed, now v${done.to.version} (${short(done.to.release)}), commands waited ${ms(done.pauseMs)}; the push command prints its report`);
       return 0;
     }
     case 'abort': {
       if (target) throw new UsageError(`${command} takes no arguments`);
-      const done = await api().post<{ upgrade: string }>(`/${command}`, {});
+      const done = await api().post<{ upgrade: string }>(`/${command}`, {}, { upgrade: 'string' });
       print(json ? JSON.stringify(done) : `aborting upgrade ${done.upgrade.slice(0, 8)}: nothing changes`);
       return 0;
     }
     case 'status': {
       if (target) throw new UsageError(`status takes no arguments\n\n${USAGE}`);
-      const status = await api().get<OperatorStatus>('/status');
+      const status = await api().get<OperatorStatus>('/status', { version: 'number', release: 'string', history: 'array', releases: 'array', circuits: 'array' });
       print(json ? JSON.stringify(status, null, 2) : formatStatus(status));
       return 0;
     }
@@ -236,7 +236,7 @@ async function interruptible<T>(client: ReturnType<typeof operator>, call: (upgr
     }
     abort = 'asked';
     process.stderr.write('\nmolt: aborting the upgrade (Ctrl-C again to stop waiting for the report)\n');
-    client.post('/abort', { upgrade }).catch((err: unknown) => {
+    client.post('/abort', { upgrade }, { upgrade: 'string' }).catch((err: unknown) => {
       abort = 'failed';
       process.stderr.write(`molt: could not abort: ${err instanceof Error ? err.message : String(err)}\n`);
     });
@@ -258,7 +258,7 @@ async function watching<T>(client: ReturnType<typeof operator>, json: boolean, c
   if (!tty) return call();
   let last = '';
   const timer = setInterval(() => {
-    client.get<Status>('/status').then(
+    client.get<Status>('/status', { version: 'number' }).then(
       (s) => {
         const u = s.upgrade;
         if (!u) return;
@@ -304,6 +304,12 @@ function send(method: string, url: string, headers: Record<string, string>, body
   });
 }
 
+/** The fields an answer of the operator API must have, and their types (`array`, or a typeof). */
+type Shape = Record<string, 'string' | 'number' | 'object' | 'array'>;
+const isA = (type: Shape[string], value: unknown): boolean => (type === 'array' ? Array.isArray(value) : type === 'object' ? value !== null && typeof value === 'object' : typeof value === type);
+/** What an upgrade report needs for molt to print it. */
+const REPORT: Shape = { upgrade: 'string', kind: 'string', result: 'string', from: 'object', to: 'object', steps: 'array', census: 'object', dropped: 'object', phases: 'object', skipped: 'array' };
+
 /** A body as JSON, or null when it is not JSON (the status then says what happened). */
 function parsed(text: string): unknown {
   try {
@@ -330,7 +336,7 @@ function operator(url?: string, token?: string, tokenFile?: string) {
       throw new UsageError(`no operator token: ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); pass --token, or point --token-file or MOLT_TOKEN_FILE at the server's token file`);
     }
   }
-  const call = async <T>(method: string, route: string, body?: unknown): Promise<T> => {
+  const call = async <T>(method: string, route: string, shape: Shape, body?: unknown): Promise<T> => {
     const json = body === undefined ? undefined : JSON.stringify(body);
     // the server would answer 413 and close while this still writes: the call would fail as unreachable
     if (json !== undefined && Buffer.byteLength(json) > OPERATOR_BODY_LIMIT)
@@ -349,9 +355,17 @@ function operator(url?: string, token?: string, tokenFile?: string) {
     if (!ok && !(res.status === 409 && data && 'result' in data)) {
       throw new UsageError(`${method} ${route} failed (${res.status}): ${data?.error ? `${data.error.code}: ${data.error.message}` : res.statusText}`, data?.error?.code ?? `E_HTTP_${res.status}`);
     }
+    // What answered may not be molt's operator API (--url at another service, a proxy's page): said
+    // so, rather than a stack trace from reading what it is not
+    const missing = Object.entries(shape).find(([field, type]) => !isA(type, (data as Record<string, unknown> | null)?.[field]));
+    if (data === null || typeof data !== 'object' || Array.isArray(data) || missing)
+      throw new UsageError(
+        `what answered ${method} ${route} at ${base} is not molt's operator API (${data === null ? `not JSON: ${JSON.stringify(res.text.slice(0, 60))}` : `no ${missing?.[0] ?? 'object'} in its answer`}): check --url or MOLT_OPERATOR_URL (the server's OPERATOR_PORT, 8081 unless set)`,
+        'E_UNREACHABLE',
+      );
     return data as T;
   };
-  return { get: <T>(route: string) => call<T>('GET', route), post: <T>(route: string, body: unknown) => call<T>('POST', route, body) };
+  return { get: <T>(route: string, shape: Shape) => call<T>('GET', route, shape), post: <T>(route: string, body: unknown, shape: Shape) => call<T>('POST', route, shape, body) };
 }
 
 const short = (hash: string) => hash.slice(0, 12);

@@ -188,7 +188,7 @@ export const migrations = [{ ...v1ToV2, up: { ...v1ToV2.up, finish: () => { thro
   }, 60_000);
 
   it('reaches an operator API on a port fetch refuses (browsers block 10080, 6000, 6667...): OPERATOR_PORT may be any', async () => {
-    const stub = createServer((req, res) => res.setHeader('content-type', 'application/json').end(JSON.stringify({ version: 7, asked: req.url })));
+    const stub = createServer((req, res) => res.setHeader('content-type', 'application/json').end(JSON.stringify({ version: 7, release: 'r7', history: [], releases: [], circuits: [], asked: req.url })));
     let port = 0;
     for (const p of [10080, 6679, 6566, 4190, 3659, 6669]) {
       const taken = await new Promise<boolean>((resolve) => {
@@ -204,11 +204,38 @@ export const migrations = [{ ...v1ToV2, up: { ...v1ToV2.up, finish: () => { thro
     try {
       const r = await molt(['status', '--json', '--url', `http://127.0.0.1:${port}`, `--token=${DASH_TOKEN}`]);
       expect(r.code, r.stderr).toBe(0);
-      expect(JSON.parse(r.stdout)).toEqual({ version: 7, asked: '/status' });
+      expect(JSON.parse(r.stdout)).toMatchObject({ version: 7, asked: '/status' });
     } finally {
       stub.close();
     }
   });
+
+  it('says what answered is not the operator API (a web page, another service\'s JSON, nothing), rather than a stack trace', async () => {
+    const answers: Record<string, [string, string]> = { page: ['text/html', '<html><body>hello</body></html>'], other: ['application/json', '{"ok":true}'], empty: ['text/plain', ''] };
+    const stub = createServer((req, res) => {
+      const [type, body] = answers[req.headers['x-kind'] as string] ?? answers[(req.url ?? '').split('/')[1]!] ?? answers['page']!;
+      res.setHeader('content-type', type).end(body);
+    });
+    await new Promise<void>((resolve) => stub.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(stub.address() as AddressInfo).port}`;
+    try {
+      // every call at once: each is a CLI process of its own
+      const calls = Object.keys(answers).flatMap((kind) =>
+        (kind === 'page' ? [['status'], ['push', '2'], ['rollback'], ['cutover'], ['abort'], ['permanent']] : [['status'], ['cutover']]).map((command) => ({ kind, command })),
+      );
+      const results = await Promise.all(calls.map(({ kind, command }) => molt([...command, '--url', `${base}/${kind}`, `--token=${DASH_TOKEN}`])));
+      calls.forEach(({ kind, command }, i) => {
+        const r = results[i]!;
+        expect(r.code, `${kind} ${command.join(' ')}: ${r.stderr}`).toBe(2);
+        expect(r.stderr, `${kind} ${command.join(' ')}`).toMatch(/^molt: what answered (GET|POST) \/\w+ at http:\/\/127\.0\.0\.1:\d+\/\w+ is not molt's operator API \(.*\): check --url or MOLT_OPERATOR_URL/);
+        expect(r.stderr).not.toMatch(STACK);
+      });
+      const j = await molt(['status', '--json', '--url', `${base}/page`, `--token=${DASH_TOKEN}`]);
+      expect(JSON.parse(j.stdout)).toEqual({ error: { code: 'E_UNREACHABLE', message: expect.stringContaining("is not molt's operator API (not JSON: ") } });
+    } finally {
+      stub.close();
+    }
+  }, 120_000);
 
   it('refuses --accept-drops that names a kind twice, or a count past a safe integer, as bad usage: nothing is asked of the server', async () => {
     const history = server.kernel.status().history.length;
