@@ -13,7 +13,7 @@ export type Env = Readonly<Record<string, string | undefined>>;
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** Server options from PORT, HOST, OPERATOR_PORT, OPERATOR_HOST, MOLT_BOOT, MOLT_TOKEN_FILE, LOG_LEVEL
- *  and every limit's MOLT_* variable (src/config.ts; MOLT_TOKEN is read by the server itself). A bad
+ *  and every limit's MOLT_* variable (src/config.ts; MOLT_TOKEN is read by the server itself, and checked here). A bad
  *  value throws, naming the variable. */
 export function serverOptionsFromEnv(env: Env): ServerOptions {
   const port = (name: string, fallback: number): number => {
@@ -23,6 +23,12 @@ export function serverOptionsFromEnv(env: Env): ServerOptions {
     if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name}=${raw} is not a port (0 to 65535)`);
     return n;
   };
+  // MOLT_TOKEN travels in an HTTP header, where a space at either end is dropped and a character
+  // past ASCII cannot go: one the server would hold but no request could ever match is refused here,
+  // with the short one (a stack trace at start, exit 1, from the server's own check)
+  const token = env['MOLT_TOKEN'];
+  if (token !== undefined && token !== '' && (token.length < 16 || !/^[\x21-\x7e]+$/.test(token)))
+    throw new Error(`MOLT_TOKEN must be at least 16 characters of printable ASCII, with no spaces (it is sent in an HTTP header); it is ${token.length} characters${/^[\x21-\x7e]*$/.test(token) ? '' : ', some of them spaces, controls or past ASCII'}`);
   const level = env['LOG_LEVEL'];
   if (level !== undefined && level !== '' && !LEVELS.includes(level)) throw new Error(`LOG_LEVEL=${level} is not one of ${LEVELS.join(', ')}`);
   return {

@@ -66,3 +66,18 @@ describe('a start with a boot version that does not build', () => {
     }
   }, 60_000);
 });
+
+describe('a start with an operator token no request could carry', () => {
+  it('names MOLT_TOKEN and exits 2, as for a bad setting: too short (it was a stack trace, exit 1), a space at an end (every request was refused 401)', async () => {
+    for (const [token, said] of [
+      ['short', 'it is 5 characters'],
+      ['a-token-long-enough-0123456789 ', 'it is 31 characters, some of them spaces, controls or past ASCII'],
+      ['a-token-long-enough-0123456789\u00e9', 'it is 31 characters, some of them spaces, controls or past ASCII'],
+    ]) {
+      const r = await start({ PORT: '0', OPERATOR_PORT: '0', MOLT_TOKEN: token! });
+      expect(r.code, r.stdout + r.stderr).toBe(2);
+      expect(r.stderr).toBe(`molt: MOLT_TOKEN must be at least 16 characters of printable ASCII, with no spaces (it is sent in an HTTP header); ${said}\n`);
+      expect(r.stdout).not.toContain('molt is running');
+    }
+  }, 120_000);
+});
