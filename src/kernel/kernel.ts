@@ -818,7 +818,16 @@ export class Kernel {
   cutover(): { upgrade: string } {
     const run = this.#upgrade;
     if (this.#closed) die('E_SHUTTING_DOWN', 'the server is stopping: an upgrade not yet cut over was aborted, nothing changed');
-    if (!run || !run.cutover()) die('E_NOT_HELD', 'no upgrade is waiting for a cut-over; push with --hold first');
+    if (!run) die('E_NOT_HELD', 'no upgrade is waiting for a cut-over; push with --hold first');
+    if (!run.cutover()) {
+      const { phase, upgrade } = run.status();
+      // an upgrade is running: what to do depends on which (an early `molt cutover` is not told to push with --hold)
+      if (!run.holds) die('E_NOT_HELD', `upgrade ${upgrade.slice(0, 8)} was not pushed with --hold: it cuts over on its own when it is ready`);
+      if (run.aborting) die('E_NOT_HELD', `upgrade ${upgrade.slice(0, 8)} is not waiting for a cut-over: an abort came first, and nothing changes`);
+      // asked twice (two operators): the cut-over the first asked for is under way, and this one waits for it too
+      if (phase === 'cutover' || phase === 'commit') return { upgrade };
+      die('E_NOT_HELD', `upgrade ${upgrade.slice(0, 8)} is not held yet (${phase}): it waits for molt cutover once it has migrated and caught up (molt status says held)`);
+    }
     return { upgrade: run.id };
   }
 

@@ -11,6 +11,7 @@ import { ROOT } from '../../src/release/build.ts';
 import { buildRelease } from '../../src/release/build.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import { molt } from '../support/client.ts';
+import { buildV1 } from '../feed/build.ts';
 
 const TOKEN = 'operator-races-token-0123456789';
 
@@ -25,8 +26,8 @@ describe('the operator told what happened', { timeout: 90_000 }, () => {
   afterEach(async () => {
     await Promise.all(servers.splice(0).map((s) => s.close()));
   });
-  const start = async () => {
-    const server = await startServer({ port: 0, operatorPort: 0, token: TOKEN, logLevel: 'silent' });
+  const start = async (options: Parameters<typeof startServer>[0] = {}) => {
+    const server = await startServer({ port: 0, operatorPort: 0, token: TOKEN, logLevel: 'silent', ...options });
     servers.push(server);
     return server;
   };
@@ -173,5 +174,40 @@ describe('the operator told what happened', { timeout: 90_000 }, () => {
     expect((await post(server, '/upgrade', { release, dryRun: true })).status).toBe(200);
     expect((await post(server, '/cutover', {})).body.error.code).toBe('E_NOT_HELD');
     expect((await post(server, '/nowhere', { x: 1 })).status).toBe(404);
+  });
+
+  it('an early or a needless /cutover is told what the upgrade is doing, not to push with --hold', async () => {
+    const server = await start({ kernel: { initialState: buildV1(400, 20) } });
+    const v2 = await buildRelease(2);
+    const release = { code: v2.code, view: v2.view };
+    const migrating = () => expect.poll(() => server.kernel.status().upgrade?.phase, { timeout: 30_000 }).toBe('migrate');
+    const held = post(server, '/upgrade', { release, hold: true, pace: { perSecond: 50 } });
+    await migrating();
+    expect(await post(server, '/cutover')).toMatchObject({ status: 409, body: { error: { code: 'E_NOT_HELD', message: expect.stringMatching(/^upgrade [0-9a-f]{8} is not held yet \(migrate\): it waits for molt cutover once it has migrated and caught up/) } } });
+    expect((await post(server, '/abort')).status).toBe(200);
+    expect(await held).toMatchObject({ status: 409, body: { error: { code: 'E_ABORTED' } } });
+    const unheld = post(server, '/upgrade', { release, pace: { perSecond: 50 } });
+    await migrating();
+    expect(await post(server, '/cutover')).toMatchObject({ status: 409, body: { error: { code: 'E_NOT_HELD', message: expect.stringMatching(/^upgrade [0-9a-f]{8} was not pushed with --hold: it cuts over on its own/) } } });
+    expect((await post(server, '/abort')).status).toBe(200);
+    // aborted, and asked to cut over before it ends: the abort came first
+    expect(await post(server, '/cutover')).toMatchObject({ status: 409, body: { error: { code: 'E_NOT_HELD' } } });
+    expect(await unheld).toMatchObject({ status: 409, body: { error: { code: 'E_ABORTED' } } });
+    expect(server.kernel.version).toBe(1);
+
+    // asked twice, the second while the first's cut-over runs (a write just before it gives it a round to
+    // catch up): the second waits for the same cut-over, and both are told it committed
+    const kernel = server.kernel;
+    const third = post(server, '/upgrade', { release, hold: true });
+    await expect.poll(() => kernel.status().upgrade?.held, { timeout: 30_000 }).toBe(true);
+    const writer = kernel.connect({ welcome() {}, event() {}, upgrade() {} });
+    expect(await kernel.dispatch(writer, { type: 'join', handle: 'late_writer' })).toMatchObject({ ok: true });
+    const first = kernel.cutoverAndWait();
+    while (!kernel.cuttingOver) await new Promise((r) => setImmediate(r));
+    const again = kernel.cutoverAndWait();
+    expect((await first).result).toBe('committed');
+    expect(await again).toBe(await first);
+    expect(await third).toMatchObject({ status: 200, body: { result: 'committed' } });
+    expect(kernel.version).toBe(2);
   });
 });

@@ -187,6 +187,16 @@ export class UpgradeRun {
     return true;
   }
 
+  /** Whether an abort (the operator's, or a stop's) has ended this upgrade, or is ending it. */
+  get aborting(): boolean {
+    return this.#abort !== null;
+  }
+
+  /** Whether this upgrade waits for cutover() once migrated (push --hold). */
+  get holds(): boolean {
+    return this.#req.hold === true;
+  }
+
   /** A held upgrade: cut over now. False when it is not held, or an abort came first (it wins). */
   cutover(): boolean {
     if (!this.#cutover || this.#abort) return false;
