@@ -321,11 +321,16 @@ function parsed(text: string): unknown {
 
 function operator(url?: string, token?: string, tokenFile?: string) {
   const base = (url ?? process.env['MOLT_OPERATOR_URL'] ?? 'http://127.0.0.1:8081').replace(/\/$/, '');
-  let secret = token ?? process.env['MOLT_TOKEN'];
+  if (token !== undefined && tokenFile !== undefined) throw new UsageError(`--token and --token-file both give the token: give one\n\n${USAGE}`);
+  // a flag over a variable: --token-file was ignored while MOLT_TOKEN was set (one exported for another
+  // server), and the request refused 401
+  let secret = token ?? (tokenFile === undefined ? process.env['MOLT_TOKEN'] : undefined);
+  let source = token !== undefined ? '--token' : secret ? 'MOLT_TOKEN' : '';
   if (!secret) {
     // where the server keeps it: the same default and the same variable as the server's
     const given = tokenFile ?? (process.env['MOLT_TOKEN_FILE'] || undefined);
     const file = path.resolve(given ?? DEFAULT_TOKEN_FILE);
+    source = `${tokenFile !== undefined ? '--token-file' : given ? 'MOLT_TOKEN_FILE' : 'the token file'} ${file}`;
     if (!existsSync(file))
       throw new UsageError(
         `no operator token: ${file} does not exist${tokenFile ? ' (--token-file)' : given ? ' (MOLT_TOKEN_FILE)' : ''}; pass --token or set MOLT_TOKEN, or point at the server's token file with --token-file FILE or MOLT_TOKEN_FILE (the server writes it at ${DEFAULT_TOKEN_FILE} under the folder it was started from, or at its own MOLT_TOKEN_FILE)`,
@@ -349,7 +354,7 @@ function operator(url?: string, token?: string, tokenFile?: string) {
     }
     const data = parsed(res.text) as { error?: { code: string; message: string } } | null;
     const ok = res.status >= 200 && res.status < 300;
-    if (res.status === 401) throw new UsageError('the operator API refused the token (401): check --token, MOLT_TOKEN or the token file', 'E_UNAUTHORIZED');
+    if (res.status === 401) throw new UsageError(`the operator API refused the token (401), from ${source}: check --token, --token-file, MOLT_TOKEN or MOLT_TOKEN_FILE (a flag comes before a variable)`, 'E_UNAUTHORIZED');
     // 409 with a report is a refused upgrade: a result, not a failure of the call.
     if (res.status === 409 && data?.error && !('result' in data)) throw new Refused(data.error, `${method} ${route}`);
     if (!ok && !(res.status === 409 && data && 'result' in data)) {

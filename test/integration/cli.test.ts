@@ -313,6 +313,19 @@ describe('the token file', { timeout: 30_000 }, () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ version: 1 });
   });
 
+  it('given with --token-file, is read even where MOLT_TOKEN is set (a flag before a variable); a refused token names where it came from', async () => {
+    // MOLT_TOKEN exported for another server: --token-file was ignored, and every call refused 401
+    const r = await molt(['status', '--json', '--url', server.operatorUrl, '--token-file', tokenFile], { MOLT_TOKEN: 'another-servers-token-0123456789' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ version: 1 });
+    const env = await molt(['status', '--url', server.operatorUrl], { MOLT_TOKEN: 'another-servers-token-0123456789' });
+    expect(env.code).toBe(2);
+    expect(env.stderr).toBe('molt: the operator API refused the token (401), from MOLT_TOKEN: check --token, --token-file, MOLT_TOKEN or MOLT_TOKEN_FILE (a flag comes before a variable)\n');
+    const both = await molt(['status', '--url', server.operatorUrl, '--token-file', tokenFile, '--token=another-servers-token-0123456789']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/^molt: --token and --token-file both give the token: give one\n/);
+  });
+
   it('when it cannot be read (a folder), says so: no stack trace', async () => {
     const r = await molt(['status', '--url', server.operatorUrl, '--token-file', dir], { MOLT_TOKEN: '' });
     expect(r.code).toBe(2);
