@@ -110,6 +110,12 @@ async function main(argv: string[]): Promise<number> {
   if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
   const json = values.json;
   jsonOut = json;
+  // an option of push and rollback given to another command is refused, never ignored: `molt cutover
+  // --dry-run` cut over for real
+  const upgradeFlags = (['dry-run', 'hold', 'pace', 'force', 'accept-drops', 'replay'] as const).filter((f) => values[f] !== undefined && values[f] !== false);
+  const takes = command === 'push' ? ['dry-run', 'hold', 'pace', 'force', 'accept-drops'] : command === 'rollback' ? ['dry-run', 'hold', 'pace', 'force', 'accept-drops', 'replay'] : [];
+  const stray = upgradeFlags.filter((f) => !takes.includes(f));
+  if (stray.length) throw new UsageError(`${stray.map((f) => `--${f}`).join(', ')}: not an option of molt ${command}${takes.length ? '' : ` (only push and rollback take ${stray.length === 1 ? 'it' : 'them'})`}: nothing was done\n\n${USAGE}`);
   const dryRun = values['dry-run'];
   if (dryRun && values.hold) throw new UsageError(`--dry-run and --hold do not go together: a dry run ends before the cut-over, so it never waits for one\n\n${USAGE}`);
   const api = () => operator(values.url, values.token, values['token-file']);

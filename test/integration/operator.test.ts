@@ -210,4 +210,28 @@ describe('the operator told what happened', { timeout: 90_000 }, () => {
     expect(await third).toMatchObject({ status: 200, body: { result: 'committed' } });
     expect(kernel.version).toBe(2);
   });
+
+  it('molt cutover --dry-run (or abort --dry-run, status --hold, push --replay) is bad usage: the option was ignored and the cut-over, or the abort, was real', async () => {
+    const server = await start();
+    const cli = (args: string[]) => molt([...args, '--url', server.operatorUrl, `--token=${TOKEN}`]);
+    const push = cli(['push', '2', '--hold']);
+    await expect.poll(() => server.kernel.status().upgrade?.held, { timeout: 30_000 }).toBe(true);
+    const calls: [string[], string][] = [
+      [['cutover', '--dry-run'], "molt: --dry-run: not an option of molt cutover (only push and rollback take it): nothing was done\n"],
+      [['abort', '--dry-run'], "molt: --dry-run: not an option of molt abort (only push and rollback take it): nothing was done\n"],
+      [['permanent', '--pace', '5', '--hold'], "molt: --hold, --pace: not an option of molt permanent (only push and rollback take them): nothing was done\n"],
+      [['status', '--accept-drops', 'likes=1'], "molt: --accept-drops: not an option of molt status (only push and rollback take it): nothing was done\n"],
+      [['push', '2', '--replay'], "molt: --replay: not an option of molt push: nothing was done\n"],
+    ];
+    const results = await Promise.all(calls.map(([args]) => cli(args)));
+    calls.forEach(([args, said], i) => {
+      expect(results[i]!.code, args.join(' ')).toBe(2);
+      expect(results[i]!.stderr.startsWith(said), results[i]!.stderr).toBe(true);
+    });
+    // still held, on v1: nothing was cut over or aborted
+    expect(server.kernel.status().upgrade?.held).toBe(true);
+    expect(server.kernel.version).toBe(1);
+    expect((await cli(['abort'])).code).toBe(0);
+    expect((await push).code).toBe(1);
+  });
 });
