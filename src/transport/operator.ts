@@ -40,7 +40,8 @@ function upgradeId(value: unknown): string | undefined {
 /** The fields each route reads: any other is refused, never ignored ({"dry_run": true} committed). */
 const OPTION_FIELDS = ['dryRun', 'hold', 'pace', 'expect', 'force', 'acceptDrops', 'replay', 'upgrade'];
 const FIELDS: Record<string, readonly string[]> = {
-  '/upgrade': ['release', ...OPTION_FIELDS],
+  // replay is a rollback's (PROTOCOL.md): on a push it was refused E_NO_PREVIOUS, 'no reversible window is open'
+  '/upgrade': ['release', ...OPTION_FIELDS.filter((f) => f !== 'replay')],
   '/rollback': OPTION_FIELDS,
   '/abort': ['upgrade'],
   '/cutover': [],

@@ -154,7 +154,8 @@ describe('the operator told what happened', { timeout: 90_000 }, () => {
     const release = { code: v2.code, view: v2.view };
     const history = server.kernel.status().history.length;
     for (const [route, body, said] of [
-      ['/upgrade', { release, dry_run: true }, 'POST /upgrade takes only release, dryRun, hold, pace, expect, force, acceptDrops, replay, upgrade, not "dry_run"; nothing was done'],
+      ['/upgrade', { release, dry_run: true }, 'POST /upgrade takes only release, dryRun, hold, pace, expect, force, acceptDrops, upgrade, not "dry_run"; nothing was done'],
+      ['/upgrade', { release, replay: true }, 'not "replay"'],
       ['/upgrade', { release, dryrun: true, accept_drops: { likes: 1 } }, 'not "dryrun", "accept_drops"'],
       ['/upgrade', { release: { ...release, version: 2 }, dryRun: true }, 'a release is {code, view?, hash?}, not "version"; nothing was done'],
       ['/rollback', { dryrun: true }, 'POST /rollback takes only dryRun, hold, pace, expect, force, acceptDrops, replay, upgrade, not "dryrun"'],
