@@ -54,6 +54,23 @@ describe('the operator told what happened', { timeout: 90_000 }, () => {
     await stopping;
   });
 
+  it('POST /cutover overtaken by an abort in the same turn (two operators) is told the abort won, not 200', async () => {
+    const server = await start();
+    const v2 = await buildRelease(2);
+    const push = post(server, '/upgrade', { release: { code: v2.code, view: v2.view }, hold: true });
+    await expect.poll(() => server.kernel.status().upgrade?.held, { timeout: 30_000 }).toBe(true);
+    const kernel = server.kernel;
+    const cutover = kernel.cutover.bind(kernel);
+    kernel.cutover = () => {
+      const done = cutover();
+      kernel.abort();
+      return done;
+    };
+    expect(await post(server, '/cutover')).toMatchObject({ status: 409, body: { error: { code: 'E_ABORTED', message: 'the cut-over did not happen: the operator aborted the upgrade before its cut-over; nothing changed' } } });
+    expect(await push).toMatchObject({ status: 409, body: { result: 'refused', error: { code: 'E_ABORTED' } } });
+    expect(kernel.version).toBe(1);
+  });
+
   it('molt cutover says committed only once it is, and exits 1 naming the refusal when a stop came first', async () => {
     const server = await start();
     const cli = (args: string[]) => molt([...args, '--url', server.operatorUrl, `--token=${TOKEN}`]);
