@@ -31,7 +31,8 @@ const USAGE = `molt: operate a running molt server
 push and rollback options
   --dry-run            everything up to the cut-over, on the live state, in the rehearsal; changes nothing
   --hold               migrate and keep the new state caught up, then wait for molt cutover (or abort)
-                       (Ctrl-C while a push or rollback runs aborts it; a second stops waiting for the report)
+                       (Ctrl-C or SIGTERM while a push or rollback runs aborts it; a second stops waiting
+                       for the report)
   --pace N | N%        at most N entities a second, or N% of one CPU: to spare a busy feed, or to watch
   --force              leave a running release whose census() or sample() breaks (the report says
                        what was skipped)
@@ -231,27 +232,32 @@ async function interruptible<T>(client: ReturnType<typeof operator>, call: (upgr
   // no other operator's upgrade.
   const upgrade = randomUUID();
   let abort: 'none' | 'asked' | 'failed' = 'none';
-  const interrupt = (): void => {
+  // SIGTERM as Ctrl-C: `timeout 600 molt push 2`, or a service manager stopping the script that ran
+  // it, killed molt and left the upgrade running (held: until its time limit, every other push E_BUSY)
+  const interrupt = (signal: NodeJS.Signals): void => {
+    const status = signal === 'SIGTERM' ? 143 : 130;
     if (abort === 'failed') {
       process.stderr.write('molt: stopped waiting for the report; the abort was not taken (above): `molt status` shows the upgrade if it still runs, `molt abort` stops it\n');
-      process.exit(130);
+      process.exit(status);
     }
     if (abort === 'asked') {
       process.stderr.write('molt: stopped waiting for the report; the abort asked for stands: `molt status` shows how the upgrade ended\n');
-      process.exit(130);
+      process.exit(status);
     }
     abort = 'asked';
-    process.stderr.write('\nmolt: aborting the upgrade (Ctrl-C again to stop waiting for the report)\n');
+    process.stderr.write(`\nmolt: aborting the upgrade (${signal === 'SIGTERM' ? 'SIGTERM' : 'Ctrl-C'} again to stop waiting for the report)\n`);
     client.post('/abort', { upgrade }, { upgrade: 'string' }).catch((err: unknown) => {
       abort = 'failed';
       process.stderr.write(`molt: could not abort: ${err instanceof Error ? err.message : String(err)}\n`);
     });
   };
   process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
   try {
     return await call(upgrade);
   } finally {
     process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
   }
 }
 

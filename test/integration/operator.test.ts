@@ -252,4 +252,20 @@ describe('the operator told what happened', { timeout: 90_000 }, () => {
     expect((await cli(['abort'])).code).toBe(0);
     expect((await push).code).toBe(1);
   });
+
+  it('SIGTERM to molt push (timeout, a service manager) aborts the push as Ctrl-C does: it killed molt and left the upgrade held', async () => {
+    const server = await start();
+    const child = spawn(process.execPath, ['bin/molt.js', 'push', '2', '--hold', '--json', '--url', server.operatorUrl, `--token=${TOKEN}`], { cwd: ROOT });
+    const out = { stdout: '', stderr: '' };
+    child.stdout.on('data', (d: Buffer) => (out.stdout += d));
+    child.stderr.on('data', (d: Buffer) => (out.stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    await expect.poll(() => server.kernel.status().upgrade?.held, { timeout: 30_000 }).toBe(true);
+    child.kill('SIGTERM');
+    expect(await exited, out.stderr).toBe(1);
+    expect(out.stderr).toContain('molt: aborting the upgrade (SIGTERM again to stop waiting for the report)');
+    expect(JSON.parse(out.stdout)).toMatchObject({ result: 'refused', error: { code: 'E_ABORTED' } });
+    expect(server.kernel.status().upgrade).toBeNull();
+    expect(server.kernel.version).toBe(1);
+  });
 });
