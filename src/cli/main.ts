@@ -353,6 +353,10 @@ function operator(url?: string, token?: string, tokenFile?: string) {
       throw new UsageError(`no operator token: ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); pass --token, or point --token-file or MOLT_TOKEN_FILE at the server's token file`);
     }
   }
+  // a token travels in a header: a line break, a control or a character past Latin-1 in it made the
+  // request throw, said as "cannot reach the operator API" of a server that was there all along
+  if (/[^\x20-\x7e]/.test(secret))
+    throw new UsageError(`the operator token from ${source} holds a line break, a control character or one past ASCII, which no request can carry: the server's token is one line of printable ASCII (pass --token, or point --token-file or MOLT_TOKEN_FILE at the server's token file)`, 'E_UNAUTHORIZED');
   const call = async <T>(method: string, route: string, shape: Shape, body?: unknown): Promise<T> => {
     const json = body === undefined ? undefined : JSON.stringify(body);
     // the server would answer 413 and close while this still writes: the call would fail as unreachable

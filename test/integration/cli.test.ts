@@ -326,6 +326,15 @@ describe('the token file', { timeout: 30_000 }, () => {
     expect(both.stderr).toMatch(/^molt: --token and --token-file both give the token: give one\n/);
   });
 
+  it('holding what no request can carry (a second line), says so: it was "cannot reach the operator API" of a server that was there', async () => {
+    const bad = path.join(dir, 'two-lines');
+    writeFileSync(bad, 'an-operator-token-0123456789\n# the staging one\n');
+    const r = await molt(['status', '--json', '--url', server.operatorUrl, '--token-file', bad], { MOLT_TOKEN: '' });
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout)).toEqual({ error: { code: 'E_UNAUTHORIZED', message: `the operator token from --token-file ${bad} holds a line break, a control character or one past ASCII, which no request can carry: the server's token is one line of printable ASCII (pass --token, or point --token-file or MOLT_TOKEN_FILE at the server's token file)` } });
+    expect(r.stderr).not.toContain('cannot reach');
+  });
+
   it('when it cannot be read (a folder), says so: no stack trace', async () => {
     const r = await molt(['status', '--url', server.operatorUrl, '--token-file', dir], { MOLT_TOKEN: '' });
     expect(r.code).toBe(2);
