@@ -175,9 +175,9 @@ function fail(code: ErrorCode, message?: string): Result {
 
 /** A status census slower than this, ms, is run again at most once every SLOW_CENSUS_FACTOR times as long. */
 const SLOW_CENSUS_MS = 50;
+const SLOW_CENSUS_FACTOR = 20;
 /** Upgrades aborted by id before they arrived, kept until they do (the oldest forgotten past this). */
 const ABORT_AHEAD = 100;
-const SLOW_CENSUS_FACTOR = 20;
 
 export class Kernel {
   #cell: Cell;
