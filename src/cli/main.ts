@@ -297,7 +297,7 @@ async function watching<T>(client: ReturnType<typeof operator>, json: boolean, c
  * One HTTP request to the operator API, with node:http rather than fetch: fetch refuses ports browsers
  * block (6000, 6667, 10080...), and OPERATOR_PORT may be any of them.
  */
-function send(method: string, url: string, headers: Record<string, string>, body?: string): Promise<{ status: number; statusText: string; text: string }> {
+function send(method: string, url: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number | null): Promise<{ status: number; statusText: string; text: string }> {
   return new Promise((resolve, reject) => {
     const target = new URL(url);
     if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new Error(`not an http(s) URL`);
@@ -312,8 +312,23 @@ function send(method: string, url: string, headers: Record<string, string>, body
       },
     );
     req.on('error', reject);
+    // A server that takes the connection and never answers (stopped with SIGSTOP, its process held)
+    // kept `molt status` waiting for good
+    if (timeoutMs !== null) req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs / 1000} s (MOLT_OPERATOR_TIMEOUT_MS): the server took the connection but does not answer; is its process stopped or held?`)));
     req.end(body);
   });
+}
+
+/**
+ * How long a call waits for its answer, ms: all but a push's and a rollback's, which answer when the
+ * upgrade ends (a held one waits for the operator), and say meanwhile what it does on a terminal.
+ */
+function answerTimeoutMs(): number {
+  const text = process.env['MOLT_OPERATOR_TIMEOUT_MS'];
+  if (text === undefined || text === '') return 60_000;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`MOLT_OPERATOR_TIMEOUT_MS=${visible(text.slice(0, 40))}: expected a whole number of milliseconds, at least 1`);
+  return n;
 }
 
 /** The fields an answer of the operator API must have, and their types (`array`, or a typeof). */
@@ -357,6 +372,7 @@ function operator(url?: string, token?: string, tokenFile?: string) {
   // request throw, said as "cannot reach the operator API" of a server that was there all along
   if (/[^\x20-\x7e]/.test(secret))
     throw new UsageError(`the operator token from ${source} holds a line break, a control character or one past ASCII, which no request can carry: the server's token is one line of printable ASCII (pass --token, or point --token-file or MOLT_TOKEN_FILE at the server's token file)`, 'E_UNAUTHORIZED');
+  const timeout = answerTimeoutMs();
   const call = async <T>(method: string, route: string, shape: Shape, body?: unknown): Promise<T> => {
     const json = body === undefined ? undefined : JSON.stringify(body);
     // the server would answer 413 and close while this still writes: the call would fail as unreachable
@@ -364,7 +380,7 @@ function operator(url?: string, token?: string, tokenFile?: string) {
       throw new UsageError(`${method} ${route}: the request is ${(Buffer.byteLength(json) / 2 ** 20).toFixed(1)} MiB, and the operator API reads at most ${OPERATOR_BODY_LIMIT / 2 ** 20} MiB (a release's code and view together)`);
     let res: { status: number; statusText: string; text: string };
     try {
-      res = await send(method, `${base}${route}`, { authorization: `Bearer ${secret}` }, json);
+      res = await send(method, `${base}${route}`, { authorization: `Bearer ${secret}` }, json, route === '/upgrade' || route === '/rollback' ? null : timeout);
     } catch (err) {
       throw new UsageError(`cannot reach the operator API at ${base}: ${(err as Error).message}`, 'E_UNREACHABLE');
     }

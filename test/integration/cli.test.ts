@@ -1,7 +1,7 @@
 /** The operator CLI and API meet tokens and typos: usage errors, never a stack trace. */
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -139,6 +139,27 @@ export const migrations = [{ ...v1ToV2, up: { ...v1ToV2.up, finish: () => { thro
       expect(JSON.parse(r.stdout), r.stdout).toEqual({ error: { code, message: expect.stringMatching(message) } });
       // the same said to a person, on stderr
       expect(r.stderr).toMatch(/^molt: /);
+    }
+  });
+
+  it('gives up on a server that takes the connection and never answers, saying so (exit 2), rather than waiting for good', async () => {
+    // what a server stopped with SIGSTOP looks like from outside: the kernel accepts, nobody reads
+    const silent = createNetServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    try {
+      for (const command of [['status'], ['abort'], ['cutover'], ['push', '2']]) {
+        const t0 = performance.now();
+        const r = await molt([...command, '--json', '--url', url, `--token=${DASH_TOKEN}`], { MOLT_OPERATOR_TIMEOUT_MS: '700' });
+        expect(r.code, `${command.join(' ')}: ${r.stderr}`).toBe(2);
+        expect(JSON.parse(r.stdout)).toEqual({ error: { code: 'E_UNREACHABLE', message: expect.stringMatching(/^cannot reach the operator API at .*: no answer within 0\.7 s \(MOLT_OPERATOR_TIMEOUT_MS\)/) } });
+        // the CLI's own 60 s for its child (molt()) would have ended it otherwise
+        expect(performance.now() - t0).toBeLessThan(30_000);
+      }
+      const bad = await molt(['status', '--url', url, `--token=${DASH_TOKEN}`], { MOLT_OPERATOR_TIMEOUT_MS: 'soon' });
+      expect(bad).toMatchObject({ code: 2, stderr: expect.stringMatching(/^molt: MOLT_OPERATOR_TIMEOUT_MS=soon: expected a whole number of milliseconds/) });
+    } finally {
+      silent.close();
     }
   });
 
