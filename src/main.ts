@@ -1,6 +1,7 @@
 import { logOutput, serverOptionsFromEnv } from './env.ts';
 import { ListenError, startServer, type RunningServer, type ServerOptions } from './server.ts';
 import { BuildError } from './release/build.ts';
+import { TokenFileError } from './transport/token.ts';
 
 /** `npm start`: run molt at feed version 1 (or $MOLT_BOOT). Every limit comes from MOLT_* (README). */
 let options: ServerOptions;
@@ -18,6 +19,10 @@ try {
   // a boot version that does not build is a setting to change, said as one (exit 2): it was a stack trace
   if (err instanceof BuildError) {
     process.stderr.write(`molt: MOLT_BOOT=${process.env['MOLT_BOOT'] || '1 (the default)'} does not build: ${err.message}\n`);
+    process.exit(2);
+  }
+  if (err instanceof TokenFileError) {
+    process.stderr.write(`molt: ${err.message}\n`);
     process.exit(2);
   }
   // a port that is taken is a setting to change, said as one (exit 2), not an exception

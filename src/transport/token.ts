@@ -8,11 +8,23 @@ export const DEFAULT_TOKEN_FILE = '.molt/operator-token';
 /** The largest request body the operator API reads (413 past it); the CLI says so before sending more. */
 export const OPERATOR_BODY_LIMIT = 32 * 1024 * 1024;
 
-/** Read the operator token from its file, or create one readable only by its owner. */
+/** A token file the server cannot use: a setting to change, not a fault (`npm start` exits 2 naming it). */
+export class TokenFileError extends Error {}
+
+/**
+ * Read the operator token from its file, or create one readable only by its owner (where there is
+ * none, or an empty one). A token the operator wrote there that no request can carry is refused, never
+ * replaced: a short one was overwritten with a new token without a word, and one with a line break in
+ * it became a token that every request failed to match.
+ */
 export function ensureTokenFile(file: string): string {
   if (existsSync(file)) {
     const token = readFileSync(file, 'utf8').trim();
-    if (token.length >= 16) return token;
+    if (token.length >= 16 && /^[\x21-\x7e]+$/.test(token)) return token;
+    if (token !== '')
+      throw new TokenFileError(
+        `the operator token in ${file} is ${token.length < 16 ? `${token.length} characters` : 'more than one line, or holds spaces, controls or characters past ASCII'}: a token is one line of at least 16 characters of printable ASCII, with no spaces (it is sent in an HTTP header). Write one, or delete the file and the server makes one`,
+      );
   }
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   // base64url, never starting with '-': a token is pasted after flags, where '-' reads as one.

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../../src/release/build.ts';
+import { ensureTokenFile } from '../../src/transport/token.ts';
 
 function start(env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   const clean = { ...process.env };
@@ -78,6 +79,35 @@ describe('a start with an operator token no request could carry', () => {
       expect(r.code, r.stdout + r.stderr).toBe(2);
       expect(r.stderr).toBe(`molt: MOLT_TOKEN must be at least 16 characters of printable ASCII, with no spaces (it is sent in an HTTP header); ${said}\n`);
       expect(r.stdout).not.toContain('molt is running');
+    }
+  }, 120_000);
+});
+
+describe('a start with a token file the operator wrote', () => {
+  it('refuses one no request could carry, exit 2, naming the file, and leaves it as it was; an empty one gets a token', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'molt-start-'));
+    try {
+      for (const [text, said] of [
+        ['secret\n', 'is 6 characters'],
+        ['a-token-long-enough-0123456789\nsecond-line\n', 'is more than one line, or holds spaces'],
+      ] as const) {
+        const tokenFile = path.join(dir, 'operator-token');
+        writeFileSync(tokenFile, text);
+        const r = await start({ PORT: '0', OPERATOR_PORT: '0', MOLT_TOKEN_FILE: tokenFile });
+        expect(r.code, r.stdout + r.stderr).toBe(2);
+        expect(r.stderr).toMatch(new RegExp(`^molt: the operator token in ${tokenFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} ${said}.*Write one, or delete the file and the server makes one\n$`));
+        expect(r.stdout).not.toContain('molt is running');
+        // a short one was replaced by a new token without a word
+        expect(readFileSync(tokenFile, 'utf8')).toBe(text);
+      }
+      // an empty one (touched to be there) is filled, as a missing one is made
+      const empty = path.join(dir, 'empty-token');
+      writeFileSync(empty, '');
+      const made = ensureTokenFile(empty);
+      expect(made).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]{42}$/);
+      expect(readFileSync(empty, 'utf8')).toBe(`${made}\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
 });
