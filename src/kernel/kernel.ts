@@ -117,6 +117,8 @@ interface Waiting {
   resolve: (r: Result) => void;
   /** Set for a system command (presence): the user it concerns. */
   system?: UserId;
+  /** For a system command: how many times its handler ran out its time (it is served again). */
+  timeouts?: number;
 }
 
 /** A command served inside a batch, with the effects still to run. */
@@ -142,6 +144,8 @@ interface Done {
 }
 
 const SYSTEM_PRESENCE = 'presence';
+/** How many times a system command that ran out its time is served again before it is given up. */
+const SYSTEM_TIMEOUT_RETRIES = 3;
 
 /** Lanes of the fair queue: one per connection, one for the kernel's system commands, one for
  *  commands from no connection (the operator, tests). */
@@ -550,7 +554,14 @@ export class Kernel {
         failure = err;
       }
     }
-    if (failure !== null && current !== undefined && done[done.length - 1]?.w !== current) {
+    if (failure !== null && current !== undefined && done[done.length - 1]?.w !== current && failure instanceof TimeoutError && current.system !== undefined && (current.timeouts ?? 0) < SYSTEM_TIMEOUT_RETRIES) {
+      // A presence notice cut off by the watchdog is served again, first in its lane (the notices keep
+      // their order): on a loaded machine the watchdog's wall time passes even under this trivial
+      // handler, and a notice dropped here left every page showing someone online who had gone, or
+      // never showing them, until it was reloaded.
+      current.timeouts = (current.timeouts ?? 0) + 1;
+      this.#log?.warn({ version: release.version, command: current.command.type, timeouts: current.timeouts }, 'system command ran out its time; serving it again');
+    } else if (failure !== null && current !== undefined && done[done.length - 1]?.w !== current) {
       // The step that was running when the watchdog fired (or something threw): only it fails.
       const w = current;
       const type = w.command.type.slice(0, 40);
