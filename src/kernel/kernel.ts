@@ -218,6 +218,12 @@ export class Kernel {
   #upgrade: UpgradeRun | null = null;
   /** The running upgrade's report, once it is recorded in the history (what `/cutover` waits for). */
   #ended: Promise<UpgradeReport> | null = null;
+  /**
+   * The running attempt's frames so far, the newest of each phase where it first came (a repeated
+   * migrate or catch-up replaces its own): told again to a connection that opens while it runs, so a
+   * page loaded mid-upgrade (or reloaded while one is held for the switch) shows it at once.
+   */
+  #story: UpgradeNotice[] = [];
   /** Past the second heap mark, this batch: the refusal every feed command gets (ceiling.ts). */
   #halt: Refusal | null = null;
   /** When the running release may be loaded again past the heap's mark (#reloadPastMark). */
@@ -363,6 +369,7 @@ export class Kernel {
     const conn: Conn = { id: `c${this.#nextConn++}`, user: null, listener };
     this.#conns.set(conn.id, conn);
     listener.welcome(this.welcome(conn.id));
+    for (const notice of this.#story) listener.upgrade(notice);
     return conn;
   }
 
@@ -782,6 +789,13 @@ export class Kernel {
   }
 
   #broadcast(notice: UpgradeNotice): void {
+    const ended = notice.phase === 'refused' || notice.phase === 'dry-run';
+    if (ended || this.#story[0]?.upgrade !== notice.upgrade) this.#story = [];
+    if (!ended) {
+      const at = this.#story.findIndex((n) => n.phase === notice.phase);
+      if (at >= 0) this.#story[at] = notice;
+      else this.#story.push(notice);
+    }
     for (const conn of this.#conns.values()) conn.listener.upgrade(notice);
   }
 
@@ -902,6 +916,7 @@ export class Kernel {
     } finally {
       this.#upgrade = null;
       this.#ended = null;
+      this.#story = [];
     }
     try {
       this.#record({ upgrade: id, at: new Date(this.#clock()).toISOString(), kind: report.kind, dryRun: report.dryRun, result: report.result, from: report.from.version, to: report.to.version, release: report.to.release, pauseMs: report.pauseMs, ...(report.error ? { error: `${report.error.code}: ${report.error.message}` } : {}), ...(report.failedAt ? { failedAt: report.failedAt } : {}) });
@@ -960,6 +975,7 @@ export class Kernel {
     if (report.kind === 'rollback') this.#stack.pop();
     else this.#stack.push({ version: target.version, hash: target.hash, source: target.source });
     this.#upgrading = false; // hello must describe the new cell; the queue drains below
+    this.#story = [];
     const notice: UpgradeNotice = {
       upgrade: report.upgrade, phase: 'committed', direction: report.direction, dryRun: false, from: report.from, to: report.to, ms: report.pauseMs,
       detail: { report, pauseMs: report.pauseMs, changed: report.changed },

@@ -104,6 +104,14 @@ describe.skipIf(!HAVE_CHROMIUM)('watching an online migration', () => {
       expect(await counts(p, 'posts')).toEqual([String(POSTS), String(POSTS)]);
     }
     await b.screenshot({ animations: 'disabled', path: path.join(SHOTS, 'migration-1-held.png') });
+    // a page opened (or reloaded) while the upgrade is held shows it too: the held frame came before it
+    // did, and it showed no panel until the switch
+    const late = await ctxB.newPage();
+    watch(late);
+    await late.goto(server.url);
+    await expect.poll(() => headline(late)).toBe('v2 is ready, waiting for the switch');
+    expect(await late.locator('.upgrade-panel .progress-note').textContent()).toContain('ready: waiting for the operator to switch');
+    expect(await counts(late, 'posts')).toEqual([String(POSTS), String(POSTS)]);
     const abort = await operate(server, 'abort');
     expect(abort.code, abort.stderr).toBe(0);
     const refused = await push;
@@ -121,6 +129,8 @@ describe.skipIf(!HAVE_CHROMIUM)('watching an online migration', () => {
     }
     expect(await timeline(a)).toBe(before);
     expect(await a.locator('textarea[name=draft]').inputValue()).toBe(DRAFT);
+    await expect.poll(() => headline(late)).toBe('Upgrade to v2 called off');
+    await late.close();
   }, T);
 
   it('shows a release that does not load as refused before it loaded, going nowhere (v1 → ?)', async () => {
