@@ -755,9 +755,19 @@ export class App {
 
   private renderUpgrade(): void {
     const slot = this.$.upgrade;
+    // The panel is built anew at every frame (a few a second while a migration runs): a keyboard user
+    // on one of its controls stays on the same control of the new one, instead of falling to the body.
+    const active = document.activeElement;
+    const focused = active instanceof HTMLElement && slot.contains(active) ? (active.closest<HTMLElement>('[data-focus]')?.dataset.focus ?? null) : null;
     if (!this.upgrade || this.panelClosed) {
       slot.hidden = true;
       slot.replaceChildren();
+      // closed from the keyboard: on to the composer (or the page), not back to the top of the body
+      if (focused !== null) {
+        const draft = this.composers.get('draft');
+        if (draft) draft.focus();
+        else document.querySelector<HTMLElement>('input[name=handle]')?.focus();
+      }
       return;
     }
     slot.hidden = false;
@@ -779,6 +789,7 @@ export class App {
       }),
     );
     this.panelShown = this.upgrade.id;
+    if (focused !== null) slot.querySelector<HTMLElement>(`[data-focus="${focused}"]`)?.focus({ preventScroll: true });
   }
 
   private toast(message: string): void {

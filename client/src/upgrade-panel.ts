@@ -90,7 +90,7 @@ export function renderUpgrade(m: UpgradeModel, ui: PanelControls): HTMLElement {
   const details = h(
     'details.upgrade-details',
     { open: ui.details, ontoggle: (ev: Event) => ui.setDetails((ev.currentTarget as HTMLDetailsElement).open) },
-    h('summary', {}, 'Details for operators'),
+    h('summary', { 'data-focus': 'details' }, 'Details for operators'),
     h('p.hashes', {}, m.unloaded ? `v${m.from.version} → ? · release ${short(m.from.release)} → not loaded` : `v${m.from.version} → v${m.to.version} · release ${short(m.from.release)} → ${short(m.to.release)}`),
     h('ol.steps', {}, ...items),
     refusal,
@@ -108,11 +108,11 @@ export function renderUpgrade(m: UpgradeModel, ui: PanelControls): HTMLElement {
       h('span.upgrade-icon', { 'aria-hidden': 'true' }, m.outcome === 'refused' ? '!' : m.direction === 'down' ? '↓' : '↑'),
       h(
         'button.upgrade-title',
-        { type: 'button', 'aria-expanded': ui.collapsed ? 'false' : 'true', title: ui.collapsed ? 'Show the details' : 'Hide the details', onclick: ui.toggle },
+        { type: 'button', 'data-focus': 'title', 'aria-expanded': ui.collapsed ? 'false' : 'true', title: ui.collapsed ? 'Show the details' : 'Hide the details', onclick: ui.toggle },
         h('strong', {}, headline(m)),
         h('small', {}, `v${m.from.version} → ${m.unloaded ? '?' : `v${m.to.version}`}${m.outcome === 'running' ? '' : ` · ${fmtMs(m.totalMs)}`}`),
       ),
-      h('button.icon-btn', { type: 'button', 'aria-label': 'Close the upgrade panel', title: 'Close', onclick: ui.close }, '×'),
+      h('button.icon-btn', { type: 'button', 'data-focus': 'close', 'aria-label': 'Close the upgrade panel', title: 'Close', onclick: ui.close }, '×'),
     ),
     h('div.upgrade-body', { hidden: ui.collapsed }, plain, details),
   );
