@@ -20,8 +20,15 @@ export interface Fault {
   readonly message: string;
 }
 
-/** A single call into a view longer than this is a fault: the page was frozen that long. */
+/**
+ * A call into a view longer than this froze the page that long. The second such call is a fault, and
+ * so is a single one past SLOW_ALONE times it: on a loaded machine the page's thread can lose the CPU
+ * for half a second inside any call, and one 515 ms renderPost of the released v1 view put a page on
+ * the plain view, with its notice, until it was reloaded. A view that is slow itself is slow again at
+ * its next call (a page draws 20 posts at once).
+ */
 export const SLOW_MS = 400;
+export const SLOW_ALONE = 4;
 
 export interface GuardOptions {
   /** Told of the first problem, and of later ones (the caller keeps the first). */
@@ -34,6 +41,7 @@ export interface GuardOptions {
 /** Wrap a view for the shell. Reading the view's fields may itself throw: then this throws a Fault. */
 export function guardView(view: FeedView, o: GuardOptions): FeedView {
   const slowMs = o.slowMs ?? SLOW_MS;
+  let slowBefore: string | null = null; // the slow call seen once, not yet a fault
   const call = <T>(where: string, fn: () => T, instead: () => T): T => {
     const started = performance.now();
     let threw = false;
@@ -45,7 +53,10 @@ export function guardView(view: FeedView, o: GuardOptions): FeedView {
       return instead();
     } finally {
       const ms = performance.now() - started;
-      if (!threw && ms > slowMs) o.fault({ where, message: `took ${Math.round(ms)} ms` });
+      if (!threw && ms > slowMs) {
+        if (slowBefore !== null || ms > slowMs * SLOW_ALONE) o.fault({ where, message: `took ${Math.round(ms)} ms${slowBefore !== null ? ` (and ${slowBefore} before)` : ''}` });
+        else slowBefore = `${where} ${Math.round(ms)} ms`;
+      }
     }
   };
 

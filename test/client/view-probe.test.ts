@@ -163,6 +163,28 @@ describe('the guard around a view in the page', () => {
       10,
     );
     expect(view.renderPost(post, api).tagName).toBe('ARTICLE');
+    // once could be the machine (a loaded page loses its thread inside any call): not yet a fault
+    expect(faults).toHaveLength(0);
+    expect(view.renderPost(post, api).tagName).toBe('ARTICLE');
+    expect(faults).toHaveLength(1);
+    expect(faults[0]!.message).toMatch(/^took \d+ ms \(and renderPost \d+ ms before\)$/);
+  });
+
+  it('reports a single call that froze the page far past the limit at once', () => {
+    const { view, faults } = guarded(
+      {
+        version: 2,
+        label: 'x',
+        renderPost: () => {
+          const until = performance.now() + 50;
+          while (performance.now() < until);
+          return document.createElement('article');
+        },
+        reduce: () => null,
+      },
+      10,
+    );
+    view.renderPost(post, api);
     expect(faults).toHaveLength(1);
     expect(faults[0]!.message).toMatch(/^took \d+ ms$/);
   });
