@@ -52,6 +52,8 @@ export class App {
   /** A resume the server could not judge yet, tried again later (see resume). */
   private resumeTimer: ReturnType<typeof setTimeout> | null = null;
   private resumeTries = 0;
+  private onlineTimer: ReturnType<typeof setTimeout> | null = null;
+  private onlineTries = 0;
   private boot: string | null = localStorage.getItem(BOOT_KEY);
   private me: User | null = null;
   private lastSeq = -1;
@@ -181,8 +183,7 @@ export class App {
     }
     if (restarted) this.lastSeq = -1;
     await this.resume(restarted);
-    const online = await this.wire.request('online');
-    if (online.ok) this.setOnline(arrayOf<User>((online.data as { users?: unknown }).users));
+    await this.askOnline();
     if (sameRelease && !restarted && this.page !== null) {
       const since = await this.wire.request('$since', { seq: this.lastSeq });
       if (since.ok) {
@@ -197,6 +198,29 @@ export class App {
     }
     this.lastSeq = hello.seq;
     await this.switchTo(hello);
+  }
+
+  /**
+   * Who is online, asked once a connection: presence events only tell what changes after. A question
+   * the server did not answer (busy: its handler ran out its time, set aside, the queue full) is asked
+   * again, backing off; the page showed nobody, or whoever it saw before, until it was reloaded.
+   */
+  private async askOnline(): Promise<void> {
+    if (this.onlineTimer !== null) clearTimeout(this.onlineTimer);
+    this.onlineTimer = null;
+    const online = await this.wire.request('online');
+    if (online.ok) {
+      this.onlineTries = 0;
+      return this.setOnline(arrayOf<User>((online.data as { users?: unknown }).users));
+    }
+    // offline: the next hello asks; a version without the command: nothing to ask
+    if (online.error.code === 'E_OFFLINE' || online.error.code === 'E_UNKNOWN_COMMAND' || !online.error.code.startsWith('E_')) return;
+    const wait = Math.min(30_000, Math.max(online.error.retryMs ?? 0, 500 * 2 ** Math.min(this.onlineTries++, 6)));
+    // (a new socket's hello asks for itself, and clears this timer first)
+    this.onlineTimer = setTimeout(() => {
+      this.onlineTimer = null;
+      void this.askOnline();
+    }, wait);
   }
 
   private async resume(restarted: boolean): Promise<void> {

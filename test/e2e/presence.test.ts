@@ -3,7 +3,9 @@
  * time. On a loaded machine the watchdog counts wall time, so even the trivial presence handler can be
  * cut off at its limit (E_HANDLER_TIMEOUT); that notice was dropped for good, and every page kept
  * showing the person as online (or never showed them) until it was reloaded. Here the booted release's
- * presence handler runs out its time once, on the first notice of each kind.
+ * presence handler runs out its time once, on the first notice of each kind. And the page's own
+ * question, `online`, asked when it connects: refused so (or set aside, or the queue full), it was
+ * never asked again, and the page showed nobody who had come before it.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,20 +15,25 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import { HAVE_CHROMIUM, launch, watch } from '../support/browser.ts';
 import { abs } from '../support/releases.ts';
+import { TestClient } from '../support/client.ts';
 import { join } from './pages.ts';
 
 const T = 60_000;
 
-/** Feed v1, except that its presence handler loops the first time it hears of someone going `online` (true or false). */
-function presenceOnceSlow(): { dir: string; remove(): void } {
+/**
+ * Feed v1, except that its handler loops the first time it meets a command whose `key` (an expression
+ * over the command `c`) is not null and new.
+ */
+function loopsOnce(key: string): { dir: string; remove(): void } {
   const dir = mkdtempSync(path.join(tmpdir(), 'molt-presence-'));
   const v1 = abs('src/feed/v1/index.ts');
   writeFileSync(
     path.join(dir, 'index.ts'),
     `import { handle as served } from ${v1};\nexport * from ${v1};\n` +
-      `const slowed: boolean[] = [];\n` +
+      `const slowed: unknown[] = [];\n` +
       `export const handle: typeof served = (s, c, ctx) => {\n` +
-      `  if (c.type === 'presence' && typeof c.online === 'boolean' && !slowed.includes(c.online)) { slowed.push(c.online); for (;;) {} }\n` +
+      `  const key = ${key};\n` +
+      `  if (key !== null && !slowed.includes(key)) { slowed.push(key); for (;;) {} }\n` +
       `  return served(s, c, ctx);\n};\n`,
   );
   writeFileSync(path.join(dir, 'migrations.ts'), `export { migrations } from ${abs('migrations/index.ts')};\n`);
@@ -38,7 +45,8 @@ const onlineList = (page: Page) => page.locator('#online .person .handle').allTe
 describe.skipIf(!HAVE_CHROMIUM)('presence when a notice times out', () => {
   let server: RunningServer;
   let browser: Browser;
-  const slow = presenceOnceSlow();
+  // the first notice of someone coming online, and the first of someone going
+  const slow = loopsOnce(`c.type === 'presence' && typeof c.online === 'boolean' ? c.online : null`);
 
   beforeAll(async () => {
     server = await startServer({ port: 0, operatorPort: 0, token: 'presence-suite-token-0123', logLevel: 'silent', boot: slow.dir });
@@ -72,5 +80,36 @@ describe.skipIf(!HAVE_CHROMIUM)('presence when a notice times out', () => {
     await expect.poll(() => onlineList(a)).toEqual(['@alice']);
     expect(await a.locator('#online-count').textContent()).toBe('1');
     expect(errors).toEqual([]);
+  }, T);
+});
+
+describe.skipIf(!HAVE_CHROMIUM)('who is online when the page cannot ask at first', () => {
+  let server: RunningServer;
+  let browser: Browser;
+  // the page's first \`online\` (when it connects) runs out its time: E_HANDLER_TIMEOUT
+  const slow = loopsOnce(`c.type === 'online' ? 'online' : null`);
+
+  beforeAll(async () => {
+    server = await startServer({ port: 0, operatorPort: 0, token: 'presence-suite-token-4567', logLevel: 'silent', boot: slow.dir });
+    browser = await launch();
+  }, T);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    slow.remove();
+  });
+
+  it('asks again, and shows who was already there', async () => {
+    const dana = await TestClient.open(server.wsUrl);
+    await dana.ok('join', { handle: 'dana' });
+    const page = await (await browser.newContext()).newPage();
+    watch(page);
+    await page.goto(server.url);
+    // dana was online before the page opened: the page learns it only by asking
+    await expect.poll(() => onlineList(page)).toEqual(['@dana']);
+    await join(page, 'eve');
+    await expect.poll(() => onlineList(page)).toEqual(['@dana', '@eve']);
+    dana.close();
   }, T);
 });
