@@ -50,6 +50,10 @@ export class Timeline {
   private pending: BasePost[] = [];
   private loading = false;
   private disposed = false;
+  /** Why the first page of posts did not come (the server was busy), while it is asked again. */
+  private failed: string | null = null;
+  private fillTries = 0;
+  private fillTimer: ReturnType<typeof setTimeout> | null = null;
   private heard = 0;
   private heardTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -76,10 +80,43 @@ export class Timeline {
       if (this.store.next === null || this.store.timeline.length >= keep) break;
       page = await this.o.load(this.store.next);
     }
-    if (!page.ok) this.o.api.toast(`Could not load the posts: ${page.error.message}`);
+    if (!page.ok) {
+      this.o.api.toast(`Could not load the posts: ${page.error.message}`);
+      // Nothing came: say so and ask again, backing off. It said "No posts yet" for good (until a
+      // reload) over a feed that has posts, when the server was too busy to answer once.
+      if (this.store.timeline.length === 0 && page.error.code !== 'E_OFFLINE') {
+        this.failed = page.error.message;
+        const wait = Math.min(30_000, Math.max(page.error.retryMs ?? 0, 500 * 2 ** Math.min(this.fillTries++, 6)));
+        if (this.fillTimer) clearTimeout(this.fillTimer);
+        this.fillTimer = setTimeout(() => void this.refill(), wait);
+      }
+    } else this.failed = null;
     this.store.loaded = true;
     for (const id of this.o.had?.open ?? []) if (this.store.posts.has(id)) await this.openThread(id);
     this.sync();
+    this.renderMore();
+  }
+
+  /** Ask for the first page of posts again, after it failed. */
+  private async refill(): Promise<void> {
+    if (this.fillTimer) clearTimeout(this.fillTimer);
+    this.fillTimer = null;
+    if (this.disposed || this.failed === null || this.loading) return;
+    this.loading = true;
+    this.renderMore();
+    const r = await this.o.load(null);
+    this.loading = false;
+    if (this.disposed) return;
+    if (r.ok) {
+      this.failed = null;
+      const data = r.data as { posts?: unknown; next?: unknown };
+      this.store.addPage(arrayOf<BasePost>(data.posts), data.next ?? null);
+      this.syncList(this.list, this.store.timeline);
+    } else if (r.error.code !== 'E_OFFLINE') {
+      this.failed = r.error.message;
+      const wait = Math.min(30_000, Math.max(r.error.retryMs ?? 0, 500 * 2 ** Math.min(this.fillTries++, 6)));
+      this.fillTimer = setTimeout(() => void this.refill(), wait);
+    }
     this.renderMore();
   }
 
@@ -89,6 +126,7 @@ export class Timeline {
 
   dispose(): void {
     this.disposed = true;
+    if (this.fillTimer) clearTimeout(this.fillTimer);
     this.observer.disconnect();
     if (this.heardTimer) clearTimeout(this.heardTimer);
   }
@@ -194,9 +232,15 @@ export class Timeline {
 
   private renderMore(): void {
     const more = this.more;
-    if (!this.store.loaded) {
+    if (!this.store.loaded || (this.loading && this.failed !== null)) {
       more.dataset.state = 'loading';
       more.replaceChildren(h('span.spinner', { 'aria-hidden': 'true' }), 'Loading…');
+    } else if (this.failed !== null && this.store.timeline.length === 0) {
+      more.dataset.state = 'failed';
+      more.replaceChildren(
+        h('div.empty', { role: 'status' }, h('strong', {}, 'Could not load the posts yet'), h('span', {}, `${this.failed} Trying again…`)),
+        h('button.ghost.wide', { type: 'button', onclick: () => void this.refill() }, 'Try again now'),
+      );
     } else if (this.store.timeline.length === 0 && this.store.next === null) {
       more.dataset.state = 'empty';
       more.replaceChildren(h('div.empty', {}, h('div.empty-art', { 'aria-hidden': 'true' }, '🌱'), h('strong', {}, this.o.empty.title), this.o.empty.hint ? h('span', {}, this.o.empty.hint) : null));

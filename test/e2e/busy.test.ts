@@ -1,11 +1,13 @@
 /**
- * Who is online, as a page shows it, when the kernel's presence notice does not get through the first
+ * What a page shows when the server is too busy to answer something once (a handler cut off at its
+ * time limit). Who is online, when the kernel's presence notice does not get through the first
  * time. On a loaded machine the watchdog counts wall time, so even the trivial presence handler can be
  * cut off at its limit (E_HANDLER_TIMEOUT); that notice was dropped for good, and every page kept
  * showing the person as online (or never showed them) until it was reloaded. Here the booted release's
  * presence handler runs out its time once, on the first notice of each kind. And the page's own
  * question, `online`, asked when it connects: refused so (or set aside, or the queue full), it was
- * never asked again, and the page showed nobody who had come before it.
+ * never asked again, and the page showed nobody who had come before it. And the first page of posts:
+ * refused so, the page said "No posts yet" over a feed with posts, until it was reloaded.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +18,7 @@ import { startServer, type RunningServer } from '../../src/server.ts';
 import { HAVE_CHROMIUM, launch, watch } from '../support/browser.ts';
 import { abs } from '../support/releases.ts';
 import { TestClient } from '../support/client.ts';
-import { join } from './pages.ts';
+import { join, post } from './pages.ts';
 
 const T = 60_000;
 
@@ -110,6 +112,36 @@ describe.skipIf(!HAVE_CHROMIUM)('who is online when the page cannot ask at first
     await expect.poll(() => onlineList(page)).toEqual(['@dana']);
     await join(page, 'eve');
     await expect.poll(() => onlineList(page)).toEqual(['@dana', '@eve']);
+    dana.close();
+  }, T);
+});
+
+describe.skipIf(!HAVE_CHROMIUM)('the posts when the page cannot load them at first', () => {
+  let server: RunningServer;
+  let browser: Browser;
+  // the first two \`timeline\` commands run out their time: the view's probe's and the page's own
+  const slow = loopsOnce(`c.type === 'timeline' && slowed.length < 2 ? slowed.length : null`);
+
+  beforeAll(async () => {
+    server = await startServer({ port: 0, operatorPort: 0, token: 'presence-suite-token-8901', logLevel: 'silent', boot: slow.dir });
+    browser = await launch();
+  }, T);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    slow.remove();
+  });
+
+  it('does not say there are no posts, and shows them once the server answers', async () => {
+    const dana = await TestClient.open(server.wsUrl);
+    await dana.ok('join', { handle: 'dana' });
+    await dana.ok('post', { text: 'Posted before the page opened' });
+    const page = await (await browser.newContext()).newPage();
+    watch(page);
+    await page.goto(server.url);
+    await post(page, 'Posted before the page opened').waitFor({ timeout: 15_000 });
+    expect(await page.locator('#page .more[data-state="empty"]').count()).toBe(0);
     dana.close();
   }, T);
 });
