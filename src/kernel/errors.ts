@@ -53,8 +53,18 @@ export const ERRORS = {
 
 export type ErrorCode = keyof typeof ERRORS;
 
-/** An error that carries a code from the table. Thrown inside the kernel, sent to clients as data. */
+/**
+ * An error that carries a code from the table. Thrown inside the kernel, sent to clients as data.
+ *
+ * Release code can catch one (ctx.drop refuses a bad kind by throwing it into a step's `each`) and
+ * throw something later. So `instanceof MoltError` asks for the kernel's own brand, not the prototype
+ * chain, and every one is frozen, its class and prototype too: a handler that threw
+ * `Object.create(Object.getPrototypeOf(caught))` with a code and message of its own was answered with
+ * that code as the kernel's (E_SHUTTING_DOWN, say), and a message with a getter that never returned
+ * wedged the live process for good where the answer was encoded, outside the watchdog.
+ */
 export class MoltError extends Error {
+  readonly #kernel = true;
   readonly code: ErrorCode;
   readonly detail: Record<string, unknown> | undefined;
   constructor(code: ErrorCode, message?: string, detail?: Record<string, unknown>) {
@@ -62,11 +72,18 @@ export class MoltError extends Error {
     this.name = 'MoltError';
     this.code = code;
     this.detail = detail;
+    if (new.target === MoltError) Object.freeze(this);
+  }
+  /** Made by the kernel (the brand), whatever its prototype chain says. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && #kernel in value;
   }
   toJSON(): { code: ErrorCode; message: string } {
     return { code: this.code, message: this.message };
   }
 }
+Object.freeze(MoltError.prototype);
+Object.freeze(MoltError);
 
 /** Raise a coded error, immer-style. */
 export function die(code: ErrorCode, message?: string, detail?: Record<string, unknown>): never {

@@ -236,6 +236,10 @@ export const migrations = [(${patch})(v1ToV2, up, react)];
     await expectNamed(await named(`(m, up, react) => ({ ...m, up: { ...up, each: { posts: (p, c) => { if (p.id === 'p2') c.drop('toString', 1); return react(p, c); } } } })`), /^migration 1->2: ctx\.drop\("toString", 1\) names a kind toString, a name every object has/);
   });
 
+  it("an entity whose each catches ctx.drop's refusal and goes on (committed, its release holding the kernel's error to throw from a handler later)", async () => {
+    await expectNamed(await named(`(m, up, react) => ({ ...m, up: { ...up, each: { posts: (p, c) => { try { c.drop('constructor', 1); } catch (e) { globalThis.kept = e; } return react(p, c); } } } })`), /^migration 1->2: ctx\.drop\("constructor", 1\) names a kind constructor, a name every object has/);
+  });
+
   it('an entity that drops a __proto__ (the drop was lost without a word, and the step committed)', async () => {
     await expectNamed(await named(`(m, up, react) => ({ ...m, up: { ...up, each: { posts: (p, c) => { if (p.id === 'p2') c.drop('__proto__', 1); return react(p, c); } } } })`), /^migration 1->2: ctx\.drop\("__proto__", 1\) names a kind __proto__/);
   });

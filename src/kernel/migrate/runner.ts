@@ -14,7 +14,7 @@
  * again replaces its count rather than adding to it) and which entities the migration rewrote.
  */
 import type { Collection, Direction, EntityContext, Key, Migration, MigrationContext, Shape, WholeFn } from '../../contract.ts';
-import { die } from '../errors.ts';
+import { MoltError, die } from '../errors.ts';
 import { MAX_COMMAND_NAME, MAX_KINDS, inherited } from '../guard.ts';
 
 /** An entity of a lossless step mapped back by the other direction, and a kind it dropped some of. */
@@ -212,7 +212,23 @@ export class Runner {
   /** Drops declared by the entity being mapped now (set by the one context `each` gets). */
   #drops: Record<string, number> | null = null;
   readonly #dropKinds = new Set<string>();
+  /**
+   * The first contract violation ctx.drop found, kept: the entity's migration it was thrown into may
+   * catch it and go on, and the step is refused all the same (see #mapOne). A step whose `each` caught
+   * drop('constructor')'s refusal committed, and its release held a kernel error to throw later.
+   */
+  #violation: MoltError | null = null;
   readonly #drop = (kind: unknown, n: unknown): void => {
+    if (this.#violation !== null) throw this.#violation;
+    try {
+      this.#dropChecked(kind, n);
+    } catch (err) {
+      if (err instanceof MoltError) this.#violation = err;
+      throw err;
+    }
+  };
+
+  #dropChecked(kind: unknown, n: unknown): void {
     if (typeof kind !== 'string' || !Number.isSafeInteger(n) || (n as number) < 0)
       die('E_MIGRATION_CONTRACT', `migration ${this.#label}: ctx.drop(${String(kind).slice(0, 40)}, ${String(n)}) needs a kind and a count >= 0`);
     // the kinds a step drops cross to the live process and into every report: as few as a census counts
@@ -228,13 +244,14 @@ export class Runner {
     }
     this.#drops ??= {};
     this.#drops[kind] = (this.#drops[kind] ?? 0) + (n as number);
-  };
+  }
 
   #mapOne(k: KindRun, key: Key, entity: unknown): unknown {
     if (k.drops.size > 0) k.drops.delete(key);
     if (k.tombstones && entity === k.tombstone) return entity;
     this.#drops = null;
     const mapped = k.map(entity, this.#entityCtx);
+    if (this.#violation !== null) throw this.#violation;
     if (this.#drops !== null) k.drops.set(key, this.#drops);
     if (mapped !== entity) {
       k.rewritten[k.rewrittenAt++ % REWRITTEN_KEPT] = key;
@@ -257,6 +274,7 @@ export class Runner {
       this.#drops = null;
       try {
         const value = back(mapped, this.#entityCtx);
+        if (this.#violation !== null) throw this.#violation;
         const dropped = this.#drops as Record<string, number> | null;
         return { value, lost: dropped === null ? undefined : Object.entries(dropped).find(([, n]) => n > 0) };
       } finally {
@@ -330,6 +348,7 @@ export class Runner {
       const mapped: Record<string, unknown> = {};
       for (const k of this.#kinds) mapped[k.kind] = k.mapped;
       out = this.#direction.finish!(this.#state, Object.freeze(mapped), Object.freeze({ now, dropped: Object.freeze({ ...dropped }) }));
+      if (this.#violation !== null) throw this.#violation;
     }
     return { out, dropped };
   }
