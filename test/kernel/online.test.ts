@@ -510,4 +510,29 @@ export function validate(s: Parameters<typeof checked>[0]) { let x = 0; for (let
     expect(replies.filter((r) => !r.ok)).toEqual([]);
     expect(kernel.version).toBe(1);
   }, 60_000);
+
+  it('names in the committed frame only ids of at most 256 characters: a step that gave each post an id of 64 KiB sent every client 26 MB', async () => {
+    // a release of its own making: its validate() takes any id, and its step declares the ids changed
+    const folder = path.join(dir, 'long-ids');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(folder, { recursive: true });
+    const abs = (p: string) => JSON.stringify(path.join(ROOT, p));
+    writeFileSync(path.join(folder, 'index.ts'), `export * from ${abs('src/feed/v2/index.ts')};\nexport const validate = (): string[] => [];\n`);
+    writeFileSync(
+      path.join(folder, 'migrations.ts'),
+      `import { v1ToV2 } from ${abs('migrations/001-v1-to-v2.ts')};
+const up = v1ToV2.up;
+const LONG = 'x'.repeat(2 ** 16);
+export const migrations = [{ ...v1ToV2, lossless: false, down: undefined, up: { ...up, changes: { ...up.changes, posts: { ...up.changes.posts, change: ['id'] } }, each: { posts: (post, ctx) => ({ ...up.each.posts(post, ctx), id: post.id.length > 20 ? post.id : post.id + LONG }) } } }];
+`,
+    );
+    const built = await buildRelease(folder);
+    const { kernel, frames } = boot(300);
+    const report = await kernel.upgrade({ code: built.code, view: built.view, hash: built.hash });
+    expect(report.result).toBe('committed');
+    const committed = frames.find((f): f is UpgradeFrame => f.t === 'upgrade' && f.phase === 'committed')!;
+    expect(committed.detail).toMatchObject({ changed: { posts: [] } });
+    expect(report.changed).toEqual({ posts: [] });
+    expect(pack(committed).length).toBeLessThan(64 * 1024);
+  }, 60_000);
 });
