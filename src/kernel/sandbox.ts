@@ -295,11 +295,16 @@ export function evaluate(code: string, filename: string, timeoutMs: number): San
     throw new Error(`release code may import only ${IMPORTS.join(', ')}; it asked for '${String(id).slice(0, 60)}'`);
   };
   const values = [...NAMES.map((n) => (Object.hasOwn(stand, n) ? stand[n] : LANGUAGE.has(n) || n === 'eval' || n === 'globalThis' ? global[n] : undefined)), keysBounded];
+  let exported: unknown;
   runBounded(() => {
     const body = (outer as (...args: unknown[]) => (exports: unknown, require: unknown, module: unknown) => void)(...values);
     body(module.exports, require, module);
+    // read here, under the watchdog, once: the top level holds `module` and may have made its exports a
+    // getter. Read after this call, one that never returned wedged the live process for good, at the
+    // push of such a release, dry run or not, before any of its code was rehearsed
+    exported = module.exports;
   }, timeoutMs);
-  return { exports: module.exports, run: runBounded };
+  return { exports: exported, run: runBounded };
 }
 
 /**

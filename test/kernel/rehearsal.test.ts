@@ -100,6 +100,30 @@ describe('out of memory in release code costs the rehearsal process only', () =>
 });
 
 describe('release code never runs unbounded, here or there', () => {
+  // its top level holds \`module\`: the exports were read after the bounded run, in the live process,
+  // at the push (before any rehearsal), so a getter there that never returned wedged it for good
+  it.each([true, false])('a top level that makes module.exports a getter that never returns is refused where the release loads (dry run: %s), and the feed serves on', async (dryRun) => {
+    const { ended, out } = await runScript(
+      `import { Kernel } from ${SRC('src/kernel/kernel.ts')};
+import { tiny } from ${SRC('test/support/tiny.ts')};
+import { framesTo } from ${SRC('src/transport/frames.ts')};
+const kernel = new Kernel(tiny(), { limits: { rehearsalHeapMb: 96 } });
+const conn = kernel.connect(framesTo(() => {}));
+await kernel.dispatch(conn, { type: 'inc' });
+const report = await kernel.upgrade(tiny({ version: 2, prelude: "Object.defineProperty(module, 'exports', { get() { for (;;) {} } });" }), { dryRun: ${dryRun} });
+const after = await kernel.dispatch(conn, { type: 'inc' });
+const version = kernel.version;
+kernel.close();
+process.stdout.write(JSON.stringify({ result: report.result, error: report.error, after, version }));
+process.exit(0);
+`,
+      30_000,
+      'wedged: still running after 30 s',
+    );
+    expect(ended).toBe(0);
+    expect(JSON.parse(out)).toEqual({ result: 'refused', error: { code: 'E_RELEASE_LOAD', message: expect.stringMatching(/^release \w+ failed to load: ran for more than 2000 ms$/) }, after: { ok: true, data: { value: 2 } }, version: 1 });
+  }, 60_000);
+
   it('an async up(), or an up() that returns a promise, is refused when the release loads, before any of it runs', async () => {
     const { kernel, conn } = await started();
     await refused(kernel, conn, brokenUp(`async (s) => { await null; for (;;) {} }`), 'E_RELEASE_LOAD', /may not use async functions: feed code is synchronous/);
