@@ -18,6 +18,7 @@ import type { ServerFrame } from '../../src/transport/protocol.ts';
 import { buildV1 } from '../feed/build.ts';
 import { tiny } from '../support/tiny.ts';
 import { lateBeforeCutover } from '../support/cutover.ts';
+import { SRC, runScript } from '../support/child.ts';
 
 const digest = (state: unknown) => createHash('sha256').update(pack(state)).digest('hex');
 const releases = new TempReleases();
@@ -520,5 +521,87 @@ export const migrations = [{ ...v1ToV2, shapes: { from, to: { ...v2Shape, posts 
     }
     expect(kernel.state).toBe(written);
     expect(kernel.version).toBe(1);
+  }, 120_000);
+});
+
+/**
+ * What a catch-up round re-migrated is kept, and digested when the live process compares what it built
+ * with the rehearsal's: outside any time limit. Each release here does it only in the live process
+ * (told apart by the size of its first slice), on the post written right before the cut-over: the
+ * process was wedged for good there, every command waiting. Run in a process of its own.
+ */
+describe("what a catch-up round hands the live process's comparison is the kernel's own, and checked", () => {
+  const late = (body: string) => v2Release(`let firstMax = 0;
+let armed = false;
+const live = () => firstMax > 0 && firstMax <= 256;
+const read = (c, cursor, max) => { if (firstMax === 0) firstMax = max; return v1Shape.posts.read(c, cursor, max); };
+${body}`);
+
+  it.each([
+    [
+      "changed() returns keys with a getter at an index that answers the round's reads, then never returns",
+      () => late(`const marked = new WeakSet();
+const from = { ...v1Shape, posts: { ...v1Shape.posts, read, changed(a, b) {
+  const keys = v1Shape.posts.changed(a, b);
+  if (!live() || keys.length === 0) return keys;
+  const first = keys[0];
+  Object.defineProperty(keys, 0, { get() { if (armed) for (;;); return first; }, enumerable: true, configurable: true });
+  marked.add(keys);
+  return keys;
+} } };
+const to = { ...v2Shape, posts: { ...v2Shape.posts, with(base, keys, values) { const out = v2Shape.posts.with(base, keys, values); if (marked.has(keys)) armed = true; return out; } } };
+export const migrations = [{ ...v1ToV2, shapes: { from, to }, up }];`),
+      'E_MIGRATION_CONTRACT',
+      /^migration 1->2: the posts collection's changed\(\) gave keys with a getter at \[0\]; expected an array of keys/,
+    ],
+    [
+      'each maps the late post to one with a getter, and with() stores a plain one in its place',
+      () => late(`const poisoned = new WeakMap();
+const from = { ...v1Shape, posts: { ...v1Shape.posts, read } };
+const to = { ...v2Shape, posts: { ...v2Shape.posts, with(base, keys, values) {
+  if (!values.some((v) => poisoned.has(v))) return v2Shape.posts.with(base, keys, values);
+  const out = v2Shape.posts.with(base, keys, values.map((v) => poisoned.get(v) ?? v));
+  armed = true;
+  return out;
+} } };
+const each = (post, ctx) => {
+  const m = up.each.posts(post, ctx);
+  if (!live() || post.text !== 'late') return m;
+  const o = { ...m };
+  Object.defineProperty(o, 'text', { get() { if (armed) for (;;); return m.text; }, enumerable: true });
+  poisoned.set(o, m);
+  return o;
+};
+export const migrations = [{ ...v1ToV2, shapes: { from, to }, up: { ...up, each: { posts: each } } }];`),
+      'E_VALIDATE',
+      /^the state after 1->2 \(checked in the live process\): state holds a getter or setter at posts\[\d+\]\.text/,
+    ],
+  ])('%s: refused, and the feed serves on', async (_what, make, code, message) => {
+    const bad = await make();
+    const { ended, out } = await runScript(
+      `import { Kernel } from ${SRC('src/kernel/kernel.ts')};
+import { framesTo } from ${SRC('src/transport/frames.ts')};
+import { buildV1 } from ${SRC('test/feed/build.ts')};
+const [r1, bad] = ${JSON.stringify([r1, bad])};
+const kernel = new Kernel(r1, { initialState: buildV1(1000, 50), limits: { rehearsalHeapMb: 512, cutoverTimeoutMs: 1000 } });
+const frames = [];
+const author = kernel.connect(framesTo((f) => frames.push(f)));
+await kernel.dispatch(author, { type: 'join', handle: 'author' });
+const pending = kernel.upgrade(bad, { hold: true });
+while (!frames.some((f) => f.t === 'upgrade' && f.phase === 'held')) await new Promise((r) => setTimeout(r, 10));
+await kernel.dispatch(author, { type: 'post', text: 'late' });
+const written = kernel.state;
+try { kernel.cutover(); } catch {}
+const after = await kernel.dispatch(author, { type: 'timeline' });
+const report = await pending;
+process.stdout.write(JSON.stringify({ result: report.result, error: report.error, same: kernel.state === written, version: kernel.version, served: after.ok }));
+kernel.close();
+process.exit(0);
+`,
+      60_000,
+      'wedged: still running after 60 s',
+    );
+    expect(ended).toBe(0);
+    expect(JSON.parse(out)).toEqual({ result: 'refused', error: { code, message: expect.stringMatching(message) }, same: true, version: 1, served: true });
   }, 120_000);
 });

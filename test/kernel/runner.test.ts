@@ -27,6 +27,21 @@ function finish(r: Runner) {
 }
 
 describe('migration runner', () => {
+  // the keys go on into what the live process keeps and names in its messages outside any time limit
+  // (a block's first key is JSON.stringify'd in E_DIVERGED: a key's toJSON ran there, unbounded)
+  it.each([
+    ['an object', (k: unknown, i: number) => (i === 0 ? { toJSON: () => 'p0' } : k), /read\(\) gave keys with an object at \[0\]/],
+    ['null', (k: unknown, i: number) => (i === 1 ? null : k), /read\(\) gave keys with null at \[1\]/],
+  ])("refuses a collection whose read() gives %s for a key, E_MIGRATION_CONTRACT", (_what, swap, message) => {
+    const from = v1ToV2.shapes!.from!;
+    const posts = { ...from['posts']!, read: (c: unknown, cursor: unknown, max: number) => {
+      const r = from['posts']!.read(c, cursor, max);
+      return { ...r, keys: r.keys.map(swap) };
+    } };
+    const r = new Runner(directionOf(v1ToV2, 'up'), { ...from, posts } as never, v1ToV2.shapes!.to, buildV1(10, 5), { now }, '1->2');
+    expect(() => r.slice(100)).toThrow(expect.objectContaining({ code: 'E_MIGRATION_CONTRACT', message: expect.stringMatching(message) }));
+  });
+
   it('gives the whole run of a step when run in slices of any size, and reports progress per kind', () => {
     const state = buildV1(3000, 50);
     const whole = runDirection(v1ToV2, 'up', state, { now });

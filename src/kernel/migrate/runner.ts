@@ -13,6 +13,7 @@
  * cursors, mapped collections, the drops each entity declared (kept per entity, so an entity migrated
  * again replaces its count rather than adding to it) and which entities the migration rewrote.
  */
+import { types } from 'node:util';
 import type { Collection, Direction, EntityContext, Key, Migration, MigrationContext, Shape, WholeFn } from '../../contract.ts';
 import { MoltError, die } from '../errors.ts';
 import { MAX_COMMAND_NAME, MAX_KINDS, inherited } from '../guard.ts';
@@ -86,6 +87,30 @@ export function directionOf(step: Migration, dir: 'up' | 'down'): Direction {
 export const REWRITTEN_KEPT = 200;
 /** The longest id of an entity rewritten that the committed frame names (rewritten()). */
 export const MAX_CHANGED_ID = 256;
+
+/**
+ * The keys a collection's `changed` (or `read`) gave, read once into an array of the kernel's own: a plain array of
+ * keys (strings or numbers), each slot read through its descriptor. The runner kept the release's own
+ * array, and the catch-up round's observer kept it too, to read it again when the live process
+ * compares what it built, outside any time limit: a getter at an index that answered the round's
+ * reads and then never returned wedged the live process for good inside a cut-over, every command
+ * waiting.
+ */
+function ownKeys(keys: unknown, label: string, kind: string, call = 'changed()'): Key[] {
+  const bad = (what: string): never => die('E_MIGRATION_CONTRACT', `migration ${label}: the ${kind} collection's ${call} gave keys ${what}; expected an array of keys (strings or numbers)`);
+  if (types.isProxy(keys) || !Array.isArray(keys)) bad('that are not an array');
+  const list = keys as unknown[];
+  const n = list.length;
+  const out: Key[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const d = Object.getOwnPropertyDescriptor(list, i);
+    if (d === undefined || !('value' in d)) bad(`with ${d === undefined ? 'a hole' : 'a getter'} at [${i}]`);
+    const key = d!.value as unknown;
+    if (typeof key !== 'string' && typeof key !== 'number') bad(`with ${key === null ? 'null' : typeof key === 'object' || typeof key === 'undefined' ? `an ${typeof key}` : `a ${typeof key}`} at [${i}]`);
+    out[i] = key as Key;
+  }
+  return out;
+}
 
 /**
  * The most entities one slice reads. A slice makes five arrays that long (what the collection read,
@@ -178,7 +203,11 @@ export class Runner {
   slice(max: number): number {
     const k = this.#kinds.find((x) => x.cursor !== undefined);
     if (!k) return 0;
-    const { keys, values, next } = k.source.read(k.base, k.cursor, Math.min(max, MAX_READ));
+    const read = k.source.read(k.base, k.cursor, Math.min(max, MAX_READ));
+    const { values, next } = read;
+    // the keys go on into what the live process keeps and names in its messages (digest.ts, a block's
+    // first key), outside any time limit: strings or numbers, read once
+    const keys = ownKeys(read.keys, this.#label, k.kind, 'read()');
     // sized for the usual case, every entity rewritten; cut to what was
     const outKeys: Key[] = new Array(keys.length);
     const outValues: unknown[] = new Array(keys.length);
@@ -300,7 +329,7 @@ export class Runner {
     let n = 0;
     for (const k of this.#kinds) {
       const value = k.source.get(live);
-      const keys = k.source.changed(k.base, value);
+      const keys = ownKeys(k.source.changed(k.base, value), this.#label, k.kind);
       if (keys.length > 0) {
         const values: unknown[] = new Array(keys.length);
         for (let i = 0; i < keys.length; i++) {
@@ -308,8 +337,11 @@ export class Runner {
           if (entity === undefined) k.drops.delete(keys[i]!);
           values[i] = entity === undefined ? undefined : this.#mapOne(k, keys[i]!, entity);
         }
+        // the observer keeps what the round re-migrated and reads it later, outside any time limit
+        // (digest.ts, caught): arrays of its own, never the ones `with` is handed (and may keep)
+        const caught = { keys: keys.slice(), values: values.slice() };
         k.mapped = k.into.with(k.mapped, keys, values);
-        this.observer?.caught?.(k.kind, keys, values);
+        this.observer?.caught?.(k.kind, caught.keys, caught.values);
         n += keys.length;
       }
       k.base = value;

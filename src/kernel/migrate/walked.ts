@@ -96,3 +96,18 @@ export function checkEntities(where: string, kind: string, keys: readonly Key[],
     die(e.code, e.message.replace(m[0], ` at ${at}${m[2]}${named};`));
   }
 }
+
+/**
+ * The entities a catch-up round re-migrated (undefined: removed), checked as checkEntities checks a
+ * slice's: the digests keep them and read them later, outside any time limit.
+ */
+export function checkCaught(where: string, kind: string, keys: readonly Key[], after: readonly unknown[], hidden = true): void {
+  const present: Key[] = [];
+  const values: unknown[] = [];
+  for (let i = 0; i < after.length; i++) {
+    if (after[i] === undefined) continue;
+    present.push(keys[i]!);
+    values.push(after[i]);
+  }
+  if (values.length > 0) checkEntities(where, kind, present, [], values, hidden);
+}

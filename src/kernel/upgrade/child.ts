@@ -17,7 +17,7 @@ import { TimeoutError, describeThrown, runBounded, thrown } from '../sandbox.ts'
 import type { Served } from '../journal.ts';
 import type { Collection, Key } from '../../contract.ts';
 import { Builder, apply, type Patch } from './mirror.ts';
-import { Walked, checkEntities, walkSlice } from '../migrate/walked.ts';
+import { Walked, checkCaught, checkEntities, walkSlice } from '../migrate/walked.ts';
 import { Digests, streamOf } from '../migrate/digest.ts';
 import { treeOf } from '../migrate/tree.ts';
 import { watchMemory } from './memwatch.ts';
@@ -401,7 +401,8 @@ function watchSlices(r: Run): void {
         else placed(kind, keys, before, after, c);
       },
       caught(kind, keys, after) {
-        // digested when taken, after the check op's walk
+        // digested when taken, unbounded: checked here first (what `with` stored may be other values)
+        checkCaught(where, kind, keys, after, r.hidden);
         r.digests?.caught(streamOf(step.index, kind, true), keys, after);
       },
     };

@@ -32,7 +32,7 @@ import type { Limits } from '../limits.ts';
 import { Pipeline, plan, type Plan } from '../migrate/pipeline.ts';
 import { MAX_READ, directionOf } from '../migrate/runner.ts';
 import { PlainWalk, checkPlain } from '../plain.ts';
-import { Walked, checkEntities, walkSlice } from '../migrate/walked.ts';
+import { Walked, checkCaught, checkEntities, walkSlice } from '../migrate/walked.ts';
 import { Digests, BLOCK, compareCaught, streamOf, streamParts, type Stream } from '../migrate/digest.ts';
 import { TreeDigest, treeDiffers, type Tree } from '../migrate/tree.ts';
 import { liveCensus } from '../migrate/verify.ts';
@@ -1068,7 +1068,10 @@ export class UpgradeRun {
           digests.entities(streamOf(step.index, kind), keys, after);
         },
         caught(kind, keys, after) {
-          // digested when taken (#compare), after the round's walk has checked them
+          // digested when taken (#compare), outside any time limit: checked here, inside the round's,
+          // for `with` may have stored other values than these, and then the round's walk never met
+          // them (a getter in one, the post written right before a cut-over, wedged the process there)
+          checkCaught(where, kind, keys, after);
           digests.caught(streamOf(step.index, kind, true), keys, after);
         },
       };
