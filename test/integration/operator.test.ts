@@ -32,20 +32,27 @@ describe('the operator told what happened', { timeout: 90_000 }, () => {
     return server;
   };
 
-  it('POST /cutover that a stop overtakes (the same turn) is not answered 200: the stop refused the upgrade, E_SHUTTING_DOWN', async () => {
-    const server = await start();
+  /** A push of v2 with --hold, once held; the kernel's cutover() then runs `also` in its own turn. */
+  const heldPush = async (server: RunningServer, also: () => unknown) => {
     const v2 = await buildRelease(2);
     const push = post(server, '/upgrade', { release: { code: v2.code, view: v2.view }, hold: true });
     await expect.poll(() => server.kernel.status().upgrade?.held, { timeout: 30_000 }).toBe(true);
-    // SIGTERM handled in the very turn after the cut-over was asked for, before the held loop wakes
     const kernel = server.kernel;
     const cutover = kernel.cutover.bind(kernel);
-    let stopping: Promise<void> | null = null;
     kernel.cutover = () => {
       const done = cutover();
-      stopping = server.close();
+      also();
       return done;
     };
+    return { push };
+  };
+
+  it('POST /cutover that a stop overtakes (the same turn) is not answered 200: the stop refused the upgrade, E_SHUTTING_DOWN', async () => {
+    const server = await start();
+    // SIGTERM handled in the very turn after the cut-over was asked for, before the held loop wakes
+    let stopping: Promise<void> | null = null;
+    const { push } = await heldPush(server, () => (stopping = server.close()));
+    const kernel = server.kernel;
     const cut = await post(server, '/cutover');
     const report = await push;
     expect(report).toMatchObject({ status: 409, body: { result: 'refused', error: { code: 'E_SHUTTING_DOWN' } } });
@@ -56,16 +63,8 @@ describe('the operator told what happened', { timeout: 90_000 }, () => {
 
   it('POST /cutover overtaken by an abort in the same turn (two operators) is told the abort won, not 200', async () => {
     const server = await start();
-    const v2 = await buildRelease(2);
-    const push = post(server, '/upgrade', { release: { code: v2.code, view: v2.view }, hold: true });
-    await expect.poll(() => server.kernel.status().upgrade?.held, { timeout: 30_000 }).toBe(true);
+    const { push } = await heldPush(server, () => server.kernel.abort());
     const kernel = server.kernel;
-    const cutover = kernel.cutover.bind(kernel);
-    kernel.cutover = () => {
-      const done = cutover();
-      kernel.abort();
-      return done;
-    };
     expect(await post(server, '/cutover')).toMatchObject({ status: 409, body: { error: { code: 'E_ABORTED', message: 'the cut-over did not happen: the operator aborted the upgrade before its cut-over; nothing changed' } } });
     expect(await push).toMatchObject({ status: 409, body: { result: 'refused', error: { code: 'E_ABORTED' } } });
     expect(kernel.version).toBe(1);
