@@ -37,9 +37,12 @@ describe('limits from the environment', () => {
   });
 
   it('lists every variable the server reads in README, and README lists no other', () => {
-    const read = new Set([...TUNABLES.map((t) => t.env), 'MOLT_ORIGINS', 'MOLT_TRUST_PROXY', 'MOLT_TOKEN', 'MOLT_TOKEN_FILE', 'MOLT_BOOT', 'MOLT_OPERATOR_URL']);
+    const read = new Set([...TUNABLES.map((t) => t.env), 'MOLT_ORIGINS', 'MOLT_TRUST_PROXY', 'MOLT_TOKEN', 'MOLT_TOKEN_FILE', 'MOLT_BOOT', 'MOLT_OPERATOR_URL', 'MOLT_OPERATOR_TIMEOUT_MS']);
     const main = readFileSync(new URL('../../src/main.ts', import.meta.url), 'utf8');
     for (const m of main.matchAll(/env\['(MOLT_[A-Z_]+)'\]/g)) expect(read.has(m[1]!)).toBe(true);
+    // and the CLI's own (MOLT_OPERATOR_URL is told in the text above the table)
+    const cli = readFileSync(new URL('../../src/cli/main.ts', import.meta.url), 'utf8');
+    for (const m of cli.matchAll(/env\['(MOLT_[A-Z_]+)'\]/g)) expect(read.has(m[1]!), m[1]).toBe(true);
     expect([...rows.keys()].filter((r) => !read.has(r))).toEqual([]);
   });
 });
