@@ -228,13 +228,24 @@ export function checkOutcome(out: unknown, version: number, type: string, maxEve
 function ownEvents(events: readonly unknown[], where: string, max: number): FeedEvent[] {
   const { length } = events;
   if (length > max) die('E_TOO_LARGE', `${where}: sent ${length.toLocaleString('en')} events; one command may send at most ${max.toLocaleString('en')}`);
-  const copy: FeedEvent[] = [];
-  for (let i = 0; i < length; i++) {
-    const slot = Object.getOwnPropertyDescriptor(events, i);
-    if (slot === undefined || !('value' in slot)) die('E_HANDLER_CONTRACT', `${where} returned events with ${slot === undefined ? 'a hole' : 'a getter'} at [${i}]; events must be plain data`);
-    copy.push(slot.value as FeedEvent);
+  return ownSlots(events, (what) => die('E_HANDLER_CONTRACT', `${where} returned events with ${what}; events must be plain data`)) as FeedEvent[];
+}
+
+/**
+ * A release's array read once, each slot through its descriptor, into an array of the kernel's own
+ * (which the kernel may read again later, outside any time limit). `bad` is told of the first hole or
+ * getter ("a hole at [3]") and throws; `each`, if given, sees every value as it is read, in order.
+ */
+export function ownSlots(list: readonly unknown[], bad: (what: string) => never, each?: (value: unknown, i: number) => void): unknown[] {
+  const n = list.length;
+  const out: unknown[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const slot = Object.getOwnPropertyDescriptor(list, i);
+    if (slot === undefined || !('value' in slot)) bad(`${slot === undefined ? 'a hole' : 'a getter'} at [${i}]`);
+    each?.(slot!.value, i);
+    out[i] = slot!.value;
   }
-  return copy;
+  return out;
 }
 
 /** After plain.ts checked them: every event has a string type and `to`, if any, lists user ids. */

@@ -16,7 +16,7 @@
 import { types } from 'node:util';
 import type { Collection, Direction, EntityContext, Key, Migration, MigrationContext, Shape, WholeFn } from '../../contract.ts';
 import { MoltError, die } from '../errors.ts';
-import { MAX_COMMAND_NAME, MAX_KINDS, inherited } from '../guard.ts';
+import { MAX_COMMAND_NAME, MAX_KINDS, inherited, ownSlots } from '../guard.ts';
 
 /** An entity of a lossless step mapped back by the other direction, and a kind it dropped some of. */
 export type MapBack = (mapped: unknown) => { value: unknown; lost: [string, number] | undefined };
@@ -99,17 +99,9 @@ export const MAX_CHANGED_ID = 256;
 function ownKeys(keys: unknown, label: string, kind: string, call = 'changed()'): Key[] {
   const bad = (what: string): never => die('E_MIGRATION_CONTRACT', `migration ${label}: the ${kind} collection's ${call} gave keys ${what}; expected an array of keys (strings or numbers)`);
   if (types.isProxy(keys) || !Array.isArray(keys)) bad('that are not an array');
-  const list = keys as unknown[];
-  const n = list.length;
-  const out: Key[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const d = Object.getOwnPropertyDescriptor(list, i);
-    if (d === undefined || !('value' in d)) bad(`with ${d === undefined ? 'a hole' : 'a getter'} at [${i}]`);
-    const key = d!.value as unknown;
+  return ownSlots(keys as unknown[], (what) => bad(`with ${what}`), (key, i) => {
     if (typeof key !== 'string' && typeof key !== 'number') bad(`with ${key === null ? 'null' : typeof key === 'object' || typeof key === 'undefined' ? `an ${typeof key}` : `a ${typeof key}`} at [${i}]`);
-    out[i] = key as Key;
-  }
-  return out;
+  }) as Key[];
 }
 
 /**
