@@ -561,18 +561,18 @@ export class Kernel {
         failure = err;
       }
     }
-    if (failure !== null && current !== undefined && done[done.length - 1]?.w !== current && failure instanceof TimeoutError && current.system !== undefined && (current.timeouts ?? 0) < SYSTEM_TIMEOUT_RETRIES) {
+    // The step that was running when the watchdog fired (or something threw): only it fails.
+    const w = failure !== null && current !== undefined && done[done.length - 1]?.w !== current ? current : undefined;
+    const timedOut = failure instanceof TimeoutError;
+    if (w !== undefined && timedOut && w.system !== undefined && (w.timeouts ?? 0) < SYSTEM_TIMEOUT_RETRIES) {
       // A presence notice cut off by the watchdog is served again, first in its lane (the notices keep
       // their order): on a loaded machine the watchdog's wall time passes even under this trivial
       // handler, and a notice dropped here left every page showing someone online who had gone, or
       // never showing them, until it was reloaded.
-      current.timeouts = (current.timeouts ?? 0) + 1;
-      this.#log?.warn({ version: release.version, command: current.command.type, timeouts: current.timeouts }, 'system command ran out its time; serving it again');
-    } else if (failure !== null && current !== undefined && done[done.length - 1]?.w !== current) {
-      // The step that was running when the watchdog fired (or something threw): only it fails.
-      const w = current;
+      w.timeouts = (w.timeouts ?? 0) + 1;
+      this.#log?.warn({ version: release.version, command: w.command.type, timeouts: w.timeouts }, 'system command ran out its time; serving it again');
+    } else if (w !== undefined) {
       const type = w.command.type.slice(0, 40);
-      const timedOut = failure instanceof TimeoutError;
       const result = timedOut
         ? fail('E_HANDLER_TIMEOUT', `feed v${release.version} handle('${type}') ${(failure as TimeoutError).message}; the state is unchanged`)
         : fail('E_HANDLER_THREW', `internal error while serving '${type}': ${describeThrown(failure)}`);
