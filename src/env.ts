@@ -7,6 +7,7 @@ import { Writable } from 'node:stream';
 import pretty from 'pino-pretty';
 import { configFromEnv } from './config.ts';
 import type { RunningServer, ServerOptions } from './server.ts';
+import { usableToken } from './transport/token.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -27,7 +28,7 @@ export function serverOptionsFromEnv(env: Env): ServerOptions {
   // past ASCII cannot go: one the server would hold but no request could ever match is refused here,
   // with the short one (a stack trace at start, exit 1, from the server's own check)
   const token = env['MOLT_TOKEN'];
-  if (token !== undefined && token !== '' && (token.length < 16 || !/^[\x21-\x7e]+$/.test(token)))
+  if (token !== undefined && token !== '' && !usableToken(token))
     throw new Error(`MOLT_TOKEN must be at least 16 characters of printable ASCII, with no spaces (it is sent in an HTTP header); it is ${token.length} characters${/^[\x21-\x7e]*$/.test(token) ? '' : ', some of them spaces, controls or past ASCII'}`);
   const level = env['LOG_LEVEL'];
   if (level !== undefined && level !== '' && !LEVELS.includes(level)) throw new Error(`LOG_LEVEL=${level} is not one of ${LEVELS.join(', ')}`);

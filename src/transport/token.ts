@@ -8,6 +8,15 @@ export const DEFAULT_TOKEN_FILE = '.molt/operator-token';
 /** The largest request body the operator API reads (413 past it); the CLI says so before sending more. */
 export const OPERATOR_BODY_LIMIT = 32 * 1024 * 1024;
 
+/**
+ * Whether a request can carry `token` and the server will match it: at least 16 characters of
+ * printable ASCII, no spaces (an HTTP header drops a space at either end, and cannot hold a line
+ * break or a character past ASCII). MOLT_TOKEN and the token file are held to it alike.
+ */
+export function usableToken(token: string): boolean {
+  return token.length >= 16 && /^[\x21-\x7e]+$/.test(token);
+}
+
 /** A token file the server cannot use: a setting to change, not a fault (`npm start` exits 2 naming it). */
 export class TokenFileError extends Error {}
 
@@ -20,7 +29,7 @@ export class TokenFileError extends Error {}
 export function ensureTokenFile(file: string): string {
   if (existsSync(file)) {
     const token = readFileSync(file, 'utf8').trim();
-    if (token.length >= 16 && /^[\x21-\x7e]+$/.test(token)) return token;
+    if (usableToken(token)) return token;
     if (token !== '')
       throw new TokenFileError(
         `the operator token in ${file} is ${token.length < 16 ? `${token.length} characters` : 'more than one line, or holds spaces, controls or characters past ASCII'}: a token is one line of at least 16 characters of printable ASCII, with no spaces (it is sent in an HTTP header). Write one, or delete the file and the server makes one`,
