@@ -99,6 +99,10 @@ function parse(argv: string[]) {
   }
 }
 
+/** The options of a push, and of a rollback (which can also replay): no other command takes them. */
+const PUSH_FLAGS = ['dry-run', 'hold', 'pace', 'force', 'accept-drops'] as const;
+const ROLLBACK_FLAGS = [...PUSH_FLAGS, 'replay'] as const;
+
 async function main(argv: string[]): Promise<number> {
   // before parsing: a call that does not parse, asked for JSON, gets its error as JSON too
   jsonOut = argv.includes('--json');
@@ -113,8 +117,8 @@ async function main(argv: string[]): Promise<number> {
   jsonOut = json;
   // an option of push and rollback given to another command is refused, never ignored: `molt cutover
   // --dry-run` cut over for real
-  const upgradeFlags = (['dry-run', 'hold', 'pace', 'force', 'accept-drops', 'replay'] as const).filter((f) => values[f] !== undefined && values[f] !== false);
-  const takes = command === 'push' ? ['dry-run', 'hold', 'pace', 'force', 'accept-drops'] : command === 'rollback' ? ['dry-run', 'hold', 'pace', 'force', 'accept-drops', 'replay'] : [];
+  const upgradeFlags = ROLLBACK_FLAGS.filter((f) => values[f] !== undefined && values[f] !== false);
+  const takes: readonly string[] = command === 'push' ? PUSH_FLAGS : command === 'rollback' ? ROLLBACK_FLAGS : [];
   const stray = upgradeFlags.filter((f) => !takes.includes(f));
   if (stray.length) throw new UsageError(`${stray.map((f) => `--${f}`).join(', ')}: not an option of molt ${command}${takes.length ? '' : ` (only push and rollback take ${stray.length === 1 ? 'it' : 'them'})`}: nothing was done\n\n${USAGE}`);
   const dryRun = values['dry-run'];
