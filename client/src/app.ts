@@ -28,6 +28,7 @@ import type { BasePost, CommandResult, ComposerSpec, FeedView, Page, RegionApi, 
 import { guardView, type Fault } from './view-guard.ts';
 import { loadView, viewLimits } from './view-loader.ts';
 import { h, hue, timeAgo } from './view-kit.ts';
+import { BUSY, busyDelay } from './backoff.ts';
 import { Wire, type WireState } from './wire.ts';
 
 const TOKEN_KEY = 'molt.token';
@@ -215,7 +216,7 @@ export class App {
     }
     // offline: the next hello asks; a version without the command: nothing to ask
     if (online.error.code === 'E_OFFLINE' || online.error.code === 'E_UNKNOWN_COMMAND' || !online.error.code.startsWith('E_')) return;
-    const wait = Math.min(30_000, Math.max(online.error.retryMs ?? 0, 500 * 2 ** Math.min(this.onlineTries++, 6)));
+    const wait = busyDelay(this.onlineTries++, online.error.retryMs);
     // (a new socket's hello asks for itself, and clears this timer first)
     this.onlineTimer = setTimeout(() => {
       this.onlineTimer = null;
@@ -245,7 +246,7 @@ export class App {
       // The server did not judge the token (busy, over a budget, its resume handler failing or set
       // aside, stopping): keep it, and try again, as told or backing off. Only the feed's own answer
       // (bad_session) means the session is gone; dropping it here would lose the handle for good.
-      const wait = Math.min(30_000, Math.max(r.error.retryMs ?? 0, 1000 * 2 ** Math.min(this.resumeTries++, 5)));
+      const wait = busyDelay(this.resumeTries++, r.error.retryMs, { ...BUSY, base: 1000 });
       this.showNotice(`Could not resume your session${handle ? ` as @${handle}` : ''} yet: ${r.error.message}. Trying again in ${Math.ceil(wait / 1000)} s; your draft is kept.`);
       // (a new hello resumes by itself, and clears this timer first)
       this.resumeTimer = setTimeout(() => {

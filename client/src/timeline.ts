@@ -8,6 +8,7 @@
  *
  * Pages (src/feed/vN/view.ts, client/src/default-regions.ts) build on it; it bundles into each view.
  */
+import { busyDelay } from './backoff.ts';
 import { FeedStore, type Change } from './feed-store.ts';
 import type { BasePost, CommandResult, FeedView, PageState, RegionApi, ViewApi, ViewEvent } from './view-contract.ts';
 import { h } from './view-kit.ts';
@@ -84,12 +85,7 @@ export class Timeline {
       this.o.api.toast(`Could not load the posts: ${page.error.message}`);
       // Nothing came: say so and ask again, backing off. It said "No posts yet" for good (until a
       // reload) over a feed that has posts, when the server was too busy to answer once.
-      if (this.store.timeline.length === 0 && page.error.code !== 'E_OFFLINE') {
-        this.failed = page.error.message;
-        const wait = Math.min(30_000, Math.max(page.error.retryMs ?? 0, 500 * 2 ** Math.min(this.fillTries++, 6)));
-        if (this.fillTimer) clearTimeout(this.fillTimer);
-        this.fillTimer = setTimeout(() => void this.refill(), wait);
-      }
+      if (this.store.timeline.length === 0 && page.error.code !== 'E_OFFLINE') this.askAgain(page.error);
     } else this.failed = null;
     this.store.loaded = true;
     for (const id of this.o.had?.open ?? []) if (this.store.posts.has(id)) await this.openThread(id);
@@ -112,12 +108,15 @@ export class Timeline {
       const data = r.data as { posts?: unknown; next?: unknown };
       this.store.addPage(arrayOf<BasePost>(data.posts), data.next ?? null);
       this.syncList(this.list, this.store.timeline);
-    } else if (r.error.code !== 'E_OFFLINE') {
-      this.failed = r.error.message;
-      const wait = Math.min(30_000, Math.max(r.error.retryMs ?? 0, 500 * 2 ** Math.min(this.fillTries++, 6)));
-      this.fillTimer = setTimeout(() => void this.refill(), wait);
-    }
+    } else if (r.error.code !== 'E_OFFLINE') this.askAgain(r.error);
     this.renderMore();
+  }
+
+  /** The first page of posts did not come: say why, and ask again later, backing off. */
+  private askAgain(error: { message: string; retryMs?: number }): void {
+    this.failed = error.message;
+    if (this.fillTimer) clearTimeout(this.fillTimer);
+    this.fillTimer = setTimeout(() => void this.refill(), busyDelay(this.fillTries++, error.retryMs));
   }
 
   state(): PageState {
