@@ -5,22 +5,16 @@
  * `begin`, the byte bound on `$since`'s backlog, a left-out or nil id).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer, type ServerOptions } from '../../src/server.ts';
+import { startServer, type RunningServer } from '../../src/server.ts';
 import type { UpgradeFrame } from '../../src/transport/protocol.ts';
+import { servedWith } from '../support/served.ts';
 import { TestClient, UNMETERED, molt } from '../support/client.ts';
 
 const TOKEN = 'docs-contract-token-0123456789';
 const SERVED = { port: 0, host: '127.0.0.1', operatorPort: 0, token: TOKEN, logLevel: 'silent', ws: UNMETERED } as const;
 
 /** A server of the test's own, on ephemeral ports, closed when `use` is done. */
-async function served(options: ServerOptions, use: (server: RunningServer) => Promise<void>): Promise<void> {
-  const server = await startServer({ ...SERVED, ...options });
-  try {
-    await use(server);
-  } finally {
-    await server.close();
-  }
-}
+const served = servedWith(SERVED);
 
 describe('the upgrade frames, as PROTOCOL.md lists them', () => {
   let server: RunningServer;

@@ -6,20 +6,13 @@
  * against the page as it was.
  */
 import { describe, expect, it } from 'vitest';
-import { startServer, type RunningServer, type ServerOptions } from '../../src/server.ts';
+import { servedWith } from '../support/served.ts';
 import { TestClient, UNMETERED } from '../support/client.ts';
 
 const SERVED = { port: 0, host: '127.0.0.1', operatorPort: 0, token: 'feed-contract-token-0123456789', logLevel: 'silent', ws: UNMETERED } as const;
 
 /** A server of the test's own, on ephemeral ports, closed when `use` is done. */
-async function served(options: ServerOptions, use: (server: RunningServer) => Promise<void>): Promise<void> {
-  const server = await startServer({ ...SERVED, ...options });
-  try {
-    await use(server);
-  } finally {
-    await server.close();
-  }
-}
+const served = servedWith(SERVED);
 
 /** The refusal's code, or 'ok'. */
 async function code(c: TestClient, type: string, fields: Record<string, unknown> = {}): Promise<string> {
