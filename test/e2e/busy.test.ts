@@ -42,39 +42,45 @@ function loopsOnce(key: string): { dir: string; remove(): void } {
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/**
+ * A suite's server, booting the feed of loopsOnce(`key`), and a browser: opened before its tests,
+ * closed (and the feed's folder removed) after them.
+ */
+function slowSuite(key: string, token: string): { server: RunningServer; browser: Browser } {
+  const slow = loopsOnce(key);
+  const s = {} as { server: RunningServer; browser: Browser };
+  beforeAll(async () => {
+    s.server = await startServer({ port: 0, operatorPort: 0, token, logLevel: 'silent', boot: slow.dir });
+    s.browser = await launch();
+  }, T);
+  afterAll(async () => {
+    await s.browser?.close();
+    await s.server?.close();
+    slow.remove();
+  });
+  return s;
+}
+
 const onlineList = (page: Page) => page.locator('#online .person .handle').allTextContents();
 
 describe.skipIf(!HAVE_CHROMIUM)('presence when a notice times out', () => {
-  let server: RunningServer;
-  let browser: Browser;
   // the first notice of someone coming online, and the first of someone going
-  const slow = loopsOnce(`c.type === 'presence' && typeof c.online === 'boolean' ? c.online : null`);
-
-  beforeAll(async () => {
-    server = await startServer({ port: 0, operatorPort: 0, token: 'presence-suite-token-0123', logLevel: 'silent', boot: slow.dir });
-    browser = await launch();
-  }, T);
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    slow.remove();
-  });
+  const s = slowSuite(`c.type === 'presence' && typeof c.online === 'boolean' ? c.online : null`, 'presence-suite-token-0123');
 
   it('shows someone coming and going though the first notice of each ran out its time', async () => {
-    const a = await (await browser.newContext()).newPage();
-    const bctx = await browser.newContext();
+    const a = await (await s.browser.newContext()).newPage();
+    const bctx = await s.browser.newContext();
     const b = await bctx.newPage();
     const errors: string[] = [];
     for (const p of [a, b]) {
       watch(p);
       p.on('pageerror', (e) => errors.push(e.message));
     }
-    await a.goto(server.url);
+    await a.goto(s.server.url);
     // alice's own online notice is the first (slowed) one; she is signed in all the same
     await join(a, 'alice');
     await expect.poll(() => onlineList(a)).toEqual(['@alice']);
-    await b.goto(server.url);
+    await b.goto(s.server.url);
     await join(b, 'bob');
     await expect.poll(() => onlineList(a)).toEqual(['@alice', '@bob']);
     // bob closes his page: the first offline notice runs out its time
@@ -86,28 +92,15 @@ describe.skipIf(!HAVE_CHROMIUM)('presence when a notice times out', () => {
 });
 
 describe.skipIf(!HAVE_CHROMIUM)('who is online when the page cannot ask at first', () => {
-  let server: RunningServer;
-  let browser: Browser;
   // the page's first \`online\` (when it connects) runs out its time: E_HANDLER_TIMEOUT
-  const slow = loopsOnce(`c.type === 'online' ? 'online' : null`);
-
-  beforeAll(async () => {
-    server = await startServer({ port: 0, operatorPort: 0, token: 'presence-suite-token-4567', logLevel: 'silent', boot: slow.dir });
-    browser = await launch();
-  }, T);
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    slow.remove();
-  });
+  const s = slowSuite(`c.type === 'online' ? 'online' : null`, 'presence-suite-token-4567');
 
   it('asks again, and shows who was already there', async () => {
-    const dana = await TestClient.open(server.wsUrl);
+    const dana = await TestClient.open(s.server.wsUrl);
     await dana.ok('join', { handle: 'dana' });
-    const page = await (await browser.newContext()).newPage();
+    const page = await (await s.browser.newContext()).newPage();
     watch(page);
-    await page.goto(server.url);
+    await page.goto(s.server.url);
     // dana was online before the page opened: the page learns it only by asking
     await expect.poll(() => onlineList(page)).toEqual(['@dana']);
     await join(page, 'eve');
@@ -117,29 +110,16 @@ describe.skipIf(!HAVE_CHROMIUM)('who is online when the page cannot ask at first
 });
 
 describe.skipIf(!HAVE_CHROMIUM)('the posts when the page cannot load them at first', () => {
-  let server: RunningServer;
-  let browser: Browser;
   // the first two \`timeline\` commands run out their time: the view's probe's and the page's own
-  const slow = loopsOnce(`c.type === 'timeline' && slowed.length < 2 ? slowed.length : null`);
-
-  beforeAll(async () => {
-    server = await startServer({ port: 0, operatorPort: 0, token: 'presence-suite-token-8901', logLevel: 'silent', boot: slow.dir });
-    browser = await launch();
-  }, T);
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    slow.remove();
-  });
+  const s = slowSuite(`c.type === 'timeline' && slowed.length < 2 ? slowed.length : null`, 'presence-suite-token-8901');
 
   it('does not say there are no posts, and shows them once the server answers', async () => {
-    const dana = await TestClient.open(server.wsUrl);
+    const dana = await TestClient.open(s.server.wsUrl);
     await dana.ok('join', { handle: 'dana' });
     await dana.ok('post', { text: 'Posted before the page opened' });
-    const page = await (await browser.newContext()).newPage();
+    const page = await (await s.browser.newContext()).newPage();
     watch(page);
-    await page.goto(server.url);
+    await page.goto(s.server.url);
     await post(page, 'Posted before the page opened').waitFor({ timeout: 15_000 });
     expect(await page.locator('#page .more[data-state="empty"]').count()).toBe(0);
     dana.close();
