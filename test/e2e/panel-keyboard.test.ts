@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as v1 from '../../src/feed/v1/index.ts';
 import type { FeedVersion } from '../../src/contract.ts';
 import { seed } from '../../src/seed.ts';
-import { startServer, type RunningServer } from '../../src/server.ts';
-import { HAVE_CHROMIUM, launch, watch } from '../support/browser.ts';
+import type { RunningServer } from '../../src/server.ts';
+import { HAVE_CHROMIUM, openPage } from '../support/browser.ts';
 import { join, operate } from './pages.ts';
 
 const T = 90_000;
@@ -35,11 +35,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the upgrade panel from the keyboard', () => {
 
   beforeAll(async () => {
     const seeded = seed(v1 as FeedVersion, { posts: 3000 });
-    server = await startServer({ port: 0, operatorPort: 0, token: 'panel-keyboard-suite-token', logLevel: 'silent', kernel: { initialState: seeded.state } });
-    browser = await launch();
-    page = await (await browser.newContext({ reducedMotion: 'reduce' })).newPage();
-    watch(page);
-    await page.goto(server.url);
+    ({ server, browser, page } = await openPage({ port: 0, operatorPort: 0, token: 'panel-keyboard-suite-token', logLevel: 'silent', kernel: { initialState: seeded.state } }, { reducedMotion: 'reduce' }));
   }, T);
 
   afterAll(async () => {

@@ -7,8 +7,8 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRelease } from '../../src/release/build.ts';
-import { startServer, type RunningServer } from '../../src/server.ts';
-import { HAVE_CHROMIUM, launch, watch } from '../support/browser.ts';
+import type { RunningServer } from '../../src/server.ts';
+import { HAVE_CHROMIUM, openPage } from '../support/browser.ts';
 import { loopingVersion } from '../support/releases.ts';
 
 const T = 60_000;
@@ -22,11 +22,7 @@ describe.skipIf(!HAVE_CHROMIUM)('a session the server cannot resume yet', () => 
   beforeAll(async () => {
     // the default handler limit (250 ms), not a shorter one: every command runs under it, and on a loaded
     // machine a join took over 50 ms and was refused (E_HANDLER_TIMEOUT), so the page never signed in
-    server = await startServer({ port: 0, operatorPort: 0, token: 'resume-suite-token-0123', logLevel: 'silent', boot: looping.dir, limits: { breakerOpenMs: 2_000 } });
-    browser = await launch();
-    page = await (await browser.newContext()).newPage();
-    watch(page);
-    await page.goto(server.url);
+    ({ server, browser, page } = await openPage({ port: 0, operatorPort: 0, token: 'resume-suite-token-0123', logLevel: 'silent', boot: looping.dir, limits: { breakerOpenMs: 2_000 } }));
   }, T);
 
   afterAll(async () => {

@@ -6,8 +6,8 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../src/server.ts';
-import { HAVE_CHROMIUM, launch, watch } from '../support/browser.ts';
+import type { RunningServer } from '../../src/server.ts';
+import { HAVE_CHROMIUM, openPage } from '../support/browser.ts';
 import { join, operate, post, write } from './pages.ts';
 
 const T = 60_000;
@@ -19,11 +19,7 @@ describe.skipIf(!HAVE_CHROMIUM)('a page that stalls once inside its view', () =>
   let page: Page;
 
   beforeAll(async () => {
-    server = await startServer({ port: 0, operatorPort: 0, token: 'view-stall-suite-token-01', logLevel: 'silent' });
-    browser = await launch();
-    page = await (await browser.newContext()).newPage();
-    watch(page);
-    await page.goto(server.url);
+    ({ server, browser, page } = await openPage({ port: 0, operatorPort: 0, token: 'view-stall-suite-token-01', logLevel: 'silent' }));
   }, T);
 
   afterAll(async () => {

@@ -1,6 +1,7 @@
 /** Debian's Chromium for the e2e suites, driven by playwright-core: never a downloaded browser. */
 import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+import { startServer, type RunningServer, type ServerOptions } from '../../src/server.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -16,4 +17,22 @@ export function launch(): Promise<Browser> {
 export function watch(page: Page, navigated?: () => void): void {
   page.on('pageerror', (err) => console.error(`page error: ${err.message}`));
   if (navigated) page.on('framenavigated', (f) => f === page.mainFrame() && navigated());
+}
+
+/** A server started with `options`, a browser, and a page of it (in a context made with `context`), watched and opened at the server. */
+export async function openPage(options: ServerOptions, context: BrowserContextOptions = {}): Promise<{ server: RunningServer; browser: Browser; page: Page }> {
+  const server = await startServer(options);
+  let browser: Browser | undefined;
+  try {
+    browser = await launch();
+    const page = await (await browser.newContext(context)).newPage();
+    watch(page);
+    await page.goto(server.url);
+    return { server, browser, page };
+  } catch (err) {
+    // the suite's afterAll never learns of them: closed here
+    await browser?.close();
+    await server.close();
+    throw err;
+  }
 }
