@@ -21,6 +21,7 @@ import { Walked, checkCaught, checkEntities, walkSlice } from '../migrate/walked
 import { Digests, streamOf } from '../migrate/digest.ts';
 import { treeOf } from '../migrate/tree.ts';
 import { watchMemory } from './memwatch.ts';
+import { collect } from './collect.ts';
 
 interface Message {
   id: number;
@@ -111,6 +112,12 @@ const ops: Record<string, (msg: Message) => unknown> = {
 
   stats: () => ({ heapUsedMb: heapMb(), heapLimitMb: v8.getHeapStatistics().heap_size_limit / 2 ** 20, peakHeapMb: peakHeap / 2 ** 20 }),
 
+  /** The heap after a full collection: what is kept (the memory guard, orchestrate.ts). */
+  retained: () => {
+    collect();
+    return { heapMb: heapMb() };
+  },
+
   sync(msg) {
     if (msg['full'] === 'begin') {
       builder = new Builder();
@@ -168,7 +175,10 @@ const ops: Record<string, (msg: Message) => unknown> = {
     const digests = (msg['liveChecks'] === true && pipeline.online) || msg['digest'] === true ? new Digests() : null;
     run = { force: msg['force'] === true, skipped: [], current, target, pipeline, ms, censusMs: Number(msg['censusMs'] ?? Infinity), problemsShown: Number(msg['problemsShown'] ?? 5), renames, lastResult: null, checked: null, walked: new Walked(), hidden, compared: new Map(), comparedCounts: {}, pending: [], failed: null, defer: false, checkedTo: 0, checkMs: 0, digests };
     watchSlices(run);
-    return { online: pipeline.online, progress: pipeline.progress(), census: censusBefore(run, mirror), heapMb: heapMb() };
+    const census0 = censusBefore(run, mirror);
+    // what the new state keeps is measured from here (the memory guard, when the room is tight)
+    if (msg['retained'] === true) collect();
+    return { online: pipeline.online, progress: pipeline.progress(), census: census0, heapMb: heapMb() };
   },
 
   /**

@@ -39,6 +39,7 @@ import { liveCensus } from '../migrate/verify.ts';
 import { loadRelease, type LoadedRelease, type ReleaseSource } from '../release.ts';
 import { describeThrown } from '../sandbox.ts';
 import { GcPauses, LoopLag } from './lag.ts';
+import { collect } from './collect.ts';
 import { Rehearsal, tick } from './rehearsal.ts';
 import type { UpgradeProgress, UpgradeReport } from './report.ts';
 import type { Served } from '../journal.ts';
@@ -97,6 +98,26 @@ export interface UpgradeHost {
 
 /** What the rehearsal's check of a whole new state answers (child.ts, `check`). */
 type Checked = { mappedMs: number; census: { before: Record<string, number>; after: Record<string, number> }; dropped: Record<string, number>; sample: UpgradeReport['sample']; changed?: Record<string, string[]>; validateMs: number; heapMb: number; skipped: string[]; compared: Record<string, number> | null; digests: Record<string, Stream> | null; tree: Tree | null };
+
+/**
+ * The memory guard's readings after a collection in the rehearsal, MB (its heap when the pass began and
+ * when the current step began), and its last projection from them, bytes, made when the step had mapped
+ * `done` entities.
+ */
+interface Kept {
+  measure(): Promise<number>;
+  baseMb: number;
+  stepMb: number;
+  done: number;
+  projected: number;
+}
+/**
+ * The room is tight, and the memory guard measures what the new state keeps (after collections in the
+ * rehearsal, each ~0.3 s of its CPU at 1M posts) rather than what its heap grew by, when the room below
+ * the mark is less than this many times the heap in use: a new state keeps about as much as the state
+ * or less, and the rehearsal's growth, garbage and all, measured up to seven times what it kept.
+ */
+const TIGHT_ROOM = 4;
 
 const MIN_SLICE = 32;
 const MAX_SLICE = MAX_READ;
@@ -217,13 +238,28 @@ export class UpgradeRun {
     if (this.#abort) throw this.#abort;
     if (performance.now() - this.#started > this.#host.limits.upgradeTimeoutMs)
       die('E_MIGRATION_TIMEOUT', `the upgrade ran for more than ${(this.#host.limits.upgradeTimeoutMs / 1000).toLocaleString('en')} s in all; nothing changed`);
-    const used = v8.getHeapStatistics();
+    let used = v8.getHeapStatistics();
     if (used.used_heap_size > this.#peakHeap) this.#peakHeap = used.used_heap_size;
+    if (this.report.dryRun) return;
     // the buffers outside the heap count too: no limit of V8's bounds them (memwatch.ts)
+    const mark = used.heap_size_limit * (this.#host.limits.heapHighWaterPercent / 100);
+    if (used.used_heap_size + used.external_memory <= mark) return;
+    // Past the mark, what is kept decides, not the garbage not yet collected that the heap counts too:
+    // refused on the heap as it stood, a push that a heap of 1 GB had room for could fail the same way
+    // every time (and a feed in memory cannot restart with a larger one without losing itself). One full
+    // collection a second at most (it holds commands as long: ~0.3 s at 1M posts); between them, V8's own
+    // collections come first, as they do before it runs out.
+    if (performance.now() - this.#collectedAt < 1_000) return;
+    collect();
+    this.#collectedAt = performance.now();
+    used = v8.getHeapStatistics();
     const inUse = used.used_heap_size + used.external_memory;
-    if (!this.report.dryRun && inUse > used.heap_size_limit * (this.#host.limits.heapHighWaterPercent / 100))
+    if (inUse > mark)
       die('E_MEMORY', `the live process's heap and buffers reached ${mb(inUse)} of its ${mb(used.heap_size_limit)} heap limit while the new state was built beside the live one; nothing changed`);
   }
+
+  /** When #check last collected (performance.now()). */
+  #collectedAt = -Infinity;
 
   #announce(phase: string, detail?: Record<string, unknown>, ms?: number): void {
     const r = this.report;
@@ -275,8 +311,17 @@ export class UpgradeRun {
    * the growth of 1 -> 2 was multiplied by what 2 -> 3 had left: an honest push 1 -> 3 of 100k posts
    * was refused as needing 4.9 GB.) Against the room this process had below its mark when the pass
    * began (`heap0`): what it has built since is part of what is needed.
+   *
+   * What a heap grew by counts the garbage not yet collected too: for a push of 1M posts that keeps 149
+   * MB, the rehearsal's growth projected 0.6-1.0 GB, and a server with a heap of 1 GB (Node's default
+   * on a machine of 4 GB) was refused every push it had room for. Where the room is tight (`kept`), a
+   * projection past it is measured again after a collection in the rehearsal (from a collection there
+   * when the pass began and when each step began), and that decides: first once an eighth of the step
+   * is mapped, then again each time it has mapped twice as many entities as at the last measure, while
+   * that measure projected more than half the room (each is a full collection there: ~0.3 s of its CPU
+   * at 1M posts).
    */
-  #guardMemory(kinds: Record<string, { done: number; total: number }>, doneMb: number, stepMb: number, heap0: v8.HeapInfo): void {
+  async #guardMemory(kinds: Record<string, { done: number; total: number }>, doneMb: number, stepMb: number, heap0: v8.HeapInfo, kept: Kept | null): Promise<void> {
     if (this.report.dryRun) return;
     let done = 0;
     let total = 0;
@@ -285,11 +330,22 @@ export class UpgradeRun {
       total += k.total;
     }
     if (done < Math.min(total, 1000)) return;
-    const projected = (Math.max(0, doneMb) + (Math.max(0, stepMb) * total) / Math.max(1, done)) * 2 ** 20;
+    const project = (stepsMb: number, grownMb: number) => (Math.max(0, stepsMb) + (Math.max(0, grownMb) * total) / Math.max(1, done)) * 2 ** 20;
+    let projected = project(doneMb, stepMb);
     if (projected <= 0) return;
     const room = heap0.heap_size_limit * (this.#host.limits.heapHighWaterPercent / 100) - heap0.used_heap_size;
+    if (projected > room && kept) {
+      // an eighth of the step mapped before the first measure, so that it projects from many entities
+      if (kept.done === 0 && done < total / 8) return;
+      if (kept.done === 0 || (done >= 2 * kept.done && kept.projected > room / 2)) {
+        const heapMb = await kept.measure();
+        kept.done = done;
+        kept.projected = project(kept.stepMb - kept.baseMb, heapMb - kept.stepMb);
+      }
+      projected = kept.projected;
+    }
     if (projected > room)
-      die('E_MEMORY', `the new state needs about ${mb(projected)} beside the live one (measured in the rehearsal), but this process had ${mb(Math.max(0, room))} below its heap limit of ${mb(heap0.heap_size_limit)} when the migration began; nothing changed. Start the server with a larger --max-old-space-size`);
+      die('E_MEMORY', `the new state needs about ${mb(projected)} beside the live one (measured in the rehearsal${kept ? ', after a collection' : ''}), but this process had ${mb(Math.max(0, room))} below its heap limit of ${mb(heap0.heap_size_limit)} when the migration began; nothing changed. Start the server with a larger --max-old-space-size`);
   }
 
   /**
@@ -461,9 +517,12 @@ export class UpgradeRun {
       this.#phase = 'migrate';
       const now = host.clock();
       const begunAt = performance.now();
+      const heapB = v8.getHeapStatistics();
+      const tight = !report.dryRun && heapB.heap_size_limit * (limits.heapHighWaterPercent / 100) - heapB.used_heap_size < TIGHT_ROOM * heapB.used_heap_size;
       const begun = await reh.call<{ online: boolean; census: Record<string, number>; heapMb: number; progress: { kinds: Record<string, { done: number; total: number }> } }>(
-        // liveChecks: this process builds the same state (online, not a dry run) and checks it in full
-        'begin', { current: current.hash, target: target.hash, now, ms, censusMs: limits.handlerTimeoutMs, problemsShown: limits.problemsShown, force: this.#req.force === true, liveChecks: !report.dryRun }, deadline);
+        // liveChecks: this process builds the same state (online, not a dry run) and checks it in full;
+        // retained: the rehearsal's heap is measured after a collection (the memory guard, tight room)
+        'begin', { current: current.hash, target: target.hash, now, ms, censusMs: limits.handlerTimeoutMs, problemsShown: limits.problemsShown, force: this.#req.force === true, liveChecks: !report.dryRun, retained: tight }, deadline);
       report.online = begun.online;
       report.census.before = begun.census;
       this.#migrateStart = performance.now();
@@ -486,6 +545,8 @@ export class UpgradeRun {
         // where slices end, so only the position must agree).
         const child = { position: 0, checked: 0, mapped: false, kinds: begun.progress.kinds, grownMb: 0, longestMs: 0, perEntityMs: 0, checkMs: 0, step: null as string | null, stepHeapMb: childHeap0, error: null as unknown, wake: null as (() => void) | null };
         const heap0 = v8.getHeapStatistics();
+        const measure = (): Promise<number> => reh.call<{ heapMb: number }>('retained', {}, deadline).then((r) => r.heapMb);
+        const kept: Kept | null = tight ? { measure, baseMb: childHeap0, stepMb: childHeap0, done: 0, projected: 0 } : null;
         // small first slices, so this process starts following early (at 10k posts it waited for the
         // whole first pass: ~10% of the upgrade); then doubling up to big ones, few messages
         let childSlice = FIRST_CHILD_SLICE;
@@ -504,10 +565,13 @@ export class UpgradeRun {
               child.grownMb = Math.max(child.grownMb, step.heapMb - childHeap0);
               // a step begun: what the rehearsal's heap holds now is the steps before it, built
               if (step.progress.step !== child.step) {
-                if (child.step !== null) child.stepHeapMb = step.heapMb;
+                if (child.step !== null) {
+                  child.stepHeapMb = step.heapMb;
+                  if (kept) Object.assign(kept, { stepMb: await measure(), done: 0 });
+                }
                 child.step = step.progress.step;
               }
-              this.#guardMemory(step.progress.kinds, child.stepHeapMb - childHeap0, step.heapMb - child.stepHeapMb, heap0);
+              await this.#guardMemory(step.progress.kinds, child.stepHeapMb - childHeap0, step.heapMb - child.stepHeapMb, heap0, kept);
               child.wake?.();
               if (!live) {
                 this.#setProgress(child.kinds, 0);
