@@ -337,8 +337,9 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
         peer.paused = false;
         socket.resume();
       }
-      // the peer closed with commands read and not yet answered: its connection stays bound until they are
-      if (gone && owed === 0) kernel.disconnect(conn);
+      // the peer closed with commands read and not yet answered (or received and not yet read): its
+      // connection stays bound until they are
+      if (gone && owed === 0 && later.length === 0) kernel.disconnect(conn);
       if (peer.closeWith && owed === 0 && socket.readyState === socket.OPEN) {
         socket.close(peer.closeWith.code, peer.closeWith.reason);
         setTimeout(() => socket.terminate(), opts.closeGraceMs).unref();
@@ -388,6 +389,8 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
      */
     let strikeBefore = 0;
     const strike = (now: number) => {
+      // (a socket the peer closed has nothing left to close: its frames are read, and answered nowhere)
+      if (gone) return;
       if (refusals.wait(now) > 0) {
         observe.closed?.('refused_frames');
         closers.get(peer)!(1008, 'too many refused frames (malformed or over budget)');
@@ -431,7 +434,9 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
       read(data, isBinary);
     });
     function read(data: RawData, isBinary: boolean): void {
-      if (peer.closing || gone) return; // nobody to answer: not applied
+      // (after our close nobody is answered: not applied. After the peer's, what it sent before its
+      // close is: it waited for its turn, and the replies go nowhere)
+      if (peer.closing) return;
       readThisTurn++;
       const now = performance.now();
       const at = reserve();
@@ -484,7 +489,6 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
     socket.on('pong', () => (peer.alive = true));
     socket.on('close', () => {
       gone = true;
-      later = [];
       peers.delete(peer);
       closers.delete(peer);
       address.connections--;
@@ -492,8 +496,10 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
       // socket open: signed in as it was. The connection leaves (and its user, presence) once the last
       // of them is answered (flush). Before, it left at once: a command waiting behind a cut-over (or a
       // busy batch) then ran signed out, and a post sent right before a page closed during an upgrade's
-      // pause was refused not_joined, where the same post without an upgrade landed.
-      if (peer.replies.length - peer.head === 0) kernel.disconnect(conn);
+      // pause was refused not_joined, where the same post without an upgrade landed. So are those it
+      // sent before its close that wait for their turn to be read (`later`, READ_PER_TURN a turn): they
+      // were dropped, and of 40 posts sent at once before a close only the first 16 landed.
+      if (peer.replies.length - peer.head === 0 && later.length === 0) kernel.disconnect(conn);
     });
     socket.on('error', () => socket.terminate());
   });
