@@ -35,8 +35,30 @@ export type PlainWhat = 'state' | 'reply' | 'event' | 'command';
  */
 export const MAX_DEPTH = 256;
 
-/** A rough msgpack size: string bytes (UTF-16 length, a lower bound for UTF-8) plus a few per value. */
+/** A rough msgpack size: string bytes (see wireBytes) plus a few per value. */
 const SIZE = { value: 1, number: 9, container: 3, key: 1 } as const;
+
+/**
+ * The bytes of a string as msgpack writes it, in UTF-8: a character past U+007F takes two bytes, one
+ * past U+07FF three (a surrogate pair four). What is sent (replies, events, commands, the backlog) is
+ * counted so; counted a character a byte, a text of euro signs went out at three times every bound in
+ * bytes (a command's events to 600 connections: 151 MB written under a bound of 128 MiB). A string
+ * longer than `room` is past it by its length alone (UTF-8 never takes fewer bytes than UTF-16 code
+ * units), and is not read: one made of pieces would be copied into one first, in one step. A walk of a
+ * state counts a character a byte: it walks whole migrated states, where reading every text would cost.
+ */
+function wireBytes(s: string, room: number): number {
+  const n = s.length;
+  if (n > room) return n;
+  // short ones read here: cheaper than a native call each (most keys and ids)
+  if (n > 64) return Buffer.byteLength(s, 'utf8');
+  let bytes = n;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) bytes += c > 0x7ff && (c < 0xd800 || c > 0xdfff) ? 2 : 1;
+  }
+  return bytes;
+}
 
 export interface PlainResult {
   /** Estimated bytes of the nodes that were new. */
@@ -91,14 +113,14 @@ export function estimateBytes(value: unknown): number {
   let bytes = 0;
   while (stack.length > 0) {
     const v = stack.pop();
-    if (typeof v === 'string') bytes += v.length + SIZE.value;
+    if (typeof v === 'string') bytes += wireBytes(v, Infinity) + SIZE.value;
     else if (typeof v === 'number') bytes += SIZE.number;
     else if (typeof v === 'object' && v !== null) {
       bytes += SIZE.container;
       if (Array.isArray(v)) for (const x of v) stack.push(x);
       else
         for (const k in v) {
-          bytes += k.length + SIZE.key;
+          bytes += wireBytes(k, Infinity) + SIZE.key;
           stack.push((v as Record<string, unknown>)[k]);
         }
     } else bytes += SIZE.value;
@@ -179,7 +201,7 @@ let leanMax = Infinity;
 function lean(value: unknown, depth: number): boolean {
   switch (typeof value) {
     case 'string':
-      leanBytes += value.length + SIZE.value;
+      leanBytes += wireBytes(value, leanMax - leanBytes) + SIZE.value;
       return leanBytes <= leanMax;
     case 'boolean':
     case 'undefined':
@@ -216,7 +238,7 @@ function lean(value: unknown, depth: number): boolean {
       keys++;
       const d = Object.getOwnPropertyDescriptor(value, key);
       if (d === undefined || !('value' in d) || key === '__proto__') return false;
-      leanBytes += key.length + SIZE.key;
+      leanBytes += wireBytes(key, leanMax - leanBytes) + SIZE.key;
       if (!lean(d.value, depth + 1)) return false;
     }
     if (hostGetOwnPropertyNames(value).length !== keys) return false;
@@ -308,6 +330,8 @@ export class PlainWalk {
   readonly #over: ReadonlyMap<object, object> | undefined;
   readonly #locate: boolean;
   readonly #hidden: boolean;
+  /** Whether strings count as the bytes they are sent as (wireBytes): all but a state. */
+  readonly #wire: boolean;
   /**
    * Tree mode (Known.tree): the previous state's nodes this state holds whole away from their own place
    * (placed), and for each previous node whose children it holds at their keys, the one new node that
@@ -327,6 +351,7 @@ export class PlainWalk {
     this.#over = known?.over;
     this.#locate = known?.locate ?? true;
     this.#hidden = known?.hidden ?? true;
+    this.#wire = what !== 'state';
     this.#tree = known?.tree === true ? { placed: new Set(), opened: new Map(), last: null, moves: [] } : null;
     this.#where = where;
     this.#what = what;
@@ -387,7 +412,7 @@ export class PlainWalk {
   #value(value: unknown, prev: unknown, parent: object | null, key: string | number | null): void {
     switch (typeof value) {
       case 'string':
-        this.bytes += value.length + SIZE.value;
+        this.bytes += (this.#wire ? wireBytes(value, this.#maxBytes - this.bytes) : value.length) + SIZE.value;
         break;
       case 'boolean':
         this.bytes += SIZE.value;
@@ -425,7 +450,7 @@ export class PlainWalk {
    * names it. Returns the new byte count.
    */
   #child(child: unknown, other: Record<string | number, unknown> | null, prev: unknown, parent: object, key: string | number, bytes: number): number {
-    if (typeof child === 'string') return bytes + child.length + SIZE.value;
+    if (typeof child === 'string') return bytes + (this.#wire ? wireBytes(child, this.#maxBytes - bytes) : child.length) + SIZE.value;
     if (typeof child === 'object') {
       if (child === null) return bytes + SIZE.value;
       // a vector's old root under its new one: shared, even though it moved
@@ -556,7 +581,7 @@ export class PlainWalk {
         if (!('value' in d)) this.#fail('a getter or setter', node, key);
         // msgpack and JSON readers treat it specially: a state that cannot be copied exactly is not plain
         if (key === '__proto__') this.#fail('a key named __proto__', node, null);
-        bytes = this.#child(d.value as unknown, other, prev, node, key, bytes + key.length + SIZE.key);
+        bytes = this.#child(d.value as unknown, other, prev, node, key, bytes + (this.#wire ? wireBytes(key, max - bytes) : key.length) + SIZE.key);
         if (bytes > max) this.#tooLarge();
       }
       if (this.#hidden && hostGetOwnPropertyNames(node).length !== keys) this.#fail('a non-enumerable key', node, null);

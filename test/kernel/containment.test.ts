@@ -389,6 +389,9 @@ process.stdout.write(JSON.stringify(out));`);
   it('refuses an event over its limit, and a reply over its limit, before anything is sent', async () => {
     await refusedWith(`({ state: s, events: [{ type: 'huge', text: 'x'.repeat(300_000) }] })`, 'E_TOO_LARGE', /event is larger than 262,144 bytes/);
     await refusedWith(`({ state: s, reply: { text: 'x'.repeat(5_000_000) } })`, 'E_TOO_LARGE', /reply is larger than/);
+    // in bytes as they go out (UTF-8): 2M euro signs are 6 MB on the wire, past a 4 MiB reply
+    await refusedWith(`({ state: s, reply: { text: '€'.repeat(2_000_000) } })`, 'E_TOO_LARGE', /reply is larger than 4,194,304 bytes/);
+    await refusedWith(`({ state: s, events: [{ type: 'huge', text: '€'.repeat(100_000) }] })`, 'E_TOO_LARGE', /event is larger than 262,144 bytes/);
   });
 
   it('refuses one command sending more events than its limit, or more bytes of them together', async () => {

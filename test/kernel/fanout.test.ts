@@ -10,13 +10,15 @@ import { Kernel } from '../../src/kernel/kernel.ts';
 import { framesTo } from '../../src/transport/frames.ts';
 import type { ServerFrame } from '../../src/transport/protocol.ts';
 import { tiny } from '../support/tiny.ts';
+import { encode } from '../../src/transport/codec.ts';
+import { eventFrame } from '../../src/transport/frames.ts';
 
 function withSpam(connections: number, limits: { maxFanoutFrames?: number } = {}) {
   const kernel = new Kernel(
     tiny({
       commands: ['inc', 'spam', 'login'],
       handle: `(s, c, ctx) => c.type === 'spam'
-        ? { state: produce(s, (d) => { d.count += 1 }), events: Array.from({ length: c.n }, (_, i) => ({ type: 'spam', i, big: 'x'.repeat(c.size), ...(c.to ? { to: c.to } : {}) })) }
+        ? { state: produce(s, (d) => { d.count += 1 }), events: Array.from({ length: c.n }, (_, i) => ({ type: 'spam', i, big: (c.ch ?? 'x').repeat(c.size), ...(c.to ? { to: c.to } : {}) })) }
         : handle(s, c, ctx)`,
     }),
     { limits },
@@ -41,6 +43,18 @@ describe("a command's events, times the connections they go to", () => {
     const r = await kernel.dispatch(conns[0]!, { type: 'spam', n: 60, size: 4000 });
     expect(r).toMatchObject({ ok: false, error: { code: 'E_TOO_LARGE', message: expect.stringMatching(/would carry [\d,]+ bytes to 600 connections together/) } });
     expect(frames()).toBe(0);
+  });
+
+  it('counts a text as it goes out, in UTF-8: 60 events of 1,400 euro signs to 600 connections (151 MB written) pass no more than 60 of 1,400 x', async () => {
+    // counted a character a byte, they were 51 MB and went out: a text of characters past U+07FF
+    // writes three bytes each, and every bound in bytes let three times what it says through
+    const { kernel, conns, frames } = withSpam(600);
+    const wire = encode(eventFrame({ seq: 1, version: 1, event: { type: 'spam', i: 0, big: '€'.repeat(1400) } })).length;
+    expect(wire * 60 * 600).toBeGreaterThan(128 * 1024 * 1024);
+    const r = await kernel.dispatch(conns[0]!, { type: 'spam', n: 60, size: 1400, ch: '€' });
+    expect(r).toMatchObject({ ok: false, error: { code: 'E_TOO_LARGE', message: expect.stringMatching(/would carry [\d,]+ bytes to 600 connections together/) } });
+    expect(frames()).toBe(0);
+    expect(await kernel.dispatch(conns[0]!, { type: 'spam', n: 60, size: 1400 })).toMatchObject({ ok: true });
   });
 
   it('takes no more commands into a batch once their events send as much as one command may: the rest wait for the next turn', async () => {
