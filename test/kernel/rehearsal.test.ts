@@ -353,9 +353,10 @@ describe('what the slices checked is all the check at the end skips', () => {
 
   /**
    * A release of feed v2 whose 1 -> 2 step is v1ToV2 with `posts` (source of a vec collection) as the
-   * posts of the shape it builds, `from` as the posts of the shape it reads, and `each` mapping posts.
+   * posts of the shape it builds, `from` as the posts of the shape it reads (`users` its users), and
+   * `each` mapping posts.
    */
-  async function v2WithPosts(name: string, posts: string, each = 'react', from = 'v1Shape.posts'): Promise<{ code: string; view: string | null }> {
+  async function v2WithPosts(name: string, posts: string, each = 'react', from = 'v1Shape.posts', users = 'v1Shape.users'): Promise<{ code: string; view: string | null }> {
     const folder = path.join(dir, name);
     const abs = (p: string) => JSON.stringify(path.join(ROOT, p));
     mkdirSync(folder, { recursive: true });
@@ -370,7 +371,8 @@ const react = v1ToV2.up.each.posts;
 void vecGet; void vecWith;
 const posts = ${posts};
 const from = ${from};
-export const migrations = [{ ...v1ToV2, shapes: { from: { ...v1Shape, posts: from }, to: { ...v2Shape, posts } }, up: { ...v1ToV2.up, each: { posts: ${each} } } }];
+const users = ${users};
+export const migrations = [{ ...v1ToV2, shapes: { from: { ...v1Shape, posts: from, users }, to: { ...v2Shape, posts } }, up: { ...v1ToV2.up, each: { posts: ${each} } } }];
 `,
     );
     const built = await buildRelease(folder);
@@ -428,6 +430,26 @@ export const migrations = [{ ...v1ToV2, shapes: { from: { ...v1Shape, posts: fro
     } }`;
     const report = await pushed(await v2WithPosts('named-root', posts));
     expect(report).toMatchObject({ result: 'refused', error: { code: 'E_VALIDATE', message: expect.stringMatching(/holds an array with holes or named properties at root/) } });
+  }, 60_000);
+
+  it.each([
+    ['lookup() that picks the post the sample shows', 'telling', 'posts', `{ ...v1Shape.posts, lookup(c, k) { if (hang('telling')) for (;;) {} return v1Shape.posts.lookup(c, k); } }`],
+    ['size() that tells what it lost', 'uncounted', 'users', `{ ...v1Shape.users, size(c) { if (hang('uncounted')) for (;;) {} return v1Shape.users.size(c); } }`],
+    ['get() as the declared changes are checked', 'checkDeclared', 'users', `{ ...v1Shape.users, get(s) { if (hang('checkDeclared')) for (;;) {} return v1Shape.users.get(s); } }`],
+  ])('a collection whose %s, called by the check at the end, never returns is refused within the migration\'s limit', async (_what, where, kind, collection) => {
+    // (it spins only where that check calls it, which the stack says; everywhere else it answers).
+    // The check ran it outside any time limit: the rehearsal did not answer until its deadline (70 s
+    // at the default limit), and the push was refused as E_REHEARSAL, saying nothing of what ran
+    const made = `(() => { const hang = (fn) => String(new Error().stack).includes(' ' + fn + ' '); return ${collection}; })()`;
+    const release = kind === 'posts' ? await v2WithPosts(`spins-in-${where}`, 'good', 'react', made) : await v2WithPosts(`spins-in-${where}`, 'good', 'react', 'v1Shape.posts', made);
+    const t0 = performance.now();
+    const kernel = new Kernel(r1, { initialState: buildV1(2_000, 50), limits: { rehearsalHeapMb: 512, migrationTimeoutMs: 3_000 } });
+    kernels.push(kernel);
+    const before = digest(kernel.state);
+    const report = await kernel.upgrade(release);
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_MIGRATION_TIMEOUT', message: expect.stringMatching(/ran for more than 3000 ms/) } });
+    expect(performance.now() - t0).toBeLessThan(2 * 3_000 + 10_000); // the check's deadline, which it waited for
+    expect(digest(kernel.state)).toBe(before);
   }, 60_000);
 
   it('a collection read from a state of its own making (get) is not taken as checked: what it shares is walked', async () => {

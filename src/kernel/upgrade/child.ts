@@ -240,7 +240,7 @@ const ops: Record<string, (msg: Message) => unknown> = {
     r.digests?.around('state', state, r.pipeline.input, r.pipeline.built());
     // the declared changes first: they name the entity, the field and both values
     const stages = r.pipeline.stages();
-    const compared = checkSteps(r, stages);
+    const compared = collections(r, 'checking the declared changes', () => checkSteps(r, stages));
     const t0 = performance.now();
     if (msg['validate'] !== false) validate(r.target, state, r.ms, r.problemsShown);
     const validateMs = performance.now() - t0;
@@ -248,8 +248,9 @@ const ops: Record<string, (msg: Message) => unknown> = {
     const after = cheapCensus(r, state);
     if (before !== null) checkCensusInvariants(before, after, dropped, r.renames);
     // the operator accepts what the collections lost, not only what the steps said they dropped
-    const lost = uncounted(stages, dropped);
-    const sample = msg['sample'] ? sampleOf(r.current, r.pipeline.input, r.target, state, r.ms, telling(r), (fn) => forced(r, 'sample() of the running release', fn)) : null;
+    const lost = collections(r, 'counting what they lost (size)', () => uncounted(stages, dropped));
+    const pick = msg['sample'] ? collections(r, 'picking an entity to show (lookup)', () => telling(r)) : undefined;
+    const sample = msg['sample'] ? sampleOf(r.current, r.pipeline.input, r.target, state, r.ms, pick, (fn) => forced(r, 'sample() of the running release', fn)) : null;
     heapMb();
     return {
       compared,
@@ -538,6 +539,24 @@ function replay(release: LoadedRelease, state: unknown, c: Served): { ok: true; 
   } catch (caught) {
     const err = thrown(caught);
     return { ok: false, failed: true, error: err instanceof MoltError ? `${err.code}: ${err.message}` : describeThrown(err) };
+  }
+}
+
+/**
+ * The check at the end calls the steps' collections (a step's shapes are release code: get, size,
+ * lookup, changed, name) and a lossless step's way back: bounded by the migration's limit, as every
+ * other call into release code is. It ran them outside any: a size() or a lookup() that never returned
+ * there held the rehearsal until the call's deadline (70 s at the default limit), and the push was
+ * refused as E_REHEARSAL, naming nothing that ran.
+ */
+function collections<T>(r: Run, what: string, fn: () => T): T {
+  const where = `the check of ${r.pipeline.steps.map((s) => s.label).join(', ')}: the steps' collections, ${what},`;
+  try {
+    return runBounded(fn, r.ms);
+  } catch (err) {
+    if (err instanceof MoltError) throw err;
+    if (err instanceof TimeoutError) die('E_MIGRATION_TIMEOUT', `${where} ${err.message}; nothing changed`);
+    die('E_MIGRATION_THREW', `${where} ${describeThrown(err)}; nothing changed`);
   }
 }
 
