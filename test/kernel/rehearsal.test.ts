@@ -452,6 +452,34 @@ export const migrations = [{ ...v1ToV2, shapes: { from: { ...v1Shape, posts: fro
     expect(digest(kernel.state)).toBe(before);
   }, 60_000);
 
+  it.each([false, true])("a collection whose size() is not a count (an object whose valueOf never returns) is refused where the step starts (dry run: %s), and the feed serves on", async (dryRun) => {
+    // The live process added the kinds' totals up for progress after each slice, outside any time
+    // limit: a push wedged it for good (killed after 30 s); the rehearsal, which never adds them, sent
+    // it a {} for one, and a dry run was reported as fine
+    const release = await v2WithPosts('size-not-a-count', 'good', 'react', `{ ...v1Shape.posts, size: () => Object.create({ valueOf() { for (;;) {} } }) }`);
+    const file = path.join(dir, 'size-not-a-count.json');
+    writeFileSync(file, JSON.stringify(release));
+    const { ended, out } = await runScript(
+      `import { readFileSync } from 'node:fs';
+import { Kernel } from ${SRC('src/kernel/kernel.ts')};
+import { buildV1 } from ${SRC('test/feed/build.ts')};
+import { framesTo } from ${SRC('src/transport/frames.ts')};
+const kernel = new Kernel(${JSON.stringify(r1)}, { initialState: buildV1(2_000, 50), limits: { rehearsalHeapMb: 256 } });
+const conn = kernel.connect(framesTo(() => {}));
+const report = await kernel.upgrade(JSON.parse(readFileSync(${JSON.stringify(file)}, 'utf8')), { dryRun: ${dryRun} });
+const after = await kernel.dispatch(conn, { type: 'join', handle: 'ada' });
+const version = kernel.version;
+kernel.close();
+process.stdout.write(JSON.stringify({ result: report.result, error: report.error, after: after.ok, version }));
+process.exit(0);
+`,
+      30_000,
+      'wedged: still running after 30 s',
+    );
+    expect(ended).toBe(0);
+    expect(JSON.parse(out)).toEqual({ result: 'refused', error: { code: 'E_MIGRATION_CONTRACT', message: expect.stringMatching(/the posts collection's size\(\) gave \{\}; expected a count/) }, after: true, version: 1 });
+  }, 60_000);
+
   it('a collection read from a state of its own making (get) is not taken as checked: what it shares is walked', async () => {
     // get() hands the step a vector whose first post holds NaN; each() leaves that post as it is, so
     // no slice sees it, and the collection built over it is not the state's own

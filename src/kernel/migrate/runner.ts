@@ -16,7 +16,7 @@
 import { types } from 'node:util';
 import type { Collection, Direction, EntityContext, Key, Migration, MigrationContext, Shape, WholeFn } from '../../contract.ts';
 import { MoltError, die } from '../errors.ts';
-import { MAX_COMMAND_NAME, MAX_KINDS, inherited, ownSlots } from '../guard.ts';
+import { MAX_COMMAND_NAME, MAX_KINDS, inherited, ownSlots, show } from '../guard.ts';
 
 /** An entity of a lossless step mapped back by the other direction, and a kind it dropped some of. */
 export type MapBack = (mapped: unknown) => { value: unknown; lost: [string, number] | undefined };
@@ -105,6 +105,18 @@ function ownKeys(keys: unknown, label: string, kind: string, call = 'changed()')
 }
 
 /**
+ * What a collection's size() gave, as a count (what the kernel keeps is never the release's value). It
+ * was kept as given, and the live process adds the kinds' totals up for progress after every slice,
+ * outside any time limit: a size() that returned an object whose valueOf never returns wedged the live
+ * process for good at a push (the rehearsal, which never adds them, sent it a {} for one, and a dry
+ * run was reported as fine).
+ */
+function ownSize(n: unknown, label: string, kind: string): number {
+  if (!Number.isSafeInteger(n) || (n as number) < 0) die('E_MIGRATION_CONTRACT', `migration ${label}: the ${kind} collection's size() gave ${show(n)}; expected a count of its entries (an integer >= 0)`);
+  return n as number;
+}
+
+/**
  * The most entities one slice reads. A slice makes five arrays that long (what the collection read,
  * what it became, what it was), and V8 puts an array of more than 16,382 slots (past 128 KiB, its
  * largest ordinary object) in its large-object space, in memory mapped for it alone: measured here,
@@ -167,7 +179,7 @@ export class Runner {
       this.#kinds.push({
         kind, source: from, into, every: into.layout !== from.layout, map, back: typeof backMap === 'function' ? backMap : null, tombstones: 'tombstone' in from, tombstone: from.tombstone,
         base: value, mapped: into.layout === from.layout ? value : null, cursor: null,
-        done: 0, total: from.size(value), drops: new Map(), rewritten: [], rewrittenAt: 0,
+        done: 0, total: ownSize(from.size(value), label, kind), drops: new Map(), rewritten: [], rewrittenAt: 0,
       });
     }
   }
@@ -337,7 +349,7 @@ export class Runner {
         n += keys.length;
       }
       k.base = value;
-      k.total = k.source.size(value);
+      k.total = ownSize(k.source.size(value), this.#label, k.kind);
       k.done = k.total;
     }
     this.#state = live;
