@@ -423,7 +423,7 @@ describe('names and bios, as FEED.md counts them', () => {
 });
 
 describe('what a text means, as FEED.md splits it', () => {
-  it('takes only ASCII letters, digits and _ as the characters a mention or tag may not touch', async () => {
+  it('takes only ASCII letters, digits and _ as the characters a mention or tag may not touch; an @ may follow a tag, not a mention', async () => {
     await served({ boot: 3 }, async (server) => {
     const c = await TestClient.open(server.wsUrl);
     await c.ok('join', { handle: 'gil' });
@@ -437,6 +437,7 @@ describe('what a text means, as FEED.md splits it', () => {
     expect(await read('@bobé')).toEqual([['bob'], []]);
     expect(await read('#tagé')).toEqual([[], ['tag']]);
     expect(await read('x@bob #42 a#tag me@bob.com')).toEqual([[], []]);
+    expect(await read('#molt@bob @bob@x')).toEqual([[], ['molt']]); // an @ may follow a tag, not a mention
     c.close();
     bob.close();
     });
