@@ -75,11 +75,14 @@ function options(body: Options | null | undefined): UpgradeOptions {
   const out: UpgradeOptions = { dryRun: body?.dryRun === true, hold: body?.hold === true, force: body?.force === true, replay: body?.replay === true };
   // as molt refuses --dry-run --hold: a dry run ends before the cut-over, and would never wait for /cutover
   if (out.dryRun && out.hold) throw new MoltError('E_BAD_REQUEST', 'dryRun and hold do not go together: a dry run ends before the cut-over, so it never waits for one');
+  // one of the two, alone: {perSecond: -1, share: 0.5} ran at a share, {perSecond: 10, share: 0.5} at
+  // 10 a second, and null as no pace, each saying nothing of what it left out
   const pace = body?.pace as { perSecond?: unknown; share?: unknown } | undefined | null;
-  if (pace !== undefined && pace !== null) {
-    if (typeof pace === 'object' && typeof pace.perSecond === 'number' && pace.perSecond > 0 && Number.isFinite(pace.perSecond)) out.pace = { perSecond: pace.perSecond };
-    else if (typeof pace === 'object' && typeof pace.share === 'number' && pace.share > 0 && pace.share <= 1) out.pace = { share: pace.share };
-    else throw new MoltError('E_BAD_REQUEST', 'pace must be {perSecond: n > 0} or {share: 0 < n <= 1}');
+  if (pace !== undefined) {
+    const only = (key: string) => typeof pace === 'object' && pace !== null && !Array.isArray(pace) && Object.keys(pace).length === 1 && Object.hasOwn(pace, key);
+    if (only('perSecond') && typeof pace!.perSecond === 'number' && pace!.perSecond > 0 && Number.isFinite(pace!.perSecond)) out.pace = { perSecond: pace!.perSecond };
+    else if (only('share') && typeof pace!.share === 'number' && pace!.share > 0 && pace!.share <= 1) out.pace = { share: pace!.share };
+    else throw new MoltError('E_BAD_REQUEST', 'pace must be {perSecond: n > 0} or {share: 0 < n <= 1}, one of the two');
   }
   if (body?.acceptDrops !== undefined) {
     const a = body.acceptDrops as Record<string, unknown>;

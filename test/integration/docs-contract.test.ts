@@ -321,7 +321,7 @@ describe('frames and strings, as PROTOCOL.md reads them', () => {
 });
 
 describe('POST /upgrade, as PROTOCOL.md takes it', () => {
-  it('takes a release without hash (and view null), and refuses one whose hash does not match with E_RELEASE_HASH (HTTP 409)', async () => {
+  it('takes a release without hash (and view null), and refuses one whose hash does not match with E_RELEASE_HASH (HTTP 409); a pace is one of its two forms, alone', async () => {
     await served({}, async (server) => {
     const { buildRelease } = await import('../../src/release/build.ts');
     const built = await buildRelease(2);
@@ -334,6 +334,12 @@ describe('POST /upgrade, as PROTOCOL.md takes it', () => {
     expect(bare.status).toBe(200);
     expect(await bare.json()).toMatchObject({ result: 'dry-run', to: { version: 2 } });
     expect(server.kernel.release).not.toBe(built.hash); // a dry run changed nothing
+    // a pace is one of its two forms, alone: both, another field or null is refused, never half read
+    for (const pace of [{ perSecond: 10, share: 0.5 }, { perSecond: -1, share: 0.5 }, { share: 0.5, slow: true }, null, []]) {
+      const r = await post({ release: { code: built.code }, dryRun: true, pace });
+      expect([pace, r.status, (await r.json()).error?.code]).toEqual([pace, 400, 'E_BAD_REQUEST']);
+    }
+    expect((await post({ release: { code: built.code }, dryRun: true, pace: { share: 0.5 } })).status).toBe(200);
     });
   }, 60_000);
 });
