@@ -51,6 +51,20 @@ describe('the upgrade frames, as PROTOCOL.md lists them', () => {
     expect(committed!.ms).toBe(committed!.detail!.pauseMs);
     for (const f of frames.filter((f) => ['migrate', 'catch-up', 'held', 'cutover'].includes(f.phase))) expect(f).not.toHaveProperty('ms');
     for (const f of frames) expect(f.detail).toEqual(expect.any(Object));
+    // each phase's detail holds what the table gives it, nothing less and nothing more
+    const fields: Record<string, string[]> = {
+      begin: ['describe', 'dryRun', 'hold', 'kind', 'pace', 'steps'],
+      load: ['steps'],
+      migrate: ['before', 'dryRun', 'progress', 'steps'],
+      validate: ['before', 'census'],
+      'catch-up': ['entities', 'round'],
+      cutover: [],
+      committed: ['changed', 'pauseMs', 'report'],
+    };
+    for (const f of frames) expect([f.phase, Object.keys(f.detail!).sort()]).toEqual([f.phase, fields[f.phase]]);
+    const [migrate] = phase('migrate');
+    expect(Object.keys((migrate!.detail as any).progress).sort()).toEqual(['done', 'etaMs', 'kinds', 'rate', 'round', 'total']);
+    expect(migrate!.detail).toMatchObject({ steps: [{ step: '1->2', describe: 'Likes are becoming emoji reactions: every like turns into a ❤️.' }], dryRun: false, before: { users: 1, posts: 1, likes: 1 } });
     for (const f of frames) expect(f.hello !== undefined).toBe(f.phase === 'committed');
     expect(committed!.hello).toMatchObject({ t: 'hello', version: 2, commands: expect.arrayContaining(['react']) });
     // the hello it carries is this connection's own: the same conn as the first hello
