@@ -53,8 +53,9 @@ const FIELDS: Record<string, readonly string[]> = {
  * accept_drops) read as left out would run the real thing, as a flag that is not a boolean once did.
  */
 function known(route: string, body: unknown): void {
-  if (body === null || body === undefined) return;
-  if (typeof body !== 'object' || Array.isArray(body)) throw new MoltError('E_BAD_REQUEST', `the body of POST ${route} must be a JSON object`);
+  // none sent is none; a JSON null is a body, and not an object: it ran a rollback as {} did
+  if (body === undefined) return;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new MoltError('E_BAD_REQUEST', `the body of POST ${route} must be a JSON object`);
   const fields = FIELDS[route]!;
   const unknown = Object.keys(body).filter((k) => !fields.includes(k));
   if (unknown.length)

@@ -358,6 +358,22 @@ describe('POST /upgrade, as PROTOCOL.md takes it', () => {
   }, 60_000);
 });
 
+describe("the operator API's bodies, as PROTOCOL.md takes them", () => {
+  it('refuses a body that is JSON but not an object (null, an array, a number) with 400 E_BAD_REQUEST on every POST route, before it runs', async () => {
+    await served({}, async (server) => {
+      for (const route of ['/upgrade', '/rollback', '/cutover', '/abort', '/permanent']) {
+        for (const body of ['null', '[]', '5']) {
+          const r = await fetch(`${server.operatorUrl}${route}`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' }, body });
+          expect([route, body, r.status, (await r.json()).error?.code]).toEqual([route, body, 400, 'E_BAD_REQUEST']);
+        }
+      }
+      // no body at all is none: the route runs (nothing to roll back, nothing held)
+      const none = await fetch(`${server.operatorUrl}/abort`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}` } });
+      expect([none.status, (await none.json()).error?.code]).toEqual([409, 'E_NOT_HELD']);
+    });
+  }, 30_000);
+});
+
 describe('requests that cannot be read, as PROTOCOL.md answers them', () => {
   it('answers an HTTP/1.1 request without Host with 400 E_BAD_REQUEST in the usual shape and headers, on both listeners; serves HTTP/1.0; refuses an HTTP/2 preface', async () => {
     const server = await startServer(SERVED);
