@@ -148,7 +148,7 @@ export function createOperatorApi(kernel: Kernel, token: string, log?: FastifyBa
     if (!rel || typeof rel.code !== 'string' || !(rel.view === null || rel.view === undefined || typeof rel.view === 'string') || (rel.hash !== undefined && typeof rel.hash !== 'string'))
       throw new MoltError('E_BAD_REQUEST', 'POST /upgrade needs {release: {code: string, view: string|null, hash?: string}, dryRun?: boolean}');
     const report = await kernel.upgrade(
-      { code: rel.code, view: (rel.view as string | null | undefined) ?? null, ...(rel.hash ? { hash: rel.hash as string } : {}) },
+      { code: rel.code, view: (rel.view as string | null | undefined) ?? null, ...(rel.hash !== undefined ? { hash: rel.hash as string } : {}) },
       options(body),
     );
     return reply.code(report.result === 'refused' ? 409 : 200).send(report);

@@ -344,6 +344,8 @@ describe('POST /upgrade, as PROTOCOL.md takes it', () => {
     const wrong = await post({ release: { code: built.code, view: built.view, hash: '0'.repeat(64) }, dryRun: true });
     expect(wrong.status).toBe(409);
     expect(await wrong.json()).toMatchObject({ result: 'refused', error: { code: 'E_RELEASE_HASH' }, failedAt: 'begin' });
+    const empty = await post({ release: { code: built.code, view: built.view, hash: '' }, dryRun: true }); // given, so checked
+    expect([empty.status, (await empty.json()).error?.code]).toEqual([409, 'E_RELEASE_HASH']);
     const bare = await post({ release: { code: built.code, view: null }, dryRun: true });
     expect(bare.status).toBe(200);
     expect(await bare.json()).toMatchObject({ result: 'dry-run', to: { version: 2 } });
