@@ -101,7 +101,7 @@ describe('the upgrade frames, as PROTOCOL.md lists them', () => {
 });
 
 describe("the upgrade frames' before, as PROTOCOL.md places it", () => {
-  it('is in migrate, validate, held and a refusal after the migration began; not in cutover or committed, whose report has it as census.before', async () => {
+  it('is in migrate, validate, held and a refusal after the migration began; not in cutover or committed, whose report has it as census.before; a push or rollback while one is held is 409 E_BUSY, no report', async () => {
     await served({}, async (server) => {
     const { buildRelease } = await import('../../src/release/build.ts');
     const c = await TestClient.open(server.wsUrl);
@@ -117,6 +117,11 @@ describe("the upgrade frames' before, as PROTOCOL.md places it", () => {
 
     const holding = call('/upgrade', { ...upgrade, hold: true });
     const held = (await c.waitFor((f) => f.t === 'upgrade' && f.phase === 'held', 30_000)) as UpgradeFrame;
+    // another push or a rollback meanwhile: no attempt, no report, only the error
+    for (const [route, body] of [['/upgrade', { ...upgrade, dryRun: true }], ['/rollback', {}]] as const) {
+      const busy = await fetch(`${server.operatorUrl}${route}`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+      expect([route, busy.status, await busy.json()]).toEqual([route, 409, { error: { code: 'E_BUSY', message: expect.any(String) } }]);
+    }
     await call('/abort', {});
     expect(await holding).toMatchObject({ result: 'refused', error: { code: 'E_ABORTED' } });
     await c.waitFor((f) => f.t === 'upgrade' && f.phase === 'refused' && f.upgrade === held.upgrade);
