@@ -207,7 +207,7 @@ describe('context, as FEED.md bounds it', () => {
 });
 
 describe("a command map's keys, as PROTOCOL.md reads them", () => {
-  it('reads a number, boolean or nil key as its string, __proto__ as __proto_, extension 0 as "undefined", and refuses bytes or another extension as a key with E_BAD_FRAME', async () => {
+  it('reads a number, boolean or nil key as its string, __proto__ as __proto_, extension 0 as "undefined", and refuses bytes, another extension or 0xC1 as a key with E_BAD_FRAME', async () => {
     await served({}, async (server) => {
     const c = await TestClient.open(server.wsUrl);
     // {id, type: "$ping", <key>: NaN}: the refusal names the path, so it shows how the key was read
@@ -223,6 +223,7 @@ describe("a command map's keys, as PROTOCOL.md reads them", () => {
       ['c40161', null], // bytes
       ['d40500', null], // extension type 5
       ['d6ffffffffff', null], // a timestamp
+      ['c1', null], // the byte msgpack never uses
     ];
     const before = c.frames.length;
     keys.forEach(([key], i) => c.socket.send(frame(i + 1, key)));
@@ -298,7 +299,7 @@ describe('what the server sends, as PROTOCOL.md promises any msgpack library rea
 });
 
 describe('frames and strings, as PROTOCOL.md reads them', () => {
-  it("decodes bad UTF-8 as TextDecoder does, reads a key given twice by its last value, refuses bytes after the map and an empty frame with E_BAD_FRAME, and bounds $since's seq by the newest event", async () => {
+  it("decodes bad UTF-8 as TextDecoder does, reads a key given twice by its last value, refuses bytes after the map, an empty frame and 0xC1 alone with E_BAD_FRAME (0xC1 as a value, E_BAD_COMMAND), and bounds $since's seq by the newest event", async () => {
     await served({}, async (server) => {
     const c = await TestClient.open(server.wsUrl);
     await c.ok('join', { handle: 'utf' });
@@ -330,6 +331,11 @@ describe('frames and strings, as PROTOCOL.md reads them', () => {
     expect(two).toMatchObject({ t: 'error', error: { code: 'E_BAD_FRAME' } });
     const [empty] = await send('');
     expect(empty).toMatchObject({ t: 'error', error: { code: 'E_BAD_FRAME' } });
+    // 0xC1, which msgpack never uses: the frame itself is no frame; a value of it is a command's own
+    const [never] = await send('c1');
+    expect(never).toMatchObject({ t: 'error', error: { code: 'E_BAD_FRAME' } });
+    const [held] = await send(`83${str('id')}0a${str('type')}${str('$ping')}${str('x')}c1`);
+    expect(held).toMatchObject({ t: 'reply', id: 10, ok: false, error: { code: 'E_BAD_COMMAND', message: expect.stringContaining('holds a C1Type at x;') } });
 
     const { seq } = await c.ok('$ping');
     expect((await c.ok('$since', { seq })).events).toEqual([]);
