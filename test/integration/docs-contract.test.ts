@@ -387,6 +387,22 @@ describe("the operator API's bodies, as PROTOCOL.md takes them", () => {
   }, 30_000);
 });
 
+describe('POST /rollback, as PROTOCOL.md takes it', () => {
+  it('goes back through the pushes not yet rolled back, then E_NO_PREVIOUS: a rollback is not undone by the next; replay with no window open is E_NO_PREVIOUS too', async () => {
+    await served({}, async (server) => {
+      const { buildRelease } = await import('../../src/release/build.ts');
+      const built = await buildRelease(2);
+      const call = (route: string, body: unknown) =>
+        fetch(`${server.operatorUrl}${route}`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) }).then(async (r) => [r.status, await r.json()] as const);
+      const outcome = ([status, r]: readonly [number, any]) => [status, r.result, r.from.version, r.to.version, r.error?.code ?? null];
+      expect(outcome(await call('/upgrade', { release: { code: built.code, view: built.view } }))).toEqual([200, 'committed', 1, 2, null]);
+      expect(outcome(await call('/rollback', {}))).toEqual([200, 'committed', 2, 1, null]);
+      expect(outcome(await call('/rollback', {}))).toEqual([409, 'refused', 1, 1, 'E_NO_PREVIOUS']); // not back to v2
+      expect(outcome(await call('/rollback', { replay: true }))).toEqual([409, 'refused', 1, 1, 'E_NO_PREVIOUS']); // a rollback opens no window
+    });
+  }, 60_000);
+});
+
 describe('requests that cannot be read, as PROTOCOL.md answers them', () => {
   it('answers an HTTP/1.1 request without Host with 400 E_BAD_REQUEST in the usual shape and headers, on both listeners; serves HTTP/1.0; refuses an HTTP/2 preface', async () => {
     const server = await startServer(SERVED);
