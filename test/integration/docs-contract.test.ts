@@ -78,6 +78,7 @@ describe('the upgrade frames, as PROTOCOL.md lists them', () => {
     const dry = JSON.parse((await cli(['push', '3', '--dry-run'])).stdout);
     const end = attempt(dry.upgrade).at(-1)!;
     expect(end).toMatchObject({ phase: 'dry-run', ms: 0 });
+    expect(Object.keys(end.detail!)).toEqual(['report']);
   }, 60_000);
 
   it("marks a rollback by replay's begin with window: true, one step named window, progress counted in writes, and a validate without ms", async () => {
@@ -127,6 +128,8 @@ describe("the upgrade frames' before, as PROTOCOL.md places it", () => {
     await c.waitFor((f) => f.t === 'upgrade' && f.phase === 'refused' && f.upgrade === held.upgrade);
     const aborted = frames(held.upgrade);
     for (const f of aborted.filter((f) => ['migrate', 'validate', 'held', 'refused'].includes(f.phase))) expect([f.phase, f.detail]).toMatchObject([f.phase, { before: census }]);
+    expect(Object.keys(held.detail!).sort()).toEqual(['before', 'census', 'progress']);
+    expect(aborted.at(-1)!.detail).toEqual({ error: { code: 'E_ABORTED', message: expect.any(String) }, phase: 'held', before: census });
 
     const report = await call('/upgrade', upgrade);
     expect(report).toMatchObject({ result: 'committed' });
