@@ -181,7 +181,7 @@ describe('ids left out or of the wrong type, as FEED.md says', () => {
 });
 
 describe('context, as FEED.md bounds it', () => {
-  it('gives the 500 ancestors nearest the post when the chain is longer, and leaves out what a deleted reply held', async () => {
+  it('gives the 500 ancestors nearest the post when the chain is longer, 500 descendants and more: true past them, and leaves out what a deleted reply held', async () => {
     await served({ boot: 3 }, async (server) => {
     const c = await TestClient.open(server.wsUrl);
     await c.ok('join', { handle: 'dee' });
@@ -193,6 +193,8 @@ describe('context, as FEED.md bounds it', () => {
     expect(deep.ancestors[0].text).toBe('depth 1'); // not the thread's start: a reply
     expect(deep.ancestors[0].replyTo).toBe(root.id);
     expect(deep.ancestors.at(-1).text).toBe('depth 500');
+    const below = await c.ok('context', { post: root.id }); // 501 replies below it, depth first
+    expect([below.descendants.length, below.descendants.at(-1).text, below.more]).toEqual([500, 'depth 500', true]);
 
     const top = (await c.ok('post', { text: 'top' })).post;
     const gone = (await c.ok('post', { text: 'gone', replyTo: top.id })).post;

@@ -281,3 +281,26 @@ describe('a field left out or of the wrong type where FEED.md lists no bad_reque
     });
   });
 });
+
+describe("v3's addressed events, as PROTOCOL.md delivers them", () => {
+  it('gives a notification (live or from $since) to a connection signed in as the addressee when it is sent or asked for, and to no other', async () => {
+    await served({ boot: 3 }, async (server) => {
+      const ann = await TestClient.open(server.wsUrl);
+      const bob = await TestClient.open(server.wsUrl);
+      const other = await TestClient.open(server.wsUrl);
+      await ann.ok('join', { handle: 'ann' });
+      const { token } = await bob.ok('join', { handle: 'bob' });
+      const { seq } = await other.ok('$ping');
+      await ann.ok('post', { text: 'hi @bob' }); // seq + 1: the post; seq + 2: bob's notification
+      await other.ok('$ping');
+      const types = (events: { seq: number; event: { type: string } }[]) => events.filter((e) => e.seq > seq).map((e) => [e.seq, e.event.type]);
+      expect(types(other.frames.filter((f) => f.t === 'event') as any)).toEqual([[seq + 1, 'post']]); // a gap at seq + 2
+      expect(types((await other.ok('$since', { seq })).events)).toEqual([[seq + 1, 'post']]);
+      await other.ok('resume', { token }); // now bob: $since gives it
+      expect(types((await other.ok('$since', { seq })).events)).toEqual([[seq + 1, 'post'], [seq + 2, 'notification']]);
+      await bob.ok('leave', {}); // no longer bob: it does not
+      expect(types((await bob.ok('$since', { seq })).events)).toEqual([[seq + 1, 'post']]);
+      for (const c of [ann, bob, other]) c.close();
+    });
+  });
+});
