@@ -392,6 +392,27 @@ describe("the operator API's bodies, as PROTOCOL.md takes them", () => {
   }, 30_000);
 });
 
+describe('a same-version release, as PROTOCOL.md checks it', () => {
+  it('is refused E_SHADOW in load (its refused frame alone) when it would take the browser view away; force: true lets it through and the report says what was skipped', async () => {
+    await served({}, async (server) => {
+      const { buildRelease } = await import('../../src/release/build.ts');
+      const c = await TestClient.open(server.wsUrl);
+      const built = await buildRelease(1);
+      const call = (body: unknown) =>
+        fetch(`${server.operatorUrl}/upgrade`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) }).then(async (r) => [r.status, await r.json()] as const);
+      const [status, refused] = await call({ release: { code: built.code, view: null } });
+      expect([status, refused.error.code, refused.failedAt]).toEqual([409, 'E_SHADOW', 'load']);
+      await c.waitFor((f) => f.t === 'upgrade' && f.upgrade === refused.upgrade && f.phase === 'refused');
+      expect(c.frames.filter((f) => f.t === 'upgrade').map((f) => (f as UpgradeFrame).phase)).toEqual(['refused']);
+      const [forcedStatus, forced] = await call({ release: { code: built.code, view: null }, force: true });
+      expect([forcedStatus, forced.result, forced.skipped]).toEqual([200, 'committed', [expect.stringMatching(/^same-version check: it has no browser view/)]]);
+      const committed = (await c.waitFor((f) => f.t === 'upgrade' && f.upgrade === forced.upgrade && f.phase === 'committed')) as UpgradeFrame;
+      expect(committed.hello).toMatchObject({ version: 1, view: null });
+      c.close();
+    });
+  }, 60_000);
+});
+
 describe('POST /rollback, as PROTOCOL.md takes it', () => {
   it('goes back through the pushes not yet rolled back, then E_NO_PREVIOUS: a rollback is not undone by the next; replay with no window open is E_NO_PREVIOUS too', async () => {
     await served({}, async (server) => {

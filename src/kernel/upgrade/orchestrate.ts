@@ -644,7 +644,8 @@ export class UpgradeRun {
       // again inside the pause, and this process runs it there too)
       const rehearsedMs = performance.now() - begunAt;
       report.census = checked.census;
-      report.skipped = checked.skipped;
+      // after what this process skipped itself (a same-version check, in load), not over it
+      report.skipped = [...report.skipped, ...checked.skipped];
       report.checked = checked.compared;
       report.dropped = checked.dropped;
       report.sample = checked.sample;
