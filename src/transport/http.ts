@@ -57,6 +57,14 @@ export function unreadable() {
  * read, 400 E_BAD_REQUEST in molt's shape and with the usual headers (`unreadable()` takes Node's own
  * check away). The first hook of a listener, so on the operator API it comes before the token is read.
  */
+/** Every answer, on either listener: no content sniffing, no framing, no referrer beyond this site. */
+export function safeHeaders(app: FastifyInstance): void {
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.headers(SAFE_HEADERS);
+    return payload;
+  });
+}
+
 export function hostRequired(app: FastifyInstance): void {
   app.addHook('onRequest', async (req, reply) => {
     if (req.raw.httpVersion === '1.1' && req.headers.host === undefined)
@@ -104,11 +112,7 @@ export function createPublicHttp(
   const app: FastifyInstance = log ? Fastify({ loggerInstance: log, logController: new LogController({ disableRequestLogging: true }), ...unreadable() }) : Fastify({ logger: false, ...unreadable() });
 
   hostRequired(app);
-  // Every answer: no content sniffing, no framing, no referrer beyond this site.
-  app.addHook('onSend', async (_req, reply, payload) => {
-    reply.headers(SAFE_HEADERS);
-    return payload;
-  });
+  safeHeaders(app);
   answerErrorsAsErrors(app);
 
   for (const [url, file] of files) {

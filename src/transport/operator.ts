@@ -3,7 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { MoltError } from '../kernel/errors.ts';
 import type { Kernel, UpgradeOptions } from '../kernel/kernel.ts';
 import type { AddressAside } from './aside.ts';
-import { hostRequired, notFound, unreadable } from './http.ts';
+import { hostRequired, notFound, safeHeaders, unreadable } from './http.ts';
 import { OPERATOR_BODY_LIMIT } from './token.ts';
 
 /**
@@ -115,6 +115,9 @@ export function createOperatorApi(kernel: Kernel, token: string, log?: FastifyBa
   app.removeContentTypeParser('text/plain');
 
   hostRequired(app);
+  // the public listener's headers on every answer here too: its 400 for a request it cannot read had
+  // them (PROTOCOL: in the shape and with the headers of every other error), its 401 and 404 did not
+  safeHeaders(app);
   app.addHook('onRequest', async (req, reply) => {
     // The scheme is case-insensitive (RFC 9110 11.1): "Bearer", "bearer" and "BEARER" are the same.
     const scheme = /^bearer +(.*)$/i.exec(req.headers.authorization ?? '');

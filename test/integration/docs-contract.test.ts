@@ -430,7 +430,7 @@ describe('POST /rollback, as PROTOCOL.md takes it', () => {
 });
 
 describe('requests that cannot be read, as PROTOCOL.md answers them', () => {
-  it('answers an HTTP/1.1 request without Host with 400 E_BAD_REQUEST in the usual shape and headers, on both listeners; serves HTTP/1.0; refuses an HTTP/2 preface', async () => {
+  it('answers an HTTP/1.1 request without Host with 400 E_BAD_REQUEST in the usual shape and headers, on both listeners (whose every answer has them); serves HTTP/1.0; refuses an HTTP/2 preface', async () => {
     const server = await startServer(SERVED);
     const { connect } = await import('node:net');
     const send = (url: string, request: string) =>
@@ -453,6 +453,11 @@ describe('requests that cannot be read, as PROTOCOL.md answers them', () => {
         expect(JSON.parse(r.body)).toMatchObject({ error: { code: 'E_BAD_REQUEST', message: expect.stringContaining('Host') } });
         expect(r.headers).toContain('x-frame-options: deny');
         expect(r.headers).toContain('x-content-type-options: nosniff');
+      }
+      // the operator API's other answers carry the same headers: its 401, its 404, its 200
+      for (const [path, auth] of [['/status', false], ['/nope', true], ['/status', true]] as const) {
+        const r = await fetch(`${server.operatorUrl}${path}`, auth ? { headers: { Authorization: `Bearer ${TOKEN}` } } : {});
+        expect([path, r.status, r.headers.get('x-frame-options'), r.headers.get('x-content-type-options'), r.headers.get('referrer-policy')]).toEqual([path, auth ? (path === '/nope' ? 404 : 200) : 401, 'DENY', 'nosniff', 'same-origin']);
       }
       const old = await send(server.url, 'GET /health HTTP/1.0\r\n\r\n');
       expect(old.status).toBe(200);
