@@ -88,9 +88,16 @@ export function encode(frame: ServerFrame): Buffer {
 export function encodeWith(base: ServerFrame, key: string, value: unknown): Buffer {
   const head = encode(base);
   const tag = head[0]!;
-  // a fixmap (up to 15 entries) with room for one more; anything else is encoded whole
-  if ((tag & 0xf0) !== 0x80 || (tag & 0x0f) === 0x0f) return packr.pack({ ...base, [key]: value });
-  return Buffer.concat([Buffer.of(tag + 1), head.subarray(1), packr.pack(key), packr.pack(value)]);
+  // a fixmap (up to 15 entries) with room for one more
+  if ((tag & 0xf0) === 0x80 && (tag & 0x0f) < 0x0f) return Buffer.concat([Buffer.of(tag + 1), head.subarray(1), packr.pack(key), packr.pack(value)]);
+  // a map16, which is what this packr writes for every map, however small: without this the committed
+  // frame, report and all, was encoded again for every connection. The count goes into the copy.
+  if (tag === 0xde && head.readUInt16BE(1) < 0xffff) {
+    const out = Buffer.concat([head, packr.pack(key), packr.pack(value)]);
+    out.writeUInt16BE(head.readUInt16BE(1) + 1, 1);
+    return out;
+  }
+  return packr.pack({ ...base, [key]: value });
 }
 
 /**

@@ -25,6 +25,19 @@ describe('the committed frame: one encoding shared by every connection, and each
     expect(sharedPart(upgradeFrame(notice))).toBeUndefined(); // the other phases are one frame for all
   });
 
+  it("reuses the shared part's one encoding (a map16, as this codec writes every map), not a new one per connection", () => {
+    const own = upgradeFrame(notice, welcome('c3'));
+    const base = sharedPart(own)!;
+    const shared = encode(base);
+    expect(shared[0]).toBe(0xde);
+    const bytes = encodeWith(base, 'hello', own.hello);
+    expect(bytes.subarray(3, shared.length)).toEqual(shared.subarray(3)); // the shared bytes, then the hello
+    expect([bytes.readUInt16BE(1), shared.readUInt16BE(1)]).toEqual([Object.keys(base).length + 1, Object.keys(base).length]); // the cached encoding left as it was
+    // encoded once: what goes out is the cached encoding, not the object encoded again
+    (base as { detail?: unknown }).detail = 'changed after it was encoded';
+    expect((decode(encodeWith(base, 'hello', own.hello)) as { detail: unknown }).detail).toEqual(notice.detail);
+  });
+
   it('encodes a base too large for the short form whole, and right', () => {
     const wide = { t: 'upgrade', ...Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`k${i}`, i])) } as unknown as ServerFrame;
     expect(decode(encodeWith(wide, 'hello', { conn: 'c9' }))).toEqual({ ...wide, hello: { conn: 'c9' } });
