@@ -18,6 +18,7 @@ import type { ServerFrame } from '../../src/transport/protocol.ts';
 import { buildV1 } from '../feed/build.ts';
 import { tiny } from '../support/tiny.ts';
 import { lateBeforeCutover } from '../support/cutover.ts';
+import { collect } from '../../src/kernel/upgrade/collect.ts';
 import { SRC, runScript } from '../support/child.ts';
 
 const digest = (state: unknown) => createHash('sha256').update(pack(state)).digest('hex');
@@ -289,6 +290,8 @@ export const migrations = [{ ...v1ToV2, lossless: false, down: undefined, up: { 
     // limit less: ~41 MB here)
     const withRoom = (roomMb: number) => {
       const initialState = buildV1(100_000, 1000);
+      // what the heap keeps: the garbage of the cases before would be room the mark never meant
+      collect();
       const heap = v8.getHeapStatistics();
       const kernel = new Kernel(r1, { initialState, limits: { rehearsalHeapMb: 1024, heapHighWaterPercent: Math.floor(((heap.used_heap_size + roomMb * 2 ** 20) / heap.heap_size_limit) * 100) } });
       kernels.push(kernel);
