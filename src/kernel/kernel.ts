@@ -474,7 +474,7 @@ export class Kernel {
    * commands before it keep their results, the ones after it are served next.
    */
   #batch(lightOnly: boolean): number {
-    const heapMb = Ceiling.heapMb();
+    const heapMb = this.#ceiling.inUse();
     this.#reloadPastMark(heapMb);
     const { release, state: start } = this.#cell;
     const done: Done[] = [];

@@ -2,6 +2,8 @@ import v8 from 'node:v8';
 import { describe, expect, it, vi } from 'vitest';
 import { FairQueue } from '../../src/kernel/fair.ts';
 import { Kernel } from '../../src/kernel/kernel.ts';
+import { Ceiling } from '../../src/kernel/ceiling.ts';
+import { collect } from '../../src/kernel/upgrade/collect.ts';
 import type { ServerFrame } from '../../src/transport/protocol.ts';
 import { tiny } from '../support/tiny.ts';
 import { framesTo } from '../../src/transport/frames.ts';
@@ -124,6 +126,20 @@ describe('the memory ceiling', () => {
     expect(await kernel.dispatch(conn, { type: '$ping' })).toMatchObject({ ok: true });
     expect(await kernel.dispatch(conn, { type: 'whoami' })).toMatchObject({ ok: true });
     expect(kernel.state).toEqual({ count: 0 });
+  });
+
+  it('past the mark, counts what the heap keeps: garbage not yet collected refuses nothing', async () => {
+    collect();
+    const kept = Ceiling.heapMb();
+    const kernel = new Kernel(counted, { limits: { maxHeapMb: Math.ceil(kept) + 64, haltHeapMb: 1_000_000 } });
+    const conn = kernel.connect(framesTo(() => {}));
+    // ~240 MB of arrays, dropped at once: garbage the heap counts until V8 collects it
+    let junk: number[][] | null = Array.from({ length: 300 }, () => new Array<number>(100_000).fill(1.5));
+    expect(junk.length).toBe(300);
+    junk = null;
+    expect(Ceiling.heapMb()).toBeGreaterThan(Math.ceil(kept) + 64);
+    expect(await kernel.dispatch(conn, { type: 'inc' })).toEqual({ ok: true, data: { value: 1 } });
+    expect(Ceiling.heapMb()).toBeLessThan(Math.ceil(kept) + 64);
   });
 
   it('past the mark, refuses a change that frees nothing (growth the census does not count) and serves a delete', async () => {
