@@ -70,7 +70,7 @@ export class Ceiling {
    * not yet collected that the heap counts too. Counted with it, writes were refused E_FULL, and the
    * release loaded again, whenever garbage alone took the heap past the mark (an upgrade's: a 1M-post
    * push on a 1 GB heap keeps 149 MB, and took the heap to within 70 MB of the mark). So a reading
-   * past the mark collects and reads again (a full collection holds commands ~0.3 s at 1M posts), at
+   * past the mark collects and reads again (a full collection holds commands 0.3-0.8 s at 1M posts), at
    * most once a second; once a collection finds the heap still past the mark, the feed is full, and
    * none runs again until a reading is below it. Nothing is masked: each batch reads the heap anew.
    */

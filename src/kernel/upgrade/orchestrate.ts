@@ -519,6 +519,10 @@ export class UpgradeRun {
       const begunAt = performance.now();
       const heapB = v8.getHeapStatistics();
       const tight = !report.dryRun && heapB.heap_size_limit * (limits.heapHighWaterPercent / 100) - heapB.used_heap_size < TIGHT_ROOM * heapB.used_heap_size;
+      // the room too is what this process keeps: counted with the last upgrade's garbage, a push 1 -> 3
+      // of 1M posts on a 1 GB heap, needing 289 MB, was refused for a room of 271 (commands wait for
+      // this collection: 0.3-0.8 s at 1M posts, where the room is tight only)
+      if (tight) collect();
       const begun = await reh.call<{ online: boolean; census: Record<string, number>; heapMb: number; progress: { kinds: Record<string, { done: number; total: number }> } }>(
         // liveChecks: this process builds the same state (online, not a dry run) and checks it in full;
         // retained: the rehearsal's heap is measured after a collection (the memory guard, tight room)
