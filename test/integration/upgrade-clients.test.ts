@@ -11,6 +11,25 @@ import { buildV1 } from '../feed/build.ts';
 const TOKEN = 'upgrade-clients-token-0123456789';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Push v2 through the operator API while `writer` posts every millisecond (writes keep the cut-over's
+ * catch-up busy, so its pause outlasts what the test does in it), and expect it committed.
+ */
+async function pushWhileWriting(running: RunningServer, writer: TestClient): Promise<void> {
+  let writing = true;
+  const writes = (async () => {
+    for (let i = 0; writing; i++) {
+      void writer.send('post', { text: `w${i}` });
+      await sleep(1);
+    }
+  })();
+  const v2 = await buildRelease(2);
+  const res = await fetch(`${running.operatorUrl}/upgrade`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ release: { code: v2.code, view: v2.view, hash: v2.hash } }) });
+  expect(((await res.json()) as { result: string }).result).toBe('committed');
+  writing = false;
+  await writes;
+}
+
 let server: RunningServer | null = null;
 afterEach(async () => {
   await server?.close();
@@ -35,19 +54,8 @@ describe('a client that closes its socket during the cut-over', () => {
       });
       leaving.push(c);
     }
-    // writes keep the cut-over's catch-up busy, so the pause outlasts the closes
-    let writing = true;
-    const writes = (async () => {
-      for (let i = 0; writing; i++) {
-        void writer.send('post', { text: `w${i}` });
-        await sleep(1);
-      }
-    })();
-    const v2 = await buildRelease(2);
-    const res = await fetch(`${server.operatorUrl}/upgrade`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ release: { code: v2.code, view: v2.view, hash: v2.hash } }) });
-    expect(((await res.json()) as { result: string }).result).toBe('committed');
-    writing = false;
-    await writes;
+    // (the pause outlasts the closes)
+    await pushWhileWriting(server, writer);
     await writer.ok('$ping');
     for (const c of leaving) while (!c.closed) await sleep(10);
     await sleep(200);
@@ -87,18 +95,7 @@ describe('a client that sends many commands at once and closes its socket right 
       if (when === 'idle') burst();
       else {
         void leaving.waitFor((f) => f.t === 'upgrade' && f.phase === 'cutover', 30_000).then(burst);
-        let writing = true;
-        const writes = (async () => {
-          for (let i = 0; writing; i++) {
-            void writer.send('post', { text: `w${i}` });
-            await sleep(1);
-          }
-        })();
-        const v2 = await buildRelease(2);
-        const res = await fetch(`${running.operatorUrl}/upgrade`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ release: { code: v2.code, view: v2.view, hash: v2.hash } }) });
-        expect(((await res.json()) as { result: string }).result).toBe('committed');
-        writing = false;
-        await writes;
+        await pushWhileWriting(running, writer);
       }
       while (!leaving.closed) await sleep(10);
       await expect.poll(() => running.kernel.connections).toBe(2);
