@@ -247,7 +247,7 @@ export class UpgradeRun {
     // Past the mark, what is kept decides, not the garbage not yet collected that the heap counts too:
     // refused on the heap as it stood, a push that a heap of 1 GB had room for could fail the same way
     // every time (and a feed in memory cannot restart with a larger one without losing itself). One full
-    // collection a second at most (it holds commands as long: ~0.3 s at 1M posts); between them, V8's own
+    // collection a second at most (it holds commands as long: 0.3-0.8 s at 1M posts); between them, V8's own
     // collections come first, as they do before it runs out.
     if (performance.now() - this.#collectedAt < 1_000) return;
     collect();
