@@ -52,11 +52,6 @@ export function unreadable() {
   };
 }
 
-/**
- * An HTTP/1.1 request must name its Host (RFC 9112 3.2): one that does not is a request that cannot be
- * read, 400 E_BAD_REQUEST in molt's shape and with the usual headers (`unreadable()` takes Node's own
- * check away). The first hook of a listener, so on the operator API it comes before the token is read.
- */
 /** Every answer, on either listener: no content sniffing, no framing, no referrer beyond this site. */
 export function safeHeaders(app: FastifyInstance): void {
   app.addHook('onSend', async (_req, reply, payload) => {
@@ -65,10 +60,15 @@ export function safeHeaders(app: FastifyInstance): void {
   });
 }
 
+/**
+ * An HTTP/1.1 request must name its Host (RFC 9112 3.2): one that does not is a request that cannot be
+ * read, 400 E_BAD_REQUEST in molt's shape and with the usual headers (`unreadable()` takes Node's own
+ * check away). The first hook of a listener, so on the operator API it comes before the token is read.
+ */
 export function hostRequired(app: FastifyInstance): void {
   app.addHook('onRequest', async (req, reply) => {
     if (req.raw.httpVersion === '1.1' && req.headers.host === undefined)
-      await reply.code(400).headers(SAFE_HEADERS).send({ error: { code: 'E_BAD_REQUEST', message: 'the request cannot be read: an HTTP/1.1 request needs a Host header' } });
+      await reply.code(400).send({ error: { code: 'E_BAD_REQUEST', message: 'the request cannot be read: an HTTP/1.1 request needs a Host header' } });
   });
 }
 
