@@ -17,11 +17,10 @@
  * It is generic: it reads the running version's census() after each command that changed the state
  * (census must therefore be cheap; v1 and v2 read running counters, O(1)) and never looks inside.
  */
-import { getHeapStatistics } from 'node:v8';
 import type { Refusal } from './notices.ts';
 import type { ErrorCode } from './errors.ts';
 import type { LoadedRelease } from './release.ts';
-import { collect } from './upgrade/collect.ts';
+import { KeptHeap, heapInUse } from './upgrade/collect.ts';
 
 export interface CeilingLimits {
   maxPosts: number;
@@ -56,14 +55,8 @@ export class Ceiling {
    * while the heap in use did not move: counted by the heap alone, it passed every mark unseen.
    */
   static heapMb(): number {
-    const h = getHeapStatistics();
-    return (h.used_heap_size + h.external_memory) / MB;
+    return heapInUse() / MB;
   }
-
-  /** When a reading past the first mark last collected. */
-  #collectedAt = -Infinity;
-  /** Whether a reading past the first mark may collect (not again once one found it still past). */
-  #armed = true;
 
   /**
    * The heap in use for one batch, MB (heapMb()): past the first mark, what is kept, not the garbage
@@ -72,22 +65,14 @@ export class Ceiling {
    * push on a 1 GB heap keeps 149 MB, and took the heap to within 70 MB of the mark). So a reading
    * past the mark collects and reads again (a full collection holds commands 0.3-0.8 s at 1M posts), at
    * most once a second; once a collection finds the heap still past the mark, the feed is full, and
-   * none runs again until a reading is below it. Nothing is masked: each batch reads the heap anew.
+   * none runs again until a reading is below it (KeptHeap). Nothing is masked: each batch reads the
+   * heap anew.
    */
   inUse(): number {
-    const mb = Ceiling.heapMb();
-    if (mb <= this.#heapMb) {
-      this.#armed = true;
-      return mb;
-    }
-    const now = performance.now();
-    if (!this.#armed || now - this.#collectedAt < COLLECT_EVERY_MS) return mb;
-    collect();
-    this.#collectedAt = now;
-    const kept = Ceiling.heapMb();
-    this.#armed = kept <= this.#heapMb;
-    return kept;
+    return this.#kept.read(this.#heapMb * MB).bytes / MB;
   }
+
+  readonly #kept = new KeptHeap(COLLECT_EVERY_MS);
 
   /** Checks for one batch, at `usedMb` of heap (inUse()): each census is computed once. */
   batch(release: LoadedRelease, usedMb: number): CeilingCheck {

@@ -39,7 +39,7 @@ import { liveCensus } from '../migrate/verify.ts';
 import { loadRelease, type LoadedRelease, type ReleaseSource } from '../release.ts';
 import { describeThrown } from '../sandbox.ts';
 import { GcPauses, LoopLag } from './lag.ts';
-import { collect } from './collect.ts';
+import { KeptHeap, collect } from './collect.ts';
 import { Rehearsal, tick } from './rehearsal.ts';
 import type { UpgradeProgress, UpgradeReport } from './report.ts';
 import type { Served } from '../journal.ts';
@@ -238,28 +238,21 @@ export class UpgradeRun {
     if (this.#abort) throw this.#abort;
     if (performance.now() - this.#started > this.#host.limits.upgradeTimeoutMs)
       die('E_MIGRATION_TIMEOUT', `the upgrade ran for more than ${(this.#host.limits.upgradeTimeoutMs / 1000).toLocaleString('en')} s in all; nothing changed`);
-    let used = v8.getHeapStatistics();
+    const used = v8.getHeapStatistics();
     if (used.used_heap_size > this.#peakHeap) this.#peakHeap = used.used_heap_size;
     if (this.report.dryRun) return;
-    // the buffers outside the heap count too: no limit of V8's bounds them (memwatch.ts)
+    // Past the mark, what is kept decides (the buffers outside the heap too), not the garbage not yet
+    // collected that the heap counts too: refused on the heap as it stood, a push that a heap of 1 GB
+    // had room for could fail the same way every time (and a feed in memory cannot restart with a larger
+    // one without losing itself). One full collection a second at most (KeptHeap); between them, V8's
+    // own collections come first, as they do before it runs out.
     const mark = used.heap_size_limit * (this.#host.limits.heapHighWaterPercent / 100);
-    if (used.used_heap_size + used.external_memory <= mark) return;
-    // Past the mark, what is kept decides, not the garbage not yet collected that the heap counts too:
-    // refused on the heap as it stood, a push that a heap of 1 GB had room for could fail the same way
-    // every time (and a feed in memory cannot restart with a larger one without losing itself). One full
-    // collection a second at most (it holds commands as long: 0.3-0.8 s at 1M posts); between them, V8's own
-    // collections come first, as they do before it runs out.
-    if (performance.now() - this.#collectedAt < 1_000) return;
-    collect();
-    this.#collectedAt = performance.now();
-    used = v8.getHeapStatistics();
-    const inUse = used.used_heap_size + used.external_memory;
-    if (inUse > mark)
-      die('E_MEMORY', `the live process's heap and buffers reached ${mb(inUse)} of its ${mb(used.heap_size_limit)} heap limit while the new state was built beside the live one; nothing changed`);
+    const kept = this.#kept.read(mark);
+    if (kept.collected && kept.bytes > mark)
+      die('E_MEMORY', `the live process's heap and buffers reached ${mb(kept.bytes)} of its ${mb(used.heap_size_limit)} heap limit while the new state was built beside the live one; nothing changed`);
   }
 
-  /** When #check last collected (performance.now()). */
-  #collectedAt = -Infinity;
+  readonly #kept = new KeptHeap(1_000);
 
   #announce(phase: string, detail?: Record<string, unknown>, ms?: number): void {
     const r = this.report;
