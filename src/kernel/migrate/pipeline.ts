@@ -44,6 +44,20 @@ export function plan(current: LoadedRelease, target: LoadedRelease): Plan {
   return { owner, steps: planSteps(owner.migrations, current.version, target.version), direction };
 }
 
+/**
+ * A migration's release code run bounded by `ms`: past it E_MIGRATION_TIMEOUT, a throw
+ * E_MIGRATION_THREW, each naming `where` (a kernel refusal passes as it is).
+ */
+export function migrationCall<T>(where: string, fn: () => T, ms: number): T {
+  try {
+    return runBounded(fn, ms);
+  } catch (err) {
+    if (err instanceof MoltError) throw err;
+    if (err instanceof TimeoutError) die('E_MIGRATION_TIMEOUT', `${where} ${err.message}; nothing changed`);
+    die('E_MIGRATION_THREW', `${where} ${describeThrown(err)}; nothing changed`);
+  }
+}
+
 /** The shapes a step's direction reads and builds: the step's own, else the versions' exports. */
 function shapesOf(step: Step, versions: { from?: Shape; to?: Shape }): [Shape | undefined, Shape | undefined] {
   const shapes = (step.migration as Migration).shapes;
@@ -136,13 +150,7 @@ export class Pipeline {
    *  its one bound holds: no watchdog of its own. */
   #call<T>(where: string, fn: () => T, ms = this.#ms): T {
     if (this.#within) return fn();
-    try {
-      return runBounded(fn, Math.max(1, Math.round(Math.min(ms, this.#until - performance.now()))));
-    } catch (err) {
-      if (err instanceof MoltError) throw err;
-      if (err instanceof TimeoutError) die('E_MIGRATION_TIMEOUT', `${where} ${err.message}; nothing changed`);
-      die('E_MIGRATION_THREW', `${where} ${describeThrown(err)}; nothing changed`);
-    }
+    return migrationCall(where, fn, Math.max(1, Math.round(Math.min(ms, this.#until - performance.now()))));
   }
 
   #start(i: number, input: unknown): void {

@@ -8,7 +8,7 @@ import { Unpackr } from 'msgpackr';
 import { MoltError, die } from '../errors.ts';
 import { checkPlain, estimateBytes, plainCopy } from '../plain.ts';
 import { loadRelease, type LoadedRelease, type ReleaseSource } from '../release.ts';
-import { Pipeline, plan } from '../migrate/pipeline.ts';
+import { Pipeline, migrationCall, plan } from '../migrate/pipeline.ts';
 import { directionOf, type Placed } from '../migrate/runner.ts';
 import { census, checkCensusInvariants, sampleOf, validate } from '../migrate/verify.ts';
 import { checkDeclared, difference, entityCheck, type Compared } from '../migrate/checks.ts';
@@ -550,14 +550,7 @@ function replay(release: LoadedRelease, state: unknown, c: Served): { ok: true; 
  * refused as E_REHEARSAL, naming nothing that ran.
  */
 function collections<T>(r: Run, what: string, fn: () => T): T {
-  const where = `the check of ${r.pipeline.steps.map((s) => s.label).join(', ')}: the steps' collections, ${what},`;
-  try {
-    return runBounded(fn, r.ms);
-  } catch (err) {
-    if (err instanceof MoltError) throw err;
-    if (err instanceof TimeoutError) die('E_MIGRATION_TIMEOUT', `${where} ${err.message}; nothing changed`);
-    die('E_MIGRATION_THREW', `${where} ${describeThrown(err)}; nothing changed`);
-  }
+  return migrationCall(`the check of ${r.pipeline.steps.map((s) => s.label).join(', ')}: the steps' collections, ${what},`, fn, r.ms);
 }
 
 /** The new version fails where the running one did not: the upgrade is refused, naming the command. */
