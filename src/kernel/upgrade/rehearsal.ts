@@ -223,7 +223,7 @@ export class Rehearsal {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
-        reject(new MoltError('E_REHEARSAL', `the rehearsal process did not answer ${op} within ${Math.round(deadlineMs / 1000)} s (still running release code?); it was stopped and nothing changed`));
+        reject(new MoltError('E_REHEARSAL', `the rehearsal process did not answer ${op} within ${Math.round(deadlineMs / 1000)} s (still running release code?); it was stopped and nothing changed`, { timedOut: true }));
         this.stop();
       }, deadlineMs);
       timer.unref();
