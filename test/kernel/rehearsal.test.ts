@@ -452,6 +452,14 @@ export const migrations = [{ ...v1ToV2, shapes: { from: { ...v1Shape, posts: fro
     expect(digest(kernel.state)).toBe(before);
   }, 60_000);
 
+  it('a collection whose size() gives NaN only as the check at the end counts what was lost is refused, naming it', async () => {
+    // NaN - n is NaN, and NaN > 0 is false: a size() that gave NaN there made any loss of that kind
+    // uncounted, and the push committed
+    const users = `(() => { const late = () => String(new Error().stack).includes(' uncounted '); return { ...v1Shape.users, size: (c) => (late() ? 0 / 0 : v1Shape.users.size(c)) }; })()`;
+    const report = await pushed(await v2WithPosts('size-nan-late', 'good', 'react', 'v1Shape.posts', users));
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_MIGRATION_CONTRACT', message: expect.stringMatching(/the users collection's size\(\) gave NaN; expected a count/) } });
+  }, 60_000);
+
   it.each([false, true])("a collection whose size() is not a count (an object whose valueOf never returns) is refused where the step starts (dry run: %s), and the feed serves on", async (dryRun) => {
     // The live process added the kinds' totals up for progress after each slice, outside any time
     // limit: a push wedged it for good (killed after 30 s); the rehearsal, which never adds them, sent

@@ -111,7 +111,7 @@ function ownKeys(keys: unknown, label: string, kind: string, call = 'changed()')
  * process for good at a push (the rehearsal, which never adds them, sent it a {} for one, and a dry
  * run was reported as fine).
  */
-function ownSize(n: unknown, label: string, kind: string): number {
+export function ownSize(n: unknown, label: string, kind: string): number {
   if (!Number.isSafeInteger(n) || (n as number) < 0) die('E_MIGRATION_CONTRACT', `migration ${label}: the ${kind} collection's size() gave ${show(n)}; expected a count of its entries (an integer >= 0)`);
   return n as number;
 }

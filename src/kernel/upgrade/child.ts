@@ -9,7 +9,7 @@ import { MoltError, die } from '../errors.ts';
 import { checkPlain, estimateBytes, plainCopy } from '../plain.ts';
 import { loadRelease, type LoadedRelease, type ReleaseSource } from '../release.ts';
 import { Pipeline, migrationCall, plan } from '../migrate/pipeline.ts';
-import { directionOf, type Placed } from '../migrate/runner.ts';
+import { directionOf, ownSize, type Placed } from '../migrate/runner.ts';
 import { census, checkCensusInvariants, sampleOf, validate } from '../migrate/verify.ts';
 import { checkDeclared, difference, entityCheck, type Compared } from '../migrate/checks.ts';
 import { checkOutcome, put, show } from '../guard.ts';
@@ -519,7 +519,8 @@ function uncounted(stages: Stages, dropped: Record<string, number>): Record<stri
       const change = st.changes?.[kind] ?? {};
       const target = st.target[change.rename ?? kind];
       if (change.removed || !target || 'tombstone' in source || 'tombstone' in target) continue;
-      const lost = source.size(source.get(st.input)) - target.size(target.get(st.output)) - (st.dropped[kind] ?? 0);
+      // counts, as where the step started: a NaN made every loss uncounted (NaN > 0 is false)
+      const lost = ownSize(source.size(source.get(st.input)), st.label, kind) - ownSize(target.size(target.get(st.output)), st.label, change.rename ?? kind) - (st.dropped[kind] ?? 0);
       if (lost > 0) out[kind] = (out[kind] ?? 0) + lost;
     }
   }
