@@ -462,6 +462,9 @@ export function validate(s: Parameters<typeof checked>[0]) { let x = 0; for (let
     expect(performance.now() - t0).toBeLessThan(20_000);
     expect(kernel.state).toBe(before);
     expect(await kernel.dispatch(conn, { type: 'timeline' })).toMatchObject({ ok: true });
+    // a pace under one a second is said as given (it was "a pace of 0 entities a second"), as is a tiny share
+    expect((await kernel.upgrade(r2, { pace: { perSecond: 0.0001 } })).error?.message).toMatch(/^a pace of 0\.0001 entities a second would take [\d.]+ h for these/);
+    expect((await kernel.upgrade(r2, { pace: { perSecond: 0.5 } })).error?.message).toMatch(/^a pace of 0\.5 entities a second /);
     // the next push is not held off
     expect((await kernel.upgrade(r2, { dryRun: true })).result).toBe('dry-run');
   }, 60_000);

@@ -369,7 +369,7 @@ export class UpgradeRun {
     const ms = (total / perSecond) * 1000;
     const limit = this.#host.limits.upgradeTimeoutMs;
     if (ms > limit)
-      die('E_BAD_REQUEST', `a pace of ${perSecond.toLocaleString('en')} entities a second would take ${long(ms)} for these ${total.toLocaleString('en')}, past the upgrade's ${Math.round(limit / 1000)} s limit; nothing changed (at least ${Math.ceil((total * 1000) / limit).toLocaleString('en')} a second)`);
+      die('E_BAD_REQUEST', `a pace of ${figure(perSecond)} entities a second would take ${long(ms)} for these ${total.toLocaleString('en')}, past the upgrade's ${Math.round(limit / 1000)} s limit; nothing changed (at least ${Math.ceil((total * 1000) / limit).toLocaleString('en')} a second)`);
   }
 
   /** The pace in entities a second, if the operator set one. */
@@ -396,7 +396,7 @@ export class UpgradeRun {
     const takes = full / share;
     if (takes <= 2 * remaining) return;
     const needed = Math.min(100, Math.ceil((full / Math.max(1, remaining)) * 100));
-    die('E_BAD_REQUEST', `a pace of ${+(share * 100).toPrecision(3)}% of one CPU would take about ${long(takes)} for the ${left.toLocaleString('en')} entities left, past the upgrade's ${Math.round(limit / 1000)} s limit; nothing changed (at least ${needed}%)`);
+    die('E_BAD_REQUEST', `a pace of ${figure(share * 100)}% of one CPU would take about ${long(takes)} for the ${left.toLocaleString('en')} entities left, past the upgrade's ${Math.round(limit / 1000)} s limit; nothing changed (at least ${needed}%)`);
   }
 
   /** Sleep as the pace asks after a slice of `n` entities that took `ms`, never past the upgrade's limit. */
@@ -1277,6 +1277,15 @@ function mb(bytes: number): string {
 /** A short time as a person reads it: milliseconds under a second, else seconds to a tenth. */
 function seconds(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/**
+ * A pace as a person reads it: its whole part in full, a fraction to three significant figures.
+ * `toLocaleString` keeps three decimals (`--pace 0.0001` was said as "a pace of 0 entities a
+ * second") and `toPrecision` writes a tiny share as 1e-7.
+ */
+function figure(n: number): string {
+  return n.toLocaleString('en', { maximumSignificantDigits: Math.max(3, Math.floor(Math.log10(Math.max(1, n))) + 1) });
 }
 
 /** A time a pace would take, as a person reads it: seconds, or hours past two of them. */
