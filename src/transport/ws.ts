@@ -33,6 +33,15 @@ import { framesTo, replyFrame, sharedPart } from './frames.ts';
  *
  * Every limit has a name and a default here; src/config.ts reads them from the environment.
  */
+/**
+ * A Sec-WebSocket-Extensions header as RFC 6455 (9.1) writes it: extensions separated by commas, each a
+ * token with `;`-separated parameters, a parameter's value a token or a quoted string holding one.
+ */
+const TOKEN = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]";
+const PARAM = `${TOKEN}+(?:[ \\t]*=[ \\t]*(?:${TOKEN}+|"(?:\\\\?${TOKEN})+"))?`;
+const EXTENSION = `${TOKEN}+(?:[ \\t]*;[ \\t]*${PARAM})*`;
+const EXTENSIONS = new RegExp(`^[ \\t]*${EXTENSION}(?:[ \\t]*,[ \\t]*${EXTENSION})*[ \\t]*$`);
+
 export interface WsLimits {
   /** Largest frame a client may send (bytes); larger closes the socket with 1009. */
   maxPayload: number;
@@ -521,6 +530,13 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
       const origin = req.headers.origin;
       if (!originAllowed(origin, req.headers.host, opts.origins))
         return endWithError(sock, 403, 'E_ORIGIN', `a page from ${JSON.stringify(String(origin).slice(0, 100))} may not open this WebSocket`);
+      // ws reads Sec-WebSocket-Extensions only when it offers an extension, and molt offers none: a
+      // broken one is refused here, as ws refuses a broken key, version or subprotocol list
+      const extensions = req.headers['sec-websocket-extensions'];
+      if (extensions !== undefined && !EXTENSIONS.test(extensions)) {
+        wss.emit('wsClientError', new Error('Invalid Sec-WebSocket-Extensions header'), sock, req);
+        return;
+      }
       wss.handleUpgrade(req, sock, head, (ws) => wss.emit('connection', ws, req));
     },
     /** Refuse new WebSockets from now on (503). */

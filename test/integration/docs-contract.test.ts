@@ -567,3 +567,39 @@ describe('a stopping server, as PROTOCOL.md says it answers', () => {
     expect(c.closed).toEqual({ code: 1001, reason: 'server shutting down' });
   }, 30_000);
 });
+
+describe("a WebSocket handshake's extensions header, as PROTOCOL.md reads it", () => {
+  it('refuses a broken Sec-WebSocket-Extensions with 400 E_BAD_REQUEST in the usual shape (ws reads it only when it offers an extension, and molt offers none); a well-formed one, as browsers send, opens; a broken one with POST is still 404', async () => {
+    await served({}, async (server) => {
+      const { connect } = await import('node:net');
+      const u = new URL(server.url);
+      const handshake = (method: string, extensions: string) =>
+        new Promise<{ status: number; headers: string; body: string }>((resolve, reject) => {
+          const socket = connect(Number(u.port), u.hostname);
+          let out = '';
+          socket.on('data', (d) => {
+            out += d.toString('latin1');
+            if (out.startsWith('HTTP/1.1 101')) socket.destroy(); // opened: the hello follows
+          });
+          socket.on('error', reject);
+          socket.on('close', () => {
+            const [head = '', body = ''] = out.split('\r\n\r\n');
+            resolve({ status: Number(head.split(' ')[1]), headers: head.toLowerCase(), body });
+          });
+          socket.write(
+            `${method} /ws HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: ${extensions}\r\n\r\n`,
+          );
+        });
+      for (const broken of ['permessage-deflate; =x', 'a,,b', 'permessage-deflate;', 'a; b="c d"', 'a b']) {
+        const r = await handshake('GET', broken);
+        expect([broken, r.status]).toEqual([broken, 400]);
+        expect(JSON.parse(r.body)).toEqual({ error: { code: 'E_BAD_REQUEST', message: 'the request cannot be read: Invalid Sec-WebSocket-Extensions header' } });
+        expect(r.headers).toContain('x-content-type-options: nosniff');
+      }
+      for (const good of ['permessage-deflate; client_max_window_bits', 'permessage-deflate; client_max_window_bits=15, x-webkit-deflate-frame', 'x; y="z"'])
+        expect([good, (await handshake('GET', good)).status]).toEqual([good, 101]);
+      const posted = await handshake('POST', 'a,,b');
+      expect([posted.status, JSON.parse(posted.body).error.code]).toEqual([404, 'E_NOT_FOUND']);
+    });
+  }, 30_000);
+});
