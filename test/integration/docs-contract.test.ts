@@ -603,3 +603,25 @@ describe("a WebSocket handshake's extensions header, as PROTOCOL.md reads it", (
     });
   }, 30_000);
 });
+
+describe('a migration of whole-state steps, as PROTOCOL.md runs it', () => {
+  it('is rehearsed whole in validate: its one migrate frame has no progress, and a step that throws is refused in validate, online false', async () => {
+    await served({}, async (server) => {
+      const { buildRelease } = await import('../../src/release/build.ts');
+      const c = await TestClient.open(server.wsUrl);
+      await c.ok('join', { handle: 'wes' });
+      for (let i = 0; i < 4; i++) await c.ok('post', { text: `p${i}` });
+      const built = await buildRelease('examples/broken-throws'); // one whole-state step 1->2 that throws
+      const r = await fetch(`${server.operatorUrl}/upgrade`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ release: { code: built.code, view: built.view } }) });
+      const report = await r.json();
+      expect([r.status, report.result, report.online, report.failedAt, report.error.code]).toEqual([409, 'refused', false, 'validate', 'E_MIGRATION_THREW']);
+      await c.waitFor((f) => f.t === 'upgrade' && f.upgrade === report.upgrade && f.phase === 'refused');
+      const frames = c.frames.filter((f): f is UpgradeFrame => f.t === 'upgrade' && f.upgrade === report.upgrade);
+      expect(frames.map((f) => f.phase)).toEqual(['begin', 'load', 'migrate', 'refused']);
+      expect((frames[2]!.detail as any).progress).toMatchObject({ kinds: {}, done: 0, total: 0 });
+      expect(frames[3]!.detail).toMatchObject({ phase: 'validate', error: { code: 'E_MIGRATION_THREW' } });
+      expect((await c.ok('$ping')).version).toBe(1);
+      c.close();
+    });
+  }, 60_000);
+});
