@@ -625,3 +625,25 @@ describe('a migration of whole-state steps, as PROTOCOL.md runs it', () => {
     });
   }, 60_000);
 });
+
+describe("msgpackr's structured clone, as PROTOCOL.md reads it", () => {
+  it('reads a frame that names a value with 0x69 out of step: an error frame E_BAD_FRAME with no id, nothing applied; 0x69 or 0x70 alone where a value goes is E_BAD_COMMAND naming MsgpackExtension', async () => {
+    await served({}, async (server) => {
+      const { Packr } = await import('msgpackr');
+      const c = await TestClient.open(server.wsUrl);
+      await c.ok('join', { handle: 'sca' });
+      const shared = { a: 1 };
+      const before = c.frames.length;
+      // msgpackr writes {id, type, text, x: <0x69 id 1> {a: 1}, y: <0x70 id 1>}
+      c.socket.send(new Packr({ structuredClone: true, useRecords: false }).pack({ id: 1, type: 'post', text: 'cloned', x: shared, y: shared }));
+      const pointer = Buffer.concat([new Packr({ useRecords: false }).pack({ id: 2, type: 'post', text: 'pointer', x: null }).subarray(0, -1), Buffer.from([0xd6, 0x70, 0, 0, 0, 1])]);
+      c.socket.send(pointer);
+      await c.waitFor(() => c.frames.slice(before).filter((f) => f.t === 'reply' || f.t === 'error').length >= 2);
+      const [cloned, alone] = c.frames.slice(before).filter((f) => f.t === 'reply' || f.t === 'error');
+      expect(cloned).toEqual({ t: 'error', error: { code: 'E_BAD_FRAME', message: expect.any(String) } });
+      expect(alone).toMatchObject({ t: 'reply', id: 2, ok: false, error: { code: 'E_BAD_COMMAND', message: expect.stringContaining('a MsgpackExtension at x') } });
+      expect((await c.ok('timeline')).posts).toEqual([]);
+      c.close();
+    });
+  }, 30_000);
+});
