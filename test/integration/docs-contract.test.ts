@@ -647,3 +647,22 @@ describe("msgpackr's structured clone, as PROTOCOL.md reads it", () => {
     });
   }, 30_000);
 });
+
+describe('extension types msgpackr does not decode, as PROTOCOL.md names them', () => {
+  it('refuses a command holding extension 0x52 (msgpackr has no decoder of it) with E_BAD_COMMAND naming MsgpackExtension, as any other unknown type, not as an unreadable frame; a type msgpackr reads with the value after it (0x73, a Set) sent with its value inside is read out of step', async () => {
+    await served({}, async (server) => {
+      const c = await TestClient.open(server.wsUrl);
+      const str = (s: string) => Buffer.concat([Buffer.of(0xa0 | s.length), Buffer.from(s)]).toString('hex');
+      // {id, type: "$ping", x: <ext>, z: 1}
+      const frame = (id: number, ext: string) => Buffer.from(`84${str('id')}${id.toString(16).padStart(2, '0')}${str('type')}${str('$ping')}${str('x')}${ext}${str('z')}01`, 'hex');
+      const sent = [frame(1, 'd45200'), frame(2, 'c708520102030405060708'), frame(3, 'd40500'), frame(4, 'd47300')];
+      const before = c.frames.length;
+      for (const f of sent) c.socket.send(f);
+      await c.waitFor(() => c.frames.slice(before).filter((f) => f.t === 'reply' || f.t === 'error').length >= sent.length);
+      const got = c.frames.slice(before).filter((f) => f.t === 'reply' || f.t === 'error');
+      for (const id of [1, 2, 3]) expect(got[id - 1]).toMatchObject({ t: 'reply', id, ok: false, error: { code: 'E_BAD_COMMAND', message: expect.stringContaining('holds a MsgpackExtension at x;') } });
+      expect(got[3]).toMatchObject({ t: 'error', error: { code: 'E_BAD_FRAME' } });
+      c.close();
+    });
+  }, 30_000);
+});
