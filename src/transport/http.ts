@@ -11,7 +11,7 @@ import type { WsOptions } from './ws.ts';
 export type StaticFiles = Map<string, { type: string; body: Buffer | string }>;
 
 /** What every answer of either listener carries: no content sniffing, no framing, no referrer beyond this site. */
-const SAFE_HEADERS = { 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY', 'referrer-policy': 'same-origin' } as const;
+export const SAFE_HEADERS = { 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY', 'referrer-policy': 'same-origin' } as const;
 
 /**
  * Answer an error on the socket itself, where no route runs (a request Node cannot parse, a WebSocket

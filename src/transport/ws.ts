@@ -7,7 +7,7 @@ import { WINDOW_MS, type Aside, type AddressAside } from './aside.ts';
 import { Addresses, Bucket, Budget, addressResolver, spend, type BudgetName } from './budget.ts';
 import { NEVER_USED, decode, encode, encodeWith } from './codec.ts';
 import { originAllowed } from './origin.ts';
-import { endWithError } from './http.ts';
+import { SAFE_HEADERS, endWithError } from './http.ts';
 import { Last } from './last.ts';
 import type { ErrorBody, ServerFrame, UpgradeFrame } from './protocol.ts';
 import { framesTo, replyFrame, sharedPart } from './frames.ts';
@@ -210,6 +210,9 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload, perMessageDeflate: false, allowSynchronousEvents: true });
   // A handshake ws cannot read (a method other than GET, a missing or bad key, version, subprotocol
   // list or extensions header): in molt's error shape with the usual headers, not ws's plain text.
+  // the handshake's 101 is an answer too: it carries the headers every other answer has
+  const safe = Object.entries(SAFE_HEADERS).map(([k, v]) => `${k}: ${v}`);
+  wss.on('headers', (headers: string[]) => void headers.push(...safe));
   wss.on('wsClientError', (err: Error, sock: Duplex, req: IncomingMessage) => {
     if (req.method !== 'GET') endWithError(sock, 404, 'E_NOT_FOUND', `no ${String(req.method).slice(0, 20)} /ws here: a WebSocket opens with GET`);
     else endWithError(sock, 400, 'E_BAD_REQUEST', `the request cannot be read: ${err.message.slice(0, 200)}`);

@@ -666,3 +666,18 @@ describe('extension types msgpackr does not decode, as PROTOCOL.md names them', 
     });
   }, 30_000);
 });
+
+describe("the headers of every answer, as PROTOCOL.md lists them", () => {
+  it("gives a WebSocket handshake's 101 nosniff, DENY and same-origin too", async () => {
+    await served({}, async (server) => {
+      const { default: WebSocket } = await import('ws');
+      const headers = await new Promise<Record<string, string | string[] | undefined>>((resolve, reject) => {
+        const ws = new WebSocket(server.wsUrl);
+        ws.on('upgrade', (res) => resolve(res.headers));
+        ws.on('error', reject);
+        ws.on('open', () => ws.close());
+      });
+      expect(headers).toMatchObject({ 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY', 'referrer-policy': 'same-origin' });
+    });
+  }, 30_000);
+});
