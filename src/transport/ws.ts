@@ -33,15 +33,6 @@ import { framesTo, replyFrame, sharedPart } from './frames.ts';
  *
  * Every limit has a name and a default here; src/config.ts reads them from the environment.
  */
-/**
- * A Sec-WebSocket-Extensions header as RFC 6455 (9.1) writes it: extensions separated by commas, each a
- * token with `;`-separated parameters, a parameter's value a token or a quoted string holding one.
- */
-const TOKEN = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]";
-const PARAM = `${TOKEN}+(?:[ \\t]*=[ \\t]*(?:${TOKEN}+|"(?:\\\\?${TOKEN})+"))?`;
-const EXTENSION = `${TOKEN}+(?:[ \\t]*;[ \\t]*${PARAM})*`;
-const EXTENSIONS = new RegExp(`^[ \\t]*${EXTENSION}(?:[ \\t]*,[ \\t]*${EXTENSION})*[ \\t]*$`);
-
 export interface WsLimits {
   /** Largest frame a client may send (bytes); larger closes the socket with 1009. */
   maxPayload: number;
@@ -197,6 +188,15 @@ interface Peer {
   closeWith: { code: number; reason: string } | null;
 }
 
+/**
+ * A Sec-WebSocket-Extensions header as RFC 6455 (9.1) writes it: extensions separated by commas, each a
+ * token with `;`-separated parameters, a parameter's value a token or a quoted string holding one.
+ */
+const TOKEN = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]";
+const PARAM = `${TOKEN}+(?:[ \\t]*=[ \\t]*(?:${TOKEN}+|"(?:\\\\?${TOKEN})+"))?`;
+const EXTENSION = `${TOKEN}+(?:[ \\t]*;[ \\t]*${PARAM})*`;
+const EXTENSIONS = new RegExp(`^[ \\t]*${EXTENSION}(?:[ \\t]*,[ \\t]*${EXTENSION})*[ \\t]*$`);
+
 export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}) {
   const opts = resolveWs(options);
   const observe = opts.observe ?? {};
@@ -208,11 +208,11 @@ export function attachWebSocket(kernel: Kernel, options: Partial<WsOptions> = {}
   // 4 a turn; 8 a turn gave 0.68x but let a flood of posts slow a quiet socket past what
   // test/alone/fuzz.test.ts allows.)
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload, perMessageDeflate: false, allowSynchronousEvents: true });
-  // A handshake ws cannot read (a method other than GET, a missing or bad key, version, subprotocol
-  // list or extensions header): in molt's error shape with the usual headers, not ws's plain text.
-  // the handshake's 101 is an answer too: it carries the headers every other answer has
+  // The handshake's 101 is an answer too: it carries the headers every other answer has.
   const safe = Object.entries(SAFE_HEADERS).map(([k, v]) => `${k}: ${v}`);
   wss.on('headers', (headers: string[]) => void headers.push(...safe));
+  // A handshake ws cannot read (a method other than GET, a missing or bad key, version, subprotocol
+  // list or extensions header): in molt's error shape with the usual headers, not ws's plain text.
   wss.on('wsClientError', (err: Error, sock: Duplex, req: IncomingMessage) => {
     if (req.method !== 'GET') endWithError(sock, 404, 'E_NOT_FOUND', `no ${String(req.method).slice(0, 20)} /ws here: a WebSocket opens with GET`);
     else endWithError(sock, 400, 'E_BAD_REQUEST', `the request cannot be read: ${err.message.slice(0, 200)}`);
