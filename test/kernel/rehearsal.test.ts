@@ -143,6 +143,17 @@ process.exit(0);
     expect(ms).toBeLessThan(10_000);
   }, 60_000);
 
+  it.each([false, true])("a later step whose declared rename is a getter that never returns is refused within the migration's limit, naming it (dry run: %s)", async (dryRun) => {
+    // The rehearsal read every step's changes for the renames at begin, outside any time limit (only the
+    // first step's runner reads them bounded before): it did not answer until begin's deadline (70 s at
+    // the default limit), and the push was refused as E_REHEARSAL, naming nothing that ran
+    const { kernel, conn } = await started({ migrationTimeoutMs: 1_000 });
+    const spins = `{ from: 2, to: 3, describe: 'notes appear', up: { describe: 'notes appear', changes: { notes: { get rename() { for (;;) {} } } }, whole: (s) => ({ state: { total: s.total, notes: [] } }) } }`;
+    const ms = await refused(kernel, conn, tiny({ version: 3, migrations: `${UP_1_2}, ${spins}` }), 'E_MIGRATION_TIMEOUT', /migration 2->3 \(up\): reading its declared changes ran for more than 1000 ms/, dryRun);
+    expect(ms).toBeLessThan(2 * 1_000 + 10_000); // begin's deadline, which it waited for
+    expect((await kernel.upgrade(tiny({ version: 3 }))).result).toBe('committed');
+  }, 60_000);
+
   it('a thrown object whose toString never returns is described in bounded time', async () => {
     const { kernel, conn } = await started({ migrationTimeoutMs: 300 });
     const ms = await refused(kernel, conn, brokenUp(`(s) => { throw { toString() { for (;;) {} } }; }`), 'E_MIGRATION_THREW', /threw a value that cannot be printed/);

@@ -164,11 +164,20 @@ const ops: Record<string, (msg: Message) => unknown> = {
     const ms = Number(msg['ms']);
     const p = current.hash === target.hash ? { owner: target, steps: [], direction: 'up' as const } : plan(current, target);
     const pipeline = new Pipeline(p, mirror, Number(msg['now']), { ms, shapes: shapesOf(current, target) as never, roundTrip: true });
+    // A step's `changes` is the release's own object (guard.ts keeps it as given), and only the first
+    // step's runner has read it yet, bounded: read here unbounded, a later step's `rename` getter that
+    // never returned held the rehearsal until begin's deadline (70 s at the default limit, measured) and
+    // the push was refused E_REHEARSAL naming nothing. Read under the migration's limit, each once.
     const renames: Record<string, string> = {};
-    for (const step of p.steps) {
-      const changes = directionOf(step.migration, step.direction).changes ?? {};
-      for (const [kind, change] of Object.entries(changes)) if (typeof change?.rename === 'string') renames[kind] = change.rename;
-    }
+    for (const step of p.steps)
+      migrationCall(`migration ${step.label} (${step.direction}): reading its declared changes`, () => {
+        const changes = directionOf(step.migration, step.direction).changes ?? {};
+        for (const [kind, change] of Object.entries(changes)) {
+          const rename = (change as { rename?: unknown } | undefined)?.rename;
+          // (put: a kind named constructor is the runner's to refuse, naming it, when its step starts)
+          if (typeof rename === 'string') put(renames, kind, rename);
+        }
+      }, ms);
     const hidden = !(msg['liveChecks'] === true && pipeline.online);
     // the live process builds this state too and compares: online and not a dry run, or a whole-state
     // step rehearsed again at the cut-over
