@@ -23,6 +23,9 @@ export function show(value: unknown, depth = 0): string {
   if (typeof value !== 'object') return String(value);
   if (types.isProxy(value)) return 'a Proxy';
   if (types.isPromise(value)) return 'a Promise';
+  // every index of these is a key: not listed (ownRecord)
+  const exotic = indexedExotic(value);
+  if (exotic !== null) return exotic;
   const field = (key: string | number): string => {
     const d = Object.getOwnPropertyDescriptor(value, key);
     return d === undefined ? 'undefined' : 'value' in d ? show(d.value, depth + 1) : 'a getter';
@@ -141,12 +144,35 @@ function ownDirection(d: unknown, holder: object, where: string): unknown {
 }
 
 /**
+ * Whether a record's for-in lists its own named keys only: its prototype is Object.prototype or none,
+ * and it is not a String object or a typed array, whose every index is a key. The kernel's for-in is
+ * not release code, so no key-listing check (syntax.ts) stands before it, and V8 lists every key of
+ * the object and its prototypes in one step the watchdog cannot interrupt: a handler that returned
+ * `new String('x'.repeat(2 ** 28))`, or an object whose prototype was one (free to make), held the
+ * live process 10-14 s a command past its 250 ms limit and took 1 GB (measured), and a census() or a
+ * migration's result so made would have done the same.
+ */
+function ownRecord(value: object): boolean {
+  const proto = Object.getPrototypeOf(value);
+  return (proto === Object.prototype || proto === null) && indexedExotic(value) === null;
+}
+
+/**
+ * What an object whose every index is a key is (a String object, a typed array), or null. Such an
+ * object may be given a plain prototype (Object.setPrototypeOf(new String(text), null)); listing its
+ * keys is one step of V8's, as long as its text or its buffer: the kernel's own walks ask this first.
+ */
+export function indexedExotic(value: object): string | null {
+  return types.isStringObject(value) ? 'a String object' : types.isTypedArray(value) ? 'a typed array' : null;
+}
+
+/**
  * The own fields of a record returned by release code, read once as data: a getter or setter here is a
  * contract violation (it would run again whenever the kernel looked). Null when `value` is not a plain
  * record or has accessors.
  */
 function dataFields(value: unknown): Record<string, unknown> | null {
-  if (!isRecord(value) || types.isProxy(value)) return null;
+  if (!isRecord(value) || types.isProxy(value) || !ownRecord(value)) return null;
   const out: Record<string, unknown> = {};
   for (const key in value) {
     const d = Object.getOwnPropertyDescriptor(value, key);
