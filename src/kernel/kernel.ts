@@ -26,9 +26,9 @@ import { Breaker, type Circuit } from './breaker.ts';
 import { Ceiling } from './ceiling.ts';
 import { ERRORS, MoltError, die, type ErrorCode } from './errors.ts';
 import { FairQueue } from './fair.ts';
-import { checkEvents, checkOutcome, show } from './guard.ts';
+import { checkOutcome, show } from './guard.ts';
 import { resolveLimits, type Limits } from './limits.ts';
-import { checkPlain, checkSent } from './plain.ts';
+import { checkPlain, checkSent, checkSentOutcome } from './plain.ts';
 import { Lineage } from './lineage.ts';
 import { loadRelease, type LoadedRelease, type ReleaseSource } from './release.ts';
 import { Rehearsal } from './upgrade/rehearsal.ts';
@@ -673,23 +673,10 @@ export class Kernel {
       if ('state' in outcome) {
         const where = `feed v${release.version} handle('${command.type.slice(0, 40)}')`;
         const limits = this.#limits;
-        // What goes on the wire must encode and be bounded: checked here, before anything is committed.
-        if (outcome.reply !== undefined) checkSent(outcome.reply, where, 'reply', limits.maxReplyBytes);
-        if (outcome.events) {
-          // bounded in count (checkOutcome) and in bytes together too: the walks below run outside the
-          // watchdog, and 10^5 events sharing one 200 KB object would be walked one by one (10^5 frames
-          // to every socket)
-          let bytes = 0;
-          const sizes: number[] = [];
-          for (const ev of outcome.events) {
-            const size = checkSent(ev, where, 'event', limits.maxEventBytes);
-            sizes.push(size);
-            bytes += size;
-            if (bytes > limits.maxEventsBytes) die('E_TOO_LARGE', `${where}: the events of one command hold more than ${limits.maxEventsBytes.toLocaleString('en')} bytes together`);
-          }
-          checkEvents(outcome.events, release.version, command.type);
-          fanout = this.#checkFanout(outcome.events, sizes, where);
-        }
+        // What goes on the wire must encode and be bounded (events in count too: checkOutcome):
+        // checked here, before anything is committed.
+        const sizes = checkSentOutcome(outcome, where, release.version, command.type, limits);
+        if (outcome.events) fanout = this.#checkFanout(outcome.events, sizes, where);
         if (outcome.state !== state) this.#lineage.checkState(outcome.state, state, where, limits.maxGrowthBytes);
       }
     } catch (caught) {

@@ -1,7 +1,7 @@
 import { inspect, types } from 'node:util';
 import { feedRunning, hostFreeze, hostGetOwnPropertyNames } from './builtins.ts';
 import { die } from './errors.ts';
-import { indexedExotic, put } from './guard.ts';
+import { checkEvents, indexedExotic, put } from './guard.ts';
 import { runBounded } from './sandbox.ts';
 
 /**
@@ -137,6 +137,36 @@ export function checkSent(value: unknown, where: string, what: 'reply' | 'event'
   leanBytes = 0;
   leanMax = maxBytes;
   return lean(value, 0) ? leanBytes : checkPlain(value, null, where, what, maxBytes).bytes;
+}
+
+/** The bounds on what one command sends (Limits' maxReplyBytes, maxEventBytes, maxEventsBytes). */
+export interface SentBounds {
+  readonly maxReplyBytes: number;
+  readonly maxEventBytes: number;
+  readonly maxEventsBytes: number;
+}
+
+/**
+ * What a command's outcome sends, checked as the live process checks it before it commits (plain
+ * data that encodes, each within its bound, the events within theirs together and each with a type):
+ * the size of each event, in order. The shadow run checks the new version's outcomes the same way.
+ */
+export function checkSentOutcome(outcome: { reply?: unknown; events?: readonly unknown[] }, where: string, version: number, type: string, bounds: SentBounds): number[] {
+  if (outcome.reply !== undefined) checkSent(outcome.reply, where, 'reply', bounds.maxReplyBytes);
+  const sizes: number[] = [];
+  if (outcome.events) {
+    // bounded in bytes together too: the walks after it run outside the watchdog, and 10^5 events
+    // sharing one 200 KB object would be walked one by one (10^5 frames to every socket)
+    let bytes = 0;
+    for (const ev of outcome.events) {
+      const size = checkSent(ev, where, 'event', bounds.maxEventBytes);
+      sizes.push(size);
+      bytes += size;
+      if (bytes > bounds.maxEventsBytes) die('E_TOO_LARGE', `${where}: the events of one command hold more than ${bounds.maxEventsBytes.toLocaleString('en')} bytes together`);
+    }
+    checkEvents(outcome.events, version, type);
+  }
+  return sizes;
 }
 
 /** Arrays up to this long have their keys listed (~0.3 ms at this length here); longer ones, see onlyIndices. */

@@ -58,6 +58,22 @@ describe('shadow run', () => {
     expect(kernel.release).toBe(v2.hash);
   }, 60_000);
 
+  it.each([
+    ['a reply holding NaN', `{ ...out, reply: { n: 0 / 0 } }`, /E_HANDLER_CONTRACT: feed v2 handle\('react'\): reply holds the number NaN at n/],
+    ['an event holding a function', `{ ...out, events: [{ type: 'reacted', f: () => 1 }] }`, /E_HANDLER_CONTRACT: feed v2 handle\('react'\): events holds a function at f/],
+    ['a reply past its bound', `{ ...out, reply: { big: 'x'.repeat(5 * 2 ** 20) } }`, /E_TOO_LARGE: feed v2 handle\('react'\): the reply is larger than 4,194,304 bytes/],
+  ])('refuses a release whose handler sends what the live process refuses (%s) on a command the running one accepted', async (_what, outcome, message) => {
+    // The shadow run checked only the state a replayed command left: such a release committed, and
+    // every command of that type was refused from then on
+    const { kernel, conn } = await onV2WithReactions();
+    const broken = await v2WithReact(`(s, c, ctx, v2) => { const out = v2.handle(s, c, ctx); return 'error' in out ? out : ${outcome}; }`);
+    const report = await kernel.upgrade(broken);
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_SHADOW', message: expect.stringMatching(message) } });
+    expect(kernel.release).toBe(v2.hash);
+    const posts = (await kernel.dispatch(conn, { type: 'post', text: 'still serving' })) as { data: { post: { id: string } } };
+    expect(await kernel.dispatch(conn, { type: 'react', post: posts.data.post.id, emoji: '🎉' })).toMatchObject({ ok: true });
+  }, 60_000);
+
   it('refuses a new version whose handler never returns on a command the running one accepted, and keeps serving', async () => {
     const { kernel, conn } = await onV2WithReactions({ migrationTimeoutMs: 400 });
     const looping = await v2WithReact(`(s, c, ctx, v2) => { if (c.emoji === '🎉') for (;;) {} return v2.handle(s, c, ctx); }`);

@@ -6,7 +6,7 @@
 import v8 from 'node:v8';
 import { Unpackr } from 'msgpackr';
 import { MoltError, die } from '../errors.ts';
-import { checkPlain, estimateBytes, plainCopy } from '../plain.ts';
+import { checkPlain, checkSentOutcome, estimateBytes, plainCopy, type SentBounds } from '../plain.ts';
 import { loadRelease, type LoadedRelease, type ReleaseSource } from '../release.ts';
 import { Pipeline, migrationCall, plan } from '../migrate/pipeline.ts';
 import { directionOf, ownSize, type Placed } from '../migrate/runner.ts';
@@ -287,6 +287,8 @@ const ops: Record<string, (msg: Message) => unknown> = {
   shadow(msg) {
     const r = need();
     const list = plainUnpackr.unpack(msg['bytes'] as Uint8Array) as Served[];
+    const bound = (name: string) => (typeof msg[name] === 'number' ? (msg[name] as number) : Infinity);
+    const sent = { maxReplyBytes: bound('maxReplyBytes'), maxEventBytes: bound('maxEventBytes'), maxEventsBytes: bound('maxEventsBytes'), maxEventsPerCommand: bound('maxEventsPerCommand') };
     const same = r.current.version === r.target.version;
     const knows = new Set(r.target.feed.commands);
     let before = r.pipeline.input;
@@ -318,10 +320,10 @@ const ops: Record<string, (msg: Message) => unknown> = {
         return;
       }
       running = 'old';
-      const old = replay(r.current, before, c);
+      const old = replay(r.current, before, c, sent);
       if (!old.ok) return; // the running version itself no longer accepts it here: nothing to compare
       running = 'new';
-      const neu = replay(r.target, after, c);
+      const neu = replay(r.target, after, c, sent);
       replayed++;
       if (!neu.ok) refuseShadow(r, list.length, c, `${neu.failed ? 'fails on' : 'refuses'}`, show(old.outcome), neu.error);
       before = old.state;
@@ -538,17 +540,23 @@ function uncounted(stages: Stages, dropped: Record<string, number>): Record<stri
 
 /** One recorded command run again by `release` on `state`, exactly as it ran (its time, caller, tokens).
  *  The caller bounds its time (runBounded). */
-function replay(release: LoadedRelease, state: unknown, c: Served): { ok: true; state: unknown; reply: unknown; events: unknown; outcome: unknown } | { ok: false; failed: boolean; error: string } {
+function replay(release: LoadedRelease, state: unknown, c: Served, sent: SentBounds & { readonly maxEventsPerCommand: number }): { ok: true; state: unknown; reply: unknown; events: unknown; outcome: unknown } | { ok: false; failed: boolean; error: string } {
   let t = 0;
   const ctx = Object.freeze({ now: c.now, caller: c.caller, online: c.online, token: () => c.tokens[t++] ?? `shadow-token-${t}` });
   try {
-    const outcome = checkOutcome(release.feed.handle(state, c.command, ctx), release.version, c.command.type);
+    const outcome = checkOutcome(release.feed.handle(state, c.command, ctx), release.version, c.command.type, sent.maxEventsPerCommand);
     if ('error' in outcome) return { ok: false, failed: false, error: `${outcome.error.code}: ${outcome.error.message}` };
-    if (outcome.state !== state) checkPlain(outcome.state, state, `feed v${release.version} handle('${c.command.type}')`, 'state');
+    const where = `feed v${release.version} handle('${c.command.type.slice(0, 40)}')`;
+    // What it sends, as the live process checks it: only the state was, and a v2 whose reply to a
+    // command held NaN (or whose event held a function, or whose reply was 5 MB) passed the shadow run,
+    // committed, and every such command was refused from then on (E_HANDLER_CONTRACT, E_TOO_LARGE)
+    checkSentOutcome(outcome, where, release.version, c.command.type, sent);
+    if (outcome.state !== state) checkPlain(outcome.state, state, where, 'state');
     return { ok: true, state: outcome.state, reply: outcome.reply, events: outcome.events, outcome: { reply: outcome.reply ?? null } };
   } catch (caught) {
     const err = thrown(caught);
-    return { ok: false, failed: true, error: err instanceof MoltError ? `${err.code}: ${err.message}` : describeThrown(err) };
+    // (named as a live command's failure is, kernel.ts: a reply or state that breaks the contract is the handler's)
+    return { ok: false, failed: true, error: err instanceof MoltError ? `${err.code === 'E_VALIDATE' ? 'E_HANDLER_CONTRACT' : err.code}: ${err.message}` : describeThrown(err) };
   }
 }
 

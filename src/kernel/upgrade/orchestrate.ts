@@ -691,7 +691,8 @@ export class UpgradeRun {
       // ---- shadow run: the last commands, through the new version on the migrated state ----
       this.#doing = 'shadow';
       const shadow = await reh.call<{ commands: number; replayed: number; notAccepted: Record<string, number>; differences: string[] }>(
-        'shadow', { bytes: plainPackr.pack(host.recent()) }, deadline);
+        // (with the bounds on what a command sends: the new version's outcomes are checked against them)
+        'shadow', { bytes: plainPackr.pack(host.recent()), maxReplyBytes: limits.maxReplyBytes, maxEventBytes: limits.maxEventBytes, maxEventsBytes: limits.maxEventsBytes, maxEventsPerCommand: limits.maxEventsPerCommand }, deadline);
       report.shadow = shadow;
       phase('shadow');
       host.log('shadow', { replayed: shadow.replayed, notAccepted: shadow.notAccepted, differences: shadow.differences.length });
