@@ -62,7 +62,8 @@ describe('shadow run', () => {
     ['a reply holding NaN', `{ ...out, reply: { n: 0 / 0 } }`, /E_HANDLER_CONTRACT: feed v2 handle\('react'\): reply holds the number NaN at n/],
     ['an event holding a function', `{ ...out, events: [{ type: 'reacted', f: () => 1 }] }`, /E_HANDLER_CONTRACT: feed v2 handle\('react'\): events holds a function at f/],
     ['a reply past its bound', `{ ...out, reply: { big: 'x'.repeat(5 * 2 ** 20) } }`, /E_TOO_LARGE: feed v2 handle\('react'\): the reply is larger than 4,194,304 bytes/],
-  ])('refuses a release whose handler sends what the live process refuses (%s) on a command the running one accepted', async (_what, outcome, message) => {
+    ['a state grown past its bound', `{ ...out, state: { ...out.state, junk: 'y'.repeat(5 * 2 ** 20) + c.emoji } }`, /E_TOO_LARGE: feed v2 handle\('react'\): the state is larger than 4,194,304 bytes/],
+  ])('refuses a release whose handler returns what the live process refuses (%s) on a command the running one accepted', async (_what, outcome, message) => {
     // The shadow run checked only the state a replayed command left: such a release committed, and
     // every command of that type was refused from then on
     const { kernel, conn } = await onV2WithReactions();

@@ -288,7 +288,7 @@ const ops: Record<string, (msg: Message) => unknown> = {
     const r = need();
     const list = plainUnpackr.unpack(msg['bytes'] as Uint8Array) as Served[];
     const bound = (name: string) => (typeof msg[name] === 'number' ? (msg[name] as number) : Infinity);
-    const sent = { maxReplyBytes: bound('maxReplyBytes'), maxEventBytes: bound('maxEventBytes'), maxEventsBytes: bound('maxEventsBytes'), maxEventsPerCommand: bound('maxEventsPerCommand') };
+    const sent = { maxReplyBytes: bound('maxReplyBytes'), maxEventBytes: bound('maxEventBytes'), maxEventsBytes: bound('maxEventsBytes'), maxEventsPerCommand: bound('maxEventsPerCommand'), maxGrowthBytes: bound('maxGrowthBytes') };
     const same = r.current.version === r.target.version;
     const knows = new Set(r.target.feed.commands);
     let before = r.pipeline.input;
@@ -540,7 +540,7 @@ function uncounted(stages: Stages, dropped: Record<string, number>): Record<stri
 
 /** One recorded command run again by `release` on `state`, exactly as it ran (its time, caller, tokens).
  *  The caller bounds its time (runBounded). */
-function replay(release: LoadedRelease, state: unknown, c: Served, sent: SentBounds & { readonly maxEventsPerCommand: number }): { ok: true; state: unknown; reply: unknown; events: unknown; outcome: unknown } | { ok: false; failed: boolean; error: string } {
+function replay(release: LoadedRelease, state: unknown, c: Served, sent: SentBounds & { readonly maxEventsPerCommand: number; readonly maxGrowthBytes: number }): { ok: true; state: unknown; reply: unknown; events: unknown; outcome: unknown } | { ok: false; failed: boolean; error: string } {
   let t = 0;
   const ctx = Object.freeze({ now: c.now, caller: c.caller, online: c.online, token: () => c.tokens[t++] ?? `shadow-token-${t}` });
   try {
@@ -551,7 +551,10 @@ function replay(release: LoadedRelease, state: unknown, c: Served, sent: SentBou
     // command held NaN (or whose event held a function, or whose reply was 5 MB) passed the shadow run,
     // committed, and every such command was refused from then on (E_HANDLER_CONTRACT, E_TOO_LARGE)
     checkSentOutcome(outcome, where, release.version, c.command.type, sent);
-    if (outcome.state !== state) checkPlain(outcome.state, state, where, 'state');
+    // and its new state as the live process holds it (lineage.ts): a tree, at most maxGrowthBytes more
+    // than the state it was given. A v2 whose every write added 5 MB passed, committed, and every write
+    // was refused from then on (E_TOO_LARGE)
+    if (outcome.state !== state) checkPlain(outcome.state, state, where, 'state', sent.maxGrowthBytes, { tree: true });
     return { ok: true, state: outcome.state, reply: outcome.reply, events: outcome.events, outcome: { reply: outcome.reply ?? null } };
   } catch (caught) {
     const err = thrown(caught);

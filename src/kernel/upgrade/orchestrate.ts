@@ -691,8 +691,8 @@ export class UpgradeRun {
       // ---- shadow run: the last commands, through the new version on the migrated state ----
       this.#doing = 'shadow';
       const shadow = await reh.call<{ commands: number; replayed: number; notAccepted: Record<string, number>; differences: string[] }>(
-        // (with the bounds on what a command sends: the new version's outcomes are checked against them)
-        'shadow', { bytes: plainPackr.pack(host.recent()), maxReplyBytes: limits.maxReplyBytes, maxEventBytes: limits.maxEventBytes, maxEventsBytes: limits.maxEventsBytes, maxEventsPerCommand: limits.maxEventsPerCommand }, deadline);
+        // (with the bounds on what a command sends and adds: the new version's outcomes are checked against them)
+        'shadow', { bytes: plainPackr.pack(host.recent()), maxReplyBytes: limits.maxReplyBytes, maxEventBytes: limits.maxEventBytes, maxEventsBytes: limits.maxEventsBytes, maxEventsPerCommand: limits.maxEventsPerCommand, maxGrowthBytes: limits.maxGrowthBytes }, deadline);
       report.shadow = shadow;
       phase('shadow');
       host.log('shadow', { replayed: shadow.replayed, notAccepted: shadow.notAccepted, differences: shadow.differences.length });
