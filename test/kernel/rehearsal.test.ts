@@ -465,6 +465,16 @@ export const migrations = [{ ...v1ToV2, shapes: { from: { ...v1Shape, posts: fro
     expect(digest(kernel.state)).toBe(before);
   }, 60_000);
 
+  it.each([
+    ['gives back the cursor it was given', `(c, cursor, max) => { const r = v1Shape.posts.read(c, cursor, max); return { ...r, next: cursor === null ? r.next : cursor }; }`, /the posts collection's read\(\) gave back the cursor it was given \(\d+\) as the next one: it would never reach the end/],
+    ['starts again from the first entry', `(c, cursor, max) => { const r = v1Shape.posts.read(c, cursor, max); return { ...r, next: r.next === null ? 0 : r.next }; }`, /the posts collection's read\(\) has given [\d,]+ entries and a next cursor still, but its size\(\) counts 20,000: it would never reach the end/],
+  ])('a collection whose read() %s is refused as it does, not when the upgrade\'s 10 minutes run out', async (_what, read, message) => {
+    const t0 = performance.now();
+    const report = await pushed(await v2WithPosts(`read-loops-${_what.length}`, 'good', 'react', `{ ...v1Shape.posts, read: ${read} }`));
+    expect(report).toMatchObject({ result: 'refused', error: { code: 'E_MIGRATION_CONTRACT', message: expect.stringMatching(message) } });
+    expect(performance.now() - t0).toBeLessThan(30_000);
+  }, 60_000);
+
   it('a collection whose size() gives NaN only as the check at the end counts what was lost is refused, naming it', async () => {
     // NaN - n is NaN, and NaN > 0 is false: a size() that gave NaN there made any loss of that kind
     // uncounted, and the push committed

@@ -236,6 +236,12 @@ export class Runner {
       observer?.placed(k.kind, outKeys, before, outValues, { source: k.source, into: k.into, every: k.every, base: k.base, from, to: k.mapped });
     }
     k.done += keys.length;
+    // A read() whose cursor does not move on (it gives back the cursor it was given, or pages past
+    // what size() counts, and never a next of null) ran the first pass until the whole upgrade's
+    // limit, 10 minutes, the error naming only that limit. The base does not change under the first
+    // pass, so the same cursor reads the same page again.
+    if (next !== null && (Object.is(next, k.cursor) || k.done > k.total))
+      die('E_MIGRATION_CONTRACT', `migration ${this.#label}: the ${k.kind} collection's read() ${Object.is(next, k.cursor) ? `gave back the cursor it was given (${show(next)}) as the next one` : `has given ${k.done.toLocaleString('en')} entries and a next cursor still, but its size() counts ${k.total.toLocaleString('en')}`}: it would never reach the end`);
     k.cursor = next === null ? undefined : next;
     if (k.cursor === undefined) k.done = k.total;
     return Math.max(keys.length, 1);
