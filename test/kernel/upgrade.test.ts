@@ -168,14 +168,15 @@ describe('upgrade', () => {
   }, 60_000);
 
   it('refuses a whole-state step whose pause would pass the migration\'s limit before any command waits, on a dry run too', async () => {
-    // Feed code has no clock, so the time is made of calls: v1 -> v9 in eight whole-state steps, each
-    // of them spinning. A dry run under the default limits measures what rehearsing them takes (T);
-    // with the migration's limit at half of that (and the cut-over's less), each step (about T/8) stays
-    // within it even four times slower than measured, and the pause (about 2T) passes it even at a
-    // quarter of the measured time.
-    const spin = 'let x = 0; for (let i = 0; i < 1e8; i++) x ^= i;';
-    const steps = [UP_1_2, ...Array.from({ length: 7 }, (_, k) => `{ from: ${k + 2}, to: ${k + 3}, describe: 'the same, slowly', up: (s) => { ${spin} return { state: { total: s.total + (x === 0.5 ? 1 : 0) } }; } }`)];
-    const slow = tiny({ version: 9, migrations: steps.join(', '), validate: `(s) => (typeof s.total === 'number' ? [] : ['total must be a number'])` });
+    // Feed code has no clock, so the time is made of calls: v1 -> v17 in sixteen whole-state steps,
+    // each of them spinning. A dry run under the default limits measures what rehearsing them takes
+    // (T); with the migration's limit at half of that (and the cut-over's less), each step (about
+    // T/16) stays within it even eight times slower than measured, and the pause (about 2T) passes it
+    // even at a quarter of the measured time. (With eight steps, four times: a full run here,
+    // with a browser test and another suite busy beside it, once ran one step of T/8 past T/2.)
+    const spin = 'let x = 0; for (let i = 0; i < 5e7; i++) x ^= i;';
+    const steps = [UP_1_2, ...Array.from({ length: 15 }, (_, k) => `{ from: ${k + 2}, to: ${k + 3}, describe: 'the same, slowly', up: (s) => { ${spin} return { state: { total: s.total + (x === 0.5 ? 1 : 0) } }; } }`)];
+    const slow = tiny({ version: 17, migrations: steps.join(', '), validate: `(s) => (typeof s.total === 'number' ? [] : ['total must be a number'])` });
     const measuring = new Kernel(tiny());
     const measured = await measuring.upgrade(slow, { dryRun: true });
     await measuring.close();
