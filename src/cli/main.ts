@@ -390,6 +390,15 @@ function operator(url?: string, token?: string, tokenFile?: string) {
     }
     const data = parsed(res.text) as { error?: { code: string; message: string } } | null;
     const ok = res.status >= 200 && res.status < 300;
+    const notOperator = (why: string) =>
+      new UsageError(`what answered ${method} ${route} at ${base} is not molt's operator API (${why}): check --url or MOLT_OPERATOR_URL (the server's OPERATOR_PORT, 8081 unless set)`, 'E_UNREACHABLE');
+    // The operator API has every route molt calls, and says what went wrong as JSON: a 404 (molt's own
+    // feed port, another service), or a failure with no JSON error (a web server's page), came from
+    // something else, and was said as E_NOT_FOUND or E_HTTP_404 with no word about --url
+    if (res.status === 404) throw notOperator(`${res.status}: it has no ${method} ${route}`);
+    const errorBody = typeof data?.error?.code === 'string' && typeof data.error.message === 'string';
+    if (!ok && res.status !== 401 && !errorBody && !(res.status === 409 && data && 'result' in data))
+      throw notOperator(`${res.status} ${res.statusText}${data === null ? `, not JSON: ${JSON.stringify(res.text.slice(0, 60))}` : ', no error in its answer'}`);
     if (res.status === 401) throw new UsageError(`the operator API refused the token (401), from ${source}: check --token, --token-file, MOLT_TOKEN or MOLT_TOKEN_FILE (a flag comes before a variable)`, 'E_UNAUTHORIZED');
     // 409 with a report is a refused upgrade: a result, not a failure of the call.
     if (res.status === 409 && data?.error && !('result' in data)) throw new Refused(data.error, `${method} ${route}`);
@@ -400,10 +409,7 @@ function operator(url?: string, token?: string, tokenFile?: string) {
     // so, rather than a stack trace from reading what it is not
     const missing = Object.entries(shape).find(([field, type]) => !isA(type, (data as Record<string, unknown> | null)?.[field]));
     if (data === null || typeof data !== 'object' || Array.isArray(data) || missing)
-      throw new UsageError(
-        `what answered ${method} ${route} at ${base} is not molt's operator API (${data === null ? `not JSON: ${JSON.stringify(res.text.slice(0, 60))}` : `no ${missing?.[0] ?? 'object'} in its answer`}): check --url or MOLT_OPERATOR_URL (the server's OPERATOR_PORT, 8081 unless set)`,
-        'E_UNREACHABLE',
-      );
+      throw notOperator(data === null ? `not JSON: ${JSON.stringify(res.text.slice(0, 60))}` : `no ${missing?.[0] ?? 'object'} in its answer`);
     return data as T;
   };
   return { get: <T>(route: string, shape: Shape) => call<T>('GET', route, shape), post: <T>(route: string, body: unknown, shape: Shape) => call<T>('POST', route, shape, body) };

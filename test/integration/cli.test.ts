@@ -258,6 +258,33 @@ export const migrations = [{ ...v1ToV2, up: { ...v1ToV2.up, finish: () => { thro
     }
   }, 120_000);
 
+  it('says a 404, or a failure with no JSON error, is not the operator API: the feed\'s own port, a web server', async () => {
+    // a web server's 404 page, and a 502 page from a proxy with nothing behind it
+    const stub = createServer((req, res) => {
+      res.statusCode = (req.url ?? '').startsWith('/bad-gateway') ? 502 : 404;
+      res.setHeader('content-type', 'text/html').end('<html><body>not here</body></html>');
+    });
+    await new Promise<void>((resolve) => stub.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(stub.address() as AddressInfo).port}`;
+    try {
+      // the feed's port (PORT) in place of the operator's: molt's own JSON 404, E_NOT_FOUND, was passed on as it was
+      for (const url of [server.url, `${base}/missing`, `${base}/bad-gateway`]) {
+        for (const command of [['status'], ['cutover']]) {
+          const r = await molt([...command, '--json', '--url', url, `--token=${DASH_TOKEN}`]);
+          expect(r.code, `${url} ${command.join(' ')}: ${r.stderr}`).toBe(2);
+          expect(JSON.parse(r.stdout), `${url} ${command.join(' ')}`).toEqual({ error: { code: 'E_UNREACHABLE', message: expect.stringMatching(/^what answered (GET|POST) \/\w+ at http:\/\/\S+ is not molt's operator API \((404|502)\b.*\): check --url or MOLT_OPERATOR_URL/) } });
+          expect(r.stderr).not.toMatch(STACK);
+        }
+      }
+    } finally {
+      stub.close();
+    }
+    // the operator API's own refusals still pass through as its own codes
+    const refused = await molt(['cutover', '--json', '--url', server.operatorUrl, `--token=${DASH_TOKEN}`]);
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout)).toMatchObject({ error: { code: 'E_NOT_HELD' } });
+  }, 60_000);
+
   it('refuses --accept-drops that names a kind twice, or a count past a safe integer, as bad usage: nothing is asked of the server', async () => {
     const history = server.kernel.status().history.length;
     for (const [drops, said] of [
