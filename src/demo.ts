@@ -14,7 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { Packr, Unpackr } from 'msgpackr';
 import WebSocket from 'ws';
 import type { FeedVersion } from './contract.ts';
-import { logOutput, serverOptionsFromEnv } from './env.ts';
+import { logOutput, serverOptionsFromEnv, settingFailure } from './env.ts';
 import { resolveVersionDir } from './release/build.ts';
 import { seed } from './seed.ts';
 import { startServer, type RunningServer, type ServerOptions } from './server.ts';
@@ -328,6 +328,17 @@ export function tryNext(v: number, url: string, bold: (s: string) => string = (s
   ];
 }
 
+/** A variable `serverOptionsFromEnv` refused, or a flag: said as a setting (exit 2). */
+class SettingError extends Error {}
+
+function settings(): ReturnType<typeof serverOptionsFromEnv> {
+  try {
+    return serverOptionsFromEnv(process.env);
+  } catch (err) {
+    throw new SettingError((err as Error).message);
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { posts: { type: 'string' }, bots: { type: 'string' } }, strict: true });
   const count = (name: string, raw: string | undefined): number | undefined => {
@@ -342,7 +353,7 @@ async function main(): Promise<void> {
   if (posts) console.error(`  seeding ${posts.toLocaleString('en-US')} posts through the feed's own handle()…`);
   const demo = await startDemo({
     logLevel: 'warn',
-    ...serverOptionsFromEnv(process.env),
+    ...settings(),
     logStream: logs.stream,
     ...(posts === undefined ? {} : { posts }),
     ...(bots === undefined ? {} : { bots }),
@@ -382,7 +393,10 @@ async function main(): Promise<void> {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main().catch((err: unknown) => {
-    console.error(`molt demo: ${(err as Error)?.message ?? err}`);
-    process.exit(1);
+    // a setting it cannot use (a variable out of its range, MOLT_BOOT, the token, a port) exits 2, as
+    // `npm start` does, naming it: README's table says so of the variables the demo reads too
+    const said = err instanceof SettingError ? err.message : settingFailure(err, process.env);
+    console.error(`molt demo: ${said ?? (err as Error)?.message ?? err}`);
+    process.exit(said === null ? 1 : 2);
   });
 }

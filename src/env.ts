@@ -7,7 +7,9 @@ import { Writable } from 'node:stream';
 import pretty from 'pino-pretty';
 import { configFromEnv } from './config.ts';
 import type { RunningServer, ServerOptions } from './server.ts';
-import { usableToken } from './transport/token.ts';
+import { TokenFileError, usableToken } from './transport/token.ts';
+import { BuildError } from './release/build.ts';
+import { ListenError } from './server.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -70,4 +72,18 @@ export function logOutput(out: NodeJS.WriteStream = process.stdout): { stream: W
       for (const chunk of buffered) sink.write(chunk);
     },
   };
+}
+
+/**
+ * What a start that failed on a setting says (`npm start` and `npm run demo` alike, then exit 2): a boot
+ * version that does not build, a token file no request can carry, a port that cannot be taken. Null for
+ * anything else.
+ */
+export function settingFailure(err: unknown, env: Env): string | null {
+  if (err instanceof BuildError) return `MOLT_BOOT=${env['MOLT_BOOT'] || '1 (the default)'} does not build: ${err.message}`;
+  if (err instanceof TokenFileError) return err.message;
+  if (!(err instanceof ListenError)) return null;
+  const port = err.listener === 'public' ? 'PORT' : 'OPERATOR_PORT';
+  const why = err.code === 'EADDRINUSE' ? 'is in use (another molt, or another program, listens there): stop that one or set another' : `cannot be taken (${(err.cause as Error).message}): set another`;
+  return `${port}=${err.port} on ${err.host} ${why} ${port}`;
 }

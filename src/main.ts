@@ -1,7 +1,5 @@
-import { logOutput, serverOptionsFromEnv } from './env.ts';
-import { ListenError, startServer, type RunningServer, type ServerOptions } from './server.ts';
-import { BuildError } from './release/build.ts';
-import { TokenFileError } from './transport/token.ts';
+import { logOutput, serverOptionsFromEnv, settingFailure } from './env.ts';
+import { startServer, type RunningServer, type ServerOptions } from './server.ts';
 
 /** `npm start`: run molt at feed version 1 (or $MOLT_BOOT). Every limit comes from MOLT_* (README). */
 let options: ServerOptions;
@@ -16,20 +14,11 @@ let server: RunningServer;
 try {
   server = await startServer({ ...options, logStream: logs.stream });
 } catch (err) {
-  // a boot version that does not build is a setting to change, said as one (exit 2): it was a stack trace
-  if (err instanceof BuildError) {
-    process.stderr.write(`molt: MOLT_BOOT=${process.env['MOLT_BOOT'] || '1 (the default)'} does not build: ${err.message}\n`);
-    process.exit(2);
-  }
-  if (err instanceof TokenFileError) {
-    process.stderr.write(`molt: ${err.message}\n`);
-    process.exit(2);
-  }
-  // a port that is taken is a setting to change, said as one (exit 2), not an exception
-  if (!(err instanceof ListenError)) throw err;
-  const port = err.listener === 'public' ? 'PORT' : 'OPERATOR_PORT';
-  const why = err.code === 'EADDRINUSE' ? 'is in use (another molt, or another program, listens there): stop that one or set another' : `cannot be taken (${(err.cause as Error).message}): set another`;
-  process.stderr.write(`molt: ${port}=${err.port} on ${err.host} ${why} ${port}\n`);
+  // a setting to change (a boot version that does not build, a token file, a port that is taken) is
+  // said as one, exit 2: it was a stack trace
+  const said = settingFailure(err, process.env);
+  if (said === null) throw err;
+  process.stderr.write(`molt: ${said}\n`);
   process.exit(2);
 }
 // the rehearsal process starts now and keeps its mirror of the state close behind, so a push starts at once

@@ -9,11 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../../src/release/build.ts';
 import { ensureTokenFile } from '../../src/transport/token.ts';
 
-function start(env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+function start(env: Record<string, string>, script = 'src/main.ts'): Promise<{ code: number; stdout: string; stderr: string }> {
   const clean = { ...process.env };
   delete clean['MOLT_TOKEN'];
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env: { ...clean, HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env }, timeout: 60_000 }, (err, stdout, stderr) =>
+    execFile(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, env: { ...clean, HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env }, timeout: 60_000 }, (err, stdout, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -106,6 +106,29 @@ describe('a start with a token file the operator wrote', () => {
       const made = ensureTokenFile(empty);
       expect(made).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]{42}$/);
       expect(readFileSync(empty, 'utf8')).toBe(`${made}\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
+describe('`npm run demo` with a setting it cannot use', () => {
+  // it reads the same variables as `npm start` (README), and said each as a failure of its own, exit 1
+  it('names it and exits 2, as `npm start` does: a variable out of its range, MOLT_BOOT, MOLT_TOKEN', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'molt-demo-'));
+    try {
+      const tokenFile = path.join(dir, 'operator-token');
+      const cases: [Record<string, string>, string][] = [
+        [{ MOLT_COMMANDS_PER_SEC: '-1' }, 'molt demo: MOLT_COMMANDS_PER_SEC=-1: expected a positive number (default 20)\n'],
+        [{ MOLT_BOOT: '9' }, `molt demo: MOLT_BOOT=9 does not build: no version folder at ${path.join('src', 'feed', 'v9')}\n`],
+        [{ MOLT_TOKEN: 'short' }, 'molt demo: MOLT_TOKEN must be at least 16 characters of printable ASCII, with no spaces (it is sent in an HTTP header); it is 5 characters\n'],
+      ];
+      for (const [env, said] of cases) {
+        const r = await start({ PORT: '0', OPERATOR_PORT: '0', MOLT_TOKEN_FILE: tokenFile, ...env }, 'src/demo.ts');
+        expect(r.code, JSON.stringify(env) + r.stdout + r.stderr).toBe(2);
+        expect(r.stderr).toBe(said);
+        expect(existsSync(tokenFile)).toBe(false);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
