@@ -328,6 +328,16 @@ export function tryNext(v: number, url: string, bold: (s: string) => string = (s
   ];
 }
 
+/**
+ * The flags the suggested commands need in another terminal: the CLI's default operator URL is port
+ * 8081, and its default token file `.molt/operator-token`. A demo started with MOLT_TOKEN_FILE
+ * suggested commands that, typed in a fresh terminal, read the default file and were refused.
+ */
+export function operatorFlags(operatorUrl: string, tokenFile: string | undefined): string {
+  const quoted = (s: string) => (/^[\w./:@%+=,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+  return (operatorUrl.endsWith(':8081') ? '' : ` --url ${operatorUrl}`) + (tokenFile === undefined ? '' : ` --token-file ${quoted(path.resolve(tokenFile))}`);
+}
+
 /** A variable `serverOptionsFromEnv` refused, or a flag: said as a setting (exit 2). */
 class SettingError extends Error {}
 
@@ -365,8 +375,7 @@ async function main(): Promise<void> {
   });
   const { server } = demo;
   const b = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
-  // The CLI's default operator URL is port 8081; say so when the demo runs elsewhere.
-  const url = server.operatorUrl.endsWith(':8081') ? '' : ` --url ${server.operatorUrl}`;
+  const url = operatorFlags(server.operatorUrl, process.env['MOLT_TOKEN_FILE'] || undefined);
   const v = server.kernel.version;
   logs.ready(server, `molt demo: ${demo.bots.length} simulated people are posting on feed v${v}`);
   console.log(

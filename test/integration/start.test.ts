@@ -1,5 +1,5 @@
 /** `npm start` with a setting it cannot use (a port that is taken, a boot version that does not build): said as one, not an exception. */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -130,6 +130,40 @@ describe('`npm run demo` with a setting it cannot use', () => {
         expect(existsSync(tokenFile)).toBe(false);
       }
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
+describe('`npm run demo` with a token file of its own', () => {
+  it('suggests commands that work as printed in a terminal that never set MOLT_TOKEN_FILE', async () => {
+    // they had --url but not --token-file: typed in a fresh terminal, they read .molt/operator-token
+    const dir = mkdtempSync(path.join(tmpdir(), "molt demo's "));
+    const clean = { ...process.env };
+    delete clean['MOLT_TOKEN'];
+    delete clean['MOLT_TOKEN_FILE'];
+    const demo = spawn(process.execPath, ['--import', 'tsx', 'src/demo.ts', '--bots', '0'], {
+      cwd: ROOT,
+      env: { ...clean, HOST: '127.0.0.1', PORT: '0', OPERATOR_PORT: '0', MOLT_TOKEN_FILE: path.join(dir, 'operator-token') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let out = '';
+      demo.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      demo.stderr.resume();
+      await expect.poll(() => /npx molt status.*\n/.test(out), { timeout: 60_000 }).toBe(true);
+      const line = /npx molt (status.*)\n/.exec(out)![1]!;
+      expect(line).toContain('--token-file');
+      // the words a shell makes of it: bare, or in single quotes ('\'' a quote inside)
+      const words = [...line.matchAll(/((?:[^\s']+|'(?:[^']|'\\'')*')+)/g)].map((m) => m[1]!.replace(/'\\''/g, "\u0000").replace(/'/g, '').replace(/\u0000/g, "'"));
+      const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+        execFile(process.execPath, ['bin/molt.js', ...words, '--json'], { cwd: ROOT, env: clean, timeout: 30_000 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr })),
+      );
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ version: 1 });
+    } finally {
+      demo.kill('SIGTERM');
+      await new Promise((resolve) => demo.once('exit', resolve));
       rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
