@@ -338,7 +338,7 @@ export function operatorFlags(operatorUrl: string, tokenFile: string | undefined
   return (operatorUrl.endsWith(':8081') ? '' : ` --url ${operatorUrl}`) + (tokenFile === undefined ? '' : ` --token-file ${quoted(path.resolve(tokenFile))}`);
 }
 
-/** A variable `serverOptionsFromEnv` refused, or a flag: said as a setting (exit 2). */
+/** A variable `serverOptionsFromEnv` refused: said as a setting (exit 2), as `npm start` says it. */
 class SettingError extends Error {}
 
 function settings(): ReturnType<typeof serverOptionsFromEnv> {

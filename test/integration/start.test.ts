@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../../src/release/build.ts';
 import { ensureTokenFile } from '../../src/transport/token.ts';
+import { molt } from '../support/client.ts';
 
 function start(env: Record<string, string>, script = 'src/main.ts'): Promise<{ code: number; stdout: string; stderr: string }> {
   const clean = { ...process.env };
@@ -156,9 +157,8 @@ describe('`npm run demo` with a token file of its own', () => {
       expect(line).toContain('--token-file');
       // the words a shell makes of it: bare, or in single quotes ('\'' a quote inside)
       const words = [...line.matchAll(/((?:[^\s']+|'(?:[^']|'\\'')*')+)/g)].map((m) => m[1]!.replace(/'\\''/g, "\u0000").replace(/'/g, '').replace(/\u0000/g, "'"));
-      const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-        execFile(process.execPath, ['bin/molt.js', ...words, '--json'], { cwd: ROOT, env: clean, timeout: 30_000 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr })),
-      );
+      // (empty is unset to the CLI: a terminal that never set either)
+      const r = await molt([...words, '--json'], { MOLT_TOKEN_FILE: '', MOLT_TOKEN: '' });
       expect(r.code, r.stdout + r.stderr).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ version: 1 });
     } finally {
